@@ -1,0 +1,48 @@
+# twkit front door. CMake does the building; this file only picks the build
+# directory, makes sure the Debian dependencies are there, and names the jobs.
+#
+#   make            build libtwkit (static + shared), the twkit binary, tests, examples
+#   make test       build and run the whole test suite through ctest
+#   make test SAN=1 the same with AddressSanitizer + UBSan
+#   make demo       build and run the demo
+#   make bench      build and run the benchmarks
+#   make clean      remove build directories
+
+SAN ?= 0
+CC ?= cc
+ifeq ($(SAN),1)
+BUILD ?= build-san
+CMAKE_FLAGS += -DTW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+else
+BUILD ?= build
+CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TWKIT = $(BUILD)/twkit
+
+.PHONY: all deps configure test demo bench clean
+
+all: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# deps.sh --check is a quick dpkg query; the install runs only when it fails.
+deps:
+	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
+		cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) $(CMAKE_FLAGS); fi
+
+test: all
+	@cd $(BUILD) && ctest --output-on-failure --timeout 600; rc=$$?; \
+		grep -h 'Synthesis:' Testing/Temporary/LastTest.log; \
+		exit $$rc
+
+demo: all
+	@$(TWKIT) demo
+
+bench: all
+	@$(BUILD)/bench/twkit-bench-loop
+
+clean:
+	rm -rf build build-san build-*

@@ -1,0 +1,126 @@
+/* The twkit event loop: epoll, one loop per thread.
+ *
+ * Three kinds of handle, all embedded in the caller's own structs (the loop
+ * allocates nothing per handle):
+ *   tw_io     a file descriptor watcher;
+ *   tw_timer  a one-shot timer on a hierarchical timer wheel (O(1) start and
+ *             stop, millisecond resolution, CLOCK_MONOTONIC, wrap-safe);
+ *   tw_defer  a callback run once after the current batch of events.
+ *
+ * Closing from inside a callback is safe: stop the watcher (tw_io_stop or
+ * tw_io_close) and free the object; the loop never touches a handle after its
+ * callback returns, and an event that epoll reported in the same batch for a
+ * descriptor that has been stopped since is dropped, also when the descriptor
+ * number has been reused by a new watcher in the meantime (every start gets
+ * a new generation, carried in epoll_data next to the fd).
+ *
+ * A loop is not thread-safe: use it from the thread that runs it.
+ */
+#ifndef TWKIT_LOOP_H
+#define TWKIT_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct tw_loop tw_loop;
+typedef struct tw_io tw_io;
+typedef struct tw_timer tw_timer;
+typedef struct tw_defer tw_defer;
+
+/* Intrusive doubly-linked list node. */
+struct tw_list {
+    struct tw_list *prev, *next;
+};
+
+/* Event bits for tw_io. */
+enum {
+    TW_IO_READ = 1u << 0,
+    TW_IO_WRITE = 1u << 1,
+    TW_IO_ERROR = 1u << 2, /* EPOLLERR or EPOLLHUP: always reported */
+    TW_IO_RDHUP = 1u << 3, /* the peer shut down its writing side */
+    TW_IO_EDGE = 1u << 4,  /* edge-triggered (only as a request flag) */
+};
+
+typedef void (*tw_io_cb)(tw_io *io, unsigned events);
+typedef void (*tw_timer_cb)(tw_timer *t);
+typedef void (*tw_defer_cb)(tw_defer *d);
+
+struct tw_io {
+    int fd;
+    unsigned events;   /* requested TW_IO_* bits; 0 when stopped */
+    uint32_t gen;      /* generation of the current registration */
+    tw_loop *loop;     /* set while started */
+    tw_io_cb cb;
+    void *data;
+};
+
+struct tw_timer {
+    struct tw_list link;
+    uint64_t expire;   /* absolute, in the loop's milliseconds */
+    uint16_t slot;     /* where it sits in the wheel (internal) */
+    bool active;
+    void *wheel;       /* internal */
+    tw_timer_cb cb;
+    void *data;
+};
+
+struct tw_defer {
+    struct tw_list link;
+    bool queued;
+    tw_loop *loop;
+    tw_defer_cb cb;
+    void *data;
+};
+
+/* Create and free a loop. tw_loop_new returns 0 or -errno. Freeing a loop
+ * with started handles leaves the handles' descriptors open (they are the
+ * caller's). */
+int tw_loop_new(tw_loop **out);
+void tw_loop_free(tw_loop *loop);
+
+/* Run until tw_loop_stop() or until nothing is started (no io, timer or
+ * defer). Returns 0, or -errno if epoll_wait fails. */
+int tw_loop_run(tw_loop *loop);
+
+/* One iteration: wait at most timeout_ms (-1: as long as the next timer
+ * allows; 0: do not wait), dispatch I/O, timers and deferred callbacks.
+ * Returns the number of callbacks run, or -errno. */
+int tw_loop_run_once(tw_loop *loop, int timeout_ms);
+
+/* Make tw_loop_run return after the current iteration. */
+void tw_loop_stop(tw_loop *loop);
+
+/* The loop's cached time (CLOCK_MONOTONIC ms), updated once per iteration
+ * and by tw_loop_update_time(). */
+uint64_t tw_loop_now(const tw_loop *loop);
+void tw_loop_update_time(tw_loop *loop);
+
+/* Number of started handles (io + timers + defers). */
+unsigned tw_loop_active(const tw_loop *loop);
+
+/* I/O watchers. tw_io_init sets fields and does not touch the loop.
+ * tw_io_start registers or changes the requested events (TW_IO_READ |
+ * TW_IO_WRITE, optionally | TW_IO_EDGE); returns 0 or -errno (-EBADF, -EINVAL,
+ * -ENOMEM, ...). tw_io_stop deregisters (no-op if stopped). tw_io_close stops
+ * and closes the descriptor, leaving io->fd = -1. */
+void tw_io_init(tw_io *io, int fd, tw_io_cb cb, void *data);
+int tw_io_start(tw_loop *loop, tw_io *io, unsigned events);
+void tw_io_stop(tw_io *io);
+void tw_io_close(tw_io *io);
+static inline bool tw_io_active(const tw_io *io) { return io->events != 0; }
+
+/* Timers: one-shot; start on an active timer re-arms it. after_ms is
+ * relative to tw_loop_now(). Returns 0 or -EINVAL. */
+void tw_timer_init(tw_timer *t, tw_timer_cb cb, void *data);
+int tw_timer_start(tw_loop *loop, tw_timer *t, uint64_t after_ms);
+void tw_timer_stop(tw_timer *t);
+static inline bool tw_timer_active(const tw_timer *t) { return t->active; }
+
+/* Deferred callbacks: run once, after the current batch of I/O events and
+ * timers; a defer posted from a deferred callback runs in the next iteration.
+ * Posting a queued defer is a no-op. */
+void tw_defer_init(tw_defer *d, tw_defer_cb cb, void *data);
+void tw_defer_post(tw_loop *loop, tw_defer *d);
+void tw_defer_cancel(tw_defer *d);
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Install the Debian packages twkit builds and tests with.
+#   scripts/deps.sh          install whatever is missing (idempotent; needs root)
+#   scripts/deps.sh --check  exit 0 if everything is installed, 1 otherwise
+set -eu
+
+PKGS="build-essential cmake pkg-config clang iproute2 libcriterion-dev libmnl-dev"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in
+        *" installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+if [ "${1:-}" = "--check" ]; then
+    [ -z "$missing" ] && exit 0
+    echo "deps: missing:$missing" >&2
+    exit 1
+fi
+
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+        echo "deps: need root to install:$missing (run: apt-get install$missing)" >&2
+        exit 1
+    fi
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet; refresh once, then retry.
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing ||
+    { $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing; }

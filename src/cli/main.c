@@ -1,0 +1,56 @@
+/* twkit: one binary, subcommands over libtwkit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: twkit <command> [options]\n"
+    "\n"
+    "TCP client/server tooling that keeps TIME_WAIT where it belongs.\n"
+    "\n"
+    "commands:\n"
+    "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
+    "  demo      the demo: for now, the facts table (root)\n"
+    "  version   print the version\n"
+    "  help      this text; `twkit <command> --help` for a command\n";
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"facts", cmd_facts},
+        {"demo", cmd_demo},
+    };
+    const char *cmd = argc > 1 ? argv[1] : "help";
+
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        if (argc > 2) {
+            char *hv[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+                if (!strcmp(argv[2], cmds[i].name))
+                    return cmds[i].fn(2, hv);
+        }
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("twkit %s\n", TW_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "twkit: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
+}

@@ -1,0 +1,95 @@
+/* The errno table: name and class of every errno twkit expects to meet. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "twkit/error.h"
+
+#define L TW_ECLASS_LOCAL
+#define F TW_ECLASS_REFUSED
+#define R TW_ECLASS_RESET
+#define T TW_ECLASS_TIMEOUT
+#define U TW_ECLASS_UNREACH
+#define O TW_ECLASS_OTHER
+
+/* X(name, class) */
+#define TW_ERRNO_MAP(X)                                                        \
+    X(EPERM, O) X(ENOENT, O) X(ESRCH, O) X(EINTR, O) X(EIO, O) X(ENXIO, O)     \
+    X(E2BIG, O) X(EBADF, O) X(ECHILD, O) X(EAGAIN, O) X(ENOMEM, L)             \
+    X(EACCES, O) X(EFAULT, O) X(EBUSY, O) X(EEXIST, O) X(ENODEV, O)            \
+    X(ENOTDIR, O) X(EISDIR, O) X(EINVAL, O) X(ENFILE, L) X(EMFILE, L)          \
+    X(ENOSPC, L) X(ESPIPE, O) X(EROFS, O) X(EPIPE, R) X(EDOM, O) X(ERANGE, O)  \
+    X(EDEADLK, O) X(ENAMETOOLONG, O) X(ENOSYS, O) X(ENOTEMPTY, O)              \
+    X(ELOOP, O) X(ENOMSG, O) X(ENODATA, O) X(ETIME, T) X(EPROTO, O)            \
+    X(EBADMSG, O) X(EOVERFLOW, O) X(EILSEQ, O) X(EUSERS, O) X(ENOTSOCK, O)     \
+    X(EDESTADDRREQ, O) X(EMSGSIZE, O) X(EPROTOTYPE, O) X(ENOPROTOOPT, O)       \
+    X(EPROTONOSUPPORT, O) X(ESOCKTNOSUPPORT, O) X(EOPNOTSUPP, O)               \
+    X(EPFNOSUPPORT, O) X(EAFNOSUPPORT, O) X(EADDRINUSE, L)                     \
+    X(EADDRNOTAVAIL, L) X(ENETDOWN, U) X(ENETUNREACH, U) X(ENETRESET, R)       \
+    X(ECONNABORTED, R) X(ECONNRESET, R) X(ENOBUFS, L) X(EISCONN, O)            \
+    X(ENOTCONN, O) X(ESHUTDOWN, O) X(ETOOMANYREFS, O) X(ETIMEDOUT, T)          \
+    X(ECONNREFUSED, F) X(EHOSTDOWN, U) X(EHOSTUNREACH, U) X(EALREADY, O)       \
+    X(EINPROGRESS, O) X(ESTALE, O) X(EDQUOT, L) X(ECANCELED, O)                \
+    X(EOWNERDEAD, O) X(ENOTRECOVERABLE, O)
+
+struct errent {
+    int num;
+    const char *name;
+    enum tw_errclass cls;
+};
+
+static const struct errent errtab[] = {
+#define X(e, c) {e, #e, c},
+    TW_ERRNO_MAP(X)
+#undef X
+};
+
+static const struct errent *lookup(int err)
+{
+    if (err < 0)
+        err = -err;
+    for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+        if (errtab[i].num == err)
+            return &errtab[i];
+    return NULL;
+}
+
+const char *tw_errname(int err)
+{
+    static __thread char buf[24];
+    const struct errent *e;
+
+    if (err == 0)
+        return "OK";
+    e = lookup(err);
+    if (e)
+        return e->name;
+    snprintf(buf, sizeof(buf), "E%d", err < 0 ? -err : err);
+    return buf;
+}
+
+const char *tw_strerror(int err)
+{
+    return strerror(err < 0 ? -err : err);
+}
+
+enum tw_errclass tw_errclass(int err)
+{
+    const struct errent *e;
+
+    if (err == 0)
+        return TW_ECLASS_NONE;
+    e = lookup(err);
+    return e ? e->cls : TW_ECLASS_OTHER;
+}
+
+const char *tw_errclass_name(enum tw_errclass c)
+{
+    static const char *const names[TW_ECLASS_COUNT] = {
+        [TW_ECLASS_NONE] = "none",       [TW_ECLASS_LOCAL] = "local",
+        [TW_ECLASS_REFUSED] = "refused", [TW_ECLASS_RESET] = "reset",
+        [TW_ECLASS_TIMEOUT] = "timeout", [TW_ECLASS_UNREACH] = "unreachable",
+        [TW_ECLASS_OTHER] = "other",
+    };
+    return (unsigned)c < TW_ECLASS_COUNT ? names[c] : "other";
+}
