@@ -9,6 +9,7 @@
 #   make clean      remove build directories
 
 SAN ?= 0
+MAKEFLAGS += --no-print-directory
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD ?= build-san

@@ -1,0 +1,210 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "twkit/loop.h"
+#include "twkit/time.h"
+
+static tw_loop *loop;
+
+static void setup(void) { cr_assert_eq(tw_loop_new(&loop), 0); }
+static void teardown(void) { tw_loop_free(loop); }
+
+TestSuite(loop, .init = setup, .fini = teardown, .timeout = 20);
+
+/* ---- stale events: fd closed and reused within one epoll batch ---- */
+
+static tw_io io_a, io_b, io_new;
+static int calls_a, calls_b, calls_new, reused_fd = -1;
+
+static void on_new(tw_io *io, unsigned ev) { calls_new++; }
+
+/* Whichever of a/b runs first closes the other's fd and reopens the number
+ * with a readable eventfd owned by a new watcher. */
+static void close_other(tw_io *self, tw_io *other)
+{
+    int old = other->fd, efd;
+
+    tw_io_close(other);
+    efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    cr_assert_eq(efd, old, "the eventfd should reuse the closed number");
+    reused_fd = efd;
+    tw_io_init(&io_new, efd, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &io_new, TW_IO_READ), 0);
+}
+
+static void on_a(tw_io *io, unsigned ev)
+{
+    calls_a++;
+    if (!calls_b && reused_fd < 0)
+        close_other(io, &io_b);
+}
+
+static void on_b(tw_io *io, unsigned ev)
+{
+    calls_b++;
+    if (!calls_a && reused_fd < 0)
+        close_other(io, &io_a);
+}
+
+Test(loop, stale_event_never_reaches_new_owner_of_fd)
+{
+    int pa[2], pb[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pa), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pb), 0);
+    cr_assert_eq(write(pa[1], "x", 1), 1);
+    cr_assert_eq(write(pb[1], "x", 1), 1);
+    tw_io_init(&io_a, pa[0], on_a, NULL);
+    tw_io_init(&io_b, pb[0], on_b, NULL);
+    cr_assert_eq(tw_io_start(loop, &io_a, TW_IO_READ), 0);
+    cr_assert_eq(tw_io_start(loop, &io_b, TW_IO_READ), 0);
+
+    cr_assert_eq(tw_loop_run_once(loop, 1000), 1); /* one of the two ran */
+    cr_assert_eq(calls_a + calls_b, 1);
+    cr_assert_eq(calls_new, 0, "an event of the closed fd reached its new owner");
+    /* the new owner's own readiness arrives in the next batch */
+    tw_loop_run_once(loop, 1000);
+    cr_assert_eq(calls_new, 1);
+    cr_assert_eq(calls_a + calls_b, 2);
+    tw_io_close(&io_new);
+    tw_io_close(calls_a == 2 ? &io_a : &io_b);
+    close(pa[1]);
+    close(pb[1]);
+    cr_assert_eq(tw_loop_active(loop), 0);
+}
+
+/* ---- closing and freeing from inside the callback ---- */
+
+struct conn {
+    tw_io io;
+    tw_timer timer;
+    int *closed;
+};
+
+static void conn_timer(tw_timer *t) { cr_assert_fail("timer of a freed conn fired"); }
+
+static void conn_read(tw_io *io, unsigned ev)
+{
+    struct conn *c = io->data;
+    (*c->closed)++;
+    tw_timer_stop(&c->timer);
+    tw_io_close(&c->io);
+    free(c);
+}
+
+Test(loop, close_and_free_inside_own_callback)
+{
+    int closed = 0, peers[8];
+
+    for (int i = 0; i < 8; i++) {
+        int sv[2];
+        struct conn *c = calloc(1, sizeof(*c));
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        c->closed = &closed;
+        tw_io_init(&c->io, sv[0], conn_read, c);
+        tw_timer_init(&c->timer, conn_timer, c);
+        cr_assert_eq(tw_io_start(loop, &c->io, TW_IO_READ | TW_IO_WRITE), 0);
+        tw_timer_start(loop, &c->timer, 50);
+        peers[i] = sv[1];
+    }
+    cr_assert_eq(tw_loop_run(loop), 0); /* returns when nothing is left */
+    cr_assert_eq(closed, 8);
+    cr_assert_eq(tw_loop_active(loop), 0);
+    for (int i = 0; i < 8; i++)
+        close(peers[i]);
+}
+
+/* ---- timers on the loop ---- */
+
+static uint64_t fired_at[3];
+static int nfired;
+
+static void on_timer(tw_timer *t)
+{
+    fired_at[(intptr_t)t->data] = tw_loop_now(loop);
+    nfired++;
+}
+
+Test(loop, timers_fire_in_order_not_early)
+{
+    tw_timer t[3];
+    static const uint64_t after[3] = {30, 10, 20};
+    uint64_t start;
+
+    tw_loop_update_time(loop);
+    start = tw_loop_now(loop);
+    for (intptr_t i = 0; i < 3; i++) {
+        tw_timer_init(&t[i], on_timer, (void *)i);
+        cr_assert_eq(tw_timer_start(loop, &t[i], after[i]), 0);
+    }
+    cr_assert_eq(tw_loop_run(loop), 0);
+    cr_assert_eq(nfired, 3);
+    for (int i = 0; i < 3; i++)
+        cr_assert_geq(fired_at[i] - start, after[i], "timer %d early", i);
+    cr_assert_lt(fired_at[1], fired_at[2]);
+    cr_assert_lt(fired_at[2], fired_at[0]);
+}
+
+Test(loop, timer_restart_and_stop)
+{
+    tw_timer t;
+
+    tw_timer_init(&t, on_timer, (void *)0);
+    tw_timer_start(loop, &t, 1000);
+    tw_timer_start(loop, &t, 5); /* re-arm replaces */
+    cr_assert_eq(tw_loop_active(loop), 1);
+    tw_loop_run(loop);
+    cr_assert_eq(nfired, 1);
+    tw_timer_start(loop, &t, 5);
+    tw_timer_stop(&t);
+    cr_assert(!tw_timer_active(&t));
+    cr_assert_eq(tw_loop_active(loop), 0);
+    cr_assert_eq(tw_timer_start(NULL, &t, 1), -EINVAL);
+}
+
+/* ---- deferred callbacks ---- */
+
+static tw_defer d1, d2;
+static int order[4], norder;
+
+static void on_d2(tw_defer *d) { order[norder++] = 2; }
+static void on_d1(tw_defer *d)
+{
+    order[norder++] = 1;
+    tw_defer_post(loop, &d2); /* runs in the next iteration */
+}
+
+Test(loop, defers_run_once_after_the_batch)
+{
+    tw_defer_init(&d1, on_d1, NULL);
+    tw_defer_init(&d2, on_d2, NULL);
+    tw_defer_post(loop, &d1);
+    tw_defer_post(loop, &d1); /* no-op */
+    cr_assert_eq(tw_loop_run_once(loop, 1000), 1);
+    cr_assert_eq(norder, 1);
+    cr_assert_eq(tw_loop_run_once(loop, 1000), 1);
+    cr_assert_eq(norder, 2);
+    cr_assert_eq(order[1], 2);
+    tw_defer_post(loop, &d2);
+    tw_defer_cancel(&d2);
+    cr_assert_eq(tw_loop_active(loop), 0);
+}
+
+Test(loop, bad_arguments)
+{
+    tw_io io;
+
+    tw_io_init(&io, -1, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), -EINVAL);
+    tw_io_init(&io, 12345, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), -EBADF);
+    tw_io_init(&io, 0, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &io, 0), -EINVAL);
+    cr_assert_eq(tw_loop_new(NULL), -EINVAL);
+    cr_assert_eq(tw_loop_run(NULL), -EINVAL);
+    tw_io_stop(&io); /* stopping a stopped watcher is fine */
+}
