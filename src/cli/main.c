@@ -12,6 +12,7 @@ static const char usage[] =
     "commands:\n"
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
     "  demo      the demo: for now, the facts table (root)\n"
+    "  serve     a twp server that never closes first\n"
     "  version   print the version\n"
     "  help      this text; `twkit <command> --help` for a command\n";
 
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"facts", cmd_facts},
         {"demo", cmd_demo},
+        {"serve", cmd_serve},
     };
     const char *cmd = argc > 1 ? argv[1] : "help";
 

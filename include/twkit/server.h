@@ -1,0 +1,89 @@
+/* A twp server that never closes first.
+ *
+ * Every connection ends in one of these ways, and only these:
+ *   - passive close after the client's FIN (the client holds TIME_WAIT);
+ *   - abort (RST): after GOODBYE when the client resets as the protocol
+ *     asks, on idle timeout, on invalid input, or when the client does not
+ *     close within the grace period after DONE/GOODBYE — and then only once
+ *     the client has acknowledged every byte sent, or at a hard deadline.
+ * There is no code path that sends the first FIN (except the deliberately
+ * wrong naive_close mode, counted apart). The server checks this: a passive
+ * close the kernel state does not allow is counted in first_fin_refused (and
+ * asserted in debug builds), and the connection is aborted instead.
+ *
+ * Per-connection memory is bounded: input is parsed from a per-server
+ * scratch buffer, and only an incomplete frame is kept (at most the maximum
+ * frame size); output that the client does not read stops the reading of
+ * its requests once it passes max_outbuf. An idle connection owns no buffer.
+ */
+#ifndef TWKIT_SERVER_H
+#define TWKIT_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "twkit/loop.h"
+#include "twkit/sock.h"
+
+typedef struct tw_server tw_server;
+typedef struct tw_sconn tw_sconn;
+
+/* A DATA frame arrived. Reply with tw_sconn_send (any number of frames);
+ * return 0, or < 0 to abort the connection. NULL handler: echo. */
+typedef int (*tw_server_data_cb)(tw_sconn *c, const uint8_t *payload, uint32_t len, void *data);
+
+struct tw_server_opts {
+    tw_addr listen;
+    int backlog;                /* 0: 4096 */
+    bool reuseport;             /* one listener per thread */
+    unsigned max_conns;         /* 0: 10000; accept pauses at the limit */
+    uint64_t idle_timeout_ms;   /* 0: 60 s; no frame for this long: abort */
+    uint64_t grace_ms;          /* 0: 2 s; wait for the client's FIN/RST */
+    uint64_t hard_deadline_ms;  /* 0: grace + 5 s; abort even with unacked data */
+    uint32_t max_frame;         /* 0: 1 MiB */
+    uint32_t max_outbuf;        /* 0: 1 MiB; stop reading past this */
+    uint32_t max_requests;      /* per connection, then DONE; 0: no limit */
+    bool naive_close;           /* WRONG ON PURPOSE: close first after each
+                                   reply, for benchmarks and the demo */
+    tw_server_data_cb on_data;
+    void *data;
+};
+
+/* How connections ended, and other events. */
+struct tw_server_stats {
+    uint64_t accepted;
+    uint64_t active;
+    uint64_t closed_after_done;  /* client closed after our DONE */
+    uint64_t closed_by_peer;     /* client closed on its own */
+    uint64_t bye_goodbye;        /* BYE, GOODBYE, client reset (or FIN) */
+    uint64_t aborted_idle;
+    uint64_t aborted_grace;      /* no FIN/RST within the grace period */
+    uint64_t aborted_invalid;    /* bad frame: ERROR then RST */
+    uint64_t peer_reset;         /* client reset outside BYE/GOODBYE */
+    uint64_t naive_closed;       /* naive_close mode: we sent the first FIN */
+    uint64_t first_fin_refused;  /* invariant checks that fired: must be 0 */
+    uint64_t accept_paused;      /* EMFILE/ENFILE/max_conns pauses */
+    uint64_t frames_in, frames_out;
+};
+
+/* Listen and serve on loop. Returns 0 or -errno (bind failures...). */
+int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server **out);
+
+/* Graceful shutdown: stop accepting, send DONE on every open connection,
+ * and let each end as the protocol says; the loop ends when the last has. */
+void tw_server_shutdown(tw_server *s);
+
+/* Abort every connection and free the server (after shutdown, or at once). */
+void tw_server_free(tw_server *s);
+
+const struct tw_server_stats *tw_server_stats(const tw_server *s);
+unsigned tw_server_conns(const tw_server *s);
+
+/* Queue a frame on a connection (from the data callback or later).
+ * Returns 0 or -errno (-EPIPE when the connection is ending). */
+int tw_sconn_send(tw_sconn *c, uint8_t type, const void *payload, uint32_t len);
+
+/* Ask the client to end: DONE after what is queued. */
+void tw_sconn_finish(tw_sconn *c);
+
+#endif

@@ -1,0 +1,62 @@
+/* Byte buffers that exist only while they hold something (internal):
+ * an idle connection owns no buffer memory. */
+#ifndef TW_CORE_BUF_H
+#define TW_CORE_BUF_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tw__buf {
+    uint8_t *p;
+    uint32_t off, len, cap; /* data is p[off .. off+len) */
+};
+
+/* Append a[0..alen) then b[0..blen). Returns 0 or -ENOMEM. */
+static inline int tw__buf_append(struct tw__buf *b, const void *a, uint32_t alen,
+                                 const void *c, uint32_t clen)
+{
+    uint32_t need = b->len + alen + clen;
+
+    if (b->off + need > b->cap) {
+        if (b->off)
+            memmove(b->p, b->p + b->off, b->len);
+        b->off = 0;
+        if (need > b->cap) {
+            uint32_t cap = b->cap ? b->cap : 512;
+            uint8_t *p;
+            while (cap < need)
+                cap *= 2;
+            if (!(p = realloc(b->p, cap)))
+                return -ENOMEM;
+            b->p = p;
+            b->cap = cap;
+        }
+    }
+    if (alen)
+        memcpy(b->p + b->off + b->len, a, alen);
+    if (clen)
+        memcpy(b->p + b->off + b->len + alen, c, clen);
+    b->len += alen + clen;
+    return 0;
+}
+
+/* Drop n bytes from the front; free the memory when empty. */
+static inline void tw__buf_consume(struct tw__buf *b, uint32_t n)
+{
+    b->off += n;
+    b->len -= n;
+    if (b->len == 0) {
+        free(b->p);
+        *b = (struct tw__buf){0};
+    }
+}
+
+static inline void tw__buf_free(struct tw__buf *b)
+{
+    free(b->p);
+    *b = (struct tw__buf){0};
+}
+
+#endif
