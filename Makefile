@@ -44,6 +44,7 @@ demo: all
 
 bench: all
 	@$(BUILD)/bench/twkit-bench-loop
+	@$(BUILD)/bench/twkit-bench-twp
 
 clean:
 	rm -rf build build-san build-*
