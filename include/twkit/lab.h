@@ -57,6 +57,10 @@ int tw_lab_sysctl_get(struct tw_lab *lab, enum tw_lab_side side, const char *nam
 /* TCP sockets per state on a side (sock_diag, IPv4 + IPv6). */
 int tw_lab_count(struct tw_lab *lab, enum tw_lab_side side, struct tw_tcp_states *out);
 
+/* tw_lab_count once the last packets have landed: two equal reads 20 ms
+ * apart, at most one second. */
+int tw_lab_count_settled(struct tw_lab *lab, enum tw_lab_side side, struct tw_tcp_states *out);
+
 /* A /proc/net counter on a side (tw_proc_counter). */
 int tw_lab_counter(struct tw_lab *lab, enum tw_lab_side side, const char *section,
                    const char *name, uint64_t *val);

@@ -41,26 +41,11 @@ static void say(struct result *r, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Count a side's sockets once the last packets have landed: two equal
- * reads 20 ms apart, at most one second. */
-static void settle(struct tw_lab *lab, enum tw_lab_side side, struct tw_tcp_states *st)
-{
-    struct tw_tcp_states prev;
-
-    tw_lab_count(lab, side, &prev);
-    for (int i = 0; i < 50; i++) {
-        usleep(20000);
-        tw_lab_count(lab, side, st);
-        if (!memcmp(&prev, st, sizeof(prev)))
-            return;
-        prev = *st;
-    }
-}
-
 static uint32_t tw_on(struct tw_lab *lab, enum tw_lab_side side)
 {
     struct tw_tcp_states st;
-    settle(lab, side, &st);
+    if (tw_lab_count_settled(lab, side, &st) < 0)
+        return 0;
     return st.n[TW_TCP_TIME_WAIT];
 }
 

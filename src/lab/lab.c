@@ -370,6 +370,20 @@ int tw_lab_count(struct tw_lab *lab, enum tw_lab_side side, struct tw_tcp_states
     return in_side(lab, side, do_count, out);
 }
 
+int tw_lab_count_settled(struct tw_lab *lab, enum tw_lab_side side, struct tw_tcp_states *out)
+{
+    struct tw_tcp_states prev;
+    int err = tw_lab_count(lab, side, &prev);
+
+    for (int i = 0; i < 50 && err == 0; i++) {
+        usleep(20000);
+        if ((err = tw_lab_count(lab, side, out)) == 0 && !memcmp(&prev, out, sizeof(prev)))
+            return 0;
+        prev = *out;
+    }
+    return err;
+}
+
 struct counter_op {
     const char *section, *name;
     uint64_t *val;

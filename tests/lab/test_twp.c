@@ -63,15 +63,8 @@ static void start_server(struct tw_server_opts *o)
 static uint32_t time_wait(enum tw_lab_side side)
 {
     struct tw_tcp_states st;
-    uint32_t prev = ~0u;
 
-    for (int i = 0; i < 50; i++) {
-        cr_assert_eq(tw_lab_count(&lab, side, &st), 0);
-        if (st.n[TW_TCP_TIME_WAIT] == prev)
-            break;
-        prev = st.n[TW_TCP_TIME_WAIT];
-        usleep(20000);
-    }
+    cr_assert_eq(tw_lab_count_settled(&lab, side, &st), 0);
     return st.n[TW_TCP_TIME_WAIT];
 }
 
