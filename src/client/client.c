@@ -74,17 +74,12 @@ static void update_events(tw_client *c)
 
 static int flush(tw_client *c)
 {
+    int err;
+
     if (!c->connected || c->io.fd < 0)
         return 0;
-    while (c->out.len) {
-        ssize_t n = write(c->io.fd, c->out.p + c->out.off, c->out.len);
-        if (n > 0) {
-            tw__buf_consume(&c->out, (uint32_t)n);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-        end_abort(c, TW_CLIENT_END_ERROR, n < 0 ? -errno : -EPIPE);
+    if ((err = tw__buf_write(&c->out, c->io.fd)) < 0) {
+        end_abort(c, TW_CLIENT_END_ERROR, err);
         return -1;
     }
     update_events(c);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct tw__buf {
     uint8_t *p;
@@ -51,6 +52,23 @@ static inline void tw__buf_consume(struct tw__buf *b, uint32_t n)
         free(b->p);
         *b = (struct tw__buf){0};
     }
+}
+
+/* Write as much of b to fd as the socket takes. Returns 0 (all written, or
+ * the socket buffer is full) or -errno (-EPIPE, -ECONNRESET, ...). */
+static inline int tw__buf_write(struct tw__buf *b, int fd)
+{
+    while (b->len) {
+        ssize_t n = write(fd, b->p + b->off, b->len);
+        if (n > 0) {
+            tw__buf_consume(b, (uint32_t)n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return n < 0 ? -errno : -EPIPE;
+    }
+    return 0;
 }
 
 static inline void tw__buf_free(struct tw__buf *b)

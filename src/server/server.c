@@ -140,14 +140,7 @@ static int flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
-    while (c->out.len) {
-        ssize_t n = write(c->io.fd, c->out.p + c->out.off, c->out.len);
-        if (n > 0) {
-            tw__buf_consume(&c->out, (uint32_t)n);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
+    if (tw__buf_write(&c->out, c->io.fd) < 0) {
         /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
         abort_conn(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
         return -1;
