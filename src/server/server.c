@@ -364,22 +364,12 @@ static void on_peer_fin(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
-    switch (c->state) {
-    case SC_HELLO:
-    case SC_OPEN:
+    /* Past OPEN, end_counter was set when we asked the client to end. */
+    if (c->state <= SC_OPEN)
         c->end_counter = &s->st.closed_by_peer;
-        break;
-    case SC_DONE_SENT:
-    case SC_GOODBYE_SENT:
-    case SC_ACK_WAIT:
-        break; /* end_counter was set when we asked */
-    case SC_ERROR_SENT:
-    case SC_PEER_FIN:
-        break;
-    }
     c->state = SC_PEER_FIN;
     c->reading = false;
-    if (!tw_timer_active(&c->timer) || c->hard_deadline == 0) {
+    if (c->hard_deadline == 0) { /* no ending under way: start its clock */
         c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
         tw_timer_start(s->loop, &c->timer, s->o.hard_deadline_ms);
     }
@@ -399,9 +389,8 @@ static void on_io(tw_io *io, unsigned events)
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         ssize_t n = read(io->fd, s->scratch, SCRATCH);
         if (n > 0) {
-            if (c->state <= SC_OPEN) {
-                if (c->state == SC_OPEN || c->state == SC_HELLO)
-                    tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
+            if (c->state <= SC_OPEN) { /* later states discard input */
+                tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
                 if (parse_input(c, s->scratch, (uint32_t)n) < 0)
                     return;
             }
