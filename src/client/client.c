@@ -10,6 +10,11 @@
 
 #define SCRATCH (64 * 1024)
 
+/* Reads land here and are parsed in place; only an incomplete frame is
+ * copied into the client's own buffer. One per thread, not per client:
+ * a read handler never runs inside another. */
+static __thread uint8_t scratch[SCRATCH];
+
 enum cstate { CS_CONNECTING, CS_HELLO_WAIT, CS_READY, CS_BYE_SENT, CS_DONE_RECEIVED,
               CS_CLOSING };
 
@@ -26,7 +31,6 @@ struct tw_client {
     bool greeted;        /* the server's HELLO arrived */
     bool connected;      /* the TCP connection is up (output can flow) */
     struct tw__buf in, out;
-    uint8_t scratch[SCRATCH];
 };
 
 const char *tw_client_end_name(enum tw_client_end e)
@@ -140,28 +144,30 @@ static void close_active(tw_client *c, enum cstate st)
     }
 }
 
-void tw_client_close(tw_client *c)
+/* Close or abort asked by the user: true if there is nothing left to do,
+ * because the client is ending already or its connect was still pending
+ * (then cancelled and reported as `how`). */
+static bool ended_before_connected(tw_client *c, enum tw_client_end how)
 {
     if (!c || c->ended || c->state >= CS_CLOSING)
-        return;
-    if (!c->connected) {
-        tw_connect_cancel(&c->conn);
-        end(c, TW_CLIENT_END_CLOSED, 0);
-        return;
-    }
-    close_active(c, CS_CLOSING);
+        return true;
+    if (c->connected)
+        return false;
+    tw_connect_cancel(&c->conn);
+    end(c, how, 0);
+    return true;
+}
+
+void tw_client_close(tw_client *c)
+{
+    if (!ended_before_connected(c, TW_CLIENT_END_CLOSED))
+        close_active(c, CS_CLOSING);
 }
 
 void tw_client_abort(tw_client *c)
 {
-    if (!c || c->ended || c->state >= CS_CLOSING)
-        return;
-    if (!c->connected) {
-        tw_connect_cancel(&c->conn);
-        end(c, TW_CLIENT_END_ABORTED, 0);
-        return;
-    }
-    end_abort(c, TW_CLIENT_END_ABORTED, 0);
+    if (!ended_before_connected(c, TW_CLIENT_END_ABORTED))
+        end_abort(c, TW_CLIENT_END_ABORTED, 0);
 }
 
 /* Returns -1 if the connection ended. */
@@ -251,9 +257,9 @@ static void on_io(tw_io *io, unsigned events)
     if (events & TW_IO_READ) {
         c->in_cb = true;
         for (int i = 0; i < 8 && !c->ended; i++) {
-            ssize_t n = read(io->fd, c->scratch, SCRATCH);
+            ssize_t n = read(io->fd, scratch, SCRATCH);
             if (n > 0) {
-                if (parse(c, c->scratch, (uint32_t)n) < 0 || n < SCRATCH)
+                if (parse(c, scratch, (uint32_t)n) < 0 || n < SCRATCH)
                     break;
             } else if (n == 0) {
                 /* The server sent the first FIN: only a naive server does. */
@@ -304,6 +310,7 @@ static void on_connected(tw_connect *req, int fd)
 
 int tw_client_connect(tw_loop *loop, const struct tw_client_opts *o, tw_client **out)
 {
+    uint8_t hdr[TW_TWP_HDR];
     tw_client *c;
     int err;
 
@@ -316,8 +323,8 @@ int tw_client_connect(tw_loop *loop, const struct tw_client_opts *o, tw_client *
     c->state = CS_CONNECTING;
     tw_io_init(&c->io, -1, on_io, c);
     tw_timer_init(&c->ping, on_ping, c);
-    tw_twp_put_header(c->scratch, TW_TWP_HELLO, 4);
-    if ((err = tw__buf_append(&c->out, c->scratch, TW_TWP_HDR, tw_twp_hello, 4)) < 0 ||
+    tw_twp_put_header(hdr, TW_TWP_HELLO, 4);
+    if ((err = tw__buf_append(&c->out, hdr, TW_TWP_HDR, tw_twp_hello, 4)) < 0 ||
         (err = tw_connect_start(loop, &c->conn, &o->dst, o->connect,
                                 o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
                                 on_connected, c)) < 0) {
