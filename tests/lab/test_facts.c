@@ -8,6 +8,7 @@
 
 #include "twkit/error.h"
 #include "twkit/lab.h"
+#include "need_root.h"
 
 #define PORTS 1000
 #define RANGE "40000 40999"
@@ -28,12 +29,6 @@ static void lab_teardown(void)
 }
 
 TestSuite(facts, .init = lab_setup, .fini = lab_teardown, .timeout = 60);
-
-#define NEED_ROOT()                                                          \
-    do {                                                                     \
-        if (geteuid() != 0)                                                  \
-            cr_skip_test("the lab needs root (network namespaces)");         \
-    } while (0)
 
 static void sysctl(enum tw_lab_side side, const char *name, const char *v)
 {

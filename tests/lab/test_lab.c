@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "twkit/lab.h"
+#include "need_root.h"
 
 static bool ns_exists(const char *name)
 {
@@ -17,12 +18,6 @@ static bool ns_exists(const char *name)
     snprintf(path, sizeof(path), "/run/netns/%s", name);
     return stat(path, &st) == 0;
 }
-
-#define NEED_ROOT()                                                          \
-    do {                                                                     \
-        if (geteuid() != 0)                                                  \
-            cr_skip_test("the lab needs root (network namespaces)");         \
-    } while (0)
 
 Test(lab, create_and_destroy_leave_nothing, .timeout = 30)
 {

@@ -12,6 +12,7 @@
 #include "twkit/client.h"
 #include "twkit/error.h"
 #include "twkit/lab.h"
+#include "need_root.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
 #include "twkit/twp.h"
@@ -40,12 +41,6 @@ static void teardown(void)
 }
 
 TestSuite(twp, .init = setup, .fini = teardown, .timeout = 120);
-
-#define NEED_ROOT()                                                          \
-    do {                                                                     \
-        if (geteuid() != 0)                                                  \
-            cr_skip_test("the lab needs root (network namespaces)");         \
-    } while (0)
 
 static void start_server(struct tw_server_opts *o)
 {
