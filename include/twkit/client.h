@@ -41,6 +41,9 @@ struct tw_client_opts {
     void (*on_data)(tw_client *c, const uint8_t *p, uint32_t len);
     void (*on_done)(tw_client *c);         /* DONE arrived; closing follows */
     void (*on_close)(tw_client *c, enum tw_client_end how, int err);
+    /* A read ended: everything that arrived was parsed and the client is
+     * still open and can send. Frames sent from here go out in one write. */
+    void (*on_drained)(tw_client *c);
     void *data;
 };
 

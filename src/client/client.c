@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/internal.h"
 #include "core/buf.h"
 #include "twkit/client.h"
 #include "twkit/twp.h"
@@ -250,36 +252,59 @@ fail:
     return -1;
 }
 
+/* Read and parse what has arrived. Returns false if the client ended and
+ * was freed. */
+static bool read_input(tw_client *c)
+{
+    c->in_cb = true;
+    for (int i = 0; i < 8 && !c->ended; i++) {
+        ssize_t n = read(c->io.fd, scratch, SCRATCH);
+        if (n > 0) {
+            if (parse(c, scratch, (uint32_t)n) < 0 || n < SCRATCH)
+                break;
+        } else if (n == 0) {
+            /* The server sent the first FIN: only a naive server does. */
+            if (tw_sock_close_passive(c->io.fd) < 0)
+                tw_sock_abort(c->io.fd);
+            end(c, TW_CLIENT_END_SERVER_FIN, 0);
+        } else if (errno == EAGAIN || errno == EINTR) {
+            break;
+        } else {
+            end_abort(c, TW_CLIENT_END_ERROR, -errno);
+        }
+    }
+    if (!c->ended && c->state == CS_READY && c->o.on_drained)
+        c->o.on_drained(c);
+    c->in_cb = false;
+    if (c->ended) {
+        client_free(c);
+        return false;
+    }
+    return true;
+}
+
 static void on_io(tw_io *io, unsigned events)
 {
     tw_client *c = io->data;
 
-    if (events & TW_IO_READ) {
-        c->in_cb = true;
-        for (int i = 0; i < 8 && !c->ended; i++) {
-            ssize_t n = read(io->fd, scratch, SCRATCH);
-            if (n > 0) {
-                if (parse(c, scratch, (uint32_t)n) < 0 || n < SCRATCH)
-                    break;
-            } else if (n == 0) {
-                /* The server sent the first FIN: only a naive server does. */
-                if (tw_sock_close_passive(io->fd) < 0)
-                    tw_sock_abort(io->fd);
-                end(c, TW_CLIENT_END_SERVER_FIN, 0);
-            } else if (errno == EAGAIN || errno == EINTR) {
-                break;
-            } else {
-                end_abort(c, TW_CLIENT_END_ERROR, -errno);
-            }
-        }
-        c->in_cb = false;
-        if (c->ended) {
-            client_free(c);
-            return;
-        }
-    }
+    if ((events & TW_IO_READ) && !read_input(c))
+        return;
     if (c->io.fd >= 0)
         flush(c);
+}
+
+bool tw__client_usable(tw_client *c)
+{
+    uint8_t b;
+
+    if (c->state != CS_READY || c->in_cb)
+        return c->state == CS_READY;
+    if (recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+        return true;
+    /* Input, a FIN or an error is pending: take it in before deciding. */
+    if (!read_input(c) || flush(c) < 0)
+        return false;
+    return c->state == CS_READY;
 }
 
 static void on_ping(tw_timer *t)

@@ -21,6 +21,14 @@ static inline void tw__list_add_tail(struct tw_list *h, struct tw_list *n)
     h->prev = n;
 }
 
+static inline void tw__list_add_head(struct tw_list *h, struct tw_list *n)
+{
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+
 static inline void tw__list_del(struct tw_list *n)
 {
     n->prev->next = n->next;

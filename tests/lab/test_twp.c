@@ -9,67 +9,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "twkit/client.h"
-#include "twkit/error.h"
-#include "twkit/lab.h"
-#include "need_root.h"
-#include "twkit/server.h"
-#include "twkit/time.h"
-#include "twkit/twp.h"
+#include "twp_lab.h"
 
-static struct tw_lab lab;
-static tw_loop *loop;
-static tw_server *srv;
-static tw_addr dst;
-
-static void setup(void)
-{
-    if (geteuid() != 0)
-        return;
-    cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
-    cr_assert_eq(tw_loop_new(&loop), 0);
-}
-
-static void teardown(void)
-{
-    if (geteuid() != 0)
-        return;
-    tw_server_free(srv);
-    srv = NULL;
-    tw_loop_free(loop);
-    tw_lab_destroy(&lab);
-}
-
-TestSuite(twp, .init = setup, .fini = teardown, .timeout = 120);
-
-static void start_server(struct tw_server_opts *o)
-{
-    int r;
-
-    dst = lab.addr4[TW_LAB_SERVER];
-    tw_addr_set_port(&dst, 7070);
-    o->listen = dst;
-    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_SERVER), 0);
-    r = tw_server_start(loop, o, &srv);
-    tw_lab_leave(&lab);
-    cr_assert_eq(r, 0, "server: %s", tw_errname(r));
-}
-
-static uint32_t time_wait(enum tw_lab_side side)
-{
-    struct tw_tcp_states st;
-
-    cr_assert_eq(tw_lab_count_settled(&lab, side, &st), 0);
-    return st.n[TW_TCP_TIME_WAIT];
-}
-
-/* Run the loop until cond() or ms pass. */
-static void run_until(bool (*cond)(void), uint64_t ms)
-{
-    uint64_t end = tw_now_ms() + ms;
-    while (!cond() && tw_now_ms() < end)
-        tw_loop_run_once(loop, 10);
-}
+TestSuite(twp, .init = twp_lab_setup, .fini = twp_lab_teardown, .timeout = 120);
 
 /* ---- sequential sessions, each ending one way ---- */
 
