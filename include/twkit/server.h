@@ -64,6 +64,7 @@ struct tw_server_stats {
     uint64_t first_fin_refused;  /* invariant checks that fired: must be 0 */
     uint64_t accept_paused;      /* EMFILE/ENFILE/max_conns pauses */
     uint64_t frames_in, frames_out;
+    uint64_t conn_buf_peak;      /* most buffer bytes one connection held */
 };
 
 /* Listen and serve on loop. Returns 0 or -errno (bind failures...). */

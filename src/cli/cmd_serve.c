@@ -101,7 +101,7 @@ static void print_stats(const struct tw_server_stats *st, bool json)
 {
 #define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(bye_goodbye)          \
     X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(peer_reset) X(naive_closed)   \
-    X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)
+    X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out) X(conn_buf_peak)
     if (json) {
         const char *sep = "";
         printf("{");

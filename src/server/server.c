@@ -139,7 +139,10 @@ static int queue_frame(tw_sconn *c, uint8_t type, const void *payload, uint32_t 
 static int flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
+    uint64_t held = (uint64_t)c->in.cap + c->out.cap;
 
+    if (held > s->st.conn_buf_peak)
+        s->st.conn_buf_peak = held;
     if (tw__buf_write(&c->out, c->io.fd) < 0) {
         /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
         abort_conn(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
