@@ -1,5 +1,5 @@
 /* make bench: twp on loopback, one server thread and one client thread.
- *   pool:   50 persistent connections, one request in flight each (req/s)
+ *   pool:   a tw_pool of 50 connections, 50 requests in flight (req/s)
  *   bye:    50 concurrent short sessions: connect, DATA, BYE/GOODBYE, abort
  *   idle:   server-side user-space memory per idle connection (10,000) */
 #include <errno.h>
@@ -12,6 +12,7 @@
 
 #include "twkit/client.h"
 #include "twkit/error.h"
+#include "twkit/pool.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
 #include "twkit/twp.h"
@@ -33,56 +34,78 @@ static void *server_main(void *arg)
 }
 
 static tw_loop *loop;
-static uint64_t count, deadline;
-static int mode; /* 0 pool, 1 bye */
+static tw_pool *pool;
+static uint64_t count, failed, deadline;
+static bool running;
 
-static void start(void);
+/* pool: CONC chains of requests through one tw_pool of CONC connections */
+static void request(void);
 
-static void on_data(tw_client *c, const uint8_t *p, uint32_t len)
+static void on_reply(void *arg, int err, const uint8_t *p, uint32_t len)
 {
-    count += mode == 0;
-    if (mode == 0) {
-        if (tw_loop_now(loop) < deadline)
-            tw_client_send(c, "ping-pong-data", 14);
-        else
-            tw_client_bye(c);
-    }
+    if (err)
+        failed++;
+    else
+        count++;
+    if (tw_loop_now(loop) < deadline)
+        request();
+    else if (running && !(running = false))
+        tw_pool_shutdown(pool); /* BYE/GOODBYE each connection as it frees */
 }
+
+static void request(void)
+{
+    if (tw_pool_request(pool, "ping-pong-data", 14, on_reply, NULL) < 0)
+        failed++;
+}
+
+/* bye: CONC sessions at a time, each connect, DATA, BYE, GOODBYE, abort */
+static void session(void);
 
 static void on_close(tw_client *c, enum tw_client_end how, int err)
 {
-    if (mode == 1) {
-        count += how == TW_CLIENT_END_GOODBYE;
-        if (tw_loop_now(loop) < deadline)
-            start();
-    }
+    if (how == TW_CLIENT_END_GOODBYE)
+        count++;
+    else
+        failed++;
+    if (tw_loop_now(loop) < deadline)
+        session();
 }
 
-static void start(void)
+static void session(void)
 {
-    struct tw_client_opts o = {.dst = dst, .on_data = on_data, .on_close = on_close};
+    struct tw_client_opts o = {.dst = dst, .on_close = on_close};
     tw_client *c;
 
-    if (tw_client_connect(loop, &o, &c) < 0)
+    if (tw_client_connect(loop, &o, &c) < 0) {
+        failed++;
         return;
+    }
     tw_client_send(c, "ping-pong-data", 14);
-    if (mode == 1)
-        tw_client_bye(c);
+    tw_client_bye(c);
 }
 
-static double run(int m)
+static double run(bool use_pool)
 {
     uint64_t t0;
 
-    mode = m;
-    count = 0;
+    count = failed = 0;
     tw_loop_update_time(loop);
     deadline = tw_loop_now(loop) + RUN_MS;
     t0 = tw_now_ns();
+    if (use_pool) {
+        pool = tw_pool_new(loop, &(struct tw_pool_opts){.dst = dst, .max_conns = CONC});
+        running = true;
+    }
     for (int i = 0; i < CONC; i++)
-        start();
+        use_pool ? request() : session();
     tw_loop_run(loop);
-    return (double)count * 1e9 / (double)(tw_now_ns() - t0);
+    double rate = (double)count * 1e9 / (double)(tw_now_ns() - t0);
+    if (use_pool)
+        tw_pool_free(pool);
+    if (failed)
+        fprintf(stderr, "bench_twp: %lu failed\n", (unsigned long)failed);
+    return rate;
 }
 
 static void idle_memory(void)
@@ -130,8 +153,8 @@ int main(void)
     }
     pthread_create(&th, NULL, server_main, NULL);
     printf("twkit twp benchmarks (loopback, 1 server thread, 1 client thread)\n");
-    printf("pool        %d connections            %9.0f requests/s\n", CONC, run(0));
-    printf("bye         %d concurrent sessions    %9.0f sessions/s\n", CONC, run(1));
+    printf("pool        %d pooled connections     %9.0f requests/s\n", CONC, run(true));
+    printf("bye         %d concurrent sessions    %9.0f sessions/s\n", CONC, run(false));
     idle_memory();
     stop_server = 1;
     pthread_join(th, NULL);

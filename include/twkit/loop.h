@@ -101,11 +101,18 @@ unsigned tw_loop_active(const tw_loop *loop);
 /* I/O watchers. tw_io_init sets fields and does not touch the loop.
  * tw_io_start registers or changes the requested events (TW_IO_READ |
  * TW_IO_WRITE, optionally | TW_IO_EDGE); returns 0 or -errno (-EBADF, -EINVAL,
- * -ENOMEM, ...). tw_io_stop deregisters (no-op if stopped). tw_io_close stops
- * and closes the descriptor, leaving io->fd = -1. */
+ * -ENOMEM, ...). tw_io_stop deregisters (no-op if stopped). tw_io_forget
+ * stops without a syscall, for a descriptor the caller closes (or has just
+ * closed) and never dup'ed: close() removes it from epoll. tw_io_close
+ * forgets and closes the descriptor, leaving io->fd = -1. tw_io_hand_over
+ * stops without deregistering, for a descriptor that another watcher will
+ * start next: that start takes the registration with one EPOLL_CTL_MOD
+ * instead of DEL + ADD (unclaimed, it is removed at its first event). */
 void tw_io_init(tw_io *io, int fd, tw_io_cb cb, void *data);
 int tw_io_start(tw_loop *loop, tw_io *io, unsigned events);
 void tw_io_stop(tw_io *io);
+void tw_io_forget(tw_io *io);
+void tw_io_hand_over(tw_io *io);
 void tw_io_close(tw_io *io);
 static inline bool tw_io_active(const tw_io *io) { return io->events != 0; }
 

@@ -56,7 +56,7 @@ static void end(tw_client *c, enum tw_client_end how, int err)
         return;
     c->ended = true;
     tw_timer_stop(&c->ping);
-    tw_io_stop(&c->io);
+    tw_io_forget(&c->io); /* closed or handed over already */
     c->io.fd = -1;
     if (c->o.on_close)
         c->o.on_close(c, how, err);
@@ -138,7 +138,7 @@ static void close_active(tw_client *c, enum cstate st)
 
     c->state = st;
     tw_timer_stop(&c->ping);
-    tw_io_stop(&c->io);
+    tw_io_hand_over(&c->io); /* to the closer's watcher */
     c->io.fd = -1;
     if (tw_close_active(c->loop, &c->closer, fd, 2000, on_closed, c) < 0) {
         tw_sock_abort(fd);

@@ -8,7 +8,9 @@
  *    fd and in the loop's fd table; an event whose generation does not match
  *    the table is stale and dropped.
  *  - close() removes a fd from the epoll set only when no dup of it remains;
- *    tw_io_stop always does EPOLL_CTL_DEL before the caller closes.
+ *    tw_io_stop does EPOLL_CTL_DEL. tw_io_forget skips that syscall for a
+ *    descriptor that is closed (or about to be) and never dup'ed, which is
+ *    every socket twkit makes (all CLOEXEC).
  *  - EPOLLERR and EPOLLHUP are reported whatever was asked for; they reach
  *    the callback as TW_IO_ERROR together with the read/write bits it asked
  *    for, so the next read or write returns the error.
@@ -29,6 +31,7 @@
 struct fdslot {
     tw_io *io;
     uint32_t gen;
+    bool kept; /* registered in epoll, owned by no watcher (tw_io_hand_over) */
 };
 
 struct tw_loop {
@@ -142,23 +145,31 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
         return err;
     slot = &loop->fds[io->fd];
 
-    if (io->events) {
-        op = EPOLL_CTL_MOD;
-    } else {
-        op = EPOLL_CTL_ADD;
+    bool fresh = !io->events;
+    if (fresh) {
         if (++loop->next_gen == 0)
             loop->next_gen = 1;
         io->gen = loop->next_gen;
     }
+    /* A registration handed over by the previous watcher is taken with MOD. */
+    op = !fresh || slot->kept ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    slot->kept = false;
     ev.events = to_epoll(events);
     ev.data.u64 = (uint64_t)io->gen << 32 | (uint32_t)io->fd;
     if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0) {
-        /* The previous owner of this number closed it without stopping its
-         * watcher, and a dup kept the old registration: replace it. */
-        if (errno != EEXIST || epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+        /* EEXIST: the previous owner of this number closed it without
+         * stopping its watcher, and a dup kept the old registration.
+         * ENOENT: a handed-over fd was closed and the number reused. */
+        if (errno == EEXIST)
+            op = EPOLL_CTL_MOD;
+        else if (errno == ENOENT && fresh)
+            op = EPOLL_CTL_ADD;
+        else
+            return -errno;
+        if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
             return -errno;
     }
-    if (op == EPOLL_CTL_ADD) {
+    if (fresh) {
         if (slot->io && slot->io != io)
             loop->nio--; /* the stale owner is forgotten */
         slot->io = io;
@@ -170,28 +181,36 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
     return 0;
 }
 
-void tw_io_stop(tw_io *io)
+enum drop_how { DROP_DEL, DROP_FORGET, DROP_KEEP };
+
+static void drop(tw_io *io, enum drop_how how)
 {
     tw_loop *loop;
 
     if (!io || !io->events)
         return;
     loop = io->loop;
-    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    if (how == DROP_DEL)
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     if ((unsigned)io->fd < loop->nfds && loop->fds[io->fd].io == io) {
         loop->fds[io->fd].io = NULL;
         loop->fds[io->fd].gen = 0;
+        loop->fds[io->fd].kept = how == DROP_KEEP;
         loop->nio--;
     }
     io->events = 0;
     io->loop = NULL;
 }
 
+void tw_io_stop(tw_io *io) { drop(io, DROP_DEL); }
+void tw_io_forget(tw_io *io) { drop(io, DROP_FORGET); }
+void tw_io_hand_over(tw_io *io) { drop(io, DROP_KEEP); }
+
 void tw_io_close(tw_io *io)
 {
     if (!io)
         return;
-    tw_io_stop(io);
+    tw_io_forget(io);
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;
@@ -306,8 +325,15 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms)
         unsigned fd = (uint32_t)u, ev = 0;
         tw_io *io;
 
-        if (fd >= loop->nfds || !(io = loop->fds[fd].io) || loop->fds[fd].gen != gen)
-            continue; /* stale: stopped (and maybe reused) since epoll_wait */
+        if (fd >= loop->nfds || !(io = loop->fds[fd].io) || loop->fds[fd].gen != gen) {
+            /* stale: stopped (and maybe reused) since epoll_wait; or handed
+             * over and not taken: remove that registration now */
+            if (fd < loop->nfds && loop->fds[fd].kept && !loop->fds[fd].io) {
+                epoll_ctl(loop->epfd, EPOLL_CTL_DEL, (int)fd, NULL);
+                loop->fds[fd].kept = false;
+            }
+            continue;
+        }
         if (e & EPOLLIN)
             ev |= TW_IO_READ;
         if (e & EPOLLOUT)

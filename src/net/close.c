@@ -48,7 +48,7 @@ static void closer_finish(tw_closer *c, int result)
     int fd = c->io.fd;
 
     tw_timer_stop(&c->timer);
-    tw_io_stop(&c->io);
+    tw_io_forget(&c->io); /* closed just below */
     c->io.fd = -1;
     if (result == 0 && c->active)
         close(fd); /* our FIN went first: we hold the TIME_WAIT */

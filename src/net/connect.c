@@ -11,11 +11,15 @@ static void connect_done(tw_connect *req, int result)
     int fd = req->io.fd;
 
     tw_timer_stop(&req->timer);
-    tw_io_stop(&req->io);
     tw_defer_cancel(&req->defer);
+    if (result < 0) {
+        tw_io_forget(&req->io);
+        if (fd >= 0)
+            tw_sock_abort(fd);
+    } else {
+        tw_io_hand_over(&req->io); /* the caller's watcher starts next */
+    }
     req->io.fd = -1;
-    if (result < 0 && fd >= 0)
-        tw_sock_abort(fd);
     req->connect_ns = tw_now_ns() - req->started_ns;
     req->cb(req, result < 0 ? result : fd);
 }
@@ -23,7 +27,9 @@ static void connect_done(tw_connect *req, int result)
 static void on_writable(tw_io *io, unsigned events)
 {
     tw_connect *req = io->data;
-    connect_done(req, tw_sock_connect_result(io->fd));
+
+    /* Writable without an error: connected, no need to ask SO_ERROR. */
+    connect_done(req, events & TW_IO_ERROR ? tw_sock_connect_result(io->fd) : 0);
 }
 
 static void on_timeout(tw_timer *t)
@@ -74,7 +80,7 @@ void tw_connect_cancel(tw_connect *req)
     tw_timer_stop(&req->timer);
     tw_defer_cancel(&req->defer);
     if (req->io.fd >= 0) {
-        tw_io_stop(&req->io);
+        tw_io_forget(&req->io);
         tw_sock_abort(req->io.fd);
         req->io.fd = -1;
     }

@@ -10,7 +10,8 @@
  *   ACK_WAIT     grace passed; abort once everything sent is acknowledged
  *
  * Closing happens in exactly two functions: close_passive() (after the
- * client's FIN, checked by tw_sock_close_passive) and abort_conn() (RST).
+ * client's FIN, checked by tw_sock_close_passive) and abort_conn() (RST),
+ * plus close_reset() once the client's RST has ended the connection.
  * naive_close mode adds a third, naive_close(), that is wrong on purpose.
  */
 #include <assert.h>
@@ -68,7 +69,7 @@ static void conn_free(tw_sconn *c)
     tw_server *s = c->srv;
 
     tw_timer_stop(&c->timer);
-    tw_io_stop(&c->io);
+    tw_io_forget(&c->io); /* the fd is closed already */
     tw__list_del(&c->link);
     tw__buf_free(&c->in);
     tw__buf_free(&c->out);
@@ -84,6 +85,15 @@ static void conn_free(tw_sconn *c)
 static void abort_conn(tw_sconn *c, uint64_t *counter)
 {
     tw_sock_abort(c->io.fd);
+    (*counter)++;
+    conn_free(c);
+}
+
+/* The client's RST arrived: the connection is gone (CLOSE), and close()
+ * has nothing left to send, so SO_LINGER would be a wasted syscall. */
+static void close_reset(tw_sconn *c, uint64_t *counter)
+{
+    close(c->io.fd);
     (*counter)++;
     conn_free(c);
 }
@@ -384,6 +394,12 @@ static void on_io(tw_io *io, unsigned events)
     tw_sconn *c = io->data;
     tw_server *s = c->srv;
 
+    /* After GOODBYE an error event is the client's RST, the ending the
+     * protocol asks for: no read needed to learn it. */
+    if (c->state == SC_GOODBYE_SENT && (events & TW_IO_ERROR)) {
+        close_reset(c, &s->st.bye_goodbye);
+        return;
+    }
     if (events & TW_IO_WRITE && !(events & TW_IO_READ)) {
         flush(c);
         return;
@@ -409,7 +425,11 @@ static void on_io(tw_io *io, unsigned events)
         if (errno == EAGAIN || errno == EINTR)
             break;
         /* ECONNRESET: after GOODBYE that is the protocol's own ending. */
-        abort_conn(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
+        uint64_t *counter = c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset;
+        if (errno == ECONNRESET)
+            close_reset(c, counter);
+        else
+            abort_conn(c, counter);
         return;
     }
     c->in_read = false;
@@ -460,8 +480,7 @@ static void on_accept(tw_io *io, unsigned events)
         }
         c->srv = s;
         c->state = SC_HELLO;
-        c->reading = true;
-        tw_sock_set_nodelay(fd, true);
+        c->reading = true; /* TCP_NODELAY: inherited from the listener */
         tw_io_init(&c->io, fd, on_io, c);
         tw_timer_init(&c->timer, on_timer, c);
         if (tw_io_start(s->loop, &c->io, TW_IO_READ) < 0) {
@@ -507,6 +526,7 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
         free(s);
         return fd;
     }
+    tw_sock_set_nodelay(fd, true); /* Linux: accepted sockets inherit it */
     tw_io_init(&s->lio, fd, on_accept, s);
     tw_timer_init(&s->accept_timer, resume_accept, s);
     if ((err = tw_io_start(loop, &s->lio, TW_IO_READ)) < 0) {

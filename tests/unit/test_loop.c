@@ -208,3 +208,62 @@ Test(loop, bad_arguments)
     cr_assert_eq(tw_loop_run(NULL), -EINVAL);
     tw_io_stop(&io); /* stopping a stopped watcher is fine */
 }
+
+/* ---- handing a registration over, forgetting one ---- */
+
+static int calls_old;
+static void on_old(tw_io *io, unsigned ev) { calls_old++; }
+
+Test(loop, a_handed_over_fd_is_taken_by_the_next_watcher)
+{
+    int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    tw_io a, b;
+
+    calls_old = calls_new = 0;
+    tw_io_init(&a, efd, on_old, NULL);
+    cr_assert_eq(tw_io_start(loop, &a, TW_IO_WRITE), 0);
+    tw_io_hand_over(&a);
+    tw_io_init(&b, efd, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &b, TW_IO_READ), 0);
+    tw_loop_run_once(loop, 100);
+    cr_assert_eq(calls_old, 0);
+    cr_assert_eq(calls_new, 1);
+    tw_io_close(&b);
+}
+
+Test(loop, an_unclaimed_handed_over_fd_is_removed_at_its_first_event)
+{
+    int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC); /* always readable */
+    tw_io a;
+    uint64_t t0;
+
+    calls_old = 0;
+    tw_io_init(&a, efd, on_old, NULL);
+    cr_assert_eq(tw_io_start(loop, &a, TW_IO_READ), 0);
+    tw_io_hand_over(&a);
+    tw_loop_run_once(loop, 100); /* the stale event: the registration goes */
+    t0 = tw_now_ms();
+    tw_loop_run_once(loop, 100); /* nothing left to report: it waits */
+    cr_assert_geq(tw_now_ms() - t0, 50, "a readable fd nobody watches still wakes the loop");
+    cr_assert_eq(calls_old, 0);
+    close(efd);
+}
+
+Test(loop, a_forgotten_and_closed_number_can_be_watched_again)
+{
+    int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC), again;
+    tw_io a, b;
+
+    calls_new = 0;
+    tw_io_init(&a, efd, on_old, NULL);
+    cr_assert_eq(tw_io_start(loop, &a, TW_IO_READ), 0);
+    tw_io_hand_over(&a); /* kept, then closed: the number comes back */
+    close(efd);
+    again = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    cr_assert_eq(again, efd);
+    tw_io_init(&b, again, on_new, NULL);
+    cr_assert_eq(tw_io_start(loop, &b, TW_IO_READ), 0); /* MOD fails, ADD works */
+    tw_loop_run_once(loop, 100);
+    cr_assert_eq(calls_new, 1);
+    tw_io_close(&b);
+}
