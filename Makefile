@@ -45,6 +45,7 @@ demo: all
 bench: all
 	@$(BUILD)/bench/twkit-bench-loop
 	@$(BUILD)/bench/twkit-bench-twp
+	@$(BUILD)/bench/twkit-bench-stat $(BUILD)/twkit
 
 clean:
 	rm -rf build build-san build-*

@@ -46,6 +46,8 @@ int tw_addr_parse(tw_addr *a, const char *s, uint16_t default_port);
 /* Format as "10.0.0.1:80" or "[::1]:80" into buf; returns buf ("?" when a
  * is unset or buf is too small). */
 char *tw_addr_format(const tw_addr *a, char *buf, size_t len);
+/* The address alone: "10.0.0.1", "::1". */
+char *tw_addr_host(const tw_addr *a, char *buf, size_t len);
 
 uint16_t tw_addr_port(const tw_addr *a);
 void tw_addr_set_port(tw_addr *a, uint16_t port);

@@ -75,28 +75,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned long max, unsigned long *v)
-{
-    char *end;
-
-    errno = 0;
-    *v = strtoul(s, &end, 10);
-    if (!*s || *end || errno || *v > max || *s == '-') {
-        fprintf(stderr, "twkit serve: %s: '%s' is not a number from 0 to %lu\n", opt, s, max);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_dur(const char *opt, const char *s, uint64_t *ms)
-{
-    if (tw_parse_duration(s, ms) < 0) {
-        fprintf(stderr, "twkit serve: %s: '%s' is not a duration (2, 2s, 500ms, 1m)\n", opt, s);
-        return -1;
-    }
-    return 0;
-}
-
 static void print_stats(const struct tw_server_stats *st, bool json)
 {
 #define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(bye_goodbye)          \
@@ -153,16 +131,16 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'l': listen = optarg; break;
         case 't':
-            if (parse_uint("--threads", optarg, MAX_THREADS, &threads) < 0 || threads == 0) {
+            if (cli_parse_uint("twkit serve", "--threads", optarg, MAX_THREADS, &threads) < 0 || threads == 0) {
                 fprintf(stderr, "twkit serve: --threads must be 1 to %d\n", MAX_THREADS);
                 return 2;
             }
             break;
-        case 'i': if (parse_dur("--idle-timeout", optarg, &so.idle_timeout_ms) < 0) return 2; break;
-        case 'g': if (parse_dur("--grace", optarg, &so.grace_ms) < 0) return 2; break;
-        case 'c': if (parse_uint("--max-conns", optarg, 10000000, &v) < 0) return 2; so.max_conns = (unsigned)v; break;
-        case 'r': if (parse_uint("--max-requests", optarg, 4294967295ul, &v) < 0) return 2; so.max_requests = (uint32_t)v; break;
-        case 'f': if (parse_uint("--max-frame", optarg, 1u << 30, &v) < 0) return 2; so.max_frame = (uint32_t)v; break;
+        case 'i': if (cli_parse_dur("twkit serve", "--idle-timeout", optarg, &so.idle_timeout_ms) < 0) return 2; break;
+        case 'g': if (cli_parse_dur("twkit serve", "--grace", optarg, &so.grace_ms) < 0) return 2; break;
+        case 'c': if (cli_parse_uint("twkit serve", "--max-conns", optarg, 10000000, &v) < 0) return 2; so.max_conns = (unsigned)v; break;
+        case 'r': if (cli_parse_uint("twkit serve", "--max-requests", optarg, 4294967295ul, &v) < 0) return 2; so.max_requests = (uint32_t)v; break;
+        case 'f': if (cli_parse_uint("twkit serve", "--max-frame", optarg, 1u << 30, &v) < 0) return 2; so.max_frame = (uint32_t)v; break;
         case 'n': so.naive_close = true; break;
         case 'j': json = true; break;
         case 'h': fputs(serve_usage, stdout); return 0;

@@ -1,8 +1,11 @@
 /* twkit: one binary, subcommands over libtwkit. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "twkit/time.h"
 
 static const char usage[] =
     "usage: twkit <command> [options]\n"
@@ -13,8 +16,32 @@ static const char usage[] =
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
     "  demo      the demo: for now, the facts table (root)\n"
     "  serve     a twp server that never closes first\n"
+    "  stat      the TIME_WAIT doctor: who holds it, port pressure, advice\n"
     "  version   print the version\n"
     "  help      this text; `twkit <command> --help` for a command\n";
+
+int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned long max,
+                   unsigned long *v)
+{
+    char *end;
+
+    errno = 0;
+    *v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || *v > max || *s == '-') {
+        fprintf(stderr, "%s: %s: '%s' is not a number from 0 to %lu\n", cmd, opt, s, max);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms)
+{
+    if (tw_parse_duration(s, ms) < 0) {
+        fprintf(stderr, "%s: %s: '%s' is not a duration (2, 2s, 500ms, 1m)\n", cmd, opt, s);
+        return -1;
+    }
+    return 0;
+}
 
 bool cli_wants_help(int argc, char **argv)
 {
@@ -33,6 +60,7 @@ int main(int argc, char **argv)
         {"facts", cmd_facts},
         {"demo", cmd_demo},
         {"serve", cmd_serve},
+        {"stat", cmd_stat},
     };
     const char *cmd = argc > 1 ? argv[1] : "help";
 

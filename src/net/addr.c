@@ -95,6 +95,21 @@ char *tw_addr_format(const tw_addr *a, char *buf, size_t len)
     return buf;
 }
 
+char *tw_addr_host(const tw_addr *a, char *buf, size_t len)
+{
+    const void *p = NULL;
+
+    if (!buf || !len)
+        return buf;
+    if (a && a->len && a->u.sa.sa_family == AF_INET)
+        p = &a->u.in.sin_addr;
+    else if (a && a->len && a->u.sa.sa_family == AF_INET6)
+        p = &a->u.in6.sin6_addr;
+    if (!p || !inet_ntop(a->u.sa.sa_family, p, buf, (socklen_t)len))
+        snprintf(buf, len, "?");
+    return buf;
+}
+
 uint16_t tw_addr_port(const tw_addr *a)
 {
     if (!a || !a->len)

@@ -1,0 +1,385 @@
+/* twkit stat: the TIME_WAIT doctor (docs/STAT.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "twkit/error.h"
+#include "twkit/stat.h"
+#include "twkit/time.h"
+
+static const char stat_usage[] =
+    "usage: twkit stat [--json] [--top N] [--watch SECONDS [--count N]] [--netns NAME]\n"
+    "\n"
+    "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
+    "to running out of local ports, which sysctls are wrong and why.\n"
+    "\n"
+    "  --json            one JSON object (schema twkit-stat/1, docs/STAT.md); with\n"
+    "                    --watch, one object per line\n"
+    "  --top N           show the N busiest groups of each side (default 10; 0: all)\n"
+    "  --watch SECONDS   refresh every SECONDS (2, 2s, 500ms) and show counter rates\n"
+    "  --count N         with --watch: stop after N reports\n"
+    "  --netns NAME      look inside a named network namespace (/run/netns/NAME)\n"
+    "\n"
+    "The report, field by field:\n"
+    "  client side       sockets whose local port is not a listening port: this host\n"
+    "                    connected out. Grouped by source address and destination\n"
+    "                    address:port, which share one range of local ports.\n"
+    "  server side       sockets on a listening port: this host accepted them.\n"
+    "  TW                TIME_WAIT sockets; EST established; ALL every state\n"
+    "  PORTS             local ports in use towards the destination / usable ports\n"
+    "                    (ip_local_port_range minus ip_local_reserved_ports)\n"
+    "  NEW/S             new connections/s, from TIME_WAIT born in the last 10 s\n"
+    "  MAX/S             the rate this destination sustains: usable ports / 60 s,\n"
+    "                    or / tcp_tw_reuse_delay when tcp_tw_reuse can act for it\n"
+    "  LEFT              time until the ports run out at NEW/S (\"-\": never)\n"
+    "  EXPIRES           min..max seconds left on the group's TIME_WAIT timers\n"
+    "  counters          TcpExt counters from /proc/net/netstat (per second with\n"
+    "                    --watch) and tw from /proc/net/sockstat\n"
+    "  advice            findings with an id, a severity, the numbers and the reason\n"
+    "\n"
+    "Exit status: 0, 1 if any advice is critical, 2 on bad usage.\n";
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static int enter_netns(const char *name)
+{
+    char path[256];
+    int fd;
+
+    if (strchr(name, '/'))
+        snprintf(path, sizeof(path), "%s", name);
+    else
+        snprintf(path, sizeof(path), "/run/netns/%s", name);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        int err = -errno;
+        fprintf(stderr, "twkit stat: --netns %s: %s (%s)\n", name,
+                err == -ENOENT ? "no such network namespace" : tw_strerror(err), path);
+        return -1;
+    }
+    if (setns(fd, CLONE_NEWNET) < 0) {
+        fprintf(stderr, "twkit stat: --netns %s: cannot enter: %s%s\n", name, strerror(errno),
+                errno == EPERM ? " (needs root)" : "");
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- JSON ---- */
+
+static void jstr(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void jstates(const uint32_t *n)
+{
+    const char *sep = "";
+    printf("{");
+    for (int s = 1; s < TW_TCP_NSTATES; s++)
+        if (n[s]) {
+            printf("%s\"%s\":%u", sep, tw_tcp_state_name(s), n[s]);
+            sep = ",";
+        }
+    printf("}");
+}
+
+static void jgroup(const struct tw_stat_group *g)
+{
+    char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN];
+
+    printf("{\"local\":");
+    jstr(g->server ? tw_addr_format(&g->local, a, sizeof(a)) : tw_addr_host(&g->local, a, sizeof(a)));
+    if (!g->server) {
+        printf(",\"remote\":");
+        jstr(tw_addr_format(&g->remote, b, sizeof(b)));
+    }
+    printf(",\"states\":");
+    jstates(g->n);
+    printf(",\"total\":%u,\"time_wait\":%u", g->total, g->n[TW_TCP_TIME_WAIT]);
+    if (g->n[TW_TCP_TIME_WAIT])
+        printf(",\"tw_expires_ms\":{\"min\":%u,\"max\":%u}", g->exp_min, g->exp_max);
+    printf(",\"tw_recent\":%u", g->tw_recent);
+    if (!g->server) {
+        printf(",\"usable_ports\":%u,\"reuse\":%s,\"rate\":%.1f,\"max_rate\":%.1f,"
+               "\"seconds_left\":",
+               g->usable, g->reuse ? "true" : "false", g->rate, g->max_rate);
+        if (g->secs_left < 0)
+            printf("null");
+        else
+            printf("%.1f", g->secs_left);
+    }
+    printf("}");
+}
+
+static void print_json(const struct tw_stat *st, const char *ns, size_t top)
+{
+    const char *sep;
+
+    printf("{\"schema\":\"twkit-stat/1\",\"netns\":");
+    jstr(ns ? ns : "");
+    printf(",\"states\":");
+    jstates(st->states.n);
+    printf(",\"total\":%u,\"time_wait\":{\"client\":%u,\"server\":%u,\"sockstat\":%lld}",
+           st->states.total, st->tw_client, st->tw_server, (long long)st->sockstat_tw);
+    for (int side = 0; side < 2; side++) {
+        size_t shown = 0;
+        printf(side ? ",\"servers\":[" : ",\"destinations\":[");
+        sep = "";
+        for (size_t i = 0; i < st->ngroups && (!top || shown < top); i++) {
+            if (st->groups[i].server != side)
+                continue;
+            printf("%s", sep);
+            jgroup(&st->groups[i]);
+            sep = ",";
+            shown++;
+        }
+        printf("]");
+    }
+    printf(",\"counters\":{");
+    sep = "";
+    for (int i = 0; i < TW_SC_NCOUNTERS; i++)
+        if (st->have_counter[i]) {
+            printf("%s\"%s\":%llu", sep, tw_stat_counter_names[i],
+                   (unsigned long long)st->counter[i]);
+            sep = ",";
+        }
+    printf("}");
+    if (st->have_rates) {
+        printf(",\"rates\":{");
+        sep = "";
+        for (int i = 0; i < TW_SC_NCOUNTERS; i++)
+            if (st->have_counter[i]) {
+                printf("%s\"%s\":%.1f", sep, tw_stat_counter_names[i], st->counter_rate[i]);
+                sep = ",";
+            }
+        printf("}");
+    }
+    printf(",\"sysctls\":{\"ip_local_port_range\":[%lld,%lld],\"reserved_in_range\":%u",
+           (long long)st->sysctl[TW_SY_PORT_LO], (long long)st->sysctl[TW_SY_PORT_HI],
+           st->reserved_in_range);
+    for (int i = TW_SY_TW_REUSE; i < TW_SY_NSYSCTLS; i++)
+        if (st->sysctl[i] != -1 || i != TW_SY_EHASH_ENTRIES)
+            printf(",\"%s\":%lld", tw_stat_sysctl_names[i], (long long)st->sysctl[i]);
+    printf("},\"advice\":[");
+    for (size_t i = 0; i < st->nadvice; i++) {
+        const struct tw_advice *a = &st->advice[i];
+        printf("%s{\"id\":\"%s\",\"severity\":\"%s\",\"evidence\":", i ? "," : "", a->id,
+               tw_severity_name(a->severity));
+        jstr(a->evidence);
+        printf(",\"reason\":");
+        jstr(a->reason);
+        printf("}");
+    }
+    printf("],\"problems\":");
+    jstr(st->problems);
+    printf("}\n");
+}
+
+/* ---- text ---- */
+
+static void fmt_left(double s, char *buf, size_t cap)
+{
+    if (s < 0)
+        snprintf(buf, cap, "-");
+    else if (s < 120)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 7200)
+        snprintf(buf, cap, "%.0fm", s / 60);
+    else
+        snprintf(buf, cap, "%.0fh", s / 3600);
+}
+
+static void print_text(const struct tw_stat *st, const char *ns, size_t top)
+{
+    char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN], dest[2 * TW_ADDRSTRLEN + 8], left[16], ports[32];
+    size_t shown;
+
+    printf("twkit stat: %s%s\n", ns ? "network namespace " : "this host's network namespace",
+           ns ? ns : "");
+    printf("TCP sockets %u:", st->states.total);
+    for (int s = 1; s < TW_TCP_NSTATES; s++)
+        if (st->states.n[s])
+            printf(" %s %u", tw_tcp_state_name(s), st->states.n[s]);
+    printf("\nTIME_WAIT: client side %u, server side %u (sockstat tw %lld, "
+           "tcp_max_tw_buckets %lld)\n",
+           st->tw_client, st->tw_server, (long long)st->sockstat_tw,
+           (long long)st->sysctl[TW_SY_MAX_TW_BUCKETS]);
+
+    printf("\nclient side, by destination\n");
+    printf("  %-44s %7s %6s %6s %13s %7s %7s %5s %9s\n", "SOURCE -> DESTINATION", "TW", "EST",
+           "ALL", "PORTS", "NEW/S", "MAX/S", "LEFT", "EXPIRES");
+    shown = 0;
+    for (size_t i = 0; i < st->ngroups && (!top || shown < top); i++) {
+        const struct tw_stat_group *g = &st->groups[i];
+        if (g->server)
+            continue;
+        snprintf(dest, sizeof(dest), "%s -> %s", tw_addr_host(&g->local, a, sizeof(a)),
+                 tw_addr_format(&g->remote, b, sizeof(b)));
+        snprintf(ports, sizeof(ports), "%u/%u", g->total, g->usable);
+        fmt_left(g->secs_left, left, sizeof(left));
+        printf("  %-44s %7u %6u %6u %13s %7.0f %7.0f %5s", dest, g->n[TW_TCP_TIME_WAIT],
+               g->n[1], g->total, ports, g->rate, g->max_rate, left);
+        if (g->n[TW_TCP_TIME_WAIT])
+            printf(" %4u..%-3u", g->exp_min / 1000, g->exp_max / 1000);
+        printf("\n");
+        shown++;
+    }
+    if (!shown)
+        printf("  (none)\n");
+
+    printf("\nserver side, by listening address\n");
+    printf("  %-44s %7s %6s %6s %9s\n", "LOCAL", "TW", "EST", "ALL", "EXPIRES");
+    shown = 0;
+    for (size_t i = 0; i < st->ngroups && (!top || shown < top); i++) {
+        const struct tw_stat_group *g = &st->groups[i];
+        if (!g->server)
+            continue;
+        printf("  %-44s %7u %6u %6u", tw_addr_format(&g->local, a, sizeof(a)),
+               g->n[TW_TCP_TIME_WAIT], g->n[1], g->total);
+        if (g->n[TW_TCP_TIME_WAIT])
+            printf(" %4u..%-3u", g->exp_min / 1000, g->exp_max / 1000);
+        printf("\n");
+        shown++;
+    }
+    if (!shown)
+        printf("  (none)\n");
+
+    printf("\ncounters (TcpExt%s)\n", st->have_rates ? ", per second" : ", since boot");
+    for (int i = 0; i < TW_SC_NCOUNTERS; i++) {
+        if (!st->have_counter[i])
+            continue;
+        if (st->have_rates)
+            printf("  %-22s %14llu %10.1f/s\n", tw_stat_counter_names[i],
+                   (unsigned long long)st->counter[i], st->counter_rate[i]);
+        else
+            printf("  %-22s %14llu\n", tw_stat_counter_names[i],
+                   (unsigned long long)st->counter[i]);
+    }
+
+    printf("\nsysctls\n  ip_local_port_range    %lld %lld (%u reserved inside)\n",
+           (long long)st->sysctl[TW_SY_PORT_LO], (long long)st->sysctl[TW_SY_PORT_HI],
+           st->reserved_in_range);
+    for (int i = TW_SY_TW_REUSE; i < TW_SY_NSYSCTLS; i++) {
+        if (st->sysctl[i] == -1)
+            printf("  %-22s (not in this kernel)\n", tw_stat_sysctl_names[i]);
+        else
+            printf("  %-22s %lld\n", tw_stat_sysctl_names[i], (long long)st->sysctl[i]);
+    }
+
+    printf("\nadvice\n");
+    if (!st->nadvice)
+        printf("  nothing to fix\n");
+    for (size_t i = 0; i < st->nadvice; i++) {
+        const struct tw_advice *ad = &st->advice[i];
+        printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
+               ad->evidence, ad->reason);
+    }
+    if (st->problems[0])
+        printf("\nnot read: %s\n", st->problems);
+    fflush(stdout);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"top", required_argument, NULL, 't'},
+        {"watch", required_argument, NULL, 'w'},
+        {"count", required_argument, NULL, 'c'},
+        {"netns", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *ns = NULL;
+    unsigned long top = 10, count = 0;
+    uint64_t watch_ms = 0;
+    bool json = false, top_set = false;
+    struct tw_stat cur, prev;
+    bool have_prev = false;
+    int ch, worst = -1;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'j': json = true; break;
+        case 't':
+            if (cli_parse_uint("twkit stat", "--top", optarg, 1000000, &top) < 0)
+                return 2;
+            top_set = true;
+            break;
+        case 'w':
+            if (cli_parse_dur("twkit stat", "--watch", optarg, &watch_ms) < 0)
+                return 2;
+            if (!watch_ms) {
+                fprintf(stderr, "twkit stat: --watch must be more than 0\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            if (cli_parse_uint("twkit stat", "--count", optarg, 1000000000, &count) < 0)
+                return 2;
+            break;
+        case 'n': ns = optarg; break;
+        case 'h': fputs(stat_usage, stdout); return 0;
+        default: fputs(stat_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "twkit stat: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (json && !top_set)
+        top = 0; /* machines get everything unless they ask */
+    if (ns && enter_netns(ns) < 0)
+        return 2;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    for (unsigned long n = 1;; n++) {
+        int err = tw_stat_collect(&cur, have_prev ? &prev : NULL);
+        if (err < 0)
+            fprintf(stderr, "twkit stat: reading sockets: %s (%s)\n", tw_errname(err),
+                    tw_strerror(err));
+        if (watch_ms && !json && isatty(STDOUT_FILENO))
+            printf("\033[H\033[2J");
+        if (json)
+            print_json(&cur, ns, top);
+        else
+            print_text(&cur, ns, top);
+        if (tw_stat_worst(&cur) > worst)
+            worst = tw_stat_worst(&cur);
+        if (have_prev)
+            tw_stat_free(&prev);
+        prev = cur;
+        have_prev = true;
+        if (!watch_ms || stop || (count && n >= count))
+            break;
+        uint64_t end = tw_now_ms() + watch_ms;
+        while (!stop && tw_now_ms() < end)
+            usleep(20000);
+        if (stop)
+            break;
+    }
+    if (have_prev)
+        tw_stat_free(&prev);
+    return worst == TW_SEV_CRITICAL ? 1 : 0;
+}

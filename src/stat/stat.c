@@ -1,0 +1,375 @@
+/* twkit stat: collect the namespace's TCP picture and give advice. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "twkit/stat.h"
+#include "twkit/time.h"
+
+#define TW_LEN_MS 60000u   /* TCP_TIMEWAIT_LEN: fixed */
+#define RECENT_MS 10000u   /* "born recently": expires within 10 s of 60 s */
+#define TCP_LISTEN 10
+
+const char *const tw_stat_counter_names[TW_SC_NCOUNTERS] = {
+    "TW", "TWKilled", "TWRecycled", "TCPTimeWaitOverflow", "TCPAbortOnData",
+    "TCPAbortOnClose", "TCPAbortOnTimeout", "TCPAbortOnLinger", "TCPAbortOnMemory",
+    "PAWSActive", "PAWSEstab", "TCPACKSkippedTimeWait",
+};
+
+const char *const tw_stat_sysctl_names[TW_SY_NSYSCTLS] = {
+    "ip_local_port_range[lo]", "ip_local_port_range[hi]", "tcp_tw_reuse",
+    "tcp_tw_reuse_delay", "tcp_timestamps", "tcp_max_tw_buckets", "tcp_ehash_entries",
+    "tcp_fin_timeout", "tcp_rfc1337", "ip_autobind_reuse",
+};
+
+const char *tw_severity_name(enum tw_severity s)
+{
+    return s == TW_SEV_CRITICAL ? "critical" : s == TW_SEV_WARNING ? "warning" : "info";
+}
+
+static void problem(struct tw_stat *st, const char *fmt, const char *what)
+{
+    size_t n = strlen(st->problems);
+    snprintf(st->problems + n, sizeof(st->problems) - n, fmt, what);
+}
+
+/* ---- sysctls and /proc ------------------------------------------------- */
+
+static int read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f)
+        return -errno;
+    n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return 0;
+}
+
+static void read_sysctls(struct tw_stat *st)
+{
+    static const char *const files[TW_SY_NSYSCTLS] = {
+        "ip_local_port_range", NULL, "tcp_tw_reuse", "tcp_tw_reuse_delay",
+        "tcp_timestamps", "tcp_max_tw_buckets", "tcp_ehash_entries", "tcp_fin_timeout",
+        "tcp_rfc1337", "ip_autobind_reuse",
+    };
+    char path[128], buf[4096];
+
+    for (int i = 0; i < TW_SY_NSYSCTLS; i++) {
+        if (!files[i])
+            continue;
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", files[i]);
+        st->sysctl[i] = -1;
+        if (read_file(path, buf, sizeof(buf)) < 0) {
+            if (i != TW_SY_TW_REUSE_DELAY && i != TW_SY_EHASH_ENTRIES) /* newer kernels */
+                problem(st, "sysctl %s not readable; ", files[i]);
+            continue;
+        }
+        if (i == TW_SY_PORT_LO) {
+            long lo, hi;
+            if (sscanf(buf, "%ld %ld", &lo, &hi) == 2) {
+                st->sysctl[TW_SY_PORT_LO] = lo;
+                st->sysctl[TW_SY_PORT_HI] = hi;
+            }
+        } else {
+            st->sysctl[i] = strtoll(buf, NULL, 10);
+        }
+    }
+    if (st->sysctl[TW_SY_PORT_LO] < 0) {
+        st->sysctl[TW_SY_PORT_HI] = -1;
+        return;
+    }
+    /* reserved ports inside the range: "8080,9000-9010" */
+    if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof(buf)) == 0) {
+        for (char *p = buf, *tok; (tok = strsep(&p, ",\n"));) {
+            long a, b;
+            int k = sscanf(tok, "%ld-%ld", &a, &b);
+            if (k < 1)
+                continue;
+            if (k == 1)
+                b = a;
+            if (a < st->sysctl[TW_SY_PORT_LO])
+                a = st->sysctl[TW_SY_PORT_LO];
+            if (b > st->sysctl[TW_SY_PORT_HI])
+                b = st->sysctl[TW_SY_PORT_HI];
+            if (b >= a)
+                st->reserved_in_range += (uint32_t)(b - a + 1);
+        }
+    }
+}
+
+static void read_counters(struct tw_stat *st)
+{
+    char buf[2048], *p;
+
+    for (int i = 0; i < TW_SC_NCOUNTERS; i++) {
+        int r = tw_proc_counter("TcpExt", tw_stat_counter_names[i], &st->counter[i]);
+        st->have_counter[i] = r == 0;
+        if (r < 0)
+            problem(st, "TcpExt %s missing; ", tw_stat_counter_names[i]);
+    }
+    st->sockstat_tw = st->sockstat_inuse = -1;
+    if (read_file("/proc/thread-self/net/sockstat", buf, sizeof(buf)) < 0 ||
+        !(p = strstr(buf, "TCP: "))) {
+        problem(st, "%s not readable; ", "/proc/net/sockstat");
+        return;
+    }
+    long long inuse, orphan, tw;
+    if (sscanf(p, "TCP: inuse %lld orphan %lld tw %lld", &inuse, &orphan, &tw) == 3) {
+        st->sockstat_inuse = inuse;
+        st->sockstat_tw = tw;
+    } else {
+        problem(st, "%s: unexpected TCP line; ", "/proc/net/sockstat");
+    }
+}
+
+/* ---- sockets: two dumps, listeners first -------------------------------- */
+
+struct key {
+    uint8_t server, family;
+    uint16_t port;          /* client: remote port; server: local port */
+    uint8_t local[16], remote[16];
+};
+
+struct collect {
+    struct tw_stat *st;
+    uint8_t listening[65536 / 8];
+    struct key *keys;        /* open addressing */
+    uint32_t *slot;          /* index + 1 into st->groups, 0 empty */
+    size_t cap, cap_groups;
+    int err;
+};
+
+static void addr_bytes(const tw_addr *a, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (a->u.sa.sa_family == AF_INET)
+        memcpy(out, &a->u.in.sin_addr, 4);
+    else if (a->u.sa.sa_family == AF_INET6)
+        memcpy(out, &a->u.in6.sin6_addr, 16);
+}
+
+static uint64_t hash_key(const struct key *k)
+{
+    const uint8_t *p = (const uint8_t *)k;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof(*k); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int on_listener(const struct tw_diag_sock *s, void *arg)
+{
+    struct collect *c = arg;
+    uint16_t port = tw_addr_port(&s->local);
+
+    c->listening[port / 8] |= (uint8_t)(1u << (port % 8));
+    c->st->states.n[TCP_LISTEN]++;
+    return 0;
+}
+
+static int grow(struct collect *c)
+{
+    size_t ncap = c->cap ? c->cap * 2 : 1024;
+    uint32_t *slot = calloc(ncap, sizeof(*slot));
+    struct key *keys = calloc(ncap, sizeof(*keys));
+
+    if (!slot || !keys) {
+        free(slot);
+        free(keys);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->cap; i++) {
+        if (!c->slot[i])
+            continue;
+        size_t j = hash_key(&c->keys[i]) & (ncap - 1);
+        while (slot[j])
+            j = (j + 1) & (ncap - 1);
+        slot[j] = c->slot[i];
+        keys[j] = c->keys[i];
+    }
+    free(c->slot);
+    free(c->keys);
+    c->slot = slot;
+    c->keys = keys;
+    c->cap = ncap;
+    return 0;
+}
+
+static struct tw_stat_group *group_for(struct collect *c, const struct key *k,
+                                       const struct tw_diag_sock *s)
+{
+    struct tw_stat *st = c->st;
+    size_t j;
+
+    if ((st->ngroups + 1) * 2 > c->cap && grow(c) < 0)
+        return NULL;
+    for (j = hash_key(k) & (c->cap - 1); c->slot[j]; j = (j + 1) & (c->cap - 1))
+        if (memcmp(&c->keys[j], k, sizeof(*k)) == 0)
+            return &st->groups[c->slot[j] - 1];
+    if (st->ngroups == c->cap_groups) {
+        size_t n = c->cap_groups ? c->cap_groups * 2 : 64;
+        struct tw_stat_group *g = realloc(st->groups, n * sizeof(*g));
+        if (!g)
+            return NULL;
+        st->groups = g;
+        c->cap_groups = n;
+    }
+    struct tw_stat_group *g = &st->groups[st->ngroups++];
+    memset(g, 0, sizeof(*g));
+    g->server = k->server;
+    g->local = s->local;
+    if (k->server) {
+        g->remote.u.sa.sa_family = 0;
+    } else {
+        tw_addr_set_port(&g->local, 0);
+        g->remote = s->remote;
+    }
+    g->exp_min = UINT32_MAX;
+    c->keys[j] = *k;
+    c->slot[j] = (uint32_t)st->ngroups;
+    return g;
+}
+
+static int on_sock(const struct tw_diag_sock *s, void *arg)
+{
+    struct collect *c = arg;
+    struct tw_stat *st = c->st;
+    uint16_t lport = tw_addr_port(&s->local);
+    struct key k = {0};
+    struct tw_stat_group *g;
+
+    k.server = (c->listening[lport / 8] >> (lport % 8)) & 1;
+    k.family = (uint8_t)s->local.u.sa.sa_family;
+    addr_bytes(&s->local, k.local);
+    if (k.server) {
+        k.port = lport;
+    } else {
+        k.port = tw_addr_port(&s->remote);
+        addr_bytes(&s->remote, k.remote);
+    }
+    if (!(g = group_for(c, &k, s)))
+        return -ENOMEM;
+    if (s->state < TW_TCP_NSTATES)
+        g->n[s->state]++;
+    g->total++;
+    if (k.server)
+        st->sock_server++;
+    else
+        st->sock_client++;
+    if (s->state == TW_TCP_TIME_WAIT) {
+        if (k.server)
+            st->tw_server++;
+        else
+            st->tw_client++;
+        if (s->expires_ms < g->exp_min)
+            g->exp_min = s->expires_ms;
+        if (s->expires_ms > g->exp_max)
+            g->exp_max = s->expires_ms;
+        if (s->expires_ms + RECENT_MS >= TW_LEN_MS)
+            g->tw_recent++;
+    }
+    return 0;
+}
+
+static int by_total(const void *a, const void *b)
+{
+    const struct tw_stat_group *x = a, *y = b;
+    if (x->n[TW_TCP_TIME_WAIT] != y->n[TW_TCP_TIME_WAIT])
+        return x->n[TW_TCP_TIME_WAIT] > y->n[TW_TCP_TIME_WAIT] ? -1 : 1;
+    return x->total > y->total ? -1 : x->total < y->total;
+}
+
+static bool is_loopback(const tw_addr *a)
+{
+    static const uint8_t v6lo[16] = {[15] = 1};
+    if (a->u.sa.sa_family == AF_INET)
+        return (ntohl(a->u.in.sin_addr.s_addr) >> 24) == 127;
+    if (a->u.sa.sa_family == AF_INET6)
+        return memcmp(&a->u.in6.sin6_addr, v6lo, 16) == 0;
+    return false;
+}
+
+/* Ports, rates and time left for each client-side destination. */
+static void pressure(struct tw_stat *st)
+{
+    int64_t lo = st->sysctl[TW_SY_PORT_LO], hi = st->sysctl[TW_SY_PORT_HI];
+    int64_t reuse = st->sysctl[TW_SY_TW_REUSE], delay = st->sysctl[TW_SY_TW_REUSE_DELAY];
+    uint32_t usable = lo >= 0 && hi >= lo ? (uint32_t)(hi - lo + 1) - st->reserved_in_range : 0;
+
+    for (size_t i = 0; i < st->ngroups; i++) {
+        struct tw_stat_group *g = &st->groups[i];
+        if (g->server)
+            continue;
+        g->usable = usable;
+        /* reuse: outbound only, needs timestamps; 2 = loopback only */
+        g->reuse = st->sysctl[TW_SY_TIMESTAMPS] > 0 &&
+                   (reuse == 1 || (reuse == 2 && is_loopback(&g->remote)));
+        g->max_rate = (double)usable * 1000.0 /
+                      (g->reuse ? (double)(delay > 0 ? delay : 1000) : (double)TW_LEN_MS);
+        g->rate = (double)g->tw_recent * 1000.0 / RECENT_MS;
+        g->secs_left = -1;
+        if (g->rate > g->max_rate && usable > g->total)
+            g->secs_left = (double)(usable - g->total) / (g->rate - g->max_rate);
+        else if (usable && g->total >= usable)
+            g->secs_left = 0;
+    }
+}
+
+int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev)
+{
+    struct collect *c;
+    int err;
+
+    memset(st, 0, sizeof(*st));
+    st->at_ms = tw_now_ms();
+    read_sysctls(st);
+    read_counters(st);
+    if (!(c = calloc(1, sizeof(*c))))
+        return -ENOMEM;
+    c->st = st;
+    err = tw_diag_dump(1u << TCP_LISTEN, on_listener, c);
+    if (err == 0)
+        err = tw_diag_dump(~(1u << TCP_LISTEN), on_sock, c);
+    free(c->slot);
+    free(c->keys);
+    free(c);
+    if (err < 0)
+        problem(st, "socket dump failed: %s; ", strerror(-err));
+    for (size_t i = 0; i < st->ngroups; i++)
+        for (int s = 0; s < TW_TCP_NSTATES; s++)
+            st->states.n[s] += st->groups[i].n[s];
+    for (int s = 0; s < TW_TCP_NSTATES; s++)
+        st->states.total += st->states.n[s];
+    qsort(st->groups, st->ngroups, sizeof(*st->groups), by_total);
+    pressure(st);
+    if (prev && st->at_ms > prev->at_ms) {
+        double secs = (double)(st->at_ms - prev->at_ms) / 1000.0;
+        st->have_rates = true;
+        for (int i = 0; i < TW_SC_NCOUNTERS; i++)
+            st->counter_rate[i] = st->have_counter[i] && prev->have_counter[i]
+                                      ? (double)(st->counter[i] - prev->counter[i]) / secs
+                                      : 0;
+    }
+    tw_stat_advise(st, prev);
+    return err;
+}
+
+void tw_stat_free(struct tw_stat *st)
+{
+    free(st->groups);
+    st->groups = NULL;
+    st->ngroups = 0;
+}
+
+int tw_stat_worst(const struct tw_stat *st)
+{
+    int w = -1;
+    for (size_t i = 0; i < st->nadvice; i++)
+        if ((int)st->advice[i].severity > w)
+            w = (int)st->advice[i].severity;
+    return w;
+}

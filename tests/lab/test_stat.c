@@ -1,0 +1,286 @@
+/* twkit stat in the lab: known TIME_WAIT per destination and side, and
+ * every advice rule made to fire. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "need_root.h"
+#include "twkit/error.h"
+#include "twkit/lab.h"
+#include "twkit/stat.h"
+
+static struct tw_lab lab;
+
+static void setup(void)
+{
+    if (geteuid() == 0)
+        cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
+}
+static void teardown(void)
+{
+    if (geteuid() == 0)
+        tw_lab_destroy(&lab);
+}
+
+TestSuite(stat, .init = setup, .fini = teardown, .timeout = 120);
+
+static int listen_on(enum tw_lab_side side, uint16_t port)
+{
+    tw_addr a = lab.addr4[side];
+    int fd;
+
+    tw_addr_set_port(&a, port);
+    cr_assert_eq(tw_lab_enter(&lab, side), 0);
+    fd = tw_sock_listen(&a, &(struct tw_listen_opts){.backlog = 128});
+    tw_lab_leave(&lab);
+    cr_assert_geq(fd, 0, "listen: %s", tw_errname(fd));
+    return fd;
+}
+
+/* n connections from `from` to the listener lfd on `to`:port; the side
+ * named by `first` closes first and so keeps the TIME_WAIT. */
+static void churn(enum tw_lab_side from, enum tw_lab_side to, int lfd, uint16_t port, int n,
+                  enum tw_lab_side first)
+{
+    tw_addr dst = lab.addr4[to];
+    char c;
+
+    tw_addr_set_port(&dst, port);
+    for (int i = 0; i < n; i++) {
+        int cfd, sfd = -1, fd_first, fd_second;
+        cr_assert_eq(tw_lab_enter(&lab, from), 0);
+        cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        tw_lab_leave(&lab);
+        cr_assert_eq(connect(cfd, &dst.u.sa, dst.len), 0, "connect: %s", strerror(errno));
+        for (int k = 0; k < 200 && sfd < 0; k++)
+            if ((sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+                usleep(1000);
+        cr_assert_geq(sfd, 0);
+        fd_first = first == from ? cfd : sfd;
+        fd_second = first == from ? sfd : cfd;
+        close(fd_first);
+        cr_assert_eq(read(fd_second, &c, 1), 0); /* its FIN */
+        close(fd_second);
+    }
+}
+
+static void collect(enum tw_lab_side side, struct tw_stat *st)
+{
+    struct tw_tcp_states settled;
+
+    cr_assert_eq(tw_lab_count_settled(&lab, side, &settled), 0);
+    cr_assert_eq(tw_lab_enter(&lab, side), 0);
+    int r = tw_stat_collect(st, NULL);
+    tw_lab_leave(&lab);
+    cr_assert_eq(r, 0, "collect: %s (%s)", tw_errname(r), st->problems);
+}
+
+static const struct tw_stat_group *group_to(const struct tw_stat *st, bool server,
+                                            uint16_t port)
+{
+    for (size_t i = 0; i < st->ngroups; i++) {
+        const struct tw_stat_group *g = &st->groups[i];
+        if (g->server == server && tw_addr_port(server ? &g->local : &g->remote) == port)
+            return g;
+    }
+    return NULL;
+}
+
+static const struct tw_advice *advice(const struct tw_stat *st, const char *id)
+{
+    for (size_t i = 0; i < st->nadvice; i++)
+        if (!strcmp(st->advice[i].id, id))
+            return &st->advice[i];
+    return NULL;
+}
+
+static void sysctl(enum tw_lab_side side, const char *name, const char *value)
+{
+    cr_assert_eq(tw_lab_sysctl_set(&lab, side, name, value), 0, "%s=%s", name, value);
+}
+
+/* Run a command, return its stdout (static) and exit status. */
+static const char *run(const char *cmd, int *status)
+{
+    static char out[1 << 16];
+    FILE *p = popen(cmd, "r");
+    size_t n;
+
+    cr_assert_not_null(p);
+    n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = 0;
+    *status = pclose(p);
+    return out;
+}
+
+/* The "time_wait" of the JSON object that holds `"remote":"ADDR"`. */
+static long json_tw_of(const char *json, const char *remote)
+{
+    char k[128];
+    const char *p;
+
+    snprintf(k, sizeof(k), "\"remote\":\"%s\"", remote);
+    if (!(p = strstr(json, k)) || !(p = strstr(p, "\"time_wait\":")))
+        return -1;
+    return strtol(p + 12, NULL, 10);
+}
+
+Test(stat, three_destinations_counted_exactly_and_as_ss_counts_them)
+{
+    int l[3], status;
+    struct tw_stat st;
+    char cmd[512], remote[TW_ADDRSTRLEN];
+    const char *out;
+
+    NEED_ROOT();
+    for (int i = 0; i < 3; i++) {
+        l[i] = listen_on(TW_LAB_SERVER, (uint16_t)(6001 + i));
+        churn(TW_LAB_CLIENT, TW_LAB_SERVER, l[i], (uint16_t)(6001 + i), 5 * (i + 1),
+              TW_LAB_CLIENT);
+    }
+    collect(TW_LAB_CLIENT, &st);
+    for (int i = 0; i < 3; i++) {
+        const struct tw_stat_group *g = group_to(&st, false, (uint16_t)(6001 + i));
+        cr_assert_not_null(g, "no group for port %d", 6001 + i);
+        cr_assert_eq(g->n[TW_TCP_TIME_WAIT], 5u * (i + 1));
+        cr_assert(g->exp_min > 50000 && g->exp_max <= 60000, "%u..%u", g->exp_min, g->exp_max);
+        cr_assert_eq(g->tw_recent, 5u * (i + 1));
+    }
+    cr_assert_eq(st.tw_client, 30);
+    cr_assert_eq(st.tw_server, 0);
+    tw_stat_free(&st);
+
+    /* the command, from outside, and ss in the same namespace */
+    snprintf(cmd, sizeof(cmd), "%s stat --json --netns %s", TWKIT_BIN, lab.ns[TW_LAB_CLIENT]);
+    out = run(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"time_wait\":{\"client\":30,\"server\":0"), "%s", out);
+    for (int i = 0; i < 3; i++) {
+        tw_addr d = lab.addr4[TW_LAB_SERVER];
+        tw_addr_set_port(&d, (uint16_t)(6001 + i));
+        tw_addr_format(&d, remote, sizeof(remote));
+        cr_assert_eq(json_tw_of(out, remote), 5 * (i + 1), "%s in %s", remote, out);
+    }
+    snprintf(cmd, sizeof(cmd), "ip netns exec %s ss -tan state time-wait | tail -n +2 | wc -l",
+             lab.ns[TW_LAB_CLIENT]);
+    cr_assert_eq(atoi(run(cmd, &status)), 30);
+    for (int i = 0; i < 3; i++)
+        close(l[i]);
+}
+
+Test(stat, server_side_time_wait_is_on_the_server_side_and_breaks_the_golden_rule)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001), back = listen_on(TW_LAB_CLIENT, 7001), out, in;
+    struct tw_stat st;
+    tw_addr client = lab.addr4[TW_LAB_CLIENT];
+
+    NEED_ROOT();
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6001, 10, TW_LAB_SERVER);
+    /* the server host also connects out */
+    tw_addr_set_port(&client, 7001);
+    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_SERVER), 0);
+    out = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    tw_lab_leave(&lab);
+    cr_assert_eq(connect(out, &client.u.sa, client.len), 0);
+    in = accept4(back, NULL, NULL, SOCK_CLOEXEC);
+    sysctl(TW_LAB_SERVER, "net.ipv4.tcp_tw_reuse", "1");
+
+    collect(TW_LAB_SERVER, &st);
+    cr_assert_eq(st.tw_server, 10);
+    cr_assert_eq(st.tw_client, 0);
+    const struct tw_stat_group *g = group_to(&st, true, 6001);
+    cr_assert_not_null(g);
+    cr_assert_eq(g->n[TW_TCP_TIME_WAIT], 10);
+    const struct tw_advice *a = advice(&st, "server-side-time-wait");
+    cr_assert_not_null(a);
+    cr_assert_not_null(strstr(a->evidence, "10 TIME_WAIT on the server side"), "%s", a->evidence);
+    /* 10 server-side sockets against 1 outbound: reuse does nothing here */
+    cr_assert_not_null(advice(&st, "reuse-on-inbound-host"));
+    tw_stat_free(&st);
+
+    collect(TW_LAB_CLIENT, &st);
+    cr_assert_eq(st.tw_server, 0);
+    cr_assert_eq(st.tw_client, 0);
+    cr_assert_null(advice(&st, "server-side-time-wait"));
+    tw_stat_free(&st);
+    close(out);
+    close(in);
+    close(back);
+    close(l);
+}
+
+Test(stat, a_crowded_destination_a_small_range_and_reuse_without_timestamps)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001);
+    struct tw_stat st;
+    const struct tw_advice *a;
+
+    NEED_ROOT();
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40039");
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6001, 25, TW_LAB_CLIENT);
+    collect(TW_LAB_CLIENT, &st);
+    const struct tw_stat_group *g = group_to(&st, false, 6001);
+    cr_assert_not_null(g);
+    cr_assert_eq(g->usable, 40);
+    cr_assert_eq(g->total, 25);
+    cr_assert_not_null(a = advice(&st, "destination-pressure"));
+    cr_assert_eq(a->severity, TW_SEV_WARNING);
+    cr_assert_not_null(strstr(a->evidence, "25 of 40 usable ports in use (62%)"), "%s",
+                       a->evidence);
+    cr_assert_not_null(advice(&st, "port-range-small"));
+    cr_assert_null(advice(&st, "port-range-parity"), "40000-40039: different parity");
+    cr_assert_null(advice(&st, "reuse-without-timestamps"));
+    tw_stat_free(&st);
+
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40026");
+    sysctl(TW_LAB_CLIENT, "net.ipv4.tcp_timestamps", "0");
+    sysctl(TW_LAB_CLIENT, "net.ipv4.tcp_tw_reuse", "1");
+    collect(TW_LAB_CLIENT, &st);
+    cr_assert_not_null(a = advice(&st, "destination-pressure"));
+    cr_assert_eq(a->severity, TW_SEV_CRITICAL, "25 of 27 ports is over 90%%");
+    cr_assert_not_null(advice(&st, "port-range-parity"));
+    cr_assert_not_null(a = advice(&st, "reuse-without-timestamps"));
+    cr_assert_not_null(strstr(a->reason, "can never act"));
+    cr_assert_eq(tw_stat_worst(&st), TW_SEV_CRITICAL);
+    tw_stat_free(&st);
+    close(l);
+}
+
+Test(stat, a_lowered_bucket_limit_overflows_and_is_critical)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001), status;
+    struct tw_stat st;
+    char cmd[512];
+
+    NEED_ROOT();
+    sysctl(TW_LAB_CLIENT, "net.ipv4.tcp_max_tw_buckets", "10");
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6001, 20, TW_LAB_CLIENT);
+    collect(TW_LAB_CLIENT, &st);
+    cr_assert_eq(st.tw_client, 10, "the kernel keeps at most 10");
+    cr_assert_geq(st.counter[TW_SC_OVERFLOW], 10);
+    cr_assert_not_null(advice(&st, "tw-overflow"));
+    cr_assert_not_null(advice(&st, "max-tw-buckets-lowered"));
+    cr_assert_not_null(advice(&st, "tw-near-limit"));
+    tw_stat_free(&st);
+    /* critical advice: exit status 1 */
+    snprintf(cmd, sizeof(cmd), "%s stat --netns %s", TWKIT_BIN, lab.ns[TW_LAB_CLIENT]);
+    run(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 1);
+    close(l);
+}
+
+Test(stat, an_unknown_namespace_is_a_clear_error)
+{
+    int status;
+    char cmd[256];
+    const char *out;
+
+    snprintf(cmd, sizeof(cmd), "%s stat --netns twkit-no-such-ns 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 2);
+    cr_assert_not_null(strstr(out, "--netns twkit-no-such-ns: no such network namespace"), "%s",
+                       out);
+}
