@@ -16,6 +16,9 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned lon
                    unsigned long *v);
 int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms);
 
+/* Print s as a JSON string, quoted and escaped. */
+void cli_json_str(const char *s);
+
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
 

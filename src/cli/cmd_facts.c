@@ -248,20 +248,6 @@ static const struct fact {
     {"f", "TIME_WAIT blocks a 4-tuple, not a port", fact_f},
 };
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
 static const char facts_usage[] =
     "usage: twkit facts [--json] [--only IDS]\n"
     "\n"
@@ -350,9 +336,9 @@ int cmd_facts(int argc, char **argv)
             if (only && !strchr(only, facts[i].id[0]))
                 continue;
             printf("%s{\"id\":\"%s\",\"claim\":", first ? "" : ",", facts[i].id);
-            json_str(facts[i].claim);
+            cli_json_str(facts[i].claim);
             printf(",\"pass\":%s,\"measured\":", !r->err[0] && r->pass ? "true" : "false");
-            json_str(r->err[0] ? r->err : r->text);
+            cli_json_str(r->err[0] ? r->err : r->text);
             printf(",\"values\":{");
             for (int k = 0; k < r->nvals; k++)
                 printf("%s\"%s\":%.6g", k ? "," : "", r->vals[k].key, r->vals[k].v);

@@ -76,20 +76,6 @@ static int enter_netns(const char *name)
 
 /* ---- JSON ---- */
 
-static void jstr(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
 static void jstates(const uint32_t *n)
 {
     const char *sep = "";
@@ -107,10 +93,10 @@ static void jgroup(const struct tw_stat_group *g)
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN];
 
     printf("{\"local\":");
-    jstr(g->server ? tw_addr_format(&g->local, a, sizeof(a)) : tw_addr_host(&g->local, a, sizeof(a)));
+    cli_json_str(g->server ? tw_addr_format(&g->local, a, sizeof(a)) : tw_addr_host(&g->local, a, sizeof(a)));
     if (!g->server) {
         printf(",\"remote\":");
-        jstr(tw_addr_format(&g->remote, b, sizeof(b)));
+        cli_json_str(tw_addr_format(&g->remote, b, sizeof(b)));
     }
     printf(",\"states\":");
     jstates(g->n);
@@ -135,7 +121,7 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top)
     const char *sep;
 
     printf("{\"schema\":\"twkit-stat/1\",\"netns\":");
-    jstr(ns ? ns : "");
+    cli_json_str(ns ? ns : "");
     printf(",\"states\":");
     jstates(st->states.n);
     printf(",\"total\":%u,\"time_wait\":{\"client\":%u,\"server\":%u,\"sockstat\":%lld}",
@@ -184,13 +170,13 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top)
         const struct tw_advice *a = &st->advice[i];
         printf("%s{\"id\":\"%s\",\"severity\":\"%s\",\"evidence\":", i ? "," : "", a->id,
                tw_severity_name(a->severity));
-        jstr(a->evidence);
+        cli_json_str(a->evidence);
         printf(",\"reason\":");
-        jstr(a->reason);
+        cli_json_str(a->reason);
         printf("}");
     }
     printf("],\"problems\":");
-    jstr(st->problems);
+    cli_json_str(st->problems);
     printf("}\n");
 }
 
