@@ -194,6 +194,14 @@ static void fmt_left(double s, char *buf, size_t cap)
         snprintf(buf, cap, "%.0fh", s / 3600);
 }
 
+/* The EXPIRES column (seconds left on the group's TIME_WAIT), then newline. */
+static void end_row(const struct tw_stat_group *g)
+{
+    if (g->n[TW_TCP_TIME_WAIT])
+        printf(" %4u..%-3u", g->exp_min / 1000, g->exp_max / 1000);
+    printf("\n");
+}
+
 static void print_text(const struct tw_stat *st, const char *ns, size_t top)
 {
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN], dest[2 * TW_ADDRSTRLEN + 8], left[16], ports[32];
@@ -224,9 +232,7 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top)
         fmt_left(g->secs_left, left, sizeof(left));
         printf("  %-44s %7u %6u %6u %13s %7.0f %7.0f %5s", dest, g->n[TW_TCP_TIME_WAIT],
                g->n[1], g->total, ports, g->rate, g->max_rate, left);
-        if (g->n[TW_TCP_TIME_WAIT])
-            printf(" %4u..%-3u", g->exp_min / 1000, g->exp_max / 1000);
-        printf("\n");
+        end_row(g);
         shown++;
     }
     if (!shown)
@@ -241,9 +247,7 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top)
             continue;
         printf("  %-44s %7u %6u %6u", tw_addr_format(&g->local, a, sizeof(a)),
                g->n[TW_TCP_TIME_WAIT], g->n[1], g->total);
-        if (g->n[TW_TCP_TIME_WAIT])
-            printf(" %4u..%-3u", g->exp_min / 1000, g->exp_max / 1000);
-        printf("\n");
+        end_row(g);
         shown++;
     }
     if (!shown)
