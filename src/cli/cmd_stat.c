@@ -13,9 +13,11 @@
 #include "twkit/error.h"
 #include "twkit/stat.h"
 #include "twkit/time.h"
+#include "twkit/who.h"
 
 static const char stat_usage[] =
     "usage: twkit stat [--json] [--top N] [--watch SECONDS [--count N]] [--netns NAME]\n"
+    "                  [--who SECONDS]\n"
     "\n"
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
     "to running out of local ports, which sysctls are wrong and why.\n"
@@ -26,6 +28,12 @@ static const char stat_usage[] =
     "  --watch SECONDS   refresh every SECONDS (2, 2s, 500ms) and show counter rates\n"
     "  --count N         with --watch: stop after N reports\n"
     "  --netns NAME      look inside a named network namespace (/run/netns/NAME)\n"
+    "  --who SECONDS     first record active closes for SECONDS (tracepoint\n"
+    "                    sock:inet_sock_set_state, root), then report which\n"
+    "                    processes sent the first FIN towards which destination:\n"
+    "                    each such close leaves a TIME_WAIT on this host. The\n"
+    "                    tracepoint sees every namespace. TWKIT_TRACEFS=DIR: use\n"
+    "                    that tracefs instead of finding or mounting one\n"
     "\n"
     "The report, field by field:\n"
     "  client side       sockets whose local port is not a listening port: this host\n"
@@ -74,6 +82,13 @@ static int enter_netns(const char *name)
     return 0;
 }
 
+/* A --who recording: rows, or why there are none. */
+struct who_run {
+    bool asked;
+    struct tw_who w;
+    char err[400];
+};
+
 /* ---- JSON ---- */
 
 static void jstates(const uint32_t *n)
@@ -116,7 +131,33 @@ static void jgroup(const struct tw_stat_group *g)
     printf("}");
 }
 
-static void print_json(const struct tw_stat *st, const char *ns, size_t top)
+static void json_who(const struct who_run *wr, size_t top)
+{
+    char a[TW_ADDRSTRLEN];
+
+    printf(",\"who\":{");
+    if (wr->err[0]) {
+        printf("\"error\":");
+        cli_json_str(wr->err);
+        printf("}");
+        return;
+    }
+    printf("\"ms\":%llu,\"cpus\":%d,\"active_closes\":%llu,\"lost\":%llu,\"rows\":[",
+           (unsigned long long)wr->w.ms, wr->w.ncpus, (unsigned long long)wr->w.events,
+           (unsigned long long)wr->w.lost);
+    for (size_t i = 0; i < wr->w.nrows && (!top || i < top); i++) {
+        const struct tw_who_row *r = &wr->w.rows[i];
+        printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", r->pid);
+        cli_json_str(r->comm);
+        printf(",\"remote\":");
+        cli_json_str(tw_addr_format(&r->dst, a, sizeof(a)));
+        printf(",\"active_closes\":%llu}", (unsigned long long)r->active_closes);
+    }
+    printf("]}");
+}
+
+static void print_json(const struct tw_stat *st, const char *ns, size_t top,
+                       const struct who_run *wr)
 {
     const char *sep;
 
@@ -175,7 +216,10 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top)
         cli_json_str(a->reason);
         printf("}");
     }
-    printf("],\"problems\":");
+    printf("]");
+    if (wr->asked)
+        json_who(wr, top);
+    printf(",\"problems\":");
     cli_json_str(st->problems);
     printf("}\n");
 }
@@ -202,7 +246,31 @@ static void end_row(const struct tw_stat_group *g)
     printf("\n");
 }
 
-static void print_text(const struct tw_stat *st, const char *ns, size_t top)
+static void text_who(const struct who_run *wr, size_t top)
+{
+    char a[TW_ADDRSTRLEN];
+
+    if (wr->err[0]) {
+        printf("\nwho closed first: not recorded: %s\n", wr->err);
+        return;
+    }
+    printf("\nwho closed first (%.1f s on %d CPUs: %llu active closes, each a TIME_WAIT "
+           "here%s)\n", wr->w.ms / 1000.0, wr->w.ncpus, (unsigned long long)wr->w.events,
+           wr->w.lost ? "; some events lost" : "");
+    if (!wr->w.nrows) {
+        printf("  (none)\n");
+        return;
+    }
+    printf("  %8s %-16s %-44s %8s\n", "PID", "COMMAND", "DESTINATION", "CLOSES");
+    for (size_t i = 0; i < wr->w.nrows && (!top || i < top); i++) {
+        const struct tw_who_row *r = &wr->w.rows[i];
+        printf("  %8d %-16s %-44s %8llu\n", r->pid, r->comm,
+               tw_addr_format(&r->dst, a, sizeof(a)), (unsigned long long)r->active_closes);
+    }
+}
+
+static void print_text(const struct tw_stat *st, const char *ns, size_t top,
+                       const struct who_run *wr)
 {
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN], dest[2 * TW_ADDRSTRLEN + 8], left[16], ports[32];
     size_t shown;
@@ -270,7 +338,7 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top)
            st->reserved_in_range);
     for (int i = TW_SY_TW_REUSE; i < TW_SY_NSYSCTLS; i++) {
         if (st->sysctl[i] == -1)
-            printf("  %-22s (not in this kernel)\n", tw_stat_sysctl_names[i]);
+            printf("  %-22s (not available)\n", tw_stat_sysctl_names[i]);
         else
             printf("  %-22s %lld\n", tw_stat_sysctl_names[i], (long long)st->sysctl[i]);
     }
@@ -283,6 +351,8 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top)
         printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
                ad->evidence, ad->reason);
     }
+    if (wr->asked)
+        text_who(wr, top);
     if (st->problems[0])
         printf("\nnot read: %s\n", st->problems);
     fflush(stdout);
@@ -296,12 +366,14 @@ int cmd_stat(int argc, char **argv)
         {"watch", required_argument, NULL, 'w'},
         {"count", required_argument, NULL, 'c'},
         {"netns", required_argument, NULL, 'n'},
+        {"who", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *ns = NULL;
     unsigned long top = 10, count = 0;
-    uint64_t watch_ms = 0;
+    uint64_t watch_ms = 0, who_ms = 0;
+    struct who_run wr = {0};
     bool json = false, top_set = false;
     struct tw_stat cur, prev;
     bool have_prev = false;
@@ -329,6 +401,15 @@ int cmd_stat(int argc, char **argv)
                 return 2;
             break;
         case 'n': ns = optarg; break;
+        case 'W':
+            if (cli_parse_dur("twkit stat", "--who", optarg, &who_ms) < 0)
+                return 2;
+            if (!who_ms) {
+                fprintf(stderr, "twkit stat: --who must be more than 0\n");
+                return 2;
+            }
+            wr.asked = true;
+            break;
         case 'h': fputs(stat_usage, stdout); return 0;
         default: fputs(stat_usage, stderr); return 2;
         }
@@ -337,12 +418,24 @@ int cmd_stat(int argc, char **argv)
         fprintf(stderr, "twkit stat: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (wr.asked && watch_ms) {
+        fprintf(stderr, "twkit stat: --who and --watch cannot be combined\n");
+        return 2;
+    }
     if (json && !top_set)
         top = 0; /* machines get everything unless they ask */
     if (ns && enter_netns(ns) < 0)
         return 2;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (wr.asked) {
+        fprintf(stderr, "twkit stat: recording active closes for %.1f s (Ctrl-C to stop early)\n",
+                who_ms / 1000.0);
+        if (tw_who_record(&wr.w, who_ms, getenv("TWKIT_TRACEFS"), &stop, wr.err,
+                          sizeof(wr.err)) < 0)
+            fprintf(stderr, "twkit stat: --who: %s\n", wr.err);
+        stop = 0; /* Ctrl-C ended the recording, not the report */
+    }
 
     for (unsigned long n = 1;; n++) {
         int err = tw_stat_collect(&cur, have_prev ? &prev : NULL);
@@ -352,9 +445,9 @@ int cmd_stat(int argc, char **argv)
         if (watch_ms && !json && isatty(STDOUT_FILENO))
             printf("\033[H\033[2J");
         if (json)
-            print_json(&cur, ns, top);
+            print_json(&cur, ns, top, &wr);
         else
-            print_text(&cur, ns, top);
+            print_text(&cur, ns, top, &wr);
         if (tw_stat_worst(&cur) > worst)
             worst = tw_stat_worst(&cur);
         if (have_prev)
@@ -371,5 +464,6 @@ int cmd_stat(int argc, char **argv)
     }
     if (have_prev)
         tw_stat_free(&prev);
+    tw_who_free(&wr.w);
     return worst == TW_SEV_CRITICAL ? 1 : 0;
 }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,4 +285,99 @@ Test(stat, an_unknown_namespace_is_a_clear_error)
     cr_assert_eq(WEXITSTATUS(status), 2);
     cr_assert_not_null(strstr(out, "--netns twkit-no-such-ns: no such network namespace"), "%s",
                        out);
+}
+
+/* The active closes of a process named "twkit-whotest": 40 towards the lab
+ * server, and nothing else. */
+static void whotest_closes(int l, const tw_addr *dst)
+{
+    char c;
+
+    prctl(PR_SET_NAME, "twkit-whotest");
+    usleep(800 * 1000); /* let the recording start */
+    if (tw_lab_enter(&lab, TW_LAB_CLIENT) < 0)
+        _exit(1);
+    for (int i = 0; i < 40; i++) {
+        int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sfd = -1;
+        if (connect(cfd, &dst->u.sa, dst->len) < 0)
+            _exit(2);
+        for (int k = 0; k < 200 && sfd < 0; k++)
+            if ((sfd = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0)
+                usleep(1000);
+        if (sfd < 0)
+            _exit(3);
+        close(cfd);                         /* the active close */
+        if (read(sfd, &c, 1) != 0)
+            _exit(4);
+        close(sfd);                         /* passive: not counted */
+    }
+}
+
+/* --who names the process and pid that closed first. The process is a
+ * grandchild that exits (and is reaped by init) right after its closes: its
+ * name comes from /proc if it is still there when the ring is read, else
+ * from its sched_process_exit event. */
+Test(stat, who_attributes_active_closes_to_the_process_that_made_them)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001), status, pfd[2];
+    tw_addr dst = lab.addr4[TW_LAB_SERVER];
+    char cmd[256], want[200];
+    const char *out;
+    pid_t child, gchild = 0;
+
+    NEED_ROOT();
+    tw_addr_set_port(&dst, 6001);
+    cr_assert_eq(pipe(pfd), 0);
+    if ((child = fork()) == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            whotest_closes(l, &dst);
+            _exit(0);
+        }
+        _exit(write(pfd[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);
+    }
+    cr_assert_eq(read(pfd[0], &gchild, sizeof(gchild)), (ssize_t)sizeof(gchild));
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    close(pfd[0]);
+    close(pfd[1]);
+    snprintf(cmd, sizeof(cmd), "%s stat --who 3 --json 2>/dev/null", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_assert_eq(kill(gchild, 0), -1, "the grandchild is gone");
+    snprintf(want, sizeof(want),
+             "{\"pid\":%d,\"comm\":\"twkit-whotest\",\"remote\":\"10.201.0.2:6001\","
+             "\"active_closes\":40}", (int)gchild);
+    cr_assert_not_null(strstr(out, want), "want %s in %s", want, out);
+    cr_assert_null(strstr(out, "\"error\""), "%s", out);
+    close(l);
+}
+
+/* No tracefs, a sysctl missing from /proc: said plainly, the rest printed. */
+Test(stat, no_tracefs_and_a_missing_sysctl_still_give_a_report)
+{
+    char dir[] = "/tmp/twkit-stat-XXXXXX", cmd[1024];
+    const char *out;
+    int status;
+
+    NEED_ROOT();
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "TWKIT_TRACEFS=%s %s stat --who 200ms 2>&1", dir, TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "who closed first: not recorded: no tracepoint "
+                                   "sock:inet_sock_set_state under /tmp/twkit-stat-"), "%s", out);
+    cr_assert_not_null(strstr(out, "\nadvice\n"), "the report is still printed: %s", out);
+
+    /* /proc/sys/net/ipv4 with only two files, in a private mount namespace */
+    snprintf(cmd, sizeof(cmd),
+             "echo '32768 60999' > %s/ip_local_port_range && echo 1 > %s/tcp_timestamps && "
+             "unshare -m sh -c 'mount --bind %s /proc/sys/net/ipv4 && exec %s stat --json' 2>&1",
+             dir, dir, dir, TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "sysctl tcp_fin_timeout not readable"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"tcp_fin_timeout\":-1"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"ip_local_port_range\":[32768,60999]"), "%s", out);
+    cr_assert_not_null(strstr(out, "\"advice\":["), "%s", out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
 }

@@ -1,0 +1,481 @@
+/* twkit stat --who: active closes by process and destination, from the
+ * tracepoint sock:inet_sock_set_state (include/twkit/who.h).
+ *
+ * The event's field offsets are read from its tracefs format file, never
+ * assumed; the kernel filters the events down to ESTABLISHED -> FIN_WAIT1
+ * (checked again here, in case the filter was refused).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "twkit/error.h"
+#include "twkit/time.h"
+#include "twkit/who.h"
+
+#define EVENT "events/sock/inet_sock_set_state"
+#define EXIT_EVENT "events/sched/sched_process_exit"
+#define MAX_EXITS 65536
+#define RING_PAGES 128 /* per CPU; a power of two */
+#define MAX_CPUS 1024
+#define TCP_ESTABLISHED 1
+#define TCP_FIN_WAIT1 4
+
+struct field { const char *name; int off, size; };
+
+enum { F_OLD, F_NEW, F_DPORT, F_FAMILY, F_DADDR, F_DADDR6, NFIELDS };
+
+/* A process that exited while recording: its name, for the rows of
+ * processes that were gone before /proc could be asked. */
+struct exited { int pid; char comm[16]; };
+
+struct ring { int fd; void *map; bool exits; };
+
+struct rec {
+    struct field f[NFIELDS];
+    int comm_off;        /* of sched_process_exit's comm; -1: not recorded */
+    struct tw_who *w;
+    uint32_t *index;     /* open addressing: row + 1, 0 empty */
+    size_t index_cap;
+    struct exited *exits;
+    size_t nexits;
+};
+
+static int fail(char *err, size_t len, int r, const char *fmt, const char *a, const char *b)
+{
+    snprintf(err, len, fmt, a, b);
+    return r;
+}
+
+/* ---- tracefs ----------------------------------------------------------- */
+
+static bool has_event(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/" EVENT "/id", dir);
+    return access(path, R_OK) == 0;
+}
+
+/* Find (or mount) tracefs; *mounted says whether to unmount it after. */
+static int find_tracefs(const char *want, char *dir, size_t len, bool *mounted, char *err,
+                        size_t errlen)
+{
+    static const char *const known[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+
+    *mounted = false;
+    if (want) {
+        snprintf(dir, len, "%s", want);
+        if (!has_event(dir))
+            return fail(err, errlen, -ENOENT,
+                        "no tracepoint sock:inet_sock_set_state under %s (%s missing: is it "
+                        "tracefs?)", dir, EVENT "/id");
+        return 0;
+    }
+    for (size_t i = 0; i < 2; i++)
+        if (has_event(known[i])) {
+            snprintf(dir, len, "%s", known[i]);
+            return 0;
+        }
+    snprintf(dir, len, "%s", known[0]);
+    if (mount("nodev", dir, "tracefs", 0, NULL) < 0) {
+        int r = -errno;
+        return fail(err, errlen, r,
+                    "tracefs is not mounted and mounting it on %s failed: %s (needs root and a "
+                    "kernel with tracing; try: mount -t tracefs nodev /sys/kernel/tracing)",
+                    dir, tw_strerror(r));
+    }
+    *mounted = true;
+    if (!has_event(dir))
+        return fail(err, errlen, -ENOENT,
+                    "this kernel has no tracepoint sock:inet_sock_set_state (%s/%s missing; "
+                    "Linux 4.16 or later has it)", dir, EVENT "/id");
+    return 0;
+}
+
+static int read_small(const char *dir, const char *event, const char *file, char *buf,
+                      size_t cap)
+{
+    char path[512];
+    int fd, n;
+
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, event, file);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    n = (int)read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -errno;
+    buf[n] = 0;
+    return n;
+}
+
+/* "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;" -> offsets by name. */
+static int parse_format(const char *fmt, struct field *f, int nf)
+{
+    for (const char *p = fmt; (p = strstr(p, "field:")); p++) {
+        const char *semi = strchr(p, ';'), *name;
+        int off, size;
+        if (!semi)
+            break;
+        for (name = semi; name > p && name[-1] != ' '; name--)
+            ;
+        const char *o = strstr(semi, "offset:");
+        if (!o || sscanf(o, "offset:%d;\tsize:%d;", &off, &size) != 2)
+            continue;
+        size_t nlen = strcspn(name, "[;");
+        for (int i = 0; i < nf; i++)
+            if (strlen(f[i].name) == nlen && !strncmp(name, f[i].name, nlen)) {
+                f[i].off = off;
+                f[i].size = size;
+            }
+    }
+    for (int i = 0; i < nf; i++)
+        if (f[i].off < 0)
+            return -ENOENT;
+    return 0;
+}
+
+/* ---- rows -------------------------------------------------------------- */
+
+static uint32_t hash_key(int pid, const tw_addr *a)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)pid;
+    const uint8_t *p = (const uint8_t *)&a->u;
+
+    for (socklen_t i = 0; i < a->len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static int grow_index(struct rec *r)
+{
+    size_t cap = r->index_cap ? r->index_cap * 2 : 256;
+    uint32_t *ix = calloc(cap, sizeof(*ix));
+
+    if (!ix)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->w->nrows; i++) {
+        size_t k = hash_key(r->w->rows[i].pid, &r->w->rows[i].dst) & (cap - 1);
+        while (ix[k])
+            k = (k + 1) & (cap - 1);
+        ix[k] = (uint32_t)i + 1;
+    }
+    free(r->index);
+    r->index = ix;
+    r->index_cap = cap;
+    return 0;
+}
+
+static void comm_of(int pid, char *comm, size_t len)
+{
+    char path[64];
+    int fd, n = -1;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        n = (int)read(fd, comm, len - 1);
+        close(fd);
+    }
+    if (n <= 0)
+        n = snprintf(comm, len, "?");
+    comm[n] = 0;
+    comm[strcspn(comm, "\n")] = 0;
+}
+
+static int count(struct rec *r, int pid, const tw_addr *dst)
+{
+    struct tw_who *w = r->w;
+    size_t k;
+
+    if (w->nrows * 2 >= r->index_cap && grow_index(r) < 0)
+        return -ENOMEM;
+    for (k = hash_key(pid, dst) & (r->index_cap - 1); r->index[k]; k = (k + 1) & (r->index_cap - 1)) {
+        struct tw_who_row *row = &w->rows[r->index[k] - 1];
+        if (row->pid == pid && tw_addr_equal(&row->dst, dst)) {
+            row->active_closes++;
+            return 0;
+        }
+    }
+    if (w->nrows == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        struct tw_who_row *rows = realloc(w->rows, cap * sizeof(*rows));
+        if (!rows)
+            return -ENOMEM;
+        w->rows = rows;
+        w->cap = cap;
+    }
+    struct tw_who_row *row = &w->rows[w->nrows];
+    *row = (struct tw_who_row){.pid = pid, .dst = *dst, .active_closes = 1};
+    comm_of(pid, row->comm, sizeof(row->comm));
+    r->index[k] = (uint32_t)++w->nrows;
+    return 0;
+}
+
+static uint32_t field_u(const uint8_t *raw, const struct field *f)
+{
+    uint32_t v = 0;
+    if (f->size == 1)
+        v = raw[f->off];
+    else if (f->size == 2)
+        v = *(const uint16_t *)(const void *)(raw + f->off);
+    else if (f->size == 4)
+        v = *(const uint32_t *)(const void *)(raw + f->off);
+    return v;
+}
+
+/* A process leader's exit: remember its name. */
+static void on_exit_sample(struct rec *r, uint32_t pid, uint32_t tid, const uint8_t *raw,
+                           uint32_t rawlen)
+{
+    if (pid != tid || r->nexits == MAX_EXITS || rawlen < (uint32_t)r->comm_off + 16)
+        return;
+    if (!r->exits && !(r->exits = malloc(MAX_EXITS * sizeof(*r->exits))))
+        return;
+    struct exited *e = &r->exits[r->nexits++];
+    e->pid = (int)pid;
+    memcpy(e->comm, raw + r->comm_off, 15);
+    e->comm[15] = 0;
+}
+
+/* One sample: u32 pid, tid; u32 size; raw tracepoint record. */
+static int on_sample(struct rec *r, bool exits, const uint8_t *p, size_t len)
+{
+    uint32_t pid, tid, rawlen;
+    const uint8_t *raw;
+    tw_addr dst = {0};
+
+    if (len < 12)
+        return 0;
+    memcpy(&pid, p, 4);
+    memcpy(&tid, p + 4, 4);
+    memcpy(&rawlen, p + 8, 4);
+    raw = p + 12;
+    if (rawlen > len - 12)
+        return 0;
+    if (exits) {
+        on_exit_sample(r, pid, tid, raw, rawlen);
+        return 0;
+    }
+    if (rawlen < (uint32_t)(r->f[F_DADDR6].off + 16))
+        return 0;
+    if (field_u(raw, &r->f[F_OLD]) != TCP_ESTABLISHED || field_u(raw, &r->f[F_NEW]) != TCP_FIN_WAIT1)
+        return 0;
+    /* the ports are stored in host order by the tracepoint */
+    uint16_t dport = (uint16_t)field_u(raw, &r->f[F_DPORT]);
+    if (field_u(raw, &r->f[F_FAMILY]) == AF_INET6) {
+        dst.len = sizeof(dst.u.in6);
+        dst.u.in6.sin6_family = AF_INET6;
+        memcpy(&dst.u.in6.sin6_addr, raw + r->f[F_DADDR6].off, 16);
+    } else {
+        dst.len = sizeof(dst.u.in);
+        dst.u.in.sin_family = AF_INET;
+        memcpy(&dst.u.in.sin_addr, raw + r->f[F_DADDR].off, 4);
+    }
+    tw_addr_set_port(&dst, dport);
+    r->w->events++;
+    return count(r, (int)pid, &dst);
+}
+
+/* Consume one CPU's ring. */
+static int drain(struct rec *r, const struct ring *ring, size_t page)
+{
+    struct perf_event_mmap_page *m = ring->map;
+    const uint8_t *data = (const uint8_t *)ring->map + page;
+    const uint64_t size = (uint64_t)RING_PAGES * page;
+    uint64_t head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE), tail = m->data_tail;
+    uint8_t rec[512];
+    int err = 0;
+
+    while (tail < head && !err) {
+        struct perf_event_header h;
+        for (size_t i = 0; i < sizeof(h); i++)
+            ((uint8_t *)&h)[i] = data[(tail + i) % size];
+        if (h.size < sizeof(h))
+            break; /* cannot happen; do not loop on it */
+        if (h.size <= sizeof(rec)) {
+            for (size_t i = 0; i < h.size; i++)
+                rec[i] = data[(tail + i) % size];
+            if (h.type == PERF_RECORD_SAMPLE)
+                err = on_sample(r, ring->exits, rec + sizeof(h), h.size - sizeof(h));
+            else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
+                uint64_t lost;
+                memcpy(&lost, rec + sizeof(h) + 8, 8);
+                r->w->lost += lost;
+            }
+        }
+        tail += h.size;
+    }
+    __atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
+    return err;
+}
+
+static int by_closes(const void *a, const void *b)
+{
+    const struct tw_who_row *x = a, *y = b;
+    if (x->active_closes != y->active_closes)
+        return x->active_closes < y->active_closes ? 1 : -1;
+    return x->pid - y->pid;
+}
+
+/* Rows of processes gone before /proc could name them: the exit's name. */
+static void name_the_gone(struct rec *r)
+{
+    for (size_t i = 0; i < r->w->nrows; i++) {
+        struct tw_who_row *row = &r->w->rows[i];
+        for (size_t k = r->nexits; strcmp(row->comm, "?") == 0 && k-- > 0;)
+            if (r->exits[k].pid == row->pid)
+                memcpy(row->comm, r->exits[k].comm, sizeof(row->comm));
+    }
+}
+
+/* One perf event per CPU for a tracepoint, appended to rings. */
+static int open_rings(long id, const char *filter, bool exits, int ncpus, size_t maplen,
+                      struct ring *rings, int *n, char *err, size_t errlen)
+{
+    for (int cpu = 0; cpu < ncpus; cpu++) {
+        struct perf_event_attr a = {
+            .type = PERF_TYPE_TRACEPOINT, .size = sizeof(a), .config = (uint64_t)id,
+            .sample_period = 1, .sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_RAW,
+            .disabled = 1, .watermark = 1, .wakeup_watermark = (uint32_t)(maplen / 8),
+        };
+        int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0) {
+            int r = -errno;
+            if (r == -ENODEV || r == -EINVAL) /* an offline CPU */
+                continue;
+            return fail(err, errlen, r, "perf_event_open on the tracepoint failed: %s%s",
+                        tw_strerror(r),
+                        r == -EACCES || r == -EPERM ? " (needs root or CAP_PERFMON; see "
+                                                      "kernel.perf_event_paranoid)" : "");
+        }
+        /* let the kernel drop what is not wanted; on refusal, filter here */
+        if (filter)
+            (void)ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter);
+        void *m = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            int r = -errno;
+            close(fd);
+            return fail(err, errlen, r, "mmap of a perf ring failed: %s%s", tw_strerror(r), "");
+        }
+        rings[(*n)++] = (struct ring){.fd = fd, .map = m, .exits = exits};
+    }
+    return 0;
+}
+
+/* The id of an event under tracefs, or -errno. */
+static long event_id(const char *dir, const char *event)
+{
+    char buf[32];
+    int r = read_small(dir, event, "id", buf, sizeof(buf));
+    long id;
+
+    if (r < 0)
+        return r;
+    return (id = strtol(buf, NULL, 10)) > 0 ? id : -EINVAL;
+}
+
+int tw_who_record(struct tw_who *w, uint64_t ms, const char *tracefs,
+                  volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    struct rec r = {.w = w, .comm_off = -1,
+                    .f = {{"oldstate", -1, 0}, {"newstate", -1, 0}, {"dport", -1, 0},
+                          {"family", -1, 0}, {"daddr", -1, 0}, {"daddr_v6", -1, 0}}};
+    struct field comm = {"comm", -1, 0};
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), maplen = (RING_PAGES + 1) * page;
+    int ncpus = (int)sysconf(_SC_NPROCESSORS_CONF), n = 0, res;
+    char dir[256], buf[8192];
+    bool mounted;
+    struct ring *rings = NULL;
+    long id, exit_id;
+
+    memset(w, 0, sizeof(*w));
+    err[0] = 0;
+    if (ncpus < 1 || ncpus > MAX_CPUS)
+        ncpus = ncpus < 1 ? 1 : MAX_CPUS;
+    if ((res = find_tracefs(tracefs, dir, sizeof(dir), &mounted, err, errlen)) < 0)
+        goto out;
+    if ((id = event_id(dir, EVENT)) < 0) {
+        res = fail(err, errlen, (int)id, "cannot read %s/%s", dir, EVENT "/id");
+        goto out;
+    }
+    if ((res = read_small(dir, EVENT, "format", buf, sizeof(buf))) < 0 ||
+        (res = parse_format(buf, r.f, NFIELDS)) < 0) {
+        res = fail(err, errlen, res, "%s/%s lacks a field twkit needs (oldstate, newstate, "
+                   "dport, family, daddr, daddr_v6)", dir, EVENT "/format");
+        goto out;
+    }
+    /* optional: names of processes that exit before /proc can be read */
+    exit_id = event_id(dir, EXIT_EVENT);
+    if (exit_id > 0 && read_small(dir, EXIT_EVENT, "format", buf, sizeof(buf)) > 0 &&
+        parse_format(buf, &comm, 1) == 0 && comm.size == 16)
+        r.comm_off = comm.off;
+    if (!(rings = calloc(2 * (size_t)ncpus, sizeof(*rings)))) {
+        res = fail(err, errlen, -ENOMEM, "out of memory%s%s", "", "");
+        goto out;
+    }
+    if ((res = open_rings(id, "oldstate == 1 && newstate == 4", false, ncpus, maplen, rings,
+                          &n, err, errlen)) < 0)
+        goto out;
+    if (!n) {
+        res = fail(err, errlen, -ENODEV, "no CPU accepted the perf event%s%s", "", "");
+        goto out;
+    }
+    w->ncpus = n;
+    if (r.comm_off >= 0 &&
+        open_rings(exit_id, NULL, true, ncpus, maplen, rings, &n, buf, sizeof(buf)) < 0)
+        r.comm_off = -1; /* names of the gone stay "?" */
+    /* the events are open: tracefs is no longer needed */
+    if (mounted && umount2(dir, MNT_DETACH) == 0)
+        mounted = false;
+    for (int i = 0; i < n; i++)
+        ioctl(rings[i].fd, PERF_EVENT_IOC_ENABLE, 0);
+
+    uint64_t start = tw_now_ms(), now = start;
+    while (now - start < ms && !(stop && *stop) && res == 0) {
+        struct pollfd pfd[2 * MAX_CPUS];
+        uint64_t left = ms - (now - start);
+        for (int i = 0; i < n; i++)
+            pfd[i] = (struct pollfd){.fd = rings[i].fd, .events = POLLIN};
+        poll(pfd, (nfds_t)n, left < 100 ? (int)left : 100);
+        for (int i = 0; i < n && res == 0; i++)
+            res = drain(&r, &rings[i], page);
+        now = tw_now_ms();
+    }
+    for (int i = 0; i < n; i++)
+        ioctl(rings[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+    for (int i = 0; i < n && res == 0; i++)
+        res = drain(&r, &rings[i], page);
+    if (res < 0)
+        fail(err, errlen, res, "recording stopped: %s%s", tw_strerror(res), "");
+    name_the_gone(&r);
+    w->ms = now - start;
+    if (w->nrows)
+        qsort(w->rows, w->nrows, sizeof(*w->rows), by_closes);
+out:
+    for (int i = 0; i < n; i++) {
+        munmap(rings[i].map, maplen);
+        close(rings[i].fd);
+    }
+    free(rings);
+    free(r.index);
+    free(r.exits);
+    if (mounted)
+        umount2(dir, MNT_DETACH);
+    return res;
+}
+
+void tw_who_free(struct tw_who *w)
+{
+    free(w->rows);
+    memset(w, 0, sizeof(*w));
+}
