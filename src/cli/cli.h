@@ -10,6 +10,11 @@ int cmd_demo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 int cmd_stat(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Raise RLIMIT_NOFILE for conns connections (both ends in this process);
+ * -1 with a message saying how when the hard limit is too low. */
+int cli_bench_fd_check(const char *cmd, unsigned conns);
 
 /* Option values; on bad input print "<cmd>: <opt>: ..." and return -1. */
 int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned long max,

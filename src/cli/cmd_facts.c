@@ -351,14 +351,3 @@ int cmd_facts(int argc, char **argv)
     }
     return unmeasured ? 2 : failed ? 1 : 0;
 }
-
-int cmd_demo(int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: twkit demo [--json]\n\n"
-               "The twkit demo. Until the strategy demo lands it runs `twkit facts`:\n"
-               "the TCP facts twkit is built on, measured in a namespace lab.\n");
-        return 0;
-    }
-    return cmd_facts(argc, argv);
-}

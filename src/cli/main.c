@@ -14,7 +14,8 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
-    "  demo      the demo: for now, the facts table (root)\n"
+    "  demo      every way to end a connection, side by side, in a minute (root)\n"
+    "  bench     connection churn by close strategy: rate, latency, TIME_WAIT\n"
     "  serve     a twp server that never closes first\n"
     "  stat      the TIME_WAIT doctor: who holds it, port pressure, advice\n"
     "  version   print the version\n"
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
         {"demo", cmd_demo},
         {"serve", cmd_serve},
         {"stat", cmd_stat},
+        {"bench", cmd_bench},
     };
     const char *cmd = argc > 1 ? argv[1] : "help";
 
