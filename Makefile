@@ -46,6 +46,7 @@ bench: all
 	@$(BUILD)/bench/twkit-bench-loop
 	@$(BUILD)/bench/twkit-bench-twp
 	@$(BUILD)/bench/twkit-bench-stat $(BUILD)/twkit
+	@bench/raw_vs_abort.sh $(BUILD)/twkit
 
 clean:
 	rm -rf build build-san build-*

@@ -194,7 +194,7 @@ static void svg_axes(FILE *f, double x0, double y0, double w, double h, double y
 int tb_write_svg(const char *path, const char *title, const struct tb_result *rs, size_t n)
 {
     const double W = 960, H = 460, px = 70, py = 70, pw = 520, ph = 300;
-    const double bx = 760, bw = 170;
+    const double bx = 740, bw = 150;
     double tmax = 1, ymax = 1, rmax = 1;
     FILE *f = fopen(path, "we");
 

@@ -46,8 +46,8 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
     case TB_CLIENT_CLOSE:
         if (eaddr)
             printf("the client closed first and holds %d TIME_WAIT: its %u ports ran out after "
-                   "%.1f s (%llu EADDRNOTAVAIL, a local error), then %.0f/s, the ports/60 s "
-                   "ceiling (%.0f/s).\n", r->tw_client_end, r->usable_ports,
+                   "%.1f s (%llu EADDRNOTAVAIL, a local error), then %.0f/s (the ceiling: "
+                   "ports/60 s = %.0f/s).\n", r->tw_client_end, r->usable_ports,
                    r->exhausted_ms / 1000.0, (unsigned long long)eaddr,
                    r->rate_after_exhaustion, r->usable_ports / 60.0);
         else
@@ -57,7 +57,8 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
                "destination gets at most ports/60 s new connections.\n", "");
         break;
     case TB_SERVER_CLOSE:
-        printf("the server closed first: %d TIME_WAIT on the server, %d on the client, %llu "
+        printf("the server closed first: %d TIME_WAIT on the server (about half the client's "
+               "ports: a new SYN from a port retires its TIME_WAIT), %d on the client, %llu "
                "EADDRNOTAVAIL.\n", r->tw_server_end, r->tw_client_end, (unsigned long long)eaddr);
         printf("%-13s seed rule: a server (that also connects out) must never close first.\n", "");
         break;
@@ -77,7 +78,7 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
         break;
     case TB_ABORT:
         printf("the client reset after the reply: %d TIME_WAIT on the client, %d on the "
-               "server; the server saw a reset each time.\n", r->tw_client_end, r->tw_server_end);
+               "server; each ended with an RST to the server.\n", r->tw_client_end, r->tw_server_end);
         printf("%-13s seed rule: SO_LINGER 0, the prober's way: no TIME_WAIT, at the price of "
                "an RST.\n", "");
         break;
