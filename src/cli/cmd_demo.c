@@ -57,9 +57,11 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
                "destination gets at most ports/60 s new connections.\n", "");
         break;
     case TB_SERVER_CLOSE:
-        printf("the server closed first: %d TIME_WAIT on the server (about half the client's "
-               "ports: a new SYN from a port retires its TIME_WAIT), %d on the client, %llu "
-               "EADDRNOTAVAIL.\n", r->tw_server_end, r->tw_client_end, (unsigned long long)eaddr);
+        printf("the server closed first: %d TIME_WAIT on the server%s, %d on the client, %llu "
+               "EADDRNOTAVAIL.\n", r->tw_server_end,
+               lab ? " (about half the client's ports: a new SYN from a port retires its "
+                     "TIME_WAIT)" : "",
+               r->tw_client_end, (unsigned long long)eaddr);
         printf("%-13s seed rule: a server (that also connects out) must never close first.\n", "");
         break;
     case TB_HANDSHAKE:
@@ -71,8 +73,8 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
         break;
     case TB_BYE:
         printf("BYE/GOODBYE, then the client reset: %d TIME_WAIT on the client, %d on the "
-               "server, %llu errors; every reply arrived.\n", r->tw_client_end, r->tw_server_end,
-               (unsigned long long)r->errors);
+               "server, %llu errors%s.\n", r->tw_client_end, r->tw_server_end,
+               (unsigned long long)r->errors, r->errors ? "" : "; every reply arrived");
         printf("%-13s seed rule: a short-lived client says I'm done, waits for goodbye, then "
                "aborts: no TIME_WAIT, nothing lost.\n", "");
         break;

@@ -180,22 +180,24 @@ Test(sock, source_address_and_options)
 /* ---- close policies, checked against the kernel's socket table ---- */
 
 struct find {
-    uint16_t port;
+    uint16_t port, peer_port;
     int state;
 };
 
 static int find_cb(const struct tw_diag_sock *s, void *arg)
 {
     struct find *f = arg;
-    if (tw_addr_port(&s->local) == f->port)
+    if (tw_addr_port(&s->local) == f->port && tw_addr_port(&s->remote) == f->peer_port)
         f->state = s->state;
     return 0;
 }
 
-/* The state of the socket bound locally to `port` (0 if none). */
-static int state_of_port(uint16_t port)
+/* The state of the socket from local `port` to remote `peer_port` (0 if
+ * none): the whole 4-tuple on loopback, so other programs' TIME_WAIT on the
+ * same local port towards elsewhere does not count. */
+static int state_of(uint16_t port, uint16_t peer_port)
 {
-    struct find f = {port, 0};
+    struct find f = {port, peer_port, 0};
     cr_assert_eq(tw_diag_dump(~0u, find_cb, &f), 0);
     return f.state;
 }
@@ -227,19 +229,21 @@ Test(sock, abort_resets_peer_and_leaves_no_time_wait)
     tw_sock_local(cfd, &local);
     cr_assert_eq(tw_sock_abort(cfd), 0);
     cr_assert_eq(read_wait(sfd, &c, 1), -ECONNRESET);
-    cr_assert_eq(state_of_port(tw_addr_port(&local)), 0, "client socket still exists");
+    cr_assert_eq(state_of(tw_addr_port(&local), tw_addr_port(&dst)), 0,
+                 "client socket still exists");
     close(sfd);
     close(lfd);
 }
 
 Test(sock, passive_close_is_refused_before_the_fin)
 {
-    tw_addr dst, local;
+    tw_addr dst, local, peer;
     int lfd, cfd, sfd;
     char c;
 
     pair(&dst, &lfd, &cfd, &sfd);
     tw_sock_local(sfd, &local);
+    tw_sock_local(cfd, &peer);
     /* Server side: no FIN from the client yet, so closing would be active. */
     cr_assert_eq(tw_sock_close_passive(sfd), -EAGAIN);
     cr_assert_eq(write(cfd, "x", 1), 1);
@@ -253,7 +257,7 @@ Test(sock, passive_close_is_refused_before_the_fin)
     cr_assert_eq(read_wait(cfd, &c, 1), 0);
     close(cfd); /* the client closed first: its socket is the TIME_WAIT */
     usleep(20000);
-    cr_assert_neq(state_of_port(tw_addr_port(&local)), 6);
+    cr_assert_neq(state_of(tw_addr_port(&local), tw_addr_port(&peer)), 6);
     cr_assert_eq(tw_sock_close_passive(-1), -EBADF);
     close(lfd);
 }
@@ -280,7 +284,8 @@ Test(sock, active_close_holds_time_wait_here)
     cr_assert_eq(close_result, 0);
     cr_assert_eq(cl.drained, 9);
     usleep(20000);
-    cr_assert_eq(state_of_port(tw_addr_port(&local)), 6, "no TIME_WAIT on the active closer");
+    cr_assert_eq(state_of(tw_addr_port(&local), tw_addr_port(&dst)), 6,
+                 "no TIME_WAIT on the active closer");
     close(lfd);
 }
 
