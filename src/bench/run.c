@@ -411,14 +411,16 @@ static void *raw_client_main(void *arg)
             if (soerr) {
                 count_error(t, soerr);
             } else {
-                tb_hist_add(&t->connect_us, (tw_now_ns() - open.at[fd]) / 1000);
+                if (fd < open.cap && open.at[fd])
+                    tb_hist_add(&t->connect_us, (tw_now_ns() - open.at[fd]) / 1000);
                 inc(&t->n.sessions);
                 inc(&t->n.requests);
             }
             inc(&t->n.conns);
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
             close(fd); /* RST; also leaves the epoll set */
-            open.at[fd] = 0;
+            if (fd < open.cap)
+                open.at[fd] = 0;
             n_open--;
         }
     }
@@ -453,7 +455,8 @@ static void *raw_server_main(void *arg)
                 }
             } else if (read(fd, buf, sizeof(buf)) <= 0 && errno != EAGAIN) {
                 close(fd); /* the client's RST (or FIN) */
-                open.at[fd] = 0;
+                if (fd < open.cap)
+                    open.at[fd] = 0;
             }
         }
     }
