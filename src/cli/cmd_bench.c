@@ -264,10 +264,9 @@ int cmd_bench(int argc, char **argv)
         o.progress_arg = &prev;
     }
     if (!quiet)
-        fprintf(stderr, "%s: %s, %s, %.1f s, concurrency %u, %u thread%s%s\n", cmd,
+        fprintf(stderr, "%s: %s, %s, %.1f s, concurrency %u, %u thread%s\n", cmd,
                 tb_close_names[o.how], o.lab ? "lab" : o.local_server ? "loopback" : target,
-                o.duration_ms / 1000.0, o.concurrency, o.threads, o.threads > 1 ? "s" : "",
-                o.rate > 0 ? "" : "");
+                o.duration_ms / 1000.0, o.concurrency, o.threads, o.threads > 1 ? "s" : "");
     if (tb_run(&o, &r, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return 1;
