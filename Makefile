@@ -6,6 +6,8 @@
 #   make test SAN=1 the same with AddressSanitizer + UBSan
 #   make demo       build and run the demo
 #   make bench      build and run the benchmarks
+#   make bench-http twkit serve --proto http against nginx, with wrk (root)
+#   make fuzz       fuzz the HTTP parser for FUZZ_SECONDS (default 300)
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -21,7 +23,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TWKIT = $(BUILD)/twkit
 
-.PHONY: all deps configure test demo bench clean
+.PHONY: all deps configure test demo bench bench-http fuzz clean
 
 all: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -47,6 +49,15 @@ bench: all
 	@$(BUILD)/bench/twkit-bench-twp
 	@$(BUILD)/bench/twkit-bench-stat $(BUILD)/twkit
 	@bench/raw_vs_abort.sh $(BUILD)/twkit
+
+bench-http: all
+	@bench/http_vs_nginx.sh $(TWKIT)
+
+FUZZ_SECONDS ?= 300
+fuzz: all
+	@cd $(BUILD)/tests && rm -rf corpus-new && mkdir corpus-new && \
+		./fuzz_http -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=1024 \
+		-print_final_stats=1 corpus-new $(CURDIR)/tests/fuzz/corpus/http
 
 clean:
 	rm -rf build build-san build-*

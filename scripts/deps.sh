@@ -4,7 +4,8 @@
 #   scripts/deps.sh --check  exit 0 if everything is installed, 1 otherwise
 set -eu
 
-PKGS="build-essential cmake pkg-config clang iproute2 libcriterion-dev libmnl-dev"
+# curl: the HTTP lab tests use it as a real client
+PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev"
 
 missing=""
 for p in $PKGS; do

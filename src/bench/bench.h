@@ -55,6 +55,8 @@ struct tb_sample {
 
 struct tb_opts {
     enum tb_close how;
+    bool http;               /* HTTP/1.1 instead of twp: client-close,
+                                server-close, abort, pool (keep-alive) */
     bool lab;                /* server in a lab namespace pair across a veth */
     bool local_server;       /* server in this process on 127.0.0.1 (no root) */
     tw_addr target;          /* without lab/local_server: the server to test */
@@ -63,7 +65,8 @@ struct tb_opts {
     unsigned concurrency;    /* sessions in flight (pool: requests in flight) */
     unsigned threads;        /* client threads (and server threads in the lab) */
     double rate;             /* sessions/s (pool: requests/s); 0: as fast as it goes */
-    uint32_t request_size;   /* DATA payload bytes */
+    uint32_t request_size;   /* DATA payload bytes; http: the body of the
+                                built-in server's response */
     const char *port_range;  /* lab only: client ip_local_port_range "LO HI" */
     int tw_reuse;            /* lab only: client tcp_tw_reuse; -1: leave */
     /* called on the main thread about every second */
@@ -73,6 +76,7 @@ struct tb_opts {
 
 struct tb_result {
     enum tb_close how;
+    bool http;
     uint64_t elapsed_ms;
     uint64_t sessions;          /* connections that did their exchange */
     uint64_t requests;          /* replies received */

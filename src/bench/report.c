@@ -94,11 +94,12 @@ void tb_print_json(FILE *f, const struct tb_result *r)
 {
     const char *sep = "";
 
-    fprintf(f, "{\"schema\":\"twkit-bench/1\",\"strategy\":\"%s\",\"where\":\"%s\","
+    fprintf(f, "{\"schema\":\"twkit-bench/1\",\"proto\":\"%s\",\"strategy\":\"%s\",\"where\":\"%s\","
                "\"server\":\"%s\",\"elapsed_ms\":%llu,\"sessions\":%llu,"
                "\"sessions_per_s\":%.1f,\"requests\":%llu,\"requests_per_s\":%.1f,"
                "\"new_connections\":%llu,\"connections_per_s\":%.1f,",
-            tb_close_names[r->how], r->where, r->server, (unsigned long long)r->elapsed_ms,
+            r->http ? "http" : "twp", tb_close_names[r->how], r->where, r->server,
+            (unsigned long long)r->elapsed_ms,
             (unsigned long long)r->sessions, per_s(r->sessions, r->elapsed_ms),
             (unsigned long long)r->requests, per_s(r->requests, r->elapsed_ms),
             (unsigned long long)r->new_conns, conn_rate(r));

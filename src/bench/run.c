@@ -16,6 +16,7 @@
 #include "twkit/client.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
+#include "twkit/http.h"
 #include "twkit/pool.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
@@ -47,6 +48,7 @@ struct cthread {
     pthread_t tid;
     tw_loop *loop;
     struct sess *slots;
+    struct hconn *hslots; /* --proto http */
     unsigned nslots, inflight;
     tw_pool *pool;
     tw_timer tick;
@@ -82,6 +84,8 @@ struct run {
     int64_t exhausted_ms;      /* first EADDRNOTAVAIL, -1 */
     uint64_t sessions_at_exhaustion;
     uint8_t payload[MAX_REQUEST];
+    char http_req[2][256];     /* http: keep-alive, Connection: close */
+    uint32_t http_req_len[2];
     struct cthread ct[MAX_THREADS];
     struct sthread st[MAX_THREADS];
     unsigned nct, nst;
@@ -334,6 +338,226 @@ static void *client_main(void *arg)
     return NULL;
 }
 
+/* ---- HTTP clients (--proto http) ------------------------------------------ */
+
+/* One connection slot: connect, GET, read the response (Content-Length
+ * framing), then end as the strategy says or, for pool, ask again. */
+enum { HC_IDLE, HC_CONNECTING, HC_WAITING, HC_SERVER_FIN };
+
+struct hconn {
+    struct cthread *t;
+    tw_io io;
+    tw_timer retry;
+    uint8_t state;
+    uint64_t t0_ns, c0_ns;
+    int64_t body_left;   /* -1: the head is not whole yet */
+    bool keep;           /* the response allows another request */
+    uint32_t hlen;
+    char head[4096];
+};
+
+static __thread char body_sink[64 * 1024];
+
+static void http_start(struct hconn *h);
+
+static void http_drop(struct hconn *h, bool abort_it)
+{
+    if (h->io.fd >= 0) {
+        if (abort_it)
+            tw_sock_abort(h->io.fd);
+        else
+            close(h->io.fd); /* FIN: this client closes first */
+        tw_io_forget(&h->io);
+        h->io.fd = -1;
+    }
+    h->state = HC_IDLE;
+}
+
+static void http_fail(struct hconn *h, int err)
+{
+    http_drop(h, true);
+    count_error(h->t, err);
+    tw_timer_start(h->t->loop, &h->retry, RETRY_MS);
+}
+
+static void http_retry(tw_timer *tm) { http_start(tm->data); }
+
+static void http_send(struct hconn *h)
+{
+    struct run *run = h->t->run;
+    int k = run->o->how == TB_CLIENT_CLOSE || run->o->how == TB_SERVER_CLOSE;
+
+    h->hlen = 0;
+    h->body_left = -1;
+    errno = 0;
+    if (write(h->io.fd, run->http_req[k], run->http_req_len[k]) != (ssize_t)run->http_req_len[k]) {
+        http_fail(h, errno ? errno : EPROTO);
+        return;
+    }
+    h->state = HC_WAITING;
+    tw_io_start(h->t->loop, &h->io, TW_IO_READ);
+}
+
+static void http_response_done(struct hconn *h)
+{
+    struct cthread *t = h->t;
+    enum tb_close how = t->run->o->how;
+
+    inc(&t->n.requests);
+    tb_hist_add(&t->request_us, (tw_now_ns() - h->t0_ns) / 1000);
+    if (how == TB_SERVER_CLOSE) {
+        h->state = HC_SERVER_FIN; /* the server's FIN is the end of it */
+        return;
+    }
+    inc(&t->n.sessions);
+    if (how == TB_POOL && h->keep) {
+        h->t0_ns = tw_now_ns();
+        http_send(h);
+        return;
+    }
+    http_drop(h, how == TB_ABORT);
+    http_start(h);
+}
+
+/* Take n response bytes from p. Returns 0, or an errno. */
+static int http_take(struct hconn *h, const char *p, size_t n)
+{
+    if (h->body_left < 0) {
+        struct tw_http_resp r;
+        ssize_t hl;
+        memcpy(h->head + h->hlen, p, n);
+        h->hlen += (uint32_t)n;
+        if ((hl = tw_http_parse_response(h->head, h->hlen, sizeof(h->head), &r)) == -EAGAIN)
+            return 0;
+        if (hl < 0 || r.content_length < 0)
+            return EPROTO; /* malformed, or not Content-Length framing */
+        h->keep = r.keep_alive;
+        h->body_left = r.content_length - (int64_t)(h->hlen - (uint32_t)hl);
+    } else {
+        h->body_left -= (int64_t)n;
+    }
+    return h->body_left < 0 ? EPROTO : 0; /* < 0: more than was announced */
+}
+
+static void on_http_io(tw_io *io, unsigned events)
+{
+    struct hconn *h = io->data;
+    int err = 0;
+
+    if (h->state == HC_CONNECTING) {
+        socklen_t sl = sizeof(err);
+        getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+        if (err) {
+            http_fail(h, err);
+            return;
+        }
+        tb_hist_add(&h->t->connect_us, (tw_now_ns() - h->c0_ns) / 1000);
+        http_send(h);
+        return;
+    }
+    for (;;) {
+        bool head = h->body_left < 0;
+        ssize_t n;
+        if (head && h->hlen == sizeof(h->head)) {
+            http_fail(h, EMSGSIZE); /* a response head past 4 KiB */
+            return;
+        }
+        n = read(io->fd, body_sink, head ? sizeof(h->head) - h->hlen : sizeof(body_sink));
+        if (n > 0 && h->state == HC_WAITING) {
+            if ((err = http_take(h, body_sink, (size_t)n))) {
+                http_fail(h, err);
+                return;
+            }
+            if (h->body_left == 0) {
+                http_response_done(h);
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n == 0 && h->state == HC_SERVER_FIN) {
+            inc(&h->t->n.sessions);
+            http_drop(h, false); /* after the server's FIN: ours goes second */
+            http_start(h);
+            return;
+        }
+        /* EOF before the response, data after it, or a read error */
+        http_fail(h, n == 0 ? ECONNRESET : n > 0 ? EPROTO : errno);
+        return;
+    }
+}
+
+static void http_start(struct hconn *h)
+{
+    struct cthread *t = h->t;
+    struct run *run = t->run;
+    int fd;
+
+    if (t->stopping)
+        return;
+    h->c0_ns = h->t0_ns = tw_now_ns();
+    fd = socket(run->dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        count_error(t, errno);
+        tw_timer_start(t->loop, &h->retry, RETRY_MS);
+        return;
+    }
+    inc(&t->n.conns);
+    tw_io_init(&h->io, fd, on_http_io, h);
+    if (connect(fd, &run->dst.u.sa, run->dst.len) < 0 && errno != EINPROGRESS) {
+        http_fail(h, errno);
+        return;
+    }
+    h->state = HC_CONNECTING;
+    tw_io_start(t->loop, &h->io, TW_IO_WRITE);
+}
+
+static void on_http_tick(tw_timer *tm)
+{
+    struct cthread *t = tm->data;
+
+    if (!t->run->stop) {
+        tw_timer_start(t->loop, &t->tick, STOP_POLL_MS);
+        return;
+    }
+    t->stopping = true;
+    for (unsigned i = 0; i < t->nslots; i++) {
+        tw_timer_stop(&t->hslots[i].retry);
+        http_drop(&t->hslots[i], true);
+    }
+    tw_loop_stop(t->loop);
+}
+
+static void *http_client_main(void *arg)
+{
+    struct cthread *t = arg;
+    struct run *run = t->run;
+
+    enter_ns(run->client_ns);
+    pthread_barrier_wait(&run->ready);
+    t->start_ns = tw_now_ns();
+    tw_timer_init(&t->tick, on_http_tick, t);
+    for (unsigned i = 0; i < t->nslots; i++) {
+        struct hconn *h = &t->hslots[i];
+        h->t = t;
+        h->io.fd = -1;
+        tw_timer_init(&h->retry, http_retry, h);
+        http_start(h);
+    }
+    tw_timer_start(t->loop, &t->tick, STOP_POLL_MS);
+    tw_loop_run(t->loop);
+    getrusage(RUSAGE_THREAD, &t->ru);
+    return NULL;
+}
+
+/* The built-in server's answer: request_size bytes of body. */
+static void http_handler(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    struct run *run = data;
+    tw_sconn_respond(c, 200, "text/plain", NULL, run->payload, run->o->request_size);
+}
+
 /* ---- raw baseline: plain epoll, no library code --------------------------- */
 
 /* The descriptors a raw loop has open (value: when its connect started). */
@@ -509,6 +733,8 @@ static int start_servers(struct run *run, char *err, size_t errlen)
             .listen = run->dst, .reuseport = run->nst > 1, .max_conns = 100000,
             .naive_close = o->how == TB_SERVER_CLOSE,
             .max_requests = o->how == TB_HANDSHAKE ? 1 : 0,
+            .proto = o->http ? TW_PROTO_HTTP : TW_PROTO_TWP,
+            .on_http = http_handler, .data = run,
         };
         if ((r = tw_loop_new(&s->loop)) < 0 || (r = tw_server_start(s->loop, &so, &s->srv)) < 0)
             break;
@@ -659,6 +885,10 @@ static int setup(struct run *run, char *err, size_t errlen)
         snprintf(run->r->where, sizeof(run->r->where), "target");
     }
     tw_addr_format(&run->dst, run->r->server, sizeof(run->r->server));
+    for (int k = 0; k < 2; k++)
+        run->http_req_len[k] = (uint32_t)snprintf(run->http_req[k], sizeof(run->http_req[k]),
+                                                  "GET / HTTP/1.1\r\nHost: %s\r\n%s\r\n",
+                                                  run->r->server, k ? "Connection: close\r\n" : "");
     run->r->usable_ports = usable_ports(run);
     run->server_local = run->nst || addr_is_local(&run->dst);
     if (run->nst && (r = start_servers(run, err, errlen)) < 0)
@@ -681,6 +911,7 @@ static void teardown(struct run *run)
     }
     for (unsigned i = 0; i < run->nct; i++) {
         free(run->ct[i].slots);
+        free(run->ct[i].hslots);
         if (run->ct[i].loop)
             tw_loop_free(run->ct[i].loop);
     }
@@ -733,6 +964,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
 
     memset(r, 0, sizeof(*r));
     r->how = o->how;
+    r->http = o->http;
     r->rate_asked = o->rate;
     r->exhausted_ms = -1;
     r->tw_client_max = r->tw_server_max = -1;
@@ -760,6 +992,11 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
             snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(res));
             goto out;
         }
+        if (o->http && !(t->hslots = calloc(t->nslots, sizeof(*t->hslots)))) {
+            res = -ENOMEM;
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
         if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
             res = -ENOMEM;
             snprintf(err, errlen, "out of memory");
@@ -776,7 +1013,8 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         pthread_create(&run->st[i].tid, NULL, o->how == TB_RAW ? raw_server_main : server_main,
                        &run->st[i]);
     for (unsigned i = 0; i < run->nct; i++)
-        pthread_create(&run->ct[i].tid, NULL, o->how == TB_RAW ? raw_client_main : client_main,
+        pthread_create(&run->ct[i].tid, NULL,
+                       o->how == TB_RAW ? raw_client_main : o->http ? http_client_main : client_main,
                        &run->ct[i]);
     run->t0_ms = tw_now_ms();
     pthread_barrier_wait(&run->ready);

@@ -35,10 +35,14 @@ static const char bench_usage[] =
     "                         veth (root); removed after the run\n"
     "  --local                a built-in server on loopback in this process\n"
     "  --target HOST:PORT     any twp server (twkit serve; use --naive-close or\n"
-    "                         --max-requests 1 on it for server-close/handshake)\n"
+    "                         --max-requests 1 on it for server-close/handshake),\n"
+    "                         or with --proto http any HTTP/1.1 server (nginx...)\n"
     "\n"
     "options:\n"
-    "  --proto twp            protocol (twp; http comes with the HTTP issue)\n"
+    "  --proto twp|http       protocol (default twp). http: GET / with\n"
+    "                         Content-Length responses; client-close and\n"
+    "                         server-close send Connection: close, abort and\n"
+    "                         pool do not (pool = keep-alive connections)\n"
     "  --duration DUR         how long (default 5s; 5, 5s, 500ms)\n"
     "  --concurrency N        sessions in flight (pool: requests in flight and\n"
     "                         connections) (default 50)\n"
@@ -46,7 +50,8 @@ static const char bench_usage[] =
     "  --rate N               start N sessions/s (pool: requests/s) on schedule;\n"
     "                         latency counts from the intended start, so stalls\n"
     "                         are not hidden (default: as fast as possible)\n"
-    "  --size BYTES           request payload (default 32)\n"
+    "  --size BYTES           request payload (default 32); http: the body size\n"
+    "                         of the built-in server's response\n"
     "  --port-range LO-HI     lab: the client's ip_local_port_range\n"
     "  --tw-reuse N           lab: the client's tcp_tw_reuse (0, 1, 2)\n"
     "  --ipv6                 lab/local: use IPv6 addresses\n"
@@ -167,11 +172,11 @@ int cmd_bench(int argc, char **argv)
         case 'L': o.lab = true; where_set = true; break;
         case 'l': o.local_server = true; where_set = true; break;
         case 'p':
-            if (strcmp(optarg, "twp") != 0) {
-                fprintf(stderr, "%s: --proto %s: only twp is available in this version\n", cmd,
-                        optarg);
+            if (strcmp(optarg, "twp") != 0 && strcmp(optarg, "http") != 0) {
+                fprintf(stderr, "%s: --proto %s: not twp or http\n", cmd, optarg);
                 return 2;
             }
+            o.http = strcmp(optarg, "http") == 0;
             break;
         case 'd': if (cli_parse_dur(cmd, "--duration", optarg, &o.duration_ms) < 0) return 2; break;
         case 'n':
@@ -254,6 +259,15 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "%s: --rate does not apply to raw (it runs flat out)\n", cmd);
         return 2;
     }
+    if (o.http && (o.how == TB_RAW || o.how == TB_HANDSHAKE || o.how == TB_BYE)) {
+        fprintf(stderr, "%s: --close %s is twp only; with --proto http: client-close, "
+                        "server-close, abort, pool\n", cmd, tb_close_names[o.how]);
+        return 2;
+    }
+    if (o.http && o.rate > 0) {
+        fprintf(stderr, "%s: --rate is not available with --proto http in this version\n", cmd);
+        return 2;
+    }
     if (o.threads > o.concurrency)
         o.threads = o.concurrency;
     if (cli_bench_fd_check(cmd, o.concurrency) < 0)
@@ -264,8 +278,8 @@ int cmd_bench(int argc, char **argv)
         o.progress_arg = &prev;
     }
     if (!quiet)
-        fprintf(stderr, "%s: %s, %s, %.1f s, concurrency %u, %u thread%s\n", cmd,
-                tb_close_names[o.how], o.lab ? "lab" : o.local_server ? "loopback" : target,
+        fprintf(stderr, "%s: %s%s, %s, %.1f s, concurrency %u, %u thread%s\n", cmd,
+                o.http ? "http " : "", tb_close_names[o.how], o.lab ? "lab" : o.local_server ? "loopback" : target,
                 o.duration_ms / 1000.0, o.concurrency, o.threads, o.threads > 1 ? "s" : "");
     if (tb_run(&o, &r, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
@@ -275,7 +289,8 @@ int cmd_bench(int argc, char **argv)
         tb_print_json(stdout, &r);
         printf("\n");
     } else {
-        printf("%s: %s against %s (%s), %.1f s\n", cmd, tb_close_names[r.how], r.server, r.where,
+        printf("%s: %s%s against %s (%s), %.1f s\n", cmd, r.http ? "http " : "",
+               tb_close_names[r.how], r.server, r.where,
                r.elapsed_ms / 1000.0);
         tb_print_table_head(stdout);
         tb_print_table_row(stdout, &r);

@@ -1,6 +1,8 @@
-/* twkit serve: the twp echo server on libtwkit, one loop per thread. */
+/* twkit serve: the twp echo server or an HTTP/1.1 server on libtwkit, one
+ * loop per thread. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,25 +12,30 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "twkit/diag.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
 
 #define MAX_THREADS 64
+#define MAX_BODY (1u << 20)
 
 static const char serve_usage[] =
     "usage: twkit serve [options]\n"
     "\n"
-    "Serve twp (docs/PROTOCOL.md): every DATA frame is echoed back. The server\n"
-    "never closes first: to end a connection it sends DONE and closes after the\n"
-    "client's FIN, or aborts (RST) on timeouts and bad input, so it holds no\n"
-    "TIME_WAIT. SIGTERM or SIGINT: stop accepting, DONE to every connection,\n"
-    "wait for them (abort stragglers after the grace period), print counters.\n"
+    "Serve twp (docs/PROTOCOL.md): every DATA frame is echoed back; or HTTP/1.1\n"
+    "(--proto http): GET / answers a fixed body, /health \"ok\" (503 while\n"
+    "shutting down), /metrics the server's counters in Prometheus text format.\n"
+    "The server never closes first: to end a connection it sends DONE (HTTP:\n"
+    "Connection: close) and closes after the client's FIN, or aborts (RST) on\n"
+    "timeouts and bad input, so it holds no TIME_WAIT. SIGTERM or SIGINT: stop\n"
+    "accepting, ask every connection to end, wait for them (abort stragglers\n"
+    "after the grace period), print counters.\n"
     "\n"
     "options:\n"
-    "  --proto twp            protocol (twp; http comes with the HTTP issue)\n"
-    "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:7070;\n"
-    "                         IPv6 as [::1]:7070)\n"
+    "  --proto twp|http       protocol (default twp)\n"
+    "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:7070,\n"
+    "                         http 127.0.0.1:8080; IPv6 as [::1]:7070)\n"
     "  --threads N            loops, one per thread, SO_REUSEPORT (default 1)\n"
     "  --idle-timeout DUR     abort a connection silent this long (default 60s)\n"
     "  --grace DUR            wait this long for the client's FIN after DONE or\n"
@@ -36,17 +43,30 @@ static const char serve_usage[] =
     "  --max-conns N          connections per thread; accept pauses (10000)\n"
     "  --max-requests N       DONE after N requests on a connection (0: never)\n"
     "  --max-frame BYTES      largest frame accepted (default 1048576)\n"
-    "  --naive-close          WRONG ON PURPOSE: close first after every reply,\n"
+    "  --body-size BYTES      http: size of the body of / (default 13)\n"
+    "  --request-timeout DUR  http: a request must be whole this long after its\n"
+    "                         first byte, else abort (slowloris; default 10s)\n"
+    "  --max-header BYTES     http: request line + headers (default 16384)\n"
+    "  --max-body BYTES       http: request body (default 1048576)\n"
+    "  --reset-after-fin      after the client's FIN, once it has acknowledged\n"
+    "                         everything, close with RST instead of FIN: the\n"
+    "                         client is spared the TIME_WAIT as well (a client\n"
+    "                         that half-closed and reads on gets ECONNRESET\n"
+    "                         after the last byte instead of EOF)\n"
+    "  --naive-close          WRONG ON PURPOSE: close first after every reply\n"
+    "                         (http: every response says Connection: close),\n"
     "                         so TIME_WAIT piles up here (benchmarks, demo)\n"
     "  --json                 print the exit counters as JSON\n"
     "  -h, --help             this text\n"
     "\n"
     "Durations: plain seconds or with a unit: 2, 2s, 500ms, 1m.\n"
     "Exit counters: accepted; how connections ended: closed_after_done (client\n"
-    "closed after our DONE), closed_by_peer (client closed on its own),\n"
-    "bye_goodbye, aborted_idle, aborted_grace, aborted_invalid, peer_reset,\n"
-    "naive_closed; first_fin_refused (invariant checks, always 0);\n"
-    "accept_paused (EMFILE/ENFILE/max-conns pauses); frames_in, frames_out.\n";
+    "closed after our DONE or Connection: close), closed_by_peer (client closed\n"
+    "on its own), bye_goodbye, aborted_idle, aborted_grace, aborted_invalid,\n"
+    "aborted_slow (http request deadline), peer_reset, naive_closed;\n"
+    "first_fin_refused (invariant checks, always 0); accept_paused\n"
+    "(EMFILE/ENFILE/max-conns pauses); frames_in, frames_out (twp); requests,\n"
+    "bad_requests, responses_2xx/3xx/4xx/5xx (http). /metrics has the same.\n";
 
 struct worker {
     pthread_t tid;
@@ -75,22 +95,161 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(bye_goodbye)          \
+    X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow) X(peer_reset)   \
+    X(naive_closed) X(reset_after_fin) X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)    \
+    X(requests) X(bad_requests) X(responses[2]) X(responses[3]) X(responses[4])         \
+    X(responses[5]) X(conn_buf_peak)
+
+/* "responses[2]" reads better as "responses_2xx" */
+static const char *stat_name(const char *f, char *buf, size_t len)
+{
+    if (strncmp(f, "responses[", 10) != 0)
+        return f;
+    snprintf(buf, len, "responses_%cxx", f[10]);
+    return buf;
+}
+
 static void print_stats(const struct tw_server_stats *st, bool json)
 {
-#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(bye_goodbye)          \
-    X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(peer_reset) X(naive_closed)   \
-    X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out) X(conn_buf_peak)
-    if (json) {
-        const char *sep = "";
+    char nb[32];
+    const char *sep = "";
+
+    if (json)
         printf("{");
-#define J(f) printf("%s\"%s\":%llu", sep, #f, (unsigned long long)st->f), sep = ",";
-        STATS(J)
+#define P(f)                                                                               \
+    if (json)                                                                              \
+        printf("%s\"%s\":%llu", sep, stat_name(#f, nb, sizeof(nb)),                        \
+               (unsigned long long)st->f), sep = ",";                                      \
+    else                                                                                   \
+        printf("  %-18s %llu\n", stat_name(#f, nb, sizeof(nb)), (unsigned long long)st->f);
+    STATS(P)
+    if (json)
         printf("}\n");
-    } else {
-#define T(f) printf("  %-18s %llu\n", #f, (unsigned long long)st->f);
-        STATS(T)
-    }
     fflush(stdout);
+}
+
+/* ---- HTTP: /, /health, /metrics ---- */
+
+struct serve {
+    struct worker *w;
+    unsigned long nthreads;
+    uint16_t port;
+    char *body;   /* the body of / */
+    size_t body_len;
+};
+
+static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+/* TIME_WAIT sockets on the listening port, in this namespace; -1 unknown. */
+struct twport { uint16_t port; long n; };
+static int count_tw(const struct tw_diag_sock *s, void *arg)
+{
+    struct twport *t = arg;
+    t->n += tw_addr_port(&s->local) == t->port;
+    return 0;
+}
+
+struct mbuf { char *p; size_t n, cap; };
+
+static void __attribute__((format(printf, 2, 3))) mput(struct mbuf *m, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        m->n = m->n + (size_t)n < m->cap ? m->n + (size_t)n : m->cap - 1;
+}
+
+static void metric(struct mbuf *m, const char *name, const char *type, const char *help)
+{
+    mput(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Every thread's counters, read without stopping them (relaxed loads). */
+static void metrics(struct serve *sv, struct mbuf *m)
+{
+    struct tw_server_stats t = {0};
+    struct twport tp = {.port = sv->port};
+
+    for (unsigned long i = 0; i < sv->nthreads; i++) {
+        const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
+#define SUM(f) t.f += ld(&st->f);
+        STATS(SUM)
+        t.active += ld(&st->active);
+    }
+    metric(m, "twkit_server_connections_accepted_total", "counter", "Connections accepted.");
+    mput(m, "twkit_server_connections_accepted_total %llu\n", (unsigned long long)t.accepted);
+    metric(m, "twkit_server_connections_active", "gauge", "Connections open now.");
+    mput(m, "twkit_server_connections_active %llu\n", (unsigned long long)t.active);
+    metric(m, "twkit_server_connections_ended_total", "counter",
+           "Connections ended, by how (docs/PROTOCOL.md).");
+#define ENDED(f) mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #f, \
+                      (unsigned long long)t.f);
+    ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(bye_goodbye) ENDED(aborted_idle)
+    ENDED(aborted_grace) ENDED(aborted_invalid) ENDED(aborted_slow) ENDED(peer_reset)
+    ENDED(naive_closed)
+    metric(m, "twkit_server_reset_after_fin_total", "counter",
+           "Connections closed by RST after the client's FIN (--reset-after-fin).");
+    mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
+    metric(m, "twkit_server_first_fin_refused_total", "counter",
+           "Times the server was about to send the first FIN and did not (always 0).");
+    mput(m, "twkit_server_first_fin_refused_total %llu\n", (unsigned long long)t.first_fin_refused);
+    metric(m, "twkit_server_accept_paused_total", "counter",
+           "Accept pauses for EMFILE, ENFILE or the connection limit.");
+    mput(m, "twkit_server_accept_paused_total %llu\n", (unsigned long long)t.accept_paused);
+    metric(m, "twkit_server_requests_total", "counter", "HTTP requests answered.");
+    mput(m, "twkit_server_requests_total %llu\n", (unsigned long long)t.requests);
+    metric(m, "twkit_server_bad_requests_total", "counter",
+           "Malformed HTTP requests (answered 4xx/5xx, connection ended).");
+    mput(m, "twkit_server_bad_requests_total %llu\n", (unsigned long long)t.bad_requests);
+    metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class.");
+    for (int k = 1; k <= 5; k++)
+        mput(m, "twkit_server_responses_total{code=\"%dxx\"} %llu\n", k,
+             (unsigned long long)t.responses[k]);
+    if (tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0) {
+        metric(m, "twkit_server_time_wait_sockets", "gauge",
+               "TIME_WAIT sockets on the listening port (this server should hold none).");
+        mput(m, "twkit_server_time_wait_sockets %ld\n", tp.n);
+    }
+    metric(m, "twkit_server_threads", "gauge", "Server threads.");
+    mput(m, "twkit_server_threads %lu\n", sv->nthreads);
+}
+
+static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    static const char allow[] = "Allow: GET, HEAD\r\n", bad_method[] = "method not allowed\n",
+                      not_found[] = "not found\n";
+    struct serve *sv = data;
+    bool get = (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
+               (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
+#define PATH_IS(lit) (req->path_len == sizeof(lit) - 1 && memcmp(req->path, lit, sizeof(lit) - 1) == 0)
+
+    if (PATH_IS("/") || PATH_IS("/health") || PATH_IS("/metrics")) {
+        if (!get) {
+            tw_sconn_respond(c, 405, "text/plain", allow, bad_method, sizeof(bad_method) - 1);
+            return;
+        }
+    } else {
+        tw_sconn_respond(c, 404, "text/plain", NULL, not_found, sizeof(not_found) - 1);
+        return;
+    }
+    if (PATH_IS("/")) {
+        tw_sconn_respond(c, 200, "text/plain", NULL, sv->body, sv->body_len);
+    } else if (PATH_IS("/health")) {
+        bool down = tw_server_shutting_down(tw_sconn_server(c));
+        tw_sconn_respond(c, down ? 503 : 200, "text/plain", NULL, down ? "shutting down\n" : "ok\n",
+                         down ? 14 : 3);
+    } else {
+        char buf[8192];
+        struct mbuf m = {buf, 0, sizeof(buf)};
+        metrics(sv, &m);
+        tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n", buf,
+                         m.n);
+    }
 }
 
 int cmd_serve(int argc, char **argv)
@@ -104,7 +263,12 @@ int cmd_serve(int argc, char **argv)
         {"max-conns", required_argument, NULL, 'c'},
         {"max-requests", required_argument, NULL, 'r'},
         {"max-frame", required_argument, NULL, 'f'},
+        {"body-size", required_argument, NULL, 'b'},
+        {"request-timeout", required_argument, NULL, 'q'},
+        {"max-header", required_argument, NULL, 'H'},
+        {"max-body", required_argument, NULL, 'B'},
         {"naive-close", no_argument, NULL, 'n'},
+        {"reset-after-fin", no_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -112,8 +276,9 @@ int cmd_serve(int argc, char **argv)
     struct tw_server_opts so = {0};
     struct worker w[MAX_THREADS];
     struct tw_server_stats total = {0};
-    const char *listen = "127.0.0.1:7070";
-    unsigned long threads = 1, v;
+    static struct serve sv;
+    const char *listen = NULL;
+    unsigned long threads = 1, v, body_size = 13;
     bool json = false;
     sigset_t sigs;
     int ch, sig, err;
@@ -123,9 +288,12 @@ int cmd_serve(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'p':
-            if (strcmp(optarg, "twp") != 0) {
-                fprintf(stderr, "twkit serve: --proto %s: only twp is available in this "
-                                "version\n", optarg);
+            if (strcmp(optarg, "twp") == 0) {
+                so.proto = TW_PROTO_TWP;
+            } else if (strcmp(optarg, "http") == 0) {
+                so.proto = TW_PROTO_HTTP;
+            } else {
+                fprintf(stderr, "twkit serve: --proto %s: not twp or http\n", optarg);
                 return 2;
             }
             break;
@@ -141,7 +309,12 @@ int cmd_serve(int argc, char **argv)
         case 'c': if (cli_parse_uint("twkit serve", "--max-conns", optarg, 10000000, &v) < 0) return 2; so.max_conns = (unsigned)v; break;
         case 'r': if (cli_parse_uint("twkit serve", "--max-requests", optarg, 4294967295ul, &v) < 0) return 2; so.max_requests = (uint32_t)v; break;
         case 'f': if (cli_parse_uint("twkit serve", "--max-frame", optarg, 1u << 30, &v) < 0) return 2; so.max_frame = (uint32_t)v; break;
+        case 'b': if (cli_parse_uint("twkit serve", "--body-size", optarg, MAX_BODY, &body_size) < 0) return 2; break;
+        case 'q': if (cli_parse_dur("twkit serve", "--request-timeout", optarg, &so.request_timeout_ms) < 0) return 2; break;
+        case 'H': if (cli_parse_uint("twkit serve", "--max-header", optarg, 1u << 20, &v) < 0) return 2; so.http_limits.max_head = (uint32_t)v; break;
+        case 'B': if (cli_parse_uint("twkit serve", "--max-body", optarg, 1u << 30, &v) < 0) return 2; so.http_limits.max_body = (uint32_t)v; break;
         case 'n': so.naive_close = true; break;
+        case 'R': so.reset_after_fin = true; break;
         case 'j': json = true; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
@@ -151,12 +324,29 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "twkit serve: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (tw_addr_parse(&so.listen, listen, 7070) < 0) {
+    if (!listen)
+        listen = so.proto == TW_PROTO_HTTP ? "127.0.0.1:8080" : "127.0.0.1:7070";
+    if (tw_addr_parse(&so.listen, listen, so.proto == TW_PROTO_HTTP ? 8080 : 7070) < 0) {
         fprintf(stderr, "twkit serve: --listen %s: not an address (10.0.0.1:7070, [::1]:7070)\n",
                 listen);
         return 2;
     }
     so.reuseport = threads > 1;
+    if (so.proto == TW_PROTO_HTTP) {
+        static const char hello[] = "hello, twkit\n";
+        if (!(sv.body = malloc(body_size + 1))) {
+            fprintf(stderr, "twkit serve: out of memory\n");
+            return 1;
+        }
+        for (size_t i = 0; i < body_size; i++)
+            sv.body[i] = i + 1 == body_size ? '\n' : hello[i % (sizeof(hello) - 2)];
+        sv.body_len = body_size;
+        sv.w = w;
+        sv.nthreads = threads;
+        sv.port = tw_addr_port(&so.listen);
+        so.on_http = on_http;
+        so.data = &sv;
+    }
 
     /* Signals go to this thread only, through sigwait. */
     sigemptyset(&sigs);
@@ -178,9 +368,12 @@ int cmd_serve(int argc, char **argv)
         tw_io_init(&w[i].stop_io, w[i].stop_fd, on_stop, &w[i]);
         tw_io_start(w[i].loop, &w[i].stop_io, TW_IO_READ);
     }
-    fprintf(stderr, "twkit serve: twp on %s, %lu thread%s%s\n",
+    fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
+            so.proto == TW_PROTO_HTTP ? "http" : "twp",
             tw_addr_format(&so.listen, buf, sizeof(buf)), threads, threads > 1 ? "s" : "",
-            so.naive_close ? ", NAIVE CLOSE (the server closes first)" : "");
+            so.naive_close       ? ", NAIVE CLOSE (the server closes first)"
+            : so.reset_after_fin ? ", RST after the client's FIN"
+                                 : "");
     for (unsigned long i = 0; i < threads; i++)
         pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 
@@ -191,10 +384,10 @@ int cmd_serve(int argc, char **argv)
         if (write(w[i].stop_fd, &one, sizeof(one)) < 0)
             perror("eventfd");
     }
+    for (unsigned long i = 0; i < threads; i++)
+        pthread_join(w[i].tid, NULL); /* all of them: /metrics reads every server */
     for (unsigned long i = 0; i < threads; i++) {
-        const struct tw_server_stats *st;
-        pthread_join(w[i].tid, NULL);
-        st = tw_server_stats(w[i].srv);
+        const struct tw_server_stats *st = tw_server_stats(w[i].srv);
 #define ADD(f) total.f += st->f;
         STATS(ADD)
         tw_server_free(w[i].srv);
@@ -203,5 +396,6 @@ int cmd_serve(int argc, char **argv)
     if (!json)
         printf("twkit serve: connections and how they ended\n");
     print_stats(&total, json);
+    free(sv.body);
     return 0;
 }

@@ -14,11 +14,11 @@ struct tw__buf {
     uint32_t off, len, cap; /* data is p[off .. off+len) */
 };
 
-/* Append a[0..alen) then b[0..blen). Returns 0 or -ENOMEM. */
-static inline int tw__buf_append(struct tw__buf *b, const void *a, uint32_t alen,
-                                 const void *c, uint32_t clen)
+/* Make room for n more bytes after the data. Returns where they go (the
+ * caller writes them and adds what it used to len), or NULL (-ENOMEM). */
+static inline uint8_t *tw__buf_reserve(struct tw__buf *b, uint32_t n)
 {
-    uint32_t need = b->len + alen + clen;
+    uint32_t need = b->len + n;
 
     if (b->off + need > b->cap) {
         if (b->off)
@@ -30,15 +30,26 @@ static inline int tw__buf_append(struct tw__buf *b, const void *a, uint32_t alen
             while (cap < need)
                 cap *= 2;
             if (!(p = realloc(b->p, cap)))
-                return -ENOMEM;
+                return NULL;
             b->p = p;
             b->cap = cap;
         }
     }
+    return b->p + b->off + b->len;
+}
+
+/* Append a[0..alen) then b[0..blen). Returns 0 or -ENOMEM. */
+static inline int tw__buf_append(struct tw__buf *b, const void *a, uint32_t alen,
+                                 const void *c, uint32_t clen)
+{
+    uint8_t *w = tw__buf_reserve(b, alen + clen);
+
+    if (!w)
+        return -ENOMEM;
     if (alen)
-        memcpy(b->p + b->off + b->len, a, alen);
+        memcpy(w, a, alen);
     if (clen)
-        memcpy(b->p + b->off + b->len + alen, c, clen);
+        memcpy(w + alen, c, clen);
     b->len += alen + clen;
     return 0;
 }

@@ -1,4 +1,5 @@
-/* The twp server: connection state machine, accept loop, shutdown.
+/* The server: connection state machine, accept loop, shutdown, and twp
+ * (HTTP/1.1 on the same state machine is in http.c).
  *
  * States, named after the protocol's words:
  *   HELLO        accepted, waiting for the client's HELLO
@@ -10,9 +11,10 @@
  *   ACK_WAIT     grace passed; abort once everything sent is acknowledged
  *
  * Closing happens in exactly two functions: close_passive() (after the
- * client's FIN, checked by tw_sock_close_passive) and abort_conn() (RST),
+ * client's FIN, checked by tw_sock_close_passive) and tw__sconn_abort() (RST),
  * plus close_reset() once the client's RST has ended the connection.
- * naive_close mode adds a third, naive_close(), that is wrong on purpose.
+ * naive_close mode adds a third, tw__sconn_naive_close(), that is wrong on
+ * purpose.
  */
 #include <assert.h>
 #include <errno.h>
@@ -20,47 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "core/list.h"
-#include "twkit/server.h"
+#include "server/internal.h"
 #include "twkit/time.h"
 #include "twkit/twp.h"
 
-#define SCRATCH (64 * 1024)
 #define READS_PER_WAKEUP 8
 #define ACCEPTS_PER_WAKEUP 64
 #define ACCEPT_PAUSE_MS 100
 #define ACK_POLL_MS 5
 #define ERROR_ACK_MS 1000
-
-enum sc_state { SC_HELLO, SC_OPEN, SC_DONE_SENT, SC_GOODBYE_SENT, SC_PEER_FIN,
-                SC_ERROR_SENT, SC_ACK_WAIT };
-
-struct tw_sconn {
-    tw_io io;
-    tw_timer timer;
-    struct tw_list link;
-    tw_server *srv;
-    uint64_t *end_counter;  /* what to count when the pending end happens */
-    uint64_t hard_deadline; /* loop ms */
-    uint32_t requests;
-    uint8_t state;
-    bool in_read;           /* inside the read handler: flush at its end */
-    bool reading;           /* want READ events (off under backpressure) */
-    struct tw__buf in, out;
-};
-
-struct tw_server {
-    tw_loop *loop;
-    struct tw_server_opts o;
-    tw_io lio;
-    tw_timer accept_timer;
-    bool shutting_down, paused_full;
-    struct tw_list conns;
-    unsigned nconns;
-    struct tw_server_stats st;
-    uint8_t scratch[SCRATCH];
-};
 
 /* ---- ending a connection: the only places that close ---- */
 
@@ -82,7 +52,7 @@ static void conn_free(tw_sconn *c)
     }
 }
 
-static void abort_conn(tw_sconn *c, uint64_t *counter)
+void tw__sconn_abort(tw_sconn *c, uint64_t *counter)
 {
     tw_sock_abort(c->io.fd);
     (*counter)++;
@@ -98,10 +68,16 @@ static void close_reset(tw_sconn *c, uint64_t *counter)
     conn_free(c);
 }
 
-/* After the client's FIN: our FIN goes second, the client holds TIME_WAIT. */
+/* After the client's FIN: our FIN goes second, the client holds TIME_WAIT.
+ * With reset_after_fin, and the client holding everything we sent, an RST
+ * instead: it loses nothing (it is done sending, and what it has not read
+ * yet stays readable) and is spared the TIME_WAIT too. */
 static void close_passive(tw_sconn *c, uint64_t *counter)
 {
-    if (tw_sock_close_passive(c->io.fd) < 0) {
+    if (c->srv->o.reset_after_fin && tw_sock_unacked(c->io.fd) == 0) {
+        tw_sock_abort(c->io.fd);
+        c->srv->st.reset_after_fin++;
+    } else if (tw_sock_close_passive(c->io.fd) < 0) {
         /* The kernel says the client's FIN is not here, or data is unread:
          * closing now would send the first FIN (or an RST over data). */
         c->srv->st.first_fin_refused++;
@@ -113,7 +89,7 @@ static void close_passive(tw_sconn *c, uint64_t *counter)
 }
 
 /* naive_close mode only: we send the first FIN and hold the TIME_WAIT. */
-static void naive_close(tw_sconn *c)
+void tw__sconn_naive_close(tw_sconn *c)
 {
     close(c->io.fd);
     c->srv->st.naive_closed++;
@@ -146,7 +122,7 @@ static int queue_frame(tw_sconn *c, uint8_t type, const void *payload, uint32_t 
 }
 
 /* Write what is queued. Returns -1 if the connection was freed. */
-static int flush(tw_sconn *c)
+int tw__sconn_flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
     uint64_t held = (uint64_t)c->in.cap + c->out.cap;
@@ -155,7 +131,7 @@ static int flush(tw_sconn *c)
         s->st.conn_buf_peak = held;
     if (tw__buf_write(&c->out, c->io.fd) < 0) {
         /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
-        abort_conn(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
+        tw__sconn_abort(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
         return -1;
     }
     /* Backpressure: a client that does not read stops being read. */
@@ -176,14 +152,14 @@ int tw_sconn_send(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
 {
     int err;
 
-    if (!c || (len && !payload))
+    if (!c || (len && !payload) || c->srv->o.proto != TW_PROTO_TWP)
         return -EINVAL;
     if (c->state != SC_OPEN)
         return -EPIPE;
     if ((err = queue_frame(c, type, payload, len)) < 0)
         return err;
     if (!c->in_read)
-        flush(c);
+        tw__sconn_flush(c);
     return 0;
 }
 
@@ -193,13 +169,13 @@ static int reply(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
 {
     if (queue_frame(c, type, payload, len) == 0)
         return 0;
-    abort_conn(c, &c->srv->st.aborted_invalid);
+    tw__sconn_abort(c, &c->srv->st.aborted_invalid);
     return -1;
 }
 
 /* ---- the endings that wait ---- */
 
-static void arm_grace(tw_sconn *c, uint64_t *counter)
+void tw__sconn_arm_grace(tw_sconn *c, uint64_t *counter)
 {
     tw_server *s = c->srv;
 
@@ -212,24 +188,28 @@ void tw_sconn_finish(tw_sconn *c)
 {
     if (!c || (c->state != SC_OPEN && c->state != SC_HELLO))
         return;
+    if (c->srv->o.proto == TW_PROTO_HTTP) {
+        tw__http_finish(c);
+        return;
+    }
     queue_frame(c, TW_TWP_DONE, NULL, 0);
     c->state = SC_DONE_SENT;
     c->reading = true; /* keep reading (and discarding) to see the FIN */
-    arm_grace(c, &c->srv->st.closed_after_done);
+    tw__sconn_arm_grace(c, &c->srv->st.closed_after_done);
     if (!c->in_read)
-        flush(c);
+        tw__sconn_flush(c);
 }
 
 /* Abort once the client has acknowledged everything we sent, or at the
  * hard deadline: a slow reader loses nothing. */
-static void abort_when_acked(tw_sconn *c)
+void tw__sconn_abort_when_acked(tw_sconn *c)
 {
     tw_server *s = c->srv;
     int unacked = tw_sock_unacked(c->io.fd);
 
     if ((c->out.len == 0 && unacked == 0) || unacked < 0 ||
         tw_ms_diff(tw_loop_now(s->loop), c->hard_deadline) >= 0) {
-        abort_conn(c, c->end_counter);
+        tw__sconn_abort(c, c->end_counter);
         return;
     }
     tw_timer_start(s->loop, &c->timer, ACK_POLL_MS);
@@ -261,18 +241,21 @@ static void on_timer(tw_timer *t)
     switch (c->state) {
     case SC_HELLO:
     case SC_OPEN:
-        abort_conn(c, &s->st.aborted_idle);
+        if (s->o.proto == TW_PROTO_HTTP)
+            tw__http_timeout(c);
+        else
+            tw__sconn_abort(c, &s->st.aborted_idle);
         return;
     case SC_DONE_SENT:
     case SC_GOODBYE_SENT:
         c->state = SC_ACK_WAIT; /* grace passed: no FIN, no RST */
         c->end_counter = &s->st.aborted_grace;
-        abort_when_acked(c);
+        tw__sconn_abort_when_acked(c);
         return;
     case SC_PEER_FIN: /* the client stopped reading our last replies */
     case SC_ERROR_SENT:
     case SC_ACK_WAIT:
-        abort_when_acked(c);
+        tw__sconn_abort_when_acked(c);
         return;
     }
 }
@@ -302,12 +285,12 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
         if (r < 0 && !s->o.on_data)
             return -1;
         if (r < 0) {
-            abort_conn(c, &s->st.aborted_invalid);
+            tw__sconn_abort(c, &s->st.aborted_invalid);
             return -1;
         }
         if (s->o.naive_close) {
-            if (flush(c) == 0)
-                naive_close(c);
+            if (tw__sconn_flush(c) == 0)
+                tw__sconn_naive_close(c);
             return -1;
         }
         if (s->o.max_requests && c->requests >= s->o.max_requests)
@@ -321,10 +304,10 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
         if (reply(c, TW_TWP_GOODBYE, NULL, 0) < 0)
             return -1;
         c->state = SC_GOODBYE_SENT;
-        arm_grace(c, &s->st.bye_goodbye);
+        tw__sconn_arm_grace(c, &s->st.bye_goodbye);
         return 0;
     case TW_TWP_ERROR:
-        abort_conn(c, &s->st.aborted_invalid); /* the client gave up on us */
+        tw__sconn_abort(c, &s->st.aborted_invalid); /* the client gave up on us */
         return -1;
     default: /* HELLO again, DONE, GOODBYE: not from a client, not now */
         protocol_error(c, TW_TWP_E_STATE, "frame not allowed now");
@@ -341,7 +324,7 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
 
     if (buffered) {
         if (tw__buf_append(&c->in, data, n, NULL, 0) < 0) {
-            abort_conn(c, &c->srv->st.aborted_invalid);
+            tw__sconn_abort(c, &c->srv->st.aborted_invalid);
             return -1;
         }
         p = c->in.p + c->in.off;
@@ -367,7 +350,7 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
     if (buffered)
         tw__buf_consume(&c->in, c->in.len - len);
     else if (len && tw__buf_append(&c->in, p, len, NULL, 0) < 0) {
-        abort_conn(c, &c->srv->st.aborted_invalid);
+        tw__sconn_abort(c, &c->srv->st.aborted_invalid);
         return -1;
     }
     return 0;
@@ -386,7 +369,7 @@ static void on_peer_fin(tw_sconn *c)
         c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
         tw_timer_start(s->loop, &c->timer, s->o.hard_deadline_ms);
     }
-    flush(c); /* closes passively once everything is written */
+    tw__sconn_flush(c); /* closes passively once everything is written */
 }
 
 static void on_io(tw_io *io, unsigned events)
@@ -401,7 +384,7 @@ static void on_io(tw_io *io, unsigned events)
         return;
     }
     if (events & TW_IO_WRITE && !(events & TW_IO_READ)) {
-        flush(c);
+        tw__sconn_flush(c);
         return;
     }
     c->in_read = true;
@@ -409,8 +392,14 @@ static void on_io(tw_io *io, unsigned events)
         ssize_t n = read(io->fd, s->scratch, SCRATCH);
         if (n > 0) {
             if (c->state <= SC_OPEN) { /* later states discard input */
-                tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
-                if (parse_input(c, s->scratch, (uint32_t)n) < 0)
+                int r;
+                if (s->o.proto == TW_PROTO_HTTP) {
+                    r = tw__http_input(c, s->scratch, (uint32_t)n); /* sets its timers */
+                } else {
+                    tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
+                    r = parse_input(c, s->scratch, (uint32_t)n);
+                }
+                if (r < 0)
                     return;
             }
             if (n < SCRATCH)
@@ -429,11 +418,11 @@ static void on_io(tw_io *io, unsigned events)
         if (errno == ECONNRESET)
             close_reset(c, counter);
         else
-            abort_conn(c, counter);
+            tw__sconn_abort(c, counter);
         return;
     }
     c->in_read = false;
-    flush(c);
+    tw__sconn_flush(c);
 }
 
 /* ---- accepting ---- */
@@ -479,7 +468,7 @@ static void on_accept(tw_io *io, unsigned events)
             continue;
         }
         c->srv = s;
-        c->state = SC_HELLO;
+        c->state = s->o.proto == TW_PROTO_HTTP ? SC_OPEN : SC_HELLO;
         c->reading = true; /* TCP_NODELAY: inherited from the listener */
         tw_io_init(&c->io, fd, on_io, c);
         tw_timer_init(&c->timer, on_timer, c);
@@ -502,7 +491,7 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
     tw_server *s;
     int fd, err;
 
-    if (!loop || !opts || !out)
+    if (!loop || !opts || !out || (opts->proto != TW_PROTO_TWP && opts->proto != TW_PROTO_HTTP))
         return -EINVAL;
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
@@ -520,6 +509,8 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
         s->o.max_frame = TW_TWP_MAX_FRAME_DEFAULT;
     if (!s->o.max_outbuf)
         s->o.max_outbuf = 1u << 20;
+    if (!s->o.request_timeout_ms)
+        s->o.request_timeout_ms = 10000;
     tw__list_init(&s->conns);
     lo = (struct tw_listen_opts){.backlog = opts->backlog, .reuseport = opts->reuseport};
     if ((fd = tw_sock_listen(&opts->listen, &lo)) < 0) {
@@ -547,7 +538,7 @@ void tw_server_shutdown(tw_server *s)
     tw_io_close(&s->lio);
     for (struct tw_list *p = s->conns.next, *next; p != &s->conns; p = next) {
         tw_sconn *c = tw__container_of(p, tw_sconn, link);
-        next = p->next; /* flush may free c */
+        next = p->next; /* finishing may free c */
         tw_sconn_finish(c);
     }
 }
@@ -560,9 +551,11 @@ void tw_server_free(tw_server *s)
     if (s->lio.fd >= 0)
         tw_io_close(&s->lio);
     while (!tw__list_empty(&s->conns))
-        abort_conn(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_grace);
+        tw__sconn_abort(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_grace);
     free(s);
 }
 
 const struct tw_server_stats *tw_server_stats(const tw_server *s) { return &s->st; }
 unsigned tw_server_conns(const tw_server *s) { return s->nconns; }
+bool tw_server_shutting_down(const tw_server *s) { return s->shutting_down; }
+tw_server *tw_sconn_server(const tw_sconn *c) { return c->srv; }

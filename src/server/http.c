@@ -1,0 +1,283 @@
+/* HTTP/1.1 on the server's connection life cycle (server.c).
+ *
+ * Requests are parsed where they lie: in the read scratch buffer, and only
+ * an incomplete request is copied into the connection's input buffer. Each
+ * is handed to the handler, which answers before it returns, so pipelined
+ * requests are answered in order and their responses leave in one write.
+ *
+ * Ending a connection follows the first seed's rule as twp does: the
+ * server never sends the first FIN. When the client asked to close (or is
+ * HTTP/1.0 without keep-alive), or the server wants to end (request limit,
+ * shutdown), or the request was malformed, the response says Connection:
+ * close and the connection goes to DONE_SENT: input is discarded, the
+ * client's FIN is awaited for the grace period, and after that the
+ * connection is aborted once the response is acknowledged. An idle
+ * keep-alive connection is aborted (RST) at the idle timeout; a request
+ * that is not whole within request_timeout (slowloris) is aborted too.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+#define HEAD_ROOM 256 /* status line and the headers the server adds */
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static const char *date_now(tw_server *s)
+{
+    uint64_t now = tw_loop_now(s->loop);
+
+    if (!s->date[0] || now - s->date_ms >= 1000) {
+        tw_http_date(s->date);
+        s->date_ms = now;
+    }
+    return s->date;
+}
+
+/* Queue a response head and body[0..len) (body_len, the Content-Length;
+ * -1 for chunked). One reservation, so a failure leaves nothing half
+ * written. */
+static int put_response(tw_sconn *c, int status, const char *ctype, const char *extra,
+                        int64_t body_len, const void *body, size_t len)
+{
+    tw_server *s = c->srv;
+    size_t room = HEAD_ROOM + (ctype ? strlen(ctype) : 0) + (extra ? strlen(extra) : 0) + len;
+    enum tw_http_conn conn = c->resp_close      ? TW_HTTP_CONN_CLOSE
+                             : c->keep_alive_10 ? TW_HTTP_CONN_KEEP_ALIVE
+                                                : TW_HTTP_CONN_DEFAULT;
+    uint8_t *w;
+    ssize_t n;
+
+    if (room > UINT32_MAX / 2 || !(w = tw__buf_reserve(&c->out, (uint32_t)room)))
+        return -ENOMEM;
+    n = tw_http_write_head((char *)w, room - len, status, date_now(s), ctype, body_len, conn,
+                           extra);
+    if (n < 0)
+        return (int)n;
+    if (len)
+        memcpy(w + n, body, len);
+    c->out.len += (uint32_t)((size_t)n + len);
+    s->st.responses[status / 100 <= 5 ? status / 100 : 0]++;
+    return 0;
+}
+
+int tw_sconn_respond(tw_sconn *c, int status, const char *content_type,
+                     const char *extra_headers, const void *body, size_t len)
+{
+    int err;
+
+    if (!c || c->srv->o.proto != TW_PROTO_HTTP || (len && !body))
+        return -EINVAL;
+    if (!c->in_request)
+        return -EALREADY;
+    if ((err = put_response(c, status, content_type, extra_headers, (int64_t)len, body,
+                            c->resp_head ? 0 : len)) < 0)
+        return err;
+    c->in_request = false;
+    return 0;
+}
+
+int tw_sconn_respond_start(tw_sconn *c, int status, const char *content_type,
+                           const char *extra_headers)
+{
+    int err;
+
+    if (!c || c->srv->o.proto != TW_PROTO_HTTP)
+        return -EINVAL;
+    if (!c->in_request)
+        return -EALREADY;
+    if (c->minor == 0)
+        return -EPROTONOSUPPORT; /* HTTP/1.0 has no chunked coding */
+    if ((err = put_response(c, status, content_type, extra_headers, -1, NULL, 0)) < 0)
+        return err;
+    c->in_request = false;
+    c->resp_chunked = true;
+    return 0;
+}
+
+int tw_sconn_respond_chunk(tw_sconn *c, const void *data, size_t len)
+{
+    uint8_t *w;
+    size_t n;
+
+    if (!c || !c->resp_chunked || (len && !data) || len > UINT32_MAX / 2)
+        return -EINVAL;
+    if (!len || c->resp_head)
+        return 0; /* a zero-length chunk would end the body */
+    if (!(w = tw__buf_reserve(&c->out, (uint32_t)len + 24)))
+        return -ENOMEM;
+    n = tw_http_chunk_head((char *)w, len);
+    memcpy(w + n, data, len);
+    memcpy(w + n + len, TW_HTTP_CHUNK_END, 2);
+    c->out.len += (uint32_t)(n + len + 2);
+    return 0;
+}
+
+int tw_sconn_respond_end(tw_sconn *c)
+{
+    char last[8];
+
+    if (!c || !c->resp_chunked)
+        return -EINVAL;
+    c->resp_chunked = false;
+    if (c->resp_head)
+        return 0;
+    return tw__buf_append(&c->out, last, (uint32_t)tw_http_chunk_head(last, 0), NULL, 0);
+}
+
+/* After a response: go on, or wait for the client to close. Returns 1 when
+ * the connection takes no more requests, -1 when it was freed. */
+static int after_response(tw_sconn *c)
+{
+    tw_server *s = c->srv;
+
+    if (!c->resp_close)
+        return 0;
+    if (s->o.naive_close) {
+        if (tw__sconn_flush(c) == 0)
+            tw__sconn_naive_close(c);
+        return -1;
+    }
+    c->state = SC_DONE_SENT;
+    c->reading = true; /* keep reading (and discarding) to see the FIN */
+    tw__sconn_arm_grace(c, &s->st.closed_after_done);
+    return 1;
+}
+
+static int handle_request(tw_sconn *c, const struct tw_http_req *req)
+{
+    tw_server *s = c->srv;
+    static const char not_found[] = "not found\n", failed[] = "the handler did not answer\n";
+
+    c->requests++;
+    c->minor = req->minor;
+    c->resp_head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+    c->resp_close = !req->keep_alive || c->closing || s->o.naive_close ||
+                    (s->o.max_requests && c->requests >= s->o.max_requests);
+    c->keep_alive_10 = !c->resp_close && req->minor == 0;
+    c->in_request = true;
+    s->st.requests++;
+    if (s->o.on_http)
+        s->o.on_http(c, req, s->o.data);
+    else
+        tw_sconn_respond(c, 404, "text/plain", NULL, not_found, sizeof(not_found) - 1);
+    if (c->resp_chunked)
+        tw_sconn_respond_end(c);
+    if (c->in_request &&
+        tw_sconn_respond(c, 500, "text/plain", NULL, failed, sizeof(failed) - 1) < 0) {
+        tw__sconn_abort(c, &s->st.aborted_invalid); /* out of memory */
+        return -1;
+    }
+    return after_response(c);
+}
+
+/* Malformed: answer 4xx/5xx with Connection: close, then end as above. */
+static int reject(tw_sconn *c, int err)
+{
+    tw_server *s = c->srv;
+    int status = tw_http_error_status(err);
+    const char *why = tw_http_reason(status);
+    char body[64];
+    size_t n = strlen(why);
+
+    memcpy(body, why, n);
+    body[n++] = '\n';
+    s->st.bad_requests++;
+    c->resp_close = true;
+    c->resp_head = c->keep_alive_10 = false;
+    c->in_request = true;
+    if (tw_sconn_respond(c, status, "text/plain", NULL, body, n) < 0) {
+        tw__sconn_abort(c, &s->st.aborted_invalid);
+        return -1;
+    }
+    return after_response(c);
+}
+
+/* The idle timer while no request is partial; the request deadline from
+ * the first byte of one that is. */
+static void arm_timer(tw_sconn *c)
+{
+    tw_server *s = c->srv;
+
+    if (c->in.len) {
+        if (!c->deadline_on) {
+            c->deadline_on = true;
+            tw_timer_start(s->loop, &c->timer, s->o.request_timeout_ms);
+        }
+        return;
+    }
+    c->deadline_on = false;
+    tw_timer_start(s->loop, &c->timer, c->closing ? s->o.grace_ms : s->o.idle_timeout_ms);
+}
+
+int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n)
+{
+    tw_server *s = c->srv;
+    char *p = (char *)data;
+    size_t len = n;
+    bool buffered = c->in.len > 0;
+
+    if (buffered) {
+        if (tw__buf_append(&c->in, data, n, NULL, 0) < 0) {
+            tw__sconn_abort(c, &s->st.aborted_invalid);
+            return -1;
+        }
+        p = (char *)c->in.p + c->in.off;
+        len = c->in.len;
+    }
+    while (len && c->state == SC_OPEN) {
+        ssize_t r = tw_http_parse(&c->hp, p, len, &s->o.http_limits, &s->req);
+        if (r == -EAGAIN) {
+            if (c->hp.head_len && s->req.expect_continue && !c->continue_sent) {
+                c->continue_sent = true;
+                if (tw__buf_append(&c->out, continue_100, sizeof(continue_100) - 1, NULL, 0) < 0) {
+                    tw__sconn_abort(c, &s->st.aborted_invalid);
+                    return -1;
+                }
+            }
+            break;
+        }
+        if ((r < 0 ? reject(c, (int)r) : handle_request(c, &s->req)) < 0)
+            return -1;
+        if (c->state != SC_OPEN)
+            break;
+        p += r;
+        len -= (size_t)r;
+        memset(&c->hp, 0, sizeof(c->hp));
+        c->continue_sent = c->deadline_on = false;
+    }
+    if (c->state != SC_OPEN)
+        len = 0; /* past Connection: close nothing more is processed */
+    if (buffered) {
+        tw__buf_consume(&c->in, c->in.len - (uint32_t)len);
+    } else if (len && tw__buf_append(&c->in, p, (uint32_t)len, NULL, 0) < 0) {
+        tw__sconn_abort(c, &s->st.aborted_invalid);
+        return -1;
+    }
+    if (c->state == SC_OPEN)
+        arm_timer(c);
+    return 0;
+}
+
+void tw__http_finish(tw_sconn *c)
+{
+    c->closing = true;
+    if (!c->in_read && !c->in.len) /* idle: one grace period for a last request */
+        tw_timer_start(c->srv->loop, &c->timer, c->srv->o.grace_ms);
+}
+
+void tw__http_timeout(tw_sconn *c)
+{
+    tw_server *s = c->srv;
+
+    if (c->deadline_on) {
+        tw__sconn_abort(c, &s->st.aborted_slow);
+        return;
+    }
+    /* Idle: abort, but not over a response still on its way. */
+    c->state = SC_ACK_WAIT;
+    c->end_counter = &s->st.aborted_idle;
+    c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
+    tw__sconn_abort_when_acked(c);
+}

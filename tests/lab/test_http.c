@@ -1,0 +1,514 @@
+/* HTTP/1.1 on the server, in the lab: Connection: close leaves no
+ * TIME_WAIT on the server, clients that do not close are aborted after the
+ * grace period, slowloris is cut at the request deadline, pipelined
+ * requests are answered in order, malformed ones get 4xx, and `twkit serve
+ * --proto http` serves /metrics. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "twkit/http.h"
+#include "twp_lab.h"
+
+#define TCP_LISTEN 10
+
+TestSuite(http, .init = twp_lab_setup, .fini = twp_lab_teardown, .timeout = 120);
+
+/* A handler whose body is the request's path. */
+static void echo_path(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    tw_sconn_respond(c, 200, "text/plain", NULL, req->path, req->path_len);
+}
+
+static void start_http(struct tw_server_opts o)
+{
+    o.proto = TW_PROTO_HTTP;
+    if (!o.on_http)
+        o.on_http = echo_path;
+    start_server(&o);
+}
+
+/* A nonblocking TCP connection from the client namespace. */
+static int client_conn(void)
+{
+    int fd;
+
+    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    tw_lab_leave(&lab);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, &dst.u.sa, dst.len), 0, "connect: %s", strerror(errno));
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+    cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Read into buf while running the server's loop, until want() says the
+ * bytes are enough, EOF/reset, or ms pass. Returns bytes read; *err gets
+ * 0, the read errno, or -1 for EOF. */
+static size_t read_while_serving(int fd, char *buf, size_t cap, bool (*want)(const char *, size_t),
+                                 uint64_t ms, int *err)
+{
+    uint64_t end = tw_now_ms() + ms;
+    size_t n = 0;
+
+    *err = 0;
+    while (tw_now_ms() < end && n < cap - 1) {
+        ssize_t r;
+        tw_loop_run_once(loop, 5);
+        r = read(fd, buf + n, cap - 1 - n);
+        if (r > 0) {
+            n += (size_t)r;
+            buf[n] = 0;
+            if (want && want(buf, n))
+                break;
+        } else if (r == 0) {
+            *err = -1;
+            break;
+        } else if (errno != EAGAIN) {
+            *err = errno;
+            break;
+        }
+    }
+    buf[n] = 0;
+    return n;
+}
+
+/* Count the complete responses in buf, copying each body into bodies. */
+static int responses(const char *buf, size_t n, char bodies[][32], int max, bool *last_close)
+{
+    int k = 0;
+    size_t off = 0;
+
+    while (off < n && k < max) {
+        struct tw_http_resp r;
+        ssize_t h = tw_http_parse_response(buf + off, n - off, 0, &r);
+        if (h <= 0 || r.content_length < 0 || off + (size_t)h + (size_t)r.content_length > n)
+            break;
+        snprintf(bodies[k], 32, "%.*s", (int)r.content_length, buf + off + h);
+        if (last_close)
+            *last_close = !r.keep_alive;
+        k++;
+        off += (size_t)h + (size_t)r.content_length;
+    }
+    return k;
+}
+
+static bool one_response(const char *b, size_t n)
+{
+    char bodies[1][32];
+    return responses(b, n, bodies, 1, NULL) == 1;
+}
+
+static bool three_responses(const char *b, size_t n)
+{
+    char bodies[3][32];
+    return responses(b, n, bodies, 3, NULL) == 3;
+}
+
+static pid_t reap_pid;
+static int reap_status;
+static bool reaped;
+static bool child_exited(void)
+{
+    if (!reaped && waitpid(reap_pid, &reap_status, WNOHANG) == reap_pid)
+        reaped = true;
+    return reaped;
+}
+
+/* ---- the acceptance test: 10,000 Connection: close requests from curl ---- */
+
+Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time_wait)
+{
+    char url[128], addr[TW_ADDRSTRLEN], out[] = "/tmp/twkit-curl-XXXXXX", cmd[512];
+    const struct tw_server_stats *st;
+    int fd, ok = 0;
+    FILE *f;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){0});
+    cr_assert_geq(fd = mkstemp(out), 0);
+    close(fd);
+    /* one curl, 10,000 URLs in turn, each on a new connection */
+    snprintf(url, sizeof(url), "http://%s/[1-10000]", tw_addr_format(&dst, addr, sizeof(addr)));
+    snprintf(cmd, sizeof(cmd), "exec curl -s -H 'Connection: close' -o /dev/null "
+                               "-w '%%{http_code} %%{num_connects}\\n' '%s' > %s", url, out);
+    reap_pid = tw_lab_spawn(&lab, TW_LAB_CLIENT, (char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_gt(reap_pid, 0);
+    reaped = false;
+    run_until(child_exited, 90000);
+    if (!child_exited()) {
+        kill(reap_pid, SIGKILL);
+        waitpid(reap_pid, &reap_status, 0);
+    }
+    for (int i = 0; i < 50; i++) /* the last FINs */
+        tw_loop_run_once(loop, 10);
+    f = fopen(out, "r");
+    cr_assert_not_null(f);
+    for (char line[64]; fgets(line, sizeof(line), f);)
+        ok += strcmp(line, "200 1\n") == 0; /* answered, on a connection of its own */
+    fclose(f);
+    unlink(out);
+
+    st = tw_server_stats(srv);
+    cr_assert(WIFEXITED(reap_status) && WEXITSTATUS(reap_status) == 0, "curl: %d", reap_status);
+    cr_assert_eq(ok, 10000, "%d of 10000 answered 200 on a new connection", ok);
+    cr_assert_eq(st->requests, 10000);
+    cr_assert_eq(st->closed_after_done, 10000, "closed after Connection: close: %llu",
+                 (unsigned long long)st->closed_after_done);
+    cr_assert_eq(st->first_fin_refused, 0);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "the server holds TIME_WAIT");
+    /* curl closed first, as Connection: close asks: it holds them */
+    cr_assert_geq(time_wait(TW_LAB_CLIENT), 9000);
+}
+
+/* reset_after_fin: after the client's FIN, an RST: no TIME_WAIT anywhere. */
+Test(http, reset_after_fin_spares_the_client_its_time_wait_too)
+{
+    char url[128], addr[TW_ADDRSTRLEN];
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.reset_after_fin = true});
+    snprintf(url, sizeof(url), "http://%s/[1-1000]", tw_addr_format(&dst, addr, sizeof(addr)));
+    reap_pid = tw_lab_spawn(&lab, TW_LAB_CLIENT,
+                            (char *[]){"curl", "-sf", "-H", "Connection: close", "-o", "/dev/null",
+                                       url, NULL});
+    cr_assert_gt(reap_pid, 0);
+    reaped = false;
+    run_until(child_exited, 60000);
+    if (!child_exited()) {
+        kill(reap_pid, SIGKILL);
+        waitpid(reap_pid, &reap_status, 0);
+    }
+    for (int i = 0; i < 50; i++)
+        tw_loop_run_once(loop, 10);
+    cr_assert(WIFEXITED(reap_status) && WEXITSTATUS(reap_status) == 0,
+              "curl failed (status %d): a response was lost", reap_status);
+    cr_assert_eq(tw_server_stats(srv)->requests, 1000);
+    cr_assert_eq(tw_server_stats(srv)->reset_after_fin, 1000);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+}
+
+/* ---- endings ---- */
+
+Test(http, a_client_that_asks_to_close_and_never_does_is_aborted_after_the_grace_period)
+{
+    char buf[2048];
+    int fd, err;
+    uint64_t t0;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.grace_ms = 300});
+    fd = client_conn();
+    send_all(fd, "GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "no response: %s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+    t0 = tw_now_ms();
+    /* the server waits for our FIN, which never comes: then RST */
+    read_while_serving(fd, buf, sizeof(buf), NULL, 3000, &err);
+    cr_assert_eq(err, ECONNRESET, "expected a reset, got %d", err);
+    cr_assert_geq(tw_now_ms() - t0, 250);
+    cr_assert_lt(tw_now_ms() - t0, 2000);
+    cr_assert_eq(tw_server_stats(srv)->aborted_grace, 1);
+    close(fd);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+}
+
+Test(http, http_1_0_without_keep_alive_is_answered_with_close_and_the_client_closes)
+{
+    char buf[2048];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){0});
+    fd = client_conn();
+    send_all(fd, "GET /old HTTP/1.0\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n));
+    cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+    close(fd); /* the client closes first, as asked */
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_eq(tw_server_stats(srv)->closed_after_done, 1);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 1);
+}
+
+Test(http, an_idle_keep_alive_connection_is_aborted_at_the_idle_timeout)
+{
+    char buf[2048];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.idle_timeout_ms = 300});
+    fd = client_conn();
+    send_all(fd, "GET /ka HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n));
+    cr_assert_null(strstr(buf, "Connection: close"), "%s", buf);
+    read_while_serving(fd, buf, sizeof(buf), NULL, 3000, &err);
+    cr_assert_eq(err, ECONNRESET, "expected a reset, got %d", err);
+    cr_assert_eq(tw_server_stats(srv)->aborted_idle, 1);
+    close(fd);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+}
+
+/* Shutdown: the next response on a busy connection says Connection: close;
+ * an idle one gets the grace period for a last request, then an RST. */
+Test(http, shutdown_closes_busy_connections_by_the_book_and_aborts_idle_ones)
+{
+    char buf[2048];
+    int busy, idle, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.grace_ms = 300});
+    busy = client_conn();
+    idle = client_conn();
+    send_all(busy, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(busy, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n));
+    cr_assert_null(strstr(buf, "Connection: close"), "%s", buf);
+    cr_assert_eq(tw_server_conns(srv), 2);
+
+    tw_server_shutdown(srv);
+    send_all(busy, "GET /two HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(busy, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "no answer after shutdown: %s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+    close(busy); /* as asked */
+    read_while_serving(idle, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert_eq(err, ECONNRESET, "the idle connection: %d", err);
+    close(idle);
+    for (int i = 0; i < 20 && tw_server_conns(srv); i++)
+        tw_loop_run_once(loop, 10);
+    cr_assert_eq(tw_server_conns(srv), 0);
+    cr_assert_eq(tw_server_stats(srv)->closed_after_done, 1);
+    cr_assert_eq(tw_server_stats(srv)->aborted_idle, 1);
+    cr_assert_eq(tw_server_stats(srv)->requests, 2);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+}
+
+Test(http, slowloris_is_cut_at_the_request_deadline)
+{
+    static const char head[] = "GET /slow HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int fd, err = 0;
+    uint64_t t0;
+    size_t i = 0;
+    char c;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.request_timeout_ms = 400, .idle_timeout_ms = 5000});
+    fd = client_conn();
+    t0 = tw_now_ms();
+    /* one byte every 20 ms: each read would reset an idle timer; the
+     * deadline counts from the first byte */
+    while (tw_now_ms() - t0 < 3000 && !err) {
+        if (i < sizeof(head) - 1 && write(fd, &head[i], 1) == 1)
+            i++;
+        for (uint64_t s = tw_now_ms(); tw_now_ms() - s < 20;)
+            tw_loop_run_once(loop, 5);
+        if (read(fd, &c, 1) < 0 && errno != EAGAIN)
+            err = errno;
+    }
+    cr_assert_eq(err, ECONNRESET, "still open after %llu ms", (unsigned long long)(tw_now_ms() - t0));
+    cr_assert_geq(tw_now_ms() - t0, 380);
+    cr_assert_lt(tw_now_ms() - t0, 1500);
+    cr_assert_eq(tw_server_stats(srv)->aborted_slow, 1);
+    cr_assert_eq(tw_server_stats(srv)->requests, 0);
+    close(fd);
+}
+
+Test(http, pipelined_requests_are_answered_in_order_and_nothing_after_close)
+{
+    char buf[4096], bodies[4][32];
+    bool closed = false;
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){0});
+    fd = client_conn();
+    send_all(fd, "GET /first HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                 "GET /third HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                 "GET /fourth HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), three_responses, 2000, &err);
+    /* a little longer: a fourth answer would have arrived by now */
+    n += read_while_serving(fd, buf + n, sizeof(buf) - n, NULL, 200, &err);
+    cr_assert_eq(responses(buf, n, bodies, 4, &closed), 3, "%s", buf);
+    cr_assert_str_eq(bodies[0], "/first");
+    cr_assert_str_eq(bodies[1], "/second");
+    cr_assert_str_eq(bodies[2], "/third");
+    cr_assert(closed, "the third response did not say Connection: close");
+    cr_assert_eq(tw_server_stats(srv)->requests, 3);
+    close(fd);
+}
+
+/* Bodies in pieces: chunked, split across writes, with 100 Continue. */
+static void echo_body(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    tw_sconn_respond(c, 200, "text/plain", NULL, req->body, req->body_len);
+}
+
+Test(http, a_chunked_body_in_pieces_and_expect_100_continue)
+{
+    char buf[2048], bodies[1][32];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.on_http = echo_body});
+    fd = client_conn();
+    send_all(fd, "POST /up HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 300, &err);
+    cr_assert_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_all(fd, "5\r\nhello\r\n");
+    read_while_serving(fd, buf, sizeof(buf), NULL, 100, &err);
+    send_all(fd, "7;ext=1\r\n, twkit\r\n0\r\nTrailer: x\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert_eq(responses(buf, n, bodies, 1, NULL), 1, "%s", buf);
+    cr_assert_str_eq(bodies[0], "hello, twkit");
+    close(fd);
+}
+
+/* ---- bad input ---- */
+
+struct bad { const char *req; const char *status; };
+
+Test(http, malformed_requests_get_4xx_with_close_and_leave_no_server_time_wait)
+{
+    static char longline[20000], bighead[20000];
+    const struct bad cases[] = {
+        {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
+        {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "400"},
+        {"GET / HTTP/1.1\r\nHost: t\r\n folded\r\n\r\n", "400"},
+        {"GET / HTTP/1.1\nHost: t\r\n\r\n", "400"},
+        {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400"},
+        {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", "413"},
+        {"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "501"},
+        {"GET / HTTP/2.0\r\nHost: t\r\n\r\n", "505"},
+        {"GET / HTTP/1.1\r\n\r\n", "400"},
+        {longline, "414"},
+        {bighead, "431"},
+    };
+    int n_cases = sizeof(cases) / sizeof(cases[0]);
+
+    NEED_ROOT();
+    memcpy(longline, "GET /", 5);
+    memset(longline + 5, 'a', 9000);
+    strcpy(longline + 9005, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    strcpy(bighead, "GET / HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 0; i < 400; i++)
+        strcat(bighead, "X-Fill: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    strcat(bighead, "\r\n");
+    start_http((struct tw_server_opts){0});
+    for (int i = 0; i < n_cases; i++) {
+        char buf[2048], want[32];
+        int fd = client_conn(), err;
+        send_all(fd, cases[i].req);
+        read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+        snprintf(want, sizeof(want), "HTTP/1.1 %s ", cases[i].status);
+        cr_assert_eq(strncmp(buf, want, strlen(want)), 0, "case %d: got %.40s", i, buf);
+        cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "case %d", i);
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_eq(tw_server_stats(srv)->bad_requests, (uint64_t)n_cases);
+    cr_assert_eq(tw_server_stats(srv)->requests, 0);
+    cr_assert_eq(tw_server_stats(srv)->closed_after_done, (uint64_t)n_cases);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+}
+
+/* ---- twkit serve --proto http ---- */
+
+static void run_curl(const char *url, char *out, size_t cap)
+{
+    char cmd[512], tmp[] = "/tmp/twkit-curl-XXXXXX";
+    int fd = mkstemp(tmp), status;
+    pid_t pid;
+    size_t n = 0;
+    FILE *f;
+
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "exec curl -s -i '%s' > %s", url, tmp);
+    pid = tw_lab_spawn(&lab, TW_LAB_CLIENT, (char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_gt(pid, 0);
+    waitpid(pid, &status, 0);
+    if ((f = fopen(tmp, "r"))) {
+        n = fread(out, 1, cap - 1, f);
+        fclose(f);
+    }
+    out[n] = 0;
+    unlink(tmp);
+}
+
+Test(http, twkit_serve_http_answers_root_health_and_metrics)
+{
+    char cmd[256], addr[TW_ADDRSTRLEN], url[128], body[16384];
+    struct tw_tcp_states st;
+    pid_t pid;
+    int status = -1;
+
+    NEED_ROOT();
+    dst = server_addr();
+    tw_addr_format(&dst, addr, sizeof(addr));
+    snprintf(cmd, sizeof(cmd), "exec %s serve --proto http --listen %s --body-size 100 "
+                               "2>/dev/null >/dev/null", TWKIT_BIN, addr);
+    pid = tw_lab_spawn(&lab, TW_LAB_SERVER, (char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_gt(pid, 0);
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(tw_lab_count(&lab, TW_LAB_SERVER, &st), 0);
+        if (st.n[TCP_LISTEN])
+            break;
+        usleep(10000);
+    }
+    cr_assert_gt(st.n[TCP_LISTEN], 0, "twkit serve did not start listening");
+
+    snprintf(url, sizeof(url), "http://%s/", addr);
+    run_curl(url, body, sizeof(body));
+    cr_assert_not_null(strstr(body, "HTTP/1.1 200 OK\r\n"), "%s", body);
+    cr_assert_not_null(strstr(body, "Content-Length: 100\r\n"), "%s", body);
+    snprintf(url, sizeof(url), "http://%s/health", addr);
+    run_curl(url, body, sizeof(body));
+    cr_assert_not_null(strstr(body, "\r\n\r\nok\n"), "%s", body);
+    snprintf(url, sizeof(url), "http://%s/nothing", addr);
+    run_curl(url, body, sizeof(body));
+    cr_assert_not_null(strstr(body, "HTTP/1.1 404 "), "%s", body);
+    snprintf(url, sizeof(url), "http://%s/metrics", addr);
+    run_curl(url, body, sizeof(body));
+    cr_assert_not_null(strstr(body, "Content-Type: text/plain; version=0.0.4\r\n"), "%s", body);
+    cr_assert_not_null(strstr(body, "\ntwkit_server_requests_total 4\n"), "%s", body);
+    cr_assert_not_null(strstr(body, "\ntwkit_server_responses_total{code=\"4xx\"} 1\n"), "%s", body);
+    cr_assert_not_null(strstr(body, "\ntwkit_server_connections_ended_total{how=\"closed_by_peer\"} 3\n"),
+                       "%s", body);
+    cr_assert_not_null(strstr(body, "\ntwkit_server_time_wait_sockets 0\n"), "%s", body);
+    cr_assert_not_null(strstr(body, "\ntwkit_server_first_fin_refused_total 0\n"), "%s", body);
+
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (!WIFEXITED(status))
+        kill(pid, SIGKILL), waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit serve: status %d", status);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+}
