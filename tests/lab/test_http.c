@@ -15,8 +15,6 @@
 #include "twkit/http.h"
 #include "twp_lab.h"
 
-#define TCP_LISTEN 10
-
 TestSuite(http, .init = twp_lab_setup, .fini = twp_lab_teardown, .timeout = 120);
 
 /* A handler whose body is the request's path. */
@@ -125,13 +123,30 @@ static bool child_exited(void)
     return reaped;
 }
 
+/* Run argv in the client namespace while serving, until it exits (killed
+ * after ms), then let the last FINs land. Returns its wait status. */
+static int serve_while_client_runs(char *const argv[], uint64_t ms)
+{
+    reap_pid = tw_lab_spawn(&lab, TW_LAB_CLIENT, argv);
+    cr_assert_gt(reap_pid, 0);
+    reaped = false;
+    run_until(child_exited, ms);
+    if (!child_exited()) {
+        kill(reap_pid, SIGKILL);
+        waitpid(reap_pid, &reap_status, 0);
+    }
+    for (int i = 0; i < 50; i++)
+        tw_loop_run_once(loop, 10);
+    return reap_status;
+}
+
 /* ---- the acceptance test: 10,000 Connection: close requests from curl ---- */
 
 Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time_wait)
 {
     char url[128], addr[TW_ADDRSTRLEN], out[] = "/tmp/twkit-curl-XXXXXX", cmd[512];
     const struct tw_server_stats *st;
-    int fd, ok = 0;
+    int fd, ok = 0, status;
     FILE *f;
 
     NEED_ROOT();
@@ -142,16 +157,7 @@ Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time
     snprintf(url, sizeof(url), "http://%s/[1-10000]", tw_addr_format(&dst, addr, sizeof(addr)));
     snprintf(cmd, sizeof(cmd), "exec curl -s -H 'Connection: close' -o /dev/null "
                                "-w '%%{http_code} %%{num_connects}\\n' '%s' > %s", url, out);
-    reap_pid = tw_lab_spawn(&lab, TW_LAB_CLIENT, (char *[]){"/bin/sh", "-c", cmd, NULL});
-    cr_assert_gt(reap_pid, 0);
-    reaped = false;
-    run_until(child_exited, 90000);
-    if (!child_exited()) {
-        kill(reap_pid, SIGKILL);
-        waitpid(reap_pid, &reap_status, 0);
-    }
-    for (int i = 0; i < 50; i++) /* the last FINs */
-        tw_loop_run_once(loop, 10);
+    status = serve_while_client_runs((char *[]){"/bin/sh", "-c", cmd, NULL}, 90000);
     f = fopen(out, "r");
     cr_assert_not_null(f);
     for (char line[64]; fgets(line, sizeof(line), f);)
@@ -160,7 +166,7 @@ Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time
     unlink(out);
 
     st = tw_server_stats(srv);
-    cr_assert(WIFEXITED(reap_status) && WEXITSTATUS(reap_status) == 0, "curl: %d", reap_status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "curl: %d", status);
     cr_assert_eq(ok, 10000, "%d of 10000 answered 200 on a new connection", ok);
     cr_assert_eq(st->requests, 10000);
     cr_assert_eq(st->closed_after_done, 10000, "closed after Connection: close: %llu",
@@ -175,24 +181,15 @@ Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time
 Test(http, reset_after_fin_spares_the_client_its_time_wait_too)
 {
     char url[128], addr[TW_ADDRSTRLEN];
+    int status;
 
     NEED_ROOT();
     start_http((struct tw_server_opts){.reset_after_fin = true});
     snprintf(url, sizeof(url), "http://%s/[1-1000]", tw_addr_format(&dst, addr, sizeof(addr)));
-    reap_pid = tw_lab_spawn(&lab, TW_LAB_CLIENT,
-                            (char *[]){"curl", "-sf", "-H", "Connection: close", "-o", "/dev/null",
-                                       url, NULL});
-    cr_assert_gt(reap_pid, 0);
-    reaped = false;
-    run_until(child_exited, 60000);
-    if (!child_exited()) {
-        kill(reap_pid, SIGKILL);
-        waitpid(reap_pid, &reap_status, 0);
-    }
-    for (int i = 0; i < 50; i++)
-        tw_loop_run_once(loop, 10);
-    cr_assert(WIFEXITED(reap_status) && WEXITSTATUS(reap_status) == 0,
-              "curl failed (status %d): a response was lost", reap_status);
+    status = serve_while_client_runs((char *[]){"curl", "-sf", "-H", "Connection: close", "-o",
+                                                "/dev/null", url, NULL}, 60000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "curl failed (status %d): a response was lost", status);
     cr_assert_eq(tw_server_stats(srv)->requests, 1000);
     cr_assert_eq(tw_server_stats(srv)->reset_after_fin, 1000);
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
@@ -465,7 +462,6 @@ static void run_curl(const char *url, char *out, size_t cap)
 Test(http, twkit_serve_http_answers_root_health_and_metrics)
 {
     char cmd[256], addr[TW_ADDRSTRLEN], url[128], body[16384];
-    struct tw_tcp_states st;
     pid_t pid;
     int status = -1;
 
@@ -476,13 +472,7 @@ Test(http, twkit_serve_http_answers_root_health_and_metrics)
                                "2>/dev/null >/dev/null", TWKIT_BIN, addr);
     pid = tw_lab_spawn(&lab, TW_LAB_SERVER, (char *[]){"/bin/sh", "-c", cmd, NULL});
     cr_assert_gt(pid, 0);
-    for (int i = 0; i < 300; i++) {
-        cr_assert_eq(tw_lab_count(&lab, TW_LAB_SERVER, &st), 0);
-        if (st.n[TCP_LISTEN])
-            break;
-        usleep(10000);
-    }
-    cr_assert_gt(st.n[TCP_LISTEN], 0, "twkit serve did not start listening");
+    wait_listening("twkit serve");
 
     snprintf(url, sizeof(url), "http://%s/", addr);
     run_curl(url, body, sizeof(body));

@@ -13,7 +13,6 @@
 
 #include "twp_lab.h"
 
-#define TCP_LISTEN 10
 
 TestSuite(server, .init = twp_lab_setup, .fini = twp_lab_teardown, .timeout = 120);
 
@@ -201,7 +200,6 @@ static uint64_t json_u64(const char *json, const char *key)
 Test(server, twkit_serve_on_sigterm_says_done_to_everyone_and_loses_nothing)
 {
     char out[] = "/tmp/twkit-serve-XXXXXX", cmd[512], addr[TW_ADDRSTRLEN], json[2048] = "";
-    struct tw_tcp_states st;
     pid_t pid;
     int status = -1, fd;
 
@@ -213,13 +211,7 @@ Test(server, twkit_serve_on_sigterm_says_done_to_everyone_and_loses_nothing)
              tw_addr_format(&dst, addr, sizeof(addr)), out);
     pid = tw_lab_spawn(&lab, TW_LAB_SERVER, (char *[]){"/bin/sh", "-c", cmd, NULL});
     cr_assert_gt(pid, 0);
-    for (int i = 0; i < 300; i++) {
-        cr_assert_eq(tw_lab_count(&lab, TW_LAB_SERVER, &st), 0);
-        if (st.n[TCP_LISTEN])
-            break;
-        usleep(10000);
-    }
-    cr_assert_gt(st.n[TCP_LISTEN], 0, "twkit serve did not start listening");
+    wait_listening("twkit serve");
 
     memset(&sv, 0, sizeof(sv));
     cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);

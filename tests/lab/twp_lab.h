@@ -69,6 +69,20 @@ static uint32_t time_wait(enum tw_lab_side side)
     return st.n[TW_TCP_TIME_WAIT];
 }
 
+/* Wait (3 s at most) until something listens in the server namespace. */
+static inline void wait_listening(const char *what)
+{
+    struct tw_tcp_states st = {0};
+
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(tw_lab_count(&lab, TW_LAB_SERVER, &st), 0);
+        if (st.n[10 /* TCP_LISTEN */])
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("%s did not start listening", what);
+}
+
 /* Run the loop until cond() or ms pass. */
 static void run_until(bool (*cond)(void), uint64_t ms)
 {
