@@ -5,7 +5,11 @@
 set -eu
 
 # curl: the HTTP lab tests use it as a real client
-PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev"
+# libyaml, libcurl (OpenSSL), c-ares, OpenSSL: twkit probe
+# nftables: the probe tests drop a lab address's packets
+# prometheus: promtool and a real Prometheus scraping twkit probe in the tests
+PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
+      libyaml-dev libcurl4-openssl-dev libc-ares-dev libssl-dev openssl nftables prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -90,8 +90,9 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms);
 /* Make tw_loop_run return after the current iteration. */
 void tw_loop_stop(tw_loop *loop);
 
-/* The loop's cached time (CLOCK_MONOTONIC ms), updated once per iteration
- * and by tw_loop_update_time(). */
+/* The loop's cached time (CLOCK_MONOTONIC ms), updated after epoll_wait,
+ * again before the timers run when there was I/O, and by
+ * tw_loop_update_time(). */
 uint64_t tw_loop_now(const tw_loop *loop);
 void tw_loop_update_time(tw_loop *loop);
 

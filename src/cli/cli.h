@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 int cmd_facts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
@@ -11,6 +12,7 @@ int cmd_serve(int argc, char **argv);
 
 int cmd_stat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 /* Raise RLIMIT_NOFILE for conns connections (both ends in this process);
  * -1 with a message saying how when the hard limit is too low. */
@@ -21,8 +23,9 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned lon
                    unsigned long *v);
 int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms);
 
-/* Print s as a JSON string, quoted and escaped. */
+/* Print s as a JSON string, quoted and escaped (to stdout, or to f). */
 void cli_json_str(const char *s);
+void cli_json_fstr(FILE *f, const char *s);
 
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

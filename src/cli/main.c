@@ -16,7 +16,8 @@ static const char usage[] =
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
     "  demo      every way to end a connection, side by side, in a minute (root)\n"
     "  bench     connection churn by close strategy: rate, latency, TIME_WAIT\n"
-    "  serve     a twp server that never closes first\n"
+    "  serve     a twp or HTTP/1.1 server that never closes first\n"
+    "  probe     TCP/HTTP(S)/TLS health prober without TIME_WAIT, /metrics\n"
     "  stat      the TIME_WAIT doctor: who holds it, port pressure, advice\n"
     "  version   print the version\n"
     "  help      this text; `twkit <command> --help` for a command\n";
@@ -44,18 +45,23 @@ int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms)
     return 0;
 }
 
-void cli_json_str(const char *s)
+void cli_json_fstr(FILE *f, const char *s)
 {
-    putchar('"');
+    fputc('"', f);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
+            fprintf(f, "\\%c", *s);
         else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
+            fprintf(f, "\\u%04x", *s);
         else
-            putchar(*s);
+            fputc(*s, f);
     }
-    putchar('"');
+    fputc('"', f);
+}
+
+void cli_json_str(const char *s)
+{
+    cli_json_fstr(stdout, s);
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -77,6 +83,7 @@ int main(int argc, char **argv)
         {"serve", cmd_serve},
         {"stat", cmd_stat},
         {"bench", cmd_bench},
+        {"probe", cmd_probe},
     };
     const char *cmd = argc > 1 ? argv[1] : "help";
 

@@ -345,6 +345,11 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms)
         io->cb(io, ev);
         ran++;
     }
+    /* Timers that fell due while the I/O callbacks ran fire now, not one
+     * epoll_wait later: a busy loop (a prober starting 20 probes a
+     * millisecond) would otherwise start them an iteration late. */
+    if (n > 0)
+        loop->now = tw_now_ms();
     ran += (int)tw__wheel_advance(&loop->wheel, loop->now);
     ran += run_defers(loop);
     return ran;

@@ -1,0 +1,472 @@
+/* Asynchronous DNS for the prober: c-ares driven by the twkit loop, with a
+ * cache per name that keeps each answer for its TTL.
+ *
+ * c-ares owns its sockets and tells us through the socket state callback
+ * which to watch; one tw_io per socket and one tw_timer (from ares_timeout,
+ * re-armed after every call into c-ares) are all the loop needs. No thread,
+ * no blocking call besides c-ares reading /etc/hosts for names it finds
+ * there.
+ *
+ * Every name has one cache entry. While a query for it is in flight, later
+ * lookups of the same name wait on that query instead of sending their own,
+ * so 5,000 targets on one host make one query per TTL. Answers are handed
+ * to the waiters from a tw_defer, never from inside c-ares: c-ares answers
+ * some names (those in /etc/hosts, malformed ones) synchronously inside
+ * ares_getaddrinfo, and calling back from there would call back from
+ * inside tp_dns_lookup.
+ *
+ * Memory: one entry per name looked up (expired entries are swept before
+ * the table grows) and one request per waiting lookup.
+ */
+#include <ares.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "core/list.h"
+#include "probe/probe.h"
+#include "twkit/time.h"
+
+#define TTL_MIN_MS 1000u
+#define TTL_MAX_MS 3600000u
+#define NEGATIVE_TTL_MS 5000u
+#define MIN_BUCKETS 64u
+
+struct dns_entry {
+    struct dns_entry *next;     /* in its bucket */
+    struct tp_dns *d;
+    uint32_t hash;
+    bool querying;              /* a query is in flight (pins the entry) */
+    bool answered;              /* err, why, addr and expire are set */
+    uint64_t expire;            /* loop ms */
+    int err;
+    const char *why;
+    tw_addr addr;
+    struct tw_list waiters;     /* tp_dns_req waiting for the query */
+    char host[];
+};
+
+struct tp_dns_req {
+    struct tw_list link;        /* on an entry's waiters, or on ready */
+    tp_dns_cb cb;
+    void *arg;
+    int err;
+    const char *why;
+    tw_addr addr;
+};
+
+struct dns_sock {
+    struct dns_sock *next;
+    struct tp_dns *d;
+    tw_io io;
+};
+
+struct tp_dns {
+    tw_loop *loop;
+    ares_channel ch;
+    struct dns_entry **buckets;
+    size_t nbuckets, nentries;  /* nbuckets: a power of two */
+    struct dns_sock *socks;
+    tw_timer timer;
+    tw_defer defer;
+    struct tw_list ready;       /* answered requests, for the defer */
+    bool destroying;
+};
+
+/* ---- c-ares status to errno ---- */
+
+static int map_status(int status, const char **why)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+        *why = NULL;
+        return 0;
+    case ARES_ENOTFOUND:
+        *why = "no such host";
+        return -ENOENT;
+    case ARES_ENODATA:
+        *why = "no address";
+        return -ENOENT;
+    case ARES_EBADNAME:
+        *why = "not a valid host name";
+        return -ENOENT;
+    case ARES_ETIMEOUT:
+        *why = "resolver timed out";
+        return -ETIMEDOUT;
+    case ARES_ENOMEM:
+        *why = "out of memory";
+        return -ENOMEM;
+    case ARES_ECONNREFUSED:
+    case ARES_ESERVFAIL:
+    case ARES_EREFUSED:
+        *why = "resolver failed";
+        return -EAGAIN;
+    default:
+        *why = ares_strerror(status); /* static text */
+        return -EAGAIN;
+    }
+}
+
+/* ---- the cache table ---- */
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a: names differ mostly at the ends */
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        h ^= c >= 'A' && c <= 'Z' ? c + 32u : c; /* DNS names ignore case */
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static struct dns_entry *entry_find(struct tp_dns *d, const char *host, uint32_t h)
+{
+    struct dns_entry *en = d->buckets[h & (d->nbuckets - 1)];
+
+    for (; en; en = en->next)
+        if (en->hash == h && strcasecmp(en->host, host) == 0)
+            return en;
+    return NULL;
+}
+
+static bool entry_fresh(const struct dns_entry *en, uint64_t now)
+{
+    return en->answered && tw_ms_diff(en->expire, now) > 0;
+}
+
+/* Drop entries nobody needs now: expired and no query in flight. */
+static void sweep(struct tp_dns *d, uint64_t now)
+{
+    for (size_t b = 0; b < d->nbuckets; b++) {
+        struct dns_entry **pp = &d->buckets[b];
+        while (*pp) {
+            struct dns_entry *en = *pp;
+            if (!en->querying && !entry_fresh(en, now)) {
+                *pp = en->next;
+                free(en);
+                d->nentries--;
+            } else {
+                pp = &en->next;
+            }
+        }
+    }
+}
+
+static void grow(struct tp_dns *d)
+{
+    size_t n = d->nbuckets * 2;
+    struct dns_entry **nb = calloc(n, sizeof(*nb));
+
+    if (!nb)
+        return; /* longer chains, still correct */
+    for (size_t b = 0; b < d->nbuckets; b++) {
+        struct dns_entry *en = d->buckets[b], *next;
+        for (; en; en = next) {
+            next = en->next;
+            en->next = nb[en->hash & (n - 1)];
+            nb[en->hash & (n - 1)] = en;
+        }
+    }
+    free(d->buckets);
+    d->buckets = nb;
+    d->nbuckets = n;
+}
+
+static struct dns_entry *entry_add(struct tp_dns *d, const char *host, uint32_t h, uint64_t now)
+{
+    size_t len = strlen(host);
+    struct dns_entry *en;
+
+    if (d->nentries >= d->nbuckets) {
+        /* Grow only if sweeping did not make real room, so a table that
+         * hovers at its size is not swept for every new name. */
+        sweep(d, now);
+        if (d->nentries >= d->nbuckets / 4 * 3)
+            grow(d);
+    }
+    if (!(en = calloc(1, sizeof(*en) + len + 1)))
+        return NULL;
+    en->d = d;
+    en->hash = h;
+    tw__list_init(&en->waiters);
+    memcpy(en->host, host, len + 1);
+    en->next = d->buckets[h & (d->nbuckets - 1)];
+    d->buckets[h & (d->nbuckets - 1)] = en;
+    d->nentries++;
+    return en;
+}
+
+/* ---- driving c-ares from the loop ---- */
+
+static void rearm(struct tp_dns *d)
+{
+    struct timeval tv, *tvp = ares_timeout(d->ch, NULL, &tv);
+
+    if (!tvp) {
+        tw_timer_stop(&d->timer);
+        return;
+    }
+    /* Round up: a timer that fires early only wakes c-ares for nothing. */
+    tw_timer_start(d->loop, &d->timer,
+                   (uint64_t)tvp->tv_sec * 1000 + ((uint64_t)tvp->tv_usec + 999) / 1000);
+}
+
+static void on_timer(tw_timer *t)
+{
+    struct tp_dns *d = t->data;
+
+    ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    rearm(d);
+}
+
+static void on_sock(tw_io *io, unsigned events)
+{
+    struct dns_sock *s = io->data;
+    struct tp_dns *d = s->d; /* s may be freed inside ares_process_fd */
+    int fd = io->fd;
+
+    ares_process_fd(d->ch, events & (TW_IO_READ | TW_IO_ERROR) ? fd : ARES_SOCKET_BAD,
+                    events & TW_IO_WRITE ? fd : ARES_SOCKET_BAD);
+    rearm(d);
+}
+
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+    struct tp_dns *d = data;
+    struct dns_sock **pp = &d->socks, *s;
+
+    while (*pp && (*pp)->io.fd != fd)
+        pp = &(*pp)->next;
+    s = *pp;
+    if (!readable && !writable) {
+        if (s) {
+            tw_io_forget(&s->io); /* c-ares closes fd right after this */
+            *pp = s->next;
+            free(s);
+        }
+        return;
+    }
+    if (!s) {
+        if (!(s = calloc(1, sizeof(*s))))
+            return; /* unwatched: the query ends by c-ares's timeout */
+        s->d = d;
+        tw_io_init(&s->io, fd, on_sock, s);
+        s->next = d->socks;
+        d->socks = s;
+    }
+    /* Always read: an answer or an ICMP error can come at any time. A
+     * failed start leaves the query to c-ares's timeout as above. */
+    tw_io_start(d->loop, &s->io, TW_IO_READ | (writable ? TW_IO_WRITE : 0));
+}
+
+/* ---- answers ---- */
+
+static void deliver(struct tp_dns *d, struct tp_dns_req *req, const struct dns_entry *en)
+{
+    req->err = en->err;
+    req->why = en->why;
+    req->addr = en->addr;
+    tw__list_add_tail(&d->ready, &req->link);
+    tw_defer_post(d->loop, &d->defer);
+}
+
+static void on_ready(tw_defer *df)
+{
+    struct tp_dns *d = df->data;
+    struct tw_list batch;
+
+    /* Requests made by these callbacks that are answered at once (cached
+     * negatives) join d->ready and wait for the next round, so a callback
+     * that looks up again cannot keep this loop going. */
+    tw__list_move_all(&batch, &d->ready);
+    while (!tw__list_empty(&batch)) {
+        struct tp_dns_req *req = tw__container_of(batch.next, struct tp_dns_req, link);
+        tw__list_del(&req->link);
+        req->cb(req->arg, req->err, req->err ? NULL : &req->addr, req->why);
+        free(req);
+    }
+}
+
+static uint64_t ttl_ms(const struct ares_addrinfo *res)
+{
+    long min = -1;
+    uint64_t ms;
+
+    /* The answer is as old as its shortest-lived record, CNAMEs included. */
+    for (const struct ares_addrinfo_node *n = res->nodes; n; n = n->ai_next)
+        if (min < 0 || n->ai_ttl < min)
+            min = n->ai_ttl;
+    for (const struct ares_addrinfo_cname *c = res->cnames; c; c = c->next)
+        if (min < 0 || c->ttl < min)
+            min = c->ttl;
+    ms = min > 0 ? (uint64_t)min * 1000 : 0;
+    return ms < TTL_MIN_MS ? TTL_MIN_MS : ms > TTL_MAX_MS ? TTL_MAX_MS : ms;
+}
+
+static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    struct dns_entry *en = arg;
+    struct tp_dns *d = en->d;
+    uint64_t now = tw_loop_now(d->loop);
+    const struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+
+    if (d->destroying) { /* ARES_EDESTRUCTION from tp_dns_free: no callbacks */
+        ares_freeaddrinfo(res);
+        return;
+    }
+    en->querying = false;
+    en->answered = true;
+    memset(&en->addr, 0, sizeof(en->addr));
+    en->err = map_status(status, &en->why);
+    if (!en->err && (!n || !n->ai_addr || n->ai_addrlen > sizeof(en->addr.u))) {
+        en->err = -ENOENT;
+        en->why = "no address";
+    }
+    if (!en->err) {
+        /* The first address: c-ares sorted them by RFC 6724, so the first is
+         * the one this host can reach best (IPv4 first without an IPv6
+         * route). */
+        memcpy(&en->addr.u, n->ai_addr, n->ai_addrlen);
+        en->addr.len = n->ai_addrlen;
+        tw_addr_set_port(&en->addr, 0);
+        en->expire = now + ttl_ms(res);
+    } else if (en->err == -ENOENT) {
+        en->expire = now + NEGATIVE_TTL_MS;
+    } else {
+        en->expire = now; /* a resolver in trouble: ask again next time */
+    }
+    ares_freeaddrinfo(res);
+    while (!tw__list_empty(&en->waiters)) {
+        struct tp_dns_req *req = tw__container_of(en->waiters.next, struct tp_dns_req, link);
+        tw__list_del(&req->link);
+        deliver(d, req, en);
+    }
+}
+
+/* ---- the API ---- */
+
+int tp_dns_new(tw_loop *loop, struct tp_dns **out)
+{
+    struct ares_options opts;
+    struct tp_dns *d;
+    const char *why;
+    int rc;
+
+    if (!loop || !out)
+        return -EINVAL;
+    if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+        return -ENOMEM;
+    d = calloc(1, sizeof(*d));
+    if (!d || !(d->buckets = calloc(MIN_BUCKETS, sizeof(*d->buckets)))) {
+        free(d);
+        ares_library_cleanup();
+        return -ENOMEM;
+    }
+    d->loop = loop;
+    d->nbuckets = MIN_BUCKETS;
+    tw__list_init(&d->ready);
+    tw_timer_init(&d->timer, on_timer, d);
+    tw_defer_init(&d->defer, on_ready, d);
+    memset(&opts, 0, sizeof(opts));
+    opts.sock_state_cb = sock_state;
+    opts.sock_state_cb_data = d;
+    /* Everything else (servers, search, timeouts, /etc/hosts) the way
+     * c-ares reads the system's configuration. */
+    rc = ares_init_options(&d->ch, &opts, ARES_OPT_SOCK_STATE_CB);
+    if (rc != ARES_SUCCESS) {
+        rc = map_status(rc, &why);
+        free(d->buckets);
+        free(d);
+        ares_library_cleanup();
+        return rc == -ENOMEM ? rc : -EINVAL;
+    }
+    *out = d;
+    return 0;
+}
+
+int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr, tp_dns_cb cb, void *arg,
+                  struct tp_dns_req **reqp)
+{
+    uint64_t now = tw_loop_now(d->loop);
+    uint32_t h = name_hash(host);
+    struct dns_entry *en = entry_find(d, host, h);
+    struct tp_dns_req *req;
+
+    if (en && entry_fresh(en, now) && !en->err) {
+        *addr = en->addr;
+        return 1;
+    }
+    if (!(req = calloc(1, sizeof(*req))))
+        return -ENOMEM;
+    if (!en && !(en = entry_add(d, host, h, now))) {
+        free(req);
+        return -ENOMEM;
+    }
+    req->cb = cb;
+    req->arg = arg;
+    *reqp = req;
+    if (entry_fresh(en, now)) { /* a cached "no such host" */
+        deliver(d, req, en);
+        return 0;
+    }
+    tw__list_add_tail(&en->waiters, &req->link);
+    if (!en->querying) {
+        struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        en->querying = true;
+        /* May answer before returning (/etc/hosts): on_answer only queues. */
+        ares_getaddrinfo(d->ch, en->host, NULL, &hints, on_answer, en);
+        rearm(d);
+    }
+    return 0;
+}
+
+void tp_dns_cancel(struct tp_dns_req *req)
+{
+    if (!req)
+        return;
+    /* Waiting or answered and queued: either way off its list. The query
+     * goes on and its answer still fills the cache. */
+    tw__list_del(&req->link);
+    free(req);
+}
+
+static void free_reqs(struct tw_list *list)
+{
+    while (!tw__list_empty(list)) {
+        struct tp_dns_req *req = tw__container_of(list->next, struct tp_dns_req, link);
+        tw__list_del(&req->link);
+        free(req);
+    }
+}
+
+void tp_dns_free(struct tp_dns *d)
+{
+    if (!d)
+        return;
+    d->destroying = true;
+    ares_destroy(d->ch); /* closes its sockets through sock_state */
+    while (d->socks) {   /* should c-ares not have said so */
+        struct dns_sock *s = d->socks;
+        d->socks = s->next;
+        tw_io_forget(&s->io);
+        free(s);
+    }
+    tw_timer_stop(&d->timer);
+    tw_defer_cancel(&d->defer);
+    free_reqs(&d->ready);
+    for (size_t b = 0; b < d->nbuckets; b++) {
+        struct dns_entry *en = d->buckets[b], *next;
+        for (; en; en = next) {
+            next = en->next;
+            free_reqs(&en->waiters);
+            free(en);
+        }
+    }
+    free(d->buckets);
+    free(d);
+    ares_library_cleanup();
+}

@@ -1,0 +1,263 @@
+/* twkit probe: what the config loader, the engine and the probe kinds share
+ * (docs/PROBE.md).
+ *
+ * The engine owns one tw_loop and every target. It starts each probe on the
+ * timer wheel, resolves the target's host (c-ares, cached) when it is not a
+ * literal address, and hands the address to the probe kind (tcp, http, tls).
+ * The kind runs the probe on the loop and reports exactly once, with
+ * tp_probe_done(); a probe that outlives its timeout is cancelled by the
+ * engine instead (the kind's cancel, then no report from the kind).
+ */
+#ifndef TW_PROBE_H
+#define TW_PROBE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "twkit/loop.h"
+#include "twkit/sock.h"
+
+/* ---- configuration (config.c) ---- */
+
+enum tp_kind { TP_TCP, TP_HTTP, TP_TLS, TP_NKIND };
+extern const char *const tp_kind_names[TP_NKIND]; /* "tcp", "http", "tls" */
+
+struct tp_range {
+    uint16_t lo, hi; /* HTTP status codes, inclusive */
+};
+
+struct tp_kv {
+    char *key, *value;
+};
+
+/* Where a target points, parsed from its string. tcp: "host:port"; tls:
+ * "host[:port]" (443); http: an http:// or https:// URL. host is a name or
+ * a literal address (IPv6 without brackets). */
+struct tp_endpoint {
+    char host[256];
+    uint16_t port;
+    bool https;       /* http kind, https:// URL */
+};
+
+/* Parse target for kind. Returns 0, or -EINVAL with *why set to a short
+ * static explanation ("missing port", "not an http:// or https:// URL"...),
+ * or -ENOMEM. */
+int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *ep,
+                    const char **why);
+
+/* One entry of `probes:`, with `defaults:` applied. */
+struct tp_def {
+    char *name;
+    enum tp_kind kind;
+    char **targets;           /* from target: or targets_file: */
+    size_t ntargets;
+    uint64_t interval_ms;     /* default 5 s */
+    uint64_t timeout_ms;      /* default 2 s; never more than interval */
+    unsigned success_threshold, failure_threshold; /* default 1 and 1 */
+    struct tp_kv *labels;     /* extra Prometheus labels */
+    size_t nlabels;
+    bool graceful;            /* close: graceful (FIN after draining; this
+                                 side then holds TIME_WAIT); default RST */
+    /* tcp */
+    char *send;               /* bytes to send once connected, escapes
+                                 (\r \n \t \\ \0 \xHH) decoded; NULL: none */
+    size_t send_len;
+    char *expect;             /* regex (POSIX extended) the first bytes read
+                                 must match; NULL: connecting is enough */
+    regex_t expect_re;        /* compiled when expect != NULL */
+    /* http */
+    char *method;             /* default "GET"; NULL for other kinds */
+    struct tp_range *status;  /* expect_status; default 200-299; none for
+                                 other kinds */
+    size_t nstatus;
+    struct tp_kv *headers;    /* request headers */
+    size_t nheaders;
+    char *body;               /* request body; NULL: none */
+    char *expect_body;        /* regex the response body must match */
+    regex_t expect_body_re;   /* compiled when expect_body != NULL */
+    unsigned max_redirects;   /* default 0: a 3xx is judged as it is */
+    /* http (https) and tls */
+    bool tls_verify;          /* default true */
+    char *ca_file;            /* resolved against the config's directory;
+                                 NULL: the system's CA store */
+    char *server_name;        /* tls: SNI and name to verify; NULL: host */
+    /* where in the config it was defined (for messages) */
+    unsigned line, col;
+    void *kind_data;          /* the kind's per-definition state (SSL_CTX...) */
+};
+
+struct tp_config {
+    char *path;
+    struct tp_def *defs;
+    size_t ndefs;
+    size_t ntargets;          /* over every definition */
+};
+
+/* Load and check a config. Every problem is printed to errs as
+ * "FILE:LINE:COL: message" (targets files name their own file and line).
+ * Returns 0 with *cfg filled; the number of errors (> 0) with *cfg empty;
+ * or -errno when path cannot be read (printed as well). */
+int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs);
+void tp_config_free(struct tp_config *cfg);
+
+/* ---- results ---- */
+
+enum tp_outcome {
+    TP_SUCCESS,
+    TP_FAILURE,     /* the target is down or wrong */
+    TP_LOCAL,       /* this host could not probe (EADDRNOTAVAIL, EMFILE,
+                       ENOBUFS, ENOMEM...): says nothing about the target */
+};
+extern const char *const tp_outcome_names[3]; /* success failure local_error */
+
+/* HTTP phases as blackbox_exporter names them; tcp and tls fill connect
+ * (and tls). */
+enum { TP_PH_RESOLVE, TP_PH_CONNECT, TP_PH_TLS, TP_PH_PROCESSING, TP_PH_TRANSFER,
+       TP_NPHASE };
+extern const char *const tp_phase_names[TP_NPHASE];
+
+struct tp_result {
+    enum tp_outcome outcome;
+    int err;              /* errno (> 0) behind a failure or local error */
+    const char *reason;   /* static word for failures: "refused", "timeout",
+                             "reset", "unreachable", "dns", "expect",
+                             "status", "body", "tls", "verify", "http",
+                             "eof"...; NULL on success */
+    char detail[160];     /* human text ("status 503 not in 200-299") */
+    double duration;      /* seconds, the whole probe, set by the engine */
+    double dns;           /* seconds resolving (0: literal or cached) */
+    double phase[TP_NPHASE]; /* seconds; 0 where not reached */
+    int status;           /* HTTP status of the last response; 0: none */
+    int redirects;
+    bool regex_failed;    /* expect / expect_body did not match */
+    bool tls;             /* a TLS handshake completed: fields below valid */
+    double cert_expiry;   /* unix seconds, earliest notAfter in the chain */
+    double leaf_expiry;   /* unix seconds, the leaf's notAfter */
+    long verify;          /* X509_V_OK (0) or the X509 verify error */
+};
+
+/* Failure or local error from an errno, with reason and detail filled
+ * (class from tw_errclass: local errors become TP_LOCAL). */
+void tp_result_errno(struct tp_result *r, int err);
+
+/* ---- engine (engine.c) ---- */
+
+struct tp_engine;
+struct tp_dns_req;
+
+enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
+
+struct tp_target {
+    const struct tp_def *def;
+    const char *target;       /* the string from the config */
+    struct tp_endpoint ep;
+    tw_addr addr;             /* resolved (or literal) address with port */
+    bool literal;             /* ep.host is an address: no DNS */
+    /* schedule */
+    tw_timer sched;
+    tw_timer deadline;
+    uint64_t due_ms;          /* loop ms of the next start */
+    uint64_t started_ns;
+    double dns_s;             /* resolving time of the probe under way */
+    bool running;
+    struct tp_dns_req *dns_req; /* while resolving */
+    void *run;                /* the kind's state while running */
+    struct tp_engine *engine;
+    /* results */
+    struct tp_result last;    /* the last success or failure */
+    bool have_last;
+    bool last_local;          /* the last attempt was a local error */
+    int last_local_err;
+    enum tp_state state;
+    unsigned consec_ok, consec_fail;
+    uint64_t seq;             /* results so far (local errors included) */
+};
+
+/* A probe kind. start: run a probe of t towards t->addr; return 0 and
+ * report later with tp_probe_done (never from inside start), or return
+ * -errno at once with nothing left running (the engine reports it). cancel:
+ * the deadline passed: stop at once (RST, free t->run), fill r with what
+ * was measured so far; no report follows. init/fini: once per engine, for
+ * the kind's shared state (NULL if none). */
+struct tp_kind_ops {
+    int (*init)(struct tp_engine *e);
+    void (*fini)(struct tp_engine *e);
+    int (*start)(struct tp_engine *e, struct tp_target *t);
+    void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
+};
+extern const struct tp_kind_ops tp_tcp_ops, tp_http_ops, tp_tls_ops;
+
+struct tp_engine_opts {
+    bool once;              /* every target once, as fast as max_inflight
+                               allows, then the loop stops */
+    unsigned max_inflight;  /* once: probes at a time (0: 1000) */
+    bool log_results;       /* log every result, not only state changes */
+    FILE *log;              /* JSON lines; NULL: none */
+};
+
+/* Targets from cfg (which must outlive the engine). Returns 0 or -errno. */
+int tp_engine_new(tw_loop *loop, const struct tp_config *cfg,
+                  const struct tp_engine_opts *opts, struct tp_engine **out);
+/* Schedule every target: starts spread evenly over the interval. */
+int tp_engine_start(struct tp_engine *e);
+/* Cancel what is in flight (RST) and stop scheduling. */
+void tp_engine_stop(struct tp_engine *e);
+void tp_engine_free(struct tp_engine *e);
+/* Carry states, last results and counters over from an engine of the
+ * previous config (same probe name, kind and target). */
+void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old);
+
+/* Prometheus text exposition of every target and of the prober itself. */
+void tp_engine_metrics(struct tp_engine *e, FILE *out);
+/* Every target's state and last result, as one JSON object. */
+void tp_engine_status(struct tp_engine *e, FILE *out);
+
+struct tp_summary {
+    uint64_t targets, results[3], skipped, late_n;
+    uint64_t late_p50_us, late_p99_us, late_max_us;
+    int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
+};
+void tp_engine_summary(struct tp_engine *e, struct tp_summary *s);
+
+/* The probe of t ended with result r (the engine sets duration and dns). */
+void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
+
+tw_loop *tp_engine_loop(struct tp_engine *e);
+/* Per-kind shared state slot, for init/fini. */
+void **tp_engine_kind_data(struct tp_engine *e, enum tp_kind kind);
+const struct tp_config *tp_engine_config(struct tp_engine *e);
+
+/* Close a probe's socket the way its definition says: RST (SO_LINGER 0),
+ * or with close: graceful, our FIN after draining what the target sends
+ * (the engine finishes that in the background; this side holds TIME_WAIT). */
+void tp_close(struct tp_engine *e, const struct tp_def *def, int fd);
+
+/* ---- DNS (dns.c): c-ares on the loop, cached per TTL ---- */
+
+struct tp_dns;
+/* err: 0, or a negative errno (-ENOENT: no such name, -ETIMEDOUT: no
+ * answer, -EAGAIN: temporary failure, -ENOMEM...) with why a short text. */
+typedef void (*tp_dns_cb)(void *arg, int err, const tw_addr *addr, const char *why);
+
+int tp_dns_new(tw_loop *loop, struct tp_dns **out);
+void tp_dns_free(struct tp_dns *d);
+/* Resolve host (a name, not a literal). A fresh cache entry is copied to
+ * *addr (port 0) and 1 is returned, with no callback. Otherwise 0 is
+ * returned and cb runs later (never inside this call), unless the request
+ * is cancelled first; *req then holds a handle for tp_dns_cancel. < 0: a
+ * local failure (-ENOMEM). */
+int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr,
+                  tp_dns_cb cb, void *arg, struct tp_dns_req **req);
+void tp_dns_cancel(struct tp_dns_req *req);
+
+/* ---- TLS helpers (tls.c), used by the tls and http kinds ---- */
+
+struct ssl_st;
+/* Earliest notAfter over the peer's chain and the leaf's, unix seconds
+ * (0 if none); sets r->tls, cert_expiry, leaf_expiry. */
+void tp_tls_expiry(struct ssl_st *ssl, struct tp_result *r);
+
+#endif

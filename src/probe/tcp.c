@@ -1,0 +1,204 @@
+/* The tcp probe: connect (timed), optionally send and wait for a reply that
+ * matches a regex, then close with RST so neither side keeps TIME_WAIT (or,
+ * with close: graceful, with our FIN: then this side keeps it).
+ *
+ * This is the probe a prober runs tens of thousands of times a second, so it
+ * costs what the kernel asks and no more: socket + connect, one epoll
+ * registration, one wakeup, SO_LINGER + close; the watcher is forgotten,
+ * not deregistered, because close() removes it from epoll anyway.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "probe/probe.h"
+#include "twkit/time.h"
+
+#define EXPECT_MAX 4096 /* bytes of the reply matched against expect */
+
+enum tcp_phase { CONNECTING, SENDING, READING };
+
+struct tcp_run {
+    tw_io io;
+    struct tp_engine *e;
+    struct tp_target *t;
+    enum tcp_phase phase;
+    uint64_t t0_ns;
+    size_t sent, got;
+    double connect_s;
+    char buf[]; /* EXPECT_MAX + 1 when the definition has expect */
+};
+
+static void tcp_end(struct tcp_run *run, struct tp_result *r)
+{
+    struct tp_engine *e = run->e;
+    struct tp_target *t = run->t;
+    int fd = run->io.fd;
+
+    r->phase[TP_PH_CONNECT] = run->connect_s;
+    tw_io_forget(&run->io);
+    tp_close(e, t->def, fd);
+    free(run);
+    t->run = NULL;
+    tp_probe_done(e, t, r);
+}
+
+static void tcp_fail_errno(struct tcp_run *run, int err)
+{
+    struct tp_result r = {.verify = -1};
+
+    tp_result_errno(&r, err);
+    tcp_end(run, &r);
+}
+
+static void tcp_succeed(struct tcp_run *run)
+{
+    struct tp_result r = {.outcome = TP_SUCCESS, .verify = -1};
+
+    tcp_end(run, &r);
+}
+
+static void tcp_expect_failed(struct tcp_run *run, const char *why)
+{
+    struct tp_result r = {.outcome = TP_FAILURE, .reason = "expect", .regex_failed = true,
+                          .verify = -1};
+
+    snprintf(r.detail, sizeof(r.detail), "%s (%zu bytes read) do not match /%s/", why,
+             run->got, run->t->def->expect);
+    tcp_end(run, &r);
+}
+
+/* Returns true when the probe has ended. */
+static bool tcp_read(struct tcp_run *run)
+{
+    const struct tp_def *def = run->t->def;
+
+    for (;;) {
+        ssize_t n = read(run->io.fd, run->buf + run->got, EXPECT_MAX - run->got);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return false;
+            tcp_fail_errno(run, errno);
+            return true;
+        }
+        if (n == 0) {
+            tcp_expect_failed(run, "the target closed and the bytes it sent");
+            return true;
+        }
+        run->got += (size_t)n;
+        run->buf[run->got] = '\0'; /* the regex sees the text up to a NUL */
+        if (regexec(&def->expect_re, run->buf, 0, NULL, 0) == 0) {
+            tcp_succeed(run);
+            return true;
+        }
+        if (run->got == EXPECT_MAX) {
+            tcp_expect_failed(run, "the first bytes");
+            return true;
+        }
+    }
+}
+
+/* Returns true when the probe has ended. */
+static bool tcp_send(struct tcp_run *run)
+{
+    const struct tp_def *def = run->t->def;
+
+    while (run->sent < def->send_len) {
+        ssize_t n = send(run->io.fd, def->send + run->sent, def->send_len - run->sent,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return false;
+            tcp_fail_errno(run, errno);
+            return true;
+        }
+        run->sent += (size_t)n;
+    }
+    return false;
+}
+
+static void tcp_io(tw_io *io, unsigned events)
+{
+    struct tcp_run *run = io->data;
+    const struct tp_def *def = run->t->def;
+    int err;
+
+    switch (run->phase) {
+    case CONNECTING:
+        if (events & TW_IO_ERROR) {
+            err = tw_sock_connect_result(io->fd);
+            tcp_fail_errno(run, err < 0 ? err : -ECONNRESET);
+            return;
+        }
+        run->connect_s = (double)(tw_now_ns() - run->t0_ns) / 1e9;
+        if (!def->send && !def->expect) {
+            tcp_succeed(run);
+            return;
+        }
+        run->phase = SENDING; /* and the socket is writable now: */
+        __attribute__((fallthrough));
+    case SENDING:
+        if (tcp_send(run))
+            return;
+        if (run->sent < def->send_len)
+            return; /* wait for room */
+        if (!def->expect) {
+            tcp_succeed(run);
+            return;
+        }
+        run->phase = READING;
+        if ((err = tw_io_start(tp_engine_loop(run->e), io, TW_IO_READ)) < 0)
+            tcp_fail_errno(run, err);
+        return;
+    case READING:
+        tcp_read(run);
+        return;
+    }
+}
+
+static int tcp_start(struct tp_engine *e, struct tp_target *t)
+{
+    struct tcp_run *run;
+    int fd = -1, err;
+
+    run = calloc(1, sizeof(*run) + (t->def->expect ? EXPECT_MAX + 1 : 0));
+    if (!run)
+        return -ENOMEM;
+    run->e = e;
+    run->t = t;
+    run->t0_ns = tw_now_ns();
+    err = tw_sock_connect(&t->addr, NULL, &fd);
+    if (err < 0 && err != -EINPROGRESS) {
+        free(run);
+        return err;
+    }
+    /* Connected at once or not, the result is reported from the loop. */
+    tw_io_init(&run->io, fd, tcp_io, run);
+    if ((err = tw_io_start(tp_engine_loop(e), &run->io, TW_IO_WRITE)) < 0) {
+        tw_sock_abort(fd);
+        free(run);
+        return err;
+    }
+    t->run = run;
+    return 0;
+}
+
+static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_result *r)
+{
+    struct tcp_run *run = t->run;
+
+    if (!run)
+        return;
+    r->phase[TP_PH_CONNECT] = run->connect_s;
+    tw_io_forget(&run->io);
+    tw_sock_abort(run->io.fd);
+    free(run);
+    t->run = NULL;
+}
+
+const struct tp_kind_ops tp_tcp_ops = {
+    .start = tcp_start,
+    .cancel = tcp_cancel,
+};

@@ -1,0 +1,1236 @@
+/* The twkit probe configuration loader: real YAML files in a fresh
+ * directory, the structures they load into, and the exact error lines for
+ * every kind of mistake; plus tp_target_parse over good and bad targets of
+ * each kind. Each test runs in its own temporary directory (its working
+ * directory while it runs), so messages name files as "x.yaml:L:C". */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe/probe.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define under_valgrind() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef under_valgrind
+#define under_valgrind() false
+#endif
+
+static char dir[64];
+static char oldcwd[4096];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/tp_config.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(getcwd(oldcwd, sizeof(oldcwd)));
+    cr_assert_eq(chdir(dir), 0);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(p);
+}
+
+static void teardown(void)
+{
+    if (chdir(oldcwd) != 0)
+        (void)chdir("/");
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(probe_config, .init = setup, .fini = teardown, .timeout = 60);
+
+static void put(const char *name, const char *text)
+{
+    FILE *f = fopen(name, "w");
+
+    cr_assert_not_null(f, "%s: %s", name, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Load name; *errs gets everything printed (caller frees). */
+static int load(const char *name, struct tp_config *cfg, char **errs)
+{
+    size_t len;
+    FILE *f = open_memstream(errs, &len);
+    int rc;
+
+    cr_assert_not_null(f);
+    memset(cfg, 0xa5, sizeof(*cfg)); /* the loader must not rely on a zeroed struct */
+    rc = tp_config_load(name, cfg, f);
+    fclose(f);
+    return rc;
+}
+
+/* Loads without any error and returns the config. */
+static void load_ok(const char *name, struct tp_config *cfg)
+{
+    char *errs;
+    int rc = load(name, cfg, &errs);
+
+    cr_expect_str_eq(errs, "", "errors:\n%s", errs);
+    free(errs);
+    cr_assert_eq(rc, 0, "rc %d", rc);
+}
+
+static bool is_zero(const struct tp_config *cfg)
+{
+    static const struct tp_config zero;
+    return !memcmp(cfg, &zero, sizeof(zero));
+}
+
+/* Expects exactly the lines in want (each ending in \n) and as many
+ * errors as lines; the config must be left empty. */
+static void load_fails(const char *name, const char *want)
+{
+    struct tp_config cfg;
+    char *errs;
+    int rc = load(name, &cfg, &errs);
+    int lines = 0;
+
+    for (const char *p = want; *p; p++)
+        lines += *p == '\n';
+    cr_expect_str_eq(errs, want, "got:\n%s\nwant:\n%s", errs, want);
+    free(errs);
+    cr_assert_eq(rc, lines, "rc %d for %d lines", rc, lines);
+    cr_assert(is_zero(&cfg), "config not left empty");
+}
+
+/* A config of one probe: the head lines and then body, indented as the
+ * keys of the probe (lines 2.. of the file: "probes:" is line 1). */
+static void put_probe(const char *name, const char *keys)
+{
+    char *text;
+
+    cr_assert_geq(asprintf(&text, "probes:\n  - %s", keys), 0);
+    put(name, text);
+    free(text);
+}
+
+static const struct tp_def *def_named(const struct tp_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ndefs; i++)
+        if (cfg->defs[i].name && !strcmp(cfg->defs[i].name, name))
+            return &cfg->defs[i];
+    cr_assert_fail("no probe %s", name);
+    return NULL;
+}
+
+static const char *label(const struct tp_def *d, const char *key)
+{
+    for (size_t i = 0; i < d->nlabels; i++)
+        if (!strcmp(d->labels[i].key, key))
+            return d->labels[i].value;
+    return NULL;
+}
+
+static const char *const example =
+    "defaults:\n"
+    "  interval: 5s\n"
+    "  timeout: 2s\n"
+    "probes:\n"
+    "  - name: api\n"
+    "    kind: http\n"
+    "    target: https://127.0.0.1:8443/health\n"
+    "    expect_status: [200-299]\n"
+    "  - name: db\n"
+    "    kind: tcp\n"
+    "    target: 127.0.0.1:5432\n"
+    "  - name: edge\n"
+    "    kind: tcp\n"
+    "    targets_file: edge-targets.txt\n";
+
+Test(probe_config, example_loads)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+
+    put("x.yaml", example);
+    put("edge-targets.txt", "# edge nodes\n"
+                            "edge1.example.net:443\n"
+                            "\n"
+                            "   10.0.0.7:8080   \n"
+                            "\t# commented out: 10.0.0.8:8080\n"
+                            "[2001:db8::7]:443\r\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_str_eq(cfg.path, "x.yaml");
+    cr_assert_eq(cfg.ndefs, 3);
+    cr_assert_eq(cfg.ntargets, 5);
+
+    d = &cfg.defs[0];
+    cr_assert_str_eq(d->name, "api");
+    cr_assert_eq(d->kind, TP_HTTP);
+    cr_assert_eq(d->ntargets, 1);
+    cr_assert_str_eq(d->targets[0], "https://127.0.0.1:8443/health");
+    cr_assert_eq(d->interval_ms, 5000);
+    cr_assert_eq(d->timeout_ms, 2000);
+    cr_assert_eq(d->success_threshold, 1);
+    cr_assert_eq(d->failure_threshold, 1);
+    cr_assert_eq(d->nlabels, 0);
+    cr_assert_not(d->graceful);
+    cr_assert_str_eq(d->method, "GET");
+    cr_assert_eq(d->nstatus, 1);
+    cr_assert_eq(d->status[0].lo, 200);
+    cr_assert_eq(d->status[0].hi, 299);
+    cr_assert_eq(d->nheaders, 0);
+    cr_assert_null(d->body);
+    cr_assert_null(d->expect_body);
+    cr_assert_eq(d->max_redirects, 0);
+    cr_assert(d->tls_verify);
+    cr_assert_null(d->ca_file);
+    cr_assert_null(d->server_name);
+    cr_assert_eq(d->line, 5);
+    cr_assert_eq(d->col, 5);
+
+    d = &cfg.defs[1];
+    cr_assert_str_eq(d->name, "db");
+    cr_assert_eq(d->kind, TP_TCP);
+    cr_assert_eq(d->ntargets, 1);
+    cr_assert_str_eq(d->targets[0], "127.0.0.1:5432");
+    cr_assert_null(d->send);
+    cr_assert_eq(d->send_len, 0);
+    cr_assert_null(d->expect);
+    cr_assert_null(d->method);
+    cr_assert_eq(d->nstatus, 0);
+    cr_assert_eq(d->line, 9);
+    cr_assert_eq(d->col, 5);
+
+    d = &cfg.defs[2];
+    cr_assert_str_eq(d->name, "edge");
+    cr_assert_eq(d->kind, TP_TCP);
+    cr_assert_eq(d->ntargets, 3);
+    cr_assert_str_eq(d->targets[0], "edge1.example.net:443");
+    cr_assert_str_eq(d->targets[1], "10.0.0.7:8080");
+    cr_assert_str_eq(d->targets[2], "[2001:db8::7]:443");
+    cr_assert_eq(d->interval_ms, 5000);
+    cr_assert_eq(d->line, 12);
+
+    tp_config_free(&cfg);
+    cr_assert(is_zero(&cfg));
+    tp_config_free(&cfg); /* twice is harmless */
+}
+
+Test(probe_config, builtin_defaults_without_defaults_section)
+{
+    struct tp_config cfg;
+
+    put_probe("x.yaml", "name: a\n"
+                        "    kind: tls\n"
+                        "    target: example.com\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_eq(cfg.defs[0].interval_ms, 5000);
+    cr_assert_eq(cfg.defs[0].timeout_ms, 2000);
+    cr_assert_eq(cfg.defs[0].success_threshold, 1);
+    cr_assert_eq(cfg.defs[0].failure_threshold, 1);
+    cr_assert(cfg.defs[0].tls_verify);
+    cr_assert_not(cfg.defs[0].graceful);
+    cr_assert_null(cfg.defs[0].method);
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, free_is_safe_on_zero)
+{
+    struct tp_config cfg = {0};
+
+    tp_config_free(&cfg);
+    tp_config_free(&cfg);
+    tp_config_free(NULL);
+    cr_assert(is_zero(&cfg));
+}
+
+Test(probe_config, missing_config_file)
+{
+    struct tp_config cfg;
+    char *errs;
+
+    cr_assert_eq(load("nope.yaml", &cfg, &errs), -ENOENT);
+    cr_assert_str_eq(errs, "nope.yaml: No such file or directory\n");
+    cr_assert(is_zero(&cfg));
+    free(errs);
+    mkdir("adir", 0700);
+    cr_assert_eq(load("adir", &cfg, &errs), -EISDIR);
+    cr_assert_str_eq(errs, "adir: Is a directory\n");
+    free(errs);
+}
+
+Test(probe_config, durations)
+{
+    struct tp_config cfg;
+
+    put("x.yaml", "probes:\n"
+                  "  - {name: a, kind: tcp, target: 'h:1', interval: 500ms, timeout: 250ms}\n"
+                  "  - {name: b, kind: tcp, target: 'h:1', interval: 2, timeout: 1.5}\n"
+                  "  - {name: c, kind: tcp, target: 'h:1', interval: 1m, timeout: 1m}\n"
+                  "  - {name: d, kind: tcp, target: 'h:1', interval: 10ms, timeout: 1us}\n"
+                  "  - {name: e, kind: tcp, target: 'h:1', interval: 1h}\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_eq(cfg.defs[0].interval_ms, 500);
+    cr_assert_eq(cfg.defs[0].timeout_ms, 250);
+    cr_assert_eq(cfg.defs[1].interval_ms, 2000);
+    cr_assert_eq(cfg.defs[1].timeout_ms, 1500);
+    cr_assert_eq(cfg.defs[2].interval_ms, 60000);
+    cr_assert_eq(cfg.defs[2].timeout_ms, 60000); /* equal is allowed */
+    cr_assert_eq(cfg.defs[3].interval_ms, 10);
+    cr_assert_eq(cfg.defs[3].timeout_ms, 1);
+    cr_assert_eq(cfg.defs[4].interval_ms, 3600000);
+    cr_assert_eq(cfg.defs[4].timeout_ms, 2000);
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, bad_durations)
+{
+    put("x.yaml", "defaults:\n"
+                  "  interval: 5x\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    interval: 9ms\n"
+                  "    timeout: 0\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    interval: -1s\n"
+                  "    timeout: 100000h\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    interval: [1s]\n"
+                  "    timeout:\n");
+    load_fails("x.yaml",
+               "x.yaml:2:13: bad interval \"5x\": expected a duration like 5s or 500ms\n"
+               "x.yaml:7:15: bad interval \"9ms\": must be at least 10ms\n"
+               "x.yaml:8:14: bad timeout \"0\": must be more than 0\n"
+               "x.yaml:12:15: bad interval \"-1s\": expected a duration like 5s or 500ms\n"
+               "x.yaml:13:14: bad timeout \"100000h\": too long\n"
+               "x.yaml:17:15: interval must be a duration like 5s or 500ms, not a sequence\n"
+               "x.yaml:18:13: timeout has no value (expected a duration like 5s or 500ms)\n");
+}
+
+Test(probe_config, thresholds)
+{
+    struct tp_config cfg;
+
+    put("x.yaml", "defaults:\n"
+                  "  success_threshold: 2\n"
+                  "  failure_threshold: 3\n"
+                  "probes:\n"
+                  "  - {name: a, kind: tcp, target: 'h:1'}\n"
+                  "  - {name: b, kind: tcp, target: 'h:1', success_threshold: 1000,"
+                  " failure_threshold: '1'}\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_eq(cfg.defs[0].success_threshold, 2);
+    cr_assert_eq(cfg.defs[0].failure_threshold, 3);
+    cr_assert_eq(cfg.defs[1].success_threshold, 1000);
+    cr_assert_eq(cfg.defs[1].failure_threshold, 1);
+    tp_config_free(&cfg);
+
+    put("y.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    success_threshold: 0\n"
+                  "    failure_threshold: 1001\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    success_threshold: 2.5\n"
+                  "    failure_threshold: -1\n"
+                  "  - name: c\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    max_redirects: 21\n");
+    load_fails("y.yaml",
+               "y.yaml:5:24: bad success_threshold \"0\": expected an integer from 1 to 1000\n"
+               "y.yaml:6:24: bad failure_threshold \"1001\": expected an integer from 1 to 1000\n"
+               "y.yaml:10:24: bad success_threshold \"2.5\": expected an integer from 1 to 1000\n"
+               "y.yaml:11:24: bad failure_threshold \"-1\": expected an integer from 1 to 1000\n"
+               "y.yaml:15:20: bad max_redirects \"21\": expected an integer from 0 to 20\n");
+}
+
+Test(probe_config, labels_merge)
+{
+    struct tp_config cfg;
+    const struct tp_def *a, *b;
+
+    put("x.yaml", "defaults:\n"
+                  "  labels: {env: prod, team: core}\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    labels:\n"
+                  "      team: edge\n"
+                  "      tier: web\n"
+                  "      _x: \"\"\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n");
+    load_ok("x.yaml", &cfg);
+    a = def_named(&cfg, "a");
+    b = def_named(&cfg, "b");
+    cr_assert_eq(a->nlabels, 4);
+    cr_assert_str_eq(a->labels[0].key, "env");
+    cr_assert_str_eq(label(a, "env"), "prod");
+    cr_assert_str_eq(label(a, "team"), "edge");
+    cr_assert_str_eq(label(a, "tier"), "web");
+    cr_assert_str_eq(label(a, "_x"), "");
+    cr_assert_eq(b->nlabels, 2);
+    cr_assert_str_eq(label(b, "env"), "prod");
+    cr_assert_str_eq(label(b, "team"), "core");
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, bad_labels)
+{
+    put("x.yaml", "defaults:\n"
+                  "  labels: {target: x}\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    labels:\n"
+                  "      name: x\n"
+                  "      kind: x\n"
+                  "      phase: x\n"
+                  "      errno: x\n"
+                  "      __meta: x\n"
+                  "      9lives: x\n"
+                  "      a-b: x\n"
+                  "      ok: x\n"
+                  "      ok: y\n"
+                  "      empty:\n"
+                  "      deep: {a: b}\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    labels: [a]\n");
+    load_fails("x.yaml",
+               "x.yaml:2:12: label name \"target\" is reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "x.yaml:8:7: label name \"name\" is reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "x.yaml:9:7: label name \"kind\" is reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "x.yaml:10:7: label name \"phase\" is reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "x.yaml:11:7: label name \"errno\" is reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "x.yaml:12:7: bad label name \"__meta\": names starting with __ are reserved\n"
+               "x.yaml:13:7: bad label name \"9lives\": expected letters, digits and _, not "
+               "starting with a digit\n"
+               "x.yaml:14:7: bad label name \"a-b\": expected letters, digits and _, not "
+               "starting with a digit\n"
+               "x.yaml:16:7: duplicate label name \"ok\" (first at line 15)\n"
+               "x.yaml:17:13: label \"empty\" has no value\n"
+               "x.yaml:18:13: label \"deep\" must be a string, not a mapping\n"
+               "x.yaml:22:13: labels must be a mapping of names to values, not a sequence\n");
+}
+
+Test(probe_config, expect_status_forms)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    expect_status: [200, \"300-399\", 400-404, '418']\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    expect_status: 204\n"
+                  "  - name: c\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    expect_status:\n"
+                  "      - 100-599\n"
+                  "  - name: d\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n");
+    load_ok("x.yaml", &cfg);
+    d = def_named(&cfg, "a");
+    cr_assert_eq(d->nstatus, 4);
+    cr_assert_eq(d->status[0].lo, 200);
+    cr_assert_eq(d->status[0].hi, 200);
+    cr_assert_eq(d->status[1].lo, 300);
+    cr_assert_eq(d->status[1].hi, 399);
+    cr_assert_eq(d->status[2].lo, 400);
+    cr_assert_eq(d->status[2].hi, 404);
+    cr_assert_eq(d->status[3].lo, 418);
+    cr_assert_eq(d->status[3].hi, 418);
+    d = def_named(&cfg, "b");
+    cr_assert_eq(d->nstatus, 1);
+    cr_assert_eq(d->status[0].lo, 204);
+    cr_assert_eq(d->status[0].hi, 204);
+    d = def_named(&cfg, "c");
+    cr_assert_eq(d->nstatus, 1);
+    cr_assert_eq(d->status[0].lo, 100);
+    cr_assert_eq(d->status[0].hi, 599);
+    d = def_named(&cfg, "d");
+    cr_assert_eq(d->nstatus, 1);
+    cr_assert_eq(d->status[0].lo, 200);
+    cr_assert_eq(d->status[0].hi, 299);
+    tp_config_free(&cfg);
+
+    put("y.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    expect_status: [99, 600, 300-200, abc, 200-, 2xx, 200-600, {a: 1}]\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    expect_status: []\n");
+    load_fails("y.yaml",
+               "y.yaml:5:21: bad expect_status \"99\": status codes are 100 to 599\n"
+               "y.yaml:5:25: bad expect_status \"600\": status codes are 100 to 599\n"
+               "y.yaml:5:30: bad expect_status \"300-200\": the range is backwards\n"
+               "y.yaml:5:39: bad expect_status \"abc\": expected a status like 200 or a range "
+               "like 200-299\n"
+               "y.yaml:5:44: bad expect_status \"200-\": expected a status like 200 or a range "
+               "like 200-299\n"
+               "y.yaml:5:50: bad expect_status \"2xx\": expected a status like 200 or a range "
+               "like 200-299\n"
+               "y.yaml:5:55: bad expect_status \"200-600\": status codes are 100 to 599\n"
+               "y.yaml:5:64: expect_status must be a status like 200 or a range like 200-299, "
+               "not a mapping\n"
+               "y.yaml:9:20: expect_status is empty\n");
+}
+
+Test(probe_config, tcp_options)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+
+    put("x.yaml", "defaults:\n"
+                  "  close: graceful\n"
+                  "  ca_file: ca.pem\n"
+                  "  tls_verify: no\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: 'PING\\r\\n'\n"
+                  "    expect: ^\\+PONG\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: 'a\\0b\\x41\\x7e\\t\\\\'\n"
+                  "    close: reset\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: \"Y\\0Z\\r\\n\"\n");
+    put("ca.pem", "not really a certificate\n");
+    load_ok("x.yaml", &cfg);
+    d = def_named(&cfg, "a");
+    cr_assert(d->graceful);
+    cr_assert_null(d->ca_file, "ca_file kept on a tcp probe");
+    cr_assert_eq(d->send_len, 6);
+    cr_assert_eq(memcmp(d->send, "PING\r\n", 6), 0);
+    cr_assert_str_eq(d->expect, "^\\+PONG");
+    cr_assert_eq(regexec(&d->expect_re, "+PONG\r\n", 0, NULL, 0), 0);
+    cr_assert_neq(regexec(&d->expect_re, "-ERR\r\n", 0, NULL, 0), 0);
+    d = def_named(&cfg, "b");
+    cr_assert_not(d->graceful);
+    cr_assert_eq(d->send_len, 7);
+    cr_assert_eq(memcmp(d->send, "a\0bA~\t\\", 7), 0);
+    cr_assert_null(d->expect);
+    d = def_named(&cfg, "c"); /* YAML's own escapes, NUL included */
+    cr_assert_eq(d->send_len, 5);
+    cr_assert_eq(memcmp(d->send, "Y\0Z\r\n", 5), 0);
+    tp_config_free(&cfg);
+
+    put("y.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: 'a\\qb'\n"
+                  "    expect: 'a('\n"
+                  "    close: soft\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: 'a\\x4'\n"
+                  "    expect: ''\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: 'tail\\'\n"
+                  "    expect: '[z-a]'\n");
+    {
+        char want[2048], e1[128], e2[128];
+        regex_t re;
+        int rc = regcomp(&re, "a(", REG_EXTENDED | REG_NOSUB);
+        cr_assert_neq(rc, 0);
+        regerror(rc, &re, e1, sizeof(e1));
+        rc = regcomp(&re, "[z-a]", REG_EXTENDED | REG_NOSUB);
+        cr_assert_neq(rc, 0);
+        regerror(rc, &re, e2, sizeof(e2));
+        snprintf(want, sizeof(want),
+                 "y.yaml:5:11: bad escape \"\\q\" in send (use \\r \\n \\t \\\\ \\0 or \\xHH)\n"
+                 "y.yaml:6:13: bad expect regex \"a(\": %s\n"
+                 "y.yaml:7:12: bad close \"soft\": expected reset or graceful\n"
+                 "y.yaml:11:11: bad escape in send: \\x needs two hex digits\n"
+                 "y.yaml:12:13: expect is empty\n"
+                 "y.yaml:16:11: send ends with a lone backslash\n"
+                 "y.yaml:17:13: bad expect regex \"[z-a]\": %s\n",
+                 e1, e2);
+        load_fails("y.yaml", want);
+    }
+}
+
+Test(probe_config, http_and_tls_options)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+
+    mkdir("certs", 0700);
+    put("certs/ca.pem", "pem\n");
+    put("x.yaml", "defaults:\n"
+                  "  tls_verify: false\n"
+                  "  ca_file: certs/ca.pem\n"
+                  "probes:\n"
+                  "  - name: web\n"
+                  "    kind: http\n"
+                  "    target: http://example.com/healthz?full=1\n"
+                  "    method: HEAD\n"
+                  "    headers:\n"
+                  "      Host: internal.example.com\n"
+                  "      X-Probe: \"twkit\"\n"
+                  "      X-Empty: \"\"\n"
+                  "    body: '{\"ping\": 1}'\n"
+                  "    expect_body: '\"status\": *\"ok\"'\n"
+                  "    max_redirects: 3\n"
+                  "    tls_verify: yes\n"
+                  "  - name: tls.front:1\n"
+                  "    kind: tls\n"
+                  "    target: '[::1]:8443'\n"
+                  "    server_name: front.example.com\n"
+                  "    ca_file: /dev/null\n");
+    load_ok("x.yaml", &cfg);
+    d = def_named(&cfg, "web");
+    cr_assert_str_eq(d->method, "HEAD");
+    cr_assert_eq(d->nheaders, 3);
+    cr_assert_str_eq(d->headers[0].key, "Host");
+    cr_assert_str_eq(d->headers[0].value, "internal.example.com");
+    cr_assert_str_eq(d->headers[1].key, "X-Probe");
+    cr_assert_str_eq(d->headers[1].value, "twkit");
+    cr_assert_str_eq(d->headers[2].value, "");
+    cr_assert_str_eq(d->body, "{\"ping\": 1}");
+    cr_assert_str_eq(d->expect_body, "\"status\": *\"ok\"");
+    cr_assert_eq(regexec(&d->expect_body_re, "{\"status\":  \"ok\"}", 0, NULL, 0), 0);
+    cr_assert_eq(d->max_redirects, 3);
+    cr_assert(d->tls_verify);
+    cr_assert_str_eq(d->ca_file, "certs/ca.pem");
+    cr_assert_null(d->server_name);
+    d = def_named(&cfg, "tls.front:1");
+    cr_assert_eq(d->kind, TP_TLS);
+    cr_assert_not(d->tls_verify, "tls_verify from defaults");
+    cr_assert_str_eq(d->ca_file, "/dev/null");
+    cr_assert_str_eq(d->server_name, "front.example.com");
+    cr_assert_null(d->method);
+    tp_config_free(&cfg);
+
+    put("y.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    method: 'G T'\n"
+                  "    headers:\n"
+                  "      Host: a\n"
+                  "      host: b\n"
+                  "      'Bad Name': x\n"
+                  "      X-Split: \"a\\r\\nEvil: 1\"\n"
+                  "      X-None:\n"
+                  "    tls_verify: maybe\n"
+                  "    ca_file: missing.pem\n"
+                  "    body:\n"
+                  "  - name: b\n"
+                  "    kind: tls\n"
+                  "    target: h\n"
+                  "    server_name: 10.0.0.1\n"
+                  "    ca_file: certs\n");
+    load_fails("y.yaml",
+               "y.yaml:5:13: bad method \"G T\": expected an HTTP token like GET or HEAD\n"
+               "y.yaml:8:7: duplicate header name \"host\" (first at line 7)\n"
+               "y.yaml:9:7: bad header name \"Bad Name\": expected an HTTP token (letters, "
+               "digits, !#$%&'*+-.^_`|~)\n"
+               "y.yaml:10:16: header \"X-Split\" value contains a line break\n"
+               "y.yaml:11:14: header \"X-None\" has no value (write \"\" for an empty one)\n"
+               "y.yaml:12:17: bad tls_verify \"maybe\": expected true or false\n"
+               "y.yaml:13:14: cannot read ca_file \"missing.pem\": No such file or directory\n"
+               "y.yaml:14:10: body has no value (write \"\" for an empty one)\n"
+               "y.yaml:18:18: bad server_name \"10.0.0.1\": expected a DNS name\n"
+               "y.yaml:19:14: cannot read ca_file \"certs\": Is a directory\n");
+}
+
+Test(probe_config, booleans)
+{
+    static const struct { const char *text; bool v; } forms[] = {
+        {"true", true}, {"True", true}, {"yes", true}, {"YES", true},
+        {"false", false}, {"FALSE", false}, {"no", false}, {"No", false},
+    };
+
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct tp_config cfg;
+        char *text;
+        cr_assert_geq(asprintf(&text, "probes:\n  - {name: a, kind: tls, target: h, "
+                                      "tls_verify: %s}\n", forms[i].text), 0);
+        put("x.yaml", text);
+        free(text);
+        load_ok("x.yaml", &cfg);
+        cr_assert_eq(cfg.defs[0].tls_verify, forms[i].v, "%s", forms[i].text);
+        tp_config_free(&cfg);
+    }
+}
+
+Test(probe_config, error_unknown_kind)
+{
+    put_probe("x.yaml", "name: a\n"
+                        "    kind: udp\n"
+                        "    target: h:1\n");
+    load_fails("x.yaml", "x.yaml:3:11: unknown kind \"udp\" (expected tcp, http or tls)\n");
+}
+
+Test(probe_config, error_bad_interval)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    interval: 5x\n"
+                  "    target: h:1\n");
+    load_fails("x.yaml",
+               "x.yaml:4:15: bad interval \"5x\": expected a duration like 5s or 500ms\n");
+}
+
+Test(probe_config, error_duplicate_name)
+{
+    put("x.yaml", "probes:\n"
+                  "  - kind: tcp\n"
+                  "    target: h:1\n"
+                  "    name: db\n"
+                  "  - name: other\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "  - kind: tcp\n"
+                  "    name: db\n"
+                  "    target: h:1\n");
+    load_fails("x.yaml", "x.yaml:9:11: duplicate probe name \"db\" (first defined at line 4)\n");
+}
+
+Test(probe_config, error_bad_probe_name)
+{
+    put("x.yaml", "probes:\n"
+                  "  - {name: 'a b', kind: tcp, target: 'h:1'}\n"
+                  "  - {name: 'é', kind: tcp, target: 'h:1'}\n"
+                  "  - {name: '', kind: tcp, target: 'h:1'}\n"
+                  "  - {name: a.B_9:x-y, kind: tcp, target: 'h:1'}\n");
+    load_fails("x.yaml",
+               "x.yaml:2:12: bad probe name \"a b\": use letters, digits and _ . : -\n"
+               "x.yaml:3:12: bad probe name \"\xc3\xa9\": use letters, digits and _ . : -\n"
+               "x.yaml:4:12: bad probe name \"\": use letters, digits and _ . : -\n");
+}
+
+Test(probe_config, error_unreadable_targets_file)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    targets_file: edge.txt\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    targets_file: sub\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "    targets_file: empty.txt\n");
+    mkdir("sub", 0700);
+    put("empty.txt", "# nothing yet\n\n");
+    load_fails("x.yaml",
+               "x.yaml:4:19: cannot read targets file \"edge.txt\": No such file or directory\n"
+               "x.yaml:7:19: cannot read targets file \"sub\": Is a directory\n"
+               "x.yaml:10:19: targets file \"empty.txt\" has no targets\n");
+}
+
+Test(probe_config, error_bad_lines_in_targets_file)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    targets_file: edge.txt\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    targets_file: urls.txt\n");
+    put("edge.txt", "h1:80\n"
+                    "  h2\n"
+                    "# fine\n"
+                    "\th3:99999\n"
+                    "h1:80\n"
+                    "::1:80\n");
+    put("urls.txt", "https://a.example/\n"
+                    "a.example\n");
+    load_fails("x.yaml",
+               "edge.txt:2:3: bad tcp target \"h2\": missing port (expected host:port)\n"
+               "edge.txt:4:2: bad tcp target \"h3:99999\": bad port (expected 1 to 65535)\n"
+               "edge.txt:5:1: duplicate target \"h1:80\" (first at line 1)\n"
+               "edge.txt:6:1: bad tcp target \"::1:80\": an IPv6 address must be in brackets, "
+               "e.g. [::1]:443\n"
+               "urls.txt:2:1: bad http target \"a.example\": not an http:// or https:// URL\n");
+}
+
+Test(probe_config, targets_file_relative_to_config)
+{
+    struct tp_config cfg;
+    char *errs, *abs;
+
+    mkdir("conf", 0700);
+    put("conf/x.yaml", "probes:\n"
+                       "  - name: a\n"
+                       "    kind: tls\n"
+                       "    targets_file: t.txt\n");
+    put("conf/t.txt", "a.example\nbad host\n");
+    cr_assert_eq(load("conf/x.yaml", &cfg, &errs), 1);
+    cr_assert_str_eq(errs, "conf/t.txt:2:1: bad tls target \"bad host\": contains spaces or "
+                           "control characters\n");
+    free(errs);
+    put("conf/t.txt", "a.example\n[::1]\n");
+    load_ok("conf/x.yaml", &cfg);
+    cr_assert_eq(cfg.ntargets, 2);
+    tp_config_free(&cfg);
+    cr_assert_geq(asprintf(&abs, "%s/conf/x.yaml", dir), 0);
+    load_ok(abs, &cfg);
+    cr_assert_eq(cfg.ntargets, 2);
+    tp_config_free(&cfg);
+    free(abs);
+}
+
+Test(probe_config, error_unknown_keys)
+{
+    put("x.yaml", "defaults:\n"
+                  "  intervall: 5s\n"
+                  "  method: GET\n"
+                  "  bogus: 1\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    tagret: h:1\n"
+                  "    frobnicate: yes\n"
+                  "    target: h:1\n"
+                  "prob: []\n"
+                  "extra: 1\n");
+    load_fails("x.yaml",
+               "x.yaml:2:3: unknown key \"intervall\" in defaults (did you mean interval?)\n"
+               "x.yaml:3:3: method cannot be set in defaults (only interval, timeout, "
+               "success_threshold, failure_threshold, labels, close, tls_verify, ca_file)\n"
+               "x.yaml:4:3: unknown key \"bogus\" in defaults\n"
+               "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
+               "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
+               "x.yaml:11:1: unknown top-level key \"prob\" (did you mean probes?)\n"
+               "x.yaml:12:1: unknown top-level key \"extra\" (expected defaults or probes)\n");
+}
+
+Test(probe_config, error_key_not_for_kind)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    expect_status: [200]\n"
+                  "    tls_verify: false\n"
+                  "    server_name: x\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    send: x\n"
+                  "    expect: x\n"
+                  "    server_name: x\n"
+                  "  - name: c\n"
+                  "    target: h\n"
+                  "    method: GET\n"
+                  "    headers: {a: b}\n"
+                  "    body: x\n"
+                  "    expect_body: x\n"
+                  "    max_redirects: 1\n"
+                  "    ca_file: /dev/null\n"
+                  "    kind: tls\n");
+    load_fails("x.yaml",
+               "x.yaml:5:5: expect_status applies to http probes only\n"
+               "x.yaml:6:5: tls_verify applies to http and tls probes only\n"
+               "x.yaml:7:5: server_name applies to tls probes only\n"
+               "x.yaml:11:5: send applies to tcp probes only\n"
+               "x.yaml:12:5: expect applies to tcp probes only\n"
+               "x.yaml:13:5: server_name applies to tls probes only\n"
+               "x.yaml:16:5: method applies to http probes only\n"
+               "x.yaml:17:5: headers applies to http probes only\n"
+               "x.yaml:18:5: body applies to http probes only\n"
+               "x.yaml:19:5: expect_body applies to http probes only\n"
+               "x.yaml:20:5: max_redirects applies to http probes only\n");
+}
+
+Test(probe_config, error_timeout_over_interval)
+{
+    put("x.yaml", "defaults:\n"
+                  "  timeout: 3s\n"
+                  "probes:\n"
+                  "  - name: own\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    interval: 10s\n"
+                  "    timeout: 11s\n"
+                  "  - name: interval_only\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    interval: 2s\n"
+                  "  - name: fine\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n");
+    load_fails("x.yaml",
+               "x.yaml:8:14: timeout 11s exceeds interval 10s\n"
+               "x.yaml:12:15: timeout 3s (from defaults) exceeds interval 2s\n");
+
+    /* Both in defaults: said once, at defaults. */
+    put("y.yaml", "defaults:\n"
+                  "  interval: 1s\n"
+                  "  timeout: 1500ms\n"
+                  "probes:\n"
+                  "  - {name: a, kind: tcp, target: 'h:1'}\n"
+                  "  - {name: b, kind: tcp, target: 'h:1'}\n"
+                  "  - {name: c, kind: tcp, target: 'h:1', timeout: 1s}\n");
+    load_fails("y.yaml", "y.yaml:3:12: timeout 1500ms exceeds interval 1s\n");
+
+    /* One from defaults, one built in: at the probe. */
+    put("z.yaml", "defaults:\n"
+                  "  timeout: 6s\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n");
+    load_fails("z.yaml",
+               "z.yaml:4:5: timeout 6s (from defaults) exceeds interval 5s (the default)\n");
+}
+
+Test(probe_config, error_missing_and_conflicting_keys)
+{
+    put("x.yaml", "probes:\n"
+                  "  - kind: tcp\n"
+                  "    target: h:1\n"
+                  "  - name: b\n"
+                  "    target: h:1\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "  - name: d\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    targets_file: t.txt\n"
+                  "  - name: e\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    kind: http\n"
+                  "  - just a string\n"
+                  "  -\n"
+                  "  - target: h:1\n");
+    load_fails("x.yaml",
+               "x.yaml:2:5: probe has no name\n"
+               "x.yaml:4:5: probe \"b\" has no kind (expected tcp, http or tls)\n"
+               "x.yaml:6:5: probe \"c\" has no target or targets_file\n"
+               "x.yaml:11:5: target and targets_file cannot both be set (line 10 has target)\n"
+               "x.yaml:15:5: duplicate key \"kind\" (first at line 13)\n"
+               "x.yaml:16:5: a probe must be a mapping of keys, not a single value\n"
+               "x.yaml:17:4: a probe must be a mapping of keys, not empty\n"
+               "x.yaml:18:5: probe has no name\n"
+               "x.yaml:18:5: probe has no kind (expected tcp, http or tls)\n");
+}
+
+Test(probe_config, error_bad_targets)
+{
+    put("x.yaml", "probes:\n"
+                  "  - {name: a, kind: tcp, target: '127.0.0.1'}\n"
+                  "  - {name: b, kind: tls, target: '::1'}\n"
+                  "  - {name: c, kind: http, target: 'https://h:0/'}\n"
+                  "  - {name: d, kind: tcp, target: [h]}\n"
+                  "  - {name: e, kind: tcp, target: }\n");
+    load_fails("x.yaml",
+               "x.yaml:2:34: bad tcp target \"127.0.0.1\": missing port (expected host:port)\n"
+               "x.yaml:3:34: bad tls target \"::1\": an IPv6 address must be in brackets, "
+               "e.g. [::1]:443\n"
+               "x.yaml:4:35: bad http target \"https://h:0/\": bad port (expected 1 to 65535)\n"
+               "x.yaml:5:34: target must be a string, not a sequence\n"
+               "x.yaml:6:34: target has no value (expected a string)\n");
+}
+
+Test(probe_config, error_top_level_shapes)
+{
+    put("a.yaml", "");
+    load_fails("a.yaml", "a.yaml:1:1: the config is empty: expected a mapping with a probes key\n");
+    put("b.yaml", "- name: a\n");
+    load_fails("b.yaml",
+               "b.yaml:1:1: the top level must be a mapping with a probes key, not a sequence\n");
+    put("c.yaml", "defaults: {interval: 1s}\n");
+    load_fails("c.yaml", "c.yaml:1:1: missing key \"probes\": there is nothing to probe\n");
+    put("d.yaml", "probes: []\n");
+    load_fails("d.yaml", "d.yaml:1:9: probes is empty: define at least one probe\n");
+    put("e.yaml", "probes: {a: 1}\ndefaults: [1]\n");
+    load_fails("e.yaml", "e.yaml:1:9: probes must be a list of probes, not a mapping\n"
+                         "e.yaml:2:11: defaults must be a mapping, not a sequence\n");
+    put("f.yaml", "probes:\n"
+                  "  - {name: a, kind: tcp, target: 'h:1'}\n"
+                  "---\n"
+                  "probes: []\n");
+    load_fails("f.yaml", "f.yaml:4:1: a second YAML document: a config is one document\n");
+    put("g.yaml", "probes:\n"
+                  "  - {name: a, kind: tcp, target: 'h:1'}\n"
+                  "probes:\n"
+                  "  - {name: b, kind: tcp, target: 'h:1'}\n");
+    load_fails("g.yaml", "g.yaml:3:1: duplicate key \"probes\" (first at line 1)\n");
+}
+
+Test(probe_config, error_yaml_syntax)
+{
+    put("a.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "   kind: tcp\n");
+    load_fails("a.yaml", "a.yaml:3:4: did not find expected '-' indicator (while parsing a "
+                         "block collection at line 2, column 3)\n");
+    put("b.yaml", "probes:\n"
+                  "  - name: \"a\n");
+    load_fails("b.yaml", "b.yaml:3:1: found unexpected end of stream (while scanning a quoted "
+                         "scalar at line 2, column 11)\n");
+    put("c.yaml", "probes:\n"
+                  "\t- name: a\n");
+    load_fails("c.yaml", "c.yaml:2:1: found character that cannot start any token (while "
+                         "scanning for the next token at line 2, column 1)\n");
+    put("d.yaml", "probes:\n"
+                  "  - name: \xff\n");
+    load_fails("d.yaml", "d.yaml:2:11: invalid leading UTF-8 octet (byte 0xff)\n");
+    put("e.yaml", "probes:\n"
+                  "  - *nowhere\n");
+    load_fails("e.yaml", "e.yaml:2:5: found undefined alias\n");
+}
+
+/* One run lists every mistake, in file order, across the config and its
+ * targets files. */
+Test(probe_config, several_errors_in_one_run)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: db\n"
+                  "    kind: tcp\n"
+                  "    target: db:5432\n"
+                  "    interval: 1s\n"
+                  "    timeout: 2s\n"
+                  "  - name: edge\n"
+                  "    kind: tcp\n"
+                  "    targets_file: edge.txt\n"
+                  "    labels: {__x: y}\n"
+                  "  - name: db\n"
+                  "    kind: udp\n"
+                  "    target: x\n"
+                  "defaults:\n"
+                  "  interval: soon\n");
+    put("edge.txt", "e1:1\ne2\n");
+    load_fails("x.yaml",
+               "x.yaml:6:14: timeout 2s exceeds interval 1s\n"
+               "edge.txt:2:1: bad tcp target \"e2\": missing port (expected host:port)\n"
+               "x.yaml:10:14: bad label name \"__x\": names starting with __ are reserved\n"
+               "x.yaml:11:11: duplicate probe name \"db\" (first defined at line 2)\n"
+               "x.yaml:12:11: unknown kind \"udp\" (expected tcp, http or tls)\n"
+               "x.yaml:15:13: bad interval \"soon\": expected a duration like 5s or 500ms\n");
+}
+
+Test(probe_config, big_targets_file)
+{
+    enum { N = 20000 };
+    struct tp_config cfg;
+    struct timespec t0, t1;
+    FILE *f;
+
+    put("x.yaml", "probes:\n"
+                  "  - name: many\n"
+                  "    kind: tcp\n"
+                  "    targets_file: many.txt\n"
+                  "  - name: urls\n"
+                  "    kind: http\n"
+                  "    targets_file: urls.txt\n");
+    cr_assert_not_null(f = fopen("many.txt", "w"));
+    fputs("# generated\n", f);
+    for (int i = 0; i < N; i++)
+        if (i % 2)
+            fprintf(f, "  node-%d.pool%d.example.net:%d\n", i, i % 7, 1 + i % 65535);
+        else
+            fprintf(f, "10.%d.%d.%d:%d\n", i >> 16, (i >> 8) & 255, i & 255, 1 + i % 65535);
+    fclose(f);
+    cr_assert_not_null(f = fopen("urls.txt", "w"));
+    for (int i = 0; i < N; i++)
+        fprintf(f, "https://h%d.example.com:%d/health?i=%d\n", i % 100, 1 + i % 1000, i);
+    fclose(f);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    load_ok("x.yaml", &cfg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect_eq(cfg.ntargets, 2 * N);
+    cr_expect_eq(cfg.defs[0].ntargets, N);
+    cr_expect_str_eq(cfg.defs[0].targets[0], "10.0.0.0:1");
+    cr_expect_str_eq(cfg.defs[0].targets[N - 1], "node-19999.pool0.example.net:20000");
+    cr_expect_str_eq(cfg.defs[1].targets[N - 1], "https://h99.example.com:1000/health?i=19999");
+    tp_config_free(&cfg);
+    /* Under valgrind everything is some 50 times slower: only the result
+     * is checked there. */
+    if (!under_valgrind())
+        cr_assert_lt(secs, 1.0, "loading %d + %d targets took %.3f s", N, N, secs);
+
+    /* A duplicate far down is found, with both lines. */
+    cr_assert_not_null(f = fopen("many.txt", "a"));
+    fputs("10.0.0.4:5\n", f);
+    fclose(f);
+    {
+        char want[128];
+        snprintf(want, sizeof(want),
+                 "many.txt:%d:1: duplicate target \"10.0.0.4:5\" (first at line 6)\n", N + 2);
+        load_fails("x.yaml", want);
+    }
+}
+
+/* ---- tp_target_parse ---- */
+
+Test(probe_config, target_parse_good)
+{
+    static const struct {
+        enum tp_kind kind;
+        const char *in, *host;
+        uint16_t port;
+        bool https;
+    } ok[] = {
+        {TP_TCP, "127.0.0.1:5432", "127.0.0.1", 5432, false},
+        {TP_TCP, "db.example.com:5432", "db.example.com", 5432, false},
+        {TP_TCP, "localhost:65535", "localhost", 65535, false},
+        {TP_TCP, "a_b-c.d9:1", "a_b-c.d9", 1, false},
+        {TP_TCP, "fqdn.example.:80", "fqdn.example.", 80, false},
+        {TP_TCP, "[::1]:22", "::1", 22, false},
+        {TP_TCP, "[2001:db8::1]:443", "2001:db8::1", 443, false},
+        {TP_TCP, "[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1", 80, false},
+        {TP_TLS, "example.com", "example.com", 443, false},
+        {TP_TLS, "example.com:8443", "example.com", 8443, false},
+        {TP_TLS, "10.1.2.3", "10.1.2.3", 443, false},
+        {TP_TLS, "[::1]", "::1", 443, false},
+        {TP_TLS, "[fd00::5]:993", "fd00::5", 993, false},
+        {TP_HTTP, "https://127.0.0.1:8443/health", "127.0.0.1", 8443, true},
+        {TP_HTTP, "http://example.com", "example.com", 80, false},
+        {TP_HTTP, "https://example.com/a?b=c#d", "example.com", 443, true},
+        {TP_HTTP, "http://[::1]:8080/x", "::1", 8080, false},
+        {TP_HTTP, "https://[2001:db8::2]/", "2001:db8::2", 443, true},
+        {TP_HTTP, "HTTPS://Example.COM:444/", "Example.COM", 444, true},
+        {TP_HTTP, "http://user:pw@h.example/", "h.example", 80, false},
+    };
+    struct tp_endpoint ep;
+    const char *why;
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        why = "unset";
+        int rc = tp_target_parse(ok[i].kind, ok[i].in, &ep, &why);
+        cr_assert_eq(rc, 0, "%s %s: %s", tp_kind_names[ok[i].kind], ok[i].in, why);
+        cr_assert_str_eq(ep.host, ok[i].host, "%s", ok[i].in);
+        cr_assert_eq(ep.port, ok[i].port, "%s: port %u", ok[i].in, ep.port);
+        cr_assert_eq(ep.https, ok[i].https, "%s", ok[i].in);
+    }
+    /* why may be NULL */
+    cr_assert_eq(tp_target_parse(TP_TCP, "h:1", &ep, NULL), 0);
+    cr_assert_eq(tp_target_parse(TP_TCP, "h", &ep, NULL), -EINVAL);
+}
+
+Test(probe_config, target_parse_bad)
+{
+    static const struct {
+        enum tp_kind kind;
+        const char *in, *why; /* why: NULL to accept any explanation */
+    } bad[] = {
+        {TP_TCP, "", "empty target"},
+        {TP_TCP, "127.0.0.1", "missing port (expected host:port)"},
+        {TP_TCP, "host", "missing port (expected host:port)"},
+        {TP_TCP, "host:", "missing port after ':'"},
+        {TP_TCP, ":80", "missing host"},
+        {TP_TCP, "host:0", "bad port (expected 1 to 65535)"},
+        {TP_TCP, "host:65536", "bad port (expected 1 to 65535)"},
+        {TP_TCP, "host:8a", "bad port (expected 1 to 65535)"},
+        {TP_TCP, "host:+80", "bad port (expected 1 to 65535)"},
+        {TP_TCP, "host:000080", "bad port (expected 1 to 65535)"},
+        {TP_TCP, "::1:80", "an IPv6 address must be in brackets, e.g. [::1]:443"},
+        {TP_TCP, "[::1]", "missing port (expected host:port)"},
+        {TP_TCP, "[::1", "missing ] after the IPv6 address"},
+        {TP_TCP, "[::1]80", "unexpected text after ]"},
+        {TP_TCP, "[1.2.3.4]:80", "bad IPv6 address in brackets"},
+        {TP_TCP, "[]:80", "missing host"},
+        {TP_TCP, "[::g]:80", "bad IPv6 address in brackets"},
+        {TP_TCP, "bad host:80", "contains spaces or control characters"},
+        {TP_TCP, "-bad.example:80", "bad host name"},
+        {TP_TCP, "bad-.example:80", "bad host name"},
+        {TP_TCP, "a..b:80", "bad host name"},
+        {TP_TCP, ".a:80", "bad host name"},
+        {TP_TCP, "ex!ample.com:80", "bad host name"},
+        {TP_TCP, "1.2.3:80", "bad host name"},
+        {TP_TCP, "300.1.1.1:80", "bad host name"},
+        {TP_TCP, "http://h:80", NULL},
+        {TP_TLS, "::1", "an IPv6 address must be in brackets, e.g. [::1]:443"},
+        {TP_TLS, "host:abc", "bad port (expected 1 to 65535)"},
+        {TP_TLS, "[::1]x", "unexpected text after ]"},
+        {TP_TLS, "https://h/", NULL},
+        {TP_HTTP, "ftp://example.com/", "not an http:// or https:// URL"},
+        {TP_HTTP, "example.com", "not an http:// or https:// URL"},
+        {TP_HTTP, "http:/example.com", "not an http:// or https:// URL"},
+        {TP_HTTP, "http://", "missing host"},
+        {TP_HTTP, "http:///path", "missing host"},
+        {TP_HTTP, "https://h:0/", "bad port (expected 1 to 65535)"},
+        {TP_HTTP, "https://h:99999/", "bad port (expected 1 to 65535)"},
+        {TP_HTTP, "http://h:8a/", "bad port (expected 1 to 65535)"},
+        {TP_HTTP, "http://bad!host/", NULL},
+        {TP_HTTP, "http://-bad.example/", "bad host name"},
+        {TP_HTTP, "http://[::1/", NULL},
+        {TP_HTTP, "http://[::g]/", NULL},
+        {TP_HTTP, "http://exa mple.com/", "contains spaces or control characters"},
+        {TP_HTTP, "http://1.2.3.4.5/", "bad host name"},
+    };
+    struct tp_endpoint ep;
+    const char *why;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        memset(&ep, 0x5a, sizeof(ep));
+        int rc = tp_target_parse(bad[i].kind, bad[i].in, &ep, &why);
+        cr_assert_eq(rc, -EINVAL, "%s '%s' accepted (host %s)", tp_kind_names[bad[i].kind],
+                     bad[i].in, ep.host);
+        cr_assert_not_null(why, "%s: no why", bad[i].in);
+        if (bad[i].why)
+            cr_assert_str_eq(why, bad[i].why, "%s", bad[i].in);
+        cr_assert_eq(ep.host[0], '\0', "%s: endpoint not cleared", bad[i].in);
+        cr_assert_eq(ep.port, 0);
+    }
+    /* A name of 253 characters is the longest allowed. */
+    char longname[300];
+    memset(longname, 'a', sizeof(longname));
+    for (int i = 63; i < 253; i += 64)
+        longname[i] = '.';
+    strcpy(longname + 253, ":80");
+    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), 0, "%s", why);
+    memset(longname, 'a', sizeof(longname));
+    for (int i = 63; i < 254; i += 64)
+        longname[i] = '.';
+    strcpy(longname + 254, ":80");
+    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), -EINVAL);
+    memset(longname, 'a', 64);
+    strcpy(longname + 64, ".com:80"); /* a 64-character label */
+    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), -EINVAL);
+    cr_assert_eq(tp_target_parse(TP_NKIND, "h:1", &ep, &why), -EINVAL);
+}
