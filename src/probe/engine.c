@@ -307,8 +307,9 @@ static void on_deadline(tw_timer *tm)
     } else {
         kind_ops[t->def->kind]->cancel(e, t, &r);
         t->run = NULL;
-        snprintf(r.detail, sizeof(r.detail), "no answer within %llu ms",
-                 (unsigned long long)t->def->timeout_ms);
+        if (!r.detail[0]) /* the kind may say what it was waiting for */
+            snprintf(r.detail, sizeof(r.detail), "no answer within %llu ms",
+                     (unsigned long long)t->def->timeout_ms);
     }
     r.outcome = TP_FAILURE;
     r.reason = "timeout";
@@ -411,7 +412,12 @@ static void on_sched(tw_timer *tm)
 
 int tp_engine_start(struct tp_engine *e)
 {
-    uint64_t now = tw_loop_now(e->loop);
+    uint64_t now;
+
+    /* Setting up may have taken a while (loading a CA store): deadlines
+     * and first starts count from now, not from the loop's last look. */
+    tw_loop_update_time(e->loop);
+    now = tw_loop_now(e->loop);
 
     if (e->opts.once) {
         e->once_left = e->ntargets;
@@ -832,12 +838,15 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
             (unsigned long long)cum);
     fprintf(f, "twkit_probe_late_start_seconds_sum %.6f\n", (double)e->late_sum_us / 1e6);
     fprintf(f, "twkit_probe_late_start_seconds_count %llu\n", (unsigned long long)cum);
-    fputs("# HELP twkit_probe_local_errors_total Probes this host could not make, by errno\n"
-          "# TYPE twkit_probe_local_errors_total counter\n", f);
-    for (int i = 1; i < TB_NERRNO; i++)
-        if (e->local_errs[i])
-            fprintf(f, "twkit_probe_local_errors_total{errno=\"%s\"} %llu\n", tw_errname(i),
-                    (unsigned long long)e->local_errs[i]);
+    for (int i = 1, head = 0; i < TB_NERRNO; i++) {
+        if (!e->local_errs[i])
+            continue;
+        if (!head++)
+            fputs("# HELP twkit_probe_local_errors_total Probes this host could not make, "
+                  "by errno\n# TYPE twkit_probe_local_errors_total counter\n", f);
+        fprintf(f, "twkit_probe_local_errors_total{errno=\"%s\"} %llu\n", tw_errname(i),
+                (unsigned long long)e->local_errs[i]);
+    }
     tp_engine_summary(e, &s);
     fprintf(f, "# HELP twkit_probe_targets Targets configured\n"
                "# TYPE twkit_probe_targets gauge\ntwkit_probe_targets %zu\n"

@@ -192,6 +192,13 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
     if (!run)
         return;
     r->phase[TP_PH_CONNECT] = run->connect_s;
+    if (run->phase == READING) {
+        /* The target keeps the connection open without the expected
+         * reply: a timeout, and a regex that did not match. */
+        r->regex_failed = true;
+        snprintf(r->detail, sizeof(r->detail), "%zu bytes read in %llu ms do not match /%s/",
+                 run->got, (unsigned long long)t->def->timeout_ms, t->def->expect);
+    }
     tw_io_forget(&run->io);
     tw_sock_abort(run->io.fd);
     free(run);

@@ -1,2 +1,1075 @@
-/* twkit probe in the lab: real targets, real kernel state. */
+/* twkit probe in the lab: real targets, real kernel state.
+ *
+ * Targets (`twkit serve`, `openssl s_server`) run in the server namespace,
+ * the prober (the twkit binary, TWKIT_BIN) in the client namespace; its JSON
+ * lines, summary and /metrics are read back and checked against what the
+ * lab really did: which ports listen, which packets are dropped, which
+ * sockets the kernel holds in TIME_WAIT afterwards.
+ *
+ * Every process a test starts is registered and killed and reaped in the
+ * fixture's fini, and runs with a parent-death signal (setpriv --pdeathsig)
+ * so not even a test the runner kills for its timeout leaves one behind.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <criterion/criterion.h>
+
+#include "need_root.h"
+#include "twkit/diag.h"
+#include "twkit/lab.h"
+#include "twkit/time.h"
+
+static struct tw_lab lab;
+static char tmpdir[64];
+
+#define MAX_PROCS 8
+static pid_t procs[MAX_PROCS];
+
+/* Buffers that must not outlive the test, even one an assertion ends. */
+#define MAX_GC 64
+static void *gc[MAX_GC];
+static char *scratch; /* the latest read of a polled file */
+
+static void *keep(void *p)
+{
+    for (int i = 0; i < MAX_GC; i++)
+        if (!gc[i]) {
+            gc[i] = p;
+            return p;
+        }
+    cr_assert_fail("more than %d buffers kept in one test", MAX_GC);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    remove(path);
+    return 0;
+}
+
+static void setup(void)
+{
+    if (geteuid() != 0)
+        return;
+    cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
+    strcpy(tmpdir, "/tmp/twkit-probe-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+static void teardown(void)
+{
+    if (geteuid() != 0)
+        return;
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (procs[i] > 0) {
+            kill(procs[i], SIGKILL);
+            waitpid(procs[i], NULL, 0);
+            procs[i] = 0;
+        }
+    if (tmpdir[0])
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = '\0';
+    tw_lab_destroy(&lab);
+    for (int i = 0; i < MAX_GC; i++) {
+        free(gc[i]);
+        gc[i] = NULL;
+    }
+    free(scratch);
+    scratch = NULL;
+}
+
+TestSuite(probe, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- files ---- */
+
+/* tmpdir/name, in a buffer of the caller's. */
+static char *tpath(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+__attribute__((format(printf, 2, 3))) static void write_file(const char *name, const char *fmt,
+                                                             ...)
+{
+    char p[256];
+    FILE *f = fopen(tpath(p, sizeof(p), name), "w");
+    va_list ap;
+
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The whole file, malloc'd; "" if it cannot be read. */
+static char *read_all(const char *name)
+{
+    char p[256], *buf = NULL;
+    size_t len = 0;
+    FILE *f = fopen(tpath(p, sizeof(p), name), "r"), *m = open_memstream(&buf, &len);
+    char chunk[65536];
+    size_t n;
+
+    cr_assert_not_null(m);
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, m);
+    if (f)
+        fclose(f);
+    fclose(m);
+    return buf;
+}
+
+/* The whole file, kept until teardown. */
+static char *slurp(const char *name) { return keep(read_all(name)); }
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Poll a growing file (every 20 ms, ms at most) until needle occurs in it
+ * min times. Returns how often it occurs at the end. */
+static int wait_for(const char *name, const char *needle, int min, uint64_t ms)
+{
+    uint64_t end = tw_now_ms() + ms;
+    int n;
+
+    for (;;) {
+        char *text = read_all(name);
+        n = count_of(text, needle);
+        free(text);
+        if (n >= min || tw_now_ms() >= end)
+            return n;
+        usleep(20000);
+    }
+}
+
+/* ---- processes ---- */
+
+/* Run a shell command line in a side's namespace. The line is exec'd (no
+ * shell left in between) under a parent-death signal. Registered for
+ * teardown. */
+__attribute__((format(printf, 2, 3))) static pid_t spawn(enum tw_lab_side side, const char *fmt,
+                                                         ...)
+{
+    char cmd[2048];
+    va_list ap;
+    pid_t pid;
+    int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
+
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+    va_end(ap);
+    pid = tw_lab_spawn(&lab, side, (char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (!procs[i]) {
+            procs[i] = pid;
+            return pid;
+        }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_fail("more than %d processes in one test", MAX_PROCS);
+    return -1;
+}
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (procs[i] == pid)
+            procs[i] = 0;
+}
+
+/* Wait at most ms for pid to exit; true (with *status) if it did. */
+static bool wait_exit(pid_t pid, uint64_t ms, int *status)
+{
+    uint64_t end = tw_now_ms() + ms;
+
+    do {
+        if (waitpid(pid, status, WNOHANG) == pid) {
+            forget(pid);
+            return true;
+        }
+        usleep(5000);
+    } while (tw_now_ms() < end);
+    return false;
+}
+
+/* Send sig, give it ms to exit, then SIGKILL. Returns the wait status. */
+static int stop(pid_t pid, int sig, uint64_t ms)
+{
+    int status = -1;
+
+    kill(pid, sig);
+    if (!wait_exit(pid, ms, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        forget(pid);
+    }
+    return status;
+}
+
+/* Run a command line to its end (ms at most); returns its exit status. */
+__attribute__((format(printf, 3, 4))) static int run(enum tw_lab_side side, uint64_t ms,
+                                                     const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    pid_t pid;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    pid = spawn(side, "%s", cmd);
+    if (!wait_exit(pid, ms, &status)) {
+        stop(pid, SIGKILL, 0);
+        cr_assert_fail("`%s` did not finish within %llu ms", cmd, (unsigned long long)ms);
+    }
+    cr_assert(WIFEXITED(status), "`%s` died: status %d", cmd, status);
+    return WEXITSTATUS(status);
+}
+
+/* ---- sockets ---- */
+
+struct listen_q {
+    uint16_t port;
+    bool found;
+};
+
+static int on_listener(const struct tw_diag_sock *s, void *arg)
+{
+    struct listen_q *q = arg;
+
+    q->found |= tw_addr_port(&s->local) == q->port;
+    return 0;
+}
+
+/* Wait (5 s at most) until something listens on port in a side. */
+static void wait_listening(enum tw_lab_side side, uint16_t port, const char *what)
+{
+    struct listen_q q = {.port = port};
+
+    for (int i = 0; i < 500 && !q.found; i++) {
+        cr_assert_eq(tw_lab_enter(&lab, side), 0);
+        int r = tw_diag_dump(1u << 10 /* TCP_LISTEN */, on_listener, &q);
+        tw_lab_leave(&lab);
+        cr_assert_eq(r, 0, "sock_diag: %d", r);
+        if (!q.found)
+            usleep(10000);
+    }
+    cr_assert(q.found, "%s is not listening on port %u after 5 s", what, port);
+}
+
+static uint32_t time_wait(enum tw_lab_side side)
+{
+    struct tw_tcp_states st;
+
+    cr_assert_eq(tw_lab_count_settled(&lab, side, &st), 0);
+    return st.n[TW_TCP_TIME_WAIT];
+}
+
+/* twkit serve (twp) on 0.0.0.0:port in the server namespace. */
+static pid_t start_twp_server(uint16_t port)
+{
+    pid_t pid = spawn(TW_LAB_SERVER, "%s serve --listen 0.0.0.0:%u >/dev/null 2>&1", TWKIT_BIN,
+                      port);
+    wait_listening(TW_LAB_SERVER, port, "twkit serve");
+    return pid;
+}
+
+/* curl url from the client namespace into tmpdir/out; the body, or "" if
+ * curl failed. */
+static char *fetch(const char *url, const char *out)
+{
+    char p[256];
+    int rc = run(TW_LAB_CLIENT, 5000, "curl -s -o %s '%s'", tpath(p, sizeof(p), out), url);
+
+    cr_assert_eq(rc, 0, "curl %s: exit %d", url, rc);
+    return slurp(out);
+}
+
+/* ---- JSON lines (no JSON library: the prober's own fixed layout) ---- */
+
+/* The lines of text, split in place. */
+static char **split_lines(char *text, size_t *n)
+{
+    size_t cap = (size_t)count_of(text, "\n") + 1, k = 0;
+    char **v = keep(calloc(cap, sizeof(*v)));
+
+    for (char *p = text, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        v[k++] = p;
+        if (!nl)
+            break;
+        *nl = '\0';
+    }
+    *n = k;
+    return v;
+}
+
+/* Where key's value starts in an object: "key": right after '{' or ','
+ * (never a key-looking piece of an escaped string value). NULL if absent. */
+static const char *jfind(const char *line, const char *key)
+{
+    char pat[64];
+    size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
+
+    for (const char *p = line; (p = strstr(p, pat)); p++)
+        if (p > line && (p[-1] == '{' || p[-1] == ','))
+            return p + n;
+    return NULL;
+}
+
+/* A string value, escapes left as they are; "" (and false) if absent. */
+static bool jstr(const char *line, const char *key, char *out, size_t len)
+{
+    const char *v = jfind(line, key);
+    size_t k = 0;
+
+    out[0] = '\0';
+    if (!v || *v != '"')
+        return false;
+    for (v++; *v && *v != '"' && k + 1 < len; v++) {
+        if (*v == '\\' && v[1])
+            out[k++] = *v++;
+        out[k++] = *v;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+static bool jnum(const char *line, const char *key, double *out)
+{
+    const char *v = jfind(line, key);
+    char *end;
+
+    if (!v)
+        return false;
+    *out = strtod(v, &end);
+    return end != v;
+}
+
+/* A phase's seconds from "phases":{...}; 0 when the phase is not listed. */
+static double jphase(const char *line, const char *phase)
+{
+    const char *ph = jfind(line, "phases"), *close;
+    char obj[256];
+    double v = 0;
+
+    if (!ph || !(close = strchr(ph, '}')))
+        return -1;
+    snprintf(obj, sizeof(obj), "%.*s", (int)(close - ph + 1), ph);
+    return jnum(obj, phase, &v) ? v : 0;
+}
+
+/* The one line about probe `name`; asserts there is exactly one. */
+static const char *line_of(char **lines, size_t n, const char *name)
+{
+    const char *hit = NULL;
+    char v[128];
+    int seen = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (jstr(lines[i], "name", v, sizeof(v)) && strcmp(v, name) == 0) {
+            hit = lines[i];
+            seen++;
+        }
+    cr_assert_eq(seen, 1, "expected one result line for probe %s, got %d", name, seen);
+    return hit;
+}
+
+static void expect_str(const char *line, const char *key, const char *want)
+{
+    char v[256];
+
+    jstr(line, key, v, sizeof(v));
+    cr_assert_str_eq(v, want, "expected %s \"%s\", got \"%s\" in %s", key, want, v, line);
+}
+
+static double expect_num(const char *line, const char *key)
+{
+    double v = 0;
+
+    cr_assert(jnum(line, key, &v), "no %s in %s", key, line);
+    return v;
+}
+
+/* ---- Prometheus text ---- */
+
+/* The value of one sample, written exactly (name{labels}); asserts it is
+ * there. */
+static double sample(const char *text, const char *series)
+{
+    char pat[512];
+    const char *p;
+    double v;
+
+    snprintf(pat, sizeof(pat), "\n%s ", series);
+    p = strstr(text, pat);
+    cr_assert_not_null(p, "no sample %s in /metrics:\n%s", series, text);
+    cr_assert_eq(sscanf(p + strlen(pat), "%lf", &v), 1, "unreadable sample %s", series);
+    return v;
+}
+
+/* Assert lo <= sample <= hi, saying what came. */
+static void expect_sample(const char *text, const char *series, double lo, double hi)
+{
+    double v = sample(text, series);
+
+    if (lo == hi)
+        cr_assert_eq(v, lo, "%s: expected %g, got %g", series, lo, v);
+    else
+        cr_assert(v >= lo && v <= hi, "%s: expected %g to %g, got %g", series, lo, hi, v);
+}
+
+/* ---- certificates ---- */
+
+/* A self-signed ECDSA P-256 certificate for IP:10.201.0.2, valid from
+ * now+from_s to now+to_s (both may be in the past), and its key. */
+static void make_cert(const char *cert, const char *key, long from_s, long to_s)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_EXTENSION *ext;
+    X509V3_CTX v3;
+    X509_NAME *nm;
+    char p[256];
+    FILE *f;
+
+    cr_assert(pk && x, "OpenSSL: no key or certificate");
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ from_s);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+    X509_set_pubkey(x, pk);
+    nm = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"twkit lab", -1, -1,
+                               0);
+    X509_set_issuer_name(x, nm);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:10.201.0.2");
+    cr_assert_not_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    cr_assert_gt(X509_sign(x, pk, EVP_sha256()), 0, "X509_sign failed");
+    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), cert), "w"));
+    PEM_write_X509(f, x);
+    fclose(f);
+    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), key), "w"));
+    PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
+static pid_t start_tls_server(uint16_t port, const char *cert, const char *key)
+{
+    char c[256], k[256];
+    pid_t pid = spawn(TW_LAB_SERVER,
+                      "openssl s_server -quiet -www -accept %u -cert %s -key %s "
+                      ">/dev/null 2>&1",
+                      port, tpath(c, sizeof(c), cert), tpath(k, sizeof(k), key));
+    wait_listening(TW_LAB_SERVER, port, "openssl s_server");
+    return pid;
+}
+
+/* ---- 1. what each kind of probe reports ---- */
+
+Test(probe, once_reports_every_outcome_of_tcp_http_and_tls_as_it_happened)
+{
+    char cfg[256], out[256], err[256], v[256];
+    const char *l;
+    double now, d;
+    char **lines;
+    size_t n;
+    int rc;
+
+    NEED_ROOT();
+    start_twp_server(7070);
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve --proto http");
+    now = (double)time(NULL);
+    make_cert("valid.pem", "valid.key", -3600, 30L * 86400);
+    make_cert("expired.pem", "expired.key", -30L * 86400, -86400);
+    start_tls_server(8443, "valid.pem", "valid.key");
+    start_tls_server(8444, "expired.pem", "expired.key");
+    /* 7071 answers nothing: its SYNs are dropped; 7072 has no listener */
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000,
+                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 7071 drop"), 0);
+
+    write_file("once.yaml",
+               "probes:\n"
+               "  - {name: tcp_up, kind: tcp, target: '10.201.0.2:7070'}\n"
+               "  - {name: tcp_refused, kind: tcp, target: '10.201.0.2:7072'}\n"
+               "  - {name: tcp_dropped, kind: tcp, target: '10.201.0.2:7071', timeout: 600ms}\n"
+               "  - name: tcp_expect_ok\n"
+               "    kind: tcp\n"
+               "    target: 10.201.0.2:8080\n"
+               "    send: 'GET /health HTTP/1.0\\r\\n\\r\\n'\n"
+               "    expect: '^HTTP/1\\.1 200 '\n"
+               "  - name: tcp_expect_bad\n" /* a TLS server closes on plain text */
+               "    kind: tcp\n"
+               "    target: 10.201.0.2:8444\n"
+               "    send: 'GET / HTTP/1.0\\r\\n\\r\\n'\n"
+               "    expect: '^HTTP/'\n"
+               "  - {name: http_ok, kind: http, target: 'http://10.201.0.2:8080/'}\n"
+               "  - {name: http_404, kind: http, target: 'http://10.201.0.2:8080/nope'}\n"
+               "  - {name: http_body, kind: http, target: 'http://10.201.0.2:8080/',\n"
+               "     expect_body: '^y+$'}\n"
+               "  - {name: tls_ok, kind: tls, target: '10.201.0.2:8443', ca_file: valid.pem}\n"
+               "  - {name: tls_expired, kind: tls, target: '10.201.0.2:8444',\n"
+               "     ca_file: expired.pem}\n"
+               "  - {name: https_noverify, kind: http, target: 'https://10.201.0.2:8443/',\n"
+               "     tls_verify: false}\n"
+               "  - {name: https_verified, kind: http, target: 'https://10.201.0.2:8443/',\n"
+               "     ca_file: valid.pem}\n");
+    rc = run(TW_LAB_CLIENT, 10000, "%s probe --once %s >%s 2>%s", TWKIT_BIN,
+             tpath(cfg, sizeof(cfg), "once.yaml"), tpath(out, sizeof(out), "once.out"),
+             tpath(err, sizeof(err), "once.err"));
+    lines = split_lines(slurp("once.out"), &n);
+    cr_assert_eq(rc, 1, "--once with failed probes: expected exit 1, got %d (stderr: %s)", rc,
+                 slurp("once.err"));
+    cr_assert_eq(n, 12, "expected 12 result lines, got %zu:\n%s", n, slurp("once.out"));
+    for (size_t i = 0; i < n; i++)
+        expect_str(lines[i], "event", "result");
+
+    l = line_of(lines, n, "tcp_up");
+    expect_str(l, "result", "success");
+    cr_assert_gt(jphase(l, "connect"), 0, "tcp_up: no connect phase: %s", l);
+
+    l = line_of(lines, n, "tcp_refused");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "refused");
+    expect_str(l, "error", "ECONNREFUSED");
+
+    l = line_of(lines, n, "tcp_dropped");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "timeout");
+    expect_str(l, "error", "ETIMEDOUT");
+    d = expect_num(l, "duration_s");
+    cr_assert(d >= 0.59 && d < 0.9, "tcp_dropped: expected about the 600 ms timeout, took %.3f s",
+              d);
+
+    l = line_of(lines, n, "tcp_expect_ok");
+    expect_str(l, "result", "success");
+
+    l = line_of(lines, n, "tcp_expect_bad");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "expect");
+    cr_assert_not_null(strstr(l, "\"regex_failed\":true"), "tcp_expect_bad: %s", l);
+
+    l = line_of(lines, n, "http_ok");
+    expect_str(l, "result", "success");
+    cr_assert_eq(expect_num(l, "status"), 200, "http_ok: %s", l);
+    cr_assert_gt(jphase(l, "connect"), 0, "http_ok: no connect phase: %s", l);
+    cr_assert_gt(jphase(l, "processing"), 0, "http_ok: no processing phase: %s", l);
+
+    l = line_of(lines, n, "http_404");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "status");
+    cr_assert_eq(expect_num(l, "status"), 404, "http_404: %s", l);
+
+    l = line_of(lines, n, "http_body");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "body");
+    cr_assert_eq(expect_num(l, "status"), 200, "http_body: %s", l);
+    cr_assert_not_null(strstr(l, "\"regex_failed\":true"), "http_body: %s", l);
+
+    l = line_of(lines, n, "tls_ok");
+    expect_str(l, "result", "success");
+    cr_assert_eq(expect_num(l, "verify"), 0, "tls_ok: %s", l);
+    cr_assert_gt(jphase(l, "tls"), 0, "tls_ok: no tls phase: %s", l);
+    d = expect_num(l, "cert_expiry") - (now + 30 * 86400.0);
+    cr_assert(d > -60 && d < 60, "tls_ok: cert_expiry %.0f s off now + 30 days: %s", d, l);
+
+    l = line_of(lines, n, "tls_expired");
+    expect_str(l, "result", "failure");
+    expect_str(l, "reason", "verify");
+    jstr(l, "detail", v, sizeof(v));
+    cr_assert_not_null(strstr(v, "expired"), "tls_expired: detail \"%s\" does not say expired",
+                       v);
+    cr_assert_eq(expect_num(l, "verify"), X509_V_ERR_CERT_HAS_EXPIRED, "tls_expired: %s", l);
+    d = expect_num(l, "cert_expiry") - (now - 86400.0);
+    cr_assert(d > -60 && d < 60, "tls_expired: cert_expiry %.0f s off yesterday: %s", d, l);
+
+    l = line_of(lines, n, "https_noverify");
+    expect_str(l, "result", "success");
+    cr_assert_eq(expect_num(l, "status"), 200, "https_noverify: %s", l);
+    d = expect_num(l, "cert_expiry") - (now + 30 * 86400.0);
+    cr_assert(d > -60 && d < 60, "https_noverify: cert_expiry %.0f s off: %s", d, l);
+
+    l = line_of(lines, n, "https_verified");
+    expect_str(l, "result", "success");
+    cr_assert_eq(expect_num(l, "status"), 200, "https_verified: %s", l);
+
+    /* and when every probe succeeds, --once says so with exit 0 */
+    write_file("once-ok.yaml",
+               "probes:\n"
+               "  - {name: tcp_up, kind: tcp, target: '10.201.0.2:7070'}\n"
+               "  - {name: http_ok, kind: http, target: 'http://10.201.0.2:8080/'}\n"
+               "  - {name: tls_ok, kind: tls, target: '10.201.0.2:8443', ca_file: valid.pem}\n");
+    rc = run(TW_LAB_CLIENT, 10000, "%s probe --once %s >%s 2>%s", TWKIT_BIN,
+             tpath(cfg, sizeof(cfg), "once-ok.yaml"), tpath(out, sizeof(out), "once-ok.out"),
+             tpath(err, sizeof(err), "once.err"));
+    cr_assert_eq(rc, 0, "--once, every probe successful: expected exit 0, got %d:\n%s", rc,
+                 slurp("once-ok.out"));
+    cr_assert_eq(count_of(slurp("once-ok.out"), "\"result\":\"success\""), 3,
+                 "expected 3 successes:\n%s", slurp("once-ok.out"));
+}
+
+/* A probe's timeout counts from its start. With --once the probes start in
+ * tp_engine_start(), and their deadlines were armed against the loop clock
+ * as it was at tw_loop_new(), before the engine was set up: the time that
+ * took (the tls kind loading the system CA store: tens of ms) came off
+ * every timeout. A tls definition without ca_file is what makes the setup
+ * slow, so one is here, with healthy targets at a tight but ample timeout
+ * (an answer on the veth takes about a millisecond) and a dropped one whose
+ * duration must reach its timeout. */
+Test(probe, once_gives_every_probe_its_whole_timeout)
+{
+    char cfg[256], out[256], err[256];
+    const char *l;
+    double d;
+    char **lines;
+    size_t n;
+
+    NEED_ROOT();
+    start_twp_server(7070);
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve --proto http");
+    make_cert("valid.pem", "valid.key", -3600, 86400);
+    start_tls_server(8443, "valid.pem", "valid.key");
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000,
+                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 7071 drop"), 0);
+    write_file("tight.yaml",
+               "defaults: {timeout: 50ms}\n"
+               "probes:\n"
+               "  - {name: tls_sys, kind: tls, target: '10.201.0.2:8443', tls_verify: false}\n"
+               "  - {name: http_up, kind: http, target: 'http://10.201.0.2:8080/'}\n"
+               "  - {name: tcp_up, kind: tcp, target: '10.201.0.2:7070'}\n"
+               "  - {name: tcp_dropped, kind: tcp, target: '10.201.0.2:7071', timeout: 200ms}\n");
+    run(TW_LAB_CLIENT, 10000, "%s probe --once %s >%s 2>%s", TWKIT_BIN,
+        tpath(cfg, sizeof(cfg), "tight.yaml"), tpath(out, sizeof(out), "tight.out"),
+        tpath(err, sizeof(err), "tight.err"));
+    lines = split_lines(slurp("tight.out"), &n);
+    cr_assert_eq(n, 4, "expected 4 result lines, got %zu", n);
+    l = line_of(lines, n, "tcp_dropped");
+    d = expect_num(l, "duration_s");
+    cr_assert_geq(d, 0.198, "tcp_dropped: timeout 200 ms, cancelled after %.3f s: %s", d, l);
+    for (size_t i = 0; i < n; i++)
+        if (lines[i] != l)
+            cr_assert_not_null(strstr(lines[i], "\"result\":\"success\""),
+                               "a healthy target within a 50 ms timeout failed: %s", lines[i]);
+}
+
+/* ---- 2. thresholds ---- */
+
+Test(probe, state_changes_exactly_at_the_success_and_failure_thresholds)
+{
+    char cfg[256], log[256], v[64];
+    pid_t server, prober;
+    char **lines;
+    size_t n;
+    int status, states = 0, up_at = -1, down_at = -1, last_ok = -1;
+
+    NEED_ROOT();
+    server = start_twp_server(7070);
+    write_file("th.yaml", "probes:\n"
+                          "  - name: th\n"
+                          "    kind: tcp\n"
+                          "    target: 10.201.0.2:7070\n"
+                          "    interval: 100ms\n"
+                          "    timeout: 100ms\n"
+                          "    success_threshold: 2\n"
+                          "    failure_threshold: 3\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen off --log-results --log %s %s 2>/dev/null",
+                   TWKIT_BIN, tpath(log, sizeof(log), "th.log"),
+                   tpath(cfg, sizeof(cfg), "th.yaml"));
+    /* up after two successes; a few more, then the target goes away */
+    wait_for("th.log", "\"state\":\"up\"", 1, 3000);
+    usleep(300000);
+    stop(server, SIGKILL, 0);
+    wait_for("th.log", "\"state\":\"down\"", 1, 3000);
+    status = stop(prober, SIGTERM, 5000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "twkit probe on SIGTERM: expected exit 0, status %d", status);
+
+    lines = split_lines(slurp("th.log"), &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *l = lines[i];
+        double seq = expect_num(l, "seq");
+        cr_assert_eq(seq, (double)(i + 1), "line %zu has seq %.0f: %s", i + 1, seq, l);
+        jstr(l, "result", v, sizeof(v));
+        if (strcmp(v, "success") == 0)
+            last_ok = (int)seq;
+        else
+            cr_assert_str_eq(v, "failure", "line %zu: %s", i + 1, l);
+        jstr(l, "event", v, sizeof(v));
+        if (strcmp(v, "state") != 0)
+            continue;
+        states++;
+        jstr(l, "state", v, sizeof(v));
+        if (strcmp(v, "up") == 0 && up_at < 0) {
+            up_at = (int)seq;
+            expect_str(l, "previous", "unknown");
+            cr_assert_eq(expect_num(l, "consecutive"), 2, "up: expected consecutive 2: %s", l);
+        } else if (strcmp(v, "down") == 0 && down_at < 0) {
+            down_at = (int)seq;
+            expect_str(l, "previous", "up");
+            expect_str(l, "result", "failure");
+            cr_assert_eq(expect_num(l, "consecutive"), 3, "down: expected consecutive 3: %s", l);
+            cr_assert_eq(down_at - last_ok, 3,
+                         "down at seq %d, 3 failures after the last success (seq %d) expected",
+                         down_at, last_ok);
+        } else {
+            cr_assert_fail("unexpected state event: %s", l);
+        }
+    }
+    cr_assert_eq(up_at, 2, "up expected at the 2nd success (seq 2), came at seq %d", up_at);
+    cr_assert_gt(last_ok, 2, "the target was killed before a 3rd success");
+    cr_assert_gt(down_at, 0, "no down event after the target was killed:\n%s", slurp("th.log"));
+    cr_assert_eq(states, 2, "expected exactly 2 state events (up, down), got %d", states);
+}
+
+/* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
+
+/* probe_success of name in a Prometheus query answer; "" if absent. */
+static void prom_value(const char *json, const char *name, char *out, size_t len)
+{
+    char pat[128];
+    const char *p;
+
+    out[0] = '\0';
+    snprintf(pat, sizeof(pat), "\"name\":\"%s\"", name);
+    if (!(p = strstr(json, pat)) || !(p = strstr(p, "\"value\":[")) || !(p = strchr(p, ',')) ||
+        p[1] != '"')
+        return;
+    snprintf(out, len, "%.*s", (int)strcspn(p + 2, "\""), p + 2);
+}
+
+Test(probe, metrics_pass_promtool_and_a_real_prometheus_scrapes_them)
+{
+    char cfg[256], log[256], p[256], up[16] = "", refused[16] = "";
+    const char *m, *q = "";
+    pid_t prober, prom;
+    uint64_t end;
+    int rc, status;
+
+    NEED_ROOT();
+    start_twp_server(7070);
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve --proto http");
+    write_file("m.yaml", "defaults: {interval: 200ms, timeout: 150ms}\n"
+                         "probes:\n"
+                         "  - {name: up, kind: tcp, target: '10.201.0.2:7070'}\n"
+                         "  - {name: refused, kind: tcp, target: '10.201.0.2:7072'}\n"
+                         "  - {name: web, kind: http, target: 'http://10.201.0.2:8080/'}\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen 127.0.0.1:9464 --log %s %s 2>/dev/null",
+                   TWKIT_BIN, tpath(log, sizeof(log), "m.log"), tpath(cfg, sizeof(cfg), "m.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
+    /* Every target probed once (its first state event) before the first
+     * fetch: curl closes first, so each fetch leaves a TIME_WAIT of its
+     * own in this namespace, which the gauge would rightly count. */
+    wait_for("m.log", "\"event\":\"state\"", 3, 3000);
+    m = fetch("http://127.0.0.1:9464/metrics", "metrics.txt");
+
+    rc = run(TW_LAB_CLIENT, 10000, "promtool check metrics <%s >%s 2>&1",
+             tpath(cfg, sizeof(cfg), "metrics.txt"), tpath(p, sizeof(p), "promtool.out"));
+    cr_assert_eq(rc, 0, "promtool check metrics: exit %d:\n%s", rc, slurp("promtool.out"));
+#define UP "name=\"up\",kind=\"tcp\",target=\"10.201.0.2:7070\""
+#define REFUSED "name=\"refused\",kind=\"tcp\",target=\"10.201.0.2:7072\""
+#define WEB "name=\"web\",kind=\"http\",target=\"http://10.201.0.2:8080/\""
+    expect_sample(m, "probe_success{" UP "}", 1, 1);
+    expect_sample(m, "probe_success{" REFUSED "}", 0, 0);
+    expect_sample(m, "probe_success{" WEB "}", 1, 1);
+    expect_sample(m, "probe_http_status_code{" WEB "}", 200, 200);
+    expect_sample(m, "probe_http_duration_seconds{" WEB ",phase=\"connect\"}", 1e-6, 0.15);
+    expect_sample(m, "probe_http_duration_seconds{" WEB ",phase=\"processing\"}", 1e-6, 0.15);
+    expect_sample(m, "twkit_probe_up{" UP "}", 1, 1);
+    expect_sample(m, "twkit_probe_up{" REFUSED "}", 0, 0);
+    expect_sample(m, "twkit_probes_total{name=\"up\",kind=\"tcp\",result=\"success\"}", 1, 100);
+    expect_sample(m, "twkit_probes_total{name=\"up\",kind=\"tcp\",result=\"failure\"}", 0, 0);
+    expect_sample(m, "twkit_probes_total{name=\"refused\",kind=\"tcp\",result=\"failure\"}", 1,
+                  100);
+    expect_sample(m, "twkit_probe_late_start_seconds_bucket{le=\"+Inf\"}", 3, 1000);
+    expect_sample(m, "twkit_probe_late_start_seconds_count", 3, 1000);
+    cr_assert_eq(sample(m, "twkit_probe_late_start_seconds_bucket{le=\"+Inf\"}"),
+                 sample(m, "twkit_probe_late_start_seconds_count"),
+                 "the +Inf bucket and _count of a histogram must agree");
+    expect_sample(m, "twkit_probe_time_wait_sockets", 0, 0);
+    expect_sample(m, "twkit_probe_targets", 3, 3);
+#undef UP
+#undef REFUSED
+#undef WEB
+
+    write_file("prometheus.yml", "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+                                 "scrape_configs:\n"
+                                 "  - job_name: twkit\n"
+                                 "    static_configs: [{targets: ['127.0.0.1:9464']}]\n");
+    prom = spawn(TW_LAB_CLIENT,
+                 "prometheus --config.file=%s --storage.tsdb.path=%s/tsdb "
+                 "--web.listen-address=127.0.0.1:9090 >%s/prometheus.log 2>&1",
+                 tpath(cfg, sizeof(cfg), "prometheus.yml"), tmpdir, tmpdir);
+    end = tw_now_ms() + 20000;
+    while (tw_now_ms() < end && (!up[0] || !refused[0])) {
+        usleep(500000);
+        if (run(TW_LAB_CLIENT, 5000, "curl -s -o %s "
+                                     "'http://127.0.0.1:9090/api/v1/query?query=probe_success'",
+                tpath(p, sizeof(p), "query.json")) != 0)
+            continue; /* not listening yet */
+        free(scratch);
+        q = scratch = read_all("query.json");
+        prom_value(q, "up", up, sizeof(up));
+        prom_value(q, "refused", refused, sizeof(refused));
+    }
+    cr_assert_str_eq(up, "1", "Prometheus: probe_success of up: expected 1, got \"%s\" (%s)", up,
+                     q);
+    cr_assert_str_eq(refused, "0",
+                     "Prometheus: probe_success of refused: expected 0, got \"%s\" (%s)", refused,
+                     q);
+    /* Prometheus first: its keep-alive connection would hold the prober's
+     * drain for its whole grace period */
+    stop(prom, SIGTERM, 5000);
+    status = stop(prober, SIGTERM, 5000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "twkit probe on SIGTERM: expected exit 0, status %d", status);
+}
+
+/* ---- 4. TIME_WAIT at scale ---- */
+
+static const char *summary_line(const char *out)
+{
+    const char *s = strstr(out, "{\"event\":\"summary\"");
+
+    cr_assert_not_null(s, "no summary line in:\n%.2000s", out);
+    return s;
+}
+
+/* n distinct tcp targets, 10.202.0.1:7070 on, 250 per /24. */
+static void write_targets(const char *name, int n)
+{
+    char p[256];
+    FILE *f = fopen(tpath(p, sizeof(p), name), "w");
+
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    for (int i = 0; i < n; i++)
+        fprintf(f, "10.202.%d.%d:7070\n", i / 250, i % 250 + 1);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(probe, five_thousand_targets_leave_no_time_wait_and_graceful_leaves_one_per_probe)
+{
+    char cfg[256], out[256], log[256];
+    const char *s;
+    double ok, failed, local;
+    int rc;
+    uint32_t tw;
+
+    NEED_ROOT();
+    /* 10.202.0.0/16 is all local in the server namespace (AnyIP), routed
+     * there from the client: 5,000 distinct target addresses */
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "ip route add local 10.202.0.0/16 dev lo"), 0);
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "ip route add 10.202.0.0/16 via 10.201.0.2"), 0);
+    start_twp_server(7070);
+    write_targets("t5000.txt", 5000);
+    write_file("scale.yaml", "probes:\n"
+                             "  - {name: many, kind: tcp, targets_file: t5000.txt,\n"
+                             "     interval: 1s, timeout: 1s}\n");
+    rc = run(TW_LAB_CLIENT, 30000,
+             "%s probe --listen off --duration 10s --summary --log %s %s >%s 2>&1", TWKIT_BIN,
+             tpath(log, sizeof(log), "scale.log"), tpath(cfg, sizeof(cfg), "scale.yaml"),
+             tpath(out, sizeof(out), "scale.out"));
+    cr_assert_eq(rc, 0, "twkit probe: exit %d:\n%s", rc, slurp("scale.out"));
+    s = summary_line(slurp("scale.out"));
+    ok = expect_num(s, "success");
+    failed = expect_num(s, "failure");
+    local = expect_num(s, "local_error");
+    cr_assert_geq(ok, 45000, "5,000 targets at 1 s for 10 s: expected ~50,000 successes: %s", s);
+    cr_assert_eq(failed, 0, "failures: %s", s);
+    cr_assert_eq(local, 0, "local errors: %s", s);
+    cr_assert_eq(expect_num(s, "time_wait"), 0, "the prober saw TIME_WAIT: %s", s);
+    tw = time_wait(TW_LAB_CLIENT);
+    cr_assert_eq(tw, 0, "the client namespace holds %u TIME_WAIT after %.0f RST probes", tw, ok);
+    tw = time_wait(TW_LAB_SERVER);
+    cr_assert_eq(tw, 0, "the server namespace holds %u TIME_WAIT", tw);
+
+    /* close: graceful: our FIN first, so this side keeps one per probe */
+    write_targets("t300.txt", 300);
+    write_file("graceful.yaml", "probes:\n"
+                                "  - {name: many, kind: tcp, targets_file: t300.txt,\n"
+                                "     interval: 1s, timeout: 1s, close: graceful}\n");
+    rc = run(TW_LAB_CLIENT, 15000,
+             "%s probe --listen off --duration 2s --summary --log %s %s >%s 2>&1", TWKIT_BIN,
+             tpath(log, sizeof(log), "graceful.log"), tpath(cfg, sizeof(cfg), "graceful.yaml"),
+             tpath(out, sizeof(out), "graceful.out"));
+    cr_assert_eq(rc, 0, "twkit probe: exit %d:\n%s", rc, slurp("graceful.out"));
+    s = summary_line(slurp("graceful.out"));
+    ok = expect_num(s, "success");
+    cr_assert_eq(expect_num(s, "targets"), 300, "%s", s);
+    cr_assert_geq(ok, 540, "300 targets at 1 s for 2 s: expected ~600 successes: %s", s);
+    cr_assert_eq(expect_num(s, "failure") + expect_num(s, "local_error"), 0, "%s", s);
+    tw = time_wait(TW_LAB_CLIENT);
+    cr_assert(tw >= ok * 0.95 && tw <= ok,
+              "graceful: expected about one client TIME_WAIT per probe (%.0f), found %u", ok, tw);
+    tw = time_wait(TW_LAB_SERVER);
+    cr_assert_eq(tw, 0, "graceful: the target's side holds %u TIME_WAIT", tw);
+}
+
+/* ---- 5. local errors ---- */
+
+Test(probe, exhausted_ports_are_local_errors_and_never_take_the_target_down)
+{
+    char cfg[256], log[256], v[64];
+    const char *m;
+    pid_t prober;
+    char **lines;
+    size_t n;
+    int status, ok_before = 0, local = 0;
+    bool seen_local = false;
+
+    NEED_ROOT();
+    /* ten ports, none reused from TIME_WAIT: ten graceful probes use them up */
+    cr_assert_eq(
+        tw_lab_sysctl_set(&lab, TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40009"), 0);
+    cr_assert_eq(tw_lab_sysctl_set(&lab, TW_LAB_CLIENT, "net.ipv4.tcp_tw_reuse", "0"), 0);
+    start_twp_server(7070);
+    write_file("local.yaml", "probes:\n"
+                             "  - name: one\n"
+                             "    kind: tcp\n"
+                             "    target: 10.201.0.2:7070\n"
+                             "    interval: 50ms\n"
+                             "    timeout: 50ms\n"
+                             "    close: graceful\n");
+    prober = spawn(TW_LAB_CLIENT,
+                   "%s probe --listen 127.0.0.1:9464 --log-results --log %s %s 2>/dev/null",
+                   TWKIT_BIN, tpath(log, sizeof(log), "local.log"),
+                   tpath(cfg, sizeof(cfg), "local.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
+    wait_for("local.log", "\"result\":\"local_error\"", 10, 4000);
+    m = fetch("http://127.0.0.1:9464/metrics", "metrics.txt");
+    status = stop(prober, SIGTERM, 5000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "twkit probe on SIGTERM: expected exit 0, status %d", status);
+
+    lines = split_lines(slurp("local.log"), &n);
+    for (size_t i = 0; i < n; i++) {
+        jstr(lines[i], "result", v, sizeof(v));
+        if (strcmp(v, "local_error") == 0) {
+            seen_local = true;
+            local++;
+            expect_str(lines[i], "error", "EADDRNOTAVAIL");
+        } else if (!seen_local) {
+            expect_str(lines[i], "result", "success");
+            ok_before++;
+        }
+        cr_assert_null(strstr(lines[i], "\"state\":\"down\""), "the target went down: %s",
+                       lines[i]);
+    }
+    cr_assert_geq(local, 10, "expected EADDRNOTAVAIL local errors once the ports ran out, got %d",
+                  local);
+    cr_assert(ok_before >= 1 && ok_before <= 10,
+              "10 local ports: expected 1 to 10 successes before the first local error, got %d",
+              ok_before);
+#define ONE "name=\"one\",kind=\"tcp\",target=\"10.201.0.2:7070\""
+    expect_sample(m, "twkit_probe_local_errors_total{errno=\"EADDRNOTAVAIL\"}", 1, 1e9);
+    expect_sample(m, "probe_success{" ONE "}", 1, 1);
+    expect_sample(m, "twkit_probe_up{" ONE "}", 1, 1);
+    expect_sample(m, "twkit_probe_local_error{" ONE "}", 1, 1);
+    expect_sample(m, "twkit_probes_total{name=\"one\",kind=\"tcp\",result=\"failure\"}", 0, 0);
+#undef ONE
+}
+
+/* ---- 6. config errors through the CLI ---- */
+
+Test(probe, check_reports_each_config_error_at_its_file_line_and_column)
+{
+    char cfg[256], out[256], err[256], want[1024];
+    const char *e;
+    int rc;
+
+    NEED_ROOT();
+    cr_assert_eq(mkdir(tpath(cfg, sizeof(cfg), "adir"), 0755), 0);
+    write_file("bad-targets.txt", "# edge\n10.0.0.1:1\n  nohost\n");
+    write_file("bad.yaml", "probes:\n"                    /* 1 */
+                           "  - name: a\n"                /* 2 */
+                           "    kind: udp\n"              /* 3 */
+                           "    target: 10.0.0.1:1\n"     /* 4 */
+                           "  - name: b\n"                /* 5 */
+                           "    kind: tcp\n"              /* 6 */
+                           "    target: 10.0.0.1:1\n"     /* 7 */
+                           "    interval: 5x\n"           /* 8 */
+                           "  - name: a\n"                /* 9 */
+                           "    kind: tcp\n"              /* 10 */
+                           "    target: 10.0.0.1:2\n"     /* 11 */
+                           "  - name: c\n"                /* 12 */
+                           "    kind: tcp\n"              /* 13 */
+                           "    targets_file: nofile\n"   /* 14 */
+                           "  - name: d\n"                /* 15 */
+                           "    kind: tcp\n"              /* 16 */
+                           "    targets_file: adir\n"     /* 17 */
+                           "  - name: e\n"                /* 18 */
+                           "    kind: tcp\n"              /* 19 */
+                           "    targets_file: bad-targets.txt\n"); /* 20 */
+    rc = run(TW_LAB_CLIENT, 5000, "%s probe --check %s >%s 2>%s", TWKIT_BIN,
+             tpath(cfg, sizeof(cfg), "bad.yaml"), tpath(out, sizeof(out), "check.out"),
+             tpath(err, sizeof(err), "check.err"));
+    e = slurp("check.err");
+    cr_assert_eq(rc, 1, "--check of a bad config: expected exit 1, got %d", rc);
+    cr_assert_str_eq(slurp("check.out"), "", "nothing on stdout expected");
+    snprintf(want, sizeof(want),
+             "%s/bad.yaml:3:11: unknown kind \"udp\" (expected tcp, http or tls)\n"
+             "%s/bad.yaml:8:15: bad interval \"5x\": expected a duration like 5s or 500ms\n"
+             "%s/bad.yaml:9:11: duplicate probe name \"a\" (first defined at line 2)\n"
+             "%s/bad.yaml:14:19: cannot read targets file \"nofile\": No such file or directory\n"
+             "%s/bad.yaml:17:19: cannot read targets file \"adir\": Is a directory\n",
+             tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(strncmp(e, want, strlen(want)), 0, "expected first:\n%s\ngot:\n%s", want, e);
+    /* the targets file's own problem at its own name, line and column */
+    snprintf(want, sizeof(want), "\n%s/bad-targets.txt:3:3: bad tcp target \"nohost\"", tmpdir);
+    cr_assert_not_null(strstr(e, want), "expected %s in:\n%s", want + 1, e);
+    snprintf(want, sizeof(want), "twkit probe: %s/bad.yaml: 6 errors\n", tmpdir);
+    cr_assert_not_null(strstr(e, want), "expected the count \"%s\" in:\n%s", want, e);
+    cr_assert_eq(count_of(e, "\n"), 7, "expected 6 errors and the count line:\n%s", e);
+
+    write_file("good-targets.txt", "# two\n10.0.0.1:1\n\n  [::1]:2  \n");
+    write_file("good.yaml", "defaults: {interval: 1s, timeout: 500ms}\n"
+                            "probes:\n"
+                            "  - {name: a, kind: tcp, targets_file: good-targets.txt}\n"
+                            "  - {name: b, kind: http, target: 'http://10.0.0.1/health'}\n");
+    rc = run(TW_LAB_CLIENT, 5000, "%s probe --check %s >%s 2>%s", TWKIT_BIN,
+             tpath(cfg, sizeof(cfg), "good.yaml"), tpath(out, sizeof(out), "check.out"),
+             tpath(err, sizeof(err), "check.err"));
+    cr_assert_eq(rc, 0, "--check of a good config: exit %d: %s", rc, slurp("check.err"));
+    snprintf(want, sizeof(want), "%s/good.yaml: ok: 2 probes, 3 targets\n", tmpdir);
+    cr_assert_str_eq(slurp("check.out"), want);
+}
