@@ -7,6 +7,7 @@
 #   make demo       build and run the demo
 #   make bench      build and run the benchmarks
 #   make bench-http twkit serve --proto http against nginx, with wrk (root)
+#   make bench-probe twkit probe against prometheus-blackbox-exporter (root)
 #   make fuzz       fuzz the HTTP parser for FUZZ_SECONDS (default 300)
 #   make clean      remove build directories
 
@@ -23,7 +24,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TWKIT = $(BUILD)/twkit
 
-.PHONY: all deps configure test demo bench bench-http fuzz clean
+.PHONY: all deps configure test demo bench bench-http bench-probe fuzz clean
 
 all: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -52,6 +53,9 @@ bench: all
 
 bench-http: all
 	@bench/http_vs_nginx.sh $(TWKIT)
+
+bench-probe: all
+	@bench/probe_vs_blackbox.sh $(TWKIT)
 
 FUZZ_SECONDS ?= 300
 fuzz: all

@@ -393,8 +393,14 @@ static void on_sched(tw_timer *tm)
     struct tp_engine *e = t->engine;
     uint64_t interval = t->def->interval_ms, now_us = tw_now_ns() / 1000, now_ms;
 
-    record_late(e, now_us > t->due_ms * 1000 ? now_us - t->due_ms * 1000 : 0);
-    if (t->running)
+    uint64_t late_us = now_us > t->due_ms * 1000 ? now_us - t->due_ms * 1000 : 0;
+
+    record_late(e, late_us);
+    /* A start this late means the prober is short of CPU: a probe begun
+     * now would share it with the backlog and most likely time out, and
+     * starting it anyway makes every probe late, so useful work collapses.
+     * Skipping sheds the load until starts are on time again. */
+    if (t->running || late_us > t->def->timeout_ms * 100)
         e->defstat[t->def - e->cfg->defs].skipped++;
     else
         start_probe(e, t);
@@ -819,8 +825,9 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
             fprintf(f, "twkit_probes_total{name=\"%s\",kind=\"%s\",result=\"%s\"} %llu\n",
                     e->cfg->defs[d].name, tp_kind_names[e->cfg->defs[d].kind],
                     tp_outcome_names[o], (unsigned long long)e->defstat[d].results[o]);
-    fputs("# HELP twkit_probes_skipped_total Slots skipped: the previous probe of the target "
-          "was still running, or the prober was late by a whole interval\n"
+    fputs("# HELP twkit_probes_skipped_total Starts skipped: the previous probe of the target "
+          "was still running, or the prober was late by an interval or by a tenth of the "
+          "timeout (overload)\n"
           "# TYPE twkit_probes_skipped_total counter\n", f);
     for (size_t d = 0; d < e->cfg->ndefs; d++)
         fprintf(f, "twkit_probes_skipped_total{name=\"%s\",kind=\"%s\"} %llu\n",
