@@ -78,20 +78,28 @@ static void progress(const struct tb_sample *s, void *arg)
 }
 
 /* Raise RLIMIT_NOFILE for what the run needs, or say how. */
-int cli_bench_fd_check(const char *cmd, unsigned conns)
+unsigned long long cli_raise_nofile(unsigned long long need)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)conns * 2 + 256;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return 0;
+    if (rl.rlim_cur >= need)
+        return rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need) {
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    return rl.rlim_cur;
+}
+
+int cli_bench_fd_check(const char *cmd, unsigned conns)
+{
+    unsigned long long need = (unsigned long long)conns * 2 + 256, have;
+
+    if ((have = cli_raise_nofile(need)) < need) {
         fprintf(stderr, "%s: RLIMIT_NOFILE is %llu but %u connections need about %llu "
                         "descriptors; raise it (ulimit -n %llu) or lower --concurrency\n",
-                cmd, (unsigned long long)rl.rlim_cur, conns, (unsigned long long)need,
-                (unsigned long long)need);
+                cmd, have, conns, need, need);
         return -1;
     }
     return 0;

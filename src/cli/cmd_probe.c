@@ -202,19 +202,15 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
  * socket besides: ask for that many descriptors, say so if we cannot. */
 static void raise_nofile(size_t targets)
 {
-    struct rlimit rl;
-    rlim_t need = (rlim_t)targets * 2 + 256;
+    unsigned long long need = (unsigned long long)targets * 2 + 256;
+    unsigned long long have = cli_raise_nofile(need);
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-        return;
-    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need)
+    if (have < need)
         fprintf(stderr,
                 "twkit probe: warning: RLIMIT_NOFILE is %llu, %zu targets may need %llu; "
                 "probes beyond it fail with EMFILE (counted as local errors). Raise it "
                 "with ulimit -n.\n",
-                (unsigned long long)rl.rlim_cur, targets, (unsigned long long)need);
+                have, targets, need);
 }
 
 static void print_summary(struct tp_engine *e, double wall)

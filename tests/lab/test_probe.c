@@ -251,6 +251,16 @@ __attribute__((format(printf, 3, 4))) static int run(enum tw_lab_side side, uint
     return WEXITSTATUS(status);
 }
 
+/* The server namespace drops every packet to port: connects time out. */
+static void drop_port(unsigned port)
+{
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000,
+                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport %u drop", port),
+                 0);
+}
+
 /* ---- sockets ---- */
 
 struct listen_q {
@@ -518,10 +528,7 @@ Test(probe, once_reports_every_outcome_of_tcp_http_and_tls_as_it_happened)
     start_tls_server(8443, "valid.pem", "valid.key");
     start_tls_server(8444, "expired.pem", "expired.key");
     /* 7071 answers nothing: its SYNs are dropped; 7072 has no listener */
-    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
-    cr_assert_eq(run(TW_LAB_SERVER, 5000,
-                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
-    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 7071 drop"), 0);
+    drop_port(7071);
 
     write_file("once.yaml",
                "probes:\n"
@@ -666,10 +673,7 @@ Test(probe, once_gives_every_probe_its_whole_timeout)
     wait_listening(TW_LAB_SERVER, 8080, "twkit serve --proto http");
     make_cert("valid.pem", "valid.key", -3600, 86400);
     start_tls_server(8443, "valid.pem", "valid.key");
-    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
-    cr_assert_eq(run(TW_LAB_SERVER, 5000,
-                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
-    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 7071 drop"), 0);
+    drop_port(7071);
     write_file("tight.yaml",
                "defaults: {timeout: 50ms}\n"
                "probes:\n"
