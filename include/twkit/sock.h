@@ -86,6 +86,11 @@ struct tw_connect_opts {
                                  6.3+); silently not used where the kernel
                                  answers ENOPROTOOPT; 0,0: the sysctl */
     bool nodelay;             /* TCP_NODELAY */
+    bool speaks_first;        /* the caller writes as soon as it is
+                                 connected: TCP_DEFER_ACCEPT on the
+                                 connecting socket holds the handshake's
+                                 last ACK (at most 200 ms) so it rides on
+                                 the first data, one packet fewer */
     bool keepalive;           /* SO_KEEPALIVE with tw_sock_set_keepalive's
                                  defaults */
     unsigned user_timeout_ms; /* TCP_USER_TIMEOUT; 0: kernel default */

@@ -323,7 +323,6 @@ static void on_connected(tw_connect *req, int fd)
         end(c, TW_CLIENT_END_ERROR, fd);
         return;
     }
-    tw_sock_set_nodelay(fd, true);
     tw_io_init(&c->io, fd, on_io, c);
     c->connected = true;
     if (c->state == CS_CONNECTING)
@@ -336,11 +335,16 @@ static void on_connected(tw_connect *req, int fd)
 int tw_client_connect(tw_loop *loop, const struct tw_client_opts *o, tw_client **out)
 {
     uint8_t hdr[TW_TWP_HDR];
+    struct tw_connect_opts co = {0};
     tw_client *c;
     int err;
 
     if (!loop || !o || !out)
         return -EINVAL;
+    if (o->connect)
+        co = *o->connect;
+    co.nodelay = true;
+    co.speaks_first = true; /* HELLO goes out with the handshake's last ACK */
     if (!(c = calloc(1, sizeof(*c))))
         return -ENOMEM;
     c->loop = loop;
@@ -350,7 +354,7 @@ int tw_client_connect(tw_loop *loop, const struct tw_client_opts *o, tw_client *
     tw_timer_init(&c->ping, on_ping, c);
     tw_twp_put_header(hdr, TW_TWP_HELLO, 4);
     if ((err = tw__buf_append(&c->out, hdr, TW_TWP_HDR, tw_twp_hello, 4)) < 0 ||
-        (err = tw_connect_start(loop, &c->conn, &o->dst, o->connect,
+        (err = tw_connect_start(loop, &c->conn, &o->dst, &co,
                                 o->connect_timeout_ms ? o->connect_timeout_ms : 5000,
                                 on_connected, c)) < 0) {
         client_free(c);

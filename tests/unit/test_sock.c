@@ -177,6 +177,30 @@ Test(sock, source_address_and_options)
     close(lfd);
 }
 
+/* speaks_first: the handshake's last ACK waits for the first data, so the
+ * server has nothing to accept until the client writes, then the accepted
+ * socket already holds the data. */
+Test(sock, speaks_first_sends_the_last_ack_with_the_data)
+{
+    tw_addr dst;
+    struct tw_connect_opts o = {.speaks_first = true};
+    int lfd = listener("127.0.0.1", &dst, 0), fd, sfd;
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    char c;
+
+    fd = connect_and_wait(&dst, &o, 1000);
+    cr_assert_geq(fd, 0, "%s", tw_errname(fd));
+    cr_assert_eq(poll(&p, 1, 50), 0, "the ACK went out before the data");
+    cr_assert_eq(write(fd, "x", 1), 1);
+    cr_assert_eq(poll(&p, 1, 1000), 1);
+    cr_assert_geq(sfd = tw_sock_accept(lfd, NULL), 0);
+    cr_assert_eq(read(sfd, &c, 1), 1, "the data came with the ACK");
+    cr_assert_eq(c, 'x');
+    tw_sock_abort(fd);
+    close(sfd);
+    close(lfd);
+}
+
 /* ---- close policies, checked against the kernel's socket table ---- */
 
 struct find {
