@@ -18,6 +18,7 @@
 
 enum tb_close {
     TB_RAW,          /* baseline: plain epoll connect/accept, RST; no library */
+    TB_RAW_REQUEST,  /* the same with one request echoed before the RST */
     TB_CLIENT_CLOSE, /* one request, the client closes first (FIN) */
     TB_SERVER_CLOSE, /* one request, the server closes first (naive server) */
     TB_HANDSHAKE,    /* one request, the server sends DONE, the client closes */
@@ -28,6 +29,7 @@ enum tb_close {
 };
 extern const char *const tb_close_names[TB_NCLOSE];
 int tb_close_parse(const char *s); /* index, or -1 */
+static inline bool tb_is_raw(enum tb_close h) { return h == TB_RAW || h == TB_RAW_REQUEST; }
 
 /* ---- log-linear histogram of microseconds: 16 sub-buckets per power of
  * two (at most 1/16 = 6 % error), exact below 32 us ---- */

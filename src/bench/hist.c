@@ -6,7 +6,7 @@
 #include "bench/bench.h"
 
 const char *const tb_close_names[TB_NCLOSE] = {
-    "raw", "client-close", "server-close", "handshake", "bye", "abort", "pool",
+    "raw", "raw-request", "client-close", "server-close", "handshake", "bye", "abort", "pool",
 };
 
 int tb_close_parse(const char *s)

@@ -83,6 +83,10 @@ struct run {
     uint64_t t0_ms;
     int64_t exhausted_ms;      /* first EADDRNOTAVAIL, -1 */
     uint64_t sessions_at_exhaustion;
+    /* --port-range on each client socket too (IP_LOCAL_PORT_RANGE): with
+     * only the sysctl, connect() keeps to the ports of one parity while one
+     * of them is free and a server-close run would reuse half the range */
+    struct tw_connect_opts copts;
     uint8_t payload[MAX_REQUEST];
     char http_req[2][256];     /* http: keep-alive, Connection: close */
     uint32_t http_req_len[2];
@@ -187,7 +191,7 @@ static void start_session(struct sess *s, uint64_t t0_ns)
     const struct tb_opts *o = t->run->o;
     struct tw_client_opts co = {
         .dst = t->run->dst, .on_data = on_data, .on_close = on_close, .data = s,
-        .connect_timeout_ms = 2000,
+        .connect = &t->run->copts, .connect_timeout_ms = 2000,
     };
     int r;
 
@@ -284,7 +288,8 @@ static void on_tick(tw_timer *tm)
         return;
     }
     if (t->rate > 0) {
-        uint64_t now = tw_now_ns(), due = (uint64_t)((double)(now - t->start_ns) / 1e9 * t->rate);
+        /* start k (from 0) is intended at start_ns + k / rate */
+        uint64_t now = tw_now_ns(), due = (uint64_t)((double)(now - t->start_ns) / 1e9 * t->rate) + 1;
         while (t->started < due) {
             uint64_t intended = t->start_ns + (uint64_t)((double)t->started * 1e9 / t->rate);
             if (t->pool) {
@@ -318,7 +323,7 @@ static void *client_main(void *arg)
     t->start_ns = tw_now_ns();
     tw_timer_init(&t->tick, on_tick, t);
     if (run->o->how == TB_POOL) {
-        struct tw_pool_opts po = {.dst = run->dst, .max_conns = t->nslots,
+        struct tw_pool_opts po = {.dst = run->dst, .connect = &run->copts, .max_conns = t->nslots,
                                   .connect_timeout_ms = 2000, .wait_timeout_ms = 2000};
         if (!(t->pool = tw_pool_new(t->loop, &po)))
             count_error(t, ENOMEM);
@@ -505,6 +510,8 @@ static void http_start(struct hconn *h)
     }
     inc(&t->n.conns);
     tw_io_init(&h->io, fd, on_http_io, h);
+    if (run->copts.port_hi)
+        tw_sock_set_port_range(fd, run->copts.port_lo, run->copts.port_hi);
     if (connect(fd, &run->dst.u.sa, run->dst.len) < 0 && errno != EINPROGRESS) {
         http_fail(h, errno);
         return;
@@ -558,23 +565,26 @@ static void http_handler(tw_sconn *c, const struct tw_http_req *req, void *data)
     tw_sconn_respond(c, 200, "text/plain", NULL, run->payload, run->o->request_size);
 }
 
-/* ---- raw baseline: plain epoll, no library code --------------------------- */
+/* ---- raw baselines: plain epoll, no library code ------------------------ */
 
-/* The descriptors a raw loop has open (value: when its connect started). */
-struct fdset { uint64_t *at; int cap; };
+/* What a raw client has open, by descriptor: when its connect started (0:
+ * nothing open), and for raw-request how far the request and reply are. */
+struct rawconn { uint64_t at; uint32_t sent, got; bool connected; };
+struct fdset { struct rawconn *c; int cap; };
 
-static void fdset_put(struct fdset *f, int fd, uint64_t v)
+static struct rawconn *fdset_put(struct fdset *f, int fd, uint64_t at)
 {
     if (fd >= f->cap) {
         int cap = fd + 1024;
-        uint64_t *at = realloc(f->at, (size_t)cap * sizeof(*at));
-        if (!at)
-            return;
-        memset(at + f->cap, 0, (size_t)(cap - f->cap) * sizeof(*at));
-        f->at = at;
+        struct rawconn *c = realloc(f->c, (size_t)cap * sizeof(*c));
+        if (!c)
+            return NULL;
+        memset(c + f->cap, 0, (size_t)(cap - f->cap) * sizeof(*c));
+        f->c = c;
         f->cap = cap;
     }
-    f->at[fd] = v;
+    f->c[fd] = (struct rawconn){.at = at};
+    return &f->c[fd];
 }
 
 /* Close (RST) whatever is still open, at the end of a run. */
@@ -582,11 +592,11 @@ static void fdset_abort_all(struct fdset *f)
 {
     struct linger l = {1, 0};
     for (int fd = 0; fd < f->cap; fd++)
-        if (f->at[fd]) {
+        if (f->c[fd].at) {
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
             close(fd);
         }
-    free(f->at);
+    free(f->c);
 }
 
 static int raw_connect(struct run *run, int ep, struct fdset *open)
@@ -596,15 +606,59 @@ static int raw_connect(struct run *run, int ep, struct fdset *open)
 
     if (fd < 0)
         return -errno;
+    if (run->copts.port_hi)
+        tw_sock_set_port_range(fd, run->copts.port_lo, run->copts.port_hi);
     if (connect(fd, &run->dst.u.sa, run->dst.len) < 0 && errno != EINPROGRESS) {
         int r = -errno;
         close(fd);
         return r;
     }
+    if (!fdset_put(open, fd, tw_now_ns())) {
+        close(fd);
+        return -ENOMEM;
+    }
     ev.data.fd = fd;
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    fdset_put(open, fd, tw_now_ns());
     return 0;
+}
+
+/* One event of a raw client's connection. 0: keep it open; > 0: it is
+ * done; < 0: -errno, it failed. raw ends at the connect; raw-request then
+ * writes the payload and ends when as many bytes have come back. */
+static int raw_step(struct cthread *t, int ep, int fd, struct rawconn *rc, unsigned events)
+{
+    uint32_t size = t->run->o->request_size;
+    char buf[4096];
+    ssize_t n;
+
+    if (events & EPOLLOUT) {
+        if (!rc->connected) {
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr)
+                return -soerr;
+            tb_hist_add(&t->connect_us, (tw_now_ns() - rc->at) / 1000);
+            if (t->run->o->how == TB_RAW)
+                return 1;
+            rc->connected = true;
+        }
+        if ((n = write(fd, t->run->payload + rc->sent, size - rc->sent)) < 0)
+            return errno == EAGAIN ? 0 : -errno;
+        if ((rc->sent += (uint32_t)n) == size) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+            epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+        }
+        return 0;
+    }
+    if ((n = read(fd, buf, sizeof(buf))) < 0)
+        return errno == EAGAIN ? 0 : -errno;
+    if (n == 0)
+        return -ECONNRESET; /* the raw server never closes first */
+    if ((rc->got += (uint32_t)n) < size)
+        return 0;
+    tb_hist_add(&t->request_us, (tw_now_ns() - rc->at) / 1000);
+    return 1;
 }
 
 static void *raw_client_main(void *arg)
@@ -627,22 +681,22 @@ static void *raw_client_main(void *arg)
             }
         int n = epoll_wait(ep, evs, 256, STOP_POLL_MS);
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd, soerr = 0;
-            socklen_t sl = sizeof(soerr);
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-            if (soerr) {
-                count_error(t, soerr);
-            } else {
-                if (fd < open.cap && open.at[fd])
-                    tb_hist_add(&t->connect_us, (tw_now_ns() - open.at[fd]) / 1000);
+            int fd = evs[i].data.fd;
+            struct rawconn *rc = &open.c[fd]; /* raw_connect put it there */
+            int r = raw_step(t, ep, fd, rc, evs[i].events);
+
+            if (r == 0)
+                continue;
+            if (r > 0) {
                 inc(&t->n.sessions);
                 inc(&t->n.requests);
+            } else {
+                count_error(t, -r);
             }
             inc(&t->n.conns);
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
             close(fd); /* RST; also leaves the epoll set */
-            if (fd < open.cap)
-                open.at[fd] = 0;
+            rc->at = 0;
             n_open--;
         }
     }
@@ -652,6 +706,8 @@ static void *raw_client_main(void *arg)
     return NULL;
 }
 
+/* Accepts; raw-request: echoes what it reads (a request of at most 4096
+ * bytes: one read, one write); closes on the client's RST. */
 static void *raw_server_main(void *arg)
 {
     struct sthread *s = arg;
@@ -659,7 +715,8 @@ static void *raw_server_main(void *arg)
     struct epoll_event ev = {.events = EPOLLIN}, evs[256];
     struct fdset open = {0};
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    char buf[64];
+    bool echo = run->o->how == TB_RAW_REQUEST;
+    char buf[4096];
 
     ev.data.fd = s->lfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, s->lfd, &ev);
@@ -668,6 +725,7 @@ static void *raw_server_main(void *arg)
         int n = epoll_wait(ep, evs, 256, STOP_POLL_MS);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
+            ssize_t got;
             if (fd == s->lfd) {
                 int c;
                 while ((c = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
@@ -675,10 +733,13 @@ static void *raw_server_main(void *arg)
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
                     fdset_put(&open, c, 1);
                 }
-            } else if (read(fd, buf, sizeof(buf)) <= 0 && errno != EAGAIN) {
+            } else if ((got = read(fd, buf, sizeof(buf))) > 0) {
+                if (echo && write(fd, buf, (size_t)got) < 0)
+                    continue; /* the RST that follows closes it */
+            } else if (got == 0 || errno != EAGAIN) {
                 close(fd); /* the client's RST (or FIN) */
                 if (fd < open.cap)
-                    open.at[fd] = 0;
+                    open.c[fd].at = 0;
             }
         }
     }
@@ -723,7 +784,7 @@ static int start_servers(struct run *run, char *err, size_t errlen)
         struct sthread *s = &run->st[i];
         s->run = run;
         s->lfd = -1;
-        if (o->how == TB_RAW) {
+        if (tb_is_raw(o->how)) {
             struct tw_listen_opts lo = {.backlog = 4096, .reuseport = run->nst > 1};
             if ((s->lfd = tw_sock_listen(&run->dst, &lo)) < 0)
                 r = s->lfd;
@@ -851,6 +912,11 @@ static int setup(struct run *run, char *err, size_t errlen)
             snprintf(err, errlen, "--port-range %s: the kernel refused it: %s", o->port_range,
                      tw_strerror(r));
             return r;
+        }
+        unsigned lo, hi;
+        if (o->port_range && sscanf(o->port_range, "%u %u", &lo, &hi) == 2) {
+            run->copts.port_lo = (uint16_t)lo;
+            run->copts.port_hi = (uint16_t)hi;
         }
         snprintf(v, sizeof(v), "%d", o->tw_reuse);
         if (o->tw_reuse >= 0 &&
@@ -988,7 +1054,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         if (!t->nslots)
             t->nslots = 1;
         t->rate = o->rate / o->threads;
-        if (o->how != TB_RAW && (res = tw_loop_new(&t->loop)) < 0) {
+        if (!tb_is_raw(o->how) && (res = tw_loop_new(&t->loop)) < 0) {
             snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(res));
             goto out;
         }
@@ -1010,11 +1076,11 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
 
     pthread_barrier_init(&run->ready, NULL, run->nct + run->nst + 1);
     for (unsigned i = 0; i < run->nst; i++)
-        pthread_create(&run->st[i].tid, NULL, o->how == TB_RAW ? raw_server_main : server_main,
+        pthread_create(&run->st[i].tid, NULL, tb_is_raw(o->how) ? raw_server_main : server_main,
                        &run->st[i]);
     for (unsigned i = 0; i < run->nct; i++)
         pthread_create(&run->ct[i].tid, NULL,
-                       o->how == TB_RAW ? raw_client_main : o->http ? http_client_main : client_main,
+                       tb_is_raw(o->how) ? raw_client_main : o->http ? http_client_main : client_main,
                        &run->ct[i]);
     run->t0_ms = tw_now_ms();
     pthread_barrier_wait(&run->ready);

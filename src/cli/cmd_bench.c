@@ -21,6 +21,8 @@ static const char bench_usage[] =
     "\n"
     "strategies (--close, default abort):\n"
     "  raw           baseline: plain epoll connect, accept, RST; no library code\n"
+    "  raw-request   the same with one request echoed before the RST: what\n"
+    "                abort costs without the library (--lab or --local)\n"
     "  client-close  one request and reply, the client closes first (FIN):\n"
     "                the client holds TIME_WAIT\n"
     "  server-close  one request, the server closes first (twkit serve\n"
@@ -52,7 +54,8 @@ static const char bench_usage[] =
     "                         are not hidden (default: as fast as possible)\n"
     "  --size BYTES           request payload (default 32); http: the body size\n"
     "                         of the built-in server's response\n"
-    "  --port-range LO-HI     lab: the client's ip_local_port_range\n"
+    "  --port-range LO-HI     lab: the client's ip_local_port_range (and\n"
+    "                         IP_LOCAL_PORT_RANGE on each client socket)\n"
     "  --tw-reuse N           lab: the client's tcp_tw_reuse (0, 1, 2)\n"
     "  --ipv6                 lab/local: use IPv6 addresses\n"
     "  --json                 one JSON object (schema twkit-bench/1, docs/BENCH.md)\n"
@@ -170,8 +173,8 @@ int cmd_bench(int argc, char **argv)
         switch (ch) {
         case 'c':
             if ((k = tb_close_parse(optarg)) < 0) {
-                fprintf(stderr, "%s: --close %s: unknown strategy (raw, client-close, "
-                                "server-close, handshake, bye, abort, pool)\n", cmd, optarg);
+                fprintf(stderr, "%s: --close %s: unknown strategy (raw, raw-request, "
+                                "client-close, server-close, handshake, bye, abort, pool)\n", cmd, optarg);
                 return 2;
             }
             o.how = (enum tb_close)k;
@@ -263,11 +266,17 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "%s: --duration, --concurrency and --threads must be more than 0\n", cmd);
         return 2;
     }
-    if (o.rate > 0 && o.how == TB_RAW) {
-        fprintf(stderr, "%s: --rate does not apply to raw (it runs flat out)\n", cmd);
+    if (o.rate > 0 && tb_is_raw(o.how)) {
+        fprintf(stderr, "%s: --rate does not apply to %s (it runs flat out)\n", cmd,
+                tb_close_names[o.how]);
         return 2;
     }
-    if (o.http && (o.how == TB_RAW || o.how == TB_HANDSHAKE || o.how == TB_BYE)) {
+    if (o.how == TB_RAW_REQUEST && (target || o.request_size > 4096)) {
+        fprintf(stderr, "%s: raw-request needs its own echo server (--lab or --local, not "
+                        "--target) and a --size of at most 4096 (one write each way)\n", cmd);
+        return 2;
+    }
+    if (o.http && (tb_is_raw(o.how) || o.how == TB_HANDSHAKE || o.how == TB_BYE)) {
         fprintf(stderr, "%s: --close %s is twp only; with --proto http: client-close, "
                         "server-close, abort, pool\n", cmd, tb_close_names[o.how]);
         return 2;

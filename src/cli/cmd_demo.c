@@ -59,8 +59,8 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
     case TB_SERVER_CLOSE:
         printf("the server closed first: %d TIME_WAIT on the server%s, %d on the client, %llu "
                "EADDRNOTAVAIL.\n", r->tw_server_end,
-               lab ? " (about half the client's ports: a new SYN from a port retires its "
-                     "TIME_WAIT)" : "",
+               lab ? " (one per client port, at most: a new SYN from a port retires the "
+                     "TIME_WAIT it left)" : "",
                r->tw_client_end, (unsigned long long)eaddr);
         printf("%-13s seed rule: a server (that also connects out) must never close first.\n", "");
         break;
