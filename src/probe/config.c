@@ -1553,6 +1553,9 @@ static void load_probe(struct ctx *c, const yaml_node_t *m, const struct dflt *d
         err_node(c, m, "%s has no kind (expected tcp, http or tls)", who);
     if (!sl.s[K_TARGET].key && !sl.s[K_TARGETS_FILE].key)
         err_node(c, m, "%s has no target or targets_file", who);
+    /* Given nowhere, the timeout is 2 s or the interval if shorter. */
+    if (!sl.s[K_TIMEOUT].key && !d->sl.s[K_TIMEOUT].key && def->timeout_ms > def->interval_ms)
+        def->timeout_ms = def->interval_ms;
     if (!bad_iv && !bad_to)
         check_timeout(c, m, &sl, d, def);
 

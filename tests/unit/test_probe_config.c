@@ -274,7 +274,9 @@ Test(probe_config, durations)
                   "  - {name: b, kind: tcp, target: 'h:1', interval: 2, timeout: 1.5}\n"
                   "  - {name: c, kind: tcp, target: 'h:1', interval: 1m, timeout: 1m}\n"
                   "  - {name: d, kind: tcp, target: 'h:1', interval: 10ms, timeout: 1us}\n"
-                  "  - {name: e, kind: tcp, target: 'h:1', interval: 1h}\n");
+                  "  - {name: e, kind: tcp, target: 'h:1', interval: 1h}\n"
+                  "  - {name: f, kind: tcp, target: 'h:1', interval: 1s}\n"
+                  "  - {name: g, kind: tcp, target: 'h:1', interval: 300ms}\n");
     load_ok("x.yaml", &cfg);
     cr_assert_eq(cfg.defs[0].interval_ms, 500);
     cr_assert_eq(cfg.defs[0].timeout_ms, 250);
@@ -286,6 +288,9 @@ Test(probe_config, durations)
     cr_assert_eq(cfg.defs[3].timeout_ms, 1);
     cr_assert_eq(cfg.defs[4].interval_ms, 3600000);
     cr_assert_eq(cfg.defs[4].timeout_ms, 2000);
+    /* no timeout anywhere: 2 s, or the interval if shorter */
+    cr_assert_eq(cfg.defs[5].timeout_ms, 1000);
+    cr_assert_eq(cfg.defs[6].timeout_ms, 300);
     tp_config_free(&cfg);
 }
 
