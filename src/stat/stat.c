@@ -344,7 +344,8 @@ int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev)
             st->states.n[s] += st->groups[i].n[s];
     for (int s = 0; s < TW_TCP_NSTATES; s++)
         st->states.total += st->states.n[s];
-    qsort(st->groups, st->ngroups, sizeof(*st->groups), by_total);
+    if (st->ngroups) /* groups is NULL on a host with no connections */
+        qsort(st->groups, st->ngroups, sizeof(*st->groups), by_total);
     pressure(st);
     if (prev && st->at_ms > prev->at_ms) {
         double secs = (double)(st->at_ms - prev->at_ms) / 1000.0;
