@@ -238,53 +238,44 @@ Test(bench, a_refusing_target_and_a_resetting_target_are_counted_and_end_on_time
     cr_assert_eq(num(o, "sessions"), 0, "%s", o);
 }
 
-Test(bench, a_rate_out_of_reach_is_reported)
+/* twkit bench ARGS, which must exit 0: its output */
+static const char *bench_ok(const char *args)
 {
     char cmd[512];
     const char *o;
     int status;
 
-    snprintf(cmd, sizeof(cmd), "%s bench --local --close abort --rate 10000000 --duration 1 "
-                               "--concurrency 4 --quiet 2>&1", TWKIT_BIN);
+    snprintf(cmd, sizeof(cmd), "%s bench %s", TWKIT_BIN, args);
     o = run(cmd, &status, NULL);
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s", o);
+    cr_assert_eq(WEXITSTATUS(status), 0, "%s: %s", args, o);
+    return o;
+}
+
+Test(bench, a_rate_out_of_reach_is_reported)
+{
+    const char *o = bench_ok("--local --close abort --rate 10000000 --duration 1 "
+                             "--concurrency 4 --quiet 2>&1");
     cr_assert_not_null(strstr(o, "--rate 10000000/s was not reached"), "%s", o);
 }
 
 Test(bench, a_fixed_rate_is_kept_and_latency_counts_from_the_schedule)
 {
-    char cmd[512];
-    const char *o;
-    int status;
-
-    snprintf(cmd, sizeof(cmd), "%s bench --local --close bye --rate 2000 --duration 2 "
-                               "--concurrency 20 --quiet --json", TWKIT_BIN);
-    o = run(cmd, &status, NULL);
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s", o);
+    const char *o = bench_ok("--local --close bye --rate 2000 --duration 2 --concurrency 20 "
+                             "--quiet --json");
     cr_assert_geq(num(o, "sessions_per_s"), 2000 * 0.9, "%s", o);
     cr_assert_leq(num(o, "sessions_per_s"), 2000 * 1.05, "%s", o);
     cr_assert_eq(num(o, "asked"), 2000, "%s", o);
 
     /* Start k is due at k / rate: at 20/s a reply on loopback takes well
      * under the 50 ms between starts, counted from when it was due. */
-    snprintf(cmd, sizeof(cmd), "%s bench --local --close abort --rate 20 --duration 1 "
-                               "--concurrency 4 --quiet --json", TWKIT_BIN);
-    o = run(cmd, &status, NULL);
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s", o);
+    o = bench_ok("--local --close abort --rate 20 --duration 1 --concurrency 4 --quiet --json");
     cr_assert_geq(num_in(o, "request_us", "n"), 15, "%s", o);
     cr_assert_lt(num_in(o, "request_us", "p50"), 25000, "%s", o);
 }
 
 Test(bench, raw_request_is_abort_without_the_library)
 {
-    char cmd[512];
-    const char *o;
-    int status;
-
-    snprintf(cmd, sizeof(cmd), "%s bench --local --close raw-request --duration 1 --quiet --json",
-             TWKIT_BIN);
-    o = run(cmd, &status, NULL);
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s", o);
+    const char *o = bench_ok("--local --close raw-request --duration 1 --quiet --json");
     cr_assert_gt(num(o, "sessions"), 1000, "%s", o);
     cr_assert_eq(num_in(o, "request_us", "n"), num(o, "sessions"), "a reply for each: %s", o);
     cr_assert_lt(num_in(o, "errors", "total"), num(o, "sessions") / 100, "%s", o);
