@@ -11,7 +11,8 @@
 # Rows: wrk keep-alive (req/s), wrk -H "Connection: close" (conn/s), and
 # twkit bench --proto http --close pool / abort / client-close; for each,
 # the server-side TIME_WAIT sockets at the end of the run. Columns: nginx,
-# twkit serve, twkit serve --reset-after-fin, and the ratios to nginx.
+# twkit serve (after the client's FIN an RST, its HTTP default), twkit serve
+# --after-fin fin (a classic passive close), and the ratios to nginx.
 set -eu
 
 TWKIT=${1:-build/twkit}
@@ -69,7 +70,7 @@ EOF
 
 nsx() { ip netns exec "$NS" "$@"; }
 
-# start_server nginx|twkit|twkit-rst: a fresh namespace and the server in it
+# start_server nginx|twkit|twkit-fin: a fresh namespace and the server in it
 start_server() {
     ip netns del "$NS" 2>/dev/null || true
     ip netns add "$NS"
@@ -80,8 +81,8 @@ start_server() {
                -e "$TMP/nginx/logs/error.log" </dev/null >/dev/null 2>&1 & ;;
     twkit) ip netns exec "$NS" $PIN_SERVER "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT \
                --body-size "$BODY" </dev/null >/dev/null 2>&1 & ;;
-    twkit-rst) ip netns exec "$NS" $PIN_SERVER "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT \
-               --body-size "$BODY" --reset-after-fin </dev/null >/dev/null 2>&1 & ;;
+    twkit-fin) ip netns exec "$NS" $PIN_SERVER "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT \
+               --body-size "$BODY" --after-fin fin </dev/null >/dev/null 2>&1 & ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 100); do
@@ -99,6 +100,7 @@ stop_server() {
 }
 
 server_tw() { nsx ss -Htan state time-wait "sport = :$PORT" | wc -l; }
+client_tw() { nsx ss -Htan state time-wait "dport = :$PORT" | wc -l; }
 
 # CPU time of the server process so far, in clock ticks
 server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
@@ -116,7 +118,7 @@ measure() {
                    --duration "${DURATION}s" --concurrency "$CONNS" --json --quiet > "$out" \
                    2>"$TMP/err" || die "twkit bench: $(cat "$TMP/err")" ;;
     esac
-    tw=$(server_tw)
+    tw=$(server_tw) ctw=$(client_tw)
     ticks=$(( $(server_ticks) - ticks0 ))
     stop_server
     case $2 in
@@ -126,7 +128,7 @@ measure() {
            errs=$(sed -n 's/.*"errors":{"total":\([0-9]*\).*/\1/p' "$out")
            [ "$errs" = 0 ] && errs="" ;;
     esac
-    RATE=${rate:-0} TW=$tw ERRS=$errs
+    RATE=${rate:-0} TW=$tw CTW=$ctw ERRS=$errs
     # server CPU per request, in microseconds
     CPU=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v r="$RATE" -v d="$DURATION" \
           'BEGIN { if (r > 0) printf "%.1f", t / hz * 1e6 / (r * d); else print "-" }')
@@ -136,12 +138,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 echo "twkit serve --proto http vs nginx $(nginx -v 2>&1 | sed 's/.*\///'), loopback, 1 server thread, "
 echo "load: $CONNS connections, 1 client thread, ${DURATION}s per run, body $BODY bytes"
-printf '\n%-30s %8s %10s %10s %12s %8s %8s\n' "" "" nginx twkit twkit-rst twkit/ng rst/ng
+printf '\n%-30s %8s %10s %10s %12s %8s %8s\n' "" "" nginx twkit twkit-fin twkit/ng fin/ng
 notes=""
 for t in wrk-ka wrk-close pool abort client-close; do
-    measure nginx $t; n_rate=$RATE n_tw=$TW n_err=$ERRS n_cpu=$CPU
-    measure twkit $t; t_rate=$RATE t_tw=$TW t_err=$ERRS t_cpu=$CPU
-    measure twkit-rst $t; r_rate=$RATE r_tw=$TW r_err=$ERRS r_cpu=$CPU
+    measure nginx $t; n_rate=$RATE n_tw=$TW n_ctw=$CTW n_err=$ERRS n_cpu=$CPU
+    measure twkit $t; t_rate=$RATE t_tw=$TW t_ctw=$CTW t_err=$ERRS t_cpu=$CPU
+    measure twkit-fin $t; r_rate=$RATE r_tw=$TW r_ctw=$CTW r_err=$ERRS r_cpu=$CPU
     case $t in
     wrk-ka) label="wrk keep-alive" unit="req/s" ;;
     wrk-close) label="wrk Connection: close" unit="conn/s" ;;
@@ -152,16 +154,19 @@ for t in wrk-ka wrk-close pool abort client-close; do
     printf '%-30s %8s %10s %10s %12s %8s %8s\n' "$label" "$unit" "$n_rate" "$t_rate" "$r_rate" \
         "$(ratio "$t_rate" "$n_rate")" "$(ratio "$r_rate" "$n_rate")"
     printf '%-30s %8s %10s %10s %12s\n' "" "srv TW" "$n_tw" "$t_tw" "$r_tw"
+    printf '%-30s %8s %10s %10s %12s\n' "" "cli TW" "$n_ctw" "$t_ctw" "$r_ctw"
     printf '%-30s %8s %10s %10s %12s %8s %8s\n' "" "srv us/r" "$n_cpu" "$t_cpu" "$r_cpu" \
         "$(ratio "$t_cpu" "$n_cpu")" "$(ratio "$r_cpu" "$n_cpu")"
-    for e in "nginx:$n_err" "twkit:$t_err" "twkit-rst:$r_err"; do
+    for e in "nginx:$n_err" "twkit:$t_err" "twkit-fin:$r_err"; do
         [ -z "${e#*:}" ] || notes="$notes  $label, ${e%%:*}: ${e#*:}
 "
     done
 done
 echo
-echo "srv TW: TIME_WAIT sockets on the server's port when the run ended."
+echo "srv TW, cli TW: TIME_WAIT sockets on the server's side and on the load generator's"
+echo "  side of the connections when the run ended."
 echo "srv us/r: server CPU (user + system) per request or connection, in microseconds:"
 echo "  the load generator is the bottleneck in most rows, so this is the server's own cost."
-echo "twkit-rst: twkit serve --reset-after-fin (after the client's FIN, RST instead of FIN)."
+echo "twkit: after the client's FIN an RST (its HTTP default): nobody holds TIME_WAIT."
+echo "twkit-fin: twkit serve --after-fin fin: a classic passive close, the client holds TIME_WAIT."
 [ -z "$notes" ] || printf 'errors:\n%s' "$notes"

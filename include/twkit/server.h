@@ -41,6 +41,20 @@ typedef void (*tw_server_http_cb)(tw_sconn *c, const struct tw_http_req *req, vo
 
 enum tw_server_proto { TW_PROTO_TWP, TW_PROTO_HTTP };
 
+/* The client closed first (its FIN came in). The server never sends the
+ * first FIN; this says what it sends second.
+ *   FIN   our FIN: a classic passive close; the client holds TIME_WAIT.
+ *   RST   HTTP only: an RST, if the client's FIN came after it had
+ *         everything we owed it (not in the same read as a request,
+ *         nothing unsent) and its TCP has acknowledged every byte: the
+ *         client's socket is gone at once and nobody holds TIME_WAIT.
+ *         Otherwise (a client that half-closed and still reads) our FIN.
+ *   AUTO  RST for HTTP, whose clients cannot end with BYE; FIN for twp,
+ *         whose DONE handshake leaves the TIME_WAIT on the client by design
+ *         (twp clients that want none say BYE; tw_server_start refuses
+ *         RST with twp: -EINVAL). */
+enum tw_after_fin { TW_AFTER_FIN_AUTO, TW_AFTER_FIN_FIN, TW_AFTER_FIN_RST };
+
 struct tw_server_opts {
     tw_addr listen;
     enum tw_server_proto proto; /* twp unless said */
@@ -54,11 +68,7 @@ struct tw_server_opts {
     uint32_t max_outbuf;        /* 0: 1 MiB; stop reading past this */
     uint32_t max_requests;      /* per connection, then DONE (HTTP: the
                                    response says Connection: close); 0: none */
-    bool reset_after_fin;       /* after the client's FIN, once it has
-                                   acknowledged everything, RST instead of
-                                   our FIN: no TIME_WAIT on the client either
-                                   (a half-closed client reading the rest
-                                   then sees ECONNRESET instead of EOF) */
+    enum tw_after_fin after_fin; /* how to answer the client's FIN */
     bool naive_close;           /* WRONG ON PURPOSE: close first after each
                                    reply, for benchmarks and the demo */
     tw_server_data_cb on_data;
@@ -85,7 +95,7 @@ struct tw_server_stats {
     uint64_t aborted_slow;       /* HTTP: request not whole by its deadline */
     uint64_t peer_reset;         /* client reset outside BYE/GOODBYE */
     uint64_t naive_closed;       /* naive_close mode: we sent the first FIN */
-    uint64_t reset_after_fin;    /* passive closes done by RST (option) */
+    uint64_t reset_after_fin;    /* passive closes done by RST (after_fin) */
     uint64_t first_fin_refused;  /* invariant checks that fired: must be 0 */
     uint64_t accept_paused;      /* EMFILE/ENFILE/max_conns pauses */
     uint64_t frames_in, frames_out;

@@ -48,11 +48,14 @@ static const char serve_usage[] =
     "                         first byte, else abort (slowloris; default 10s)\n"
     "  --max-header BYTES     http: request line + headers (default 16384)\n"
     "  --max-body BYTES       http: request body (default 1048576)\n"
-    "  --reset-after-fin      after the client's FIN, once it has acknowledged\n"
-    "                         everything, close with RST instead of FIN: the\n"
-    "                         client is spared the TIME_WAIT as well (a client\n"
-    "                         that half-closed and reads on gets ECONNRESET\n"
-    "                         after the last byte instead of EOF)\n"
+    "  --after-fin fin|rst    how to answer the client's FIN (the server never\n"
+    "                         sends the first): fin, a passive close, the client\n"
+    "                         holds TIME_WAIT; rst, when the client had all we\n"
+    "                         sent and acknowledged it, so it loses nothing and\n"
+    "                         nobody holds TIME_WAIT (a FIN that came with a\n"
+    "                         request, from a client that may read on, still\n"
+    "                         gets fin). Default: rst for http; twp: fin only\n"
+    "                         (twp clients that want no TIME_WAIT say BYE)\n"
     "  --naive-close          WRONG ON PURPOSE: close first after every reply\n"
     "                         (http: every response says Connection: close),\n"
     "                         so TIME_WAIT piles up here (benchmarks, demo)\n"
@@ -64,6 +67,7 @@ static const char serve_usage[] =
     "closed after our DONE or Connection: close), closed_by_peer (client closed\n"
     "on its own), bye_goodbye, aborted_idle, aborted_grace, aborted_invalid,\n"
     "aborted_slow (http request deadline), peer_reset, naive_closed;\n"
+    "reset_after_fin (client FINs answered with RST, --after-fin);\n"
     "first_fin_refused (invariant checks, always 0); accept_paused\n"
     "(EMFILE/ENFILE/max-conns pauses); frames_in, frames_out (twp); requests,\n"
     "bad_requests, responses_2xx/3xx/4xx/5xx (http). /metrics has the same.\n";
@@ -193,7 +197,7 @@ static void metrics(struct serve *sv, struct mbuf *m)
     ENDED(aborted_grace) ENDED(aborted_invalid) ENDED(aborted_slow) ENDED(peer_reset)
     ENDED(naive_closed)
     metric(m, "twkit_server_reset_after_fin_total", "counter",
-           "Connections closed by RST after the client's FIN (--reset-after-fin).");
+           "Connections closed by RST after the client's FIN (--after-fin rst).");
     mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
     metric(m, "twkit_server_first_fin_refused_total", "counter",
            "Times the server was about to send the first FIN and did not (always 0).");
@@ -268,7 +272,7 @@ int cmd_serve(int argc, char **argv)
         {"max-header", required_argument, NULL, 'H'},
         {"max-body", required_argument, NULL, 'B'},
         {"naive-close", no_argument, NULL, 'n'},
-        {"reset-after-fin", no_argument, NULL, 'R'},
+        {"after-fin", required_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -314,7 +318,16 @@ int cmd_serve(int argc, char **argv)
         case 'H': if (cli_parse_uint("twkit serve", "--max-header", optarg, 1u << 20, &v) < 0) return 2; so.http_limits.max_head = (uint32_t)v; break;
         case 'B': if (cli_parse_uint("twkit serve", "--max-body", optarg, 1u << 30, &v) < 0) return 2; so.http_limits.max_body = (uint32_t)v; break;
         case 'n': so.naive_close = true; break;
-        case 'R': so.reset_after_fin = true; break;
+        case 'R':
+            if (strcmp(optarg, "fin") == 0) {
+                so.after_fin = TW_AFTER_FIN_FIN;
+            } else if (strcmp(optarg, "rst") == 0) {
+                so.after_fin = TW_AFTER_FIN_RST;
+            } else {
+                fprintf(stderr, "twkit serve: --after-fin %s: not fin or rst\n", optarg);
+                return 2;
+            }
+            break;
         case 'j': json = true; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
@@ -322,6 +335,11 @@ int cmd_serve(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "twkit serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (so.proto == TW_PROTO_TWP && so.after_fin == TW_AFTER_FIN_RST) {
+        fprintf(stderr, "twkit serve: --after-fin rst is for http; twp answers a FIN with FIN "
+                        "(twp clients that want no TIME_WAIT say BYE)\n");
         return 2;
     }
     if (!listen)
@@ -371,9 +389,10 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
             tw_addr_format(&so.listen, buf, sizeof(buf)), threads, threads > 1 ? "s" : "",
-            so.naive_close       ? ", NAIVE CLOSE (the server closes first)"
-            : so.reset_after_fin ? ", RST after the client's FIN"
-                                 : "");
+            so.naive_close                    ? ", NAIVE CLOSE (the server closes first)"
+            : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
+            : so.after_fin == TW_AFTER_FIN_FIN ? ", FIN after the client's FIN"
+                                              : "");
     for (unsigned long i = 0; i < threads; i++)
         pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 

@@ -31,6 +31,9 @@
 #define ACCEPT_PAUSE_MS 100
 #define ACK_POLL_MS 5
 #define ERROR_ACK_MS 1000
+/* RDHUP: a wakeup says whether the client's FIN is already in, so the read
+ * loop goes on to the EOF in the same wakeup (see owed_at_fin). */
+#define CONN_READ (TW_IO_READ | TW_IO_RDHUP)
 
 /* ---- ending a connection: the only places that close ---- */
 
@@ -69,12 +72,16 @@ static void close_reset(tw_sconn *c, uint64_t *counter)
 }
 
 /* After the client's FIN: our FIN goes second, the client holds TIME_WAIT.
- * With reset_after_fin, and the client holding everything we sent, an RST
- * instead: it loses nothing (it is done sending, and what it has not read
- * yet stays readable) and is spared the TIME_WAIT too. */
+ * With after_fin RST, an RST instead when the client closed after it had
+ * everything (owed_at_fin false) and its TCP holds every byte we sent: it
+ * loses nothing (it is done sending, and what it has not read yet stays
+ * readable) and is spared the TIME_WAIT too. A client whose FIN came with
+ * a request, or while we still owed it bytes, may have only half-closed
+ * and be reading on: it gets our FIN and a clean EOF. */
 static void close_passive(tw_sconn *c, uint64_t *counter)
 {
-    if (c->srv->o.reset_after_fin && tw_sock_unacked(c->io.fd) == 0) {
+    if (c->srv->o.after_fin == TW_AFTER_FIN_RST && !c->owed_at_fin &&
+        tw_sock_unacked(c->io.fd) == 0) {
         tw_sock_abort(c->io.fd);
         c->srv->st.reset_after_fin++;
     } else if (tw_sock_close_passive(c->io.fd) < 0) {
@@ -100,7 +107,7 @@ void tw__sconn_naive_close(tw_sconn *c)
 
 static void update_events(tw_sconn *c)
 {
-    unsigned want = (c->reading ? TW_IO_READ : 0) | (c->out.len ? TW_IO_WRITE : 0);
+    unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len ? TW_IO_WRITE : 0);
 
     if (want == c->io.events)
         return;
@@ -387,6 +394,7 @@ static void on_io(tw_io *io, unsigned events)
         tw__sconn_flush(c);
         return;
     }
+    uint32_t requests_before = c->requests;
     c->in_read = true;
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         ssize_t n = read(io->fd, s->scratch, SCRATCH);
@@ -402,12 +410,13 @@ static void on_io(tw_io *io, unsigned events)
                 if (r < 0)
                     return;
             }
-            if (n < SCRATCH)
+            if (n < SCRATCH && !(events & TW_IO_RDHUP))
                 break;
             continue;
         }
         if (n == 0) {
             c->in_read = false;
+            c->owed_at_fin = c->out.len || c->requests != requests_before;
             on_peer_fin(c);
             return;
         }
@@ -472,7 +481,7 @@ static void on_accept(tw_io *io, unsigned events)
         c->reading = true; /* TCP_NODELAY: inherited from the listener */
         tw_io_init(&c->io, fd, on_io, c);
         tw_timer_init(&c->timer, on_timer, c);
-        if (tw_io_start(s->loop, &c->io, TW_IO_READ) < 0) {
+        if (tw_io_start(s->loop, &c->io, CONN_READ) < 0) {
             tw_sock_abort(fd);
             free(c);
             continue;
@@ -493,6 +502,8 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
 
     if (!loop || !opts || !out || (opts->proto != TW_PROTO_TWP && opts->proto != TW_PROTO_HTTP))
         return -EINVAL;
+    if (opts->proto == TW_PROTO_TWP && opts->after_fin == TW_AFTER_FIN_RST)
+        return -EINVAL; /* twp clients that want no TIME_WAIT say BYE */
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
     s->loop = loop;
@@ -511,6 +522,8 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
         s->o.max_outbuf = 1u << 20;
     if (!s->o.request_timeout_ms)
         s->o.request_timeout_ms = 10000;
+    if (s->o.after_fin == TW_AFTER_FIN_AUTO)
+        s->o.after_fin = s->o.proto == TW_PROTO_HTTP ? TW_AFTER_FIN_RST : TW_AFTER_FIN_FIN;
     tw__list_init(&s->conns);
     lo = (struct tw_listen_opts){.backlog = opts->backlog, .reuseport = opts->reuseport};
     if ((fd = tw_sock_listen(&opts->listen, &lo)) < 0) {

@@ -86,6 +86,19 @@ Test(twp, done_ending_puts_time_wait_on_the_client_only)
     cr_assert_geq(time_wait(TW_LAB_CLIENT), N * 99 / 100);
 }
 
+/* twp's DONE leaves the TIME_WAIT on the client by design: an RST after
+ * its FIN is HTTP's ending only. */
+Test(twp, after_fin_rst_is_refused_for_twp)
+{
+    struct tw_server_opts o = {.after_fin = TW_AFTER_FIN_RST};
+    tw_server *s = NULL;
+
+    NEED_ROOT();
+    o.listen = server_addr();
+    cr_assert_eq(tw_server_start(loop, &o, &s), -EINVAL);
+    cr_assert_null(s);
+}
+
 Test(twp, bye_goodbye_ending_leaves_no_time_wait_anywhere)
 {
     NEED_ROOT();
