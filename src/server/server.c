@@ -416,7 +416,7 @@ static void on_io(tw_io *io, unsigned events)
         }
         if (n == 0) {
             c->in_read = false;
-            c->owed_at_fin = c->out.len || c->requests != requests_before;
+            c->owed_at_fin |= c->out.len || c->requests != requests_before;
             on_peer_fin(c);
             return;
         }
@@ -430,6 +430,9 @@ static void on_io(tw_io *io, unsigned events)
             tw__sconn_abort(c, counter);
         return;
     }
+    /* The FIN is in but a long upload kept the EOF for a later wakeup. */
+    if (events & TW_IO_RDHUP && c->requests != requests_before)
+        c->owed_at_fin = true;
     c->in_read = false;
     tw__sconn_flush(c);
 }
