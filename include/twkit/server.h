@@ -45,10 +45,11 @@ enum tw_server_proto { TW_PROTO_TWP, TW_PROTO_HTTP };
  * first FIN; this says what it sends second.
  *   FIN   our FIN: a classic passive close; the client holds TIME_WAIT.
  *   RST   HTTP only: an RST, if the client's FIN came after it had
- *         everything we owed it (not in the same read as a request,
- *         nothing unsent) and its TCP has acknowledged every byte: the
- *         client's socket is gone at once and nobody holds TIME_WAIT.
- *         Otherwise (a client that half-closed and still reads) our FIN.
+ *         everything we owed it (it was not in yet when we read its last
+ *         request, nothing was unsent) and its TCP has acknowledged every
+ *         byte: the client's socket is gone at once and nobody holds
+ *         TIME_WAIT. Otherwise (a client that half-closed with its request
+ *         and reads on to EOF) our FIN.
  *   AUTO  RST for HTTP, whose clients cannot end with BYE; FIN for twp,
  *         whose DONE handshake leaves the TIME_WAIT on the client by design
  *         (twp clients that want none say BYE; tw_server_start refuses

@@ -389,10 +389,11 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
             tw_addr_format(&so.listen, buf, sizeof(buf)), threads, threads > 1 ? "s" : "",
-            so.naive_close                    ? ", NAIVE CLOSE (the server closes first)"
-            : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
-            : so.after_fin == TW_AFTER_FIN_FIN ? ", FIN after the client's FIN"
-                                              : "");
+            so.naive_close ? ", NAIVE CLOSE (the server closes first)"
+            : so.after_fin == TW_AFTER_FIN_RST ||
+                    (so.after_fin == TW_AFTER_FIN_AUTO && so.proto == TW_PROTO_HTTP)
+                ? ", RST after the client's FIN"
+                : ", FIN after the client's FIN");
     for (unsigned long i = 0; i < threads; i++)
         pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 

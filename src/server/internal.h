@@ -27,8 +27,8 @@ struct tw_sconn {
     uint8_t state;
     bool in_read;           /* inside the read handler: flush at its end */
     bool reading;           /* want READ events (off under backpressure) */
-    bool owed_at_fin;       /* the client's FIN came in a wakeup that read
-                               a request, or while output was unsent (see
+    bool owed_at_fin;       /* the client's FIN was in when a request was
+                               read, or while output was unsent (see
                                close_passive) */
     /* HTTP */
     bool closing;           /* the server wants to end: next response closes */

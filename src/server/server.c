@@ -71,13 +71,14 @@ static void close_reset(tw_sconn *c, uint64_t *counter)
     conn_free(c);
 }
 
-/* After the client's FIN: our FIN goes second, the client holds TIME_WAIT.
- * With after_fin RST, an RST instead when the client closed after it had
- * everything (owed_at_fin false) and its TCP holds every byte we sent: it
- * loses nothing (it is done sending, and what it has not read yet stays
- * readable) and is spared the TIME_WAIT too. A client whose FIN came with
- * a request, or while we still owed it bytes, may have only half-closed
- * and be reading on: it gets our FIN and a clean EOF. */
+/* After the client's FIN (read() returned 0, so nothing is left unread):
+ * our FIN goes second, the client holds TIME_WAIT. With after_fin RST, an
+ * RST instead when the client closed after it had everything (owed_at_fin
+ * false) and its TCP holds every byte we sent: it loses nothing (it is done
+ * sending, and what it has not read yet stays readable) and is spared the
+ * TIME_WAIT too. A client whose FIN was in when we read a request, or came
+ * while we still owed it bytes, may have only half-closed and be reading
+ * on: it gets our FIN and a clean EOF. */
 static void close_passive(tw_sconn *c, uint64_t *counter)
 {
     if (c->srv->o.after_fin == TW_AFTER_FIN_RST && !c->owed_at_fin &&
@@ -410,6 +411,8 @@ static void on_io(tw_io *io, unsigned events)
                 if (r < 0)
                     return;
             }
+            if (!c->reading) /* ERROR_SENT: no more input, abort once acked */
+                break;
             if (n < SCRATCH && !(events & TW_IO_RDHUP))
                 break;
             continue;
@@ -431,8 +434,8 @@ static void on_io(tw_io *io, unsigned events)
         return;
     }
     /* The FIN is in but a long upload kept the EOF for a later wakeup. */
-    if (events & TW_IO_RDHUP && c->requests != requests_before)
-        c->owed_at_fin = true;
+    if (events & TW_IO_RDHUP)
+        c->owed_at_fin |= c->out.len || c->requests != requests_before;
     c->in_read = false;
     tw__sconn_flush(c);
 }
@@ -505,7 +508,8 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
 
     if (!loop || !opts || !out || (opts->proto != TW_PROTO_TWP && opts->proto != TW_PROTO_HTTP))
         return -EINVAL;
-    if (opts->proto == TW_PROTO_TWP && opts->after_fin == TW_AFTER_FIN_RST)
+    if (opts->after_fin > TW_AFTER_FIN_RST ||
+        (opts->proto == TW_PROTO_TWP && opts->after_fin == TW_AFTER_FIN_RST))
         return -EINVAL; /* twp clients that want no TIME_WAIT say BYE */
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -87,16 +89,31 @@ Test(twp, done_ending_puts_time_wait_on_the_client_only)
 }
 
 /* twp's DONE leaves the TIME_WAIT on the client by design: an RST after
- * its FIN is HTTP's ending only. */
+ * its FIN is HTTP's ending only, in the library and in twkit serve. */
 Test(twp, after_fin_rst_is_refused_for_twp)
 {
     struct tw_server_opts o = {.after_fin = TW_AFTER_FIN_RST};
     tw_server *s = NULL;
+    char out[512] = "";
+    FILE *p;
+    int status;
 
-    NEED_ROOT();
     o.listen = server_addr();
+    status = tw_server_start(loop, &o, &s);
+    if (s)
+        tw_server_free(s);
+    cr_assert_eq(status, -EINVAL);
+    o.after_fin = (enum tw_after_fin)7;
     cr_assert_eq(tw_server_start(loop, &o, &s), -EINVAL);
-    cr_assert_null(s);
+
+    p = popen(TWKIT_BIN " serve --after-fin rst 2>&1; " TWKIT_BIN
+              " serve --proto http --after-fin maybe 2>&1", "r");
+    cr_assert_not_null(p);
+    cr_assert_gt(fread(out, 1, sizeof(out) - 1, p), 0);
+    status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%d: %s", status, out);
+    cr_assert_not_null(strstr(out, "--after-fin rst is for http"), "%s", out);
+    cr_assert_not_null(strstr(out, "--after-fin maybe: not fin or rst"), "%s", out);
 }
 
 Test(twp, bye_goodbye_ending_leaves_no_time_wait_anywhere)
