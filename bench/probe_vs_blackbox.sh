@@ -19,8 +19,10 @@
 # Target i is the loopback address 127.(1 + i/64000).(i/250 % 256).(1 + i%250),
 # unique up to 16 million targets and never 127.0.0.1, where the fixed
 # services listen. The servers listen on 0.0.0.0 in the namespace: twkit
-# serve (twp, port 7070), twkit serve --proto http (8080), nginx (https,
-# 8443, ECDSA P-256). blackbox_exporter listens on 127.0.0.1:9115 and is
+# serve (twp, port 7070), twkit serve --proto http --after-fin fin (8080;
+# it answers a FIN with FIN, as most HTTP servers do, so a prober that
+# closes with FIN holds the TIME_WAIT it would hold against them), nginx
+# (https, 8443, ECDSA P-256). blackbox_exporter listens on 127.0.0.1:9115 and is
 # driven by a second twkit probe (the driver): one http probe per target,
 # GET /probe?module=...&target=..., interval 1 s, body must match
 # "probe_success 1", so the driver's results are blackbox's probes. The
@@ -219,7 +221,7 @@ start_servers() {
         wait_listen 7070 serve $SERVER_PID ;;
     http)
         ip netns exec "$NS" $PIN_REST "$TWKIT" serve --proto http --listen 0.0.0.0:8080 \
-            --max-conns 100000 </dev/null >"$RUN/serve.out" 2>"$RUN/serve.err" &
+            --after-fin fin --max-conns 100000 </dev/null >"$RUN/serve.out" 2>"$RUN/serve.err" &
         track $!; SERVER_PID=$!
         wait_listen 8080 serve $SERVER_PID ;;
     https)
