@@ -1,21 +1,40 @@
-/* A server (twp or HTTP/1.1) that never closes first.
+/* A server (twp or HTTP/1.1) that never closes first where the protocol
+ * lets it, and never cuts off a client that keeps reading.
  *
- * Every connection ends in one of these ways, and only these:
- *   - passive close after the client's FIN (the client holds TIME_WAIT);
- *   - abort (RST): after GOODBYE when the client resets as the protocol
- *     asks, on idle timeout, on invalid input, or when the client does not
- *     close within the grace period after DONE/GOODBYE (HTTP: after a
- *     response that said Connection: close) — and then only once the client
- *     has acknowledged every byte sent, or at a hard deadline.
- * There is no code path that sends the first FIN (except the deliberately
- * wrong naive_close mode, counted apart). The server checks this: a passive
- * close the kernel state does not allow is counted in first_fin_refused (and
- * asserted in debug builds), and the connection is aborted instead.
+ * The invariant: the server never sends the first FIN, unless the protocol
+ * requires the server to close, and then only after giving the client the
+ * chance to close first. Only HTTP requires it (RFC 9112 9.6): a response
+ * that says Connection: close obliges the server to close. To an HTTP/1.0
+ * client without keep-alive, which waits for that close, the FIN goes at
+ * once after the response; any other client first has close_wait after it
+ * acknowledged the whole response to close on its own. Those FINs are
+ * counted (closed_first_required), the TIME_WAIT they leave is the
+ * server's, and a debug build asserts that no other path sends one. twp
+ * never requires it: its clients close after DONE, or end with BYE.
  *
- * Per-connection memory is bounded: input is parsed from a per-server
- * scratch buffer, and only an incomplete frame is kept (at most the maximum
- * frame size); output that the client does not read stops the reading of
- * its requests once it passes max_outbuf. An idle connection owns no buffer.
+ * Every other ending is one of:
+ *   - passive close after the client's FIN (our FIN second: the client
+ *     holds TIME_WAIT; after_fin RST, HTTP only, is the opt-in exception);
+ *   - abort (RST): after GOODBYE when the client resets as twp asks; at the
+ *     idle timeout (no byte moved either way); on invalid input once the
+ *     error is acknowledged; when the client does not close within the grace
+ *     period after it acknowledged everything; at the shutdown timeout.
+ *
+ * Timers measure progress, not age. While output is unsent or
+ * unacknowledged, or a request or frame is partly in, the connection must
+ * move at least min_progress bytes (acknowledged or received) in every
+ * stall_timeout, else it is aborted (aborted_stalled): a client reading
+ * slowly gets everything, a stalled one holds no memory. Idle means no byte
+ * in either direction. The head of an HTTP request must be whole within
+ * request_timeout of its first byte (the first request: of the accept).
+ *
+ * Work and memory per connection are bounded: requests are parsed one at a
+ * time and parsing stops while more than max_outbuf of replies are queued
+ * (it resumes below half), so a client that pipelines and never reads holds
+ * at most max_outbuf plus one reply plus one read; buffer sizes are computed
+ * in 64 bits and capped. When the connection table is full, the idle
+ * connection that has been quiet longest is aborted so a new client is
+ * served (reaped_idle).
  */
 #ifndef TWKIT_SERVER_H
 #define TWKIT_SERVER_H
@@ -41,19 +60,19 @@ typedef void (*tw_server_http_cb)(tw_sconn *c, const struct tw_http_req *req, vo
 
 enum tw_server_proto { TW_PROTO_TWP, TW_PROTO_HTTP };
 
-/* The client closed first (its FIN came in). The server never sends the
- * first FIN; this says what it sends second.
- *   FIN   our FIN: a classic passive close; the client holds TIME_WAIT.
- *   RST   HTTP only: an RST, if the client's FIN came after it had
- *         everything we owed it (it was not in yet when we read its last
- *         request, nothing was unsent) and its TCP has acknowledged every
- *         byte: the client's socket is gone at once and nobody holds
- *         TIME_WAIT. Otherwise (a client that half-closed with its request
- *         and reads on to EOF) our FIN.
- *   AUTO  RST for HTTP, whose clients cannot end with BYE; FIN for twp,
- *         whose DONE handshake leaves the TIME_WAIT on the client by design
- *         (twp clients that want none say BYE; tw_server_start refuses
- *         RST with twp: -EINVAL). */
+/* The client closed first (its FIN came in); this says what the server
+ * sends second.
+ *   FIN   our FIN: a classic passive close; the client holds TIME_WAIT (the
+ *         protocol's design). The default.
+ *   RST   HTTP only, opt-in: an RST, if the client's FIN came after it had
+ *         everything we owed it (its FIN was not in yet when we read its
+ *         last request, nothing was unsent) and its TCP acknowledged every
+ *         byte: nobody holds TIME_WAIT and the client's TCP has every byte.
+ *         Limit: a client that half-closes (shutdown SHUT_WR) after its
+ *         request arrived and reads on to EOF reads the whole response,
+ *         then ECONNRESET instead of EOF. Otherwise our FIN.
+ *   AUTO  FIN (tw_server_start refuses RST with twp: -EINVAL; twp clients
+ *         that want no TIME_WAIT say BYE). */
 enum tw_after_fin { TW_AFTER_FIN_AUTO, TW_AFTER_FIN_FIN, TW_AFTER_FIN_RST };
 
 struct tw_server_opts {
@@ -62,9 +81,17 @@ struct tw_server_opts {
     int backlog;                /* 0: 4096 */
     bool reuseport;             /* one listener per thread */
     unsigned max_conns;         /* 0: 10000; accept pauses at the limit */
-    uint64_t idle_timeout_ms;   /* 0: 60 s; no frame for this long: abort */
-    uint64_t grace_ms;          /* 0: 2 s; wait for the client's FIN/RST */
-    uint64_t hard_deadline_ms;  /* 0: grace + 5 s; abort even with unacked data */
+    uint64_t idle_timeout_ms;   /* 0: 60 s; no byte either way this long: abort */
+    uint64_t grace_ms;          /* 0: 2 s; after DONE/GOODBYE (and after our
+                                   required FIN) the client has this long,
+                                   from acknowledging everything, to close */
+    uint64_t stall_timeout_ms;  /* 0: 10 s; with work in flight, less than */
+    uint32_t min_progress;      /* 0: 1024 bytes moved in stall_timeout: abort */
+    uint64_t close_wait_ms;     /* HTTP, 0: 1 s: after a Connection: close
+                                   response is acknowledged, wait this long
+                                   for the client's FIN, then send ours */
+    uint64_t shutdown_timeout_ms; /* 0: 30 s: after tw_server_shutdown, abort
+                                   what is still open */
     uint32_t max_frame;         /* 0: 1 MiB */
     uint32_t max_outbuf;        /* 0: 1 MiB; stop reading past this */
     uint32_t max_requests;      /* per connection, then DONE (HTTP: the
@@ -76,26 +103,36 @@ struct tw_server_opts {
     /* HTTP */
     tw_server_http_cb on_http;  /* NULL: 404 for everything */
     struct tw_http_limits http_limits; /* 0s: the parser's defaults */
-    uint64_t request_timeout_ms; /* 0: 10 s; a request's head and body must
-                                   arrive within this of its first byte
-                                   (slowloris), else abort */
+    uint64_t request_timeout_ms; /* 0: 10 s; a request's head must be whole
+                                   within this of its first byte, the first
+                                   one within this of the accept (slowloris,
+                                   silent connections), else abort */
     void *data;
 };
 
-/* How connections ended, and other events. */
+/* How connections ended (each ending counts exactly one of the first
+ * group, so they add up to accepted - active), and other events. */
 struct tw_server_stats {
     uint64_t accepted;
     uint64_t active;
     uint64_t closed_after_done;  /* client closed after our DONE (HTTP:
                                     after Connection: close) */
     uint64_t closed_by_peer;     /* client closed on its own */
+    uint64_t closed_first_required; /* HTTP: the protocol required us to
+                                    close, our FIN went first: the TIME_WAIT
+                                    is the server's */
     uint64_t bye_goodbye;        /* BYE, GOODBYE, client reset (or FIN) */
-    uint64_t aborted_idle;
-    uint64_t aborted_grace;      /* no FIN/RST within the grace period */
+    uint64_t aborted_idle;       /* no byte either way for idle_timeout */
+    uint64_t aborted_grace;      /* acknowledged everything, no FIN/RST
+                                    within the grace period */
     uint64_t aborted_invalid;    /* bad frame: ERROR then RST */
-    uint64_t aborted_slow;       /* HTTP: request not whole by its deadline */
+    uint64_t aborted_slow;       /* HTTP head / twp HELLO not whole in time */
+    uint64_t aborted_stalled;    /* less than min_progress in stall_timeout */
+    uint64_t aborted_shutdown;   /* still open at the shutdown timeout */
+    uint64_t reaped_idle;        /* idle, aborted for a new client (full) */
     uint64_t peer_reset;         /* client reset outside BYE/GOODBYE */
     uint64_t naive_closed;       /* naive_close mode: we sent the first FIN */
+    /* events */
     uint64_t reset_after_fin;    /* passive closes done by RST (after_fin) */
     uint64_t first_fin_refused;  /* invariant checks that fired: must be 0 */
     uint64_t accept_paused;      /* EMFILE/ENFILE/max_conns pauses */
@@ -109,8 +146,11 @@ struct tw_server_stats {
 /* Listen and serve on loop. Returns 0 or -errno (bind failures...). */
 int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server **out);
 
-/* Graceful shutdown: stop accepting, send DONE on every open connection,
- * and let each end as the protocol says; the loop ends when the last has. */
+/* Graceful shutdown: stop accepting, send DONE on every open connection
+ * (HTTP: the next response says Connection: close; an idle one gets one
+ * grace period for a last request), and let each end as the protocol says;
+ * what is still open at shutdown_timeout is aborted. The loop ends when the
+ * last connection has. */
 void tw_server_shutdown(tw_server *s);
 
 /* Abort every connection and free the server (after shutdown, or at once). */
@@ -125,10 +165,11 @@ unsigned tw_server_conns(const tw_server *s);
  * Returns 0 or -errno (-EPIPE when the connection is ending). */
 int tw_sconn_send(tw_sconn *c, uint8_t type, const void *payload, uint32_t len);
 
-/* Ask the client to end: DONE after what is queued. HTTP: the next
- * response says Connection: close (call it before responding); with no
- * request under way, the client has the grace period to send one more,
- * then the idle connection is aborted. */
+/* Ask the client to end: DONE after what is queued (before the client's
+ * HELLO arrived: right after our HELLO). HTTP: the next response says
+ * Connection: close (call it before responding); with no request under
+ * way, the client has the grace period to send one more, then the idle
+ * connection is aborted. */
 void tw_sconn_finish(tw_sconn *c);
 
 /* HTTP: answer the request being handled. extra_headers: whole lines

@@ -158,6 +158,12 @@ int tw_sock_set_port_range(int fd, uint16_t lo, uint16_t hi);
  * received. Returns the count or -errno. */
 int tw_sock_unacked(int fd);
 
+/* Bytes that moved on the connection so far, both ways: sent and
+ * acknowledged by the peer, plus received from it (tcp_info's
+ * tcpi_bytes_acked + tcpi_bytes_received). Timers that must measure
+ * progress rather than age compare two readings. Returns 0 or -errno. */
+int tw_sock_progress(int fd, uint64_t *moved);
+
 /* The kernel's TCP state of the socket (TCP_ESTABLISHED, TCP_CLOSE_WAIT...,
  * from <netinet/tcp.h>), or -errno. */
 int tw_sock_tcp_state(int fd);

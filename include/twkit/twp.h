@@ -10,6 +10,7 @@
 #define TW_TWP_HDR 5
 #define TW_TWP_MAX_FRAME_DEFAULT (1u << 20)
 #define TW_TWP_MAX_PING 64
+#define TW_TWP_MAX_ERROR (2 + 256) /* code and a reason of up to 256 bytes */
 
 enum tw_twp_type {
     TW_TWP_HELLO = 1,
@@ -36,10 +37,11 @@ struct tw_twp_frame {
 };
 
 /* Parse one frame from buf[0..len). Returns the bytes it spans (> 0), 0 if
- * more bytes are needed, or -EMSGSIZE (declared length above max_payload:
- * known from the header alone), -EPROTO (unknown type, or a payload of the
- * wrong size for its type: HELLO not 4 bytes, PING/PONG over 64, ERROR
- * under 2, DONE/BYE/GOODBYE not empty). Allocates nothing. */
+ * more bytes are needed, or, known from the header alone: -EPROTO (unknown
+ * type, or a control frame of the wrong size for its type: HELLO not 4
+ * bytes, PING/PONG over 64, ERROR under 2 or over 258, DONE/BYE/GOODBYE
+ * not empty), -EMSGSIZE (a DATA frame longer than max_payload; the maximum
+ * applies to DATA only). The type is checked first. Allocates nothing. */
 int tw_twp_parse(const uint8_t *buf, size_t len, uint32_t max_payload,
                  struct tw_twp_frame *f);
 

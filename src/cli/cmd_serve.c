@@ -26,36 +26,56 @@ static const char serve_usage[] =
     "Serve twp (docs/PROTOCOL.md): every DATA frame is echoed back; or HTTP/1.1\n"
     "(--proto http): GET / answers a fixed body, /health \"ok\" (503 while\n"
     "shutting down), /metrics the server's counters in Prometheus text format.\n"
-    "The server never closes first: to end a connection it sends DONE (HTTP:\n"
-    "Connection: close) and closes after the client's FIN, or aborts (RST) on\n"
-    "timeouts and bad input, so it holds no TIME_WAIT. SIGTERM or SIGINT: stop\n"
-    "accepting, ask every connection to end, wait for them (abort stragglers\n"
-    "after the grace period), print counters.\n"
+    "\n"
+    "Endings: the server never sends the first FIN unless the protocol requires\n"
+    "it to close, and then only after giving the client the chance to close\n"
+    "first. twp never requires it: the server sends DONE and closes after the\n"
+    "client's FIN. HTTP requires it after a response that says Connection: close\n"
+    "(RFC 9112 9.6): to an HTTP/1.0 client without keep-alive (ab, which waits\n"
+    "for the close) the server's FIN goes at once, and that TIME_WAIT is the\n"
+    "server's; an HTTP/1.1 client has --close-wait after it acknowledged the\n"
+    "response to close first (curl, wget and browsers do; then the TIME_WAIT is\n"
+    "theirs). Every other ending is a passive close after the client's FIN, or\n"
+    "an abort (RST) on idle, stalled or bad input, which leaves no TIME_WAIT.\n"
+    "Timers measure progress: a client that keeps reading, however slowly, is\n"
+    "never cut off. SIGTERM or SIGINT: stop accepting, ask every connection to\n"
+    "end, wait for them (abort what is left at --shutdown-timeout), print\n"
+    "counters.\n"
     "\n"
     "options:\n"
     "  --proto twp|http       protocol (default twp)\n"
     "  --listen ADDR:PORT     address to listen on (default 127.0.0.1:7070,\n"
     "                         http 127.0.0.1:8080; IPv6 as [::1]:7070)\n"
     "  --threads N            loops, one per thread, SO_REUSEPORT (default 1)\n"
-    "  --idle-timeout DUR     abort a connection silent this long (default 60s)\n"
-    "  --grace DUR            wait this long for the client's FIN after DONE or\n"
-    "                         GOODBYE, then abort (default 2s)\n"
-    "  --max-conns N          connections per thread; accept pauses (10000)\n"
+    "  --idle-timeout DUR     abort a connection when no byte moved either way\n"
+    "                         for this long (default 60s)\n"
+    "  --stall-timeout DUR    with a reply unsent or unacknowledged, or a request\n"
+    "  --min-progress BYTES   partly in: abort when fewer than BYTES moved in\n"
+    "                         DUR (defaults 10s, 1024: a 56 kbit/s client is\n"
+    "                         served, a stalled one holds nothing for long)\n"
+    "  --grace DUR            after DONE or GOODBYE (http: after the server's\n"
+    "                         FIN), the client has this long from acknowledging\n"
+    "                         everything to close, then abort (default 2s)\n"
+    "  --close-wait DUR       http: after a Connection: close response is\n"
+    "                         acknowledged, wait this long for the client's FIN\n"
+    "                         before sending ours (default 1s)\n"
+    "  --shutdown-timeout DUR after SIGTERM, abort what is still open (30s)\n"
+    "  --max-conns N          connections per thread; when full, the connection\n"
+    "                         idle longest makes room, else accept pauses (10000)\n"
     "  --max-requests N       DONE after N requests on a connection (0: never)\n"
-    "  --max-frame BYTES      largest frame accepted (default 1048576)\n"
+    "  --max-frame BYTES      largest DATA frame accepted (default 1048576)\n"
     "  --body-size BYTES      http: size of the body of / (default 13)\n"
-    "  --request-timeout DUR  http: a request must be whole this long after its\n"
-    "                         first byte, else abort (slowloris; default 10s)\n"
+    "  --request-timeout DUR  http: a request head must be whole this long after\n"
+    "                         its first byte (the first: after the accept);\n"
+    "                         twp: the HELLO after the accept (default 10s)\n"
     "  --max-header BYTES     http: request line + headers (default 16384)\n"
     "  --max-body BYTES       http: request body (default 1048576)\n"
-    "  --after-fin fin|rst    how to answer the client's FIN (the server never\n"
-    "                         sends the first): fin, a passive close, the client\n"
-    "                         holds TIME_WAIT; rst, when the client had all we\n"
-    "                         sent and acknowledged it, so it loses nothing and\n"
-    "                         nobody holds TIME_WAIT (a FIN that came with a\n"
-    "                         request, from a client that may read on, still\n"
-    "                         gets fin). Default: rst for http; twp: fin only\n"
-    "                         (twp clients that want no TIME_WAIT say BYE)\n"
+    "  --after-fin fin|rst    how to answer the client's FIN (default fin, a\n"
+    "                         passive close: the client holds TIME_WAIT). http\n"
+    "                         only: rst, when the client had all we sent and\n"
+    "                         acknowledged it, so nobody holds TIME_WAIT; a\n"
+    "                         client that half-closes and reads to EOF may then\n"
+    "                         see ECONNRESET after the whole response\n"
     "  --naive-close          WRONG ON PURPOSE: close first after every reply\n"
     "                         (http: every response says Connection: close),\n"
     "                         so TIME_WAIT piles up here (benchmarks, demo)\n"
@@ -63,14 +83,17 @@ static const char serve_usage[] =
     "  -h, --help             this text\n"
     "\n"
     "Durations: plain seconds or with a unit: 2, 2s, 500ms, 1m.\n"
-    "Exit counters: accepted; how connections ended: closed_after_done (client\n"
-    "closed after our DONE or Connection: close), closed_by_peer (client closed\n"
-    "on its own), bye_goodbye, aborted_idle, aborted_grace, aborted_invalid,\n"
-    "aborted_slow (http request deadline), peer_reset, naive_closed;\n"
-    "reset_after_fin (client FINs answered with RST, --after-fin);\n"
-    "first_fin_refused (invariant checks, always 0); accept_paused\n"
-    "(EMFILE/ENFILE/max-conns pauses); frames_in, frames_out (twp); requests,\n"
-    "bad_requests, responses_2xx/3xx/4xx/5xx (http). /metrics has the same.\n";
+    "Exit counters: accepted; how connections ended (each once): closed_after_done\n"
+    "(client closed after our DONE or Connection: close), closed_by_peer (client\n"
+    "closed on its own), closed_first_required (http: the protocol required the\n"
+    "server to close first), bye_goodbye, aborted_idle, aborted_grace,\n"
+    "aborted_invalid, aborted_slow (http head, twp HELLO too late),\n"
+    "aborted_stalled, aborted_shutdown, reaped_idle (made room when full),\n"
+    "peer_reset, naive_closed; reset_after_fin (client FINs answered with RST,\n"
+    "--after-fin rst); first_fin_refused (invariant checks, always 0);\n"
+    "accept_paused (EMFILE/ENFILE/max-conns pauses); frames_in, frames_out\n"
+    "(twp); requests, bad_requests, responses_2xx/3xx/4xx/5xx (http).\n"
+    "/metrics has the same.\n";
 
 struct worker {
     pthread_t tid;
@@ -99,8 +122,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(bye_goodbye)          \
-    X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow) X(peer_reset)   \
+#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(closed_first_required) \
+    X(bye_goodbye) X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow)  \
+    X(aborted_stalled) X(aborted_shutdown) X(reaped_idle) X(peer_reset)                 \
     X(naive_closed) X(reset_after_fin) X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)    \
     X(requests) X(bad_requests) X(responses[2]) X(responses[3]) X(responses[4])         \
     X(responses[5]) X(conn_buf_peak)
@@ -141,6 +165,11 @@ struct serve {
     uint16_t port;
     char *body;   /* the body of / */
     size_t body_len;
+    /* /metrics: the TIME_WAIT count is a sock_diag dump of the whole table,
+     * so it is taken at most once a second, whichever thread asks */
+    pthread_mutex_t tw_mu;
+    uint64_t tw_at;  /* monotonic ms of the last dump, 0: none */
+    long tw_n;       /* its count, -1 unknown */
 };
 
 static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
@@ -193,9 +222,14 @@ static void metrics(struct serve *sv, struct mbuf *m)
            "Connections ended, by how (docs/PROTOCOL.md).");
 #define ENDED(f) mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #f, \
                       (unsigned long long)t.f);
-    ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(bye_goodbye) ENDED(aborted_idle)
-    ENDED(aborted_grace) ENDED(aborted_invalid) ENDED(aborted_slow) ENDED(peer_reset)
-    ENDED(naive_closed)
+    ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(closed_first_required)
+    ENDED(bye_goodbye) ENDED(aborted_idle) ENDED(aborted_grace) ENDED(aborted_invalid)
+    ENDED(aborted_slow) ENDED(aborted_stalled) ENDED(aborted_shutdown) ENDED(reaped_idle)
+    ENDED(peer_reset) ENDED(naive_closed)
+    metric(m, "twkit_server_closed_first_total", "counter",
+           "Connections the protocol required the server to close, where its FIN went "
+           "first (HTTP Connection: close to a client that did not close).");
+    mput(m, "twkit_server_closed_first_total %llu\n", (unsigned long long)t.closed_first_required);
     metric(m, "twkit_server_reset_after_fin_total", "counter",
            "Connections closed by RST after the client's FIN (--after-fin rst).");
     mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
@@ -214,9 +248,17 @@ static void metrics(struct serve *sv, struct mbuf *m)
     for (int k = 1; k <= 5; k++)
         mput(m, "twkit_server_responses_total{code=\"%dxx\"} %llu\n", k,
              (unsigned long long)t.responses[k]);
-    if (tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0) {
+    pthread_mutex_lock(&sv->tw_mu);
+    if (!sv->tw_at || tw_now_ms() - sv->tw_at >= 1000) {
+        sv->tw_n = tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0 ? tp.n : -1;
+        sv->tw_at = tw_now_ms();
+    }
+    tp.n = sv->tw_n;
+    pthread_mutex_unlock(&sv->tw_mu);
+    if (tp.n >= 0) {
         metric(m, "twkit_server_time_wait_sockets", "gauge",
-               "TIME_WAIT sockets on the listening port (this server should hold none).");
+               "TIME_WAIT sockets on the listening port, at most 1 s old (the server "
+               "holds them only for clients the protocol required it to close).");
         mput(m, "twkit_server_time_wait_sockets %ld\n", tp.n);
     }
     metric(m, "twkit_server_threads", "gauge", "Server threads.");
@@ -273,6 +315,10 @@ int cmd_serve(int argc, char **argv)
         {"max-body", required_argument, NULL, 'B'},
         {"naive-close", no_argument, NULL, 'n'},
         {"after-fin", required_argument, NULL, 'R'},
+        {"stall-timeout", required_argument, NULL, 'S'},
+        {"min-progress", required_argument, NULL, 'P'},
+        {"close-wait", required_argument, NULL, 'W'},
+        {"shutdown-timeout", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -317,6 +363,10 @@ int cmd_serve(int argc, char **argv)
         case 'q': if (cli_parse_dur("twkit serve", "--request-timeout", optarg, &so.request_timeout_ms) < 0) return 2; break;
         case 'H': if (cli_parse_uint("twkit serve", "--max-header", optarg, 1u << 20, &v) < 0) return 2; so.http_limits.max_head = (uint32_t)v; break;
         case 'B': if (cli_parse_uint("twkit serve", "--max-body", optarg, 1u << 30, &v) < 0) return 2; so.http_limits.max_body = (uint32_t)v; break;
+        case 'S': if (cli_parse_dur("twkit serve", "--stall-timeout", optarg, &so.stall_timeout_ms) < 0) return 2; break;
+        case 'P': if (cli_parse_uint("twkit serve", "--min-progress", optarg, 1u << 30, &v) < 0) return 2; so.min_progress = (uint32_t)v; break;
+        case 'W': if (cli_parse_dur("twkit serve", "--close-wait", optarg, &so.close_wait_ms) < 0) return 2; break;
+        case 'T': if (cli_parse_dur("twkit serve", "--shutdown-timeout", optarg, &so.shutdown_timeout_ms) < 0) return 2; break;
         case 'n': so.naive_close = true; break;
         case 'R':
             if (strcmp(optarg, "fin") == 0) {
@@ -362,6 +412,7 @@ int cmd_serve(int argc, char **argv)
         sv.w = w;
         sv.nthreads = threads;
         sv.port = tw_addr_port(&so.listen);
+        pthread_mutex_init(&sv.tw_mu, NULL);
         so.on_http = on_http;
         so.data = &sv;
     }
@@ -390,10 +441,8 @@ int cmd_serve(int argc, char **argv)
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
             tw_addr_format(&so.listen, buf, sizeof(buf)), threads, threads > 1 ? "s" : "",
             so.naive_close ? ", NAIVE CLOSE (the server closes first)"
-            : so.after_fin == TW_AFTER_FIN_RST ||
-                    (so.after_fin == TW_AFTER_FIN_AUTO && so.proto == TW_PROTO_HTTP)
-                ? ", RST after the client's FIN"
-                : ", FIN after the client's FIN");
+            : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
+                                               : ", FIN after the client's FIN");
     for (unsigned long i = 0; i < threads; i++)
         pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 

@@ -194,7 +194,9 @@ static int handle_frame(tw_client *c, const struct tw_twp_frame *f)
         if (c->o.on_data)
             c->o.on_data(c, f->payload, f->len);
         return c->ended ? -1 : 0;
-    case TW_TWP_PING:
+    case TW_TWP_PING: /* after our BYE we send nothing more, PONG included */
+        if (c->state == CS_BYE_SENT)
+            return 0;
         return queue(c, TW_TWP_PONG, f->payload, f->len) < 0 ? -1 : 0;
     case TW_TWP_PONG:
         return 0;
@@ -203,6 +205,10 @@ static int handle_frame(tw_client *c, const struct tw_twp_frame *f)
         end_abort(c, TW_CLIENT_END_GOODBYE, 0);
         return -1;
     case TW_TWP_DONE:
+        /* DONE crossed our BYE: the server answers the BYE with GOODBYE
+         * all the same, so wait for it and end without TIME_WAIT. */
+        if (c->state == CS_BYE_SENT)
+            return 0;
         if (c->o.on_done)
             c->o.on_done(c);
         if (!c->ended)

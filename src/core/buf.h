@@ -14,25 +14,36 @@ struct tw__buf {
     uint32_t off, len, cap; /* data is p[off .. off+len) */
 };
 
-/* Make room for n more bytes after the data. Returns where they go (the
- * caller writes them and adds what it used to len), or NULL (-ENOMEM). */
-static inline uint8_t *tw__buf_reserve(struct tw__buf *b, uint32_t n)
-{
-    uint32_t need = b->len + n;
+/* The most one buffer may hold: a request, a frame or the replies queued
+ * for one connection never come near it (the server's limits are far
+ * lower); it is the cap that keeps the size arithmetic away from 2^32. */
+#define TW_BUF_MAX (1u << 30)
 
+/* Make room for n more bytes after the data. Returns where they go (the
+ * caller writes them and adds what it used to len), or NULL: out of memory,
+ * or more than TW_BUF_MAX in all (the caller reports -ENOMEM). Sizes are
+ * computed in 64 bits, so no request can make them wrap. */
+static inline uint8_t *tw__buf_reserve(struct tw__buf *b, uint64_t n)
+{
+    uint64_t need = (uint64_t)b->len + n;
+
+    if (need > TW_BUF_MAX)
+        return NULL;
     if (b->off + need > b->cap) {
         if (b->off)
             memmove(b->p, b->p + b->off, b->len);
         b->off = 0;
         if (need > b->cap) {
-            uint32_t cap = b->cap ? b->cap : 512;
+            uint64_t cap = b->cap ? b->cap : 512;
             uint8_t *p;
             while (cap < need)
-                cap *= 2;
-            if (!(p = realloc(b->p, cap)))
+                cap *= 2; /* at most 2 * TW_BUF_MAX: no wrap in 64 bits */
+            if (cap > TW_BUF_MAX)
+                cap = TW_BUF_MAX;
+            if (!(p = realloc(b->p, (size_t)cap)))
                 return NULL;
             b->p = p;
-            b->cap = cap;
+            b->cap = (uint32_t)cap;
         }
     }
     return b->p + b->off + b->len;
@@ -42,7 +53,7 @@ static inline uint8_t *tw__buf_reserve(struct tw__buf *b, uint32_t n)
 static inline int tw__buf_append(struct tw__buf *b, const void *a, uint32_t alen,
                                  const void *c, uint32_t clen)
 {
-    uint8_t *w = tw__buf_reserve(b, alen + clen);
+    uint8_t *w = tw__buf_reserve(b, (uint64_t)alen + clen);
 
     if (!w)
         return -ENOMEM;

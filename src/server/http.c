@@ -3,17 +3,22 @@
  * Requests are parsed where they lie: in the read scratch buffer, and only
  * an incomplete request is copied into the connection's input buffer. Each
  * is handed to the handler, which answers before it returns, so pipelined
- * requests are answered in order and their responses leave in one write.
+ * requests are answered in order and their responses leave in one write;
+ * parsing stops, request by request, once more than max_outbuf of
+ * responses wait, and resumes as they drain.
  *
- * Ending a connection follows the first seed's rule as twp does: the
- * server never sends the first FIN. When the client asked to close (or is
+ * Ending a connection: the server never sends the first FIN unless the
+ * protocol requires it to close. When the client asked to close (or is
  * HTTP/1.0 without keep-alive), or the server wants to end (request limit,
  * shutdown), or the request was malformed, the response says Connection:
- * close and the connection goes to DONE_SENT: input is discarded, the
- * client's FIN is awaited for the grace period, and after that the
- * connection is aborted once the response is acknowledged. An idle
- * keep-alive connection is aborted (RST) at the idle timeout; a request
- * that is not whole within request_timeout (slowloris) is aborted too.
+ * close and the connection goes to DONE_SENT: input is read and discarded,
+ * so the client's FIN is seen. A client that closes gets our FIN second. As
+ * RFC 9112 9.6 requires, the server then closes itself: at once to an
+ * HTTP/1.0 client without keep-alive (it waits for that close), else once
+ * the client acknowledged the response and did not close within close_wait
+ * (FIN_SENT, counted closed_first_required). An idle keep-alive connection
+ * is aborted (RST) at the idle timeout; a head that is not whole within
+ * request_timeout (slowloris) is aborted too.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,7 +54,7 @@ static int put_response(tw_sconn *c, int status, const char *ctype, const char *
     uint8_t *w;
     ssize_t n;
 
-    if (room > UINT32_MAX / 2 || !(w = tw__buf_reserve(&c->out, (uint32_t)room)))
+    if (!(w = tw__buf_reserve(&c->out, room)))
         return -ENOMEM;
     n = tw_http_write_head((char *)w, room - len, status, date_now(s), ctype, body_len, conn,
                            extra);
@@ -101,11 +106,11 @@ int tw_sconn_respond_chunk(tw_sconn *c, const void *data, size_t len)
     uint8_t *w;
     size_t n;
 
-    if (!c || !c->resp_chunked || (len && !data) || len > UINT32_MAX / 2)
+    if (!c || !c->resp_chunked || (len && !data))
         return -EINVAL;
     if (!len || c->resp_head)
         return 0; /* a zero-length chunk would end the body */
-    if (!(w = tw__buf_reserve(&c->out, (uint32_t)len + 24)))
+    if (!(w = tw__buf_reserve(&c->out, (uint64_t)len + 24)))
         return -ENOMEM;
     n = tw_http_chunk_head((char *)w, len);
     memcpy(w + n, data, len);
@@ -139,9 +144,7 @@ static int after_response(tw_sconn *c)
             tw__sconn_naive_close(c);
         return -1;
     }
-    c->state = SC_DONE_SENT;
-    c->reading = true; /* keep reading (and discarding) to see the FIN */
-    tw__sconn_arm_grace(c, &s->st.closed_after_done);
+    tw__sconn_end_wait(c, SC_DONE_SENT, &s->st.closed_after_done);
     return 1;
 }
 
@@ -156,6 +159,7 @@ static int handle_request(tw_sconn *c, const struct tw_http_req *req)
     c->resp_close = !req->keep_alive || c->closing || s->o.naive_close ||
                     (s->o.max_requests && c->requests >= s->o.max_requests);
     c->keep_alive_10 = !c->resp_close && req->minor == 0;
+    c->fin_now = req->minor == 0 && !req->keep_alive; /* it waits for our close */
     c->in_request = true;
     s->st.requests++;
     if (s->o.on_http)
@@ -185,30 +189,13 @@ static int reject(tw_sconn *c, int err)
     body[n++] = '\n';
     s->st.bad_requests++;
     c->resp_close = true;
-    c->resp_head = c->keep_alive_10 = false;
+    c->resp_head = c->keep_alive_10 = c->fin_now = false;
     c->in_request = true;
     if (tw_sconn_respond(c, status, "text/plain", NULL, body, n) < 0) {
         tw__sconn_abort(c, &s->st.aborted_invalid);
         return -1;
     }
     return after_response(c);
-}
-
-/* The idle timer while no request is partial; the request deadline from
- * the first byte of one that is. */
-static void arm_timer(tw_sconn *c)
-{
-    tw_server *s = c->srv;
-
-    if (c->in.len) {
-        if (!c->deadline_on) {
-            c->deadline_on = true;
-            tw_timer_start(s->loop, &c->timer, s->o.request_timeout_ms);
-        }
-        return;
-    }
-    c->deadline_on = false;
-    tw_timer_start(s->loop, &c->timer, c->closing ? s->o.grace_ms : s->o.idle_timeout_ms);
 }
 
 int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n)
@@ -218,6 +205,8 @@ int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n)
     size_t len = n;
     bool buffered = c->in.len > 0;
 
+    if (c->state != SC_OPEN)
+        return 0; /* past Connection: close input is read and discarded */
     if (buffered) {
         if (tw__buf_append(&c->in, data, n, NULL, 0) < 0) {
             tw__sconn_abort(c, &s->st.aborted_invalid);
@@ -225,11 +214,19 @@ int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n)
         }
         p = (char *)c->in.p + c->in.off;
         len = c->in.len;
+    } else if (c->requests) {
+        c->since_ms = tw_loop_now(s->loop); /* a new request begins (the
+                                               first one's clock began at
+                                               the accept) */
     }
-    while (len && c->state == SC_OPEN) {
+    /* Backpressure per request: stop once the responses queued pass the
+     * limit; the rest waits in c->in until they drain (tw__sconn_flush). */
+    while (len && c->state == SC_OPEN && c->out.len <= s->o.max_outbuf) {
         ssize_t r = tw_http_parse(&c->hp, p, len, &s->o.http_limits, &s->req);
         if (r == -EAGAIN) {
-            if (c->hp.head_len && s->req.expect_continue && !c->continue_sent) {
+            /* RFC 9110 15.2: no 1xx to an HTTP/1.0 client */
+            if (c->hp.head_len && s->req.expect_continue && s->req.minor >= 1 &&
+                !c->continue_sent) {
                 c->continue_sent = true;
                 if (tw__buf_append(&c->out, continue_100, sizeof(continue_100) - 1, NULL, 0) < 0) {
                     tw__sconn_abort(c, &s->st.aborted_invalid);
@@ -245,39 +242,37 @@ int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n)
         p += r;
         len -= (size_t)r;
         memset(&c->hp, 0, sizeof(c->hp));
-        c->continue_sent = c->deadline_on = false;
+        c->continue_sent = false;
+        c->since_ms = tw_loop_now(s->loop);
     }
     if (c->state != SC_OPEN)
         len = 0; /* past Connection: close nothing more is processed */
+    else if (len && c->out.len > s->o.max_outbuf)
+        c->reading = false; /* parse the rest as the responses drain */
     if (buffered) {
         tw__buf_consume(&c->in, c->in.len - (uint32_t)len);
     } else if (len && tw__buf_append(&c->in, p, (uint32_t)len, NULL, 0) < 0) {
         tw__sconn_abort(c, &s->st.aborted_invalid);
         return -1;
     }
-    if (c->state == SC_OPEN)
-        arm_timer(c);
+    /* A request partly in: its head has a deadline, its body must move. */
+    if (c->in.len && c->reading)
+        tw__sconn_arm(c, c->hp.head_len ? tw_loop_now(s->loop) + s->o.stall_timeout_ms
+                                        : c->since_ms + s->o.request_timeout_ms);
     return 0;
+}
+
+bool tw__http_head_due(const tw_sconn *c)
+{
+    return c->reading && (c->in.len ? !c->hp.head_len : !c->requests);
 }
 
 void tw__http_finish(tw_sconn *c)
 {
     c->closing = true;
-    if (!c->in_read && !c->in.len) /* idle: one grace period for a last request */
-        tw_timer_start(c->srv->loop, &c->timer, c->srv->o.grace_ms);
-}
-
-void tw__http_timeout(tw_sconn *c)
-{
-    tw_server *s = c->srv;
-
-    if (c->deadline_on) {
-        tw__sconn_abort(c, &s->st.aborted_slow);
-        return;
+    if (!c->in_read && !c->in.len && !c->out.len) {
+        /* idle: one grace period, from now, for a last request */
+        c->active_ms = tw_loop_now(c->srv->loop);
+        tw__sconn_arm(c, c->active_ms + c->srv->o.grace_ms);
     }
-    /* Idle: abort, but not over a response still on its way. */
-    c->state = SC_ACK_WAIT;
-    c->end_counter = &s->st.aborted_idle;
-    c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
-    tw__sconn_abort_when_acked(c);
 }

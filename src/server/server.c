@@ -1,25 +1,35 @@
 /* The server: connection state machine, accept loop, shutdown, and twp
- * (HTTP/1.1 on the same state machine is in http.c).
+ * (HTTP/1.1 on the same state machine is in http.c). docs/PROTOCOL.md has
+ * the whole table of states and inputs; this is its code.
  *
  * States, named after the protocol's words:
  *   HELLO        accepted, waiting for the client's HELLO
- *   OPEN         serving requests; idle timer armed
- *   DONE_SENT    we asked the client to close; input discarded; grace timer
+ *   OPEN         serving requests
+ *   DONE_SENT    we asked the client to close; requests are not processed
  *   GOODBYE_SENT the client said BYE and got GOODBYE; waiting for its RST
+ *   FIN_SENT     HTTP: the protocol required us to close; our FIN went first
  *   PEER_FIN     the client closed first; flushing our replies, then close
  *   ERROR_SENT   bad input; ERROR queued; abort once it is acknowledged
- *   ACK_WAIT     grace passed; abort once everything sent is acknowledged
  *
- * Closing happens in exactly two functions: close_passive() (after the
- * client's FIN, checked by tw_sock_close_passive) and tw__sconn_abort() (RST),
- * plus close_reset() once the client's RST has ended the connection.
- * naive_close mode adds a third, tw__sconn_naive_close(), that is wrong on
- * purpose.
+ * Closing happens in exactly these functions: close_passive() (after the
+ * client's FIN, checked by tw_sock_close_passive), send_required_fin() (the
+ * one place a first FIN is sent, HTTP only, asserted), tw__sconn_abort()
+ * (RST), and close_gone() once the client's RST or our FIN's full exchange
+ * has ended the connection. naive_close mode adds tw__sconn_naive_close(),
+ * wrong on purpose.
+ *
+ * One timer per connection. Events never restart it: they record when
+ * bytes moved (active_ms) and, when something becomes due sooner, pull the
+ * timer earlier (tw__sconn_arm). When it fires, on_timer looks at the
+ * kernel's counters (bytes acknowledged and received, bytes unacknowledged)
+ * and the state, and acts or sets it for the next thing due.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -29,11 +39,16 @@
 #define READS_PER_WAKEUP 8
 #define ACCEPTS_PER_WAKEUP 64
 #define ACCEPT_PAUSE_MS 100
-#define ACK_POLL_MS 5
-#define ERROR_ACK_MS 1000
+#define POLL_FIRST_MS 5   /* ending states look for the last ACK this soon, */
+#define POLL_MAX_MS 250   /* then less and less often, up to this */
+#define FLUSH_ROUNDS 16   /* parse-write rounds per flush under backpressure */
+#define REAP_SCAN 64      /* connections looked at for an idle one to reap */
 /* RDHUP: a wakeup says whether the client's FIN is already in, so the read
  * loop goes on to the EOF in the same wakeup (see owed_at_fin). */
 #define CONN_READ (TW_IO_READ | TW_IO_RDHUP)
+
+static inline uint64_t now_ms(const tw_sconn *c) { return tw_loop_now(c->srv->loop); }
+static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 /* ---- ending a connection: the only places that close ---- */
 
@@ -49,6 +64,8 @@ static void conn_free(tw_sconn *c)
     free(c);
     s->nconns--;
     s->st.active--;
+    if (s->shutting_down && !s->nconns)
+        tw_timer_stop(&s->shutdown_timer); /* the last one ended in time */
     if (s->paused_full && !s->shutting_down && s->nconns < s->o.max_conns) {
         s->paused_full = false;
         tw_io_start(s->loop, &s->lio, TW_IO_READ);
@@ -62,9 +79,10 @@ void tw__sconn_abort(tw_sconn *c, uint64_t *counter)
     conn_free(c);
 }
 
-/* The client's RST arrived: the connection is gone (CLOSE), and close()
+/* The connection is over on the wire: the client's RST arrived, or, after
+ * our required FIN, its FIN did (we hold the TIME_WAIT, as counted). close()
  * has nothing left to send, so SO_LINGER would be a wasted syscall. */
-static void close_reset(tw_sconn *c, uint64_t *counter)
+static void close_gone(tw_sconn *c, uint64_t *counter)
 {
     close(c->io.fd);
     (*counter)++;
@@ -96,12 +114,212 @@ static void close_passive(tw_sconn *c, uint64_t *counter)
     conn_free(c);
 }
 
+/* The one place the server sends the first FIN: HTTP, after a response
+ * that said Connection: close, which obliges the server to close (RFC 9112
+ * 9.6) — at once to an HTTP/1.0 client that waits for it, else after the
+ * client had close_wait to close first. The response is all written
+ * (shutdown queues the FIN behind it); input goes on being read and
+ * discarded until the client's FIN, so close() never resets unread data. */
+static int send_required_fin(tw_sconn *c)
+{
+    assert(c->srv->o.proto == TW_PROTO_HTTP && c->state == SC_DONE_SENT && !c->out.len);
+    if (c->srv->o.proto != TW_PROTO_HTTP || c->out.len) {
+        c->srv->st.first_fin_refused++;
+        tw__sconn_abort(c, &c->srv->st.aborted_grace);
+        return -1;
+    }
+    shutdown(c->io.fd, SHUT_WR);
+    tw__sconn_end_wait(c, SC_FIN_SENT, &c->srv->st.closed_first_required);
+    return 0;
+}
+
 /* naive_close mode only: we send the first FIN and hold the TIME_WAIT. */
 void tw__sconn_naive_close(tw_sconn *c)
 {
     close(c->io.fd);
     c->srv->st.naive_closed++;
     conn_free(c);
+}
+
+static void update_events(tw_sconn *c);
+
+/* ---- timers ---- */
+
+void tw__sconn_arm(tw_sconn *c, uint64_t at)
+{
+    uint64_t now = now_ms(c);
+
+    if (tw_timer_active(&c->timer) && tw_ms_diff(at, c->timer_at) >= 0)
+        return; /* due sooner already */
+    c->timer_at = at;
+    tw_timer_start(c->srv->loop, &c->timer, tw_ms_diff(at, now) > 0 ? at - now : 0);
+}
+
+/* Enter an ending state that waits for the client: everything we sent
+ * must be acknowledged first (looked for soon, then less often), then the
+ * state's own wait starts. */
+void tw__sconn_end_wait(tw_sconn *c, enum sc_state st, uint64_t *counter)
+{
+    c->state = st;
+    c->end_counter = counter;
+    c->acked_ms = 0;
+    c->poll_ms = POLL_FIRST_MS;
+    c->reading = st != SC_ERROR_SENT; /* read (and discard) to see the FIN */
+    tw__sconn_arm(c, now_ms(c) + POLL_FIRST_MS);
+}
+
+/* How long an ending state waits once all we sent is acknowledged. */
+static uint64_t end_wait_ms(const tw_sconn *c)
+{
+    const struct tw_server_opts *o = &c->srv->o;
+
+    switch (c->state) {
+    case SC_DONE_SENT: return o->proto == TW_PROTO_HTTP ? o->close_wait_ms : o->grace_ms;
+    case SC_GOODBYE_SENT:
+    case SC_FIN_SENT: return o->grace_ms;
+    default: return 0; /* ERROR_SENT: abort as soon as it is acknowledged */
+    }
+}
+
+/* An ending state's wait is over, with everything acknowledged. */
+static void end_wait_over(tw_sconn *c)
+{
+    tw_server *s = c->srv;
+
+    switch (c->state) {
+    case SC_DONE_SENT:
+        if (s->o.proto == TW_PROTO_HTTP) {
+            if (send_required_fin(c) == 0) /* the client had its chance to close first */
+                update_events(c);
+            return;
+        }
+        tw__sconn_abort(c, &s->st.aborted_grace); /* twp DONE: no FIN in grace */
+        return;
+    case SC_GOODBYE_SENT:
+        tw__sconn_abort(c, &s->st.aborted_grace);
+        return;
+    case SC_FIN_SENT: {
+        /* Our FIN is acknowledged, the client read its EOF and has not
+         * closed. Leave the rest to the kernel (FIN_WAIT2, then gone): no
+         * RST for a client that may still read. */
+        int unread = 0;
+        if (ioctl(c->io.fd, FIONREAD, &unread) == 0 && !unread)
+            close_gone(c, c->end_counter);
+        else
+            tw__sconn_abort(c, c->end_counter);
+        return;
+    }
+    default:
+        tw__sconn_abort(c, c->end_counter);
+        return;
+    }
+}
+
+/* twp's HELLO, or an HTTP request head, is awaited: it must be whole
+ * within request_timeout of its first byte (the first: of the accept). A
+ * connection that sent nothing at all is idle too, so the idle timeout and
+ * (shutting down) the grace period apply if they are shorter. Returns
+ * whether the connection was aborted; else lowers *next to when it is due. */
+static bool hello_or_head_late(tw_sconn *c, uint64_t now, uint64_t *next)
+{
+    const struct tw_server_opts *o = &c->srv->o;
+    uint64_t due = c->since_ms + o->request_timeout_ms, *counter = &c->srv->st.aborted_slow;
+
+    if (!c->in.len) {
+        uint64_t idle = c->active_ms + (c->closing ? o->grace_ms : o->idle_timeout_ms);
+        if (tw_ms_diff(idle, due) < 0) {
+            due = idle;
+            counter = &c->srv->st.aborted_idle;
+        }
+    }
+    if (tw_ms_diff(now, due) >= 0) {
+        tw__sconn_abort(c, counter);
+        return true;
+    }
+    *next = min_u64(*next, due);
+    return false;
+}
+
+static void on_timer(tw_timer *t)
+{
+    tw_sconn *c = t->data;
+    tw_server *s = c->srv;
+    uint64_t now = now_ms(c), moved = c->moved, next = UINT64_MAX;
+    int unacked = tw_sock_unacked(c->io.fd);
+    bool sending, partial;
+
+    if (unacked < 0 || tw_sock_progress(c->io.fd, &moved) < 0) {
+        tw__sconn_abort(c, &s->st.peer_reset);
+        return;
+    }
+    if (moved != c->moved) {
+        c->moved = moved;
+        c->active_ms = now;
+    }
+    sending = c->out.len || unacked > 0;
+    partial = c->reading && (c->in.len || c->skip);
+
+    /* The stall rule: with work in flight, at least min_progress bytes must
+     * move in every stall window. */
+    if (sending || partial) {
+        if (!c->win_end || moved - c->win_mark >= s->o.min_progress) {
+            if (!c->win_end || tw_ms_diff(now, c->win_end) >= 0) {
+                c->win_end = now + s->o.stall_timeout_ms;
+                c->win_mark = moved;
+            }
+        } else if (tw_ms_diff(now, c->win_end) >= 0) {
+            tw__sconn_abort(c, &s->st.aborted_stalled);
+            return;
+        }
+        next = c->win_end;
+    } else {
+        c->win_end = 0;
+    }
+
+    switch (c->state) {
+    case SC_HELLO: /* twp: the HELLO, from the accept */
+        if (hello_or_head_late(c, now, &next))
+            return;
+        break;
+    case SC_OPEN:
+        if (s->o.proto == TW_PROTO_HTTP && tw__http_head_due(c)) {
+            if (hello_or_head_late(c, now, &next))
+                return;
+        } else if (!sending && !partial) {
+            /* Idle: no byte either way. Shutting down, one grace period for
+             * a last request. */
+            uint64_t due = c->active_ms + (c->closing ? s->o.grace_ms : s->o.idle_timeout_ms);
+            if (tw_ms_diff(now, due) >= 0) {
+                tw__sconn_abort(c, &s->st.aborted_idle);
+                return;
+            }
+            next = min_u64(next, due);
+        }
+        break;
+    case SC_DONE_SENT:
+    case SC_GOODBYE_SENT:
+    case SC_FIN_SENT:
+    case SC_ERROR_SENT:
+        if (sending) {
+            next = min_u64(next, now + c->poll_ms);
+            c->poll_ms = c->poll_ms * 2 < POLL_MAX_MS ? c->poll_ms * 2 : POLL_MAX_MS;
+            break;
+        }
+        if (!c->acked_ms)
+            c->acked_ms = now;
+        if (tw_ms_diff(now, c->acked_ms + end_wait_ms(c)) >= 0) {
+            end_wait_over(c);
+            return;
+        }
+        next = min_u64(next, c->acked_ms + end_wait_ms(c));
+        break;
+    case SC_PEER_FIN: /* only the stall rule: it closes once all is written */
+        break;
+    }
+    if (next != UINT64_MAX) {
+        c->timer_at = next;
+        tw_timer_start(s->loop, &c->timer, tw_ms_diff(next, now) > 0 ? next - now : 0);
+    }
 }
 
 /* ---- output ---- */
@@ -129,28 +347,55 @@ static int queue_frame(tw_sconn *c, uint8_t type, const void *payload, uint32_t 
     return 0;
 }
 
-/* Write what is queued. Returns -1 if the connection was freed. */
+static int conn_input(tw_sconn *c, uint8_t *data, uint32_t n);
+static uint32_t after_done(tw_sconn *c, const uint8_t *p, uint32_t len);
+
+/* Write what is queued; under backpressure, parse the requests that wait
+ * in the input buffer as the output drains. Returns -1 if the connection
+ * was freed. */
 int tw__sconn_flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
-    uint64_t held = (uint64_t)c->in.cap + c->out.cap;
 
-    if (held > s->st.conn_buf_peak)
-        s->st.conn_buf_peak = held;
-    if (tw__buf_write(&c->out, c->io.fd) < 0) {
-        /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
-        tw__sconn_abort(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset);
-        return -1;
-    }
-    /* Backpressure: a client that does not read stops being read. */
-    if (c->reading && c->out.len > s->o.max_outbuf)
-        c->reading = false;
-    else if (!c->reading && c->out.len <= s->o.max_outbuf / 2 &&
-             (c->state == SC_OPEN || c->state == SC_HELLO))
-        c->reading = true;
-    if (c->state == SC_PEER_FIN && !c->out.len) {
-        close_passive(c, c->end_counter);
-        return -1;
+    for (int round = 0;; round++) {
+        uint64_t held = (uint64_t)c->in.cap + c->out.cap;
+        uint32_t before = c->out.len;
+        bool resume = false;
+
+        if (held > s->st.conn_buf_peak)
+            s->st.conn_buf_peak = held;
+        if (tw__buf_write(&c->out, c->io.fd) < 0) {
+            /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
+            tw__sconn_abort(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye
+                                                           : &s->st.peer_reset);
+            return -1;
+        }
+        if (c->out.len != before)
+            c->active_ms = now_ms(c);
+        if (c->out.len) /* the client is not taking it all: watch progress */
+            tw__sconn_arm(c, now_ms(c) + s->o.stall_timeout_ms);
+        /* Backpressure while requests are processed: a client that does not
+         * read stops being read (and parsed), until half has drained. */
+        if (c->state <= SC_OPEN) {
+            if (c->reading && c->out.len > s->o.max_outbuf)
+                c->reading = false;
+            else if (!c->reading && c->out.len <= s->o.max_outbuf / 2)
+                c->reading = resume = true;
+        }
+        if (!c->out.len) {
+            if (c->state == SC_PEER_FIN) {
+                close_passive(c, c->end_counter);
+                return -1;
+            }
+            if (c->state == SC_DONE_SENT && c->fin_now && send_required_fin(c) < 0)
+                return -1;
+        }
+        if (!resume || !c->in.len || round == FLUSH_ROUNDS)
+            break;
+        c->in_read = true;
+        if (conn_input(c, NULL, 0) < 0)
+            return -1;
+        c->in_read = false;
     }
     update_events(c);
     return 0;
@@ -181,17 +426,6 @@ static int reply(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
     return -1;
 }
 
-/* ---- the endings that wait ---- */
-
-void tw__sconn_arm_grace(tw_sconn *c, uint64_t *counter)
-{
-    tw_server *s = c->srv;
-
-    c->end_counter = counter;
-    c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
-    tw_timer_start(s->loop, &c->timer, s->o.grace_ms);
-}
-
 void tw_sconn_finish(tw_sconn *c)
 {
     if (!c || (c->state != SC_OPEN && c->state != SC_HELLO))
@@ -200,27 +434,20 @@ void tw_sconn_finish(tw_sconn *c)
         tw__http_finish(c);
         return;
     }
-    queue_frame(c, TW_TWP_DONE, NULL, 0);
-    c->state = SC_DONE_SENT;
-    c->reading = true; /* keep reading (and discarding) to see the FIN */
-    tw__sconn_arm_grace(c, &c->srv->st.closed_after_done);
-    if (!c->in_read)
-        tw__sconn_flush(c);
-}
-
-/* Abort once the client has acknowledged everything we sent, or at the
- * hard deadline: a slow reader loses nothing. */
-void tw__sconn_abort_when_acked(tw_sconn *c)
-{
-    tw_server *s = c->srv;
-    int unacked = tw_sock_unacked(c->io.fd);
-
-    if ((c->out.len == 0 && unacked == 0) || unacked < 0 ||
-        tw_ms_diff(tw_loop_now(s->loop), c->hard_deadline) >= 0) {
-        tw__sconn_abort(c, c->end_counter);
+    c->closing = true;
+    if (c->state == SC_HELLO) { /* DONE must not be our first frame */
+        tw__sconn_arm(c, c->active_ms + c->srv->o.grace_ms);
         return;
     }
-    tw_timer_start(s->loop, &c->timer, ACK_POLL_MS);
+    queue_frame(c, TW_TWP_DONE, NULL, 0);
+    tw__sconn_end_wait(c, SC_DONE_SENT, &c->srv->st.closed_after_done);
+    if (!c->in_read) {
+        /* a frame partly in goes on in the bytes to come: walk it */
+        if (c->in.len)
+            after_done(c, c->in.p + c->in.off, c->in.len);
+        tw__buf_free(&c->in);
+        tw__sconn_flush(c);
+    }
 }
 
 static void protocol_error(tw_sconn *c, uint16_t code, const char *why)
@@ -234,38 +461,7 @@ static void protocol_error(tw_sconn *c, uint16_t code, const char *why)
     p[1] = (uint8_t)code;
     memcpy(p + 2, why, n);
     queue_frame(c, TW_TWP_ERROR, p, 2 + n);
-    c->state = SC_ERROR_SENT;
-    c->reading = false;
-    c->end_counter = &c->srv->st.aborted_invalid;
-    c->hard_deadline = tw_loop_now(c->srv->loop) + ERROR_ACK_MS;
-    tw_timer_start(c->srv->loop, &c->timer, ACK_POLL_MS);
-}
-
-static void on_timer(tw_timer *t)
-{
-    tw_sconn *c = t->data;
-    tw_server *s = c->srv;
-
-    switch (c->state) {
-    case SC_HELLO:
-    case SC_OPEN:
-        if (s->o.proto == TW_PROTO_HTTP)
-            tw__http_timeout(c);
-        else
-            tw__sconn_abort(c, &s->st.aborted_idle);
-        return;
-    case SC_DONE_SENT:
-    case SC_GOODBYE_SENT:
-        c->state = SC_ACK_WAIT; /* grace passed: no FIN, no RST */
-        c->end_counter = &s->st.aborted_grace;
-        tw__sconn_abort_when_acked(c);
-        return;
-    case SC_PEER_FIN: /* the client stopped reading our last replies */
-    case SC_ERROR_SENT:
-    case SC_ACK_WAIT:
-        tw__sconn_abort_when_acked(c);
-        return;
-    }
+    tw__sconn_end_wait(c, SC_ERROR_SENT, &c->srv->st.aborted_invalid);
 }
 
 /* ---- input ---- */
@@ -283,7 +479,14 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
             return 0;
         }
         c->state = SC_OPEN;
-        return reply(c, TW_TWP_HELLO, tw_twp_hello, 4);
+        if (reply(c, TW_TWP_HELLO, tw_twp_hello, 4) < 0)
+            return -1;
+        if (c->closing) { /* shutdown came before the HELLO */
+            c->closing = false;
+            c->state = SC_OPEN;
+            tw_sconn_finish(c);
+        }
+        return 0;
     }
     switch (f->type) {
     case TW_TWP_DATA:
@@ -311,8 +514,7 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
     case TW_TWP_BYE:
         if (reply(c, TW_TWP_GOODBYE, NULL, 0) < 0)
             return -1;
-        c->state = SC_GOODBYE_SENT;
-        tw__sconn_arm_grace(c, &s->st.bye_goodbye);
+        tw__sconn_end_wait(c, SC_GOODBYE_SENT, &s->st.bye_goodbye);
         return 0;
     case TW_TWP_ERROR:
         tw__sconn_abort(c, &s->st.aborted_invalid); /* the client gave up on us */
@@ -323,6 +525,56 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
     }
 }
 
+/* After DONE: requests crossing it are read and not processed (the client
+ * may send them again elsewhere), but a BYE that crossed it is answered
+ * with GOODBYE, so that client still ends without TIME_WAIT. Frames are
+ * walked without buffering their payloads: a header split across reads
+ * waits in c->hdr, a payload is skipped. Returns the bytes used; any left
+ * came after the BYE. */
+static uint32_t after_done(tw_sconn *c, const uint8_t *p, uint32_t len)
+{
+    uint32_t used = 0;
+
+    while (used < len && c->state == SC_DONE_SENT) {
+        uint32_t take, plen;
+
+        if (c->skip) {
+            take = len - used < c->skip ? len - used : c->skip;
+            c->skip -= take;
+            used += take;
+            continue;
+        }
+        take = TW_TWP_HDR - (uint32_t)c->hdr_len;
+        if (take > len - used)
+            take = len - used;
+        memcpy(c->hdr + c->hdr_len, p + used, take);
+        c->hdr_len += (uint8_t)take;
+        used += take;
+        if (c->hdr_len < TW_TWP_HDR)
+            break;
+        c->hdr_len = 0;
+        plen = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
+               (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+        if (c->hdr[4] == TW_TWP_BYE && plen == 0) {
+            if (queue_frame(c, TW_TWP_GOODBYE, NULL, 0) == 0)
+                tw__sconn_end_wait(c, SC_GOODBYE_SENT, &c->srv->st.bye_goodbye);
+            break;
+        }
+        c->skip = plen;
+    }
+    return used;
+}
+
+/* Bytes in DONE_SENT or GOODBYE_SENT: see after_done; anything after a BYE
+ * is an error (the client said it would send nothing more). */
+static void input_ending(tw_sconn *c, const uint8_t *p, uint32_t len)
+{
+    uint32_t used = c->state == SC_DONE_SENT ? after_done(c, p, len) : 0;
+
+    if (c->state == SC_GOODBYE_SENT && used < len)
+        protocol_error(c, TW_TWP_E_STATE, "frame after BYE");
+}
+
 /* Parse every complete frame of data[0..n). Returns -1 if freed. */
 static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
 {
@@ -330,6 +582,10 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
     uint32_t len = n;
     bool buffered = c->in.len > 0;
 
+    if (c->state == SC_DONE_SENT || c->state == SC_GOODBYE_SENT) {
+        input_ending(c, data, n);
+        return 0;
+    }
     if (buffered) {
         if (tw__buf_append(&c->in, data, n, NULL, 0) < 0) {
             tw__sconn_abort(c, &c->srv->st.aborted_invalid);
@@ -338,7 +594,9 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
         p = c->in.p + c->in.off;
         len = c->in.len;
     }
-    while (len && c->state <= SC_OPEN) {
+    /* Backpressure per frame: stop once the replies queued pass the limit;
+     * the rest waits in c->in until they drain (tw__sconn_flush). */
+    while (len && c->state <= SC_OPEN && c->out.len <= c->srv->o.max_outbuf) {
         struct tw_twp_frame f;
         int r = tw_twp_parse(p, len, c->srv->o.max_frame, &f);
         if (r == 0)
@@ -352,31 +610,43 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
             return -1;
         p += r;
         len -= (uint32_t)r;
+        if (c->state == SC_DONE_SENT || c->state == SC_GOODBYE_SENT) {
+            input_ending(c, p, len); /* frames behind DONE or BYE */
+            len = 0;
+        }
     }
     if (c->state > SC_OPEN)
         len = 0; /* past DONE/BYE/ERROR nothing more is processed */
-    if (buffered)
+    else if (len && c->out.len > c->srv->o.max_outbuf)
+        c->reading = false; /* backpressure: parse the rest as replies drain */
+    if (buffered) {
         tw__buf_consume(&c->in, c->in.len - len);
-    else if (len && tw__buf_append(&c->in, p, len, NULL, 0) < 0) {
+    } else if (len && tw__buf_append(&c->in, p, len, NULL, 0) < 0) {
         tw__sconn_abort(c, &c->srv->st.aborted_invalid);
         return -1;
     }
     return 0;
 }
 
+static int conn_input(tw_sconn *c, uint8_t *data, uint32_t n)
+{
+    return c->srv->o.proto == TW_PROTO_HTTP ? tw__http_input(c, data, n)
+                                            : parse_input(c, data, n);
+}
+
 static void on_peer_fin(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
+    if (c->state == SC_FIN_SENT) { /* our required FIN went first */
+        close_gone(c, c->end_counter);
+        return;
+    }
     /* Past OPEN, end_counter was set when we asked the client to end. */
     if (c->state <= SC_OPEN)
         c->end_counter = &s->st.closed_by_peer;
     c->state = SC_PEER_FIN;
     c->reading = false;
-    if (c->hard_deadline == 0) { /* no ending under way: start its clock */
-        c->hard_deadline = tw_loop_now(s->loop) + s->o.hard_deadline_ms;
-        tw_timer_start(s->loop, &c->timer, s->o.hard_deadline_ms);
-    }
     tw__sconn_flush(c); /* closes passively once everything is written */
 }
 
@@ -388,7 +658,7 @@ static void on_io(tw_io *io, unsigned events)
     /* After GOODBYE an error event is the client's RST, the ending the
      * protocol asks for: no read needed to learn it. */
     if (c->state == SC_GOODBYE_SENT && (events & TW_IO_ERROR)) {
-        close_reset(c, &s->st.bye_goodbye);
+        close_gone(c, &s->st.bye_goodbye);
         return;
     }
     if (events & TW_IO_WRITE && !(events & TW_IO_READ)) {
@@ -397,22 +667,16 @@ static void on_io(tw_io *io, unsigned events)
     }
     uint32_t requests_before = c->requests;
     c->in_read = true;
-    for (int i = 0; i < READS_PER_WAKEUP; i++) {
+    for (int i = 0; i < READS_PER_WAKEUP && c->reading; i++) {
         ssize_t n = read(io->fd, s->scratch, SCRATCH);
         if (n > 0) {
-            if (c->state <= SC_OPEN) { /* later states discard input */
-                int r;
-                if (s->o.proto == TW_PROTO_HTTP) {
-                    r = tw__http_input(c, s->scratch, (uint32_t)n); /* sets its timers */
-                } else {
-                    tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
-                    r = parse_input(c, s->scratch, (uint32_t)n);
-                }
-                if (r < 0)
-                    return;
+            c->active_ms = tw_loop_now(s->loop);
+            if (i == 0) { /* least recently active first: the reaping order */
+                tw__list_del(&c->link);
+                tw__list_add_tail(&s->conns, &c->link);
             }
-            if (!c->reading) /* ERROR_SENT: no more input, abort once acked */
-                break;
+            if (c->state <= SC_GOODBYE_SENT && conn_input(c, s->scratch, (uint32_t)n) < 0)
+                return; /* FIN_SENT, PEER_FIN: discarded; ERROR_SENT: not read */
             if (n < SCRATCH && !(events & TW_IO_RDHUP))
                 break;
             continue;
@@ -426,9 +690,11 @@ static void on_io(tw_io *io, unsigned events)
         if (errno == EAGAIN || errno == EINTR)
             break;
         /* ECONNRESET: after GOODBYE that is the protocol's own ending. */
-        uint64_t *counter = c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye : &s->st.peer_reset;
+        uint64_t *counter = c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye
+                            : c->state == SC_FIN_SENT   ? c->end_counter
+                                                        : &s->st.peer_reset;
         if (errno == ECONNRESET)
-            close_reset(c, counter);
+            close_gone(c, counter);
         else
             tw__sconn_abort(c, counter);
         return;
@@ -437,10 +703,30 @@ static void on_io(tw_io *io, unsigned events)
     if (events & TW_IO_RDHUP)
         c->owed_at_fin |= c->out.len || c->requests != requests_before;
     c->in_read = false;
+    if (c->state <= SC_OPEN) /* the timer only moves earlier: no churn */
+        tw__sconn_arm(c, c->active_ms + (c->closing ? s->o.grace_ms : s->o.idle_timeout_ms));
     tw__sconn_flush(c);
 }
 
 /* ---- accepting ---- */
+
+/* The table is full: abort the connection that has been idle longest (no
+ * request partly in, nothing owed or unacknowledged), so a new client is
+ * served rather than one that went quiet. Returns whether one was. */
+static bool reap_idle(tw_server *s)
+{
+    int n = 0;
+
+    for (struct tw_list *p = s->conns.next; p != &s->conns && n < REAP_SCAN; p = p->next, n++) {
+        tw_sconn *c = tw__container_of(p, tw_sconn, link);
+        if (c->state == SC_OPEN && !c->in.len && !c->out.len && c->requests &&
+            tw_sock_unacked(c->io.fd) == 0) {
+            tw__sconn_abort(c, &s->st.reaped_idle);
+            return true;
+        }
+    }
+    return false;
+}
 
 static void on_accept(tw_io *io, unsigned events);
 
@@ -459,7 +745,7 @@ static void on_accept(tw_io *io, unsigned events)
         tw_sconn *c;
         int fd;
 
-        if (s->nconns >= s->o.max_conns) {
+        if (s->nconns >= s->o.max_conns && !reap_idle(s)) {
             s->paused_full = true;
             s->st.accept_paused++;
             tw_io_stop(&s->lio);
@@ -485,6 +771,7 @@ static void on_accept(tw_io *io, unsigned events)
         c->srv = s;
         c->state = s->o.proto == TW_PROTO_HTTP ? SC_OPEN : SC_HELLO;
         c->reading = true; /* TCP_NODELAY: inherited from the listener */
+        c->since_ms = c->active_ms = tw_loop_now(s->loop);
         tw_io_init(&c->io, fd, on_io, c);
         tw_timer_init(&c->timer, on_timer, c);
         if (tw_io_start(s->loop, &c->io, CONN_READ) < 0) {
@@ -492,12 +779,22 @@ static void on_accept(tw_io *io, unsigned events)
             free(c);
             continue;
         }
-        tw_timer_start(s->loop, &c->timer, s->o.idle_timeout_ms);
+        /* HELLO, or the first request's head, within request_timeout */
+        tw__sconn_arm(c, c->since_ms + s->o.request_timeout_ms);
         tw__list_add_tail(&s->conns, &c->link);
         s->nconns++;
         s->st.accepted++;
         s->st.active++;
     }
+}
+
+/* The shutdown timeout: what is still open is aborted. */
+static void shutdown_over(tw_timer *t)
+{
+    tw_server *s = t->data;
+
+    while (!tw__list_empty(&s->conns))
+        tw__sconn_abort(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_shutdown);
 }
 
 int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server **out)
@@ -515,22 +812,22 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
         return -ENOMEM;
     s->loop = loop;
     s->o = *opts;
-    if (!s->o.max_conns)
-        s->o.max_conns = 10000;
-    if (!s->o.idle_timeout_ms)
-        s->o.idle_timeout_ms = 60000;
-    if (!s->o.grace_ms)
-        s->o.grace_ms = 2000;
-    if (!s->o.hard_deadline_ms)
-        s->o.hard_deadline_ms = s->o.grace_ms + 5000;
-    if (!s->o.max_frame)
-        s->o.max_frame = TW_TWP_MAX_FRAME_DEFAULT;
-    if (!s->o.max_outbuf)
-        s->o.max_outbuf = 1u << 20;
-    if (!s->o.request_timeout_ms)
-        s->o.request_timeout_ms = 10000;
+#define DEFAULT(f, v) if (!s->o.f) s->o.f = (v)
+    DEFAULT(max_conns, 10000);
+    DEFAULT(idle_timeout_ms, 60000);
+    DEFAULT(grace_ms, 2000);
+    DEFAULT(stall_timeout_ms, 10000);
+    DEFAULT(min_progress, 1024);
+    DEFAULT(close_wait_ms, 1000);
+    DEFAULT(shutdown_timeout_ms, 30000);
+    DEFAULT(max_frame, TW_TWP_MAX_FRAME_DEFAULT);
+    DEFAULT(max_outbuf, 1u << 20);
+    DEFAULT(request_timeout_ms, 10000);
+#undef DEFAULT
+    if (s->o.max_outbuf > TW_BUF_MAX / 2)
+        s->o.max_outbuf = TW_BUF_MAX / 2;
     if (s->o.after_fin == TW_AFTER_FIN_AUTO)
-        s->o.after_fin = s->o.proto == TW_PROTO_HTTP ? TW_AFTER_FIN_RST : TW_AFTER_FIN_FIN;
+        s->o.after_fin = TW_AFTER_FIN_FIN;
     tw__list_init(&s->conns);
     lo = (struct tw_listen_opts){.backlog = opts->backlog, .reuseport = opts->reuseport};
     if ((fd = tw_sock_listen(&opts->listen, &lo)) < 0) {
@@ -540,6 +837,7 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
     tw_sock_set_nodelay(fd, true); /* Linux: accepted sockets inherit it */
     tw_io_init(&s->lio, fd, on_accept, s);
     tw_timer_init(&s->accept_timer, resume_accept, s);
+    tw_timer_init(&s->shutdown_timer, shutdown_over, s);
     if ((err = tw_io_start(loop, &s->lio, TW_IO_READ)) < 0) {
         close(fd);
         free(s);
@@ -556,6 +854,8 @@ void tw_server_shutdown(tw_server *s)
     s->shutting_down = true;
     tw_timer_stop(&s->accept_timer);
     tw_io_close(&s->lio);
+    if (!tw__list_empty(&s->conns))
+        tw_timer_start(s->loop, &s->shutdown_timer, s->o.shutdown_timeout_ms);
     for (struct tw_list *p = s->conns.next, *next; p != &s->conns; p = next) {
         tw_sconn *c = tw__container_of(p, tw_sconn, link);
         next = p->next; /* finishing may free c */
@@ -568,10 +868,11 @@ void tw_server_free(tw_server *s)
     if (!s)
         return;
     tw_timer_stop(&s->accept_timer);
+    tw_timer_stop(&s->shutdown_timer);
     if (s->lio.fd >= 0)
         tw_io_close(&s->lio);
     while (!tw__list_empty(&s->conns))
-        tw__sconn_abort(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_grace);
+        tw__sconn_abort(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_shutdown);
     free(s);
 }
 

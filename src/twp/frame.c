@@ -13,14 +13,16 @@ const char *tw_twp_type_name(unsigned type)
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
+/* Control frames have fixed bounds of their own; the receiver's maximum
+ * frame size applies to DATA only, so no setting of it can refuse HELLO or
+ * PING. */
 static int payload_ok(uint8_t type, uint32_t len)
 {
     switch (type) {
     case TW_TWP_HELLO: return len == 4;
-    case TW_TWP_DATA: return 1;
     case TW_TWP_PING:
     case TW_TWP_PONG: return len <= TW_TWP_MAX_PING;
-    case TW_TWP_ERROR: return len >= 2;
+    case TW_TWP_ERROR: return len >= 2 && len <= TW_TWP_MAX_ERROR;
     case TW_TWP_DONE:
     case TW_TWP_BYE:
     case TW_TWP_GOODBYE: return len == 0;
@@ -35,10 +37,14 @@ int tw_twp_parse(const uint8_t *buf, size_t len, uint32_t max_payload, struct tw
     if (len < TW_TWP_HDR)
         return 0;
     plen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-    if (plen > max_payload)
-        return -EMSGSIZE;
-    if (!payload_ok(buf[4], plen))
+    /* A header wrong twice reports the type first: an unknown type is
+     * BAD_FRAME whatever its length. */
+    if (buf[4] == TW_TWP_DATA) {
+        if (plen > max_payload)
+            return -EMSGSIZE;
+    } else if (!payload_ok(buf[4], plen)) {
         return -EPROTO;
+    }
     if (len - TW_TWP_HDR < plen)
         return 0;
     f->type = buf[4];

@@ -172,22 +172,24 @@ Test(http, ten_thousand_connection_close_requests_from_curl_leave_no_server_time
     cr_assert_eq(st->closed_after_done, 10000, "closed after Connection: close: %llu",
                  (unsigned long long)st->closed_after_done);
     cr_assert_eq(st->first_fin_refused, 0);
+    cr_assert_eq(st->closed_first_required, 0, "curl closes on its own");
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "the server holds TIME_WAIT");
     /* curl closed first, as Connection: close asks, after it had read the
-     * response: the server's RST (after_fin's HTTP default) spared it the
-     * TIME_WAIT too, and curl lost nothing (every answer was 200) */
-    cr_assert_eq(st->reset_after_fin, 10000);
-    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+     * response, and got our FIN second: the TIME_WAIT is curl's, as the
+     * protocol intends */
+    cr_assert_eq(st->reset_after_fin, 0);
+    cr_assert_geq(time_wait(TW_LAB_CLIENT), 9990);
 }
 
-/* after_fin FIN: the classic passive close; the client holds TIME_WAIT. */
-Test(http, after_fin_fin_leaves_the_time_wait_on_the_client)
+/* after_fin RST (opt-in): the client's FIN, after it had everything, is
+ * answered with RST: nobody holds TIME_WAIT and curl loses nothing. */
+Test(http, after_fin_rst_leaves_no_time_wait_and_curl_loses_nothing)
 {
     char url[128], addr[TW_ADDRSTRLEN];
     int status;
 
     NEED_ROOT();
-    start_http((struct tw_server_opts){.after_fin = TW_AFTER_FIN_FIN});
+    start_http((struct tw_server_opts){.after_fin = TW_AFTER_FIN_RST});
     snprintf(url, sizeof(url), "http://%s/[1-1000]", tw_addr_format(&dst, addr, sizeof(addr)));
     status = serve_while_client_runs((char *[]){"curl", "-sf", "-H", "Connection: close", "-o",
                                                 "/dev/null", url, NULL}, 60000);
@@ -195,9 +197,9 @@ Test(http, after_fin_fin_leaves_the_time_wait_on_the_client)
               "curl failed (status %d): a response was lost", status);
     cr_assert_eq(tw_server_stats(srv)->requests, 1000);
     cr_assert_eq(tw_server_stats(srv)->closed_after_done, 1000);
-    cr_assert_eq(tw_server_stats(srv)->reset_after_fin, 0);
+    cr_assert_eq(tw_server_stats(srv)->reset_after_fin, 1000);
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
-    cr_assert_geq(time_wait(TW_LAB_CLIENT), 990);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
 }
 
 /* A client that sends its request and half-closes at once, then reads to
@@ -226,7 +228,11 @@ Test(http, a_half_closed_client_reading_on_gets_the_response_and_a_clean_eof)
 
 /* ---- endings ---- */
 
-Test(http, a_client_that_asks_to_close_and_never_does_is_aborted_after_the_grace_period)
+/* RFC 9112 9.6: after Connection: close the server must close. A client
+ * that asked and does not close gets close_wait, from acknowledging the
+ * response, to do it first; then the server's FIN, a clean EOF, and the
+ * TIME_WAIT is the server's (counted closed_first_required). */
+Test(http, a_client_that_asks_to_close_and_never_does_gets_our_fin_after_close_wait)
 {
     char buf[2048];
     int fd, err;
@@ -234,25 +240,54 @@ Test(http, a_client_that_asks_to_close_and_never_does_is_aborted_after_the_grace
     size_t n;
 
     NEED_ROOT();
-    start_http((struct tw_server_opts){.grace_ms = 300});
+    start_http((struct tw_server_opts){.close_wait_ms = 300});
     fd = client_conn();
     send_all(fd, "GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
     cr_assert(one_response(buf, n), "no response: %s", buf);
     cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
     t0 = tw_now_ms();
-    /* the server waits for our FIN, which never comes: then RST */
     read_while_serving(fd, buf, sizeof(buf), NULL, 3000, &err);
-    cr_assert_eq(err, ECONNRESET, "expected a reset, got %d", err);
+    cr_assert_eq(err, -1, "expected EOF (the server's FIN), got %d", err);
     cr_assert_geq(tw_now_ms() - t0, 250);
-    cr_assert_lt(tw_now_ms() - t0, 2000);
-    cr_assert_eq(tw_server_stats(srv)->aborted_grace, 1);
-    close(fd);
-    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+    cr_assert_lt(tw_now_ms() - t0, 1500);
+    close(fd); /* our FIN second: the server's socket goes to TIME_WAIT */
+    run_until(no_conns, 2000);
+    cr_assert_eq(tw_server_stats(srv)->closed_first_required, 1);
+    cr_assert_eq(tw_server_stats(srv)->first_fin_refused, 0);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 1);
     cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
 }
 
-Test(http, http_1_0_without_keep_alive_is_answered_with_close_and_the_client_closes)
+/* An HTTP/1.0 client without keep-alive waits for the server to close
+ * (ab does): the FIN goes right after the response. */
+Test(http, http_1_0_without_keep_alive_gets_the_response_and_our_fin_at_once)
+{
+    char buf[2048];
+    int fd, err;
+    uint64_t t0 = tw_now_ms();
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){0});
+    fd = client_conn();
+    send_all(fd, "GET /old HTTP/1.0\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert(one_response(buf, n), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+    cr_assert_eq(err, -1, "expected EOF after the response, got %d", err);
+    cr_assert_lt(tw_now_ms() - t0, 500, "the FIN waited");
+    close(fd);
+    run_until(no_conns, 2000);
+    cr_assert_eq(tw_server_stats(srv)->closed_first_required, 1);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 1);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+}
+
+/* An HTTP/1.0 client that closes on its own, right after reading: our FIN
+ * second, the client holds the TIME_WAIT (or, if our FIN won the race, we
+ * do: either way exactly one side, and no error). */
+Test(http, http_1_0_without_keep_alive_that_closes_ends_with_one_time_wait)
 {
     char buf[2048];
     int fd, err;
@@ -264,14 +299,11 @@ Test(http, http_1_0_without_keep_alive_is_answered_with_close_and_the_client_clo
     send_all(fd, "GET /old HTTP/1.0\r\n\r\n");
     n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
     cr_assert(one_response(buf, n));
-    cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
-    close(fd); /* the client closes first, as asked */
-    for (int i = 0; i < 20; i++)
-        tw_loop_run_once(loop, 5);
-    cr_assert_eq(tw_server_stats(srv)->closed_after_done, 1);
-    cr_assert_eq(tw_server_stats(srv)->reset_after_fin, 1);
-    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
-    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0);
+    close(fd);
+    run_until(no_conns, 2000);
+    cr_assert_eq(tw_server_stats(srv)->first_fin_refused, 0);
+    cr_assert_eq(tw_server_stats(srv)->peer_reset, 0);
+    cr_assert_eq(time_wait(TW_LAB_SERVER) + time_wait(TW_LAB_CLIENT), 1);
 }
 
 Test(http, an_idle_keep_alive_connection_is_aborted_at_the_idle_timeout)

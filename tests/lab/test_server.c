@@ -93,7 +93,6 @@ Test(server, out_of_descriptors_it_pauses_instead_of_spinning_and_resumes)
         tw_sock_abort(fds[i]);
 }
 
-static bool no_conns(void) { return tw_server_conns(srv) == 0; }
 
 Test(server, a_client_that_never_reads_cannot_grow_server_memory)
 {

@@ -84,6 +84,8 @@ static inline void wait_listening(const char *what)
 }
 
 /* Run the loop until cond() or ms pass. */
+static inline bool no_conns(void) { return tw_server_conns(srv) == 0; }
+
 static void run_until(bool (*cond)(void), uint64_t ms)
 {
     uint64_t end = tw_now_ms() + ms;

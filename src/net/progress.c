@@ -1,0 +1,23 @@
+/* Bytes moved on a connection, from the kernel's struct tcp_info. glibc's
+ * <netinet/tcp.h> stops before tcpi_bytes_acked (Linux 4.1) and
+ * tcpi_bytes_received (4.1), so this file takes the kernel's own header
+ * (the two cannot be included together). */
+#include <errno.h>
+#include <linux/tcp.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "twkit/sock.h"
+
+int tw_sock_progress(int fd, uint64_t *moved)
+{
+    struct tcp_info ti = {0};
+    socklen_t len = sizeof(ti);
+
+    if (fd < 0)
+        return -EBADF;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -errno;
+    *moved = ti.tcpi_bytes_acked + ti.tcpi_bytes_received;
+    return 0;
+}
