@@ -46,8 +46,18 @@ struct tw_http_header {
 };
 
 struct tw_http_req {
-    const char *method, *target, *path; /* path: target up to '?' */
+    /* path: an origin-form target ("/a/b?q") up to '?'; for an absolute-form
+     * target ("http://host/a/b?q") its path, up to '?', or "/" (a string of
+     * the parser's, not in buf) when the authority is followed by nothing
+     * or by '?'; the whole target for "*" (OPTIONS) and for the
+     * authority-form ("host:port") of CONNECT. */
+    const char *method, *target, *path;
     uint32_t method_len, target_len, path_len;
+    /* authority: the "host[:port]" of an absolute-form target, or the whole
+     * target of CONNECT; NULL (and 0) for the other forms. The Host header
+     * is still required in HTTP/1.1, and is not compared with it. */
+    const char *authority;
+    uint32_t authority_len;
     uint8_t minor;           /* HTTP/1.minor */
     bool keep_alive;         /* the connection may carry another request */
     bool chunked;

@@ -6,6 +6,7 @@
  * soon as it arrives. A chunked body is decoded in place by a byte state
  * machine that remembers where it stopped.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +46,128 @@ static int hexval(unsigned char c)
 static bool eq_nocase(const char *s, size_t n, const char *lit)
 {
     return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+}
+
+/* RFC 3986 unreserved and sub-delims (reg-name without pct-encoded) */
+static bool is_regname_char(unsigned char c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return true;
+    if (c >= '0' && c <= '9')
+        return true;
+    switch (c) {
+    case '-': case '.': case '_': case '~': /* unreserved */
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',':
+    case ';': case '=': /* sub-delims */
+        return true;
+    }
+    return false;
+}
+
+/* RFC 3986 IP-literal without its brackets: IPv6address or IPvFuture
+ * ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )). */
+static bool ip_literal(const char *s, size_t n)
+{
+    char a[INET6_ADDRSTRLEN];
+    unsigned char six[16];
+    size_t i = 1;
+
+    if (n && (s[0] | 0x20) == 'v') {
+        while (i < n && hexval((unsigned char)s[i]) >= 0)
+            i++;
+        if (i == 1 || i >= n || s[i++] != '.' || i == n)
+            return false;
+        for (; i < n; i++)
+            if (!is_regname_char((unsigned char)s[i]) && s[i] != ':')
+                return false;
+        return true;
+    }
+    if (n >= sizeof(a))
+        return false;
+    memcpy(a, s, n);
+    a[n] = '\0';
+    return inet_pton(AF_INET6, a, six) == 1;
+}
+
+/* RFC 3986 uri-host [ ":" port ] (RFC 9110 7.2): a reg-name (IPv4 is one
+ * too), or an IP-literal in brackets; the port, if there is a ':', is
+ * digits, maybe none. need_host: the host must not be empty. */
+static bool valid_host(const char *s, size_t n, bool need_host)
+{
+    size_t i = 0;
+
+    if (n && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb || !ip_literal(s + 1, (size_t)(rb - s - 1)))
+            return false;
+        i = (size_t)(rb - s) + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (s[i] == '%') {
+                if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
+                    hexval((unsigned char)s[i + 2]) < 0)
+                    return false;
+                i += 3;
+            } else if (is_regname_char((unsigned char)s[i])) {
+                i++;
+            } else {
+                return false;
+            }
+        }
+        if (need_host && i == 0)
+            return false;
+    }
+    if (i == n)
+        return true;
+    if (s[i++] != ':')
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Sort out the request target (RFC 9112 3.2): set path and authority.
+ * An absolute-form target with the http or https scheme (any case) is
+ * split into its authority and path; the other forms are kept whole.
+ * Returns 0 or -EBADMSG. */
+static int parse_target(struct tw_http_req *req)
+{
+    const char *t = req->target, *te = t + req->target_len, *a, *ae, *q;
+    size_t skip;
+
+    req->authority = NULL;
+    req->authority_len = 0;
+    if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
+        skip = 7;
+    else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
+        skip = 8;
+    else
+        skip = 0;
+    if (!skip) {
+        q = memchr(t, '?', req->target_len);
+        req->path = t;
+        req->path_len = q ? (uint32_t)(q - t) : req->target_len;
+        return 0;
+    }
+    /* absolute-form: "http://" authority path-abempty [ "?" query ] */
+    for (a = ae = t + skip; ae < te && *ae != '/' && *ae != '?'; ae++)
+        ;
+    /* RFC 9110 4.2.1, 4.2.4: an http URI has a host, and no userinfo
+     * ('@' is not a host byte) */
+    if (!valid_host(a, (size_t)(ae - a), true))
+        return -EBADMSG;
+    req->authority = a;
+    req->authority_len = (uint32_t)(ae - a);
+    if (ae == te || *ae == '?') {
+        req->path = "/";
+        req->path_len = 1;
+    } else {
+        q = memchr(ae, '?', (size_t)(te - ae));
+        req->path = ae;
+        req->path_len = (uint32_t)((q ? q : te) - ae);
+    }
+    return 0;
 }
 
 static void limits(const struct tw_http_limits *in, struct tw_http_limits *l)
@@ -223,7 +346,7 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
                       const struct tw_http_limits *lim, struct tw_http_req *req)
 {
     const char *q = buf + start, *end = buf + head_len, *le = memchr(q, '\r', (size_t)(end - q));
-    const char *t, *v;
+    const char *t;
     struct fields f;
     int r;
 
@@ -241,15 +364,14 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
         return -EBADMSG;
     req->target = t;
     req->target_len = (uint32_t)(q - 1 - t);
-    v = memchr(t, '?', req->target_len);
-    req->path = t;
-    req->path_len = v ? (uint32_t)(v - t) : req->target_len;
     if (le - q != 8 || memcmp(q, "HTTP/", 5) != 0 || q[5] < '0' || q[5] > '9' || q[6] != '.' ||
         q[7] < '0' || q[7] > '9')
         return -EBADMSG;
     if (q[5] != '1')
         return -EPROTONOSUPPORT;
     req->minor = (uint8_t)(q[7] - '0');
+    if ((r = parse_target(req)) < 0)
+        return r;
     if ((r = parse_fields(le + 2, end, req->headers, lim->max_headers, &req->nheaders,
                           lim->max_body, &f)) < 0 && r != -EFBIG)
         return r;

@@ -44,6 +44,7 @@ struct vcase {
     size_t len;
     struct tw_http_limits lim;
     const char *method, *target, *path; /* path NULL: same as target */
+    const char *authority;              /* NULL: none */
     int minor;
     bool keep_alive, chunked, expect;
     int64_t cl;
@@ -65,8 +66,22 @@ static const struct vcase valid[] = {
     {"empty query", S("GET /p? HTTP/1.1\r\nHost: a\r\n\r\n"), .method = "GET", .target = "/p?",
      .path = "/p", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
     {"absolute-form", S("GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n"),
-     .method = "GET", .target = "http://a.example/x?y", .path = "http://a.example/x", .minor = 1,
-     .keep_alive = true, .cl = -1, .nheaders = 1},
+     .method = "GET", .target = "http://a.example/x?y", .path = "/x", .authority = "a.example",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, path and query", S("GET http://example.com/a/b?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+     .method = "GET", .target = "http://example.com/a/b?q=1", .path = "/a/b",
+     .authority = "example.com", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, no path", S("GET http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+     .method = "GET", .target = "http://a.example", .path = "/", .authority = "a.example",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, HTTPS in upper case, port, query and no path",
+     S("GET HTTPS://A.example:8443?q=/x HTTP/1.1\r\nHost: other\r\n\r\n"), .method = "GET",
+     .target = "HTTPS://A.example:8443?q=/x", .path = "/", .authority = "A.example:8443",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, IP literal, empty port, 1.0 without Host",
+     S("POST hTTp://[::1]:/p/?a HTTP/1.0\r\nContent-Length: 1\r\n\r\nx"), .method = "POST",
+     .target = "hTTp://[::1]:/p/?a", .path = "/p/", .authority = "[::1]:", .minor = 0,
+     .keep_alive = false, .cl = 1, .body = "x", .nheaders = 1},
     {"asterisk-form, tchar method", S("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"),
      .method = "M-SEARCH", .target = "*", .minor = 1, .keep_alive = true, .cl = -1,
      .nheaders = 1},
@@ -198,6 +213,12 @@ static size_t body_len_of(const struct vcase *c)
     return c->body_len ? c->body_len : c->body ? strlen(c->body) : 0;
 }
 
+/* Whether p[0..n) lies inside the request's target. */
+static bool in_target(const struct tw_http_req *q, const char *p, size_t n)
+{
+    return p && p >= q->target && n <= q->target_len && p - q->target <= (long)(q->target_len - n);
+}
+
 /* Check a parse of c (buf, r, req) against the table; false if it differs. */
 static bool check_valid(const struct vcase *c, const char *buf, ssize_t r,
                         const struct tw_http_req *q)
@@ -219,8 +240,14 @@ static bool check_valid(const struct vcase *c, const char *buf, ssize_t r,
         "%s: method '%.*s'", c->name, (int)q->method_len, q->method);
     CHK(q->target >= buf && bytes_eq(q->target, q->target_len, c->target), "%s: target '%.*s'",
         c->name, (int)q->target_len, q->target);
-    CHK(q->path == q->target && bytes_eq(q->path, q->path_len, path), "%s: path '%.*s'", c->name,
-        (int)q->path_len, q->path);
+    CHK(bytes_eq(q->path, q->path_len, path) &&
+            (in_target(q, q->path, q->path_len) || (c->authority && q->path_len == 1)),
+        "%s: path '%.*s'", c->name, (int)q->path_len, q->path);
+    CHK(c->authority ? q->authority && in_target(q, q->authority, q->authority_len) &&
+                           bytes_eq(q->authority, q->authority_len, c->authority)
+                     : !q->authority && !q->authority_len,
+        "%s: authority '%.*s'", c->name, (int)q->authority_len,
+        q->authority ? q->authority : "(none)");
     CHK(q->minor == c->minor, "%s: minor %d", c->name, q->minor);
     CHK(q->keep_alive == c->keep_alive, "%s: keep_alive %d", c->name, q->keep_alive);
     CHK(q->chunked == c->chunked, "%s: chunked %d", c->name, q->chunked);
@@ -377,6 +404,19 @@ static const struct icase invalid[] = {
      .status = 400},
     {"control char in a trailer", S(H11 TE_CH "\r\n0\r\nX: \x01\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
+    /* request targets */
+    {"absolute-form, empty host", S("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, empty host before a port", S("GET http://:80/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, userinfo", S("GET http://u:p@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, port not digits", S("GET http://a.example:8o/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, IP literal not closed", S("GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, bad byte in the authority", S("GET http://a\"b/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
     /* head syntax */
     {"obs-fold", S("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
@@ -540,6 +580,19 @@ Test(http, error_status)
 
 /* ---- incremental feeds ---- */
 
+/* Whether a span of two parses (path, authority) is the same: at the same
+ * offset in the target, or both elsewhere (the parser's own "/") with the
+ * same bytes, or both absent. */
+static bool same_span(const struct tw_http_req *g, const char *gb, const char *gp, size_t gn,
+                      const struct tw_http_req *w, const char *wb, const char *wp, size_t wn)
+{
+    if (!gp || !wp)
+        return !gp && !wp && gn == wn;
+    if (in_target(g, gp, gn) || in_target(w, wp, wn))
+        return in_target(g, gp, gn) && in_target(w, wp, wn) && gp - gb == wp - wb && gn == wn;
+    return gn == wn && memcmp(gp, wp, gn) == 0;
+}
+
 /* Whether two parses of the same bytes (in two buffers) agree; why not. */
 static bool same_result(ssize_t wr, const char *wb, const struct tw_http_req *w, ssize_t gr,
                         const char *gb, const struct tw_http_req *g, char *why, size_t cap)
@@ -551,7 +604,9 @@ static bool same_result(ssize_t wr, const char *wb, const struct tw_http_req *w,
         return true;
     else if (OFF(g, gb, method) != OFF(w, wb, method) || g->method_len != w->method_len ||
              OFF(g, gb, target) != OFF(w, wb, target) || g->target_len != w->target_len ||
-             OFF(g, gb, path) != OFF(w, wb, path) || g->path_len != w->path_len)
+             !same_span(g, gb, g->path, g->path_len, w, wb, w->path, w->path_len) ||
+             !same_span(g, gb, g->authority, g->authority_len, w, wb, w->authority,
+                        w->authority_len))
         snprintf(why, cap, "request line differs");
     else if (g->minor != w->minor || g->keep_alive != w->keep_alive ||
              g->chunked != w->chunked || g->expect_continue != w->expect_continue ||
