@@ -91,8 +91,9 @@ static bool ip_literal(const char *s, size_t n)
 
 /* RFC 3986 uri-host [ ":" port ] (RFC 9110 7.2): a reg-name (IPv4 is one
  * too), or an IP-literal in brackets; the port, if there is a ':', is
- * digits, maybe none. need_host: the host must not be empty. */
-static bool valid_host(const char *s, size_t n, bool need_host)
+ * digits, maybe none. need_host: the host must not be empty; need_port:
+ * there must be a ':' and at least one digit. */
+static bool valid_host(const char *s, size_t n, bool need_host, bool need_port)
 {
     size_t i = 0;
 
@@ -118,8 +119,8 @@ static bool valid_host(const char *s, size_t n, bool need_host)
             return false;
     }
     if (i == n)
-        return true;
-    if (s[i++] != ':')
+        return !need_port;
+    if (s[i++] != ':' || (need_port && i == n))
         return false;
     for (; i < n; i++)
         if (s[i] < '0' || s[i] > '9')
@@ -127,35 +128,54 @@ static bool valid_host(const char *s, size_t n, bool need_host)
     return true;
 }
 
-/* Sort out the request target (RFC 9112 3.2): set path and authority.
- * An absolute-form target with the http or https scheme (any case) is
- * split into its authority and path; the other forms are kept whole.
+/* Methods are case-sensitive (RFC 9110 9.1). */
+static bool method_is(const struct tw_http_req *req, const char *m)
+{
+    return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
+}
+
+/* Sort out the request target (RFC 9112 3.2) and set path and authority.
+ * CONNECT takes only the authority-form ("host:port", 3.2.3; RFC 9110
+ * 9.3.6: a port is required); the other methods the origin-form ("/...")
+ * or the absolute-form with the http or https scheme (any case), and
+ * OPTIONS also the asterisk-form ("*", 3.2.4). Anything else is 400.
  * Returns 0 or -EBADMSG. */
 static int parse_target(struct tw_http_req *req)
 {
     const char *t = req->target, *te = t + req->target_len, *a, *ae, *q;
-    size_t skip;
+    size_t skip = 0;
 
     req->authority = NULL;
     req->authority_len = 0;
+    req->path = t;
+    req->path_len = req->target_len;
+    if (method_is(req, "CONNECT")) {
+        if (!valid_host(t, req->target_len, true, true))
+            return -EBADMSG;
+        req->authority = t;
+        req->authority_len = req->target_len;
+        return 0;
+    }
+    if (t[0] == '/') {
+        q = memchr(t, '?', req->target_len);
+        if (q)
+            req->path_len = (uint32_t)(q - t);
+        return 0;
+    }
+    if (req->target_len == 1 && t[0] == '*')
+        return method_is(req, "OPTIONS") ? 0 : -EBADMSG;
     if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
         skip = 7;
     else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
         skip = 8;
-    else
-        skip = 0;
-    if (!skip) {
-        q = memchr(t, '?', req->target_len);
-        req->path = t;
-        req->path_len = q ? (uint32_t)(q - t) : req->target_len;
-        return 0;
-    }
+    if (!skip)
+        return -EBADMSG;
     /* absolute-form: "http://" authority path-abempty [ "?" query ] */
     for (a = ae = t + skip; ae < te && *ae != '/' && *ae != '?'; ae++)
         ;
     /* RFC 9110 4.2.1, 4.2.4: an http URI has a host, and no userinfo
      * ('@' is not a host byte) */
-    if (!valid_host(a, (size_t)(ae - a), true))
+    if (!valid_host(a, (size_t)(ae - a), true, false))
         return -EBADMSG;
     req->authority = a;
     req->authority_len = (uint32_t)(ae - a);

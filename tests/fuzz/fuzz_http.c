@@ -78,7 +78,7 @@ static void check_bounds(const struct tw_http_req *q, const char *buf, size_t le
         fail("returned more than it was given", r, (ssize_t)len);
     if (!inside(q->method, q->method_len, buf, end) || !q->method_len ||
         !inside(q->target, q->target_len, buf, end) || !q->target_len ||
-        (!in_target(q, q->path, q->path_len) && !own_slash(q)) ||
+        !q->path_len || (!in_target(q, q->path, q->path_len) && !own_slash(q)) ||
         (q->authority ? !in_target(q, q->authority, q->authority_len) : q->authority_len != 0))
         fail("request line outside the request", r, 0);
     if (q->nheaders > TW_HTTP_MAX_HEADERS)
