@@ -17,7 +17,8 @@
  *                          a target in a form its method may not use
  *                          ("*" but for OPTIONS, "host:port" but for
  *                          CONNECT, which takes only that; a scheme other
- *                          than http or https)
+ *                          than http or https); a Host that is not
+ *                          uri-host [":" port] (RFC 3986)
  *   -ENAMETOOLONG     414  request line longer than max_line
  *   -EMSGSIZE         431  head larger than max_head, or too many headers
  *   -EFBIG            413  body larger than max_body

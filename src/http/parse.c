@@ -284,10 +284,12 @@ static void scan_list(const char *v, size_t n, struct fields *f, bool te)
     }
 }
 
-/* Parse header lines from q up to the empty line that ends the head.
- * Returns 0 or -errno. */
+/* Parse header lines from q up to the empty line that ends the head; in a
+ * request (req) a Host value must be uri-host [":" port] (RFC 9112 3.2,
+ * RFC 9110 7.2; it may be empty). Returns 0 or -errno. */
 static int parse_fields(const char *q, const char *end, struct tw_http_header *hdrs,
-                        unsigned max, unsigned *nhdrs, uint64_t max_body, struct fields *f)
+                        unsigned max, unsigned *nhdrs, uint64_t max_body, bool req,
+                        struct fields *f)
 {
     unsigned n = 0;
     int too_big = 0;
@@ -321,8 +323,11 @@ static int parse_fields(const char *q, const char *end, struct tw_http_header *h
                                             .value_len = (uint32_t)(ve - v)};
         switch (nlen) {
         case 4:
-            if (eq_nocase(name, nlen, "host"))
+            if (eq_nocase(name, nlen, "host")) {
                 f->host_count++;
+                if (req && !valid_host(v, (size_t)(ve - v), false, false))
+                    return -EBADMSG;
+            }
             break;
         case 6:
             if (eq_nocase(name, nlen, "expect") && eq_nocase(v, (size_t)(ve - v), "100-continue"))
@@ -393,7 +398,7 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
     if ((r = parse_target(req)) < 0)
         return r;
     if ((r = parse_fields(le + 2, end, req->headers, lim->max_headers, &req->nheaders,
-                          lim->max_body, &f)) < 0 && r != -EFBIG)
+                          lim->max_body, true, &f)) < 0 && r != -EFBIG)
         return r;
     /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
     if (f.host_count > 1 || (req->minor >= 1 && f.host_count == 0))
@@ -589,7 +594,8 @@ ssize_t tw_http_parse_response(const char *buf, size_t len, uint32_t max_head,
     le = memchr(q, '\r', (size_t)head);
     if (le[1] != '\n')
         return -EBADMSG;
-    if ((r = parse_fields(le + 2, buf + head, hdrs, TW_HTTP_MAX_HEADERS, &n, UINT32_MAX, &f)) < 0)
+    if ((r = parse_fields(le + 2, buf + head, hdrs, TW_HTTP_MAX_HEADERS, &n, UINT32_MAX, false,
+                          &f)) < 0)
         return r == -EFBIG ? -EBADMSG : r;
     if (f.te_seen && (f.te_unknown || !f.te_last_chunked))
         return -EBADMSG;
