@@ -439,8 +439,12 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
         switch (p->state) {
         case CH_SIZE:
             if ((h = hexval(c)) >= 0) {
-                if (++p->line > 8)
-                    return -EBADMSG; /* more than 4 GiB: not a size we accept */
+                /* chunk-size is 1*HEXDIG: leading zeros are not counted
+                 * (the framing allowance bounds them), a ninth significant
+                 * digit is: 4 GiB or more is not a size we accept */
+                if (p->chunk_left > 0xfffffff)
+                    return -EBADMSG;
+                p->line = 1; /* a digit is here */
                 p->chunk_left = p->chunk_left * 16 + (uint64_t)h;
                 if (p->body + p->chunk_left > lim->max_body)
                     return -EFBIG;

@@ -23,6 +23,8 @@ TestSuite(http, .timeout = 120);
 #define A16 "aaaaaaaaaaaaaaaa"
 #define A64 A16 A16 A16 A16
 #define A256 A64 A64 A64 A64
+#define Z16 "0000000000000000"
+#define Z256 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16
 
 static char *dup_bytes(const char *in, size_t len)
 {
@@ -180,6 +182,17 @@ static const struct vcase valid[] = {
      .body = "0123456789abcdefghijABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
              "abcdefghijklmnopqrstuvwxyz56789hello world",
      .nheaders = 2},
+    {"chunked, leading zeros past eight digits",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "000a\r\n0123456789\r\n0000000000000005\r\nhello\r\n" Z256 "1\r\n!\r\n"
+       "0000000000\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "0123456789hello!", .nheaders = 2},
+    {"chunked, 23 leading zeros with max_body 4 GiB - 1",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "000000000000000000000001\r\nx\r\n0\r\n\r\n"),
+     .lim = {.max_body = UINT32_MAX}, .method = "POST", .target = "/", .minor = 1,
+     .keep_alive = true, .chunked = true, .cl = -1, .body = "x", .nheaders = 2},
     {"chunked data holding CRLF and digits",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "6\r\n\r\n0\r\n\r\r\n0\r\n\r\n"),
@@ -398,8 +411,17 @@ static const struct icase invalid[] = {
      .status = 400},
     {"chunk size negative", S(H11 TE_CH "\r\n-5\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
-    {"chunk size too many digits", S(H11 TE_CH "\r\n000000005\r\nhello\r\n0\r\n\r\n"),
-     .err = -EBADMSG, .status = 400},
+    {"chunk size of nine significant digits (4 GiB)", S(H11 TE_CH "\r\n100000000\r\n"),
+     .lim = {.max_body = UINT32_MAX}, .err = -EBADMSG, .status = 400},
+    {"chunk size of nine significant digits after zeros",
+     S(H11 TE_CH "\r\n0000000123456789\r\n"), .lim = {.max_body = UINT32_MAX}, .err = -EBADMSG,
+     .status = 400},
+    {"chunk size, huge, after zeros", S(H11 TE_CH "\r\n00000000FFFFFFFFFFFFFFFFFFFF\r\n"),
+     .err = -EFBIG, .status = 413},
+    {"chunk size zeros past the framing allowance",
+     S(H11 TE_CH "\r\n" Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256
+       Z256 Z256 Z256 "1\r\nx\r\n0\r\n\r\n"),
+     .lim = {.max_body = 16}, .err = -EFBIG, .status = 413},
     {"chunk size only an extension", S(H11 TE_CH "\r\n;x\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"chunk size junk after digits", S(H11 TE_CH "\r\n5x\r\nhello\r\n0\r\n\r\n"),
