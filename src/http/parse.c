@@ -13,8 +13,29 @@
 
 #include "twkit/http.h"
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF,
-       CH_DONE };
+/* Chunked decoding states. The CH_EXT_* ones read a chunk extension
+ * (RFC 9112 7.1.1):
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token, chunk-ext-val = token / quoted-string */
+enum {
+    CH_SIZE,
+    CH_EXT_SEMI,      /* BWS, then ';' */
+    CH_EXT_NAME_BWS,  /* after ';': BWS, then the name */
+    CH_EXT_NAME,      /* in the name: ';', '=', BWS before '=', or CR */
+    CH_EXT_NAME_END,  /* BWS after the name: '=' or ';' */
+    CH_EXT_VAL_BWS,   /* after '=': BWS, then the value */
+    CH_EXT_TOKEN,     /* in a token value: ';', BWS before ';', or CR */
+    CH_EXT_QUOTED,    /* in a quoted-string */
+    CH_EXT_QPAIR,     /* after '\\' in a quoted-string */
+    CH_EXT_VAL_END,   /* after the closing quote: ';', BWS, or CR */
+    CH_SIZE_LF,
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER,
+    CH_TRAILER_LF,
+    CH_DONE
+};
 
 #define MAX_CHUNK_EXT 256
 
@@ -424,6 +445,43 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
     return 0;
 }
 
+/* The state after byte c of a chunk extension in state st, CH_SIZE_LF at
+ * its end (CR), or -1 if c may not come there. */
+static int chunk_ext_next(int st, unsigned char c)
+{
+    bool ws = c == ' ' || c == '\t', tc = is_tchar(c);
+
+    switch (st) {
+    case CH_EXT_SEMI:
+        return ws ? st : c == ';' ? CH_EXT_NAME_BWS : -1;
+    case CH_EXT_NAME_BWS:
+        return ws ? st : tc ? CH_EXT_NAME : -1;
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_END:
+        if (tc && st == CH_EXT_NAME)
+            return st;
+        if (c == '\r' && st == CH_EXT_NAME)
+            return CH_SIZE_LF;
+        return ws ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_BWS : c == '=' ? CH_EXT_VAL_BWS : -1;
+    case CH_EXT_VAL_BWS:
+        return ws ? st : c == '"' ? CH_EXT_QUOTED : tc ? CH_EXT_TOKEN : -1;
+    case CH_EXT_TOKEN:
+    case CH_EXT_VAL_END:
+        if (tc && st == CH_EXT_TOKEN)
+            return st;
+        return c == '\r' ? CH_SIZE_LF : ws ? CH_EXT_SEMI : c == ';' ? CH_EXT_NAME_BWS : -1;
+    case CH_EXT_QUOTED: /* qdtext: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+        if (c == '"')
+            return CH_EXT_VAL_END;
+        if (c == '\\')
+            return CH_EXT_QPAIR;
+        return is_vchar(c) ? st : -1;
+    case CH_EXT_QPAIR: /* quoted-pair: HTAB, SP, VCHAR, obs-text */
+        return is_vchar(c) ? CH_EXT_QUOTED : -1;
+    }
+    return -1;
+}
+
 /* Decode the chunked body in b[0..avail) in place, from where p stopped.
  * Returns 1 when the last chunk and the trailers are in, -EAGAIN, or an
  * error. */
@@ -451,8 +509,8 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
             } else if (!p->line) {
                 return -EBADMSG;
             } else if (c == ';' || c == ' ' || c == '\t') {
-                p->state = CH_EXT;
-                p->line = 0;
+                p->state = c == ';' ? CH_EXT_NAME_BWS : CH_EXT_SEMI;
+                p->line = 0; /* now the extension's length */
             } else if (c == '\r') {
                 p->state = CH_SIZE_LF;
             } else {
@@ -460,11 +518,18 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
             }
             p->raw++;
             break;
-        case CH_EXT:
-            if (c == '\r')
-                p->state = CH_SIZE_LF;
-            else if (!is_vchar(c) || ++p->line > MAX_CHUNK_EXT)
+        case CH_EXT_SEMI:
+        case CH_EXT_NAME_BWS:
+        case CH_EXT_NAME:
+        case CH_EXT_NAME_END:
+        case CH_EXT_VAL_BWS:
+        case CH_EXT_TOKEN:
+        case CH_EXT_QUOTED:
+        case CH_EXT_QPAIR:
+        case CH_EXT_VAL_END:
+            if ((h = chunk_ext_next(p->state, c)) < 0 || (c != '\r' && ++p->line > MAX_CHUNK_EXT))
                 return -EBADMSG;
+            p->state = (uint8_t)h;
             p->raw++;
             break;
         case CH_SIZE_LF:

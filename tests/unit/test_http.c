@@ -24,6 +24,7 @@ TestSuite(http, .timeout = 120);
 #define A64 A16 A16 A16 A16
 #define A256 A64 A64 A64 A64
 #define Z16 "0000000000000000"
+#define SP64 "                                                                "
 #define Z256 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16
 
 static char *dup_bytes(const char *in, size_t len)
@@ -169,6 +170,12 @@ static const struct vcase valid[] = {
        "5;name=value\r\nhello\r\n6 ; a=\"b c\"\r\n world\r\n1;" A256 "\r\n!\r\n0;last\r\n\r\n"),
      .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
      .body = "hello world!", .nheaders = 2},
+    {"chunked, extension grammar",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "5;name=val\r\nhello\r\n1 ; name\r\n \r\n2\t;\ta\t=\t\"q\\\"\\\\x\xff\"\t;b;c=d ;e\r\nab\r\n"
+       "1;a=\"\";!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~\r\nc\r\n0 ;z=\"\\\t\"\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "hello abc", .nheaders = 2},
     {"chunked, trailers",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "4\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"),
@@ -425,6 +432,39 @@ static const struct icase invalid[] = {
     {"chunk size only an extension", S(H11 TE_CH "\r\n;x\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"chunk size junk after digits", S(H11 TE_CH "\r\n5x\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension without ';'", S(H11 TE_CH "\r\n5 x\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk size then only whitespace", S(H11 TE_CH "\r\n5 \r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension empty name", S(H11 TE_CH "\r\n5;\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension empty name before a value",
+     S(H11 TE_CH "\r\n5;=v\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension empty value", S(H11 TE_CH "\r\n5;a=\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension name then a word", S(H11 TE_CH "\r\n5;a b\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension value then a word", S(H11 TE_CH "\r\n5;a=b c\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension value then whitespace",
+     S(H11 TE_CH "\r\n5;a=b \r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension non-tchar in the name", S(H11 TE_CH "\r\n5;a@b\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension quote inside a token",
+     S(H11 TE_CH "\r\n5;a=b\"c\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension word after a quoted value",
+     S(H11 TE_CH "\r\n5;a=\"b\"c\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension quoted value not closed",
+     S(H11 TE_CH "\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension control char in a quoted value",
+     S(H11 TE_CH "\r\n5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"chunk extension quoted-pair of a control char",
+     S(H11 TE_CH "\r\n5;a=\"\\\x01\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"chunk extension whitespace past the limit",
+     S(H11 TE_CH "\r\n5" SP64 SP64 SP64 SP64 SP64 ";a\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"chunk extension too long", S(H11 TE_CH "\r\n5;" A256 "a\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
