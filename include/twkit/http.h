@@ -81,7 +81,8 @@ struct tw_http_parser {
     uint32_t raw;       /* body input consumed (chunked framing included) */
     uint32_t body;      /* decoded body bytes, at buf + head_len */
     uint64_t chunk_left;
-    uint32_t line;      /* chunk-size or trailer line length so far */
+    uint32_t line;      /* a chunk-size digit seen, then the chunk extension's
+                           length; the trailers' length so far */
     uint8_t line_seen;  /* the request line's LF has arrived */
     uint8_t state;
 };

@@ -32,8 +32,11 @@ enum {
     CH_DATA,
     CH_DATA_CR,
     CH_DATA_LF,
-    CH_TRAILER,
+    CH_TRAILER,       /* the start of a trailer line, or of the final CRLF */
+    CH_TRAILER_NAME,  /* a field name, up to its ':' */
+    CH_TRAILER_VALUE, /* the field value, up to CR */
     CH_TRAILER_LF,
+    CH_END_LF,        /* the LF of the CRLF that ends the trailers */
     CH_DONE
 };
 
@@ -482,6 +485,17 @@ static int chunk_ext_next(int st, unsigned char c)
     return -1;
 }
 
+/* The state after byte c (not CR) of a trailer line in state st, or -1 if
+ * c may not come there. */
+static int trailer_next(int st, unsigned char c)
+{
+    if (st == CH_TRAILER_VALUE)
+        return is_vchar(c) ? st : -1;
+    if (is_tchar(c))
+        return CH_TRAILER_NAME;
+    return c == ':' && st == CH_TRAILER_NAME ? CH_TRAILER_VALUE : -1;
+}
+
 /* Decode the chunked body in b[0..avail) in place, from where p stopped.
  * Returns 1 when the last chunk and the trailers are in, -EAGAIN, or an
  * error. */
@@ -559,23 +573,28 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
             p->raw++;
             p->state = p->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
             break;
-        case CH_TRAILER: /* chunk_left: this trailer line's length so far */
-            if (c == '\r')
-                p->state = CH_TRAILER_LF;
-            else if (!is_vchar(c))
-                return -EBADMSG;
-            else if (++p->line > lim->max_head)
-                return -EMSGSIZE;
-            else
-                p->chunk_left++;
+        /* Trailer lines are field lines (RFC 9112 7.1.2, 5): a token, ':'
+         * at once, a value; no obs-fold. line: their bytes so far. */
+        case CH_TRAILER:
+        case CH_TRAILER_NAME:
+        case CH_TRAILER_VALUE:
+            if (c == '\r' && p->state != CH_TRAILER_NAME) {
+                p->state = p->state == CH_TRAILER ? CH_END_LF : CH_TRAILER_LF;
+            } else {
+                if ((h = trailer_next(p->state, c)) < 0)
+                    return -EBADMSG;
+                if (++p->line > lim->max_head)
+                    return -EMSGSIZE;
+                p->state = (uint8_t)h;
+            }
             p->raw++;
             break;
         case CH_TRAILER_LF:
+        case CH_END_LF:
             if (c != '\n')
                 return -EBADMSG;
             p->raw++;
-            p->state = p->chunk_left ? CH_TRAILER : CH_DONE;
-            p->chunk_left = 0;
+            p->state = p->state == CH_END_LF ? CH_DONE : CH_TRAILER;
             break;
         }
         if (p->raw > max_raw)

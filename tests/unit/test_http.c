@@ -181,6 +181,12 @@ static const struct vcase valid[] = {
        "4\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"),
      .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
      .body = "wikipedia", .nheaders = 2},
+    {"chunked, trailer field lines of every shape",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1\r\nx\r\n0\r\nX-Empty:\r\nX-Tab:\tv \t\r\n!#$%&'*+-.^_`|~0aZ: caf\xc3\xa9 :x\r\n"
+       "Y::\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "x", .nheaders = 2},
     {"chunked, upper and lower hex, leading zeros",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "A\r\n0123456789\r\na\r\nabcdefghij\r\n1F\r\n" "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234\r\n"
@@ -488,6 +494,24 @@ static const struct icase invalid[] = {
      .status = 400},
     {"bare CR after chunk size", S(H11 TE_CH "\r\n5\rhello\r\n0\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
+    {"trailer without a colon", S(H11 TE_CH "\r\n0\r\nNoColon\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer without a colon after a good one", S(H11 TE_CH "\r\n0\r\nX: 1\r\nY 2\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer space before the colon", S(H11 TE_CH "\r\n0\r\nX : 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer tab before the colon", S(H11 TE_CH "\r\n0\r\nX\t: 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer with an empty name", S(H11 TE_CH "\r\n0\r\n: 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer starting with whitespace", S(H11 TE_CH "\r\n0\r\n X: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer obs-fold", S(H11 TE_CH "\r\n0\r\nX: 1\r\n\t2\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer non-tchar in the name", S(H11 TE_CH "\r\n0\r\nX/Y: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer bare CR in the name", S(H11 TE_CH "\r\n0\r\nX\rY: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
     {"control char in a trailer", S(H11 TE_CH "\r\n0\r\nX: \x01\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
     /* request targets */
