@@ -13,11 +13,11 @@
  * is invalid input, and tw_http_error_status gives the status to answer:
  *   -EBADMSG          400  malformed, or a request-smuggling shape (both
  *                          Content-Length and Transfer-Encoding, duplicate
- *                          Content-Length, obs-fold, bare LF, bad chunk);
- *                          a target in a form its method may not use
- *                          ("*" but for OPTIONS, "host:port" but for
- *                          CONNECT, which takes only that; a scheme other
- *                          than http or https); a Host that is not
+ *                          Content-Length, obs-fold, bare LF, bad chunk
+ *                          size, extension or trailer line); a target its
+ *                          method may not use ("*" but for OPTIONS;
+ *                          CONNECT takes only "host:port", the others
+ *                          "/..." or "http(s)://..."); a Host that is not
  *                          uri-host [":" port] (RFC 3986)
  *   -ENAMETOOLONG     414  request line longer than max_line
  *   -EMSGSIZE         431  head larger than max_head, or too many headers
