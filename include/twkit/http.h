@@ -13,7 +13,12 @@
  * is invalid input, and tw_http_error_status gives the status to answer:
  *   -EBADMSG          400  malformed, or a request-smuggling shape (both
  *                          Content-Length and Transfer-Encoding, duplicate
- *                          Content-Length, obs-fold, bare LF, bad chunk)
+ *                          Content-Length, obs-fold, bare LF, bad chunk
+ *                          size, extension or trailer line); a target its
+ *                          method may not use ("*" but for OPTIONS;
+ *                          CONNECT takes only "host:port", the others
+ *                          "/..." or "http(s)://..."); a Host that is not
+ *                          uri-host [":" port] (RFC 3986)
  *   -ENAMETOOLONG     414  request line longer than max_line
  *   -EMSGSIZE         431  head larger than max_head, or too many headers
  *   -EFBIG            413  body larger than max_body
@@ -46,8 +51,18 @@ struct tw_http_header {
 };
 
 struct tw_http_req {
-    const char *method, *target, *path; /* path: target up to '?' */
+    /* path: an origin-form target ("/a/b?q") up to '?'; for an absolute-form
+     * target ("http://host/a/b?q") its path, up to '?', or "/" (a string of
+     * the parser's, not in buf) when the authority is followed by nothing
+     * or by '?'; the whole target for "*" (OPTIONS) and for the
+     * authority-form ("host:port") of CONNECT. */
+    const char *method, *target, *path;
     uint32_t method_len, target_len, path_len;
+    /* authority: the "host[:port]" of an absolute-form target, or the whole
+     * target of CONNECT; NULL (and 0) for the other forms. The Host header
+     * is still required in HTTP/1.1, and is not compared with it. */
+    const char *authority;
+    uint32_t authority_len;
     uint8_t minor;           /* HTTP/1.minor */
     bool keep_alive;         /* the connection may carry another request */
     bool chunked;
@@ -66,7 +81,8 @@ struct tw_http_parser {
     uint32_t raw;       /* body input consumed (chunked framing included) */
     uint32_t body;      /* decoded body bytes, at buf + head_len */
     uint64_t chunk_left;
-    uint32_t line;      /* chunk-size or trailer line length so far */
+    uint32_t line;      /* a chunk-size digit seen, then the chunk extension's
+                           length; the trailers' length so far */
     uint8_t line_seen;  /* the request line's LF has arrived */
     uint8_t state;
 };

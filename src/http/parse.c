@@ -6,14 +6,39 @@
  * soon as it arrives. A chunked body is decoded in place by a byte state
  * machine that remembers where it stopped.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
 #include "twkit/http.h"
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF,
-       CH_DONE };
+/* Chunked decoding states. The CH_EXT_* ones read a chunk extension
+ * (RFC 9112 7.1.1):
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ *   chunk-ext-name = token, chunk-ext-val = token / quoted-string */
+enum {
+    CH_SIZE,
+    CH_EXT_SEMI,      /* BWS, then ';' */
+    CH_EXT_NAME_BWS,  /* after ';': BWS, then the name */
+    CH_EXT_NAME,      /* in the name: ';', '=', BWS before '=', or CR */
+    CH_EXT_NAME_END,  /* BWS after the name: '=' or ';' */
+    CH_EXT_VAL_BWS,   /* after '=': BWS, then the value */
+    CH_EXT_TOKEN,     /* in a token value: ';', BWS before ';', or CR */
+    CH_EXT_QUOTED,    /* in a quoted-string */
+    CH_EXT_QPAIR,     /* after '\\' in a quoted-string */
+    CH_EXT_VAL_END,   /* after the closing quote: ';', BWS, or CR */
+    CH_SIZE_LF,
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER,       /* the start of a trailer line, or of the final CRLF */
+    CH_TRAILER_NAME,  /* a field name, up to its ':' */
+    CH_TRAILER_VALUE, /* the field value, up to CR */
+    CH_TRAILER_LF,
+    CH_END_LF,        /* the LF of the CRLF that ends the trailers */
+    CH_DONE
+};
 
 #define MAX_CHUNK_EXT 256
 
@@ -45,6 +70,148 @@ static int hexval(unsigned char c)
 static bool eq_nocase(const char *s, size_t n, const char *lit)
 {
     return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+}
+
+/* RFC 3986 unreserved and sub-delims (reg-name without pct-encoded) */
+static bool is_regname_char(unsigned char c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return true;
+    if (c >= '0' && c <= '9')
+        return true;
+    switch (c) {
+    case '-': case '.': case '_': case '~': /* unreserved */
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',':
+    case ';': case '=': /* sub-delims */
+        return true;
+    }
+    return false;
+}
+
+/* RFC 3986 IP-literal without its brackets: IPv6address or IPvFuture
+ * ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )). */
+static bool ip_literal(const char *s, size_t n)
+{
+    char a[INET6_ADDRSTRLEN];
+    unsigned char six[16];
+    size_t i = 1;
+
+    if (n && (s[0] | 0x20) == 'v') {
+        while (i < n && hexval((unsigned char)s[i]) >= 0)
+            i++;
+        if (i == 1 || i >= n || s[i++] != '.' || i == n)
+            return false;
+        for (; i < n; i++)
+            if (!is_regname_char((unsigned char)s[i]) && s[i] != ':')
+                return false;
+        return true;
+    }
+    if (n >= sizeof(a))
+        return false;
+    memcpy(a, s, n);
+    a[n] = '\0';
+    return inet_pton(AF_INET6, a, six) == 1;
+}
+
+/* RFC 3986 uri-host [ ":" port ] (RFC 9110 7.2): a reg-name (IPv4 is one
+ * too), or an IP-literal in brackets; the port, if there is a ':', is
+ * digits, maybe none. need_host: the host must not be empty; need_port:
+ * there must be a ':' and at least one digit. */
+static bool valid_host(const char *s, size_t n, bool need_host, bool need_port)
+{
+    size_t i = 0;
+
+    if (n && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb || !ip_literal(s + 1, (size_t)(rb - s - 1)))
+            return false;
+        i = (size_t)(rb - s) + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (s[i] == '%') {
+                if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
+                    hexval((unsigned char)s[i + 2]) < 0)
+                    return false;
+                i += 3;
+            } else if (is_regname_char((unsigned char)s[i])) {
+                i++;
+            } else {
+                return false;
+            }
+        }
+        if (need_host && i == 0)
+            return false;
+    }
+    if (i == n)
+        return !need_port;
+    if (s[i++] != ':' || (need_port && i == n))
+        return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Methods are case-sensitive (RFC 9110 9.1). */
+static bool method_is(const struct tw_http_req *req, const char *m)
+{
+    return req->method_len == strlen(m) && memcmp(req->method, m, req->method_len) == 0;
+}
+
+/* Sort out the request target (RFC 9112 3.2) and set path and authority.
+ * CONNECT takes only the authority-form ("host:port", 3.2.3; RFC 9110
+ * 9.3.6: a port is required); the other methods the origin-form ("/...")
+ * or the absolute-form with the http or https scheme (any case), and
+ * OPTIONS also the asterisk-form ("*", 3.2.4). Anything else is 400.
+ * Returns 0 or -EBADMSG. */
+static int parse_target(struct tw_http_req *req)
+{
+    const char *t = req->target, *te = t + req->target_len, *a, *ae, *q;
+    size_t skip = 0;
+
+    req->authority = NULL;
+    req->authority_len = 0;
+    req->path = t;
+    req->path_len = req->target_len;
+    if (method_is(req, "CONNECT")) {
+        if (!valid_host(t, req->target_len, true, true))
+            return -EBADMSG;
+        req->authority = t;
+        req->authority_len = req->target_len;
+        return 0;
+    }
+    if (t[0] == '/') {
+        q = memchr(t, '?', req->target_len);
+        if (q)
+            req->path_len = (uint32_t)(q - t);
+        return 0;
+    }
+    if (req->target_len == 1 && t[0] == '*')
+        return method_is(req, "OPTIONS") ? 0 : -EBADMSG;
+    if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
+        skip = 7;
+    else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
+        skip = 8;
+    if (!skip)
+        return -EBADMSG;
+    /* absolute-form: "http://" authority path-abempty [ "?" query ] */
+    for (a = ae = t + skip; ae < te && *ae != '/' && *ae != '?'; ae++)
+        ;
+    /* RFC 9110 4.2.1, 4.2.4: an http URI has a host, and no userinfo
+     * ('@' is not a host byte) */
+    if (!valid_host(a, (size_t)(ae - a), true, false))
+        return -EBADMSG;
+    req->authority = a;
+    req->authority_len = (uint32_t)(ae - a);
+    if (ae == te || *ae == '?') {
+        req->path = "/";
+        req->path_len = 1;
+    } else {
+        q = memchr(ae, '?', (size_t)(te - ae));
+        req->path = ae;
+        req->path_len = (uint32_t)((q ? q : te) - ae);
+    }
+    return 0;
 }
 
 static void limits(const struct tw_http_limits *in, struct tw_http_limits *l)
@@ -141,10 +308,12 @@ static void scan_list(const char *v, size_t n, struct fields *f, bool te)
     }
 }
 
-/* Parse header lines from q up to the empty line that ends the head.
- * Returns 0 or -errno. */
+/* Parse header lines from q up to the empty line that ends the head; in a
+ * request (req) a Host value must be uri-host [":" port] (RFC 9112 3.2,
+ * RFC 9110 7.2; it may be empty). Returns 0 or -errno. */
 static int parse_fields(const char *q, const char *end, struct tw_http_header *hdrs,
-                        unsigned max, unsigned *nhdrs, uint64_t max_body, struct fields *f)
+                        unsigned max, unsigned *nhdrs, uint64_t max_body, bool req,
+                        struct fields *f)
 {
     unsigned n = 0;
     int too_big = 0;
@@ -178,8 +347,11 @@ static int parse_fields(const char *q, const char *end, struct tw_http_header *h
                                             .value_len = (uint32_t)(ve - v)};
         switch (nlen) {
         case 4:
-            if (eq_nocase(name, nlen, "host"))
+            if (eq_nocase(name, nlen, "host")) {
                 f->host_count++;
+                if (req && !valid_host(v, (size_t)(ve - v), false, false))
+                    return -EBADMSG;
+            }
             break;
         case 6:
             if (eq_nocase(name, nlen, "expect") && eq_nocase(v, (size_t)(ve - v), "100-continue"))
@@ -223,7 +395,7 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
                       const struct tw_http_limits *lim, struct tw_http_req *req)
 {
     const char *q = buf + start, *end = buf + head_len, *le = memchr(q, '\r', (size_t)(end - q));
-    const char *t, *v;
+    const char *t;
     struct fields f;
     int r;
 
@@ -241,17 +413,16 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
         return -EBADMSG;
     req->target = t;
     req->target_len = (uint32_t)(q - 1 - t);
-    v = memchr(t, '?', req->target_len);
-    req->path = t;
-    req->path_len = v ? (uint32_t)(v - t) : req->target_len;
     if (le - q != 8 || memcmp(q, "HTTP/", 5) != 0 || q[5] < '0' || q[5] > '9' || q[6] != '.' ||
         q[7] < '0' || q[7] > '9')
         return -EBADMSG;
     if (q[5] != '1')
         return -EPROTONOSUPPORT;
     req->minor = (uint8_t)(q[7] - '0');
+    if ((r = parse_target(req)) < 0)
+        return r;
     if ((r = parse_fields(le + 2, end, req->headers, lim->max_headers, &req->nheaders,
-                          lim->max_body, &f)) < 0 && r != -EFBIG)
+                          lim->max_body, true, &f)) < 0 && r != -EFBIG)
         return r;
     /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
     if (f.host_count > 1 || (req->minor >= 1 && f.host_count == 0))
@@ -277,6 +448,54 @@ static int parse_head(const char *buf, size_t start, size_t head_len,
     return 0;
 }
 
+/* The state after byte c of a chunk extension in state st, CH_SIZE_LF at
+ * its end (CR), or -1 if c may not come there. */
+static int chunk_ext_next(int st, unsigned char c)
+{
+    bool ws = c == ' ' || c == '\t', tc = is_tchar(c);
+
+    switch (st) {
+    case CH_EXT_SEMI:
+        return ws ? st : c == ';' ? CH_EXT_NAME_BWS : -1;
+    case CH_EXT_NAME_BWS:
+        return ws ? st : tc ? CH_EXT_NAME : -1;
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_END:
+        if (tc && st == CH_EXT_NAME)
+            return st;
+        if (c == '\r' && st == CH_EXT_NAME)
+            return CH_SIZE_LF;
+        return ws ? CH_EXT_NAME_END : c == ';' ? CH_EXT_NAME_BWS : c == '=' ? CH_EXT_VAL_BWS : -1;
+    case CH_EXT_VAL_BWS:
+        return ws ? st : c == '"' ? CH_EXT_QUOTED : tc ? CH_EXT_TOKEN : -1;
+    case CH_EXT_TOKEN:
+    case CH_EXT_VAL_END:
+        if (tc && st == CH_EXT_TOKEN)
+            return st;
+        return c == '\r' ? CH_SIZE_LF : ws ? CH_EXT_SEMI : c == ';' ? CH_EXT_NAME_BWS : -1;
+    case CH_EXT_QUOTED: /* qdtext: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+        if (c == '"')
+            return CH_EXT_VAL_END;
+        if (c == '\\')
+            return CH_EXT_QPAIR;
+        return is_vchar(c) ? st : -1;
+    case CH_EXT_QPAIR: /* quoted-pair: HTAB, SP, VCHAR, obs-text */
+        return is_vchar(c) ? CH_EXT_QUOTED : -1;
+    }
+    return -1;
+}
+
+/* The state after byte c (not CR) of a trailer line in state st, or -1 if
+ * c may not come there. */
+static int trailer_next(int st, unsigned char c)
+{
+    if (st == CH_TRAILER_VALUE)
+        return is_vchar(c) ? st : -1;
+    if (is_tchar(c))
+        return CH_TRAILER_NAME;
+    return c == ':' && st == CH_TRAILER_NAME ? CH_TRAILER_VALUE : -1;
+}
+
 /* Decode the chunked body in b[0..avail) in place, from where p stopped.
  * Returns 1 when the last chunk and the trailers are in, -EAGAIN, or an
  * error. */
@@ -292,16 +511,20 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
         switch (p->state) {
         case CH_SIZE:
             if ((h = hexval(c)) >= 0) {
-                if (++p->line > 8)
-                    return -EBADMSG; /* more than 4 GiB: not a size we accept */
+                /* chunk-size is 1*HEXDIG: leading zeros are not counted
+                 * (the framing allowance bounds them), a ninth significant
+                 * digit is: 4 GiB or more is not a size we accept */
+                if (p->chunk_left > 0xfffffff)
+                    return -EBADMSG;
+                p->line = 1; /* a digit is here */
                 p->chunk_left = p->chunk_left * 16 + (uint64_t)h;
                 if (p->body + p->chunk_left > lim->max_body)
                     return -EFBIG;
             } else if (!p->line) {
                 return -EBADMSG;
             } else if (c == ';' || c == ' ' || c == '\t') {
-                p->state = CH_EXT;
-                p->line = 0;
+                p->state = c == ';' ? CH_EXT_NAME_BWS : CH_EXT_SEMI;
+                p->line = 0; /* now the extension's length */
             } else if (c == '\r') {
                 p->state = CH_SIZE_LF;
             } else {
@@ -309,11 +532,18 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
             }
             p->raw++;
             break;
-        case CH_EXT:
-            if (c == '\r')
-                p->state = CH_SIZE_LF;
-            else if (!is_vchar(c) || ++p->line > MAX_CHUNK_EXT)
+        case CH_EXT_SEMI:
+        case CH_EXT_NAME_BWS:
+        case CH_EXT_NAME:
+        case CH_EXT_NAME_END:
+        case CH_EXT_VAL_BWS:
+        case CH_EXT_TOKEN:
+        case CH_EXT_QUOTED:
+        case CH_EXT_QPAIR:
+        case CH_EXT_VAL_END:
+            if ((h = chunk_ext_next(p->state, c)) < 0 || (c != '\r' && ++p->line > MAX_CHUNK_EXT))
                 return -EBADMSG;
+            p->state = (uint8_t)h;
             p->raw++;
             break;
         case CH_SIZE_LF:
@@ -343,23 +573,28 @@ static int decode_chunked(struct tw_http_parser *p, char *b, size_t avail,
             p->raw++;
             p->state = p->state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
             break;
-        case CH_TRAILER: /* chunk_left: this trailer line's length so far */
-            if (c == '\r')
-                p->state = CH_TRAILER_LF;
-            else if (!is_vchar(c))
-                return -EBADMSG;
-            else if (++p->line > lim->max_head)
-                return -EMSGSIZE;
-            else
-                p->chunk_left++;
+        /* Trailer lines are field lines (RFC 9112 7.1.2, 5): a token, ':'
+         * at once, a value; no obs-fold. line: their bytes so far. */
+        case CH_TRAILER:
+        case CH_TRAILER_NAME:
+        case CH_TRAILER_VALUE:
+            if (c == '\r' && p->state != CH_TRAILER_NAME) {
+                p->state = p->state == CH_TRAILER ? CH_END_LF : CH_TRAILER_LF;
+            } else {
+                if ((h = trailer_next(p->state, c)) < 0)
+                    return -EBADMSG;
+                if (++p->line > lim->max_head)
+                    return -EMSGSIZE;
+                p->state = (uint8_t)h;
+            }
             p->raw++;
             break;
         case CH_TRAILER_LF:
+        case CH_END_LF:
             if (c != '\n')
                 return -EBADMSG;
             p->raw++;
-            p->state = p->chunk_left ? CH_TRAILER : CH_DONE;
-            p->chunk_left = 0;
+            p->state = p->state == CH_END_LF ? CH_DONE : CH_TRAILER;
             break;
         }
         if (p->raw > max_raw)
@@ -447,7 +682,8 @@ ssize_t tw_http_parse_response(const char *buf, size_t len, uint32_t max_head,
     le = memchr(q, '\r', (size_t)head);
     if (le[1] != '\n')
         return -EBADMSG;
-    if ((r = parse_fields(le + 2, buf + head, hdrs, TW_HTTP_MAX_HEADERS, &n, UINT32_MAX, &f)) < 0)
+    if ((r = parse_fields(le + 2, buf + head, hdrs, TW_HTTP_MAX_HEADERS, &n, UINT32_MAX, false,
+                          &f)) < 0)
         return r == -EFBIG ? -EBADMSG : r;
     if (f.te_seen && (f.te_unknown || !f.te_last_chunked))
         return -EBADMSG;

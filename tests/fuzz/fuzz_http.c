@@ -5,7 +5,7 @@
  * calls with one parser state, split at a point taken from a hash of the
  * bytes; the two must agree (return value, request line, flags, headers,
  * body). Everything the parser returns must lie inside the request it
- * returned. The input also goes to tw_http_parse_response. Any
+ * returned (but the "/" path of an absolute-form target that has none). The input also goes to tw_http_parse_response. Any
  * disagreement calls abort().
  *
  * Build (see tests/fuzz/README.md):
@@ -56,6 +56,17 @@ static bool inside(const char *p, size_t n, const char *lo, const char *hi)
     return p && p >= lo && p <= hi && n <= (size_t)(hi - p);
 }
 
+static bool in_target(const struct tw_http_req *q, const char *p, size_t n)
+{
+    return inside(p, n, q->target, q->target + q->target_len);
+}
+
+/* the parser's own "/", the path of "http://host" or "http://host?q" */
+static bool own_slash(const struct tw_http_req *q)
+{
+    return q->authority && q->path_len == 1 && q->path[0] == '/';
+}
+
 /* Everything a successful parse points at lies in buf[0..r). */
 static void check_bounds(const struct tw_http_req *q, const char *buf, size_t len, ssize_t r)
 {
@@ -67,7 +78,8 @@ static void check_bounds(const struct tw_http_req *q, const char *buf, size_t le
         fail("returned more than it was given", r, (ssize_t)len);
     if (!inside(q->method, q->method_len, buf, end) || !q->method_len ||
         !inside(q->target, q->target_len, buf, end) || !q->target_len ||
-        q->path != q->target || q->path_len > q->target_len)
+        !q->path_len || (!in_target(q, q->path, q->path_len) && !own_slash(q)) ||
+        (q->authority ? !in_target(q, q->authority, q->authority_len) : q->authority_len != 0))
         fail("request line outside the request", r, 0);
     if (q->nheaders > TW_HTTP_MAX_HEADERS)
         fail("nheaders", r, q->nheaders);
@@ -87,6 +99,18 @@ static void check_bounds(const struct tw_http_req *q, const char *buf, size_t le
 
 #define OFF(q, base, f) ((q)->f - (base))
 
+/* The same offset into the request, or both outside it (the parser's "/"),
+ * or both NULL. */
+static bool same_span(const struct tw_http_req *qa, const char *a, const char *pa,
+                      const struct tw_http_req *qb, const char *b, const char *pb)
+{
+    bool ia = pa && in_target(qa, pa, 0), ib = pb && in_target(qb, pb, 0);
+
+    if (ia || ib)
+        return ia && ib && pa - a == pb - b;
+    return pa == pb;
+}
+
 static void compare(ssize_t ra, const char *a, const struct tw_http_req *qa, ssize_t rb,
                     const char *b, const struct tw_http_req *qb)
 {
@@ -101,7 +125,9 @@ static void compare(ssize_t ra, const char *a, const struct tw_http_req *qa, ssi
         return;
     if (OFF(qa, a, method) != OFF(qb, b, method) || qa->method_len != qb->method_len ||
         OFF(qa, a, target) != OFF(qb, b, target) || qa->target_len != qb->target_len ||
-        qa->path_len != qb->path_len)
+        qa->path_len != qb->path_len || !same_span(qa, a, qa->path, qb, b, qb->path) ||
+        !same_span(qa, a, qa->authority, qb, b, qb->authority) ||
+        qa->authority_len != qb->authority_len)
         fail("request lines differ", ra, rb);
     if (qa->keep_alive != qb->keep_alive || qa->minor != qb->minor ||
         qa->chunked != qb->chunked || qa->expect_continue != qb->expect_continue ||

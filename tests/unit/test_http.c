@@ -23,6 +23,9 @@ TestSuite(http, .timeout = 120);
 #define A16 "aaaaaaaaaaaaaaaa"
 #define A64 A16 A16 A16 A16
 #define A256 A64 A64 A64 A64
+#define Z16 "0000000000000000"
+#define SP64 "                                                                "
+#define Z256 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16 Z16
 
 static char *dup_bytes(const char *in, size_t len)
 {
@@ -44,6 +47,7 @@ struct vcase {
     size_t len;
     struct tw_http_limits lim;
     const char *method, *target, *path; /* path NULL: same as target */
+    const char *authority;              /* NULL: none */
     int minor;
     bool keep_alive, chunked, expect;
     int64_t cl;
@@ -65,11 +69,49 @@ static const struct vcase valid[] = {
     {"empty query", S("GET /p? HTTP/1.1\r\nHost: a\r\n\r\n"), .method = "GET", .target = "/p?",
      .path = "/p", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
     {"absolute-form", S("GET http://a.example/x?y HTTP/1.1\r\nHost: a.example\r\n\r\n"),
-     .method = "GET", .target = "http://a.example/x?y", .path = "http://a.example/x", .minor = 1,
-     .keep_alive = true, .cl = -1, .nheaders = 1},
-    {"asterisk-form, tchar method", S("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"),
-     .method = "M-SEARCH", .target = "*", .minor = 1, .keep_alive = true, .cl = -1,
+     .method = "GET", .target = "http://a.example/x?y", .path = "/x", .authority = "a.example",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, path and query", S("GET http://example.com/a/b?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+     .method = "GET", .target = "http://example.com/a/b?q=1", .path = "/a/b",
+     .authority = "example.com", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, no path", S("GET http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+     .method = "GET", .target = "http://a.example", .path = "/", .authority = "a.example",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, HTTPS in upper case, port, query and no path",
+     S("GET HTTPS://A.example:8443?q=/x HTTP/1.1\r\nHost: other\r\n\r\n"), .method = "GET",
+     .target = "HTTPS://A.example:8443?q=/x", .path = "/", .authority = "A.example:8443",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"absolute-form, IP literal, empty port, 1.0 without Host",
+     S("POST hTTp://[::1]:/p/?a HTTP/1.0\r\nContent-Length: 1\r\n\r\nx"), .method = "POST",
+     .target = "hTTp://[::1]:/p/?a", .path = "/p/", .authority = "[::1]:", .minor = 0,
+     .keep_alive = false, .cl = 1, .body = "x", .nheaders = 1},
+    {"tchar method", S("M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n"), .method = "M-SEARCH",
+     .target = "/x", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"asterisk-form for OPTIONS", S("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .method = "OPTIONS", .target = "*", .minor = 1, .keep_alive = true, .cl = -1,
      .nheaders = 1},
+    {"absolute-form for OPTIONS", S("OPTIONS http://a.example:81 HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .method = "OPTIONS", .target = "http://a.example:81", .path = "/",
+     .authority = "a.example:81", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"authority-form for CONNECT",
+     S("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+     .method = "CONNECT", .target = "example.com:443", .authority = "example.com:443",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"authority-form for CONNECT, IP literal",
+     S("CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nHost: [2001:db8::1]:8443\r\n\r\n"),
+     .method = "CONNECT", .target = "[2001:db8::1]:8443", .authority = "[2001:db8::1]:8443",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"Host: IP literal and port", S("GET / HTTP/1.1\r\nHost: [2001:db8::7]:8080\r\n\r\n"),
+     .method = "GET", .target = "/", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"Host: IPv4, empty port", S("GET / HTTP/1.1\r\nHost: 192.0.2.1:\r\n\r\n"),
+     .method = "GET", .target = "/", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"Host: IPvFuture", S("GET / HTTP/1.1\r\nHost: [v1.fe80::a+en1]\r\n\r\n"),
+     .method = "GET", .target = "/", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"Host: reg-name of every kind of byte",
+     S("GET / HTTP/1.1\r\nHost: xn--a-1.B_~!$&'()*+,;=%2d%Af\r\n\r\n"), .method = "GET",
+     .target = "/", .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
+    {"Host: empty", S("GET / HTTP/1.1\r\nHost:\r\n\r\n"), .method = "GET", .target = "/",
+     .minor = 1, .keep_alive = true, .cl = -1, .nheaders = 1},
     {"1.1 Connection: close", S("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
      .method = "GET", .target = "/", .minor = 1, .keep_alive = false, .cl = -1, .nheaders = 2},
     {"1.1 Connection: CLOSE, no space", S("GET / HTTP/1.1\r\nHost: a\r\nConnection:CLOSE\r\n\r\n"),
@@ -128,11 +170,23 @@ static const struct vcase valid[] = {
        "5;name=value\r\nhello\r\n6 ; a=\"b c\"\r\n world\r\n1;" A256 "\r\n!\r\n0;last\r\n\r\n"),
      .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
      .body = "hello world!", .nheaders = 2},
+    {"chunked, extension grammar",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "5;name=val\r\nhello\r\n1 ; name\r\n \r\n2\t;\ta\t=\t\"q\\\"\\\\x\xff\"\t;b;c=d ;e\r\nab\r\n"
+       "1;a=\"\";!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~\r\nc\r\n0 ;z=\"\\\t\"\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "hello abc", .nheaders = 2},
     {"chunked, trailers",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "4\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"),
      .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
      .body = "wikipedia", .nheaders = 2},
+    {"chunked, trailer field lines of every shape",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1\r\nx\r\n0\r\nX-Empty:\r\nX-Tab:\tv \t\r\n!#$%&'*+-.^_`|~0aZ: caf\xc3\xa9 :x\r\n"
+       "Y::\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "x", .nheaders = 2},
     {"chunked, upper and lower hex, leading zeros",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "A\r\n0123456789\r\na\r\nabcdefghij\r\n1F\r\n" "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234\r\n"
@@ -141,6 +195,17 @@ static const struct vcase valid[] = {
      .body = "0123456789abcdefghijABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
              "abcdefghijklmnopqrstuvwxyz56789hello world",
      .nheaders = 2},
+    {"chunked, leading zeros past eight digits",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "000a\r\n0123456789\r\n0000000000000005\r\nhello\r\n" Z256 "1\r\n!\r\n"
+       "0000000000\r\n\r\n"),
+     .method = "POST", .target = "/", .minor = 1, .keep_alive = true, .chunked = true, .cl = -1,
+     .body = "0123456789hello!", .nheaders = 2},
+    {"chunked, 23 leading zeros with max_body 4 GiB - 1",
+     S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "000000000000000000000001\r\nx\r\n0\r\n\r\n"),
+     .lim = {.max_body = UINT32_MAX}, .method = "POST", .target = "/", .minor = 1,
+     .keep_alive = true, .chunked = true, .cl = -1, .body = "x", .nheaders = 2},
     {"chunked data holding CRLF and digits",
      S("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
        "6\r\n\r\n0\r\n\r\r\n0\r\n\r\n"),
@@ -198,6 +263,12 @@ static size_t body_len_of(const struct vcase *c)
     return c->body_len ? c->body_len : c->body ? strlen(c->body) : 0;
 }
 
+/* Whether p[0..n) lies inside the request's target. */
+static bool in_target(const struct tw_http_req *q, const char *p, size_t n)
+{
+    return p && p >= q->target && n <= q->target_len && p - q->target <= (long)(q->target_len - n);
+}
+
 /* Check a parse of c (buf, r, req) against the table; false if it differs. */
 static bool check_valid(const struct vcase *c, const char *buf, ssize_t r,
                         const struct tw_http_req *q)
@@ -219,8 +290,14 @@ static bool check_valid(const struct vcase *c, const char *buf, ssize_t r,
         "%s: method '%.*s'", c->name, (int)q->method_len, q->method);
     CHK(q->target >= buf && bytes_eq(q->target, q->target_len, c->target), "%s: target '%.*s'",
         c->name, (int)q->target_len, q->target);
-    CHK(q->path == q->target && bytes_eq(q->path, q->path_len, path), "%s: path '%.*s'", c->name,
-        (int)q->path_len, q->path);
+    CHK(bytes_eq(q->path, q->path_len, path) &&
+            (in_target(q, q->path, q->path_len) || (c->authority && q->path_len == 1)),
+        "%s: path '%.*s'", c->name, (int)q->path_len, q->path);
+    CHK(c->authority ? q->authority && in_target(q, q->authority, q->authority_len) &&
+                           bytes_eq(q->authority, q->authority_len, c->authority)
+                     : !q->authority && !q->authority_len,
+        "%s: authority '%.*s'", c->name, (int)q->authority_len,
+        q->authority ? q->authority : "(none)");
     CHK(q->minor == c->minor, "%s: minor %d", c->name, q->minor);
     CHK(q->keep_alive == c->keep_alive, "%s: keep_alive %d", c->name, q->keep_alive);
     CHK(q->chunked == c->chunked, "%s: chunked %d", c->name, q->chunked);
@@ -347,11 +424,53 @@ static const struct icase invalid[] = {
      .status = 400},
     {"chunk size negative", S(H11 TE_CH "\r\n-5\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
-    {"chunk size too many digits", S(H11 TE_CH "\r\n000000005\r\nhello\r\n0\r\n\r\n"),
-     .err = -EBADMSG, .status = 400},
+    {"chunk size of nine significant digits (4 GiB)", S(H11 TE_CH "\r\n100000000\r\n"),
+     .lim = {.max_body = UINT32_MAX}, .err = -EBADMSG, .status = 400},
+    {"chunk size of nine significant digits after zeros",
+     S(H11 TE_CH "\r\n0000000123456789\r\n"), .lim = {.max_body = UINT32_MAX}, .err = -EBADMSG,
+     .status = 400},
+    {"chunk size, huge, after zeros", S(H11 TE_CH "\r\n00000000FFFFFFFFFFFFFFFFFFFF\r\n"),
+     .err = -EFBIG, .status = 413},
+    {"chunk size zeros past the framing allowance",
+     S(H11 TE_CH "\r\n" Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256 Z256
+       Z256 Z256 Z256 "1\r\nx\r\n0\r\n\r\n"),
+     .lim = {.max_body = 16}, .err = -EFBIG, .status = 413},
     {"chunk size only an extension", S(H11 TE_CH "\r\n;x\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"chunk size junk after digits", S(H11 TE_CH "\r\n5x\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension without ';'", S(H11 TE_CH "\r\n5 x\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk size then only whitespace", S(H11 TE_CH "\r\n5 \r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension empty name", S(H11 TE_CH "\r\n5;\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension empty name before a value",
+     S(H11 TE_CH "\r\n5;=v\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension empty value", S(H11 TE_CH "\r\n5;a=\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension name then a word", S(H11 TE_CH "\r\n5;a b\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension value then a word", S(H11 TE_CH "\r\n5;a=b c\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension value then whitespace",
+     S(H11 TE_CH "\r\n5;a=b \r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension non-tchar in the name", S(H11 TE_CH "\r\n5;a@b\r\nhello\r\n0\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"chunk extension quote inside a token",
+     S(H11 TE_CH "\r\n5;a=b\"c\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension word after a quoted value",
+     S(H11 TE_CH "\r\n5;a=\"b\"c\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension quoted value not closed",
+     S(H11 TE_CH "\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"chunk extension control char in a quoted value",
+     S(H11 TE_CH "\r\n5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"chunk extension quoted-pair of a control char",
+     S(H11 TE_CH "\r\n5;a=\"\\\x01\"\r\nhello\r\n0\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"chunk extension whitespace past the limit",
+     S(H11 TE_CH "\r\n5" SP64 SP64 SP64 SP64 SP64 ";a\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"chunk extension too long", S(H11 TE_CH "\r\n5;" A256 "a\r\nhello\r\n0\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
@@ -375,8 +494,69 @@ static const struct icase invalid[] = {
      .status = 400},
     {"bare CR after chunk size", S(H11 TE_CH "\r\n5\rhello\r\n0\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
+    {"trailer without a colon", S(H11 TE_CH "\r\n0\r\nNoColon\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer without a colon after a good one", S(H11 TE_CH "\r\n0\r\nX: 1\r\nY 2\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer space before the colon", S(H11 TE_CH "\r\n0\r\nX : 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer tab before the colon", S(H11 TE_CH "\r\n0\r\nX\t: 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer with an empty name", S(H11 TE_CH "\r\n0\r\n: 1\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer starting with whitespace", S(H11 TE_CH "\r\n0\r\n X: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer obs-fold", S(H11 TE_CH "\r\n0\r\nX: 1\r\n\t2\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"trailer non-tchar in the name", S(H11 TE_CH "\r\n0\r\nX/Y: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"trailer bare CR in the name", S(H11 TE_CH "\r\n0\r\nX\rY: 1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
     {"control char in a trailer", S(H11 TE_CH "\r\n0\r\nX: \x01\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
+    /* request targets */
+    {"absolute-form, empty host", S("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, empty host before a port", S("GET http://:80/x HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, userinfo", S("GET http://u:p@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, port not digits", S("GET http://a.example:8o/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, IP literal not closed", S("GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, bad byte in the authority", S("GET http://a\"b/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"asterisk-form for GET", S("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"asterisk-form for M-SEARCH", S("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"asterisk-form, method in lower case", S("options * HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"asterisk and more", S("OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"authority-form for GET", S("GET a.example:80 HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"target only a query", S("GET ?a HTTP/1.1\r\nHost: a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"target a bare word", S("GET index.html HTTP/1.1\r\nHost: a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"target http:/ with one slash", S("GET http:/a/b HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"absolute-form, ftp scheme", S("GET ftp://a.example/f HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"CONNECT with origin-form", S("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"CONNECT with absolute-form", S("CONNECT http://a:443/ HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"CONNECT with asterisk-form", S("CONNECT * HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"CONNECT without a port", S("CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"CONNECT with an empty port", S("CONNECT a.example: HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"CONNECT without a host", S("CONNECT :443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
     /* head syntax */
     {"obs-fold", S("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
@@ -417,6 +597,37 @@ static const struct icase invalid[] = {
     {"non-tchar in a header name", S("GET / HTTP/1.1\r\nHost: a\r\nX@Y: v\r\n\r\n"),
      .err = -EBADMSG, .status = 400},
     {"missing Host in 1.1", S("GET / HTTP/1.1\r\nX: y\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"Host with a space", S("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host with a slash", S("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host with userinfo", S("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host IP literal not closed", S("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"Host IP literal not an address", S("GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"Host IP literal then junk", S("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"Host IPv6 without brackets", S("GET / HTTP/1.1\r\nHost: ::1\r\n\r\n"),
+     .err = -EBADMSG, .status = 400},
+    {"Host port not digits", S("GET / HTTP/1.1\r\nHost: x:y\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host two ports", S("GET / HTTP/1.1\r\nHost: x:1:2\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host bad pct-encoding", S("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host pct-encoding cut short", S("GET / HTTP/1.1\r\nHost: a%2\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host bad in 1.0", S("GET / HTTP/1.0\r\nHost: a<b\r\n\r\n"), .err = -EBADMSG,
+     .status = 400},
+    {"Host bad with an absolute-form target",
+     S("GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n"), .err = -EBADMSG, .status = 400},
+    {"Host bad, then too many headers", S("GET / HTTP/1.1\r\nHost: a b\r\nB: 1\r\nC: 2\r\n\r\n"),
+     .lim = {.max_headers = 2}, .err = -EBADMSG, .status = 400},
+    {"Host bad, CL over max_body",
+     S("POST / HTTP/1.1\r\nHost: a b\r\nContent-Length: 5\r\n\r\nhello"),
+     .lim = {.max_body = 4}, .err = -EBADMSG, .status = 400},
     {"two Host headers", S("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"), .err = -EBADMSG,
      .status = 400},
     {"two Host headers in 1.0", S("GET / HTTP/1.0\r\nHost: a\r\nHOST: a\r\n\r\n"),
@@ -540,6 +751,19 @@ Test(http, error_status)
 
 /* ---- incremental feeds ---- */
 
+/* Whether a span of two parses (path, authority) is the same: at the same
+ * offset in the target, or both elsewhere (the parser's own "/") with the
+ * same bytes, or both absent. */
+static bool same_span(const struct tw_http_req *g, const char *gb, const char *gp, size_t gn,
+                      const struct tw_http_req *w, const char *wb, const char *wp, size_t wn)
+{
+    if (!gp || !wp)
+        return !gp && !wp && gn == wn;
+    if (in_target(g, gp, gn) || in_target(w, wp, wn))
+        return in_target(g, gp, gn) && in_target(w, wp, wn) && gp - gb == wp - wb && gn == wn;
+    return gn == wn && memcmp(gp, wp, gn) == 0;
+}
+
 /* Whether two parses of the same bytes (in two buffers) agree; why not. */
 static bool same_result(ssize_t wr, const char *wb, const struct tw_http_req *w, ssize_t gr,
                         const char *gb, const struct tw_http_req *g, char *why, size_t cap)
@@ -551,7 +775,9 @@ static bool same_result(ssize_t wr, const char *wb, const struct tw_http_req *w,
         return true;
     else if (OFF(g, gb, method) != OFF(w, wb, method) || g->method_len != w->method_len ||
              OFF(g, gb, target) != OFF(w, wb, target) || g->target_len != w->target_len ||
-             OFF(g, gb, path) != OFF(w, wb, path) || g->path_len != w->path_len)
+             !same_span(g, gb, g->path, g->path_len, w, wb, w->path, w->path_len) ||
+             !same_span(g, gb, g->authority, g->authority_len, w, wb, w->authority,
+                        w->authority_len))
         snprintf(why, cap, "request line differs");
     else if (g->minor != w->minor || g->keep_alive != w->keep_alive ||
              g->chunked != w->chunked || g->expect_continue != w->expect_continue ||
