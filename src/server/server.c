@@ -285,7 +285,11 @@ static void on_timer(tw_timer *t)
         if (s->o.proto == TW_PROTO_HTTP && tw__http_head_due(c)) {
             if (hello_or_head_late(c, now, &next))
                 return;
-        } else if (!sending && !partial) {
+        } else if (sending || partial) {
+            /* look again within an idle period: once the transfer is over,
+             * the idle timeout counts from its last byte */
+            next = min_u64(next, now + s->o.idle_timeout_ms);
+        } else {
             /* Idle: no byte either way. Shutting down, one grace period for
              * a last request. */
             uint64_t due = c->active_ms + (c->closing ? s->o.grace_ms : s->o.idle_timeout_ms);
@@ -710,22 +714,21 @@ static void on_io(tw_io *io, unsigned events)
 
 /* ---- accepting ---- */
 
-/* The table is full: abort the connection that has been idle longest (no
- * request partly in, nothing owed or unacknowledged), so a new client is
- * served rather than one that went quiet. Returns whether one was. */
-static bool reap_idle(tw_server *s)
+/* The table is full: the connection that has been idle longest (no
+ * request partly in, nothing owed or unacknowledged) makes room for a new
+ * client, rather than the new client waiting behind one that went quiet.
+ * NULL when none is idle. */
+static tw_sconn *idle_victim(tw_server *s)
 {
     int n = 0;
 
     for (struct tw_list *p = s->conns.next; p != &s->conns && n < REAP_SCAN; p = p->next, n++) {
         tw_sconn *c = tw__container_of(p, tw_sconn, link);
         if (c->state == SC_OPEN && !c->in.len && !c->out.len && c->requests &&
-            tw_sock_unacked(c->io.fd) == 0) {
-            tw__sconn_abort(c, &s->st.reaped_idle);
-            return true;
-        }
+            tw_sock_unacked(c->io.fd) == 0)
+            return c;
     }
-    return false;
+    return NULL;
 }
 
 static void on_accept(tw_io *io, unsigned events);
@@ -742,10 +745,10 @@ static void on_accept(tw_io *io, unsigned events)
     tw_server *s = io->data;
 
     for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-        tw_sconn *c;
+        tw_sconn *c, *victim = NULL;
         int fd;
 
-        if (s->nconns >= s->o.max_conns && !reap_idle(s)) {
+        if (s->nconns >= s->o.max_conns && !(victim = idle_victim(s))) {
             s->paused_full = true;
             s->st.accept_paused++;
             tw_io_stop(&s->lio);
@@ -753,7 +756,7 @@ static void on_accept(tw_io *io, unsigned events)
         }
         fd = tw_sock_accept(io->fd, NULL);
         if (fd == -EAGAIN)
-            return;
+            return; /* nobody waits: the idle one stays */
         if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
             /* Out of descriptors: the pending connection stays queued and
              * epoll would report it again at once. Pause instead of spin. */
@@ -764,6 +767,8 @@ static void on_accept(tw_io *io, unsigned events)
         }
         if (fd < 0)
             continue; /* ECONNABORTED and friends: that client is gone */
+        if (victim)
+            tw__sconn_abort(victim, &s->st.reaped_idle);
         if (!(c = calloc(1, sizeof(*c)))) {
             tw_sock_abort(fd);
             continue;

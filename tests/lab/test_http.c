@@ -563,3 +563,325 @@ Test(http, twkit_serve_http_answers_root_health_and_metrics)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit serve: status %d", status);
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
 }
+
+/* ---- endings that hold for every client (regressions) ---- */
+
+#define BIG (1u << 20)
+static char big[BIG];
+
+/* GET answers a 1 MiB body of a known pattern. */
+static void big_body(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    tw_sconn_respond(c, 200, "application/octet-stream", NULL, big, BIG);
+}
+
+static void fill_big(void)
+{
+    for (uint32_t i = 0; i < BIG; i++)
+        big[i] = (char)(i * 2654435761u >> 24);
+}
+
+/* A client with a small receive buffer, from the client namespace. */
+static int slow_client_conn(void)
+{
+    int fd, small = 4096;
+
+    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    tw_lab_leave(&lab);
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    cr_assert_eq(connect(fd, &dst.u.sa, dst.len), 0, "connect: %s", strerror(errno));
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/* Read one response with a 1 MiB body at about `chunk` bytes per `tick_ms`
+ * while serving; then, if until_eof, on to EOF. Returns 0 when the body
+ * matched, else says what went wrong in why. */
+static int slow_read_big(int fd, size_t chunk, unsigned tick_ms, bool until_eof, uint64_t max_ms,
+                         char *why, size_t whylen)
+{
+    static char buf[BIG + 4096];
+    uint64_t end = tw_now_ms() + max_ms;
+    size_t n = 0;
+    ssize_t head = 0;
+    struct tw_http_resp r;
+
+    while (tw_now_ms() < end) {
+        for (uint64_t t = tw_now_ms(); tw_now_ms() - t < tick_ms;)
+            tw_loop_run_once(loop, 2);
+        size_t want = chunk < sizeof(buf) - n ? chunk : sizeof(buf) - n;
+        ssize_t got = want ? read(fd, buf + n, want) : 0;
+        if (got > 0) {
+            n += (size_t)got;
+        } else if (got == 0 && want) {
+            if (!until_eof && head <= 0)
+                break;
+            if (until_eof)
+                break;
+        } else if (got < 0 && errno != EAGAIN) {
+            snprintf(why, whylen, "%s after %zu bytes", strerror(errno), n);
+            return -1;
+        }
+        if (head <= 0 && (head = tw_http_parse_response(buf, n, 0, &r)) < 0 && head != -EAGAIN) {
+            snprintf(why, whylen, "bad response head");
+            return -1;
+        }
+        if (!until_eof && head > 0 && n >= (size_t)head + BIG)
+            break;
+    }
+    if (head <= 0 || r.content_length != BIG || n < (size_t)head + BIG) {
+        snprintf(why, whylen, "got %zu bytes of %zu", n, (size_t)(head > 0 ? head : 0) + BIG);
+        return -1;
+    }
+    if (memcmp(buf + head, big, BIG) != 0) {
+        snprintf(why, whylen, "the body differs");
+        return -1;
+    }
+    if (until_eof && n != (size_t)head + BIG) {
+        snprintf(why, whylen, "%zu bytes after the body", n - (size_t)head - BIG);
+        return -1;
+    }
+    return 0;
+}
+
+/* A response is never cut while the client keeps taking it: 1 MiB read at
+ * ~115 KB/s takes ~9 s, past the old absolute deadline (grace 2 s + 5 s). */
+Test(http, a_slow_reader_gets_a_whole_connection_close_response_and_eof)
+{
+    char why[128] = "";
+    int fd;
+
+    NEED_ROOT();
+    fill_big();
+    start_http((struct tw_server_opts){.on_http = big_body});
+    fd = slow_client_conn();
+    send_all(fd, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    cr_assert_eq(slow_read_big(fd, 4096, 35, true, 30000, why, sizeof(why)), 0, "%s", why);
+    close(fd);
+    run_until(no_conns, 3000);
+    cr_assert_eq(tw_server_stats(srv)->aborted_stalled, 0);
+    cr_assert_eq(tw_server_stats(srv)->aborted_grace, 0);
+    cr_assert_eq(tw_server_stats(srv)->first_fin_refused, 0);
+}
+
+/* Idle means no byte either way: a keep-alive download slower than the
+ * idle timeout is not idle (the old idle timer ignored output). */
+Test(http, a_slow_keep_alive_download_outlives_the_idle_timeout)
+{
+    char why[128] = "";
+    int fd, err;
+
+    NEED_ROOT();
+    fill_big();
+    start_http((struct tw_server_opts){.on_http = big_body, .idle_timeout_ms = 500});
+    fd = slow_client_conn();
+    send_all(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    /* ~100 KB/s: 10 s, past the old cut at idle + grace + 5 s */
+    cr_assert_eq(slow_read_big(fd, 4096, 40, false, 30000, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(tw_server_stats(srv)->aborted_idle, 0);
+    /* then, idle for real, it is aborted */
+    char b[64];
+    read_while_serving(fd, b, sizeof(b), NULL, 3000, &err);
+    cr_assert_eq(err, ECONNRESET, "idle after the download: %d", err);
+    cr_assert_eq(tw_server_stats(srv)->aborted_idle, 1);
+    close(fd);
+}
+
+/* A client that stops reading does not hold its response's memory for
+ * long: less than min_progress in a stall window and it is aborted. */
+Test(http, a_stalled_reader_is_aborted_after_the_stall_timeout)
+{
+    char b[64];
+    int fd, err;
+    uint64_t t0;
+
+    NEED_ROOT();
+    fill_big();
+    start_http((struct tw_server_opts){.on_http = big_body, .stall_timeout_ms = 300});
+    fd = slow_client_conn();
+    send_all(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    t0 = tw_now_ms();
+    for (int i = 0; i < 300 && tw_server_stats(srv)->aborted_stalled == 0; i++)
+        tw_loop_run_once(loop, 10);
+    cr_assert_eq(tw_server_stats(srv)->aborted_stalled, 1);
+    cr_assert_geq(tw_now_ms() - t0, 250);
+    cr_assert_lt(tw_now_ms() - t0, 2000);
+    while (read(fd, b, sizeof(b)) > 0)
+        ;
+    err = errno;
+    cr_assert_eq(err, ECONNRESET);
+    close(fd);
+}
+
+/* One client pipelines 2,100 requests for 1 MiB each (57 KB) and never
+ * reads: the server parses only while less than max_outbuf waits, so it
+ * holds about max_outbuf + one response + one read, and serves others. */
+Test(http, pipelined_requests_for_big_bodies_from_a_client_that_never_reads_are_bounded)
+{
+    static char req[2100 * 28 + 1];
+    char buf[2048];
+    size_t len = 0;
+    int flood, other, err;
+    size_t n;
+
+    NEED_ROOT();
+    fill_big();
+    start_http((struct tw_server_opts){.on_http = big_body});
+    for (int i = 0; i < 2100; i++)
+        len += (size_t)snprintf(req + len, sizeof(req) - len, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    flood = slow_client_conn();
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(flood, req + off, len - off);
+        if (w > 0)
+            off += (size_t)w;
+        tw_loop_run_once(loop, 5);
+    }
+    for (int i = 0; i < 100; i++)
+        tw_loop_run_once(loop, 5);
+    const struct tw_server_stats *st = tw_server_stats(srv);
+    /* max_outbuf and one response, rounded up to a power of two, and the
+     * input buffer: the old server grew this to 2 GiB, then hung */
+    cr_assert_leq(st->conn_buf_peak, (4u << 20) + (128u << 10),
+                  "one connection held %llu bytes", (unsigned long long)st->conn_buf_peak);
+    cr_assert_lt(st->requests, 16, "answered %llu requests nobody reads",
+                 (unsigned long long)st->requests);
+    other = client_conn();
+    send_all(other, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    n = read_while_serving(other, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert_geq(n, 1000, "another client was not served");
+    close(other);
+    close(flood); /* unread data: an RST */
+    run_until(no_conns, 3000);
+    cr_assert_eq(tw_server_conns(srv), 0);
+}
+
+/* A client that half-closes after its response arrived and was
+ * acknowledged reads on to EOF: it must see EOF, never ECONNRESET (the old
+ * default answered that FIN with RST). */
+Test(http, a_client_that_half_closes_after_the_response_reads_a_clean_eof)
+{
+    char buf[2048];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){0});
+    fd = client_conn();
+    send_all(fd, "GET /late HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 10; i++) /* answered and acknowledged, not read */
+        tw_loop_run_once(loop, 5);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    for (int i = 0; i < 10; i++)
+        tw_loop_run_once(loop, 5);
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert(one_response(buf, n), "%s", buf);
+    cr_assert_eq(err, -1, "expected EOF, got errno %d", err);
+    close(fd);
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 1);
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
+}
+
+/* A connection that never sends a byte has request_timeout from the
+ * accept, not the idle timeout. */
+Test(http, a_silent_connection_is_aborted_at_the_request_timeout)
+{
+    char b[16];
+    int fd, err;
+    uint64_t t0 = tw_now_ms();
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.request_timeout_ms = 300});
+    fd = client_conn();
+    read_while_serving(fd, b, sizeof(b), NULL, 3000, &err);
+    cr_assert_eq(err, ECONNRESET, "got %d", err);
+    cr_assert_geq(tw_now_ms() - t0, 250);
+    cr_assert_lt(tw_now_ms() - t0, 1500);
+    cr_assert_eq(tw_server_stats(srv)->aborted_slow, 1);
+    close(fd);
+}
+
+/* When the table is full, the connection idle longest makes room. */
+Test(http, a_full_table_reaps_the_oldest_idle_keep_alive_connection)
+{
+    char buf[2048];
+    int a, b, c, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.max_conns = 2});
+    a = client_conn();
+    send_all(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert(one_response(buf, read_while_serving(a, buf, sizeof(buf), one_response, 2000, &err)));
+    b = client_conn();
+    send_all(b, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert(one_response(buf, read_while_serving(b, buf, sizeof(buf), one_response, 2000, &err)));
+    c = client_conn();
+    send_all(c, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(c, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "the new client was not served: %s", buf);
+    cr_assert_not_null(strstr(buf, "/c"));
+    read_while_serving(a, buf, sizeof(buf), NULL, 500, &err);
+    cr_assert_eq(err, ECONNRESET, "the oldest idle one was not reaped: %d", err);
+    cr_assert_eq(tw_server_stats(srv)->reaped_idle, 1);
+    send_all(b, "GET /b2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert(one_response(buf, read_while_serving(b, buf, sizeof(buf), one_response, 2000, &err)),
+              "the younger idle one was reaped");
+    close(a), close(b), close(c);
+}
+
+/* RFC 9110 15.2: no 1xx response to an HTTP/1.0 client; and an
+ * absolute-form target is served (RFC 9112 3.2.2). */
+Test(http, no_100_continue_for_http_1_0_and_absolute_form_is_served)
+{
+    char buf[2048];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.on_http = echo_body});
+    fd = client_conn();
+    send_all(fd, "POST /x HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 300, &err);
+    cr_assert_eq(n, 0, "sent to HTTP/1.0: %s", buf);
+    send_all(fd, "hello");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "%s", buf);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200", 12), 0, "%s", buf);
+    close(fd);
+
+    tw_server_free(srv);
+    srv = NULL;
+    start_http((struct tw_server_opts){0});
+    fd = client_conn();
+    send_all(fd, "GET http://t/abs?q=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "%s", buf);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200", 12), 0, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\n\r\n/abs"), "%s", buf);
+    close(fd);
+}
+
+/* SIGTERM must not wait for a slow download forever. */
+Test(http, shutdown_aborts_what_is_left_at_the_shutdown_timeout)
+{
+    int fd;
+    uint64_t t0;
+
+    NEED_ROOT();
+    fill_big();
+    start_http((struct tw_server_opts){.on_http = big_body, .shutdown_timeout_ms = 400});
+    fd = slow_client_conn();
+    send_all(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 10; i++)
+        tw_loop_run_once(loop, 5);
+    t0 = tw_now_ms();
+    tw_server_shutdown(srv);
+    run_until(no_conns, 3000);
+    cr_assert_eq(tw_server_conns(srv), 0);
+    cr_assert_geq(tw_now_ms() - t0, 350);
+    cr_assert_lt(tw_now_ms() - t0, 2000);
+    cr_assert_eq(tw_server_stats(srv)->aborted_shutdown, 1);
+    close(fd);
+}
