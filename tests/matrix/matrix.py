@@ -349,18 +349,25 @@ def ns_del(name):
         NETNS.discard(name)
 
 
+def runner_alive(pid):
+    """Is pid a running matrix runner (not gone, not a zombie, not reused)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return b"matrix.py" in fh.read()
+    except (OSError, IndexError):
+        return False
+
+
 def reap_stale():
-    """Namespaces of an earlier run of this runner that died without cleanup."""
+    """Namespaces of an earlier run of this runner that died without cleanup
+    (SIGKILL), and the processes in them."""
     for line in sh(["ip", "netns", "list"], check=False).stdout.splitlines():
         m = re.match(r"(twm-(\d+)-\d+-[crs])\b", line)
-        if not m or int(m.group(2)) == os.getpid():
-            continue
-        try:
-            os.kill(int(m.group(2)), 0)
-        except ProcessLookupError:
+        if m and int(m.group(2)) != os.getpid() and not runner_alive(int(m.group(2))):
             ns_del(m.group(1))
-        except PermissionError:
-            pass
 
 
 def cleanup_all():
