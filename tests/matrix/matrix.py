@@ -363,11 +363,17 @@ def runner_alive(pid):
 
 def reap_stale():
     """Namespaces of an earlier run of this runner that died without cleanup
-    (SIGKILL), and the processes in them."""
+    (SIGKILL), the processes in them, and its log directory."""
     for line in sh(["ip", "netns", "list"], check=False).stdout.splitlines():
         m = re.match(r"(twm-(\d+)-\d+-[crs])\b", line)
         if m and int(m.group(2)) != os.getpid() and not runner_alive(int(m.group(2))):
             ns_del(m.group(1))
+    tmp = tempfile.gettempdir()
+    for d in os.listdir(tmp):
+        m = re.fullmatch(r"twm-(\d+)-[a-z0-9_]{8}", d)
+        if m and int(m.group(1)) != os.getpid() and not runner_alive(int(m.group(1))) \
+                and os.path.isdir(os.path.join(tmp, d)):
+            shutil.rmtree(os.path.join(tmp, d), ignore_errors=True)
 
 
 def cleanup_all():
