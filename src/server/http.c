@@ -140,9 +140,8 @@ static int after_response(tw_sconn *c)
     if (!c->resp_close)
         return 0;
     if (s->o.naive_close) {
-        if (tw__sconn_flush(c) == 0)
-            tw__sconn_naive_close(c);
-        return -1;
+        tw__sconn_naive_close_after(c);
+        return 1;
     }
     tw__sconn_end_wait(c, SC_DONE_SENT, &s->st.closed_after_done);
     return 1;

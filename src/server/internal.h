@@ -48,6 +48,7 @@ struct tw_sconn {
     bool closing;           /* the server wants to end: twp DONE after
                                HELLO; HTTP the next response closes */
     bool fin_now;           /* HTTP/1.0 close: our FIN once it is written */
+    bool naive;             /* naive_close mode: close first once written */
     /* HTTP */
     bool in_request;        /* a handler may respond now */
     bool resp_close;        /* this response says Connection: close */
@@ -78,7 +79,7 @@ struct tw_server {
 
 /* server.c: the only ways a connection ends, output, timers */
 void tw__sconn_abort(tw_sconn *c, uint64_t *counter);
-void tw__sconn_naive_close(tw_sconn *c);
+void tw__sconn_naive_close_after(tw_sconn *c); /* once the reply is written */
 int tw__sconn_flush(tw_sconn *c); /* -1: the connection was freed */
 void tw__sconn_arm(tw_sconn *c, uint64_t at); /* make the timer fire by then */
 void tw__sconn_end_wait(tw_sconn *c, enum sc_state st, uint64_t *counter);

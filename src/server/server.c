@@ -15,8 +15,8 @@
  * client's FIN, checked by tw_sock_close_passive), send_required_fin() (the
  * one place a first FIN is sent, HTTP only, asserted), tw__sconn_abort()
  * (RST), and close_gone() once the client's RST or our FIN's full exchange
- * has ended the connection. naive_close mode adds tw__sconn_naive_close(),
- * wrong on purpose.
+ * has ended the connection. naive_close mode adds naive_close(), wrong on
+ * purpose.
  *
  * One timer per connection. Events never restart it: they record when
  * bytes moved (active_ms) and, when something becomes due sooner, pull the
@@ -133,12 +133,21 @@ static int send_required_fin(tw_sconn *c)
     return 0;
 }
 
-/* naive_close mode only: we send the first FIN and hold the TIME_WAIT. */
-void tw__sconn_naive_close(tw_sconn *c)
+/* naive_close mode only: we send the first FIN and hold the TIME_WAIT.
+ * Wrong on purpose, but it loses nothing: the close comes once the reply is
+ * all written (tw__sconn_flush), and nothing after it is processed. */
+static void naive_close(tw_sconn *c)
 {
     close(c->io.fd);
     c->srv->st.naive_closed++;
     conn_free(c);
+}
+
+void tw__sconn_naive_close_after(tw_sconn *c)
+{
+    tw__sconn_end_wait(c, SC_DONE_SENT, &c->srv->st.aborted_stalled);
+    c->reading = false;
+    c->naive = true;
 }
 
 static void update_events(tw_sconn *c);
@@ -387,6 +396,10 @@ int tw__sconn_flush(tw_sconn *c)
                 c->reading = resume = true;
         }
         if (!c->out.len) {
+            if (c->naive) {
+                naive_close(c);
+                return -1;
+            }
             if (c->state == SC_PEER_FIN) {
                 close_passive(c, c->end_counter);
                 return -1;
@@ -504,9 +517,8 @@ static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
             return -1;
         }
         if (s->o.naive_close) {
-            if (tw__sconn_flush(c) == 0)
-                tw__sconn_naive_close(c);
-            return -1;
+            tw__sconn_naive_close_after(c);
+            return 0;
         }
         if (s->o.max_requests && c->requests >= s->o.max_requests)
             tw_sconn_finish(c);
