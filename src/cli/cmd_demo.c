@@ -53,7 +53,7 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
         else
             printf("the client closed first and holds %d TIME_WAIT%s.\n", r->tw_client_end,
                    lab ? "" : " (on loopback tcp_tw_reuse=2 reuses them, so ports do not run out)");
-        printf("%-13s seed rule: the side that closes first holds TIME_WAIT for 60 s; one "
+        printf("%-13s rule: the side that closes first holds TIME_WAIT for 60 s; one "
                "destination gets at most ports/60 s new connections.\n", "");
         break;
     case TB_SERVER_CLOSE:
@@ -62,26 +62,28 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
                lab ? " (one per client port, at most: a new SYN from a port retires the "
                      "TIME_WAIT it left)" : "",
                r->tw_client_end, (unsigned long long)eaddr);
-        printf("%-13s seed rule: a server (that also connects out) must never close first.\n", "");
+        printf("%-13s rule: a server (that also connects out) must never close first, unless "
+               "the protocol requires it (HTTP/1.0 without keep-alive), and then only after "
+               "giving the client the chance.\n", "");
         break;
     case TB_HANDSHAKE:
         printf("the server asked with DONE and the client closed: server %d TIME_WAIT, client "
                "%d%s.\n", r->tw_server_end, r->tw_client_end,
                eaddr ? "; the client still ran out of ports (EADDRNOTAVAIL)" : "");
-        printf("%-13s seed rule: the client pays, as intended; a client that churns needs bye "
+        printf("%-13s rule: the client pays, as intended; a client that churns needs bye "
                "or pool.\n", "");
         break;
     case TB_BYE:
         printf("BYE/GOODBYE, then the client reset: %d TIME_WAIT on the client, %d on the "
                "server, %llu errors%s.\n", r->tw_client_end, r->tw_server_end,
                (unsigned long long)r->errors, r->errors ? "" : "; every reply arrived");
-        printf("%-13s seed rule: a short-lived client says I'm done, waits for goodbye, then "
+        printf("%-13s rule: a short-lived client says I'm done, waits for goodbye, then "
                "aborts: no TIME_WAIT, nothing lost.\n", "");
         break;
     case TB_ABORT:
         printf("the client reset after the reply: %d TIME_WAIT on the client, %d on the "
                "server; each ended with an RST to the server.\n", r->tw_client_end, r->tw_server_end);
-        printf("%-13s seed rule: SO_LINGER 0, the prober's way: no TIME_WAIT, at the price of "
+        printf("%-13s rule: SO_LINGER 0, the prober's way: no TIME_WAIT, at the price of "
                "an RST.\n", "");
         break;
     case TB_POOL:
@@ -90,7 +92,7 @@ static void explain(const struct tb_result *r, const struct tb_result *runs, boo
                (unsigned long long)r->requests, r->requests * 1000.0 / (r->elapsed_ms + 1),
                best > 0 ? r->requests * 1000.0 / (r->elapsed_ms + 1) / best : 0,
                r->tw_client_end, r->tw_server_end);
-        printf("%-13s seed rule: persistent, pooled connections avoid the problem "
+        printf("%-13s rule: persistent, pooled connections avoid the problem "
                "altogether.\n", "");
         break;
     default:
