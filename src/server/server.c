@@ -641,6 +641,8 @@ static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
         tw__sconn_abort(c, &c->srv->st.aborted_invalid);
         return -1;
     }
+    if (c->in.len && c->reading) /* a frame partly in must keep moving */
+        tw__sconn_arm(c, tw_loop_now(c->srv->loop) + c->srv->o.stall_timeout_ms);
     return 0;
 }
 
