@@ -16,7 +16,7 @@ static tw_server *srv;
 /* Uppercase nothing, add nothing: reply with the same bytes. */
 static int on_data(tw_sconn *c, const uint8_t *p, uint32_t len, void *data)
 {
-    return tw_sconn_send(c, 2 /* DATA */, p, len);
+    return tw_sconn_send(c, p, len);
 }
 
 static void on_signal(tw_io *io, unsigned ev)

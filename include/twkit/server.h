@@ -55,7 +55,8 @@ typedef int (*tw_server_data_cb)(tw_sconn *c, const uint8_t *payload, uint32_t l
 
 /* An HTTP request arrived (req and what it points to live until the
  * handler returns). Answer it before returning, with tw_sconn_respond or a
- * chunked response; a handler that does not gets a 500 sent for it. */
+ * chunked response, or call tw_sconn_defer to answer later; a handler that
+ * does neither gets a 500 sent for it. */
 typedef void (*tw_server_http_cb)(tw_sconn *c, const struct tw_http_req *req, void *data);
 
 enum tw_server_proto { TW_PROTO_TWP, TW_PROTO_HTTP };
@@ -100,6 +101,12 @@ struct tw_server_opts {
     bool naive_close;           /* WRONG ON PURPOSE: close first after each
                                    reply, for benchmarks and the demo */
     tw_server_data_cb on_data;
+    /* A connection was accepted / is about to be freed (whatever the
+     * ending). After on_close the tw_sconn is gone: whoever holds it (a
+     * deferred HTTP response, a later tw_sconn_send) must forget it there.
+     * Neither may end or send on the connection. Both optional. */
+    void (*on_open)(tw_sconn *c, void *data);
+    void (*on_close)(tw_sconn *c, void *data);
     /* HTTP */
     tw_server_http_cb on_http;  /* NULL: 404 for everything */
     struct tw_http_limits http_limits; /* 0s: the parser's defaults */
@@ -129,6 +136,7 @@ struct tw_server_stats {
     uint64_t aborted_slow;       /* HTTP head / twp HELLO not whole in time */
     uint64_t aborted_stalled;    /* less than min_progress in stall_timeout */
     uint64_t aborted_shutdown;   /* still open at the shutdown timeout */
+    uint64_t aborted_nomem;      /* out of memory for its input or replies */
     uint64_t reaped_idle;        /* idle, aborted for a new client (full) */
     uint64_t peer_reset;         /* client reset outside BYE/GOODBYE */
     uint64_t naive_closed;       /* naive_close mode: we sent the first FIN */
@@ -161,9 +169,14 @@ bool tw_server_shutting_down(const tw_server *s);
 tw_server *tw_sconn_server(const tw_sconn *c);
 unsigned tw_server_conns(const tw_server *s);
 
-/* Queue a frame on a connection (from the data callback or later).
- * Returns 0 or -errno (-EPIPE when the connection is ending). */
-int tw_sconn_send(tw_sconn *c, uint8_t type, const void *payload, uint32_t len);
+/* twp: queue a DATA frame on a connection (from the data callback, or later
+ * from the loop's thread until on_close). Returns 0 or -errno (-EPIPE when
+ * the connection is ending, -ENOMEM). */
+int tw_sconn_send(tw_sconn *c, const void *payload, uint32_t len);
+
+/* The application's pointer for a connection (NULL until set). */
+void tw_sconn_set_data(tw_sconn *c, void *data);
+void *tw_sconn_data(const tw_sconn *c);
 
 /* Ask the client to end: DONE after what is queued (before the client's
  * HELLO arrived: right after our HELLO). HTTP: the next response says
@@ -178,8 +191,20 @@ void tw_sconn_finish(tw_sconn *c);
 int tw_sconn_respond(tw_sconn *c, int status, const char *content_type,
                      const char *extra_headers, const void *body, size_t len);
 
-/* HTTP: a chunked response: start, any number of chunks, end (all before
- * the handler returns). */
+/* HTTP: answer the request later. Call it from the handler instead of
+ * answering; then answer with tw_sconn_respond (or a chunked response)
+ * from the loop's thread whenever the answer is ready. Until then the
+ * connection processes no further request (pipelined ones wait, and are
+ * answered in order after it) and no idle timer runs. The request (req and
+ * what it points to) still lives only until the handler returns: copy what
+ * the answer needs. If the client goes first (RST, shutdown timeout),
+ * on_close says so and the tw_sconn is gone. A client's FIN does not end
+ * it: a client may half-close and wait for the answer. Returns 0, -EALREADY
+ * (not in the handler, or answered already) or -EINVAL. */
+int tw_sconn_defer(tw_sconn *c);
+
+/* HTTP: a chunked response: start, any number of chunks, end (before the
+ * handler returns, or later for a deferred one). */
 int tw_sconn_respond_start(tw_sconn *c, int status, const char *content_type,
                            const char *extra_headers);
 int tw_sconn_respond_chunk(tw_sconn *c, const void *data, size_t len);

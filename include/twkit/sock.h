@@ -201,13 +201,16 @@ struct tw_closer {
 /* Active close: shutdown(SHUT_WR) (our FIN goes first), then read and
  * discard until the peer's FIN, then close(). THIS SIDE HOLDS TIME_WAIT.
  * If the FIN does not come within deadline_ms, abort. Takes ownership of fd.
- * Returns 0 (callback will run) or -EINVAL. */
+ * Returns 0 (callback will run), or -EINVAL or the loop's error (then fd
+ * was aborted and closed, and no callback runs). */
 int tw_close_active(tw_loop *loop, tw_closer *c, int fd, uint64_t deadline_ms,
                     tw_close_cb cb, void *data);
 
 /* Passive close on the loop: send nothing, read and discard until the peer's
  * FIN, then close() (no TIME_WAIT here); abort if it does not come within
- * grace_ms. Takes ownership of fd. Returns 0 (callback will run) or -EINVAL. */
+ * grace_ms. Takes ownership of fd. Returns 0 (callback will run), or
+ * -EINVAL or the loop's error (then fd was aborted and closed, and no
+ * callback runs). */
 int tw_close_passive(tw_loop *loop, tw_closer *c, int fd, uint64_t grace_ms,
                      tw_close_cb cb, void *data);
 

@@ -88,9 +88,9 @@ static const char serve_usage[] =
     "closed on its own), closed_first_required (http: the protocol required the\n"
     "server to close first), bye_goodbye, aborted_idle, aborted_grace,\n"
     "aborted_invalid, aborted_slow (http head, twp HELLO too late),\n"
-    "aborted_stalled, aborted_shutdown, reaped_idle (made room when full),\n"
-    "peer_reset, naive_closed; reset_after_fin (client FINs answered with RST,\n"
-    "--after-fin rst); first_fin_refused (invariant checks, always 0);\n"
+    "aborted_stalled, aborted_shutdown, aborted_nomem, reaped_idle (made room\n"
+    "when full), peer_reset, naive_closed; reset_after_fin (client FINs answered\n"
+    "with RST, --after-fin rst); first_fin_refused (invariant checks, always 0);\n"
     "accept_paused (EMFILE/ENFILE/max-conns pauses); frames_in, frames_out\n"
     "(twp); requests, bad_requests, responses_2xx/3xx/4xx/5xx (http).\n"
     "/metrics has the same.\n";
@@ -124,7 +124,7 @@ static void *worker_main(void *arg)
 
 #define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(closed_first_required) \
     X(bye_goodbye) X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow)  \
-    X(aborted_stalled) X(aborted_shutdown) X(reaped_idle) X(peer_reset)                 \
+    X(aborted_stalled) X(aborted_shutdown) X(aborted_nomem) X(reaped_idle) X(peer_reset)  \
     X(naive_closed) X(reset_after_fin) X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)    \
     X(requests) X(bad_requests) X(responses[2]) X(responses[3]) X(responses[4])         \
     X(responses[5]) X(conn_buf_peak)
@@ -225,7 +225,7 @@ static void metrics(struct serve *sv, struct mbuf *m)
     ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(closed_first_required)
     ENDED(bye_goodbye) ENDED(aborted_idle) ENDED(aborted_grace) ENDED(aborted_invalid)
     ENDED(aborted_slow) ENDED(aborted_stalled) ENDED(aborted_shutdown) ENDED(reaped_idle)
-    ENDED(peer_reset) ENDED(naive_closed)
+    ENDED(aborted_nomem) ENDED(peer_reset) ENDED(naive_closed)
     metric(m, "twkit_server_closed_first_total", "counter",
            "Connections the protocol required the server to close, where its FIN went "
            "first (HTTP Connection: close to a client that did not close).");

@@ -71,11 +71,11 @@ static void end_abort(tw_client *c, enum tw_client_end how, int err)
     end(c, how, err);
 }
 
-static void update_events(tw_client *c)
+/* Returns -errno when epoll cannot watch the socket (the caller ends). */
+static int update_events(tw_client *c)
 {
     unsigned want = TW_IO_READ | (c->out.len ? TW_IO_WRITE : 0);
-    if (want != c->io.events)
-        tw_io_start(c->loop, &c->io, want);
+    return want != c->io.events ? tw_io_start(c->loop, &c->io, want) : 0;
 }
 
 static int flush(tw_client *c)
@@ -84,11 +84,10 @@ static int flush(tw_client *c)
 
     if (!c->connected || c->io.fd < 0)
         return 0;
-    if ((err = tw__buf_write(&c->out, c->io.fd)) < 0) {
+    if ((err = tw__buf_write(&c->out, c->io.fd)) < 0 || (err = update_events(c)) < 0) {
         end_abort(c, TW_CLIENT_END_ERROR, err);
         return -1;
     }
-    update_events(c);
     return 0;
 }
 
@@ -221,19 +220,14 @@ static int handle_frame(tw_client *c, const struct tw_twp_frame *f)
     }
 }
 
-static int parse(tw_client *c, const uint8_t *data, uint32_t n)
+static int parse(tw_client *c, uint8_t *data, uint32_t n)
 {
-    const uint8_t *p = data;
-    uint32_t len = n;
-    bool buffered = c->in.len > 0;
-    uint32_t max = c->o.max_frame ? c->o.max_frame : TW_TWP_MAX_FRAME_DEFAULT;
+    uint8_t *p;
+    uint32_t len, max = c->o.max_frame ? c->o.max_frame : TW_TWP_MAX_FRAME_DEFAULT;
+    bool buffered;
 
-    if (buffered) {
-        if (tw__buf_append(&c->in, data, n, NULL, 0) < 0)
-            goto fail;
-        p = c->in.p + c->in.off;
-        len = c->in.len;
-    }
+    if (tw__buf_input(&c->in, data, n, &p, &len, &buffered) < 0)
+        goto fail;
     while (len) {
         struct tw_twp_frame f;
         int r = tw_twp_parse(p, len, max, &f);
@@ -248,9 +242,7 @@ static int parse(tw_client *c, const uint8_t *data, uint32_t n)
         p += r;
         len -= (uint32_t)r;
     }
-    if (buffered)
-        tw__buf_consume(&c->in, c->in.len - len);
-    else if (len && tw__buf_append(&c->in, p, len, NULL, 0) < 0)
+    if (tw__buf_input_rest(&c->in, buffered, p, len) < 0)
         goto fail;
     return 0;
 fail:

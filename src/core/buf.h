@@ -4,6 +4,7 @@
 #define TW_CORE_BUF_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,38 @@ static inline void tw__buf_consume(struct tw__buf *b, uint32_t n)
         free(b->p);
         *b = (struct tw__buf){0};
     }
+}
+
+/* Input that may continue a message begun in an earlier read: where to
+ * parse from. With bytes already buffered, data[0..n) is appended and the
+ * parse starts at the buffer; else at data itself, with no copy. Returns 0
+ * or -ENOMEM. */
+static inline int tw__buf_input(struct tw__buf *b, uint8_t *data, uint32_t n, uint8_t **p,
+                                uint32_t *len, bool *buffered)
+{
+    *buffered = b->len > 0;
+    if (!*buffered) {
+        *p = data;
+        *len = n;
+        return 0;
+    }
+    if (tw__buf_append(b, data, n, NULL, 0) < 0)
+        return -ENOMEM;
+    *p = b->p + b->off;
+    *len = b->len;
+    return 0;
+}
+
+/* After the parse: keep rest[0..left), the part of an unfinished message,
+ * for the next read. Returns 0 or -ENOMEM. */
+static inline int tw__buf_input_rest(struct tw__buf *b, bool buffered, const uint8_t *rest,
+                                     uint32_t left)
+{
+    if (buffered) {
+        tw__buf_consume(b, b->len - left);
+        return 0;
+    }
+    return left ? tw__buf_append(b, rest, left, NULL, 0) : 0;
 }
 
 /* Write as much of b to fd as the socket takes. Returns 0 (all written, or

@@ -99,8 +99,11 @@ static int closer_start(tw_loop *loop, tw_closer *c, int fd, uint64_t ms, bool a
     tw_timer_init(&c->timer, closer_timeout, c);
     if (active)
         shutdown(fd, SHUT_WR); /* ENOTCONN (reset already) shows up in read */
-    if ((err = tw_io_start(loop, &c->io, TW_IO_READ)) < 0)
+    if ((err = tw_io_start(loop, &c->io, TW_IO_READ)) < 0) {
+        tw_sock_abort(fd); /* the closer owns fd, whatever the outcome */
+        c->io.fd = -1;
         return err;
+    }
     tw_timer_start(loop, &c->timer, ms);
     return 0;
 }

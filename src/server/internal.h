@@ -23,6 +23,7 @@ struct tw_sconn {
     tw_timer timer;
     struct tw_list link;    /* in srv->conns, least recently active first */
     tw_server *srv;
+    void *data;             /* the application's (tw_sconn_set_data) */
     uint64_t *end_counter;  /* what to count when the pending end happens */
     /* timers (loop ms): the one timer fires at timer_at, and on_timer
      * works out from these what is due; activity only moves them, so a busy
@@ -49,6 +50,9 @@ struct tw_sconn {
                                HELLO; HTTP the next response closes */
     bool fin_now;           /* HTTP/1.0 close: our FIN once it is written */
     bool naive;             /* naive_close mode: close first once written */
+    bool held;              /* the application holds a request (HTTP
+                               tw_sconn_defer): the client waits for us, so
+                               no idle, stall or head timer runs for it */
     /* HTTP */
     bool in_request;        /* a handler may respond now */
     bool resp_close;        /* this response says Connection: close */
@@ -63,6 +67,7 @@ struct tw_sconn {
 
 struct tw_server {
     tw_loop *loop;
+    const struct tw__proto *proto;
     struct tw_server_opts o;
     tw_io lio;
     tw_timer accept_timer;
@@ -77,16 +82,39 @@ struct tw_server {
     uint8_t scratch[SCRATCH];
 };
 
+/* Whether the connection is still there after a call that may end it. */
+typedef enum { SC_FREED = 0, SC_ALIVE = 1 } sc_live;
+
+/* A protocol on the life cycle. server.c calls a protocol only through
+ * this; the protocols call server.c's functions below. */
+struct tw__proto {
+    enum sc_state first;      /* the state after accept */
+    /* bytes that arrived in HELLO..GOODBYE_SENT (NULL, 0: parse what waits
+     * in c->in, after backpressure) */
+    sc_live (*input)(tw_sconn *c, uint8_t *data, uint32_t n);
+    void (*finish)(tw_sconn *c);               /* the server wants to end */
+    bool (*head_due)(const tw_sconn *c);       /* OPEN: a request head is awaited */
+    uint64_t (*done_wait)(const tw_sconn *c);  /* DONE_SENT, all acked: wait this */
+    void (*done_over)(tw_sconn *c);            /* ... then this */
+    bool close_first_ok;      /* the protocol may require our FIN first */
+    bool rst_after_fin_ok;    /* after_fin RST is allowed */
+};
+extern const struct tw__proto tw__proto_twp, tw__proto_http;
+
+/* Counters are written by the loop's thread alone and read by others
+ * (twkit serve's /metrics): relaxed atomic stores, no read-modify-write. */
+static inline void tw__stat_add(uint64_t *p, int64_t d)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + (uint64_t)d, __ATOMIC_RELAXED);
+}
+static inline void tw__stat_inc(uint64_t *p) { tw__stat_add(p, 1); }
+
 /* server.c: the only ways a connection ends, output, timers */
 void tw__sconn_abort(tw_sconn *c, uint64_t *counter);
+sc_live tw__sconn_close_first(tw_sconn *c); /* the protocol requires it */
 void tw__sconn_naive_close_after(tw_sconn *c); /* once the reply is written */
-int tw__sconn_flush(tw_sconn *c); /* -1: the connection was freed */
+sc_live tw__sconn_flush(tw_sconn *c);
 void tw__sconn_arm(tw_sconn *c, uint64_t at); /* make the timer fire by then */
 void tw__sconn_end_wait(tw_sconn *c, enum sc_state st, uint64_t *counter);
-
-/* http.c */
-int tw__http_input(tw_sconn *c, uint8_t *data, uint32_t n); /* -1: freed */
-void tw__http_finish(tw_sconn *c);
-bool tw__http_head_due(const tw_sconn *c); /* a head is awaited */
 
 #endif

@@ -52,6 +52,13 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 /* ---- ending a connection: the only places that close ---- */
 
+/* Accept again; if epoll cannot take the listener now, try later. */
+static void listen_resume(tw_server *s)
+{
+    if (tw_io_start(s->loop, &s->lio, TW_IO_READ) < 0)
+        tw_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
+}
+
 static void conn_free(tw_sconn *c)
 {
     tw_server *s = c->srv;
@@ -61,21 +68,23 @@ static void conn_free(tw_sconn *c)
     tw__list_del(&c->link);
     tw__buf_free(&c->in);
     tw__buf_free(&c->out);
+    if (s->o.on_close)
+        s->o.on_close(c, s->o.data);
     free(c);
     s->nconns--;
-    s->st.active--;
+    tw__stat_add(&s->st.active, -1);
     if (s->shutting_down && !s->nconns)
         tw_timer_stop(&s->shutdown_timer); /* the last one ended in time */
     if (s->paused_full && !s->shutting_down && s->nconns < s->o.max_conns) {
         s->paused_full = false;
-        tw_io_start(s->loop, &s->lio, TW_IO_READ);
+        listen_resume(s);
     }
 }
 
 void tw__sconn_abort(tw_sconn *c, uint64_t *counter)
 {
     tw_sock_abort(c->io.fd);
-    (*counter)++;
+    tw__stat_inc(counter);
     conn_free(c);
 }
 
@@ -85,7 +94,7 @@ void tw__sconn_abort(tw_sconn *c, uint64_t *counter)
 static void close_gone(tw_sconn *c, uint64_t *counter)
 {
     close(c->io.fd);
-    (*counter)++;
+    tw__stat_inc(counter);
     conn_free(c);
 }
 
@@ -102,35 +111,40 @@ static void close_passive(tw_sconn *c, uint64_t *counter)
     if (c->srv->o.after_fin == TW_AFTER_FIN_RST && !c->owed_at_fin &&
         tw_sock_unacked(c->io.fd) == 0) {
         tw_sock_abort(c->io.fd);
-        c->srv->st.reset_after_fin++;
+        tw__stat_inc(&c->srv->st.reset_after_fin);
     } else if (tw_sock_close_passive(c->io.fd) < 0) {
         /* The kernel says the client's FIN is not here, or data is unread:
          * closing now would send the first FIN (or an RST over data). */
-        c->srv->st.first_fin_refused++;
+        tw__stat_inc(&c->srv->st.first_fin_refused);
         assert(!"server about to send the first FIN");
         tw_sock_abort(c->io.fd);
     }
-    (*counter)++;
+    tw__stat_inc(counter);
     conn_free(c);
 }
 
-/* The one place the server sends the first FIN: HTTP, after a response
- * that said Connection: close, which obliges the server to close (RFC 9112
- * 9.6) — at once to an HTTP/1.0 client that waits for it, else after the
- * client had close_wait to close first. The response is all written
- * (shutdown queues the FIN behind it); input goes on being read and
- * discarded until the client's FIN, so close() never resets unread data. */
-static int send_required_fin(tw_sconn *c)
+/* The one place the server sends the first FIN: only for a protocol that
+ * can require it (HTTP, after a response that said Connection: close: RFC
+ * 9112 9.6), at once to a client that waits for it (fin_now), else after
+ * the client had its chance to close first (done_over). The reply is all
+ * written (shutdown queues the FIN behind it); input goes on being read
+ * and discarded until the client's FIN, so close() never resets unread
+ * data. */
+static sc_live update_events(tw_sconn *c);
+
+sc_live tw__sconn_close_first(tw_sconn *c)
 {
-    assert(c->srv->o.proto == TW_PROTO_HTTP && c->state == SC_DONE_SENT && !c->out.len);
-    if (c->srv->o.proto != TW_PROTO_HTTP || c->out.len) {
-        c->srv->st.first_fin_refused++;
-        tw__sconn_abort(c, &c->srv->st.aborted_grace);
-        return -1;
+    tw_server *s = c->srv;
+
+    assert(s->proto->close_first_ok && c->state == SC_DONE_SENT && !c->out.len);
+    if (!s->proto->close_first_ok || c->state != SC_DONE_SENT || c->out.len) {
+        tw__stat_inc(&s->st.first_fin_refused);
+        tw__sconn_abort(c, &s->st.aborted_grace);
+        return SC_FREED;
     }
     shutdown(c->io.fd, SHUT_WR);
-    tw__sconn_end_wait(c, SC_FIN_SENT, &c->srv->st.closed_first_required);
-    return 0;
+    tw__sconn_end_wait(c, SC_FIN_SENT, &s->st.closed_first_required);
+    return update_events(c);
 }
 
 /* naive_close mode only: we send the first FIN and hold the TIME_WAIT.
@@ -139,7 +153,7 @@ static int send_required_fin(tw_sconn *c)
 static void naive_close(tw_sconn *c)
 {
     close(c->io.fd);
-    c->srv->st.naive_closed++;
+    tw__stat_inc(&c->srv->st.naive_closed);
     conn_free(c);
 }
 
@@ -149,8 +163,6 @@ void tw__sconn_naive_close_after(tw_sconn *c)
     c->reading = false;
     c->naive = true;
 }
-
-static void update_events(tw_sconn *c);
 
 /* ---- timers ---- */
 
@@ -183,7 +195,7 @@ static uint64_t end_wait_ms(const tw_sconn *c)
     const struct tw_server_opts *o = &c->srv->o;
 
     switch (c->state) {
-    case SC_DONE_SENT: return o->proto == TW_PROTO_HTTP ? o->close_wait_ms : o->grace_ms;
+    case SC_DONE_SENT: return c->srv->proto->done_wait(c);
     case SC_GOODBYE_SENT:
     case SC_FIN_SENT: return o->grace_ms;
     default: return 0; /* ERROR_SENT: abort as soon as it is acknowledged */
@@ -197,12 +209,7 @@ static void end_wait_over(tw_sconn *c)
 
     switch (c->state) {
     case SC_DONE_SENT:
-        if (s->o.proto == TW_PROTO_HTTP) {
-            if (send_required_fin(c) == 0) /* the client had its chance to close first */
-                update_events(c);
-            return;
-        }
-        tw__sconn_abort(c, &s->st.aborted_grace); /* twp DONE: no FIN in grace */
+        s->proto->done_over(c); /* HTTP: our FIN; twp: abort */
         return;
     case SC_GOODBYE_SENT:
         tw__sconn_abort(c, &s->st.aborted_grace);
@@ -266,7 +273,9 @@ static void on_timer(tw_timer *t)
         c->active_ms = now;
     }
     sending = c->out.len || unacked > 0;
-    partial = c->reading && (c->in.len || c->skip);
+    if (c->held && !sending)
+        return; /* the client waits for us: nothing is due from it */
+    partial = c->reading && !c->held && (c->in.len || c->skip);
 
     /* The stall rule: with work in flight, at least min_progress bytes must
      * move in every stall window. */
@@ -291,7 +300,7 @@ static void on_timer(tw_timer *t)
             return;
         break;
     case SC_OPEN:
-        if (s->o.proto == TW_PROTO_HTTP && tw__http_head_due(c)) {
+        if (s->proto->head_due(c)) {
             if (hello_or_head_late(c, now, &next))
                 return;
         } else if (sending || partial) {
@@ -337,36 +346,28 @@ static void on_timer(tw_timer *t)
 
 /* ---- output ---- */
 
-static void update_events(tw_sconn *c)
+/* Ask epoll for what the connection needs now. A failure (the kernel out
+ * of memory) would leave it deaf: it is aborted instead. */
+static sc_live update_events(tw_sconn *c)
 {
     unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len ? TW_IO_WRITE : 0);
 
     if (want == c->io.events)
-        return;
-    if (want)
-        tw_io_start(c->srv->loop, &c->io, want);
-    else
+        return SC_ALIVE;
+    if (!want) {
         tw_io_stop(&c->io);
+        return SC_ALIVE;
+    }
+    if (tw_io_start(c->srv->loop, &c->io, want) < 0) {
+        tw__sconn_abort(c, &c->srv->st.aborted_nomem);
+        return SC_FREED;
+    }
+    return SC_ALIVE;
 }
-
-static int queue_frame(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
-{
-    uint8_t hdr[TW_TWP_HDR];
-
-    tw_twp_put_header(hdr, type, len);
-    if (tw__buf_append(&c->out, hdr, sizeof(hdr), payload, len) < 0)
-        return -ENOMEM;
-    c->srv->st.frames_out++;
-    return 0;
-}
-
-static int conn_input(tw_sconn *c, uint8_t *data, uint32_t n);
-static uint32_t after_done(tw_sconn *c, const uint8_t *p, uint32_t len);
 
 /* Write what is queued; under backpressure, parse the requests that wait
- * in the input buffer as the output drains. Returns -1 if the connection
- * was freed. */
-int tw__sconn_flush(tw_sconn *c)
+ * in the input buffer as the output drains. */
+sc_live tw__sconn_flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
@@ -376,12 +377,12 @@ int tw__sconn_flush(tw_sconn *c)
         bool resume = false;
 
         if (held > s->st.conn_buf_peak)
-            s->st.conn_buf_peak = held;
+            __atomic_store_n(&s->st.conn_buf_peak, held, __ATOMIC_RELAXED);
         if (tw__buf_write(&c->out, c->io.fd) < 0) {
             /* EPIPE, ECONNRESET: after GOODBYE that is the expected ending */
             tw__sconn_abort(c, c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye
                                                            : &s->st.peer_reset);
-            return -1;
+            return SC_FREED;
         }
         if (c->out.len != before)
             c->active_ms = now_ms(c);
@@ -398,258 +399,29 @@ int tw__sconn_flush(tw_sconn *c)
         if (!c->out.len) {
             if (c->naive) {
                 naive_close(c);
-                return -1;
+                return SC_FREED;
             }
-            if (c->state == SC_PEER_FIN) {
+            if (c->state == SC_PEER_FIN && !c->held) {
                 close_passive(c, c->end_counter);
-                return -1;
+                return SC_FREED;
             }
-            if (c->state == SC_DONE_SENT && c->fin_now && send_required_fin(c) < 0)
-                return -1;
+            if (c->state == SC_DONE_SENT && c->fin_now)
+                return tw__sconn_close_first(c);
         }
         if (!resume || !c->in.len || round == FLUSH_ROUNDS)
             break;
         c->in_read = true;
-        if (conn_input(c, NULL, 0) < 0)
-            return -1;
+        if (s->proto->input(c, NULL, 0) == SC_FREED)
+            return SC_FREED;
         c->in_read = false;
     }
-    update_events(c);
-    return 0;
-}
-
-int tw_sconn_send(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
-{
-    int err;
-
-    if (!c || (len && !payload) || c->srv->o.proto != TW_PROTO_TWP)
-        return -EINVAL;
-    if (c->state != SC_OPEN)
-        return -EPIPE;
-    if ((err = queue_frame(c, type, payload, len)) < 0)
-        return err;
-    if (!c->in_read)
-        tw__sconn_flush(c);
-    return 0;
-}
-
-/* Queue a reply from the input path. Returns -1 (connection freed) when
- * memory ran out. */
-static int reply(tw_sconn *c, uint8_t type, const void *payload, uint32_t len)
-{
-    if (queue_frame(c, type, payload, len) == 0)
-        return 0;
-    tw__sconn_abort(c, &c->srv->st.aborted_invalid);
-    return -1;
+    return update_events(c);
 }
 
 void tw_sconn_finish(tw_sconn *c)
 {
-    if (!c || (c->state != SC_OPEN && c->state != SC_HELLO))
-        return;
-    if (c->srv->o.proto == TW_PROTO_HTTP) {
-        tw__http_finish(c);
-        return;
-    }
-    c->closing = true;
-    if (c->state == SC_HELLO) { /* DONE must not be our first frame */
-        tw__sconn_arm(c, c->active_ms + c->srv->o.grace_ms);
-        return;
-    }
-    queue_frame(c, TW_TWP_DONE, NULL, 0);
-    tw__sconn_end_wait(c, SC_DONE_SENT, &c->srv->st.closed_after_done);
-    if (!c->in_read) {
-        /* a frame partly in goes on in the bytes to come: walk it */
-        if (c->in.len)
-            after_done(c, c->in.p + c->in.off, c->in.len);
-        tw__buf_free(&c->in);
-        tw__sconn_flush(c);
-    }
-}
-
-static void protocol_error(tw_sconn *c, uint16_t code, const char *why)
-{
-    uint8_t p[2 + 64];
-    uint32_t n = (uint32_t)strlen(why);
-
-    if (n > 64)
-        n = 64;
-    p[0] = (uint8_t)(code >> 8);
-    p[1] = (uint8_t)code;
-    memcpy(p + 2, why, n);
-    queue_frame(c, TW_TWP_ERROR, p, 2 + n);
-    tw__sconn_end_wait(c, SC_ERROR_SENT, &c->srv->st.aborted_invalid);
-}
-
-/* ---- input ---- */
-
-/* Returns -1 if the connection was freed. */
-static int handle_frame(tw_sconn *c, const struct tw_twp_frame *f)
-{
-    tw_server *s = c->srv;
-    int r;
-
-    s->st.frames_in++;
-    if (c->state == SC_HELLO) {
-        if (f->type != TW_TWP_HELLO || memcmp(f->payload, tw_twp_hello, 4) != 0) {
-            protocol_error(c, TW_TWP_E_VERSION, "expected HELLO twp version 1");
-            return 0;
-        }
-        c->state = SC_OPEN;
-        if (reply(c, TW_TWP_HELLO, tw_twp_hello, 4) < 0)
-            return -1;
-        if (c->closing) { /* shutdown came before the HELLO */
-            c->closing = false;
-            c->state = SC_OPEN;
-            tw_sconn_finish(c);
-        }
-        return 0;
-    }
-    switch (f->type) {
-    case TW_TWP_DATA:
-        c->requests++;
-        r = s->o.on_data ? s->o.on_data(c, f->payload, f->len, s->o.data)
-                         : reply(c, TW_TWP_DATA, f->payload, f->len);
-        if (r < 0 && !s->o.on_data)
-            return -1;
-        if (r < 0) {
-            tw__sconn_abort(c, &s->st.aborted_invalid);
-            return -1;
-        }
-        if (s->o.naive_close) {
-            tw__sconn_naive_close_after(c);
-            return 0;
-        }
-        if (s->o.max_requests && c->requests >= s->o.max_requests)
-            tw_sconn_finish(c);
-        return 0;
-    case TW_TWP_PING:
-        return reply(c, TW_TWP_PONG, f->payload, f->len);
-    case TW_TWP_PONG:
-        return 0;
-    case TW_TWP_BYE:
-        if (reply(c, TW_TWP_GOODBYE, NULL, 0) < 0)
-            return -1;
-        tw__sconn_end_wait(c, SC_GOODBYE_SENT, &s->st.bye_goodbye);
-        return 0;
-    case TW_TWP_ERROR:
-        tw__sconn_abort(c, &s->st.aborted_invalid); /* the client gave up on us */
-        return -1;
-    default: /* HELLO again, DONE, GOODBYE: not from a client, not now */
-        protocol_error(c, TW_TWP_E_STATE, "frame not allowed now");
-        return 0;
-    }
-}
-
-/* After DONE: requests crossing it are read and not processed (the client
- * may send them again elsewhere), but a BYE that crossed it is answered
- * with GOODBYE, so that client still ends without TIME_WAIT. Frames are
- * walked without buffering their payloads: a header split across reads
- * waits in c->hdr, a payload is skipped. Returns the bytes used; any left
- * came after the BYE. */
-static uint32_t after_done(tw_sconn *c, const uint8_t *p, uint32_t len)
-{
-    uint32_t used = 0;
-
-    while (used < len && c->state == SC_DONE_SENT) {
-        uint32_t take, plen;
-
-        if (c->skip) {
-            take = len - used < c->skip ? len - used : c->skip;
-            c->skip -= take;
-            used += take;
-            continue;
-        }
-        take = TW_TWP_HDR - (uint32_t)c->hdr_len;
-        if (take > len - used)
-            take = len - used;
-        memcpy(c->hdr + c->hdr_len, p + used, take);
-        c->hdr_len += (uint8_t)take;
-        used += take;
-        if (c->hdr_len < TW_TWP_HDR)
-            break;
-        c->hdr_len = 0;
-        plen = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
-               (uint32_t)c->hdr[2] << 8 | c->hdr[3];
-        if (c->hdr[4] == TW_TWP_BYE && plen == 0) {
-            if (queue_frame(c, TW_TWP_GOODBYE, NULL, 0) == 0)
-                tw__sconn_end_wait(c, SC_GOODBYE_SENT, &c->srv->st.bye_goodbye);
-            break;
-        }
-        c->skip = plen;
-    }
-    return used;
-}
-
-/* Bytes in DONE_SENT or GOODBYE_SENT: see after_done; anything after a BYE
- * is an error (the client said it would send nothing more). */
-static void input_ending(tw_sconn *c, const uint8_t *p, uint32_t len)
-{
-    uint32_t used = c->state == SC_DONE_SENT ? after_done(c, p, len) : 0;
-
-    if (c->state == SC_GOODBYE_SENT && used < len)
-        protocol_error(c, TW_TWP_E_STATE, "frame after BYE");
-}
-
-/* Parse every complete frame of data[0..n). Returns -1 if freed. */
-static int parse_input(tw_sconn *c, const uint8_t *data, uint32_t n)
-{
-    const uint8_t *p = data;
-    uint32_t len = n;
-    bool buffered = c->in.len > 0;
-
-    if (c->state == SC_DONE_SENT || c->state == SC_GOODBYE_SENT) {
-        input_ending(c, data, n);
-        return 0;
-    }
-    if (buffered) {
-        if (tw__buf_append(&c->in, data, n, NULL, 0) < 0) {
-            tw__sconn_abort(c, &c->srv->st.aborted_invalid);
-            return -1;
-        }
-        p = c->in.p + c->in.off;
-        len = c->in.len;
-    }
-    /* Backpressure per frame: stop once the replies queued pass the limit;
-     * the rest waits in c->in until they drain (tw__sconn_flush). */
-    while (len && c->state <= SC_OPEN && c->out.len <= c->srv->o.max_outbuf) {
-        struct tw_twp_frame f;
-        int r = tw_twp_parse(p, len, c->srv->o.max_frame, &f);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            protocol_error(c, r == -EMSGSIZE ? TW_TWP_E_TOO_BIG : TW_TWP_E_BAD_FRAME,
-                           r == -EMSGSIZE ? "frame too big" : "bad frame");
-            break;
-        }
-        if (handle_frame(c, &f) < 0)
-            return -1;
-        p += r;
-        len -= (uint32_t)r;
-        if (c->state == SC_DONE_SENT || c->state == SC_GOODBYE_SENT) {
-            input_ending(c, p, len); /* frames behind DONE or BYE */
-            len = 0;
-        }
-    }
-    if (c->state > SC_OPEN)
-        len = 0; /* past DONE/BYE/ERROR nothing more is processed */
-    else if (len && c->out.len > c->srv->o.max_outbuf)
-        c->reading = false; /* backpressure: parse the rest as replies drain */
-    if (buffered) {
-        tw__buf_consume(&c->in, c->in.len - len);
-    } else if (len && tw__buf_append(&c->in, p, len, NULL, 0) < 0) {
-        tw__sconn_abort(c, &c->srv->st.aborted_invalid);
-        return -1;
-    }
-    if (c->in.len && c->reading) /* a frame partly in must keep moving */
-        tw__sconn_arm(c, tw_loop_now(c->srv->loop) + c->srv->o.stall_timeout_ms);
-    return 0;
-}
-
-static int conn_input(tw_sconn *c, uint8_t *data, uint32_t n)
-{
-    return c->srv->o.proto == TW_PROTO_HTTP ? tw__http_input(c, data, n)
-                                            : parse_input(c, data, n);
+    if (c && (c->state == SC_OPEN || c->state == SC_HELLO))
+        c->srv->proto->finish(c);
 }
 
 static void on_peer_fin(tw_sconn *c)
@@ -693,7 +465,8 @@ static void on_io(tw_io *io, unsigned events)
                 tw__list_del(&c->link);
                 tw__list_add_tail(&s->conns, &c->link);
             }
-            if (c->state <= SC_GOODBYE_SENT && conn_input(c, s->scratch, (uint32_t)n) < 0)
+            if (c->state <= SC_GOODBYE_SENT &&
+                s->proto->input(c, s->scratch, (uint32_t)n) == SC_FREED)
                 return; /* FIN_SENT, PEER_FIN: discarded; ERROR_SENT: not read */
             if (n < SCRATCH && !(events & TW_IO_RDHUP))
                 break;
@@ -701,7 +474,7 @@ static void on_io(tw_io *io, unsigned events)
         }
         if (n == 0) {
             c->in_read = false;
-            c->owed_at_fin |= c->out.len || c->requests != requests_before;
+            c->owed_at_fin |= c->out.len || c->held || c->requests != requests_before;
             on_peer_fin(c);
             return;
         }
@@ -751,7 +524,7 @@ static void resume_accept(tw_timer *t)
 {
     tw_server *s = t->data;
     if (!s->shutting_down)
-        tw_io_start(s->loop, &s->lio, TW_IO_READ);
+        listen_resume(s);
 }
 
 static void on_accept(tw_io *io, unsigned events)
@@ -764,7 +537,7 @@ static void on_accept(tw_io *io, unsigned events)
 
         if (s->nconns >= s->o.max_conns && !(victim = idle_victim(s))) {
             s->paused_full = true;
-            s->st.accept_paused++;
+            tw__stat_inc(&s->st.accept_paused);
             tw_io_stop(&s->lio);
             return;
         }
@@ -774,7 +547,7 @@ static void on_accept(tw_io *io, unsigned events)
         if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
             /* Out of descriptors: the pending connection stays queued and
              * epoll would report it again at once. Pause instead of spin. */
-            s->st.accept_paused++;
+            tw__stat_inc(&s->st.accept_paused);
             tw_io_stop(&s->lio);
             tw_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
             return;
@@ -788,7 +561,7 @@ static void on_accept(tw_io *io, unsigned events)
             continue;
         }
         c->srv = s;
-        c->state = s->o.proto == TW_PROTO_HTTP ? SC_OPEN : SC_HELLO;
+        c->state = s->proto->first;
         c->reading = true; /* TCP_NODELAY: inherited from the listener */
         c->since_ms = c->active_ms = tw_loop_now(s->loop);
         tw_io_init(&c->io, fd, on_io, c);
@@ -802,8 +575,10 @@ static void on_accept(tw_io *io, unsigned events)
         tw__sconn_arm(c, c->since_ms + s->o.request_timeout_ms);
         tw__list_add_tail(&s->conns, &c->link);
         s->nconns++;
-        s->st.accepted++;
-        s->st.active++;
+        tw__stat_inc(&s->st.accepted);
+        tw__stat_inc(&s->st.active);
+        if (s->o.on_open)
+            s->o.on_open(c, s->o.data);
     }
 }
 
@@ -822,14 +597,22 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
     tw_server *s;
     int fd, err;
 
-    if (!loop || !opts || !out || (opts->proto != TW_PROTO_TWP && opts->proto != TW_PROTO_HTTP))
+    const struct tw__proto *proto;
+
+    if (!loop || !opts || !out)
         return -EINVAL;
+    switch (opts->proto) {
+    case TW_PROTO_TWP: proto = &tw__proto_twp; break;
+    case TW_PROTO_HTTP: proto = &tw__proto_http; break;
+    default: return -EINVAL;
+    }
     if (opts->after_fin > TW_AFTER_FIN_RST ||
-        (opts->proto == TW_PROTO_TWP && opts->after_fin == TW_AFTER_FIN_RST))
+        (opts->after_fin == TW_AFTER_FIN_RST && !proto->rst_after_fin_ok))
         return -EINVAL; /* twp clients that want no TIME_WAIT say BYE */
     if (!(s = calloc(1, sizeof(*s))))
         return -ENOMEM;
     s->loop = loop;
+    s->proto = proto;
     s->o = *opts;
 #define DEFAULT(f, v) if (!s->o.f) s->o.f = (v)
     DEFAULT(max_conns, 10000);
@@ -899,3 +682,5 @@ const struct tw_server_stats *tw_server_stats(const tw_server *s) { return &s->s
 unsigned tw_server_conns(const tw_server *s) { return s->nconns; }
 bool tw_server_shutting_down(const tw_server *s) { return s->shutting_down; }
 tw_server *tw_sconn_server(const tw_sconn *c) { return c->srv; }
+void tw_sconn_set_data(tw_sconn *c, void *data) { c->data = data; }
+void *tw_sconn_data(const tw_sconn *c) { return c->data; }

@@ -959,3 +959,116 @@ Test(http, pipelined_metrics_requests_are_cheap)
     cr_assert_lt(cpu, 0.5, "2000 /metrics cost %.2f s of server CPU", cpu); /* was 1.4 s */
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit serve: %d", status);
 }
+
+/* ---- responses after the handler returns ---- */
+
+static struct {
+    tw_sconn *held;     /* the request held, until answered or closed */
+    char path[64];      /* copied: the request dies with the handler */
+    int opened, closed;
+    bool held_closed;   /* on_close came for the held connection */
+} dq;
+
+static void defer_slow(tw_sconn *c, const struct tw_http_req *req, void *data)
+{
+    if (req->path_len >= 5 && memcmp(req->path, "/slow", 5) == 0 && !dq.held) {
+        cr_assert_eq(tw_sconn_defer(c), 0);
+        snprintf(dq.path, sizeof(dq.path), "%.*s", (int)req->path_len, req->path);
+        dq.held = c;
+        return;
+    }
+    tw_sconn_respond(c, 200, "text/plain", NULL, req->path, req->path_len);
+}
+
+static void dq_open(tw_sconn *c, void *data) { dq.opened++; }
+static void dq_close(tw_sconn *c, void *data)
+{
+    dq.closed++;
+    if (c == dq.held) {
+        dq.held_closed = true;
+        dq.held = NULL;
+    }
+}
+
+static void answer_held(void)
+{
+    cr_assert_not_null(dq.held);
+    cr_assert_eq(tw_sconn_respond(dq.held, 200, "text/plain", NULL, dq.path, strlen(dq.path)), 0);
+    dq.held = NULL;
+}
+
+/* A handler holds /slow and answers it later from the loop: the requests
+ * pipelined behind it wait and are answered after it, in order; the held
+ * connection is not idle. */
+Test(http, a_deferred_response_keeps_pipelined_answers_in_order)
+{
+    char buf[4096], bodies[3][32];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    memset(&dq, 0, sizeof(dq));
+    start_http((struct tw_server_opts){.on_http = defer_slow, .on_open = dq_open,
+                                       .on_close = dq_close, .idle_timeout_ms = 200});
+    fd = client_conn();
+    send_all(fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /second HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /third HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 500, &err); /* > idle timeout */
+    cr_assert_eq(n, 0, "answered before the held one: %s", buf);
+    cr_assert_eq(err, 0, "the held connection ended: %d", err);
+    cr_assert_not_null(dq.held);
+    answer_held();
+    n = read_while_serving(fd, buf, sizeof(buf), three_responses, 2000, &err);
+    cr_assert_eq(responses(buf, n, bodies, 3, NULL), 3, "%s", buf);
+    cr_assert_str_eq(bodies[0], "/slow");
+    cr_assert_str_eq(bodies[1], "/second");
+    cr_assert_str_eq(bodies[2], "/third");
+    /* then idle again: the idle timeout runs once more */
+    read_while_serving(fd, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert_eq(err, ECONNRESET, "idle after the answers: %d", err);
+    close(fd);
+    cr_assert_eq(dq.opened, 1);
+    cr_assert_eq(dq.closed, 1);
+}
+
+/* The client half-closes while its answer is held: it still gets it, then
+ * our FIN. A client that resets instead: on_close tells the holder. */
+Test(http, a_deferred_response_survives_a_half_close_and_on_close_reports_a_reset)
+{
+    char buf[2048];
+    int fd, err;
+    size_t n;
+
+    NEED_ROOT();
+    memset(&dq, 0, sizeof(dq));
+    start_http((struct tw_server_opts){.on_http = defer_slow, .on_close = dq_close});
+    fd = client_conn();
+    send_all(fd, "GET /slow/half HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_not_null(dq.held);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_not_null(dq.held, "the client's FIN ended the held request");
+    answer_held();
+    n = read_while_serving(fd, buf, sizeof(buf), NULL, 2000, &err);
+    cr_assert(one_response(buf, n), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\n\r\n/slow/half"), "%s", buf);
+    cr_assert_eq(err, -1, "expected EOF, got %d", err);
+    close(fd);
+    run_until(no_conns, 2000);
+    cr_assert_eq(tw_server_stats(srv)->closed_by_peer, 1);
+
+    fd = client_conn();
+    send_all(fd, "GET /slow/gone HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_not_null(dq.held);
+    tw_sock_abort(fd); /* RST */
+    run_until(no_conns, 2000);
+    cr_assert(dq.held_closed, "on_close did not report the held connection");
+    cr_assert_null(dq.held);
+    cr_assert_eq(tw_server_stats(srv)->peer_reset, 1);
+}

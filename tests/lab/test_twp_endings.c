@@ -223,7 +223,8 @@ static void assert_endings_add_up(const char *what)
     uint64_t sum = st->closed_after_done + st->closed_by_peer + st->closed_first_required +
                    st->bye_goodbye + st->aborted_idle + st->aborted_grace +
                    st->aborted_invalid + st->aborted_slow + st->aborted_stalled +
-                   st->aborted_shutdown + st->reaped_idle + st->peer_reset + st->naive_closed;
+                   st->aborted_shutdown + st->aborted_nomem + st->reaped_idle + st->peer_reset +
+                   st->naive_closed;
 
     cr_assert_eq(st->active, 0, "%s: %llu still active", what, (unsigned long long)st->active);
     cr_assert_eq(st->accepted, sum, "%s: %llu accepted, %llu endings counted", what,
@@ -1014,4 +1015,50 @@ Test(twp_endings, endings_add_up_to_accepted)
     run_until(no_conns, 3000);
     cr_assert_eq(st->closed_first_required, 1);
     assert_endings_add_up("http");
+}
+
+/* A twp application can keep a connection and send DATA on it later, from
+ * the loop, until on_close says it is gone. */
+static struct {
+    tw_sconn *c;
+    int opened, closed;
+} later;
+
+static void later_open(tw_sconn *c, void *data)
+{
+    later.opened++;
+    later.c = c;
+    tw_sconn_set_data(c, &later);
+}
+static void later_close(tw_sconn *c, void *data)
+{
+    cr_assert_eq(tw_sconn_data(c), &later);
+    later.closed++;
+    later.c = NULL;
+}
+
+Test(twp_endings, send_later_until_on_close)
+{
+    int fd;
+
+    NEED_ROOT();
+    memset(&later, 0, sizeof(later));
+    start_server(&(struct tw_server_opts){.on_open = later_open, .on_close = later_close});
+    fd = raw_connect();
+    raw_send(fd, TW_TWP_HELLO, "twp\x01");
+    for (int i = 0; i < 20; i++)
+        tw_loop_run_once(loop, 5);
+    cr_assert_eq(later.opened, 1);
+    cr_assert_not_null(later.c);
+    cr_assert_eq(tw_sconn_send(later.c, "late", 4), 0);
+    cr_assert_eq(tw_sconn_send(NULL, "x", 1), -EINVAL);
+    raw_send(fd, TW_TWP_BYE, NULL);
+    rx_reset(&ra);
+    cr_assert(rx_until(fd, &ra, TW_TWP_GOODBYE, 2000), "no GOODBYE: %s", ra.types);
+    cr_assert_str_eq(ra.types, "128", "HELLO, the late DATA, GOODBYE");
+    cr_assert_eq(memcmp(ra.data, "late", 4), 0);
+    tw_sock_abort(fd);
+    run_until(no_conns, 2000);
+    cr_assert_eq(later.closed, 1);
+    cr_assert_null(later.c);
 }

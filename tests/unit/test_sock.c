@@ -3,6 +3,7 @@
  * resulting sockets read back through sock_diag. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
@@ -373,4 +374,20 @@ Test(sock, unacked_bytes)
     tw_sock_abort(cfd);
     tw_sock_abort(sfd);
     close(lfd);
+}
+
+/* The closers take ownership of fd: when the loop cannot watch it (epoll
+ * refuses a character device), the fd is closed anyway, not leaked. */
+Test(sock, a_closer_that_cannot_start_still_closes_its_fd)
+{
+    tw_closer cl;
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_lt(tw_close_passive(loop, &cl, fd, 1000, NULL, NULL), 0);
+    cr_assert_eq(fcntl(fd, F_GETFD), -1, "fd %d still open", fd);
+    cr_assert_eq(errno, EBADF);
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cr_assert_lt(tw_close_active(loop, &cl, fd, 1000, NULL, NULL), 0);
+    cr_assert_eq(fcntl(fd, F_GETFD), -1, "fd %d still open", fd);
 }
