@@ -22,15 +22,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "twkit/list.h"
+
 typedef struct tw_loop tw_loop;
 typedef struct tw_io tw_io;
 typedef struct tw_timer tw_timer;
 typedef struct tw_defer tw_defer;
-
-/* Intrusive doubly-linked list node. */
-struct tw_list {
-    struct tw_list *prev, *next;
-};
 
 /* Event bits for tw_io. */
 enum {

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "twkit/loop.h"
+#include "twkit/list.h"
 
 #define tw__container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))

@@ -1,0 +1,10 @@
+/* The intrusive doubly-linked list node that the loop's watchers and
+ * timers embed (the operations are internal: src/core/list.h). */
+#ifndef TWKIT_LIST_H
+#define TWKIT_LIST_H
+
+struct tw_list {
+    struct tw_list *prev, *next;
+};
+
+#endif
