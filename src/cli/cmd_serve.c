@@ -83,17 +83,19 @@ static const char serve_usage[] =
     "  -h, --help             this text\n"
     "\n"
     "Durations: plain seconds or with a unit: 2, 2s, 500ms, 1m.\n"
-    "Exit counters: accepted; how connections ended (each once): closed_after_done\n"
-    "(client closed after our DONE or Connection: close), closed_by_peer (client\n"
-    "closed on its own), closed_first_required (http: the protocol required the\n"
-    "server to close first), bye_goodbye, aborted_idle, aborted_grace,\n"
-    "aborted_invalid, aborted_slow (http head, twp HELLO too late),\n"
-    "aborted_stalled, aborted_shutdown, aborted_nomem, reaped_idle (made room\n"
-    "when full), peer_reset, naive_closed; reset_after_fin (client FINs answered\n"
-    "with RST, --after-fin rst); first_fin_refused (invariant checks, always 0);\n"
-    "accept_paused (EMFILE/ENFILE/max-conns pauses); frames_in, frames_out\n"
-    "(twp); requests, bad_requests, responses_2xx/3xx/4xx/5xx (http).\n"
-    "/metrics has the same.\n";
+    "Exit counters (the same in /metrics; the ones marked 'ending' count each\n"
+    "connection once, by how it ended):\n";
+
+static void print_usage(FILE *f)
+{
+    fputs(serve_usage, f);
+#define HELP_LINE(name, kind, prom, help)                                                  \
+    if (*help)                                                                             \
+        fprintf(f, "  %-22s %s%s\n", #name, strcmp(#kind, "END") ? "" : "ending: ", help);
+    TW_SERVER_STATS(HELP_LINE)
+#undef HELP_LINE
+    fprintf(f, "  %-22s %s\n", "responses_1xx..5xx", "HTTP responses by status class.");
+}
 
 struct worker {
     pthread_t tid;
@@ -122,36 +124,21 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(closed_first_required) \
-    X(bye_goodbye) X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow)  \
-    X(aborted_stalled) X(aborted_shutdown) X(aborted_nomem) X(reaped_idle) X(peer_reset)  \
-    X(naive_closed) X(reset_after_fin) X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)    \
-    X(requests) X(bad_requests) X(responses[2]) X(responses[3]) X(responses[4])         \
-    X(responses[5]) X(conn_buf_peak)
-
-/* "responses[2]" reads better as "responses_2xx" */
-static const char *stat_name(const char *f, char *buf, size_t len)
-{
-    if (strncmp(f, "responses[", 10) != 0)
-        return f;
-    snprintf(buf, len, "responses_%cxx", f[10]);
-    return buf;
-}
-
 static void print_stats(const struct tw_server_stats *st, bool json)
 {
-    char nb[32];
     const char *sep = "";
 
     if (json)
         printf("{");
-#define P(f)                                                                               \
-    if (json)                                                                              \
-        printf("%s\"%s\":%llu", sep, stat_name(#f, nb, sizeof(nb)),                        \
-               (unsigned long long)st->f), sep = ",";                                      \
-    else                                                                                   \
-        printf("  %-18s %llu\n", stat_name(#f, nb, sizeof(nb)), (unsigned long long)st->f);
-    STATS(P)
+#define P(name, kind, prom, help)                                                          \
+    if (json) {                                                                            \
+        printf("%s\"%s\":%llu", sep, #name, (unsigned long long)st->name);                 \
+        sep = ",";                                                                         \
+    } else {                                                                               \
+        printf("  %-22s %llu\n", #name, (unsigned long long)st->name);                     \
+    }
+    TW_SERVER_STATS(P)
+#undef P
     if (json)
         printf("}\n");
     fflush(stdout);
@@ -202,52 +189,42 @@ static void metric(struct mbuf *m, const char *name, const char *type, const cha
     mput(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Every thread's counters, read without stopping them (relaxed loads). */
+/* Every thread's counters, read without stopping them (relaxed loads), in
+ * the order and with the names of TW_SERVER_STATS. */
 static void metrics(struct serve *sv, struct mbuf *m)
 {
     struct tw_server_stats t = {0};
     struct twport tp = {.port = sv->port};
+    bool ended = false, resp = false;
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
         const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
-#define SUM(f) t.f += ld(&st->f);
-        STATS(SUM)
-        t.active += ld(&st->active);
+#define SUM(name, kind, prom, help) t.name += ld(&st->name);
+        TW_SERVER_STATS(SUM)
+#undef SUM
     }
-    metric(m, "twkit_server_connections_accepted_total", "counter", "Connections accepted.");
-    mput(m, "twkit_server_connections_accepted_total %llu\n", (unsigned long long)t.accepted);
-    metric(m, "twkit_server_connections_active", "gauge", "Connections open now.");
-    mput(m, "twkit_server_connections_active %llu\n", (unsigned long long)t.active);
-    metric(m, "twkit_server_connections_ended_total", "counter",
-           "Connections ended, by how (docs/PROTOCOL.md).");
-#define ENDED(f) mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #f, \
-                      (unsigned long long)t.f);
-    ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(closed_first_required)
-    ENDED(bye_goodbye) ENDED(aborted_idle) ENDED(aborted_grace) ENDED(aborted_invalid)
-    ENDED(aborted_slow) ENDED(aborted_stalled) ENDED(aborted_shutdown) ENDED(reaped_idle)
-    ENDED(aborted_nomem) ENDED(peer_reset) ENDED(naive_closed)
-    metric(m, "twkit_server_closed_first_total", "counter",
-           "Connections the protocol required the server to close, where its FIN went "
-           "first (HTTP Connection: close to a client that did not close).");
-    mput(m, "twkit_server_closed_first_total %llu\n", (unsigned long long)t.closed_first_required);
-    metric(m, "twkit_server_reset_after_fin_total", "counter",
-           "Connections closed by RST after the client's FIN (--after-fin rst).");
-    mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
-    metric(m, "twkit_server_first_fin_refused_total", "counter",
-           "Times the server was about to send the first FIN and did not (always 0).");
-    mput(m, "twkit_server_first_fin_refused_total %llu\n", (unsigned long long)t.first_fin_refused);
-    metric(m, "twkit_server_accept_paused_total", "counter",
-           "Accept pauses for EMFILE, ENFILE or the connection limit.");
-    mput(m, "twkit_server_accept_paused_total %llu\n", (unsigned long long)t.accept_paused);
-    metric(m, "twkit_server_requests_total", "counter", "HTTP requests answered.");
-    mput(m, "twkit_server_requests_total %llu\n", (unsigned long long)t.requests);
-    metric(m, "twkit_server_bad_requests_total", "counter",
-           "Malformed HTTP requests (answered 4xx/5xx, connection ended).");
-    mput(m, "twkit_server_bad_requests_total %llu\n", (unsigned long long)t.bad_requests);
-    metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class.");
-    for (int k = 1; k <= 5; k++)
-        mput(m, "twkit_server_responses_total{code=\"%dxx\"} %llu\n", k,
-             (unsigned long long)t.responses[k]);
+#define EXPORT_END(name, prom, help)                                                       \
+    if (!ended)                                                                            \
+        metric(m, "twkit_server_connections_ended_total", "counter",                      \
+               "Connections ended, by how (docs/PROTOCOL.md).");                            \
+    ended = true;                                                                          \
+    mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #name,              \
+         (unsigned long long)t.name);
+#define EXPORT_RESP(name, prom, help)                                                      \
+    if (!resp)                                                                             \
+        metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class."); \
+    resp = true;                                                                           \
+    mput(m, "twkit_server_responses_total{code=\"%s\"} %llu\n", #name + 10,                \
+         (unsigned long long)t.name);
+#define EXPORT_EVENT(name, prom, help)                                                     \
+    metric(m, "twkit_server_" prom, "counter", help);                                     \
+    mput(m, "twkit_server_" prom " %llu\n", (unsigned long long)t.name);
+#define EXPORT_GAUGE(name, prom, help)                                                     \
+    metric(m, "twkit_server_" prom, "gauge", help);                                       \
+    mput(m, "twkit_server_" prom " %llu\n", (unsigned long long)t.name);
+#define EXPORT(name, kind, prom, help) EXPORT_##kind(name, prom, help)
+    TW_SERVER_STATS(EXPORT)
+#undef EXPORT
     pthread_mutex_lock(&sv->tw_mu);
     if (!sv->tw_at || tw_now_ms() - sv->tw_at >= 1000) {
         sv->tw_n = tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0 ? tp.n : -1;
@@ -379,8 +356,8 @@ int cmd_serve(int argc, char **argv)
             }
             break;
         case 'j': json = true; break;
-        case 'h': fputs(serve_usage, stdout); return 0;
-        default: fputs(serve_usage, stderr); return 2;
+        case 'h': print_usage(stdout); return 0;
+        default: print_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
@@ -457,8 +434,9 @@ int cmd_serve(int argc, char **argv)
         pthread_join(w[i].tid, NULL); /* all of them: /metrics reads every server */
     for (unsigned long i = 0; i < threads; i++) {
         const struct tw_server_stats *st = tw_server_stats(w[i].srv);
-#define ADD(f) total.f += st->f;
-        STATS(ADD)
+#define ADD(name, kind, prom, help) total.name += st->name;
+        TW_SERVER_STATS(ADD)
+#undef ADD
         tw_server_free(w[i].srv);
         tw_loop_free(w[i].loop);
     }
