@@ -43,10 +43,10 @@ void tb_hist_merge(struct tb_hist *into, const struct tb_hist *h);
 /* The value at quantile q (0..1), as the bucket's upper bound; 0 if empty. */
 uint64_t tb_hist_quantile(const struct tb_hist *h, double q);
 
-/* Errors by errno; the class says whose fault it is. */
+/* Errors by errno. Whose fault each is, local or the server's, is
+ * tw_errclass's to say: TW_ECLASS_LOCAL is local, every other class the
+ * server's. */
 #define TB_NERRNO 134
-enum tb_err_class { TB_ERR_LOCAL, TB_ERR_SERVER };
-enum tb_err_class tb_err_class(int err); /* err > 0 */
 
 /* One 100 ms sample of the time series. */
 struct tb_sample {

@@ -1,6 +1,4 @@
-/* The bench's small pieces: strategy names, the log-linear histogram, the
- * class of an error. */
-#include <errno.h>
+/* The bench's small pieces: strategy names, the log-linear histogram. */
 #include <string.h>
 
 #include "bench/bench.h"
@@ -68,17 +66,4 @@ uint64_t tb_hist_quantile(const struct tb_hist *h, double q)
             return top < h->max ? top : h->max;
         }
     return h->max;
-}
-
-/* This host's resources (ports, descriptors, memory) versus the server's
- * behaviour: a full port range is never the server's fault. */
-enum tb_err_class tb_err_class(int err)
-{
-    switch (err) {
-    case EADDRNOTAVAIL: case EADDRINUSE: case EMFILE: case ENFILE: case ENOBUFS:
-    case ENOMEM: case EAGAIN: case EPERM: case EACCES:
-        return TB_ERR_LOCAL;
-    default:
-        return TB_ERR_SERVER;
-    }
 }

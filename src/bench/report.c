@@ -68,7 +68,7 @@ void tb_print_errors(FILE *f, const struct tb_result *r)
     for (int e = 1; e < TB_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s%s %llu (%s)", sep, tw_errname(-e), (unsigned long long)r->err[e],
-                    tb_err_class(e) == TB_ERR_LOCAL ? "local" : "server");
+                    tw_errclass(e) == TW_ECLASS_LOCAL ? "local" : "server");
             sep = ", ";
         }
     fprintf(f, "\n");

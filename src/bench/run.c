@@ -998,7 +998,7 @@ static void collect(struct run *run)
         for (int e = 0; e < TB_NERRNO; e++) {
             r->err[e] += t->err[e];
             if (t->err[e]) {
-                if (tb_err_class(e) == TB_ERR_LOCAL)
+                if (tw_errclass(e) == TW_ECLASS_LOCAL)
                     r->errors_local += t->err[e];
                 else
                     r->errors_server += t->err[e];
