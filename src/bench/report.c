@@ -23,10 +23,10 @@ static void tw_cell(FILE *f, int32_t v)
         fprintf(f, " %9d", v);
 }
 
-static void us_cell(FILE *f, const struct tb_hist *h, double q)
+static void us_cell(FILE *f, const struct tu_hist *h, double q)
 {
     char b[16];
-    uint64_t v = tb_hist_quantile(h, q);
+    uint64_t v = tu_hist_quantile(h, q);
 
     if (!h->n)
         snprintf(b, sizeof(b), "-");
@@ -65,7 +65,7 @@ void tb_print_errors(FILE *f, const struct tb_result *r)
     if (!r->errors)
         return;
     fprintf(f, "  %s errors: ", tb_close_names[r->how]);
-    for (int e = 1; e < TB_NERRNO; e++)
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s%s %llu (%s)", sep, tw_errname(-e), (unsigned long long)r->err[e],
                     tw_errclass(e) == TW_ECLASS_LOCAL ? "local" : "server");
@@ -74,12 +74,12 @@ void tb_print_errors(FILE *f, const struct tb_result *r)
     fprintf(f, "\n");
 }
 
-static void json_hist(FILE *f, const char *name, const struct tb_hist *h)
+static void json_hist(FILE *f, const char *name, const struct tu_hist *h)
 {
     fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}", name,
-            (unsigned long long)h->n, (unsigned long long)tb_hist_quantile(h, 0.5),
-            (unsigned long long)tb_hist_quantile(h, 0.99),
-            (unsigned long long)tb_hist_quantile(h, 0.999), (unsigned long long)h->max);
+            (unsigned long long)h->n, (unsigned long long)tu_hist_quantile(h, 0.5),
+            (unsigned long long)tu_hist_quantile(h, 0.99),
+            (unsigned long long)tu_hist_quantile(h, 0.999), (unsigned long long)h->max);
 }
 
 static void json_num_or_null(FILE *f, double v, bool known)
@@ -106,7 +106,7 @@ void tb_print_json(FILE *f, const struct tb_result *r)
     fprintf(f, "\"errors\":{\"total\":%llu,\"local\":%llu,\"server\":%llu,\"by_errno\":{",
             (unsigned long long)r->errors, (unsigned long long)r->errors_local,
             (unsigned long long)r->errors_server);
-    for (int e = 1; e < TB_NERRNO; e++)
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s\"%s\":%llu", sep, tw_errname(-e), (unsigned long long)r->err[e]);
             sep = ",";

@@ -314,13 +314,13 @@ int cmd_bench(int argc, char **argv)
         tb_print_errors(stdout, &r);
         printf("connect us p50 %llu p99 %llu p99.9 %llu max %llu; request us p50 %llu p99 %llu "
                "p99.9 %llu max %llu\n",
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.999),
                (unsigned long long)r.connect_us.max,
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.999),
                (unsigned long long)r.request_us.max);
         printf("cpu s: client user %.2f sys %.2f", r.cpu_client_user, r.cpu_client_sys);
         if (r.cpu_server_user >= 0)

@@ -16,13 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
 #include "core/list.h"
 #include "cli/cli.h"
 #include "probe/probe.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
+#include "util/errcount.h"
+#include "util/hist.h"
 
 const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
@@ -62,10 +63,10 @@ struct tp_engine {
     size_t once_next, once_left;
     struct tw_list graceful;
     /* the prober's own health */
-    struct tb_hist late;
+    struct tu_hist late;
     uint64_t late_buckets[NLATE + 1];
     uint64_t late_sum_us;
-    uint64_t local_errs[TB_NERRNO];
+    uint64_t local_errs[TU_NERRNO];
 };
 
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
@@ -348,8 +349,7 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
          * consecutive results stay as they were. */
         t->last_local = true;
         t->last_local_err = r->err;
-        if (r->err > 0 && r->err < TB_NERRNO)
-            e->local_errs[r->err]++;
+        tu_errcount_add(e->local_errs, r->err);
     } else {
         t->last = *r;
         t->have_last = true;
@@ -380,7 +380,7 @@ static void record_late(struct tp_engine *e, uint64_t us)
 {
     size_t i = 0;
 
-    tb_hist_add(&e->late, us);
+    tu_hist_add(&e->late, us);
     e->late_sum_us += us;
     while (i < NLATE && us > late_bounds_us[i])
         i++;
@@ -642,8 +642,8 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
         s->skipped += e->defstat[d].skipped;
     }
     s->late_n = e->late.n;
-    s->late_p50_us = tb_hist_quantile(&e->late, 0.5);
-    s->late_p99_us = tb_hist_quantile(&e->late, 0.99);
+    s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
+    s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
     s->late_max_us = e->late.max;
     s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
 }
@@ -845,7 +845,7 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
             (unsigned long long)cum);
     fprintf(f, "twkit_probe_late_start_seconds_sum %.6f\n", (double)e->late_sum_us / 1e6);
     fprintf(f, "twkit_probe_late_start_seconds_count %llu\n", (unsigned long long)cum);
-    for (int i = 1, head = 0; i < TB_NERRNO; i++) {
+    for (int i = 1, head = 0; i < TU_NERRNO; i++) {
         if (!e->local_errs[i])
             continue;
         if (!head++)

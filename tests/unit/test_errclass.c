@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "twkit/error.h"
+#include "util/errcount.h"
 
 static const struct {
     int err;
@@ -69,4 +70,22 @@ Test(errclass, no_errno_is_local_without_a_row_here)
                 listed = true;
         cr_expect_eq(tw_errclass(e) == TW_ECLASS_LOCAL, listed, "%s", tw_errname(e));
     }
+}
+
+/* bench and probe count errors in a table of TU_NERRNO: every local errno
+ * has its own row there, and what has none is counted, as EPROTO. */
+Test(errclass, every_local_errno_has_a_counter_and_none_is_lost)
+{
+    uint64_t c[TU_NERRNO] = {0};
+
+    for (size_t i = 0; i < NTRUTH; i++)
+        if (truth[i].cls == TW_ECLASS_LOCAL) {
+            cr_expect_lt(truth[i].err, TU_NERRNO, "%s", tw_errname(truth[i].err));
+            cr_expect_eq(tu_errcount_add(c, -truth[i].err), truth[i].err);
+        }
+    cr_expect_eq(c[EADDRNOTAVAIL], 1);
+    cr_expect_eq(tu_errcount_add(c, 0), EPROTO);
+    cr_expect_eq(tu_errcount_add(c, 4000), EPROTO);
+    cr_expect_eq(tu_errcount_add(c, -4000), EPROTO);
+    cr_expect_eq(c[EPROTO], 3);
 }

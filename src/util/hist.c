@@ -1,19 +1,5 @@
-/* The bench's small pieces: strategy names, the log-linear histogram. */
-#include <string.h>
-
-#include "bench/bench.h"
-
-const char *const tb_close_names[TB_NCLOSE] = {
-    "raw", "raw-request", "client-close", "server-close", "handshake", "bye", "abort", "pool",
-};
-
-int tb_close_parse(const char *s)
-{
-    for (int i = 0; i < TB_NCLOSE; i++)
-        if (!strcmp(s, tb_close_names[i]))
-            return i;
-    return -1;
-}
+/* The log-linear histogram (util/hist.h). */
+#include "util/hist.h"
 
 /* Values below 32 have a bucket each; above, a power of two [2^k, 2^k+1)
  * is cut into 16 equal buckets. */
@@ -23,7 +9,7 @@ static unsigned bucket_of(uint64_t v)
         return (unsigned)v;
     unsigned msb = 63 - (unsigned)__builtin_clzll(v), shift = msb - 4;
     unsigned i = 32 + (shift - 1) * 16 + (unsigned)((v >> shift) - 16);
-    return i < TB_HBUCKETS ? i : TB_HBUCKETS - 1;
+    return i < TU_HBUCKETS ? i : TU_HBUCKETS - 1;
 }
 
 static uint64_t bucket_top(unsigned i)
@@ -34,24 +20,24 @@ static uint64_t bucket_top(unsigned i)
     return (((uint64_t)sub + 1) << shift) - 1;
 }
 
-void tb_hist_add(struct tb_hist *h, uint64_t us)
+void tu_hist_add(struct tu_hist *h, uint64_t v)
 {
-    h->b[bucket_of(us)]++;
+    h->b[bucket_of(v)]++;
     h->n++;
-    if (us > h->max)
-        h->max = us;
+    if (v > h->max)
+        h->max = v;
 }
 
-void tb_hist_merge(struct tb_hist *into, const struct tb_hist *h)
+void tu_hist_merge(struct tu_hist *into, const struct tu_hist *h)
 {
-    for (unsigned i = 0; i < TB_HBUCKETS; i++)
+    for (unsigned i = 0; i < TU_HBUCKETS; i++)
         into->b[i] += h->b[i];
     into->n += h->n;
     if (h->max > into->max)
         into->max = h->max;
 }
 
-uint64_t tb_hist_quantile(const struct tb_hist *h, double q)
+uint64_t tu_hist_quantile(const struct tu_hist *h, double q)
 {
     uint64_t want, seen = 0;
 
@@ -60,7 +46,7 @@ uint64_t tb_hist_quantile(const struct tb_hist *h, double q)
     want = (uint64_t)(q * (double)h->n + 0.5);
     if (want < 1)
         want = 1;
-    for (unsigned i = 0; i < TB_HBUCKETS; i++)
+    for (unsigned i = 0; i < TU_HBUCKETS; i++)
         if ((seen += h->b[i]) >= want) {
             uint64_t top = bucket_top(i);
             return top < h->max ? top : h->max;
