@@ -6,6 +6,7 @@
 
 #include "bench/bench.h"
 #include "twkit/error.h"
+#include "util/json.h"
 
 static double per_s(uint64_t n, uint64_t ms) { return ms ? (double)n * 1000.0 / (double)ms : 0; }
 
@@ -82,14 +83,6 @@ static void json_hist(FILE *f, const char *name, const struct tu_hist *h)
             (unsigned long long)tu_hist_quantile(h, 0.999), (unsigned long long)h->max);
 }
 
-static void json_num_or_null(FILE *f, double v, bool known)
-{
-    if (known)
-        fprintf(f, "%.3f", v);
-    else
-        fprintf(f, "null");
-}
-
 void tb_print_json(FILE *f, const struct tb_result *r)
 {
     const char *sep = "";
@@ -126,9 +119,9 @@ void tb_print_json(FILE *f, const struct tb_result *r)
                 r->rate_after_exhaustion);
     fprintf(f, ",\"cpu_s\":{\"client_user\":%.3f,\"client_sys\":%.3f,\"server_user\":",
             r->cpu_client_user, r->cpu_client_sys);
-    json_num_or_null(f, r->cpu_server_user, r->cpu_server_user >= 0);
+    tu_json_num_or_null(f, r->cpu_server_user, 3, r->cpu_server_user >= 0);
     fprintf(f, ",\"server_sys\":");
-    json_num_or_null(f, r->cpu_server_sys, r->cpu_server_sys >= 0);
+    tu_json_num_or_null(f, r->cpu_server_sys, 3, r->cpu_server_sys >= 0);
     fprintf(f, "},\"rate\":{\"asked\":%.1f,\"behind\":%llu},\"series\":[", r->rate_asked,
             (unsigned long long)r->behind);
     for (size_t i = 0; i < r->nseries; i++) {

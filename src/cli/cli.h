@@ -4,7 +4,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 int cmd_facts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
@@ -25,10 +24,6 @@ unsigned long long cli_raise_nofile(unsigned long long need);
 int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned long max,
                    unsigned long *v);
 int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms);
-
-/* Print s as a JSON string, quoted and escaped (to stdout, or to f). */
-void cli_json_str(const char *s);
-void cli_json_fstr(FILE *f, const char *s);
 
 /* True if argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "twkit/error.h"
 #include "twkit/lab.h"
 #include "twkit/time.h"
+#include "util/json.h"
 
 #define NVALS 10
 #define PORTS 1000
@@ -336,9 +337,9 @@ int cmd_facts(int argc, char **argv)
             if (only && !strchr(only, facts[i].id[0]))
                 continue;
             printf("%s{\"id\":\"%s\",\"claim\":", first ? "" : ",", facts[i].id);
-            cli_json_str(facts[i].claim);
+            tu_json_str(stdout, facts[i].claim);
             printf(",\"pass\":%s,\"measured\":", !r->err[0] && r->pass ? "true" : "false");
-            cli_json_str(r->err[0] ? r->err : r->text);
+            tu_json_str(stdout, r->err[0] ? r->err : r->text);
             printf(",\"values\":{");
             for (int k = 0; k < r->nvals; k++)
                 printf("%s\"%s\":%.6g", k ? "," : "", r->vals[k].key, r->vals[k].v);

@@ -15,6 +15,7 @@
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
+#include "util/json.h"
 
 static const char probe_usage[] =
     "usage: twkit probe [options] CONFIG\n"
@@ -123,7 +124,7 @@ static void reload(struct probe_cli *p)
         config_free(cfg);
     }
     fprintf(log, "{\"event\":\"reload\",\"config\":");
-    cli_json_fstr(log, p->path);
+    tu_json_str(log, p->path);
     if (n == 0)
         fprintf(log, ",\"ok\":true,\"targets\":%zu}\n", cfg->ntargets);
     else if (n > 0)

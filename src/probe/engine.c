@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include "core/list.h"
-#include "cli/cli.h"
 #include "probe/probe.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "util/errcount.h"
 #include "util/hist.h"
+#include "util/json.h"
 
 const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
@@ -165,7 +165,7 @@ static void json_result(FILE *f, const struct tp_result *r)
         fprintf(f, ",\"error\":\"%s\"", tw_errname(r->err));
     if (r->detail[0]) {
         fputs(",\"detail\":", f);
-        cli_json_fstr(f, r->detail);
+        tu_json_str(f, r->detail);
     }
     fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
     for (int i = 0, n = 0; i < TP_NPHASE; i++)
@@ -184,9 +184,9 @@ static void json_result(FILE *f, const struct tp_result *r)
 static void json_target(FILE *f, const struct tp_target *t)
 {
     fputs("\"name\":", f);
-    cli_json_fstr(f, t->def->name);
+    tu_json_str(f, t->def->name);
     fprintf(f, ",\"kind\":\"%s\",\"target\":", tp_kind_names[t->def->kind]);
-    cli_json_fstr(f, t->target);
+    tu_json_str(f, t->target);
 }
 
 static void log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
