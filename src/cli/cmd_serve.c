@@ -2,7 +2,6 @@
  * loop per thread. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 #define MAX_THREADS 64
 #define MAX_BODY (1u << 20)
@@ -183,30 +183,21 @@ static int count_tw(const struct tw_diag_sock *s, void *arg)
     return 0;
 }
 
-struct mbuf { char *p; size_t n, cap; };
-
-static void __attribute__((format(printf, 2, 3))) mput(struct mbuf *m, const char *fmt, ...)
+/* A family with one sample and no labels. */
+static void metric(struct tu_prom *p, const char *name, enum tu_prom_type type, const char *help,
+                   unsigned long long v)
 {
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->n = m->n + (size_t)n < m->cap ? m->n + (size_t)n : m->cap - 1;
-}
-
-static void metric(struct mbuf *m, const char *name, const char *type, const char *help)
-{
-    mput(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    tu_prom_family(p, name, type, help);
+    tu_prom_sample(p, NULL, "%llu", v);
 }
 
 /* Every thread's counters, read without stopping them (relaxed loads). */
-static void metrics(struct serve *sv, struct mbuf *m)
+static void metrics(struct serve *sv, FILE *f)
 {
     struct tw_server_stats t = {0};
     struct twport tp = {.port = sv->port};
+    struct tu_prom p;
+    char code[8];
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
         const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
@@ -214,40 +205,40 @@ static void metrics(struct serve *sv, struct mbuf *m)
         STATS(SUM)
         t.active += ld(&st->active);
     }
-    metric(m, "twkit_server_connections_accepted_total", "counter", "Connections accepted.");
-    mput(m, "twkit_server_connections_accepted_total %llu\n", (unsigned long long)t.accepted);
-    metric(m, "twkit_server_connections_active", "gauge", "Connections open now.");
-    mput(m, "twkit_server_connections_active %llu\n", (unsigned long long)t.active);
-    metric(m, "twkit_server_connections_ended_total", "counter",
-           "Connections ended, by how (docs/PROTOCOL.md).");
-#define ENDED(f) mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #f, \
-                      (unsigned long long)t.f);
+    tu_prom_init(&p, f);
+    metric(&p, "twkit_server_connections_accepted_total", TU_PROM_COUNTER,
+           "Connections accepted.", t.accepted);
+    metric(&p, "twkit_server_connections_active", TU_PROM_GAUGE, "Connections open now.",
+           t.active);
+    tu_prom_family(&p, "twkit_server_connections_ended_total", TU_PROM_COUNTER,
+                   "Connections ended, by how (docs/PROTOCOL.md).");
+#define ENDED(f) tu_prom_sample_label(&p, "how", #f, "%llu", (unsigned long long)t.f);
     ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(closed_first_required)
     ENDED(bye_goodbye) ENDED(aborted_idle) ENDED(aborted_grace) ENDED(aborted_invalid)
     ENDED(aborted_slow) ENDED(aborted_stalled) ENDED(aborted_shutdown) ENDED(reaped_idle)
     ENDED(peer_reset) ENDED(naive_closed)
-    metric(m, "twkit_server_closed_first_total", "counter",
+    metric(&p, "twkit_server_closed_first_total", TU_PROM_COUNTER,
            "Connections the protocol required the server to close, where its FIN went "
-           "first (HTTP Connection: close to a client that did not close).");
-    mput(m, "twkit_server_closed_first_total %llu\n", (unsigned long long)t.closed_first_required);
-    metric(m, "twkit_server_reset_after_fin_total", "counter",
-           "Connections closed by RST after the client's FIN (--after-fin rst).");
-    mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
-    metric(m, "twkit_server_first_fin_refused_total", "counter",
-           "Times the server was about to send the first FIN and did not (always 0).");
-    mput(m, "twkit_server_first_fin_refused_total %llu\n", (unsigned long long)t.first_fin_refused);
-    metric(m, "twkit_server_accept_paused_total", "counter",
-           "Accept pauses for EMFILE, ENFILE or the connection limit.");
-    mput(m, "twkit_server_accept_paused_total %llu\n", (unsigned long long)t.accept_paused);
-    metric(m, "twkit_server_requests_total", "counter", "HTTP requests answered.");
-    mput(m, "twkit_server_requests_total %llu\n", (unsigned long long)t.requests);
-    metric(m, "twkit_server_bad_requests_total", "counter",
-           "Malformed HTTP requests (answered 4xx/5xx, connection ended).");
-    mput(m, "twkit_server_bad_requests_total %llu\n", (unsigned long long)t.bad_requests);
-    metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class.");
-    for (int k = 1; k <= 5; k++)
-        mput(m, "twkit_server_responses_total{code=\"%dxx\"} %llu\n", k,
-             (unsigned long long)t.responses[k]);
+           "first (HTTP Connection: close to a client that did not close).",
+           t.closed_first_required);
+    metric(&p, "twkit_server_reset_after_fin_total", TU_PROM_COUNTER,
+           "Connections closed by RST after the client's FIN (--after-fin rst).",
+           t.reset_after_fin);
+    metric(&p, "twkit_server_first_fin_refused_total", TU_PROM_COUNTER,
+           "Times the server was about to send the first FIN and did not (always 0).",
+           t.first_fin_refused);
+    metric(&p, "twkit_server_accept_paused_total", TU_PROM_COUNTER,
+           "Accept pauses for EMFILE, ENFILE or the connection limit.", t.accept_paused);
+    metric(&p, "twkit_server_requests_total", TU_PROM_COUNTER, "HTTP requests answered.",
+           t.requests);
+    metric(&p, "twkit_server_bad_requests_total", TU_PROM_COUNTER,
+           "Malformed HTTP requests (answered 4xx/5xx, connection ended).", t.bad_requests);
+    tu_prom_family(&p, "twkit_server_responses_total", TU_PROM_COUNTER,
+                   "HTTP responses by status class.");
+    for (int k = 1; k <= 5; k++) {
+        snprintf(code, sizeof(code), "%dxx", k);
+        tu_prom_sample_label(&p, "code", code, "%llu", (unsigned long long)t.responses[k]);
+    }
     pthread_mutex_lock(&sv->tw_mu);
     if (!sv->tw_at || tw_now_ms() - sv->tw_at >= 1000) {
         sv->tw_n = tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0 ? tp.n : -1;
@@ -255,14 +246,12 @@ static void metrics(struct serve *sv, struct mbuf *m)
     }
     tp.n = sv->tw_n;
     pthread_mutex_unlock(&sv->tw_mu);
-    if (tp.n >= 0) {
-        metric(m, "twkit_server_time_wait_sockets", "gauge",
+    if (tp.n >= 0)
+        metric(&p, "twkit_server_time_wait_sockets", TU_PROM_GAUGE,
                "TIME_WAIT sockets on the listening port, at most 1 s old (the server "
-               "holds them only for clients the protocol required it to close).");
-        mput(m, "twkit_server_time_wait_sockets %ld\n", tp.n);
-    }
-    metric(m, "twkit_server_threads", "gauge", "Server threads.");
-    mput(m, "twkit_server_threads %lu\n", sv->nthreads);
+               "holds them only for clients the protocol required it to close).",
+               (unsigned long long)tp.n);
+    metric(&p, "twkit_server_threads", TU_PROM_GAUGE, "Server threads.", sv->nthreads);
 }
 
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
@@ -290,11 +279,18 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tw_sconn_respond(c, down ? 503 : 200, "text/plain", NULL, down ? "shutting down\n" : "ok\n",
                          down ? 14 : 3);
     } else {
-        char buf[8192];
-        struct mbuf m = {buf, 0, sizeof(buf)};
-        metrics(sv, &m);
-        tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n", buf,
-                         m.n);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (f)
+            metrics(sv, f);
+        if (!f || fclose(f) != 0)
+            tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
+        else
+            tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
+                             buf, len);
+        free(buf);
     }
 }
 
