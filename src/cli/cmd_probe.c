@@ -16,6 +16,7 @@
 #include "twkit/server.h"
 #include "twkit/time.h"
 #include "util/json.h"
+#include "util/rlimit.h"
 
 static const char probe_usage[] =
     "usage: twkit probe [options] CONFIG\n"
@@ -204,7 +205,7 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
 static void raise_nofile(size_t targets)
 {
     unsigned long long need = (unsigned long long)targets * 2 + 256;
-    unsigned long long have = cli_raise_nofile(need);
+    unsigned long long have = tu_raise_nofile(need);
 
     if (have < need)
         fprintf(stderr,
