@@ -6,6 +6,7 @@
 
 #include "bench/bench.h"
 #include "twkit/error.h"
+#include "util/json.h"
 
 static double per_s(uint64_t n, uint64_t ms) { return ms ? (double)n * 1000.0 / (double)ms : 0; }
 
@@ -23,10 +24,10 @@ static void tw_cell(FILE *f, int32_t v)
         fprintf(f, " %9d", v);
 }
 
-static void us_cell(FILE *f, const struct tb_hist *h, double q)
+static void us_cell(FILE *f, const struct tu_hist *h, double q)
 {
     char b[16];
-    uint64_t v = tb_hist_quantile(h, q);
+    uint64_t v = tu_hist_quantile(h, q);
 
     if (!h->n)
         snprintf(b, sizeof(b), "-");
@@ -65,29 +66,21 @@ void tb_print_errors(FILE *f, const struct tb_result *r)
     if (!r->errors)
         return;
     fprintf(f, "  %s errors: ", tb_close_names[r->how]);
-    for (int e = 1; e < TB_NERRNO; e++)
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s%s %llu (%s)", sep, tw_errname(-e), (unsigned long long)r->err[e],
-                    tb_err_class(e) == TB_ERR_LOCAL ? "local" : "server");
+                    tw_errclass(e) == TW_ECLASS_LOCAL ? "local" : "server");
             sep = ", ";
         }
     fprintf(f, "\n");
 }
 
-static void json_hist(FILE *f, const char *name, const struct tb_hist *h)
+static void json_hist(FILE *f, const char *name, const struct tu_hist *h)
 {
     fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}", name,
-            (unsigned long long)h->n, (unsigned long long)tb_hist_quantile(h, 0.5),
-            (unsigned long long)tb_hist_quantile(h, 0.99),
-            (unsigned long long)tb_hist_quantile(h, 0.999), (unsigned long long)h->max);
-}
-
-static void json_num_or_null(FILE *f, double v, bool known)
-{
-    if (known)
-        fprintf(f, "%.3f", v);
-    else
-        fprintf(f, "null");
+            (unsigned long long)h->n, (unsigned long long)tu_hist_quantile(h, 0.5),
+            (unsigned long long)tu_hist_quantile(h, 0.99),
+            (unsigned long long)tu_hist_quantile(h, 0.999), (unsigned long long)h->max);
 }
 
 void tb_print_json(FILE *f, const struct tb_result *r)
@@ -106,7 +99,7 @@ void tb_print_json(FILE *f, const struct tb_result *r)
     fprintf(f, "\"errors\":{\"total\":%llu,\"local\":%llu,\"server\":%llu,\"by_errno\":{",
             (unsigned long long)r->errors, (unsigned long long)r->errors_local,
             (unsigned long long)r->errors_server);
-    for (int e = 1; e < TB_NERRNO; e++)
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s\"%s\":%llu", sep, tw_errname(-e), (unsigned long long)r->err[e]);
             sep = ",";
@@ -126,9 +119,9 @@ void tb_print_json(FILE *f, const struct tb_result *r)
                 r->rate_after_exhaustion);
     fprintf(f, ",\"cpu_s\":{\"client_user\":%.3f,\"client_sys\":%.3f,\"server_user\":",
             r->cpu_client_user, r->cpu_client_sys);
-    json_num_or_null(f, r->cpu_server_user, r->cpu_server_user >= 0);
+    tu_json_num_or_null(f, r->cpu_server_user, 3, r->cpu_server_user >= 0);
     fprintf(f, ",\"server_sys\":");
-    json_num_or_null(f, r->cpu_server_sys, r->cpu_server_sys >= 0);
+    tu_json_num_or_null(f, r->cpu_server_sys, 3, r->cpu_server_sys >= 0);
     fprintf(f, "},\"rate\":{\"asked\":%.1f,\"behind\":%llu},\"series\":[", r->rate_asked,
             (unsigned long long)r->behind);
     for (size_t i = 0; i < r->nseries; i++) {

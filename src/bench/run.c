@@ -56,8 +56,8 @@ struct cthread {
     double rate;          /* per thread, /s; 0: closed loop */
     uint64_t start_ns, started, behind;
     struct counts n;
-    uint64_t err[TB_NERRNO];
-    struct tb_hist connect_us, request_us;
+    uint64_t err[TU_NERRNO];
+    struct tu_hist connect_us, request_us;
     struct rusage ru;
 };
 
@@ -109,9 +109,7 @@ static void count_error(struct cthread *t, int err)
 {
     struct run *run = t->run;
 
-    if (err <= 0 || err >= TB_NERRNO)
-        err = EPROTO;
-    t->err[err]++;
+    err = tu_errcount_add(t->err, err);
     inc(&t->n.errors);
     if (err == EADDRNOTAVAIL && __atomic_load_n(&run->exhausted_ms, __ATOMIC_RELAXED) < 0) {
         int64_t expect = -1, now = (int64_t)(tw_now_ms() - run->t0_ms);
@@ -137,8 +135,8 @@ static void on_data(tw_client *c, const uint8_t *p, uint32_t len)
         return;
     s->replied = true;
     inc(&t->n.requests);
-    tb_hist_add(&t->request_us, (tw_now_ns() - s->t0_ns) / 1000);
-    tb_hist_add(&t->connect_us, tw_client_connect_ns(c) / 1000);
+    tu_hist_add(&t->request_us, (tw_now_ns() - s->t0_ns) / 1000);
+    tu_hist_add(&t->connect_us, tw_client_connect_ns(c) / 1000);
     if (t->run->o->how == TB_CLIENT_CLOSE)
         tw_client_close(c);
     else if (t->run->o->how == TB_ABORT)
@@ -229,7 +227,7 @@ static void on_reply(void *arg, int err, const uint8_t *reply, uint32_t len)
     if (err == 0) {
         inc(&t->n.requests);
         inc(&t->n.sessions);
-        tb_hist_add(&t->request_us, (tw_now_ns() - q->t0_ns) / 1000);
+        tu_hist_add(&t->request_us, (tw_now_ns() - q->t0_ns) / 1000);
     } else {
         count_error(t, -err);
     }
@@ -409,7 +407,7 @@ static void http_response_done(struct hconn *h)
     enum tb_close how = t->run->o->how;
 
     inc(&t->n.requests);
-    tb_hist_add(&t->request_us, (tw_now_ns() - h->t0_ns) / 1000);
+    tu_hist_add(&t->request_us, (tw_now_ns() - h->t0_ns) / 1000);
     if (how == TB_SERVER_CLOSE) {
         h->state = HC_SERVER_FIN; /* the server's FIN is the end of it */
         return;
@@ -456,7 +454,7 @@ static void on_http_io(tw_io *io, unsigned events)
             http_fail(h, err);
             return;
         }
-        tb_hist_add(&h->t->connect_us, (tw_now_ns() - h->c0_ns) / 1000);
+        tu_hist_add(&h->t->connect_us, (tw_now_ns() - h->c0_ns) / 1000);
         http_send(h);
         return;
     }
@@ -638,7 +636,7 @@ static int raw_step(struct cthread *t, int ep, int fd, struct rawconn *rc, unsig
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
             if (soerr)
                 return -soerr;
-            tb_hist_add(&t->connect_us, (tw_now_ns() - rc->at) / 1000);
+            tu_hist_add(&t->connect_us, (tw_now_ns() - rc->at) / 1000);
             if (t->run->o->how == TB_RAW)
                 return 1;
             rc->connected = true;
@@ -657,7 +655,7 @@ static int raw_step(struct cthread *t, int ep, int fd, struct rawconn *rc, unsig
         return -ECONNRESET; /* the raw server never closes first */
     if ((rc->got += (uint32_t)n) < size)
         return 0;
-    tb_hist_add(&t->request_us, (tw_now_ns() - rc->at) / 1000);
+    tu_hist_add(&t->request_us, (tw_now_ns() - rc->at) / 1000);
     return 1;
 }
 
@@ -995,17 +993,17 @@ static void collect(struct run *run)
     for (unsigned i = 0; i < run->nct; i++) {
         struct cthread *t = &run->ct[i];
         r->new_conns += t->n.conns;
-        for (int e = 0; e < TB_NERRNO; e++) {
+        for (int e = 0; e < TU_NERRNO; e++) {
             r->err[e] += t->err[e];
             if (t->err[e]) {
-                if (tb_err_class(e) == TB_ERR_LOCAL)
+                if (tw_errclass(e) == TW_ECLASS_LOCAL)
                     r->errors_local += t->err[e];
                 else
                     r->errors_server += t->err[e];
             }
         }
-        tb_hist_merge(&r->connect_us, &t->connect_us);
-        tb_hist_merge(&r->request_us, &t->request_us);
+        tu_hist_merge(&r->connect_us, &t->connect_us);
+        tu_hist_merge(&r->request_us, &t->request_us);
         r->cpu_client_user += secs(&t->ru.ru_utime);
         r->cpu_client_sys += secs(&t->ru.ru_stime);
         r->behind += t->behind;

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "twkit/error.h"
+#include "util/rlimit.h"
 
 static const char bench_usage[] =
     "usage: twkit bench [--close STRATEGY] [--lab | --local | --target HOST:PORT] [options]\n"
@@ -78,34 +78,6 @@ static void progress(const struct tb_sample *s, void *arg)
             dt > 0 ? (double)(s->requests - prev->requests) / dt : 0, s->tw_client, s->tw_server,
             (unsigned long long)s->errors);
     *prev = *s;
-}
-
-/* Raise RLIMIT_NOFILE for what the run needs, or say how. */
-unsigned long long cli_raise_nofile(unsigned long long need)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 0;
-    if (rl.rlim_cur >= need)
-        return rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 0;
-    return rl.rlim_cur;
-}
-
-int cli_bench_fd_check(const char *cmd, unsigned conns)
-{
-    unsigned long long need = (unsigned long long)conns * 2 + 256, have;
-
-    if ((have = cli_raise_nofile(need)) < need) {
-        fprintf(stderr, "%s: RLIMIT_NOFILE is %llu but %u connections need about %llu "
-                        "descriptors; raise it (ulimit -n %llu) or lower --concurrency\n",
-                cmd, have, conns, need, need);
-        return -1;
-    }
-    return 0;
 }
 
 static long sysctl_long(const char *name)
@@ -287,7 +259,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (o.threads > o.concurrency)
         o.threads = o.concurrency;
-    if (cli_bench_fd_check(cmd, o.concurrency) < 0)
+    if (tu_nofile_check(cmd, o.concurrency) < 0)
         return 1;
     preflight(&o);
     if (!quiet) {
@@ -314,13 +286,13 @@ int cmd_bench(int argc, char **argv)
         tb_print_errors(stdout, &r);
         printf("connect us p50 %llu p99 %llu p99.9 %llu max %llu; request us p50 %llu p99 %llu "
                "p99.9 %llu max %llu\n",
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.999),
                (unsigned long long)r.connect_us.max,
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.999),
                (unsigned long long)r.request_us.max);
         printf("cpu s: client user %.2f sys %.2f", r.cpu_client_user, r.cpu_client_sys);
         if (r.cpu_server_user >= 0)

@@ -10,6 +10,7 @@
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "twkit/error.h"
+#include "util/rlimit.h"
 
 static const char demo_usage[] =
     "usage: twkit demo [--json] [--svg FILE] [--seconds DUR] [--ports N]\n"
@@ -145,7 +146,7 @@ int cmd_demo(int argc, char **argv)
                         "least 100\n", cmd);
         return 2;
     }
-    if (cli_bench_fd_check(cmd, o.concurrency) < 0)
+    if (tu_nofile_check(cmd, o.concurrency) < 0)
         return 1;
     o.lab = geteuid() == 0;
     o.local_server = !o.lab;

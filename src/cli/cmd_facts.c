@@ -13,6 +13,7 @@
 #include "twkit/error.h"
 #include "twkit/lab.h"
 #include "twkit/time.h"
+#include "util/json.h"
 
 static const char facts_usage[] =
     "usage: twkit facts [--json] [--only IDS]\n"
@@ -106,9 +107,9 @@ int cmd_facts(int argc, char **argv)
             if (only && !strchr(only, tw_facts[i].id[0]))
                 continue;
             printf("%s{\"id\":\"%s\",\"claim\":", first ? "" : ",", tw_facts[i].id);
-            cli_json_str(tw_facts[i].claim);
+            tu_json_str(stdout, tw_facts[i].claim);
             printf(",\"pass\":%s,\"measured\":", !r->err[0] && r->pass ? "true" : "false");
-            cli_json_str(r->err[0] ? r->err : r->text);
+            tu_json_str(stdout, r->err[0] ? r->err : r->text);
             printf(",\"values\":{");
             for (int k = 0; k < r->nvals; k++)
                 printf("%s\"%s\":%.6g", k ? "," : "", r->vals[k].key, r->vals[k].v);

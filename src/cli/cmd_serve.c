@@ -16,6 +16,7 @@
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 #define MAX_THREADS 64
 #define MAX_BODY (1u << 20)
@@ -170,32 +171,21 @@ static int count_tw(const struct tw_diag_sock *s, void *arg)
     return 0;
 }
 
-struct mbuf { char *p; size_t n, cap; };
-
-static void __attribute__((format(printf, 2, 3))) mput(struct mbuf *m, const char *fmt, ...)
+/* A family with one sample and no labels. */
+static void metric(struct tu_prom *p, const char *name, enum tu_prom_type type, const char *help,
+                   unsigned long long v)
 {
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->n = m->n + (size_t)n < m->cap ? m->n + (size_t)n : m->cap - 1;
-}
-
-static void metric(struct mbuf *m, const char *name, const char *type, const char *help)
-{
-    mput(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    tu_prom_family(p, name, type, help);
+    tu_prom_sample(p, NULL, "%llu", v);
 }
 
 /* Every thread's counters, read without stopping them (relaxed loads), in
  * the order and with the names of TW_SERVER_STATS. */
-static void metrics(struct serve *sv, struct mbuf *m)
+static void metrics(struct serve *sv, FILE *f)
 {
     struct tw_server_stats t = {0};
     struct twport tp = {.port = sv->port};
-    bool ended = false, resp = false;
+    struct tu_prom p;
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
         const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
@@ -203,25 +193,19 @@ static void metrics(struct serve *sv, struct mbuf *m)
         TW_SERVER_STATS(SUM)
 #undef SUM
     }
+    tu_prom_init(&p, f);
 #define EXPORT_END(name, prom, help)                                                       \
-    if (!ended)                                                                            \
-        metric(m, "twkit_server_connections_ended_total", "counter",                      \
-               "Connections ended, by how (docs/PROTOCOL.md).");                            \
-    ended = true;                                                                          \
-    mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #name,              \
-         (unsigned long long)t.name);
+    tu_prom_family(&p, "twkit_server_connections_ended_total", TU_PROM_COUNTER,           \
+                   "Connections ended, by how (docs/PROTOCOL.md).");                        \
+    tu_prom_sample_label(&p, "how", #name, "%llu", (unsigned long long)t.name);
 #define EXPORT_RESP(name, prom, help)                                                      \
-    if (!resp)                                                                             \
-        metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class."); \
-    resp = true;                                                                           \
-    mput(m, "twkit_server_responses_total{code=\"%s\"} %llu\n", #name + 10,                \
-         (unsigned long long)t.name);
+    tu_prom_family(&p, "twkit_server_responses_total", TU_PROM_COUNTER,                   \
+                   "HTTP responses by status class.");                                      \
+    tu_prom_sample_label(&p, "code", #name + 10, "%llu", (unsigned long long)t.name);
 #define EXPORT_EVENT(name, prom, help)                                                     \
-    metric(m, "twkit_server_" prom, "counter", help);                                     \
-    mput(m, "twkit_server_" prom " %llu\n", (unsigned long long)t.name);
+    metric(&p, "twkit_server_" prom, TU_PROM_COUNTER, help, t.name);
 #define EXPORT_GAUGE(name, prom, help)                                                     \
-    metric(m, "twkit_server_" prom, "gauge", help);                                       \
-    mput(m, "twkit_server_" prom " %llu\n", (unsigned long long)t.name);
+    metric(&p, "twkit_server_" prom, TU_PROM_GAUGE, help, t.name);
 #define EXPORT(name, kind, prom, help) EXPORT_##kind(name, prom, help)
     TW_SERVER_STATS(EXPORT)
 #undef EXPORT
@@ -232,14 +216,12 @@ static void metrics(struct serve *sv, struct mbuf *m)
     }
     tp.n = sv->tw_n;
     pthread_mutex_unlock(&sv->tw_mu);
-    if (tp.n >= 0) {
-        metric(m, "twkit_server_time_wait_sockets", "gauge",
+    if (tp.n >= 0)
+        metric(&p, "twkit_server_time_wait_sockets", TU_PROM_GAUGE,
                "TIME_WAIT sockets on the listening port, at most 1 s old (the server "
-               "holds them only for clients the protocol required it to close).");
-        mput(m, "twkit_server_time_wait_sockets %ld\n", tp.n);
-    }
-    metric(m, "twkit_server_threads", "gauge", "Server threads.");
-    mput(m, "twkit_server_threads %lu\n", sv->nthreads);
+               "holds them only for clients the protocol required it to close).",
+               (unsigned long long)tp.n);
+    metric(&p, "twkit_server_threads", TU_PROM_GAUGE, "Server threads.", sv->nthreads);
 }
 
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
@@ -267,11 +249,18 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tw_sconn_respond(c, down ? 503 : 200, "text/plain", NULL, down ? "shutting down\n" : "ok\n",
                          down ? 14 : 3);
     } else {
-        char buf[8192];
-        struct mbuf m = {buf, 0, sizeof(buf)};
-        metrics(sv, &m);
-        tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n", buf,
-                         m.n);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (f)
+            metrics(sv, f);
+        if (!f || fclose(f) != 0)
+            tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
+        else
+            tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
+                             buf, len);
+        free(buf);
     }
 }
 

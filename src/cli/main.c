@@ -45,25 +45,6 @@ int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms)
     return 0;
 }
 
-void cli_json_fstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-void cli_json_str(const char *s)
-{
-    cli_json_fstr(stdout, s);
-}
-
 bool cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
