@@ -968,7 +968,10 @@ static void teardown(struct run *run)
         struct sthread *s = &run->st[i];
         if (s->srv) {
             tw_server_free(s->srv);
-            close(s->stop_fd);
+            /* on_server_stop closed it (tw_io_close) when the stop came:
+             * by now its number may be another socket's */
+            if (s->stop_io.fd >= 0)
+                close(s->stop_io.fd);
         }
         if (s->loop)
             tw_loop_free(s->loop);
