@@ -1,21 +1,8 @@
-/* The bench's small pieces: strategy names, the log-linear histogram, the
- * class of an error. */
+/* The bench's small pieces: the log-linear histogram, the class of an
+ * error. (The strategies' names are in strategy.c.) */
 #include <errno.h>
-#include <string.h>
 
 #include "bench/bench.h"
-
-const char *const tb_close_names[TB_NCLOSE] = {
-    "raw", "raw-request", "client-close", "server-close", "handshake", "bye", "abort", "pool",
-};
-
-int tb_close_parse(const char *s)
-{
-    for (int i = 0; i < TB_NCLOSE; i++)
-        if (!strcmp(s, tb_close_names[i]))
-            return i;
-    return -1;
-}
 
 /* Values below 32 have a bucket each; above, a power of two [2^k, 2^k+1)
  * is cut into 16 equal buckets. */

@@ -73,6 +73,7 @@ struct sthread {
 
 struct run {
     const struct tb_opts *o;
+    const struct tb_strategy *how; /* o->strategy */
     struct tb_result *r;
     tw_addr dst;
     struct tw_lab lab;
@@ -139,21 +140,10 @@ static void on_data(tw_client *c, const uint8_t *p, uint32_t len)
     inc(&t->n.requests);
     tb_hist_add(&t->request_us, (tw_now_ns() - s->t0_ns) / 1000);
     tb_hist_add(&t->connect_us, tw_client_connect_ns(c) / 1000);
-    if (t->run->o->how == TB_CLIENT_CLOSE)
-        tw_client_close(c);
-    else if (t->run->o->how == TB_ABORT)
-        tw_client_abort(c);
-}
-
-static bool expected_end(enum tb_close how, enum tw_client_end end)
-{
-    switch (how) {
-    case TB_CLIENT_CLOSE: return end == TW_CLIENT_END_CLOSED;
-    case TB_SERVER_CLOSE: return end == TW_CLIENT_END_SERVER_FIN;
-    case TB_HANDSHAKE: return end == TW_CLIENT_END_DONE;
-    case TB_BYE: return end == TW_CLIENT_END_GOODBYE;
-    case TB_ABORT: return end == TW_CLIENT_END_ABORTED;
-    default: return false;
+    switch (t->run->how->after) {
+    case TB_AFTER_CLOSE: tw_client_close(c); break;
+    case TB_AFTER_ABORT: tw_client_abort(c); break;
+    default: break; /* WAIT: the server ends it; AGAIN is the pool's */
     }
 }
 
@@ -163,11 +153,11 @@ static void on_retry(tw_timer *tm)
     start_session(s, tw_now_ns());
 }
 
-static void on_close(tw_client *c, enum tw_client_end how, int err)
+static void on_close(tw_client *c, enum tw_client_end end, int err)
 {
     struct sess *s = tw_client_data(c);
     struct cthread *t = s->t;
-    bool ok = s->replied && expected_end(t->run->o->how, how);
+    bool ok = s->replied && end == t->run->how->end;
 
     s->c = NULL;
     t->inflight--;
@@ -206,7 +196,7 @@ static void start_session(struct sess *s, uint64_t t0_ns)
     t->inflight++;
     inc(&t->n.conns);
     tw_client_send(s->c, t->run->payload, o->request_size);
-    if (o->how == TB_BYE)
+    if (t->run->how->bye_first)
         tw_client_bye(s->c);
 }
 
@@ -322,7 +312,7 @@ static void *client_main(void *arg)
     pthread_barrier_wait(&run->ready);
     t->start_ns = tw_now_ns();
     tw_timer_init(&t->tick, on_tick, t);
-    if (run->o->how == TB_POOL) {
+    if (tb_strategy_pooled(run->how)) {
         struct tw_pool_opts po = {.dst = run->dst, .connect = &run->copts, .max_conns = t->nslots,
                                   .connect_timeout_ms = 2000, .wait_timeout_ms = 2000};
         if (!(t->pool = tw_pool_new(t->loop, &po)))
@@ -390,7 +380,7 @@ static void http_retry(tw_timer *tm) { http_start(tm->data); }
 static void http_send(struct hconn *h)
 {
     struct run *run = h->t->run;
-    int k = run->o->how == TB_CLIENT_CLOSE || run->o->how == TB_SERVER_CLOSE;
+    int k = run->how->http_close;
 
     h->hlen = 0;
     h->body_left = -1;
@@ -406,21 +396,21 @@ static void http_send(struct hconn *h)
 static void http_response_done(struct hconn *h)
 {
     struct cthread *t = h->t;
-    enum tb_close how = t->run->o->how;
+    enum tb_after after = t->run->how->after;
 
     inc(&t->n.requests);
     tb_hist_add(&t->request_us, (tw_now_ns() - h->t0_ns) / 1000);
-    if (how == TB_SERVER_CLOSE) {
+    if (after == TB_AFTER_WAIT) {
         h->state = HC_SERVER_FIN; /* the server's FIN is the end of it */
         return;
     }
     inc(&t->n.sessions);
-    if (how == TB_POOL && h->keep) {
+    if (after == TB_AFTER_AGAIN && h->keep) {
         h->t0_ns = tw_now_ns();
         http_send(h);
         return;
     }
-    http_drop(h, how == TB_ABORT);
+    http_drop(h, after == TB_AFTER_ABORT);
     http_start(h);
 }
 
@@ -639,8 +629,8 @@ static int raw_step(struct cthread *t, int ep, int fd, struct rawconn *rc, unsig
             if (soerr)
                 return -soerr;
             tb_hist_add(&t->connect_us, (tw_now_ns() - rc->at) / 1000);
-            if (t->run->o->how == TB_RAW)
-                return 1;
+            if (!t->run->how->server.echo)
+                return 1; /* raw: the connect is the session */
             rc->connected = true;
         }
         if ((n = write(fd, t->run->payload + rc->sent, size - rc->sent)) < 0)
@@ -715,7 +705,7 @@ static void *raw_server_main(void *arg)
     struct epoll_event ev = {.events = EPOLLIN}, evs[256];
     struct fdset open = {0};
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    bool echo = run->o->how == TB_RAW_REQUEST;
+    bool echo = run->how->server.echo;
     char buf[4096];
 
     ev.data.fd = s->lfd;
@@ -784,7 +774,7 @@ static int start_servers(struct run *run, char *err, size_t errlen)
         struct sthread *s = &run->st[i];
         s->run = run;
         s->lfd = -1;
-        if (tb_is_raw(o->how)) {
+        if (run->how->raw) {
             struct tw_listen_opts lo = {.backlog = 4096, .reuseport = run->nst > 1};
             if ((s->lfd = tw_sock_listen(&run->dst, &lo)) < 0)
                 r = s->lfd;
@@ -792,8 +782,9 @@ static int start_servers(struct run *run, char *err, size_t errlen)
         }
         struct tw_server_opts so = {
             .listen = run->dst, .reuseport = run->nst > 1, .max_conns = 100000,
-            .naive_close = o->how == TB_SERVER_CLOSE,
-            .max_requests = o->how == TB_HANDSHAKE ? 1 : 0,
+            .naive_close = run->how->server.naive_close,
+            .max_requests = run->how->server.max_requests,
+            .after_fin = run->how->server.after_fin,
             .proto = o->http ? TW_PROTO_HTTP : TW_PROTO_TWP,
             .on_http = http_handler, .data = run,
         };
@@ -1032,7 +1023,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
     int res;
 
     memset(r, 0, sizeof(*r));
-    r->how = o->how;
+    r->strategy = o->strategy;
     r->http = o->http;
     r->rate_asked = o->rate;
     r->exhausted_ms = -1;
@@ -1043,6 +1034,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         return -ENOMEM;
     }
     run->o = o;
+    run->how = o->strategy;
     run->r = r;
     run->exhausted_ms = -1;
     for (uint32_t i = 0; i < o->request_size && i < MAX_REQUEST; i++)
@@ -1057,7 +1049,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         if (!t->nslots)
             t->nslots = 1;
         t->rate = o->rate / o->threads;
-        if (!tb_is_raw(o->how) && (res = tw_loop_new(&t->loop)) < 0) {
+        if (!o->strategy->raw && (res = tw_loop_new(&t->loop)) < 0) {
             snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(res));
             goto out;
         }
@@ -1079,11 +1071,11 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
 
     pthread_barrier_init(&run->ready, NULL, run->nct + run->nst + 1);
     for (unsigned i = 0; i < run->nst; i++)
-        pthread_create(&run->st[i].tid, NULL, tb_is_raw(o->how) ? raw_server_main : server_main,
+        pthread_create(&run->st[i].tid, NULL, o->strategy->raw ? raw_server_main : server_main,
                        &run->st[i]);
     for (unsigned i = 0; i < run->nct; i++)
         pthread_create(&run->ct[i].tid, NULL,
-                       tb_is_raw(o->how) ? raw_client_main : o->http ? http_client_main : client_main,
+                       o->strategy->raw ? raw_client_main : o->http ? http_client_main : client_main,
                        &run->ct[i]);
     run->t0_ms = tw_now_ms();
     pthread_barrier_wait(&run->ready);
