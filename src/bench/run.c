@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/server_group.h"
 #include "twkit/client.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
@@ -61,13 +62,11 @@ struct cthread {
     struct rusage ru;
 };
 
-struct sthread {
+/* A raw server thread (the others are a tb_server_group). */
+struct raw_server {
     struct run *run;
     pthread_t tid;
-    tw_loop *loop;
-    tw_server *srv;
-    tw_io stop_io;
-    int stop_fd, lfd;
+    int lfd;
     struct rusage ru;
 };
 
@@ -92,7 +91,8 @@ struct run {
     char http_req[2][256];     /* http: keep-alive, Connection: close */
     uint32_t http_req_len[2];
     struct cthread ct[MAX_THREADS];
-    struct sthread st[MAX_THREADS];
+    tb_server_group *group;    /* the built-in server, */
+    struct raw_server rs[MAX_THREADS]; /* or the raw one */
     unsigned nct, nst;
     pthread_barrier_t ready;
 };
@@ -700,7 +700,7 @@ static void *raw_client_main(void *arg)
  * bytes: one read, one write); closes on the client's RST. */
 static void *raw_server_main(void *arg)
 {
-    struct sthread *s = arg;
+    struct raw_server *s = arg;
     struct run *run = s->run;
     struct epoll_event ev = {.events = EPOLLIN}, evs[256];
     struct fdset open = {0};
@@ -739,28 +739,9 @@ static void *raw_server_main(void *arg)
     return NULL;
 }
 
-/* ---- twp server threads --------------------------------------------------- */
+/* ---- the built-in servers ------------------------------------------------- */
 
-static void on_server_stop(tw_io *io, unsigned ev)
-{
-    struct sthread *s = io->data;
-    uint64_t v;
-
-    if (read(io->fd, &v, sizeof(v)) < 0)
-        return;
-    tw_io_close(io);
-    tw_server_shutdown(s->srv);
-}
-
-static void *server_main(void *arg)
-{
-    struct sthread *s = arg;
-
-    pthread_barrier_wait(&s->run->ready);
-    tw_loop_run(s->loop);
-    getrusage(RUSAGE_THREAD, &s->ru);
-    return NULL;
-}
+static void at_start_line(void *ready) { pthread_barrier_wait(ready); }
 
 /* Make the servers (in the server namespace), not yet running. */
 static int start_servers(struct run *run, char *err, size_t errlen)
@@ -770,29 +751,26 @@ static int start_servers(struct run *run, char *err, size_t errlen)
     char a[TW_ADDRSTRLEN];
 
     enter_ns(run->server_ns);
-    for (unsigned i = 0; i < run->nst && r == 0; i++) {
-        struct sthread *s = &run->st[i];
-        s->run = run;
-        s->lfd = -1;
-        if (run->how->raw) {
-            struct tw_listen_opts lo = {.backlog = 4096, .reuseport = run->nst > 1};
-            if ((s->lfd = tw_sock_listen(&run->dst, &lo)) < 0)
-                r = s->lfd;
-            continue;
+    if (run->how->raw) {
+        struct tw_listen_opts lo = {.backlog = 4096, .reuseport = run->nst > 1};
+        for (unsigned i = 0; i < run->nst && r == 0; i++) {
+            run->rs[i].run = run;
+            if ((run->rs[i].lfd = tw_sock_listen(&run->dst, &lo)) < 0)
+                r = run->rs[i].lfd;
         }
-        struct tw_server_opts so = {
-            .listen = run->dst, .reuseport = run->nst > 1, .max_conns = 100000,
-            .naive_close = run->how->server.naive_close,
-            .max_requests = run->how->server.max_requests,
-            .after_fin = run->how->server.after_fin,
-            .proto = o->http ? TW_PROTO_HTTP : TW_PROTO_TWP,
-            .on_http = http_handler, .data = run,
+    } else {
+        struct tb_server_group_opts go = {
+            .threads = run->nst, .on_start = at_start_line, .arg = &run->ready,
+            .server = {
+                .listen = run->dst, .max_conns = 100000,
+                .naive_close = run->how->server.naive_close,
+                .max_requests = run->how->server.max_requests,
+                .after_fin = run->how->server.after_fin,
+                .proto = o->http ? TW_PROTO_HTTP : TW_PROTO_TWP,
+                .on_http = http_handler, .data = run,
+            },
         };
-        if ((r = tw_loop_new(&s->loop)) < 0 || (r = tw_server_start(s->loop, &so, &s->srv)) < 0)
-            break;
-        s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        tw_io_init(&s->stop_io, s->stop_fd, on_server_stop, s);
-        tw_io_start(s->loop, &s->stop_io, TW_IO_READ);
+        r = tb_server_group_new(&go, &run->group);
     }
     if (saved >= 0) {
         setns(saved, CLONE_NEWNET);
@@ -955,20 +933,10 @@ static int setup(struct run *run, char *err, size_t errlen)
 
 static void teardown(struct run *run)
 {
-    for (unsigned i = 0; i < run->nst; i++) {
-        struct sthread *s = &run->st[i];
-        if (s->srv) {
-            tw_server_free(s->srv);
-            /* on_server_stop closed it (tw_io_close) when the stop came:
-             * by now its number may be another socket's */
-            if (s->stop_io.fd >= 0)
-                close(s->stop_io.fd);
-        }
-        if (s->loop)
-            tw_loop_free(s->loop);
-        if (s->lfd >= 0)
-            close(s->lfd);
-    }
+    tb_server_group_free(run->group);
+    for (unsigned i = 0; i < run->nst; i++)
+        if (run->rs[i].run && run->rs[i].lfd >= 0)
+            close(run->rs[i].lfd);
     for (unsigned i = 0; i < run->nct; i++) {
         free(run->ct[i].slots);
         free(run->ct[i].hslots);
@@ -1004,9 +972,15 @@ static void collect(struct run *run)
         r->cpu_client_sys += secs(&t->ru.ru_stime);
         r->behind += t->behind;
     }
-    for (unsigned i = 0; i < run->nst; i++) {
-        r->cpu_server_user += secs(&run->st[i].ru.ru_utime);
-        r->cpu_server_sys += secs(&run->st[i].ru.ru_stime);
+    if (run->group) {
+        double user, sys;
+        tb_server_group_cpu(run->group, &user, &sys);
+        r->cpu_server_user += user;
+        r->cpu_server_sys += sys;
+    }
+    for (unsigned i = 0; i < run->nst && !run->group; i++) {
+        r->cpu_server_user += secs(&run->rs[i].ru.ru_utime);
+        r->cpu_server_sys += secs(&run->rs[i].ru.ru_stime);
     }
     r->errors = r->errors_local + r->errors_server;
     r->exhausted_ms = run->exhausted_ms;
@@ -1070,9 +1044,11 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
     }
 
     pthread_barrier_init(&run->ready, NULL, run->nct + run->nst + 1);
-    for (unsigned i = 0; i < run->nst; i++)
-        pthread_create(&run->st[i].tid, NULL, o->strategy->raw ? raw_server_main : server_main,
-                       &run->st[i]);
+    if (run->group)
+        tb_server_group_start(run->group);
+    else
+        for (unsigned i = 0; i < run->nst; i++)
+            pthread_create(&run->rs[i].tid, NULL, raw_server_main, &run->rs[i]);
     for (unsigned i = 0; i < run->nct; i++)
         pthread_create(&run->ct[i].tid, NULL,
                        o->strategy->raw ? raw_client_main : o->http ? http_client_main : client_main,
@@ -1113,14 +1089,14 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         r->tw_client_end = r->series[r->nseries - 1].tw_client;
         r->tw_server_end = r->series[r->nseries - 1].tw_server;
     }
-    for (unsigned i = 0; i < run->nst; i++) {
-        uint64_t one = 1;
-        /* an eventfd write fails only on counter overflow, not here */
-        if (run->st[i].srv && write(run->st[i].stop_fd, &one, sizeof(one)) < 0)
+    if (run->group) {
+        if (tb_server_group_shutdown(run->group) < 0)
             perror("twkit bench: eventfd");
+        tb_server_group_join(run->group);
+    } else {
+        for (unsigned i = 0; i < run->nst; i++)
+            pthread_join(run->rs[i].tid, NULL);
     }
-    for (unsigned i = 0; i < run->nst; i++)
-        pthread_join(run->st[i].tid, NULL);
     pthread_barrier_destroy(&run->ready);
     collect(run);
     res = 0;
