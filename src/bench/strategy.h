@@ -17,6 +17,8 @@
 
 struct tb_result;
 
+#define TB_RAW_ECHO_MAX 4096 /* raw.c's echo: one read, one write */
+
 /* What the client does once the reply is in. */
 enum tb_after {
     TB_AFTER_CLOSE, /* close first, FIN (twp: tw_client_close) */
@@ -40,7 +42,8 @@ struct tb_strategy {
     /* the built-in server (a --target server must be told the same:
      * twkit serve --naive-close, --max-requests 1) */
     struct {
-        bool echo;              /* raw: echo one request (<= 4096 bytes) */
+        bool echo;              /* raw: echo one request (at most
+                                   TB_RAW_ECHO_MAX bytes) */
         bool naive_close;       /* close first after each reply */
         uint32_t max_requests;  /* DONE after this many; 0: never */
         enum tw_after_fin after_fin; /* its answer to the client's FIN */

@@ -282,10 +282,10 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "%s: --rate does not apply to %s (it runs flat out)\n", cmd, st->name);
         return 2;
     }
-    if (st->server.echo && (target || o.request_size > 4096)) {
+    if (st->server.echo && (target || o.request_size > TB_RAW_ECHO_MAX)) {
         fprintf(stderr, "%s: %s needs its own echo server (--lab or --local, not "
-                        "--target) and a --size of at most 4096 (one write each way)\n", cmd,
-                st->name);
+                        "--target) and a --size of at most %d (one write each way)\n", cmd,
+                st->name, TB_RAW_ECHO_MAX);
         return 2;
     }
     if (o.http && !st->http) {
