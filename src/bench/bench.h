@@ -13,25 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/strategy.h"
 #include "twkit/lab.h"
 #include "twkit/sock.h"
 #include "util/errcount.h"
 #include "util/hist.h"
 
-enum tb_close {
-    TB_RAW,          /* baseline: plain epoll connect/accept, RST; no library */
-    TB_RAW_REQUEST,  /* the same with one request echoed before the RST */
-    TB_CLIENT_CLOSE, /* one request, the client closes first (FIN) */
-    TB_SERVER_CLOSE, /* one request, the server closes first (naive server) */
-    TB_HANDSHAKE,    /* one request, the server sends DONE, the client closes */
-    TB_BYE,          /* one request, BYE/GOODBYE, the client aborts */
-    TB_ABORT,        /* one request, the client aborts (RST) */
-    TB_POOL,         /* pooled persistent connections, many requests each */
-    TB_NCLOSE
-};
-extern const char *const tb_close_names[TB_NCLOSE];
-int tb_close_parse(const char *s); /* index, or -1 (strategy.c) */
-static inline bool tb_is_raw(enum tb_close h) { return h == TB_RAW || h == TB_RAW_REQUEST; }
 
 /* One 100 ms sample of the time series. */
 struct tb_sample {
@@ -41,9 +28,9 @@ struct tb_sample {
 };
 
 struct tb_opts {
-    enum tb_close how;
-    bool http;               /* HTTP/1.1 instead of twp: client-close,
-                                server-close, abort, pool (keep-alive) */
+    const struct tb_strategy *strategy;
+    bool http;               /* HTTP/1.1 instead of twp (strategies that
+                                have .http) */
     bool lab;                /* server in a lab namespace pair across a veth */
     bool local_server;       /* server in this process on 127.0.0.1 (no root) */
     tw_addr target;          /* without lab/local_server: the server to test */
@@ -62,7 +49,7 @@ struct tb_opts {
 };
 
 struct tb_result {
-    enum tb_close how;
+    const struct tb_strategy *strategy;
     bool http;
     uint64_t elapsed_ms;
     uint64_t sessions;          /* connections that did their exchange */
