@@ -227,4 +227,45 @@ int tw_sconn_respond_start(tw_sconn *c, int status, const char *content_type,
 int tw_sconn_respond_chunk(tw_sconn *c, const void *data, size_t len);
 int tw_sconn_respond_end(tw_sconn *c);
 
+/* ---- a group of servers on one address, a loop and a thread each ----
+ *
+ * SO_REUSEPORT listeners when there are several. The listeners belong to
+ * the network namespace the caller is in when it calls
+ * tw_server_group_new (so do the sockets they accept).
+ * Life: new (listening, no thread yet), start, shutdown (each server's
+ * tw_server_shutdown, on its own thread), join, free. shutdown may be
+ * called from any thread, once. */
+#define TW_SERVER_GROUP_MAX 64
+
+typedef struct tw_server_group tw_server_group;
+
+struct tw_server_group_opts {
+    unsigned threads;               /* 1 to TW_SERVER_GROUP_MAX */
+    struct tw_server_opts server;   /* each one's; reuseport is set when
+                                       there are several threads */
+    /* optional: called first on each thread, before its loop runs */
+    void (*on_start)(void *arg);
+    void *arg;
+};
+
+/* Make the loops and servers. 0, or -errno (and nothing is left). */
+int tw_server_group_new(const struct tw_server_group_opts *o, tw_server_group **out);
+/* Start the threads. 0, or -errno when a thread could not start (those
+ * that did run until shutdown). */
+int tw_server_group_start(tw_server_group *g);
+/* Tell every server to shut down, through an eventfd its loop reads.
+ * 0, or -errno when one could not be told. */
+int tw_server_group_shutdown(tw_server_group *g);
+/* Wait for the threads: each ends when its server has no connection left. */
+void tw_server_group_join(tw_server_group *g);
+/* The threads' CPU time in seconds (getrusage RUSAGE_THREAD at their end),
+ * after join. */
+void tw_server_group_cpu(const tw_server_group *g, double *user, double *sys);
+/* The servers, for their counters (tw_server_stats, relaxed loads from
+ * other threads). */
+unsigned tw_server_group_size(const tw_server_group *g);
+tw_server *tw_server_group_server(const tw_server_group *g, unsigned i);
+/* Free the servers and loops (after join, or when never started). */
+void tw_server_group_free(tw_server_group *g);
+
 #endif

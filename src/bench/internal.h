@@ -5,7 +5,8 @@
  *   client_http.c   HTTP/1.1 clients (--proto http)
  *   raw.c           the raw baselines' client and server: plain epoll
  *   sampler.c       the 100 ms samples: counters, TIME_WAIT on each side
- *   server_group.c  the built-in server's threads (server_group.h)
+ *   thread.c        what every thread does alike: its namespace, its errors
+ *   (the built-in server runs as a tw_server_group: twkit/server.h)
  * A client thread is one struct cthread; which file drives it is the
  * strategy's and protocol's choice of struct tb__client. */
 #ifndef TB_INTERNAL_H
@@ -16,7 +17,6 @@
 #include <sys/resource.h>
 
 #include "bench/bench.h"
-#include "bench/server_group.h"
 #include "twkit/loop.h"
 #include "twkit/pool.h"
 
@@ -53,7 +53,7 @@ struct cthread {
     struct rusage ru;
 };
 
-/* A raw server thread (the built-in server is a tb_server_group). */
+/* A raw server thread (the built-in server is a tw_server_group). */
 struct raw_server {
     struct run *run;
     pthread_t tid;
@@ -83,7 +83,7 @@ struct run {
     uint32_t http_req_len[2];
     size_t series_cap;         /* r->series has room for this many */
     struct cthread ct[MAX_THREADS];
-    tb_server_group *group;    /* the built-in server, */
+    tw_server_group *group;    /* the built-in server, */
     struct raw_server rs[MAX_THREADS]; /* or the raw one */
     unsigned nct, nst;
     pthread_barrier_t ready;   /* every thread and the sampler: go */

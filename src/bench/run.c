@@ -46,7 +46,7 @@ static int start_servers(struct run *run, char *err, size_t errlen)
                 r = run->rs[i].lfd;
         }
     } else {
-        struct tb_server_group_opts go = {
+        struct tw_server_group_opts go = {
             .threads = run->nst, .on_start = at_start_line, .arg = &run->ready,
             .server = {
                 .listen = run->dst, .max_conns = 100000,
@@ -57,7 +57,7 @@ static int start_servers(struct run *run, char *err, size_t errlen)
                 .on_http = http_handler, .data = run,
             },
         };
-        r = tb_server_group_new(&go, &run->group);
+        r = tw_server_group_new(&go, &run->group);
     }
     if (saved >= 0) {
         setns(saved, CLONE_NEWNET);
@@ -175,7 +175,7 @@ static int setup(struct run *run, char *err, size_t errlen)
 
 static void teardown(struct run *run)
 {
-    tb_server_group_free(run->group);
+    tw_server_group_free(run->group);
     for (unsigned i = 0; i < run->nst; i++)
         if (run->rs[i].run && run->rs[i].lfd >= 0)
             close(run->rs[i].lfd);
@@ -216,7 +216,7 @@ static void collect(struct run *run)
     }
     if (run->group) {
         double user, sys;
-        tb_server_group_cpu(run->group, &user, &sys);
+        tw_server_group_cpu(run->group, &user, &sys);
         r->cpu_server_user += user;
         r->cpu_server_sys += sys;
     }
@@ -274,7 +274,7 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
 
     pthread_barrier_init(&run->ready, NULL, run->nct + run->nst + 1);
     if (run->group)
-        tb_server_group_start(run->group);
+        tw_server_group_start(run->group);
     else
         for (unsigned i = 0; i < run->nst; i++)
             pthread_create(&run->rs[i].tid, NULL, tb__raw_server_main, &run->rs[i]);
@@ -296,9 +296,9 @@ int tb_run(const struct tb_opts *o, struct tb_result *r, char *err, size_t errle
         r->tw_server_end = r->series[r->nseries - 1].tw_server;
     }
     if (run->group) {
-        if (tb_server_group_shutdown(run->group) < 0)
+        if (tw_server_group_shutdown(run->group) < 0)
             perror("twkit bench: eventfd");
-        tb_server_group_join(run->group);
+        tw_server_group_join(run->group);
     } else {
         for (unsigned i = 0; i < run->nst; i++)
             pthread_join(run->rs[i].tid, NULL);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -18,7 +17,7 @@
 #include "twkit/time.h"
 #include "util/prom.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS TW_SERVER_GROUP_MAX
 #define MAX_BODY (1u << 20)
 
 static const char serve_usage[] =
@@ -98,33 +97,6 @@ static void print_usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "responses_1xx..5xx", "HTTP responses by status class.");
 }
 
-struct worker {
-    pthread_t tid;
-    tw_loop *loop;
-    tw_server *srv;
-    tw_io stop_io;
-    int stop_fd;
-    int err;
-};
-
-static void on_stop(tw_io *io, unsigned ev)
-{
-    struct worker *w = io->data;
-    uint64_t v;
-
-    if (read(io->fd, &v, sizeof(v)) < 0)
-        return;
-    tw_io_close(io);
-    tw_server_shutdown(w->srv);
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    w->err = tw_loop_run(w->loop);
-    return NULL;
-}
-
 static void print_stats(const struct tw_server_stats *st, bool json)
 {
     const char *sep = "";
@@ -148,7 +120,7 @@ static void print_stats(const struct tw_server_stats *st, bool json)
 /* ---- HTTP: /, /health, /metrics ---- */
 
 struct serve {
-    struct worker *w;
+    tw_server_group *group;
     unsigned long nthreads;
     uint16_t port;
     char *body;   /* the body of / */
@@ -188,7 +160,8 @@ static void metrics(struct serve *sv, FILE *f)
     struct tu_prom p;
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
-        const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
+        const struct tw_server_stats *st =
+            tw_server_stats(tw_server_group_server(sv->group, (unsigned)i));
 #define SUM(name, kind, prom, help) t.name += ld(&st->name);
         TW_SERVER_STATS(SUM)
 #undef SUM
@@ -290,7 +263,6 @@ int cmd_serve(int argc, char **argv)
         {0},
     };
     struct tw_server_opts so = {0};
-    struct worker w[MAX_THREADS];
     struct tw_server_stats total = {0};
     static struct serve sv;
     const char *listen = NULL;
@@ -365,7 +337,6 @@ int cmd_serve(int argc, char **argv)
                 listen);
         return 2;
     }
-    so.reuseport = threads > 1;
     if (so.proto == TW_PROTO_HTTP) {
         static const char hello[] = "hello, twkit\n";
         if (!(sv.body = malloc(body_size + 1))) {
@@ -375,7 +346,6 @@ int cmd_serve(int argc, char **argv)
         for (size_t i = 0; i < body_size; i++)
             sv.body[i] = i + 1 == body_size ? '\n' : hello[i % (sizeof(hello) - 2)];
         sv.body_len = body_size;
-        sv.w = w;
         sv.nthreads = threads;
         sv.port = tw_addr_port(&so.listen);
         pthread_mutex_init(&sv.tw_mu, NULL);
@@ -390,18 +360,11 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    for (unsigned long i = 0; i < threads; i++) {
-        memset(&w[i], 0, sizeof(w[i]));
-        if ((err = tw_loop_new(&w[i].loop)) < 0 ||
-            (err = tw_server_start(w[i].loop, &so, &w[i].srv)) < 0) {
-            fprintf(stderr, "twkit serve: cannot listen on %s: %s (%s)\n",
-                    tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err),
-                    tw_strerror(err));
-            return 1;
-        }
-        w[i].stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        tw_io_init(&w[i].stop_io, w[i].stop_fd, on_stop, &w[i]);
-        tw_io_start(w[i].loop, &w[i].stop_io, TW_IO_READ);
+    struct tw_server_group_opts go = {.threads = (unsigned)threads, .server = so};
+    if ((err = tw_server_group_new(&go, &sv.group)) < 0) {
+        fprintf(stderr, "twkit serve: cannot listen on %s: %s (%s)\n",
+                tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err), tw_strerror(err));
+        return 1;
     }
     fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
@@ -409,26 +372,21 @@ int cmd_serve(int argc, char **argv)
             so.naive_close ? ", NAIVE CLOSE (the server closes first)"
             : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
                                                : ", FIN after the client's FIN");
-    for (unsigned long i = 0; i < threads; i++)
-        pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+    if ((err = tw_server_group_start(sv.group)) < 0)
+        fprintf(stderr, "twkit serve: a thread did not start: %s\n", tw_strerror(err));
 
     sigwait(&sigs, &sig);
     fprintf(stderr, "twkit serve: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    for (unsigned long i = 0; i < threads; i++) {
-        uint64_t one = 1;
-        if (write(w[i].stop_fd, &one, sizeof(one)) < 0)
-            perror("eventfd");
-    }
-    for (unsigned long i = 0; i < threads; i++)
-        pthread_join(w[i].tid, NULL); /* all of them: /metrics reads every server */
-    for (unsigned long i = 0; i < threads; i++) {
-        const struct tw_server_stats *st = tw_server_stats(w[i].srv);
+    if ((err = tw_server_group_shutdown(sv.group)) < 0)
+        fprintf(stderr, "twkit serve: shutdown: %s\n", tw_strerror(err));
+    tw_server_group_join(sv.group); /* all of them: /metrics reads every server */
+    for (unsigned i = 0; i < tw_server_group_size(sv.group); i++) {
+        const struct tw_server_stats *st = tw_server_stats(tw_server_group_server(sv.group, i));
 #define ADD(name, kind, prom, help) total.name += st->name;
         TW_SERVER_STATS(ADD)
 #undef ADD
-        tw_server_free(w[i].srv);
-        tw_loop_free(w[i].loop);
     }
+    tw_server_group_free(sv.group);
     if (!json)
         printf("twkit serve: connections and how they ended\n");
     print_stats(&total, json);

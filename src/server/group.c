@@ -1,4 +1,6 @@
-/* A group of servers, a loop and a thread each (server_group.h). */
+/* A group of servers, a loop and a thread each (tw_server_group in
+ * twkit/server.h): twkit serve --threads and twkit bench use it. The
+ * threads inherit the caller's signal mask. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -6,11 +8,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "bench/server_group.h"
+#include "twkit/server.h"
 #include "twkit/loop.h"
 
 struct member {
-    tb_server_group *g;
+    tw_server_group *g;
     pthread_t tid;
     bool started;
     tw_loop *loop;
@@ -19,11 +21,11 @@ struct member {
     struct rusage ru;
 };
 
-struct tb_server_group {
+struct tw_server_group {
     unsigned n;
     void (*on_start)(void *arg);
     void *arg;
-    struct member m[TB_SERVER_GROUP_MAX];
+    struct member m[TW_SERVER_GROUP_MAX];
 };
 
 /* On the member's own thread, as tw_server_shutdown must be. */
@@ -49,14 +51,14 @@ static void *member_main(void *arg)
     return NULL;
 }
 
-int tb_server_group_new(const struct tb_server_group_opts *o, tb_server_group **out)
+int tw_server_group_new(const struct tw_server_group_opts *o, tw_server_group **out)
 {
     struct tw_server_opts so = o->server;
-    tb_server_group *g;
+    tw_server_group *g;
     int r = 0;
 
     *out = NULL;
-    if (!o->threads || o->threads > TB_SERVER_GROUP_MAX)
+    if (!o->threads || o->threads > TW_SERVER_GROUP_MAX)
         return -EINVAL;
     if (!(g = calloc(1, sizeof(*g))))
         return -ENOMEM;
@@ -81,14 +83,14 @@ int tb_server_group_new(const struct tb_server_group_opts *o, tb_server_group **
     }
     if (r < 0) {
         g->n++; /* the member that failed holds what it made */
-        tb_server_group_free(g);
+        tw_server_group_free(g);
         return r;
     }
     *out = g;
     return 0;
 }
 
-int tb_server_group_start(tb_server_group *g)
+int tw_server_group_start(tw_server_group *g)
 {
     int r = 0;
 
@@ -101,7 +103,7 @@ int tb_server_group_start(tb_server_group *g)
     return r;
 }
 
-int tb_server_group_shutdown(tb_server_group *g)
+int tw_server_group_shutdown(tw_server_group *g)
 {
     int r = 0;
 
@@ -114,7 +116,7 @@ int tb_server_group_shutdown(tb_server_group *g)
     return r;
 }
 
-void tb_server_group_join(tb_server_group *g)
+void tw_server_group_join(tw_server_group *g)
 {
     for (unsigned i = 0; i < g->n; i++)
         if (g->m[i].started) {
@@ -125,7 +127,7 @@ void tb_server_group_join(tb_server_group *g)
 
 static double secs(const struct timeval *tv) { return (double)tv->tv_sec + (double)tv->tv_usec / 1e6; }
 
-void tb_server_group_cpu(const tb_server_group *g, double *user, double *sys)
+void tw_server_group_cpu(const tw_server_group *g, double *user, double *sys)
 {
     *user = *sys = 0;
     for (unsigned i = 0; i < g->n; i++) {
@@ -134,7 +136,14 @@ void tb_server_group_cpu(const tb_server_group *g, double *user, double *sys)
     }
 }
 
-void tb_server_group_free(tb_server_group *g)
+unsigned tw_server_group_size(const tw_server_group *g) { return g->n; }
+
+tw_server *tw_server_group_server(const tw_server_group *g, unsigned i)
+{
+    return i < g->n ? g->m[i].srv : NULL;
+}
+
+void tw_server_group_free(tw_server_group *g)
 {
     if (!g)
         return;
