@@ -235,7 +235,7 @@ const struct tp_config *tp_engine_config(struct tp_engine *e);
  * (the engine finishes that in the background; this side holds TIME_WAIT). */
 void tp_close(struct tp_engine *e, const struct tp_def *def, int fd);
 
-/* ---- DNS (dns.c): c-ares on the loop, cached per TTL ---- */
+/* ---- resolving names (resolve.c): c-ares on the loop, cached per TTL ---- */
 
 struct tp_dns;
 /* err: 0, or a negative errno (-ENOENT: no such name, -ETIMEDOUT: no
