@@ -253,7 +253,7 @@ int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr,
                   tp_dns_cb cb, void *arg, struct tp_dns_req **req);
 void tp_dns_cancel(struct tp_dns_req *req);
 
-/* ---- TLS helpers (tls.c), used by the tls and http kinds ---- */
+/* ---- certificates (cert.c), for the kinds that speak TLS ---- */
 
 struct ssl_st;
 /* Earliest notAfter over the peer's chain and the leaf's, unix seconds
