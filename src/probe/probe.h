@@ -42,7 +42,7 @@ struct tp_endpoint {
     bool https;       /* http kind, https:// URL */
 };
 
-/* Parse target for kind. Returns 0, or -EINVAL with *why set to a short
+/* Parse target for kind (target.c). Returns 0, or -EINVAL with *why set to a short
  * static explanation ("missing port", "not an http:// or https:// URL"...),
  * or -ENOMEM. */
 int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *ep,
