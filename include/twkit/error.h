@@ -10,7 +10,9 @@
 
 enum tw_errclass {
     TW_ECLASS_NONE = 0,   /* not an error (0) */
-    TW_ECLASS_LOCAL,      /* our own host ran out of something: ports, fds, memory */
+    TW_ECLASS_LOCAL,      /* this host could not: out of ports, fds, memory or
+                             disk, or its own firewall or permissions said no
+                             (src/core/error.c lists which errnos and why) */
     TW_ECLASS_REFUSED,    /* the peer refused the connection */
     TW_ECLASS_RESET,      /* the peer reset (or the connection broke) */
     TW_ECLASS_TIMEOUT,    /* nothing answered in time */

@@ -117,38 +117,55 @@ struct tw_server_opts {
     void *data;
 };
 
-/* How connections ended (each ending counts exactly one of the first
- * group, so they add up to accepted - active), and other events. */
+/* Every server counter, once: the struct below, twkit serve's exit
+ * counters (text and JSON) and /metrics are all made from this list.
+ *   X(name, kind, Prometheus name after twkit_server_, help)
+ * kind END: how a connection ended; each connection counts exactly one, so
+ * they add up to accepted - active (in /metrics: connections_ended_total
+ * {how="name"}). EVENT: a count of something else. GAUGE: a level. RESP:
+ * HTTP responses of one status class (responses_total{code="2xx"}). */
+#define TW_SERVER_STATS(X)                                                               \
+    X(accepted, EVENT, "connections_accepted_total", "Connections accepted.")            \
+    X(active, GAUGE, "connections_active", "Connections open now.")                      \
+    X(closed_after_done, END, "", "The client closed after our DONE (HTTP: Connection: close).") \
+    X(closed_by_peer, END, "", "The client closed on its own.")                          \
+    X(closed_first_required, END, "", "HTTP required the server to close: our FIN went " \
+      "first and the TIME_WAIT is the server's.")                                        \
+    X(bye_goodbye, END, "", "BYE, GOODBYE, then the client's reset (or FIN).")           \
+    X(aborted_idle, END, "", "No byte either way for the idle timeout.")                 \
+    X(aborted_grace, END, "", "Everything acknowledged, no FIN or RST in the grace period.") \
+    X(aborted_invalid, END, "", "Bad input: ERROR (HTTP: 4xx) then RST.")                 \
+    X(aborted_slow, END, "", "An HTTP head or twp HELLO not whole in time.")             \
+    X(aborted_stalled, END, "", "Less than min_progress bytes moved in a stall timeout.") \
+    X(aborted_shutdown, END, "", "Still open at the shutdown timeout.")                  \
+    X(aborted_nomem, END, "", "Out of memory for its input or replies.")                 \
+    X(reaped_idle, END, "", "Idle, aborted to make room for a new client (table full).") \
+    X(peer_reset, END, "", "The client reset outside BYE/GOODBYE.")                      \
+    X(naive_closed, END, "", "naive_close mode: the server sent the first FIN.")         \
+    X(reset_after_fin, EVENT, "reset_after_fin_total",                                   \
+      "Connections closed by RST after the client's FIN (--after-fin rst).")             \
+    X(first_fin_refused, EVENT, "first_fin_refused_total",                               \
+      "Times the server was about to send a first FIN the protocol did not require, "    \
+      "and did not (always 0).")                                                         \
+    X(accept_paused, EVENT, "accept_paused_total",                                       \
+      "Accept pauses for EMFILE, ENFILE or the connection limit.")                       \
+    X(frames_in, EVENT, "frames_in_total", "twp frames received.")                       \
+    X(frames_out, EVENT, "frames_out_total", "twp frames sent.")                         \
+    X(requests, EVENT, "requests_total", "HTTP requests answered.")                      \
+    X(bad_requests, EVENT, "bad_requests_total",                                         \
+      "Malformed HTTP requests (answered 4xx/5xx, connection ended).")                   \
+    X(responses_1xx, RESP, "", "")                                                       \
+    X(responses_2xx, RESP, "", "")                                                       \
+    X(responses_3xx, RESP, "", "")                                                       \
+    X(responses_4xx, RESP, "", "")                                                       \
+    X(responses_5xx, RESP, "", "")                                                       \
+    X(conn_buf_peak, GAUGE, "connection_buffer_peak_bytes",                              \
+      "The most buffer bytes one connection held.")
+
 struct tw_server_stats {
-    uint64_t accepted;
-    uint64_t active;
-    uint64_t closed_after_done;  /* client closed after our DONE (HTTP:
-                                    after Connection: close) */
-    uint64_t closed_by_peer;     /* client closed on its own */
-    uint64_t closed_first_required; /* HTTP: the protocol required us to
-                                    close, our FIN went first: the TIME_WAIT
-                                    is the server's */
-    uint64_t bye_goodbye;        /* BYE, GOODBYE, client reset (or FIN) */
-    uint64_t aborted_idle;       /* no byte either way for idle_timeout */
-    uint64_t aborted_grace;      /* acknowledged everything, no FIN/RST
-                                    within the grace period */
-    uint64_t aborted_invalid;    /* bad frame: ERROR then RST */
-    uint64_t aborted_slow;       /* HTTP head / twp HELLO not whole in time */
-    uint64_t aborted_stalled;    /* less than min_progress in stall_timeout */
-    uint64_t aborted_shutdown;   /* still open at the shutdown timeout */
-    uint64_t aborted_nomem;      /* out of memory for its input or replies */
-    uint64_t reaped_idle;        /* idle, aborted for a new client (full) */
-    uint64_t peer_reset;         /* client reset outside BYE/GOODBYE */
-    uint64_t naive_closed;       /* naive_close mode: we sent the first FIN */
-    /* events */
-    uint64_t reset_after_fin;    /* passive closes done by RST (after_fin) */
-    uint64_t first_fin_refused;  /* invariant checks that fired: must be 0 */
-    uint64_t accept_paused;      /* EMFILE/ENFILE/max_conns pauses */
-    uint64_t frames_in, frames_out;
-    uint64_t requests;           /* HTTP requests answered */
-    uint64_t bad_requests;       /* HTTP: malformed, answered 4xx/5xx, closed */
-    uint64_t responses[6];       /* HTTP responses by class: [2] = 2xx ... */
-    uint64_t conn_buf_peak;      /* most buffer bytes one connection held */
+#define TW__STAT_FIELD(name, kind, prom, help) uint64_t name;
+    TW_SERVER_STATS(TW__STAT_FIELD)
+#undef TW__STAT_FIELD
 };
 
 /* Listen and serve on loop. Returns 0 or -errno (bind failures...). */
@@ -209,5 +226,46 @@ int tw_sconn_respond_start(tw_sconn *c, int status, const char *content_type,
                            const char *extra_headers);
 int tw_sconn_respond_chunk(tw_sconn *c, const void *data, size_t len);
 int tw_sconn_respond_end(tw_sconn *c);
+
+/* ---- a group of servers on one address, a loop and a thread each ----
+ *
+ * SO_REUSEPORT listeners when there are several. The listeners belong to
+ * the network namespace the caller is in when it calls
+ * tw_server_group_new (so do the sockets they accept).
+ * Life: new (listening, no thread yet), start, shutdown (each server's
+ * tw_server_shutdown, on its own thread), join, free. shutdown may be
+ * called from any thread, once. */
+#define TW_SERVER_GROUP_MAX 64
+
+typedef struct tw_server_group tw_server_group;
+
+struct tw_server_group_opts {
+    unsigned threads;               /* 1 to TW_SERVER_GROUP_MAX */
+    struct tw_server_opts server;   /* each one's; reuseport is set when
+                                       there are several threads */
+    /* optional: called first on each thread, before its loop runs */
+    void (*on_start)(void *arg);
+    void *arg;
+};
+
+/* Make the loops and servers. 0, or -errno (and nothing is left). */
+int tw_server_group_new(const struct tw_server_group_opts *o, tw_server_group **out);
+/* Start the threads. 0, or -errno when a thread could not start (those
+ * that did run until shutdown). */
+int tw_server_group_start(tw_server_group *g);
+/* Tell every server to shut down, through an eventfd its loop reads.
+ * 0, or -errno when one could not be told. */
+int tw_server_group_shutdown(tw_server_group *g);
+/* Wait for the threads: each ends when its server has no connection left. */
+void tw_server_group_join(tw_server_group *g);
+/* The threads' CPU time in seconds (getrusage RUSAGE_THREAD at their end),
+ * after join. */
+void tw_server_group_cpu(const tw_server_group *g, double *user, double *sys);
+/* The servers, for their counters (tw_server_stats, relaxed loads from
+ * other threads). */
+unsigned tw_server_group_size(const tw_server_group *g);
+tw_server *tw_server_group_server(const tw_server_group *g, unsigned i);
+/* Free the servers and loops (after join, or when never started). */
+void tw_server_group_free(tw_server_group *g);
 
 #endif

@@ -13,40 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bench/strategy.h"
 #include "twkit/lab.h"
 #include "twkit/sock.h"
+#include "util/errcount.h"
+#include "util/hist.h"
 
-enum tb_close {
-    TB_RAW,          /* baseline: plain epoll connect/accept, RST; no library */
-    TB_RAW_REQUEST,  /* the same with one request echoed before the RST */
-    TB_CLIENT_CLOSE, /* one request, the client closes first (FIN) */
-    TB_SERVER_CLOSE, /* one request, the server closes first (naive server) */
-    TB_HANDSHAKE,    /* one request, the server sends DONE, the client closes */
-    TB_BYE,          /* one request, BYE/GOODBYE, the client aborts */
-    TB_ABORT,        /* one request, the client aborts (RST) */
-    TB_POOL,         /* pooled persistent connections, many requests each */
-    TB_NCLOSE
-};
-extern const char *const tb_close_names[TB_NCLOSE];
-int tb_close_parse(const char *s); /* index, or -1 */
-static inline bool tb_is_raw(enum tb_close h) { return h == TB_RAW || h == TB_RAW_REQUEST; }
-
-/* ---- log-linear histogram of microseconds: 16 sub-buckets per power of
- * two (at most 1/16 = 6 % error), exact below 32 us ---- */
-#define TB_HBUCKETS 640
-struct tb_hist {
-    uint64_t n, max;
-    uint32_t b[TB_HBUCKETS];
-};
-void tb_hist_add(struct tb_hist *h, uint64_t us);
-void tb_hist_merge(struct tb_hist *into, const struct tb_hist *h);
-/* The value at quantile q (0..1), as the bucket's upper bound; 0 if empty. */
-uint64_t tb_hist_quantile(const struct tb_hist *h, double q);
-
-/* Errors by errno; the class says whose fault it is. */
-#define TB_NERRNO 134
-enum tb_err_class { TB_ERR_LOCAL, TB_ERR_SERVER };
-enum tb_err_class tb_err_class(int err); /* err > 0 */
 
 /* One 100 ms sample of the time series. */
 struct tb_sample {
@@ -56,9 +28,9 @@ struct tb_sample {
 };
 
 struct tb_opts {
-    enum tb_close how;
-    bool http;               /* HTTP/1.1 instead of twp: client-close,
-                                server-close, abort, pool (keep-alive) */
+    const struct tb_strategy *strategy;
+    bool http;               /* HTTP/1.1 instead of twp (strategies that
+                                have .http) */
     bool lab;                /* server in a lab namespace pair across a veth */
     bool local_server;       /* server in this process on 127.0.0.1 (no root) */
     tw_addr target;          /* without lab/local_server: the server to test */
@@ -77,15 +49,16 @@ struct tb_opts {
 };
 
 struct tb_result {
-    enum tb_close how;
+    const struct tb_strategy *strategy;
     bool http;
     uint64_t elapsed_ms;
     uint64_t sessions;          /* connections that did their exchange */
     uint64_t requests;          /* replies received */
     uint64_t new_conns;         /* connections opened (connect attempts) */
     uint64_t errors, errors_local, errors_server;
-    uint64_t err[TB_NERRNO];    /* per errno */
-    struct tb_hist connect_us, request_us;
+    uint64_t err[TU_NERRNO];    /* per errno (util/errcount.h); local or the
+                                   server's as tw_errclass says */
+    struct tu_hist connect_us, request_us; /* microseconds */
     double cpu_client_user, cpu_client_sys; /* seconds */
     double cpu_server_user, cpu_server_sys; /* -1: not measured */
     int32_t tw_client_end, tw_server_end;   /* at the end of the run; -1 unknown */

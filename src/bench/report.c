@@ -6,13 +6,15 @@
 
 #include "bench/bench.h"
 #include "twkit/error.h"
+#include "util/json.h"
 
 static double per_s(uint64_t n, uint64_t ms) { return ms ? (double)n * 1000.0 / (double)ms : 0; }
 
-/* Pool counts requests as sessions; its connections are the new ones. */
+/* A pooled strategy counts requests as sessions; its connections are the
+ * new ones. */
 static double conn_rate(const struct tb_result *r)
 {
-    return per_s(r->how == TB_POOL ? r->new_conns : r->sessions, r->elapsed_ms);
+    return per_s(tb_strategy_pooled(r->strategy) ? r->new_conns : r->sessions, r->elapsed_ms);
 }
 
 static void tw_cell(FILE *f, int32_t v)
@@ -23,10 +25,10 @@ static void tw_cell(FILE *f, int32_t v)
         fprintf(f, " %9d", v);
 }
 
-static void us_cell(FILE *f, const struct tb_hist *h, double q)
+static void us_cell(FILE *f, const struct tu_hist *h, double q)
 {
     char b[16];
-    uint64_t v = tb_hist_quantile(h, q);
+    uint64_t v = tu_hist_quantile(h, q);
 
     if (!h->n)
         snprintf(b, sizeof(b), "-");
@@ -46,7 +48,7 @@ void tb_print_table_head(FILE *f)
 
 void tb_print_table_row(FILE *f, const struct tb_result *r)
 {
-    fprintf(f, "%-13s %9.0f %9.0f", tb_close_names[r->how], conn_rate(r),
+    fprintf(f, "%-13s %9.0f %9.0f", r->strategy->name, conn_rate(r),
             per_s(r->requests, r->elapsed_ms));
     tw_cell(f, r->tw_client_end);
     tw_cell(f, r->tw_server_end);
@@ -64,30 +66,22 @@ void tb_print_errors(FILE *f, const struct tb_result *r)
 
     if (!r->errors)
         return;
-    fprintf(f, "  %s errors: ", tb_close_names[r->how]);
-    for (int e = 1; e < TB_NERRNO; e++)
+    fprintf(f, "  %s errors: ", r->strategy->name);
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s%s %llu (%s)", sep, tw_errname(-e), (unsigned long long)r->err[e],
-                    tb_err_class(e) == TB_ERR_LOCAL ? "local" : "server");
+                    tw_errclass(e) == TW_ECLASS_LOCAL ? "local" : "server");
             sep = ", ";
         }
     fprintf(f, "\n");
 }
 
-static void json_hist(FILE *f, const char *name, const struct tb_hist *h)
+static void json_hist(FILE *f, const char *name, const struct tu_hist *h)
 {
     fprintf(f, "\"%s\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}", name,
-            (unsigned long long)h->n, (unsigned long long)tb_hist_quantile(h, 0.5),
-            (unsigned long long)tb_hist_quantile(h, 0.99),
-            (unsigned long long)tb_hist_quantile(h, 0.999), (unsigned long long)h->max);
-}
-
-static void json_num_or_null(FILE *f, double v, bool known)
-{
-    if (known)
-        fprintf(f, "%.3f", v);
-    else
-        fprintf(f, "null");
+            (unsigned long long)h->n, (unsigned long long)tu_hist_quantile(h, 0.5),
+            (unsigned long long)tu_hist_quantile(h, 0.99),
+            (unsigned long long)tu_hist_quantile(h, 0.999), (unsigned long long)h->max);
 }
 
 void tb_print_json(FILE *f, const struct tb_result *r)
@@ -98,7 +92,7 @@ void tb_print_json(FILE *f, const struct tb_result *r)
                "\"server\":\"%s\",\"elapsed_ms\":%llu,\"sessions\":%llu,"
                "\"sessions_per_s\":%.1f,\"requests\":%llu,\"requests_per_s\":%.1f,"
                "\"new_connections\":%llu,\"connections_per_s\":%.1f,",
-            r->http ? "http" : "twp", tb_close_names[r->how], r->where, r->server,
+            r->http ? "http" : "twp", r->strategy->name, r->where, r->server,
             (unsigned long long)r->elapsed_ms,
             (unsigned long long)r->sessions, per_s(r->sessions, r->elapsed_ms),
             (unsigned long long)r->requests, per_s(r->requests, r->elapsed_ms),
@@ -106,7 +100,7 @@ void tb_print_json(FILE *f, const struct tb_result *r)
     fprintf(f, "\"errors\":{\"total\":%llu,\"local\":%llu,\"server\":%llu,\"by_errno\":{",
             (unsigned long long)r->errors, (unsigned long long)r->errors_local,
             (unsigned long long)r->errors_server);
-    for (int e = 1; e < TB_NERRNO; e++)
+    for (int e = 1; e < TU_NERRNO; e++)
         if (r->err[e]) {
             fprintf(f, "%s\"%s\":%llu", sep, tw_errname(-e), (unsigned long long)r->err[e]);
             sep = ",";
@@ -126,9 +120,9 @@ void tb_print_json(FILE *f, const struct tb_result *r)
                 r->rate_after_exhaustion);
     fprintf(f, ",\"cpu_s\":{\"client_user\":%.3f,\"client_sys\":%.3f,\"server_user\":",
             r->cpu_client_user, r->cpu_client_sys);
-    json_num_or_null(f, r->cpu_server_user, r->cpu_server_user >= 0);
+    tu_json_num_or_null(f, r->cpu_server_user, 3, r->cpu_server_user >= 0);
     fprintf(f, ",\"server_sys\":");
-    json_num_or_null(f, r->cpu_server_sys, r->cpu_server_sys >= 0);
+    tu_json_num_or_null(f, r->cpu_server_sys, 3, r->cpu_server_sys >= 0);
     fprintf(f, "},\"rate\":{\"asked\":%.1f,\"behind\":%llu},\"series\":[", r->rate_asked,
             (unsigned long long)r->behind);
     for (size_t i = 0; i < r->nseries; i++) {
@@ -151,7 +145,7 @@ int tb_write_csv(const char *path, const struct tb_result *rs, size_t n)
         for (size_t i = 0; i < rs[k].nseries; i++) {
             const struct tb_sample *s = &rs[k].series[i], *p = i ? s - 1 : NULL;
             uint64_t dt = p ? s->t_ms - p->t_ms : s->t_ms;
-            fprintf(f, "%s,%u,%llu,%llu,%llu,%.1f,%d,%d\n", tb_close_names[rs[k].how], s->t_ms,
+            fprintf(f, "%s,%u,%llu,%llu,%llu,%.1f,%d,%d\n", rs[k].strategy->name, s->t_ms,
                     (unsigned long long)s->sessions, (unsigned long long)s->requests,
                     (unsigned long long)s->errors,
                     per_s(s->sessions - (p ? p->sessions : 0), dt), s->tw_client, s->tw_server);
@@ -160,9 +154,6 @@ int tb_write_csv(const char *path, const struct tb_result *rs, size_t n)
 }
 
 /* ---- SVG ---- */
-
-static const char *const colors[] = {"#888888", "#d62728", "#ff7f0e", "#9467bd",
-                                     "#2ca02c", "#17becf", "#1f77b4"};
 
 /* A round axis maximum at or above v: 1, 2 or 5 times a power of ten. */
 static double nice_max(double v)
@@ -231,7 +222,7 @@ int tb_write_svg(const char *path, const char *title, const struct tb_result *rs
         fprintf(f, "<text x='%.1f' y='%.0f' text-anchor='middle' font-size='11'>%.1f</text>\n",
                 px + pw * i / 4, py + ph + 15, tmax / 1000.0 * i / 4);
     for (size_t k = 0; k < n; k++) {
-        const char *col = colors[rs[k].how % 7];
+        const char *col = rs[k].strategy->color;
         for (int side = 0; side < 2; side++) {
             fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2'%s points='", col,
                     side ? " stroke-dasharray='6 4'" : "");
@@ -244,20 +235,21 @@ int tb_write_svg(const char *path, const char *title, const struct tb_result *rs
             fprintf(f, "'/>\n");
         }
     }
-    /* right: connections/s per strategy (pool: requests/s in a lighter bar) */
+    /* right: connections/s per strategy (pooled: requests/s in a lighter bar) */
     fprintf(f, "<text x='%.0f' y='%.0f' font-size='12' font-weight='bold'>"
                "connections/s (pool: requests/s, light)</text>\n", bx - 110, py - 8);
     double bh = n ? ph / (double)n : ph;
     for (size_t k = 0; k < n; k++) {
-        const char *col = colors[rs[k].how % 7];
+        const char *col = rs[k].strategy->color;
+        bool pooled = tb_strategy_pooled(rs[k].strategy);
         double y = py + bh * (double)k, cr = conn_rate(&rs[k]);
         double rr = per_s(rs[k].requests, rs[k].elapsed_ms);
-        double v = rs[k].how == TB_POOL ? rr : cr;
+        double v = pooled ? rr : cr;
         double len = bw * (v > rmax ? 1 : v / rmax);
         fprintf(f, "<text x='%.0f' y='%.1f' text-anchor='end' font-size='12'>%s</text>\n",
-                bx - 6, y + bh / 2 + 4, tb_close_names[rs[k].how]);
+                bx - 6, y + bh / 2 + 4, rs[k].strategy->name);
         fprintf(f, "<rect x='%.0f' y='%.1f' width='%.1f' height='%.1f' fill='%s'%s/>\n", bx,
-                y + bh * 0.15, len, bh * 0.7, col, rs[k].how == TB_POOL ? " opacity='0.45'" : "");
+                y + bh * 0.15, len, bh * 0.7, col, pooled ? " opacity='0.45'" : "");
         fprintf(f, "<text x='%.1f' y='%.1f' font-size='11'>%.0f</text>\n", bx + len + 4,
                 y + bh / 2 + 4, v);
     }
@@ -266,8 +258,8 @@ int tb_write_svg(const char *path, const char *title, const struct tb_result *rs
         fprintf(f, "<rect x='%.0f' y='%.0f' width='12' height='12' fill='%s'/>"
                    "<text x='%.0f' y='%.0f' font-size='12'>%s</text>\n",
                 px + 110.0 * (double)(k % 5), H - 40 + 18.0 * (double)(k / 5),
-                colors[rs[k].how % 7], px + 110.0 * (double)(k % 5) + 16,
-                H - 30 + 18.0 * (double)(k / 5), tb_close_names[rs[k].how]);
+                rs[k].strategy->color, px + 110.0 * (double)(k % 5) + 16,
+                H - 30 + 18.0 * (double)(k / 5), rs[k].strategy->name);
     fprintf(f, "</svg>\n");
     return fclose(f) == 0 ? 0 : -errno;
 }

@@ -5,32 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
 #include "twkit/error.h"
+#include "util/rlimit.h"
 
-static const char bench_usage[] =
+#define DEFAULT_CLOSE "abort"
+
+/* --help: usage_head, a line or two per strategy from its row, usage_tail */
+static const char usage_head[] =
     "usage: twkit bench [--close STRATEGY] [--lab | --local | --target HOST:PORT] [options]\n"
     "\n"
     "Open and end TCP connections as fast as they go (or at --rate), ended the\n"
     "way STRATEGY says, and measure sessions/s, latency, errors and the\n"
     "TIME_WAIT sockets left on each side, sampled every 100 ms.\n"
     "\n"
-    "strategies (--close, default abort):\n"
-    "  raw           baseline: plain epoll connect, accept, RST; no library code\n"
-    "  raw-request   the same with one request echoed before the RST: what\n"
-    "                abort costs without the library (--lab or --local)\n"
-    "  client-close  one request and reply, the client closes first (FIN):\n"
-    "                the client holds TIME_WAIT\n"
-    "  server-close  one request, the server closes first (twkit serve\n"
-    "                --naive-close): the server holds TIME_WAIT\n"
-    "  handshake     one request, the server sends DONE, the client closes\n"
-    "  bye           one request, BYE/GOODBYE, the client aborts: no TIME_WAIT\n"
-    "  abort         one request, the client aborts (RST): no TIME_WAIT\n"
-    "  pool          persistent pooled connections, many requests each\n"
+    "strategies (--close, default " DEFAULT_CLOSE "):\n";
+
+static const char usage_tail[] =
     "\n"
     "where the server is (default --lab as root, else --local):\n"
     "  --lab                  a built-in server in a lab namespace pair across a\n"
@@ -67,6 +61,23 @@ static const char bench_usage[] =
     "memory: EADDRNOTAVAIL, EMFILE...) or server (refused, reset, timed out).\n"
     "Exit status: 0, 1 if the run could not start, 2 on bad usage.\n";
 
+static void usage(FILE *f)
+{
+    fputs(usage_head, f);
+    for (unsigned i = 0; i < tb_nstrategies; i++) {
+        fprintf(f, "  %-13s ", tb_strategies[i].name);
+        for (const char *p = tb_strategies[i].help; *p; p++)
+            if (*p == '\n')
+                fprintf(f, "\n%16s", "");
+            else
+                fputc(*p, f);
+        fputc('\n', f);
+    }
+    fputs(usage_tail, f);
+}
+
+static bool http_ok(const struct tb_strategy *s) { return s->http; }
+
 static void progress(const struct tb_sample *s, void *arg)
 {
     struct tb_sample *prev = arg;
@@ -78,34 +89,6 @@ static void progress(const struct tb_sample *s, void *arg)
             dt > 0 ? (double)(s->requests - prev->requests) / dt : 0, s->tw_client, s->tw_server,
             (unsigned long long)s->errors);
     *prev = *s;
-}
-
-/* Raise RLIMIT_NOFILE for what the run needs, or say how. */
-unsigned long long cli_raise_nofile(unsigned long long need)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 0;
-    if (rl.rlim_cur >= need)
-        return rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 0;
-    return rl.rlim_cur;
-}
-
-int cli_bench_fd_check(const char *cmd, unsigned conns)
-{
-    unsigned long long need = (unsigned long long)conns * 2 + 256, have;
-
-    if ((have = cli_raise_nofile(need)) < need) {
-        fprintf(stderr, "%s: RLIMIT_NOFILE is %llu but %u connections need about %llu "
-                        "descriptors; raise it (ulimit -n %llu) or lower --concurrency\n",
-                cmd, have, conns, need, need);
-        return -1;
-    }
-    return 0;
 }
 
 static long sysctl_long(const char *name)
@@ -136,11 +119,11 @@ static void preflight(const struct tb_opts *o)
             hi = -1;
         fclose(f);
     }
-    if ((o->how == TB_CLIENT_CLOSE || o->how == TB_HANDSHAKE) && hi >= lo)
+    if (o->strategy->time_wait == TB_HOLDS_CLIENT && hi >= lo)
         fprintf(stderr, "twkit bench: note: %s leaves TIME_WAIT on this client: %ld local "
                         "ports allow about %ld connections/s to one destination once they "
                         "fill (tcp_tw_reuse=%ld%s)\n",
-                tb_close_names[o->how], hi - lo + 1, (hi - lo + 1) / 60, reuse,
+                o->strategy->name, hi - lo + 1, (hi - lo + 1) / 60, reuse,
                 reuse == 2 ? ": reuse acts on loopback only" : reuse == 1 ? ": reuse acts" : "");
 }
 
@@ -159,8 +142,8 @@ int cmd_bench(int argc, char **argv)
         {0},
     };
     const char *cmd = "twkit bench", *csv = NULL, *svg = NULL, *target = NULL;
-    struct tb_opts o = {.how = TB_ABORT, .duration_ms = 5000, .concurrency = 50, .threads = 1,
-                        .request_size = 32, .tw_reuse = -1};
+    struct tb_opts o = {.strategy = tb_strategy_find(DEFAULT_CLOSE), .duration_ms = 5000,
+                        .concurrency = 50, .threads = 1, .request_size = 32, .tw_reuse = -1};
     struct tb_result r;
     struct tb_sample prev = {0};
     char range[32], err[300];
@@ -172,12 +155,12 @@ int cmd_bench(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
-            if ((k = tb_close_parse(optarg)) < 0) {
-                fprintf(stderr, "%s: --close %s: unknown strategy (raw, raw-request, "
-                                "client-close, server-close, handshake, bye, abort, pool)\n", cmd, optarg);
+            if (!(o.strategy = tb_strategy_find(optarg))) {
+                fprintf(stderr, "%s: --close %s: unknown strategy (", cmd, optarg);
+                tb_strategy_list(stderr, NULL, ", ", ", ");
+                fprintf(stderr, ")\n");
                 return 2;
             }
-            o.how = (enum tb_close)k;
             break;
         case 'T': target = optarg; where_set = true; break;
         case 'L': o.lab = true; where_set = true; break;
@@ -232,8 +215,8 @@ int cmd_bench(int argc, char **argv)
         case 'C': csv = optarg; break;
         case 'S': svg = optarg; break;
         case 'q': quiet = true; break;
-        case 'h': fputs(bench_usage, stdout); return 0;
-        default: fputs(bench_usage, stderr); return 2;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
     if (optind < argc) {
@@ -266,19 +249,21 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "%s: --duration, --concurrency and --threads must be more than 0\n", cmd);
         return 2;
     }
-    if (o.rate > 0 && tb_is_raw(o.how)) {
-        fprintf(stderr, "%s: --rate does not apply to %s (it runs flat out)\n", cmd,
-                tb_close_names[o.how]);
+    const struct tb_strategy *st = o.strategy;
+    if (o.rate > 0 && st->raw) {
+        fprintf(stderr, "%s: --rate does not apply to %s (it runs flat out)\n", cmd, st->name);
         return 2;
     }
-    if (o.how == TB_RAW_REQUEST && (target || o.request_size > 4096)) {
-        fprintf(stderr, "%s: raw-request needs its own echo server (--lab or --local, not "
-                        "--target) and a --size of at most 4096 (one write each way)\n", cmd);
+    if (st->server.echo && (target || o.request_size > TB_RAW_ECHO_MAX)) {
+        fprintf(stderr, "%s: %s needs its own echo server (--lab or --local, not "
+                        "--target) and a --size of at most %d (one write each way)\n", cmd,
+                st->name, TB_RAW_ECHO_MAX);
         return 2;
     }
-    if (o.http && (tb_is_raw(o.how) || o.how == TB_HANDSHAKE || o.how == TB_BYE)) {
-        fprintf(stderr, "%s: --close %s is twp only; with --proto http: client-close, "
-                        "server-close, abort, pool\n", cmd, tb_close_names[o.how]);
+    if (o.http && !st->http) {
+        fprintf(stderr, "%s: --close %s is twp only; with --proto http: ", cmd, st->name);
+        tb_strategy_list(stderr, http_ok, ", ", ", ");
+        fprintf(stderr, "\n");
         return 2;
     }
     if (o.http && o.rate > 0) {
@@ -287,7 +272,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (o.threads > o.concurrency)
         o.threads = o.concurrency;
-    if (cli_bench_fd_check(cmd, o.concurrency) < 0)
+    if (tu_nofile_check(cmd, o.concurrency) < 0)
         return 1;
     preflight(&o);
     if (!quiet) {
@@ -296,7 +281,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!quiet)
         fprintf(stderr, "%s: %s%s, %s, %.1f s, concurrency %u, %u thread%s\n", cmd,
-                o.http ? "http " : "", tb_close_names[o.how], o.lab ? "lab" : o.local_server ? "loopback" : target,
+                o.http ? "http " : "", st->name, o.lab ? "lab" : o.local_server ? "loopback" : target,
                 o.duration_ms / 1000.0, o.concurrency, o.threads, o.threads > 1 ? "s" : "");
     if (tb_run(&o, &r, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", cmd, err);
@@ -307,20 +292,20 @@ int cmd_bench(int argc, char **argv)
         printf("\n");
     } else {
         printf("%s: %s%s against %s (%s), %.1f s\n", cmd, r.http ? "http " : "",
-               tb_close_names[r.how], r.server, r.where,
+               r.strategy->name, r.server, r.where,
                r.elapsed_ms / 1000.0);
         tb_print_table_head(stdout);
         tb_print_table_row(stdout, &r);
         tb_print_errors(stdout, &r);
         printf("connect us p50 %llu p99 %llu p99.9 %llu max %llu; request us p50 %llu p99 %llu "
                "p99.9 %llu max %llu\n",
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.connect_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.connect_us, 0.999),
                (unsigned long long)r.connect_us.max,
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.5),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.99),
-               (unsigned long long)tb_hist_quantile(&r.request_us, 0.999),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.5),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.99),
+               (unsigned long long)tu_hist_quantile(&r.request_us, 0.999),
                (unsigned long long)r.request_us.max);
         printf("cpu s: client user %.2f sys %.2f", r.cpu_client_user, r.cpu_client_sys);
         if (r.cpu_server_user >= 0)

@@ -15,6 +15,8 @@
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
+#include "util/json.h"
+#include "util/rlimit.h"
 
 static const char probe_usage[] =
     "usage: twkit probe [options] CONFIG\n"
@@ -123,7 +125,7 @@ static void reload(struct probe_cli *p)
         config_free(cfg);
     }
     fprintf(log, "{\"event\":\"reload\",\"config\":");
-    cli_json_fstr(log, p->path);
+    tu_json_str(log, p->path);
     if (n == 0)
         fprintf(log, ",\"ok\":true,\"targets\":%zu}\n", cfg->ntargets);
     else if (n > 0)
@@ -203,7 +205,7 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
 static void raise_nofile(size_t targets)
 {
     unsigned long long need = (unsigned long long)targets * 2 + 256;
-    unsigned long long have = cli_raise_nofile(need);
+    unsigned long long have = tu_raise_nofile(need);
 
     if (have < need)
         fprintf(stderr,

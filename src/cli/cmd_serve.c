@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -16,8 +15,9 @@
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
-#define MAX_THREADS 64
+#define MAX_THREADS TW_SERVER_GROUP_MAX
 #define MAX_BODY (1u << 20)
 
 static const char serve_usage[] =
@@ -83,75 +83,35 @@ static const char serve_usage[] =
     "  -h, --help             this text\n"
     "\n"
     "Durations: plain seconds or with a unit: 2, 2s, 500ms, 1m.\n"
-    "Exit counters: accepted; how connections ended (each once): closed_after_done\n"
-    "(client closed after our DONE or Connection: close), closed_by_peer (client\n"
-    "closed on its own), closed_first_required (http: the protocol required the\n"
-    "server to close first), bye_goodbye, aborted_idle, aborted_grace,\n"
-    "aborted_invalid, aborted_slow (http head, twp HELLO too late),\n"
-    "aborted_stalled, aborted_shutdown, aborted_nomem, reaped_idle (made room\n"
-    "when full), peer_reset, naive_closed; reset_after_fin (client FINs answered\n"
-    "with RST, --after-fin rst); first_fin_refused (invariant checks, always 0);\n"
-    "accept_paused (EMFILE/ENFILE/max-conns pauses); frames_in, frames_out\n"
-    "(twp); requests, bad_requests, responses_2xx/3xx/4xx/5xx (http).\n"
-    "/metrics has the same.\n";
+    "Exit counters (the same in /metrics; the ones marked 'ending' count each\n"
+    "connection once, by how it ended):\n";
 
-struct worker {
-    pthread_t tid;
-    tw_loop *loop;
-    tw_server *srv;
-    tw_io stop_io;
-    int stop_fd;
-    int err;
-};
-
-static void on_stop(tw_io *io, unsigned ev)
+static void print_usage(FILE *f)
 {
-    struct worker *w = io->data;
-    uint64_t v;
-
-    if (read(io->fd, &v, sizeof(v)) < 0)
-        return;
-    tw_io_close(io);
-    tw_server_shutdown(w->srv);
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    w->err = tw_loop_run(w->loop);
-    return NULL;
-}
-
-#define STATS(X) X(accepted) X(closed_after_done) X(closed_by_peer) X(closed_first_required) \
-    X(bye_goodbye) X(aborted_idle) X(aborted_grace) X(aborted_invalid) X(aborted_slow)  \
-    X(aborted_stalled) X(aborted_shutdown) X(aborted_nomem) X(reaped_idle) X(peer_reset)  \
-    X(naive_closed) X(reset_after_fin) X(first_fin_refused) X(accept_paused) X(frames_in) X(frames_out)    \
-    X(requests) X(bad_requests) X(responses[2]) X(responses[3]) X(responses[4])         \
-    X(responses[5]) X(conn_buf_peak)
-
-/* "responses[2]" reads better as "responses_2xx" */
-static const char *stat_name(const char *f, char *buf, size_t len)
-{
-    if (strncmp(f, "responses[", 10) != 0)
-        return f;
-    snprintf(buf, len, "responses_%cxx", f[10]);
-    return buf;
+    fputs(serve_usage, f);
+#define HELP_LINE(name, kind, prom, help)                                                  \
+    if (*help)                                                                             \
+        fprintf(f, "  %-22s %s%s\n", #name, strcmp(#kind, "END") ? "" : "ending: ", help);
+    TW_SERVER_STATS(HELP_LINE)
+#undef HELP_LINE
+    fprintf(f, "  %-22s %s\n", "responses_1xx..5xx", "HTTP responses by status class.");
 }
 
 static void print_stats(const struct tw_server_stats *st, bool json)
 {
-    char nb[32];
     const char *sep = "";
 
     if (json)
         printf("{");
-#define P(f)                                                                               \
-    if (json)                                                                              \
-        printf("%s\"%s\":%llu", sep, stat_name(#f, nb, sizeof(nb)),                        \
-               (unsigned long long)st->f), sep = ",";                                      \
-    else                                                                                   \
-        printf("  %-18s %llu\n", stat_name(#f, nb, sizeof(nb)), (unsigned long long)st->f);
-    STATS(P)
+#define P(name, kind, prom, help)                                                          \
+    if (json) {                                                                            \
+        printf("%s\"%s\":%llu", sep, #name, (unsigned long long)st->name);                 \
+        sep = ",";                                                                         \
+    } else {                                                                               \
+        printf("  %-22s %llu\n", #name, (unsigned long long)st->name);                     \
+    }
+    TW_SERVER_STATS(P)
+#undef P
     if (json)
         printf("}\n");
     fflush(stdout);
@@ -160,7 +120,7 @@ static void print_stats(const struct tw_server_stats *st, bool json)
 /* ---- HTTP: /, /health, /metrics ---- */
 
 struct serve {
-    struct worker *w;
+    tw_server_group *group;
     unsigned long nthreads;
     uint16_t port;
     char *body;   /* the body of / */
@@ -183,71 +143,45 @@ static int count_tw(const struct tw_diag_sock *s, void *arg)
     return 0;
 }
 
-struct mbuf { char *p; size_t n, cap; };
-
-static void __attribute__((format(printf, 2, 3))) mput(struct mbuf *m, const char *fmt, ...)
+/* A family with one sample and no labels. */
+static void metric(struct tu_prom *p, const char *name, enum tu_prom_type type, const char *help,
+                   unsigned long long v)
 {
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(m->p + m->n, m->cap - m->n, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        m->n = m->n + (size_t)n < m->cap ? m->n + (size_t)n : m->cap - 1;
+    tu_prom_family(p, name, type, help);
+    tu_prom_sample(p, NULL, "%llu", v);
 }
 
-static void metric(struct mbuf *m, const char *name, const char *type, const char *help)
-{
-    mput(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* Every thread's counters, read without stopping them (relaxed loads). */
-static void metrics(struct serve *sv, struct mbuf *m)
+/* Every thread's counters, read without stopping them (relaxed loads), in
+ * the order and with the names of TW_SERVER_STATS. */
+static void metrics(struct serve *sv, FILE *f)
 {
     struct tw_server_stats t = {0};
     struct twport tp = {.port = sv->port};
+    struct tu_prom p;
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
-        const struct tw_server_stats *st = tw_server_stats(sv->w[i].srv);
-#define SUM(f) t.f += ld(&st->f);
-        STATS(SUM)
-        t.active += ld(&st->active);
+        const struct tw_server_stats *st =
+            tw_server_stats(tw_server_group_server(sv->group, (unsigned)i));
+#define SUM(name, kind, prom, help) t.name += ld(&st->name);
+        TW_SERVER_STATS(SUM)
+#undef SUM
     }
-    metric(m, "twkit_server_connections_accepted_total", "counter", "Connections accepted.");
-    mput(m, "twkit_server_connections_accepted_total %llu\n", (unsigned long long)t.accepted);
-    metric(m, "twkit_server_connections_active", "gauge", "Connections open now.");
-    mput(m, "twkit_server_connections_active %llu\n", (unsigned long long)t.active);
-    metric(m, "twkit_server_connections_ended_total", "counter",
-           "Connections ended, by how (docs/PROTOCOL.md).");
-#define ENDED(f) mput(m, "twkit_server_connections_ended_total{how=\"%s\"} %llu\n", #f, \
-                      (unsigned long long)t.f);
-    ENDED(closed_after_done) ENDED(closed_by_peer) ENDED(closed_first_required)
-    ENDED(bye_goodbye) ENDED(aborted_idle) ENDED(aborted_grace) ENDED(aborted_invalid)
-    ENDED(aborted_slow) ENDED(aborted_stalled) ENDED(aborted_shutdown) ENDED(reaped_idle)
-    ENDED(aborted_nomem) ENDED(peer_reset) ENDED(naive_closed)
-    metric(m, "twkit_server_closed_first_total", "counter",
-           "Connections the protocol required the server to close, where its FIN went "
-           "first (HTTP Connection: close to a client that did not close).");
-    mput(m, "twkit_server_closed_first_total %llu\n", (unsigned long long)t.closed_first_required);
-    metric(m, "twkit_server_reset_after_fin_total", "counter",
-           "Connections closed by RST after the client's FIN (--after-fin rst).");
-    mput(m, "twkit_server_reset_after_fin_total %llu\n", (unsigned long long)t.reset_after_fin);
-    metric(m, "twkit_server_first_fin_refused_total", "counter",
-           "Times the server was about to send the first FIN and did not (always 0).");
-    mput(m, "twkit_server_first_fin_refused_total %llu\n", (unsigned long long)t.first_fin_refused);
-    metric(m, "twkit_server_accept_paused_total", "counter",
-           "Accept pauses for EMFILE, ENFILE or the connection limit.");
-    mput(m, "twkit_server_accept_paused_total %llu\n", (unsigned long long)t.accept_paused);
-    metric(m, "twkit_server_requests_total", "counter", "HTTP requests answered.");
-    mput(m, "twkit_server_requests_total %llu\n", (unsigned long long)t.requests);
-    metric(m, "twkit_server_bad_requests_total", "counter",
-           "Malformed HTTP requests (answered 4xx/5xx, connection ended).");
-    mput(m, "twkit_server_bad_requests_total %llu\n", (unsigned long long)t.bad_requests);
-    metric(m, "twkit_server_responses_total", "counter", "HTTP responses by status class.");
-    for (int k = 1; k <= 5; k++)
-        mput(m, "twkit_server_responses_total{code=\"%dxx\"} %llu\n", k,
-             (unsigned long long)t.responses[k]);
+    tu_prom_init(&p, f);
+#define EXPORT_END(name, prom, help)                                                       \
+    tu_prom_family(&p, "twkit_server_connections_ended_total", TU_PROM_COUNTER,           \
+                   "Connections ended, by how (docs/PROTOCOL.md).");                        \
+    tu_prom_sample_label(&p, "how", #name, "%llu", (unsigned long long)t.name);
+#define EXPORT_RESP(name, prom, help)                                                      \
+    tu_prom_family(&p, "twkit_server_responses_total", TU_PROM_COUNTER,                   \
+                   "HTTP responses by status class.");                                      \
+    tu_prom_sample_label(&p, "code", #name + 10, "%llu", (unsigned long long)t.name);
+#define EXPORT_EVENT(name, prom, help)                                                     \
+    metric(&p, "twkit_server_" prom, TU_PROM_COUNTER, help, t.name);
+#define EXPORT_GAUGE(name, prom, help)                                                     \
+    metric(&p, "twkit_server_" prom, TU_PROM_GAUGE, help, t.name);
+#define EXPORT(name, kind, prom, help) EXPORT_##kind(name, prom, help)
+    TW_SERVER_STATS(EXPORT)
+#undef EXPORT
     pthread_mutex_lock(&sv->tw_mu);
     if (!sv->tw_at || tw_now_ms() - sv->tw_at >= 1000) {
         sv->tw_n = tw_diag_dump(1u << TW_TCP_TIME_WAIT, count_tw, &tp) == 0 ? tp.n : -1;
@@ -255,14 +189,12 @@ static void metrics(struct serve *sv, struct mbuf *m)
     }
     tp.n = sv->tw_n;
     pthread_mutex_unlock(&sv->tw_mu);
-    if (tp.n >= 0) {
-        metric(m, "twkit_server_time_wait_sockets", "gauge",
+    if (tp.n >= 0)
+        metric(&p, "twkit_server_time_wait_sockets", TU_PROM_GAUGE,
                "TIME_WAIT sockets on the listening port, at most 1 s old (the server "
-               "holds them only for clients the protocol required it to close).");
-        mput(m, "twkit_server_time_wait_sockets %ld\n", tp.n);
-    }
-    metric(m, "twkit_server_threads", "gauge", "Server threads.");
-    mput(m, "twkit_server_threads %lu\n", sv->nthreads);
+               "holds them only for clients the protocol required it to close).",
+               (unsigned long long)tp.n);
+    metric(&p, "twkit_server_threads", TU_PROM_GAUGE, "Server threads.", sv->nthreads);
 }
 
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
@@ -290,11 +222,18 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tw_sconn_respond(c, down ? 503 : 200, "text/plain", NULL, down ? "shutting down\n" : "ok\n",
                          down ? 14 : 3);
     } else {
-        char buf[8192];
-        struct mbuf m = {buf, 0, sizeof(buf)};
-        metrics(sv, &m);
-        tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n", buf,
-                         m.n);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (f)
+            metrics(sv, f);
+        if (!f || fclose(f) != 0)
+            tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
+        else
+            tw_sconn_respond(c, 200, "text/plain; version=0.0.4", "Cache-Control: no-store\r\n",
+                             buf, len);
+        free(buf);
     }
 }
 
@@ -324,7 +263,6 @@ int cmd_serve(int argc, char **argv)
         {0},
     };
     struct tw_server_opts so = {0};
-    struct worker w[MAX_THREADS];
     struct tw_server_stats total = {0};
     static struct serve sv;
     const char *listen = NULL;
@@ -379,8 +317,8 @@ int cmd_serve(int argc, char **argv)
             }
             break;
         case 'j': json = true; break;
-        case 'h': fputs(serve_usage, stdout); return 0;
-        default: fputs(serve_usage, stderr); return 2;
+        case 'h': print_usage(stdout); return 0;
+        default: print_usage(stderr); return 2;
         }
     }
     if (optind < argc) {
@@ -399,7 +337,6 @@ int cmd_serve(int argc, char **argv)
                 listen);
         return 2;
     }
-    so.reuseport = threads > 1;
     if (so.proto == TW_PROTO_HTTP) {
         static const char hello[] = "hello, twkit\n";
         if (!(sv.body = malloc(body_size + 1))) {
@@ -409,7 +346,6 @@ int cmd_serve(int argc, char **argv)
         for (size_t i = 0; i < body_size; i++)
             sv.body[i] = i + 1 == body_size ? '\n' : hello[i % (sizeof(hello) - 2)];
         sv.body_len = body_size;
-        sv.w = w;
         sv.nthreads = threads;
         sv.port = tw_addr_port(&so.listen);
         pthread_mutex_init(&sv.tw_mu, NULL);
@@ -424,18 +360,11 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    for (unsigned long i = 0; i < threads; i++) {
-        memset(&w[i], 0, sizeof(w[i]));
-        if ((err = tw_loop_new(&w[i].loop)) < 0 ||
-            (err = tw_server_start(w[i].loop, &so, &w[i].srv)) < 0) {
-            fprintf(stderr, "twkit serve: cannot listen on %s: %s (%s)\n",
-                    tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err),
-                    tw_strerror(err));
-            return 1;
-        }
-        w[i].stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        tw_io_init(&w[i].stop_io, w[i].stop_fd, on_stop, &w[i]);
-        tw_io_start(w[i].loop, &w[i].stop_io, TW_IO_READ);
+    struct tw_server_group_opts go = {.threads = (unsigned)threads, .server = so};
+    if ((err = tw_server_group_new(&go, &sv.group)) < 0) {
+        fprintf(stderr, "twkit serve: cannot listen on %s: %s (%s)\n",
+                tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err), tw_strerror(err));
+        return 1;
     }
     fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
@@ -443,25 +372,21 @@ int cmd_serve(int argc, char **argv)
             so.naive_close ? ", NAIVE CLOSE (the server closes first)"
             : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
                                                : ", FIN after the client's FIN");
-    for (unsigned long i = 0; i < threads; i++)
-        pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+    if ((err = tw_server_group_start(sv.group)) < 0)
+        fprintf(stderr, "twkit serve: a thread did not start: %s\n", tw_strerror(err));
 
     sigwait(&sigs, &sig);
     fprintf(stderr, "twkit serve: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    for (unsigned long i = 0; i < threads; i++) {
-        uint64_t one = 1;
-        if (write(w[i].stop_fd, &one, sizeof(one)) < 0)
-            perror("eventfd");
+    if ((err = tw_server_group_shutdown(sv.group)) < 0)
+        fprintf(stderr, "twkit serve: shutdown: %s\n", tw_strerror(err));
+    tw_server_group_join(sv.group); /* all of them: /metrics reads every server */
+    for (unsigned i = 0; i < tw_server_group_size(sv.group); i++) {
+        const struct tw_server_stats *st = tw_server_stats(tw_server_group_server(sv.group, i));
+#define ADD(name, kind, prom, help) total.name += st->name;
+        TW_SERVER_STATS(ADD)
+#undef ADD
     }
-    for (unsigned long i = 0; i < threads; i++)
-        pthread_join(w[i].tid, NULL); /* all of them: /metrics reads every server */
-    for (unsigned long i = 0; i < threads; i++) {
-        const struct tw_server_stats *st = tw_server_stats(w[i].srv);
-#define ADD(f) total.f += st->f;
-        STATS(ADD)
-        tw_server_free(w[i].srv);
-        tw_loop_free(w[i].loop);
-    }
+    tw_server_group_free(sv.group);
     if (!json)
         printf("twkit serve: connections and how they ended\n");
     print_stats(&total, json);

@@ -14,6 +14,7 @@
 #include "twkit/stat.h"
 #include "twkit/time.h"
 #include "twkit/who.h"
+#include "util/json.h"
 
 static const char stat_usage[] =
     "usage: twkit stat [--json] [--top N] [--watch SECONDS [--count N]] [--netns NAME]\n"
@@ -108,10 +109,11 @@ static void jgroup(const struct tw_stat_group *g)
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN];
 
     printf("{\"local\":");
-    cli_json_str(g->server ? tw_addr_format(&g->local, a, sizeof(a)) : tw_addr_host(&g->local, a, sizeof(a)));
+    tu_json_str(stdout, g->server ? tw_addr_format(&g->local, a, sizeof(a))
+                                  : tw_addr_host(&g->local, a, sizeof(a)));
     if (!g->server) {
         printf(",\"remote\":");
-        cli_json_str(tw_addr_format(&g->remote, b, sizeof(b)));
+        tu_json_str(stdout, tw_addr_format(&g->remote, b, sizeof(b)));
     }
     printf(",\"states\":");
     jstates(g->n);
@@ -123,10 +125,7 @@ static void jgroup(const struct tw_stat_group *g)
         printf(",\"usable_ports\":%u,\"reuse\":%s,\"rate\":%.1f,\"max_rate\":%.1f,"
                "\"seconds_left\":",
                g->usable, g->reuse ? "true" : "false", g->rate, g->max_rate);
-        if (g->secs_left < 0)
-            printf("null");
-        else
-            printf("%.1f", g->secs_left);
+        tu_json_num_or_null(stdout, g->secs_left, 1, g->secs_left >= 0);
     }
     printf("}");
 }
@@ -138,7 +137,7 @@ static void json_who(const struct who_run *wr, size_t top)
     printf(",\"who\":{");
     if (wr->err[0]) {
         printf("\"error\":");
-        cli_json_str(wr->err);
+        tu_json_str(stdout, wr->err);
         printf("}");
         return;
     }
@@ -148,9 +147,9 @@ static void json_who(const struct who_run *wr, size_t top)
     for (size_t i = 0; i < wr->w.nrows && (!top || i < top); i++) {
         const struct tw_who_row *r = &wr->w.rows[i];
         printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", r->pid);
-        cli_json_str(r->comm);
+        tu_json_str(stdout, r->comm);
         printf(",\"remote\":");
-        cli_json_str(tw_addr_format(&r->dst, a, sizeof(a)));
+        tu_json_str(stdout, tw_addr_format(&r->dst, a, sizeof(a)));
         printf(",\"active_closes\":%llu}", (unsigned long long)r->active_closes);
     }
     printf("]}");
@@ -162,7 +161,7 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
     const char *sep;
 
     printf("{\"schema\":\"twkit-stat/1\",\"netns\":");
-    cli_json_str(ns ? ns : "");
+    tu_json_str(stdout, ns ? ns : "");
     printf(",\"states\":");
     jstates(st->states.n);
     printf(",\"total\":%u,\"time_wait\":{\"client\":%u,\"server\":%u,\"sockstat\":%lld}",
@@ -211,16 +210,16 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
         const struct tw_advice *a = &st->advice[i];
         printf("%s{\"id\":\"%s\",\"severity\":\"%s\",\"evidence\":", i ? "," : "", a->id,
                tw_severity_name(a->severity));
-        cli_json_str(a->evidence);
+        tu_json_str(stdout, a->evidence);
         printf(",\"reason\":");
-        cli_json_str(a->reason);
+        tu_json_str(stdout, a->reason);
         printf("}");
     }
     printf("]");
     if (wr->asked)
         json_who(wr, top);
     printf(",\"problems\":");
-    cli_json_str(st->problems);
+    tu_json_str(stdout, st->problems);
     printf("}\n");
 }
 

@@ -16,61 +16,11 @@ static const char usage[] =
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
     "  demo      every way to end a connection, side by side, in a minute (root)\n"
     "  bench     connection churn by close strategy: rate, latency, TIME_WAIT\n"
-    "  serve     a twp or HTTP/1.1 server that never closes first\n"
+    "  serve     a twp or HTTP/1.1 server that closes first only where HTTP says so\n"
     "  probe     TCP/HTTP(S)/TLS health prober without TIME_WAIT, /metrics\n"
     "  stat      the TIME_WAIT doctor: who holds it, port pressure, advice\n"
     "  version   print the version\n"
     "  help      this text; `twkit <command> --help` for a command\n";
-
-int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned long max,
-                   unsigned long *v)
-{
-    char *end;
-
-    errno = 0;
-    *v = strtoul(s, &end, 10);
-    if (!*s || *end || errno || *v > max || *s == '-') {
-        fprintf(stderr, "%s: %s: '%s' is not a number from 0 to %lu\n", cmd, opt, s, max);
-        return -1;
-    }
-    return 0;
-}
-
-int cli_parse_dur(const char *cmd, const char *opt, const char *s, uint64_t *ms)
-{
-    if (tw_parse_duration(s, ms) < 0) {
-        fprintf(stderr, "%s: %s: '%s' is not a duration (2, 2s, 500ms, 1m)\n", cmd, opt, s);
-        return -1;
-    }
-    return 0;
-}
-
-void cli_json_fstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-void cli_json_str(const char *s)
-{
-    cli_json_fstr(stdout, s);
-}
-
-bool cli_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return true;
-    return false;
-}
 
 int main(int argc, char **argv)
 {

@@ -12,11 +12,38 @@
 #define U TW_ECLASS_UNREACH
 #define O TW_ECLASS_OTHER
 
-/* X(name, class) */
+/* X(name, class)
+ *
+ * The class answers one question for a prober or a benchmark: may this
+ * failure be blamed on the peer? It is the one classifier in twkit; bench,
+ * probe and the library all ask tw_errclass. *local* means this host could
+ * not do it, whatever the peer is like, so it never counts against a target
+ * or a server:
+ *   EADDRNOTAVAIL, EADDRINUSE  no free local port or address to use;
+ *   EAGAIN                     from connect(): no free local port or route
+ *                              cache entry (older kernels; tw_sock_connect
+ *                              turns it into EADDRNOTAVAIL, but an errno
+ *                              taken from curl or a plain connect() is not
+ *                              translated). A would-block read or write is
+ *                              never reported as a failure, so EAGAIN that
+ *                              reaches a classifier is the connect() one;
+ *   EMFILE, ENFILE             no descriptors;
+ *   ENOBUFS, ENOMEM            no memory;
+ *   EPERM, EACCES              this host said no: a netfilter OUTPUT rule
+ *                              that drops (EPERM), a security module or a
+ *                              broadcast address without SO_BROADCAST
+ *                              (EACCES), a privilege we lack. A peer cannot
+ *                              produce them: it refuses (RST), resets or
+ *                              sends ICMP (refused, reset, unreachable);
+ *   ENOSPC, EDQUOT             a disk, quota or kernel table full here
+ *                              (epoll_ctl says ENOSPC past max_user_watches).
+ * The other classes say what the peer or the path did: *refused*, *reset*,
+ * *timeout*, *unreachable*; *other* is everything else (a protocol error, a
+ * bad argument): not local, so a tool counts it against the peer. */
 #define TW_ERRNO_MAP(X)                                                        \
-    X(EPERM, O) X(ENOENT, O) X(ESRCH, O) X(EINTR, O) X(EIO, O) X(ENXIO, O)     \
-    X(E2BIG, O) X(EBADF, O) X(ECHILD, O) X(EAGAIN, O) X(ENOMEM, L)             \
-    X(EACCES, O) X(EFAULT, O) X(EBUSY, O) X(EEXIST, O) X(ENODEV, O)            \
+    X(EPERM, L) X(ENOENT, O) X(ESRCH, O) X(EINTR, O) X(EIO, O) X(ENXIO, O)     \
+    X(E2BIG, O) X(EBADF, O) X(ECHILD, O) X(EAGAIN, L) X(ENOMEM, L)             \
+    X(EACCES, L) X(EFAULT, O) X(EBUSY, O) X(EEXIST, O) X(ENODEV, O)            \
     X(ENOTDIR, O) X(EISDIR, O) X(EINVAL, O) X(ENFILE, L) X(EMFILE, L)          \
     X(ENOSPC, L) X(ESPIPE, O) X(EROFS, O) X(EPIPE, R) X(EDOM, O) X(ERANGE, O)  \
     X(EDEADLK, O) X(ENAMETOOLONG, O) X(ENOSYS, O) X(ENOTEMPTY, O)              \
@@ -29,7 +56,7 @@
     X(ECONNABORTED, R) X(ECONNRESET, R) X(ENOBUFS, L) X(EISCONN, O)            \
     X(ENOTCONN, O) X(ESHUTDOWN, O) X(ETOOMANYREFS, O) X(ETIMEDOUT, T)          \
     X(ECONNREFUSED, F) X(EHOSTDOWN, U) X(EHOSTUNREACH, U) X(EALREADY, O)       \
-    X(EINPROGRESS, O) X(ESTALE, O) X(EDQUOT, L) X(ECANCELED, O) X(EFBIG, O)                \
+    X(EINPROGRESS, O) X(ESTALE, O) X(EDQUOT, L) X(ECANCELED, O) X(EFBIG, O)    \
     X(EOWNERDEAD, O) X(ENOTRECOVERABLE, O)
 
 struct errent {

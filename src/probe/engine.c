@@ -16,13 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
 #include "core/list.h"
-#include "cli/cli.h"
 #include "probe/probe.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
+#include "util/errcount.h"
+#include "util/hist.h"
+#include "util/json.h"
+#include "util/prom.h"
 
 const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
@@ -62,10 +64,10 @@ struct tp_engine {
     size_t once_next, once_left;
     struct tw_list graceful;
     /* the prober's own health */
-    struct tb_hist late;
+    struct tu_hist late;
     uint64_t late_buckets[NLATE + 1];
     uint64_t late_sum_us;
-    uint64_t local_errs[TB_NERRNO];
+    uint64_t local_errs[TU_NERRNO];
 };
 
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
@@ -164,7 +166,7 @@ static void json_result(FILE *f, const struct tp_result *r)
         fprintf(f, ",\"error\":\"%s\"", tw_errname(r->err));
     if (r->detail[0]) {
         fputs(",\"detail\":", f);
-        cli_json_fstr(f, r->detail);
+        tu_json_str(f, r->detail);
     }
     fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
     for (int i = 0, n = 0; i < TP_NPHASE; i++)
@@ -183,9 +185,9 @@ static void json_result(FILE *f, const struct tp_result *r)
 static void json_target(FILE *f, const struct tp_target *t)
 {
     fputs("\"name\":", f);
-    cli_json_fstr(f, t->def->name);
+    tu_json_str(f, t->def->name);
     fprintf(f, ",\"kind\":\"%s\",\"target\":", tp_kind_names[t->def->kind]);
-    cli_json_fstr(f, t->target);
+    tu_json_str(f, t->target);
 }
 
 static void log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
@@ -348,8 +350,7 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
          * consecutive results stay as they were. */
         t->last_local = true;
         t->last_local_err = r->err;
-        if (r->err > 0 && r->err < TB_NERRNO)
-            e->local_errs[r->err]++;
+        tu_errcount_add(e->local_errs, r->err);
     } else {
         t->last = *r;
         t->have_last = true;
@@ -380,7 +381,7 @@ static void record_late(struct tp_engine *e, uint64_t us)
 {
     size_t i = 0;
 
-    tb_hist_add(&e->late, us);
+    tu_hist_add(&e->late, us);
     e->late_sum_us += us;
     while (i < NLATE && us > late_bounds_us[i])
         i++;
@@ -466,8 +467,8 @@ void tp_engine_stop(struct tp_engine *e)
 
 /* ---- setup ---- */
 
-/* name="..",kind="..",target=".." and the definition's labels, escaped as
- * the Prometheus text format wants (\\, \", \n). */
+/* name="..",kind="..",target=".." and the definition's labels, escaped by
+ * the Prometheus writer: rendered once per target, reused by every sample. */
 static char *render_labels(const struct tp_def *def, const char *target)
 {
     char *buf = NULL;
@@ -481,16 +482,9 @@ static char *render_labels(const struct tp_def *def, const char *target)
     for (size_t i = 0; i < 3 + def->nlabels; i++) {
         const char *k = i < 3 ? keys[i] : def->labels[i - 3].key;
         const char *v = i < 3 ? vals[i] : def->labels[i - 3].value;
-        fprintf(f, "%s%s=\"", i ? "," : "", k);
-        for (; *v; v++) {
-            if (*v == '\\' || *v == '"')
-                fputc('\\', f);
-            if (*v == '\n')
-                fputs("\\n", f);
-            else
-                fputc(*v, f);
-        }
-        fputc('"', f);
+        if (i)
+            fputc(',', f);
+        tu_prom_render_label(f, k, v);
     }
     if (fclose(f) != 0) {
         free(buf);
@@ -642,130 +636,88 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
         s->skipped += e->defstat[d].skipped;
     }
     s->late_n = e->late.n;
-    s->late_p50_us = tb_hist_quantile(&e->late, 0.5);
-    s->late_p99_us = tb_hist_quantile(&e->late, 0.99);
+    s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
+    s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
     s->late_max_us = e->late.max;
     s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
 }
 
-typedef bool (*metric_fn)(const struct tp_target *t, FILE *f, const char *labels);
+typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
 
-static bool m_success(const struct tp_target *t, FILE *f, const char *l)
+static void m_success(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_success{%s} %d\n", l, t->last.outcome == TP_SUCCESS);
-    return true;
+    if (t->have_last)
+        tu_prom_sample(p, l, "%d", t->last.outcome == TP_SUCCESS);
 }
 
-static bool m_duration(const struct tp_target *t, FILE *f, const char *l)
+static void m_duration(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_duration_seconds{%s} %.6f\n", l, t->last.duration);
-    return true;
+    if (t->have_last)
+        tu_prom_sample(p, l, "%.6f", t->last.duration);
 }
 
-static bool m_dns(const struct tp_target *t, FILE *f, const char *l)
+static void m_dns(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_dns_lookup_time_seconds{%s} %.6f\n", l, t->last.dns);
-    return true;
+    if (t->have_last)
+        tu_prom_sample(p, l, "%.6f", t->last.dns);
 }
 
-static bool m_status(const struct tp_target *t, FILE *f, const char *l)
+static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last && t->def->kind == TP_HTTP)
+        tu_prom_sample(p, l, "%d", t->last.status);
+}
+
+static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (!t->have_last || t->def->kind != TP_HTTP)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_http_status_code{%s} %d\n", l, t->last.status);
-    return true;
+        return;
+    for (int i = 0; i < TP_NPHASE; i++) {
+        tu_prom_begin(p, NULL);
+        tu_prom_labels(p, l);
+        tu_prom_label(p, "phase", tp_phase_names[i]);
+        tu_prom_value(p, "%.6f", t->last.phase[i]);
+    }
 }
 
-static bool m_phases(const struct tp_target *t, FILE *f, const char *l)
+static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last || t->def->kind != TP_HTTP)
-        return false;
-    if (!f)
-        return true;
-    for (int i = 0; i < TP_NPHASE; i++)
-        fprintf(f, "probe_http_duration_seconds{%s,phase=\"%s\"} %.6f\n", l, tp_phase_names[i],
-                t->last.phase[i]);
-    return true;
+    if (t->have_last && t->def->kind == TP_HTTP)
+        tu_prom_sample(p, l, "%d", t->last.redirects);
 }
 
-static bool m_redirects(const struct tp_target *t, FILE *f, const char *l)
+static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last || t->def->kind != TP_HTTP)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_http_redirects{%s} %d\n", l, t->last.redirects);
-    return true;
+    if (t->have_last && (t->def->expect || t->def->expect_body))
+        tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 
-static bool m_regex(const struct tp_target *t, FILE *f, const char *l)
+static void m_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last || !(t->def->expect || t->def->expect_body))
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_failed_due_to_regex{%s} %d\n", l, t->last.regex_failed);
-    return true;
+    if (t->have_last && t->last.tls)
+        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
 }
 
-static bool m_expiry(const struct tp_target *t, FILE *f, const char *l)
+static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last || !t->last.tls)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "probe_ssl_earliest_cert_expiry{%s} %.0f\n", l, t->last.cert_expiry);
-    return true;
+    if (t->state != TP_UNKNOWN)
+        tu_prom_sample(p, l, "%d", t->state == TP_UP);
 }
 
-static bool m_up(const struct tp_target *t, FILE *f, const char *l)
+static void m_local(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->state == TP_UNKNOWN)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "twkit_probe_up{%s} %d\n", l, t->state == TP_UP);
-    return true;
+    if (t->seq)
+        tu_prom_sample(p, l, "%d", t->last_local);
 }
 
-static bool m_local(const struct tp_target *t, FILE *f, const char *l)
-{
-    if (!t->seq)
-        return false;
-    if (!f)
-        return true;
-    fprintf(f, "twkit_probe_local_error{%s} %d\n", l, t->last_local);
-    return true;
-}
-
-static void per_target(struct tp_engine *e, FILE *f, const char *name, const char *type,
+/* One gauge family, a sample per target that has one; the writer puts the
+ * head before the first sample, so a family no target has stays out. */
+static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
                        const char *help, metric_fn fn)
 {
-    size_t k = 0;
-
-    /* The head only where a series follows: an announced family with no
-     * sample is noise to a reader and to promtool. */
-    while (k < e->ntargets && !fn(&e->targets[k], NULL, NULL))
-        k++;
-    if (k == e->ntargets)
-        return;
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    for (; k < e->ntargets; k++)
-        fn(&e->targets[k], f, e->labels[k]);
+    tu_prom_family(p, name, TU_PROM_GAUGE, help);
+    for (size_t k = 0; k < e->ntargets; k++)
+        fn(&e->targets[k], p, e->labels[k]);
 }
 
 static double cpu_seconds(void)
@@ -790,83 +742,90 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* A definition's name and kind labels. */
+static void def_labels(struct tu_prom *p, const struct tp_def *def)
+{
+    tu_prom_label(p, "name", def->name);
+    tu_prom_label(p, "kind", tp_kind_names[def->kind]);
+}
+
 void tp_engine_metrics(struct tp_engine *e, FILE *f)
 {
     struct tp_summary s;
+    struct tu_prom p;
     uint64_t cum = 0;
+    char le[32];
 
-    per_target(e, f, "probe_success", "gauge",
-               "1 if the last probe succeeded (local errors excluded)", m_success);
-    per_target(e, f, "probe_duration_seconds", "gauge", "How long the last probe took",
-               m_duration);
-    per_target(e, f, "probe_dns_lookup_time_seconds", "gauge",
+    tu_prom_init(&p, f);
+    per_target(e, &p, "probe_success", "1 if the last probe succeeded (local errors excluded)",
+               m_success);
+    per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
+    per_target(e, &p, "probe_dns_lookup_time_seconds",
                "Time the last probe spent resolving (0: literal or cached)", m_dns);
-    per_target(e, f, "probe_http_status_code", "gauge", "HTTP status of the last response",
-               m_status);
-    per_target(e, f, "probe_http_duration_seconds", "gauge",
+    per_target(e, &p, "probe_http_status_code", "HTTP status of the last response", m_status);
+    per_target(e, &p, "probe_http_duration_seconds",
                "Duration of each phase of the last HTTP probe", m_phases);
-    per_target(e, f, "probe_http_redirects", "gauge", "Redirects followed by the last probe",
+    per_target(e, &p, "probe_http_redirects", "Redirects followed by the last probe",
                m_redirects);
-    per_target(e, f, "probe_failed_due_to_regex", "gauge",
+    per_target(e, &p, "probe_failed_due_to_regex",
                "1 if the last probe failed because expect or expect_body did not match",
                m_regex);
-    per_target(e, f, "probe_ssl_earliest_cert_expiry", "gauge",
+    per_target(e, &p, "probe_ssl_earliest_cert_expiry",
                "Earliest notAfter in the certificate chain, unix seconds", m_expiry);
-    per_target(e, f, "twkit_probe_up", "gauge",
+    per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
-    per_target(e, f, "twkit_probe_local_error", "gauge",
+    per_target(e, &p, "twkit_probe_local_error",
                "1 if the last attempt failed for a reason of this host, not the target",
                m_local);
 
-    fputs("# HELP twkit_probes_total Probe results by definition\n"
-          "# TYPE twkit_probes_total counter\n", f);
+    tu_prom_family(&p, "twkit_probes_total", TU_PROM_COUNTER, "Probe results by definition");
     for (size_t d = 0; d < e->cfg->ndefs; d++)
-        for (int o = 0; o < 3; o++)
-            fprintf(f, "twkit_probes_total{name=\"%s\",kind=\"%s\",result=\"%s\"} %llu\n",
-                    e->cfg->defs[d].name, tp_kind_names[e->cfg->defs[d].kind],
-                    tp_outcome_names[o], (unsigned long long)e->defstat[d].results[o]);
-    fputs("# HELP twkit_probes_skipped_total Starts skipped: the previous probe of the target "
-          "was still running, or the prober was late by an interval or by a tenth of the "
-          "timeout (overload)\n"
-          "# TYPE twkit_probes_skipped_total counter\n", f);
-    for (size_t d = 0; d < e->cfg->ndefs; d++)
-        fprintf(f, "twkit_probes_skipped_total{name=\"%s\",kind=\"%s\"} %llu\n",
-                e->cfg->defs[d].name, tp_kind_names[e->cfg->defs[d].kind],
-                (unsigned long long)e->defstat[d].skipped);
-    fputs("# HELP twkit_probe_late_start_seconds How late probes started against their "
-          "schedule\n# TYPE twkit_probe_late_start_seconds histogram\n", f);
-    for (size_t i = 0; i < NLATE; i++) {
+        for (int o = 0; o < 3; o++) {
+            tu_prom_begin(&p, NULL);
+            def_labels(&p, &e->cfg->defs[d]);
+            tu_prom_label(&p, "result", tp_outcome_names[o]);
+            tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].results[o]);
+        }
+    tu_prom_family(&p, "twkit_probes_skipped_total", TU_PROM_COUNTER,
+                   "Starts skipped: the previous probe of the target was still running, or the "
+                   "prober was late by an interval or by a tenth of the timeout (overload)");
+    for (size_t d = 0; d < e->cfg->ndefs; d++) {
+        tu_prom_begin(&p, NULL);
+        def_labels(&p, &e->cfg->defs[d]);
+        tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].skipped);
+    }
+    tu_prom_family(&p, "twkit_probe_late_start_seconds", TU_PROM_HISTOGRAM,
+                   "How late probes started against their schedule");
+    for (size_t i = 0; i <= NLATE; i++) {
         cum += e->late_buckets[i];
-        fprintf(f, "twkit_probe_late_start_seconds_bucket{le=\"%g\"} %llu\n",
-                (double)late_bounds_us[i] / 1e6, (unsigned long long)cum);
+        if (i < NLATE)
+            snprintf(le, sizeof(le), "%g", (double)late_bounds_us[i] / 1e6);
+        tu_prom_begin(&p, "_bucket");
+        tu_prom_label(&p, "le", i < NLATE ? le : "+Inf");
+        tu_prom_value(&p, "%llu", (unsigned long long)cum);
     }
-    cum += e->late_buckets[NLATE];
-    fprintf(f, "twkit_probe_late_start_seconds_bucket{le=\"+Inf\"} %llu\n",
-            (unsigned long long)cum);
-    fprintf(f, "twkit_probe_late_start_seconds_sum %.6f\n", (double)e->late_sum_us / 1e6);
-    fprintf(f, "twkit_probe_late_start_seconds_count %llu\n", (unsigned long long)cum);
-    for (int i = 1, head = 0; i < TB_NERRNO; i++) {
-        if (!e->local_errs[i])
-            continue;
-        if (!head++)
-            fputs("# HELP twkit_probe_local_errors_total Probes this host could not make, "
-                  "by errno\n# TYPE twkit_probe_local_errors_total counter\n", f);
-        fprintf(f, "twkit_probe_local_errors_total{errno=\"%s\"} %llu\n", tw_errname(i),
-                (unsigned long long)e->local_errs[i]);
-    }
+    tu_prom_begin(&p, "_sum");
+    tu_prom_value(&p, "%.6f", (double)e->late_sum_us / 1e6);
+    tu_prom_begin(&p, "_count");
+    tu_prom_value(&p, "%llu", (unsigned long long)cum);
+    tu_prom_family(&p, "twkit_probe_local_errors_total", TU_PROM_COUNTER,
+                   "Probes this host could not make, by errno");
+    for (int i = 1; i < TU_NERRNO; i++)
+        if (e->local_errs[i])
+            tu_prom_sample_label(&p, "errno", tw_errname(i), "%llu",
+                                 (unsigned long long)e->local_errs[i]);
     tp_engine_summary(e, &s);
-    fprintf(f, "# HELP twkit_probe_targets Targets configured\n"
-               "# TYPE twkit_probe_targets gauge\ntwkit_probe_targets %zu\n"
-               "# HELP twkit_probe_in_flight Probes running now\n"
-               "# TYPE twkit_probe_in_flight gauge\ntwkit_probe_in_flight %u\n",
-            e->ntargets, e->inflight);
-    if (s.time_wait >= 0)
-        fprintf(f, "# HELP twkit_probe_time_wait_sockets TIME_WAIT sockets in the prober's "
-                   "network namespace\n# TYPE twkit_probe_time_wait_sockets gauge\n"
-                   "twkit_probe_time_wait_sockets %d\n", s.time_wait);
-    fprintf(f, "# HELP process_cpu_seconds_total User and system CPU time\n"
-               "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n"
-               "# HELP process_resident_memory_bytes Resident memory\n"
-               "# TYPE process_resident_memory_bytes gauge\n"
-               "process_resident_memory_bytes %ld\n", cpu_seconds(), rss_bytes());
+    tu_prom_family(&p, "twkit_probe_targets", TU_PROM_GAUGE, "Targets configured");
+    tu_prom_sample(&p, NULL, "%zu", e->ntargets);
+    tu_prom_family(&p, "twkit_probe_in_flight", TU_PROM_GAUGE, "Probes running now");
+    tu_prom_sample(&p, NULL, "%u", e->inflight);
+    if (s.time_wait >= 0) {
+        tu_prom_family(&p, "twkit_probe_time_wait_sockets", TU_PROM_GAUGE,
+                       "TIME_WAIT sockets in the prober's network namespace");
+        tu_prom_sample(&p, NULL, "%d", s.time_wait);
+    }
+    tu_prom_family(&p, "process_cpu_seconds_total", TU_PROM_COUNTER, "User and system CPU time");
+    tu_prom_sample(&p, NULL, "%.3f", cpu_seconds());
+    tu_prom_family(&p, "process_resident_memory_bytes", TU_PROM_GAUGE, "Resident memory");
+    tu_prom_sample(&p, NULL, "%ld", rss_bytes());
 }

@@ -64,7 +64,9 @@ static int put_response(tw_sconn *c, int status, const char *ctype, const char *
     if (len)
         memcpy(w + n, body, len);
     c->out.len += (uint32_t)((size_t)n + len);
-    tw__stat_inc(&s->st.responses[status / 100 <= 5 ? status / 100 : 0]);
+    uint64_t *by_class[] = {&s->st.responses_5xx, &s->st.responses_1xx, &s->st.responses_2xx,
+                            &s->st.responses_3xx, &s->st.responses_4xx, &s->st.responses_5xx};
+    tw__stat_inc(by_class[status >= 100 && status < 600 ? status / 100 : 0]);
     return 0;
 }
 

@@ -220,11 +220,11 @@ static bool one_conn(void) { return tw_server_conns(srv) == 1; }
 static void assert_endings_add_up(const char *what)
 {
     const struct tw_server_stats *st = tw_server_stats(srv);
-    uint64_t sum = st->closed_after_done + st->closed_by_peer + st->closed_first_required +
-                   st->bye_goodbye + st->aborted_idle + st->aborted_grace +
-                   st->aborted_invalid + st->aborted_slow + st->aborted_stalled +
-                   st->aborted_shutdown + st->aborted_nomem + st->reaped_idle + st->peer_reset +
-                   st->naive_closed;
+    uint64_t sum = 0;
+
+#define ADD_END(name, kind, prom, help) sum += strcmp(#kind, "END") == 0 ? st->name : 0;
+    TW_SERVER_STATS(ADD_END)
+#undef ADD_END
 
     cr_assert_eq(st->active, 0, "%s: %llu still active", what, (unsigned long long)st->active);
     cr_assert_eq(st->accepted, sum, "%s: %llu accepted, %llu endings counted", what,
