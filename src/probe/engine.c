@@ -30,9 +30,6 @@ const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
                                                "transfer"};
 
-static const struct tp_kind_ops *const kind_ops[TP_NKIND] = {
-    [TP_TCP] = &tp_tcp_ops, [TP_HTTP] = &tp_http_ops, [TP_TLS] = &tp_tls_ops};
-
 /* Late-start buckets for the Prometheus histogram, in microseconds. */
 static const uint64_t late_bounds_us[] = {500,   1000,   2000,   5000,   10000,
                                           25000, 50000, 100000, 250000, 1000000};
@@ -57,8 +54,8 @@ struct tp_engine {
     char **labels;             /* per target: the label set, pre-rendered */
     size_t ntargets;
     struct tp_defstat *defstat; /* per definition */
-    void *kind_data[TP_NKIND];
-    bool kind_ready[TP_NKIND];
+    void **kind_data;          /* per kind, as tp_kinds */
+    bool *kind_ready;
     struct tp_dns *dns;
     unsigned inflight;
     size_t once_next, once_left;
@@ -73,7 +70,10 @@ struct tp_engine {
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
 
 tw_loop *tp_engine_loop(struct tp_engine *e) { return e->loop; }
-void **tp_engine_kind_data(struct tp_engine *e, enum tp_kind k) { return &e->kind_data[k]; }
+void **tp_engine_kind_data(struct tp_engine *e, const struct tp_kind *k)
+{
+    return &e->kind_data[tp_kind_index(k)];
+}
 const struct tp_config *tp_engine_config(struct tp_engine *e) { return e->cfg; }
 
 /* ---- results ---- */
@@ -186,7 +186,7 @@ static void json_target(FILE *f, const struct tp_target *t)
 {
     fputs("\"name\":", f);
     tu_json_str(f, t->def->name);
-    fprintf(f, ",\"kind\":\"%s\",\"target\":", tp_kind_names[t->def->kind]);
+    fprintf(f, ",\"kind\":\"%s\",\"target\":", t->def->kind->name);
     tu_json_str(f, t->target);
 }
 
@@ -236,7 +236,7 @@ void tp_engine_status(struct tp_engine *e, FILE *f)
 
 static void launch(struct tp_engine *e, struct tp_target *t)
 {
-    int err = kind_ops[t->def->kind]->start(e, t);
+    int err = t->def->kind->start(e, t);
 
     if (err < 0) {
         struct tp_result r = {.verify = -1};
@@ -307,7 +307,7 @@ static void on_deadline(tw_timer *tm)
         snprintf(r.detail, sizeof(r.detail), "resolving %.100s took longer than %llu ms",
                  t->ep.host, (unsigned long long)t->def->timeout_ms);
     } else {
-        kind_ops[t->def->kind]->cancel(e, t, &r);
+        t->def->kind->cancel(e, t, &r);
         t->run = NULL;
         if (!r.detail[0]) /* the kind may say what it was waiting for */
             snprintf(r.detail, sizeof(r.detail), "no answer within %llu ms",
@@ -455,7 +455,7 @@ void tp_engine_stop(struct tp_engine *e)
             tp_dns_cancel(t->dns_req);
         else {
             struct tp_result r = {0};
-            kind_ops[t->def->kind]->cancel(e, t, &r);
+            t->def->kind->cancel(e, t, &r);
         }
         t->dns_req = NULL;
         t->run = NULL;
@@ -475,7 +475,7 @@ static char *render_labels(const struct tp_def *def, const char *target)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     const char *keys[3] = {"name", "kind", "target"};
-    const char *vals[3] = {def->name, tp_kind_names[def->kind], target};
+    const char *vals[3] = {def->name, def->kind->name, target};
 
     if (!f)
         return NULL;
@@ -499,7 +499,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     struct tp_engine *e = calloc(1, sizeof(*e));
     size_t k = 0;
     int err = -ENOMEM;
-    bool need_dns = false, used[TP_NKIND] = {false};
+    bool need_dns = false;
 
     if (!e)
         return -ENOMEM;
@@ -512,7 +512,9 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
     e->defstat = calloc(cfg->ndefs ? cfg->ndefs : 1, sizeof(*e->defstat));
-    if (!e->targets || !e->labels || !e->defstat)
+    e->kind_data = calloc(tp_nkinds, sizeof(*e->kind_data));
+    e->kind_ready = calloc(tp_nkinds, sizeof(*e->kind_ready));
+    if (!e->targets || !e->labels || !e->defstat || !e->kind_data || !e->kind_ready)
         goto fail;
     for (size_t d = 0; d < cfg->ndefs; d++) {
         const struct tp_def *def = &cfg->defs[d];
@@ -534,14 +536,16 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             if (!(e->labels[k] = render_labels(def, t->target)))
                 goto fail;
         }
-        used[def->kind] |= def->ntargets > 0;
     }
     if (need_dns && (err = tp_dns_new(loop, &e->dns)) < 0)
         goto fail;
-    for (int kd = 0; kd < TP_NKIND; kd++) {
-        if (!used[kd])
+    for (size_t kd = 0; kd < tp_nkinds; kd++) {
+        bool used = false;
+        for (size_t d = 0; d < cfg->ndefs && !used; d++)
+            used = cfg->defs[d].kind == tp_kinds[kd] && cfg->defs[d].ntargets > 0;
+        if (!used)
             continue;
-        if (kind_ops[kd]->init && (err = kind_ops[kd]->init(e)) < 0)
+        if (tp_kinds[kd]->init && (err = tp_kinds[kd]->init(e)) < 0)
             goto fail;
         e->kind_ready[kd] = true;
     }
@@ -558,9 +562,9 @@ void tp_engine_free(struct tp_engine *e)
         return;
     if (e->targets)
         tp_engine_stop(e);
-    for (int k = 0; k < TP_NKIND; k++)
-        if (e->kind_ready[k] && kind_ops[k]->fini)
-            kind_ops[k]->fini(e);
+    for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)
+        if (e->kind_ready[k] && tp_kinds[k]->fini)
+            tp_kinds[k]->fini(e);
     if (e->dns)
         tp_dns_free(e->dns);
     for (size_t k = 0; e->labels && k < e->ntargets; k++)
@@ -568,6 +572,8 @@ void tp_engine_free(struct tp_engine *e)
     free(e->labels);
     free(e->targets);
     free(e->defstat);
+    free(e->kind_data);
+    free(e->kind_ready);
     free(e);
 }
 
@@ -577,7 +583,7 @@ static int target_cmp(const struct tp_target *a, const struct tp_target *b)
 {
     int c = strcmp(a->def->name, b->def->name);
     if (!c)
-        c = (int)a->def->kind - (int)b->def->kind;
+        c = (int)tp_kind_index(a->def->kind) - (int)tp_kind_index(b->def->kind);
     return c ? c : strcmp(a->target, b->target);
 }
 
@@ -642,6 +648,9 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
     s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
 }
 
+/* Until the kinds name their own metrics. */
+static bool is_http(const struct tp_def *def) { return !strcmp(def->kind->name, "http"); }
+
 typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
 
 static void m_success(const struct tp_target *t, struct tu_prom *p, const char *l)
@@ -664,13 +673,13 @@ static void m_dns(const struct tp_target *t, struct tu_prom *p, const char *l)
 
 static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last && t->def->kind == TP_HTTP)
+    if (t->have_last && is_http(t->def))
         tu_prom_sample(p, l, "%d", t->last.status);
 }
 
 static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (!t->have_last || t->def->kind != TP_HTTP)
+    if (!t->have_last || !is_http(t->def))
         return;
     for (int i = 0; i < TP_NPHASE; i++) {
         tu_prom_begin(p, NULL);
@@ -682,13 +691,13 @@ static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l
 
 static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last && t->def->kind == TP_HTTP)
+    if (t->have_last && is_http(t->def))
         tu_prom_sample(p, l, "%d", t->last.redirects);
 }
 
 static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last && (t->def->expect || t->def->expect_body))
+    if (t->have_last && t->def->has_regex)
         tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 
@@ -746,7 +755,7 @@ static long rss_bytes(void)
 static void def_labels(struct tu_prom *p, const struct tp_def *def)
 {
     tu_prom_label(p, "name", def->name);
-    tu_prom_label(p, "kind", tp_kind_names[def->kind]);
+    tu_prom_label(p, "kind", def->kind->name);
 }
 
 void tp_engine_metrics(struct tp_engine *e, FILE *f)

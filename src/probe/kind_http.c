@@ -11,7 +11,9 @@
 #include <curl/curl.h>
 
 #include "core/list.h"
+#include "probe/config.h"
 #include "probe/curl_loop.h"
+#include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
@@ -24,6 +26,10 @@
 #else
 #define USER_AGENT "twkit-probe"
 #endif
+
+extern const struct tp_kind tp_kind_http;
+
+static const struct tp_http_opts *http_opts(const struct tp_def *def) { return def->opts; }
 
 struct hrun {
     struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
@@ -48,7 +54,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *clientp)
     size_t len = size * n, room;
 
     run->body_total += len;
-    if (!run->t->def->expect_body)
+    if (!http_opts(run->t->def)->expect_body)
         return len;
     if (!run->body) {
         run->body = malloc(BODY_KEEP + 1);
@@ -245,7 +251,7 @@ static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
         fail(r, "http", text);
 }
 
-static bool status_ok(const struct tp_def *d, int status)
+static bool status_ok(const struct tp_http_opts *d, int status)
 {
     if (!d->nstatus)
         return status >= 200 && status <= 299;
@@ -255,7 +261,7 @@ static bool status_ok(const struct tp_def *d, int status)
     return false;
 }
 
-static void status_detail(const struct tp_def *d, int status, char *buf, size_t len)
+static void status_detail(const struct tp_http_opts *d, int status, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "status %d not in ", status);
 
@@ -273,7 +279,7 @@ static void status_detail(const struct tp_def *d, int status, char *buf, size_t 
 
 static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
 {
-    const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *d = http_opts(run->t->def);
 
     if (run->cr.err) {
         /* socket() failed or we could not watch the socket: curl's code
@@ -353,7 +359,7 @@ static int add_header(struct curl_slist **list, const char *line)
 
 static int build_lists(struct hrun *run)
 {
-    const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *d = http_opts(run->t->def);
     const struct tp_target *t = run->t;
     char line[512];
     int err;
@@ -406,8 +412,9 @@ static int build_lists(struct hrun *run)
 static CURLcode setup(struct hrun *run)
 {
     const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *o = http_opts(d);
     CURL *c = run->cr.easy;
-    const char *method = d->method ? d->method : "GET";
+    const char *method = o->method ? o->method : "GET";
     CURLcode rc;
 
     SET(CURLOPT_URL, run->t->target);
@@ -446,16 +453,16 @@ static CURLcode setup(struct hrun *run)
          * GET as browsers do */
         bool post = strcmp(method, "POST") == 0;
 
-        if (d->body || post) {
-            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(d->body ? strlen(d->body) : 0));
-            SET(CURLOPT_POSTFIELDS, d->body ? d->body : "");
+        if (o->body || post) {
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(o->body ? strlen(o->body) : 0));
+            SET(CURLOPT_POSTFIELDS, o->body ? o->body : "");
         }
-        if (!post && (strcmp(method, "GET") != 0 || d->body))
+        if (!post && (strcmp(method, "GET") != 0 || o->body))
             SET(CURLOPT_CUSTOMREQUEST, method);
     }
-    if (d->max_redirects > 0) {
+    if (o->max_redirects > 0) {
         SET(CURLOPT_FOLLOWLOCATION, 1L);
-        SET(CURLOPT_MAXREDIRS, (long)d->max_redirects);
+        SET(CURLOPT_MAXREDIRS, (long)o->max_redirects);
     }
     SET(CURLOPT_SSL_VERIFYPEER, d->tls_verify ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, d->tls_verify ? 2L : 0L);
@@ -493,13 +500,13 @@ static int http_init(struct tp_engine *e)
     int err = tp_curl_new(e, &cm);
 
     if (err == 0)
-        *tp_engine_kind_data(e, TP_HTTP) = cm;
+        *tp_engine_kind_data(e, &tp_kind_http) = cm;
     return err;
 }
 
 static void http_fini(struct tp_engine *e)
 {
-    void **slot = tp_engine_kind_data(e, TP_HTTP);
+    void **slot = tp_engine_kind_data(e, &tp_kind_http);
     struct tp_curl *cm = *slot;
     struct tp_curl_run *cr;
 
@@ -518,7 +525,7 @@ static void http_fini(struct tp_engine *e)
 
 static int http_start(struct tp_engine *e, struct tp_target *t)
 {
-    struct tp_curl *cm = *tp_engine_kind_data(e, TP_HTTP);
+    struct tp_curl *cm = *tp_engine_kind_data(e, &tp_kind_http);
     struct hrun *run;
     CURLcode rc;
     int err;
@@ -530,7 +537,7 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
         return -ENOMEM;
     run->t = t;
     run->r.verify = -1;
-    run->maybe_tls = t->ep.https || t->def->max_redirects > 0;
+    run->maybe_tls = t->ep.https || http_opts(t->def)->max_redirects > 0;
     run->cr.def = t->def;
     run->cr.done = finish;
     run->cr.easy = curl_easy_init();
@@ -580,7 +587,248 @@ static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
     t->run = NULL;
 }
 
-const struct tp_kind_ops tp_http_ops = {
+/* ---- config ---- */
+
+/* An http:// or https:// URL; the port defaults to 80 or 443. */
+static int http_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
+{
+    return tp_url_parse(target, ep, why);
+}
+
+static bool check_method(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+
+    if (!tp_is_token(a->s)) {
+        tp_cfg_err(c, &a->v->at, "bad method %s: expected an HTTP token like GET or HEAD",
+                   tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool set_method(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->method = tp_cfg_dup(c, a->s)) != NULL;
+}
+
+static bool default_method(struct tp_cfgctx *c, struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->method = tp_cfg_dup(c, "GET")) != NULL;
+}
+
+static void free_method(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->method);
+    o->method = NULL;
+}
+
+/* "200" or "200-299": 0, or why not (1: not that form, 2: not 100 to 599,
+ * 3: backwards). */
+static int parse_status(const char *s, unsigned long *lo, unsigned long *hi)
+{
+    const char *dash = strchr(s, '-');
+    char a[8];
+
+    if (dash) {
+        size_t n = (size_t)(dash - s);
+        if (n >= sizeof(a))
+            n = sizeof(a) - 1;
+        memcpy(a, s, n);
+        a[n] = '\0';
+    }
+    if (!(dash ? tp_parse_uint(a, 0, 9999, lo) && tp_parse_uint(dash + 1, 0, 9999, hi)
+               : tp_parse_uint(s, 0, 9999, lo) && (*hi = *lo, true)))
+        return 1;
+    if (*lo < 100 || *lo > 599 || *hi < 100 || *hi > 599)
+        return 2;
+    return *lo > *hi ? 3 : 0;
+}
+
+static bool check_status(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+    unsigned long lo, hi;
+
+    switch (parse_status(a->s, &lo, &hi)) {
+    case 1:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: expected a status like 200 or a range "
+                                 "like 200-299", tp_qs(&q, a->s));
+        return false;
+    case 2:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: status codes are 100 to 599",
+                   tp_qs(&q, a->s));
+        return false;
+    case 3:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: the range is backwards",
+                   tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool add_status(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+    struct tp_range *grown = realloc(o->status, (o->nstatus + 1) * sizeof(*grown));
+    unsigned long lo, hi;
+
+    if (!grown) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    o->status = grown;
+    parse_status(a->s, &lo, &hi);
+    o->status[o->nstatus++] = (struct tp_range){(uint16_t)lo, (uint16_t)hi};
+    return true;
+}
+
+static bool default_status(struct tp_cfgctx *c, struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    if (!(o->status = calloc(1, sizeof(*o->status)))) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    o->status[0] = (struct tp_range){200, 299};
+    o->nstatus = 1;
+    return true;
+}
+
+static void free_status(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->status);
+    o->status = NULL;
+    o->nstatus = 0;
+}
+
+static bool check_header(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+    const char *name = a->name->s, *val;
+    char what[120];
+
+    if (a->name->len != strlen(name) || !tp_is_token(name)) {
+        tp_cfg_err(c, &a->name->at, "bad header name %s: expected an HTTP token (letters, "
+                                    "digits, !#$%%&'*+-.^_`|~)", tp_quote(&q, name, a->name->len));
+        return false;
+    }
+    if (a->v->shape == TP_V_NULL) {
+        tp_cfg_err(c, &a->v->at, "header %s has no value (write \"\" for an empty one)",
+                   tp_qs(&q, name));
+        return false;
+    }
+    snprintf(what, sizeof(what), "header %s", tp_qs(&q, name));
+    if (!(val = tp_val_str(c, what, a->v, "a string")))
+        return false;
+    if (strpbrk(val, "\r\n")) {
+        tp_cfg_err(c, &a->v->at, "header %s value contains a line break", tp_qs(&q, name));
+        return false;
+    }
+    return true;
+}
+
+static bool add_header_key(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return tp_set_kv(c, &o->headers, &o->nheaders, a->name->s, a->v->s);
+}
+
+static void free_headers(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    tp_free_kv(&o->headers, &o->nheaders);
+}
+
+/* Nothing written after "body:" is refused with a hint: "" is how an empty
+ * body is asked for. */
+static bool check_body(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    if (a->v->shape == TP_V_NULL && a->v->len == 0) {
+        tp_cfg_err(c, &a->v->at, "body has no value (write \"\" for an empty one)");
+        return false;
+    }
+    return tp_val_str(c, "body", a->v, "a string") != NULL;
+}
+
+static bool set_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->body = tp_cfg_dup(c, a->v->s)) != NULL;
+}
+
+static void free_body(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->body);
+    o->body = NULL;
+}
+
+static bool set_expect_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    o->expect_body = a->rx.text;
+    o->expect_body_re = a->rx.re;
+    def->has_regex = true;
+    return true;
+}
+
+static void free_expect_body(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    if (o->expect_body)
+        regfree(&o->expect_body_re);
+    free(o->expect_body);
+    o->expect_body = NULL;
+}
+
+static bool set_redirects(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    o->max_redirects = a->u;
+    return true;
+}
+
+static const struct tp_key http_keys[] = {
+    {.name = "method", .type = TP_T_STR, .what = "an HTTP method like GET",
+     .validate = check_method, .apply = set_method, .absent = default_method,
+     .free = free_method},
+    {.name = "expect_status", .type = TP_T_LIST,
+     .what = "a status like 200 or a range like 200-299",
+     .list_what = "a list of statuses and ranges", .validate = check_status,
+     .apply = add_status, .absent = default_status, .free = free_status},
+    {.name = "headers", .type = TP_T_MAP, .what = "header", .fold = true,
+     .validate = check_header, .apply = add_header_key, .free = free_headers},
+    {.name = "body", .type = TP_T_VALUE, .validate = check_body, .apply = set_body,
+     .free = free_body},
+    {.name = "expect_body", .type = TP_T_REGEX, .apply = set_expect_body,
+     .free = free_expect_body},
+    {.name = "max_redirects", .type = TP_T_UINT, .lo = 0, .hi = 20, .apply = set_redirects},
+};
+
+const struct tp_kind tp_kind_http = {
+    .name = "http",
+    .keys = http_keys,
+    .nkeys = sizeof(http_keys) / sizeof(http_keys[0]),
+    .common = TP_KEYS_TLS,
+    .opts_size = sizeof(struct tp_http_opts),
+    .parse_target = http_parse_target,
     .init = http_init,
     .fini = http_fini,
     .start = http_start,

@@ -29,10 +29,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "probe/config.h"
+#include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/sock.h"
 #include "twkit/time.h"
+
+extern const struct tp_kind tp_kind_tls;
 
 struct tls_kind {
     BIO_METHOD *wmeth;
@@ -183,7 +187,7 @@ static SSL_CTX *make_ctx(const struct tp_config *cfg, const struct tp_def *def)
 
 static void tls_fini(struct tp_engine *e)
 {
-    void **slot = tp_engine_kind_data(e, TP_TLS);
+    void **slot = tp_engine_kind_data(e, &tp_kind_tls);
     struct tls_kind *k = *slot;
 
     if (!k)
@@ -205,7 +209,7 @@ static int tls_init(struct tp_engine *e)
         free(k);
         return -ENOMEM;
     }
-    *tp_engine_kind_data(e, TP_TLS) = k;
+    *tp_engine_kind_data(e, &tp_kind_tls) = k;
     k->ndefs = cfg->ndefs;
     if (!(k->wmeth = wbio_method())) {
         tls_fini(e);
@@ -215,7 +219,7 @@ static int tls_init(struct tp_engine *e)
         const struct tp_def *def = &cfg->defs[i];
         size_t j;
 
-        if (def->kind != TP_TLS)
+        if (def->kind != &tp_kind_tls)
             continue;
         for (j = 0; j < i; j++)
             if (k->ctx[j] && same_ca(cfg->defs[j].ca_file, def->ca_file))
@@ -388,7 +392,8 @@ static bool ip_literal(const char *name, char *buf, size_t len)
 /* SNI and the name or address the certificate must match. */
 static int set_peer_name(SSL *ssl, const struct tp_target *t)
 {
-    const char *name = t->def->server_name ? t->def->server_name : t->ep.host;
+    const struct tp_tls_opts *o = t->def->opts;
+    const char *name = o->server_name ? o->server_name : t->ep.host;
     char buf[256];
     size_t len = strlen(name);
 
@@ -432,7 +437,7 @@ static int ssl_setup(struct tls_run *run, struct tls_kind *k)
 static void on_connect(tw_connect *req, int fd_or_err)
 {
     struct tls_run *run = req->data;
-    struct tls_kind *k = *tp_engine_kind_data(run->e, TP_TLS);
+    struct tls_kind *k = *tp_engine_kind_data(run->e, &tp_kind_tls);
     int err;
 
     run->connect_ns = req->connect_ns;
@@ -502,4 +507,54 @@ static void tls_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
     run_free(run);
 }
 
-const struct tp_kind_ops tp_tls_ops = {tls_init, tls_fini, tls_start, tls_cancel};
+/* ---- config ---- */
+
+static bool check_server_name(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+
+    if (!tp_hostname_valid(a->s, strlen(a->s))) {
+        tp_cfg_err(c, &a->v->at, "bad server_name %s: expected a DNS name", tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool set_server_name(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_tls_opts *o = def->opts;
+
+    return (o->server_name = tp_cfg_dup(c, a->s)) != NULL;
+}
+
+static void free_server_name(struct tp_def *def)
+{
+    struct tp_tls_opts *o = def->opts;
+
+    free(o->server_name);
+    o->server_name = NULL;
+}
+
+static const struct tp_key tls_keys[] = {
+    {.name = "server_name", .type = TP_T_STR, .what = "a DNS name",
+     .validate = check_server_name, .apply = set_server_name, .free = free_server_name},
+};
+
+/* "host" or "host:port", port 443 by default. */
+static int tls_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
+{
+    return tp_hostport_parse(target, ep, 443, why);
+}
+
+const struct tp_kind tp_kind_tls = {
+    .name = "tls",
+    .keys = tls_keys,
+    .nkeys = sizeof(tls_keys) / sizeof(tls_keys[0]),
+    .common = TP_KEYS_TLS,
+    .opts_size = sizeof(struct tp_tls_opts),
+    .parse_target = tls_parse_target,
+    .init = tls_init,
+    .fini = tls_fini,
+    .start = tls_start,
+    .cancel = tls_cancel,
+};

@@ -22,20 +22,16 @@
 
 /* ---- configuration (config.c) ---- */
 
-enum tp_kind { TP_TCP, TP_HTTP, TP_TLS, TP_NKIND };
-extern const char *const tp_kind_names[TP_NKIND]; /* "tcp", "http", "tls" */
-
-struct tp_range {
-    uint16_t lo, hi; /* HTTP status codes, inclusive */
-};
+struct tp_kind;
+struct tp_key;
 
 struct tp_kv {
     char *key, *value;
 };
 
-/* Where a target points, parsed from its string. tcp: "host:port"; tls:
- * "host[:port]" (443); http: an http:// or https:// URL. host is a name or
- * a literal address (IPv6 without brackets). */
+/* Where a target points, parsed from its string by its kind (tcp:
+ * "host:port"; tls: "host[:port]", 443; http: an http:// or https:// URL).
+ * host is a name or a literal address (IPv6 without brackets). */
 struct tp_endpoint {
     char host[256];
     uint16_t port;
@@ -45,13 +41,14 @@ struct tp_endpoint {
 /* Parse target for kind (target.c). Returns 0, or -EINVAL with *why set to a short
  * static explanation ("missing port", "not an http:// or https:// URL"...),
  * or -ENOMEM. */
-int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *ep,
+int tp_target_parse(const struct tp_kind *kind, const char *target, struct tp_endpoint *ep,
                     const char **why);
 
-/* One entry of `probes:`, with `defaults:` applied. */
+/* One entry of `probes:`, with `defaults:` applied: what every kind has,
+ * and the kind's own options behind opts (kinds.h). */
 struct tp_def {
     char *name;
-    enum tp_kind kind;
+    const struct tp_kind *kind;
     char **targets;           /* from target: or targets_file: */
     size_t ntargets;
     uint64_t interval_ms;     /* default 5 s */
@@ -61,32 +58,16 @@ struct tp_def {
     size_t nlabels;
     bool graceful;            /* close: graceful (FIN after draining; this
                                  side then holds TIME_WAIT); default RST */
-    /* tcp */
-    char *send;               /* bytes to send once connected, escapes
-                                 (\r \n \t \\ \0 \xHH) decoded; NULL: none */
-    size_t send_len;
-    char *expect;             /* regex (POSIX extended) the first bytes read
-                                 must match; NULL: connecting is enough */
-    regex_t expect_re;        /* compiled when expect != NULL */
-    /* http */
-    char *method;             /* default "GET"; NULL for other kinds */
-    struct tp_range *status;  /* expect_status; default 200-299; none for
-                                 other kinds */
-    size_t nstatus;
-    struct tp_kv *headers;    /* request headers */
-    size_t nheaders;
-    char *body;               /* request body; NULL: none */
-    char *expect_body;        /* regex the response body must match */
-    regex_t expect_body_re;   /* compiled when expect_body != NULL */
-    unsigned max_redirects;   /* default 0: a 3xx is judged as it is */
-    /* http (https) and tls */
+    /* for the kinds that speak TLS (their tp_kind.keys has TP_KEYS_TLS) */
     bool tls_verify;          /* default true */
     char *ca_file;            /* resolved against the config's directory;
                                  NULL: the system's CA store */
-    char *server_name;        /* tls: SNI and name to verify; NULL: host */
+    bool has_regex;           /* the kind's options hold a regex the answer
+                                 must match (probe_failed_due_to_regex) */
+    void *opts;               /* the kind's options (its tp_kind.opts_size
+                                 bytes, filled by its keys) */
     /* where in the config it was defined (for messages) */
     unsigned line, col;
-    void *kind_data;          /* the kind's per-definition state (SSL_CTX...) */
 };
 
 struct tp_config {
@@ -176,19 +157,50 @@ struct tp_target {
     uint64_t seq;             /* results so far (local errors included) */
 };
 
-/* A probe kind. start: run a probe of t towards t->addr; return 0 and
- * report later with tp_probe_done (never from inside start), or return
- * -errno at once with nothing left running (the engine reports it). cancel:
- * the deadline passed: stop at once (RST, free t->run), fill r with what
- * was measured so far; no report follows. init/fini: once per engine, for
- * the kind's shared state (NULL if none). */
-struct tp_kind_ops {
+/* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
+
+/* Groups of common keys (config_keys.c) a kind may take besides those
+ * every kind takes. */
+#define TP_KEYS_TLS 1u      /* tls_verify, ca_file */
+
+/* Everything the loader, the engine and the outputs know of a kind.
+ *
+ * Configuration (config.h): keys are its own keys; common the groups of
+ * common keys it takes; the loader gives each definition opts_size zeroed
+ * bytes in def->opts for the keys to fill. parse_target reads one target
+ * (the loader has refused empty ones and those with spaces already).
+ *
+ * Running: start runs a probe of t towards t->addr; it returns 0 and
+ * reports later with tp_probe_done (never from inside start), or returns
+ * -errno at once with nothing left running (the engine reports it).
+ * cancel: the deadline passed: stop at once (RST, free t->run), fill r with
+ * what was measured so far; no report follows. init/fini: once per engine,
+ * for the kind's shared state (tp_engine_kind_data; NULL if none). */
+struct tp_kind {
+    const char *name;       /* in the config, the labels and the log */
+    const struct tp_key *keys;
+    size_t nkeys;
+    unsigned common;        /* TP_KEYS_* */
+    size_t opts_size;
+    int (*parse_target)(const char *target, struct tp_endpoint *ep, const char **why);
     int (*init)(struct tp_engine *e);
     void (*fini)(struct tp_engine *e);
     int (*start)(struct tp_engine *e, struct tp_target *t);
     void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
 };
-extern const struct tp_kind_ops tp_tcp_ops, tp_http_ops, tp_tls_ops;
+
+/* The kinds, in the order the docs and messages name them (kinds.c). */
+extern const struct tp_kind *const tp_kinds[];
+extern const size_t tp_nkinds;
+/* The kind called name, or NULL. */
+const struct tp_kind *tp_kind_find(const char *name);
+/* k's place in tp_kinds. */
+size_t tp_kind_index(const struct tp_kind *k);
+/* The names of the kinds pick accepts (NULL: all), for a message:
+ * "tcp, http or tls" with conj "or". Returns buf. */
+const char *tp_kinds_words(char *buf, size_t len, bool (*pick)(const struct tp_kind *k,
+                                                               const void *arg),
+                           const void *arg, const char *conj);
 
 struct tp_engine_opts {
     bool once;              /* every target once, as fast as max_inflight
@@ -227,7 +239,7 @@ void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r
 
 tw_loop *tp_engine_loop(struct tp_engine *e);
 /* Per-kind shared state slot, for init/fini. */
-void **tp_engine_kind_data(struct tp_engine *e, enum tp_kind kind);
+void **tp_engine_kind_data(struct tp_engine *e, const struct tp_kind *kind);
 const struct tp_config *tp_engine_config(struct tp_engine *e);
 
 /* Close a probe's socket the way its definition says: RST (SO_LINGER 0),

@@ -1,7 +1,11 @@
-/* twkit probe: targets, parsed from their strings (docs/PROBE.md,
- * "Targets"): host names and addresses, ports, host:port and URLs.
+/* twkit probe: targets (docs/PROBE.md, "Targets"): what every target has
+ * in common (no spaces, not empty), the pieces the kinds parse their own
+ * forms with (host names and addresses, ports, host:port, URLs), and
+ * targets files, a target per line.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,7 +48,7 @@ bool tp_hostname_valid(const char *h, size_t n)
     return !digits;
 }
 
-static int bad_target(struct tp_endpoint *ep, const char **why, const char *text)
+int tp_bad_target(struct tp_endpoint *ep, const char **why, const char *text)
 {
     memset(ep, 0, sizeof(*ep));
     *why = text;
@@ -53,33 +57,33 @@ static int bad_target(struct tp_endpoint *ep, const char **why, const char *text
 
 /* Copy n bytes of host into ep->host and check it: an IPv6 literal when it
  * came in brackets, otherwise an IPv4 literal or a host name. */
-static int set_host(struct tp_endpoint *ep, const char *h, size_t n, bool bracketed,
+int tp_host_set(struct tp_endpoint *ep, const char *h, size_t n, bool bracketed,
                     const char **why)
 {
     tw_addr a;
 
     if (n == 0)
-        return bad_target(ep, why, "missing host");
+        return tp_bad_target(ep, why, "missing host");
     if (n >= sizeof(ep->host))
-        return bad_target(ep, why, "host name too long");
+        return tp_bad_target(ep, why, "host name too long");
     memcpy(ep->host, h, n);
     ep->host[n] = '\0';
     if (bracketed) {
         if (tw_addr_parse(&a, ep->host, 0) < 0 || tw_addr_family(&a) != AF_INET6)
-            return bad_target(ep, why, "bad IPv6 address in brackets");
+            return tp_bad_target(ep, why, "bad IPv6 address in brackets");
         return 0;
     }
     if (memchr(h, ':', n))
-        return bad_target(ep, why, "an IPv6 address must be in brackets, e.g. [::1]:443");
+        return tp_bad_target(ep, why, "an IPv6 address must be in brackets, e.g. [::1]:443");
     if (tw_addr_parse(&a, ep->host, 0) == 0)
         return 0;
     if (!tp_hostname_valid(h, n))
-        return bad_target(ep, why, "bad host name");
+        return tp_bad_target(ep, why, "bad host name");
     return 0;
 }
 
 /* Decimal only: "0x50" or "+80" in a config is a typo, not a port. */
-static bool parse_port(const char *s, size_t n, uint16_t *port)
+bool tp_port_parse(const char *s, size_t n, uint16_t *port)
 {
     unsigned long v = 0;
 
@@ -98,7 +102,7 @@ static bool parse_port(const char *s, size_t n, uint16_t *port)
 
 /* "host:port", "[v6]:port"; the port may be left out when default_port is
  * not 0. */
-static int parse_hostport(const char *s, struct tp_endpoint *ep, uint16_t default_port,
+int tp_hostport_parse(const char *s, struct tp_endpoint *ep, uint16_t default_port,
                           const char **why)
 {
     const char *host = s, *rest;
@@ -108,36 +112,36 @@ static int parse_hostport(const char *s, struct tp_endpoint *ep, uint16_t defaul
     if (*s == '[') {
         const char *close = strchr(s, ']');
         if (!close)
-            return bad_target(ep, why, "missing ] after the IPv6 address");
+            return tp_bad_target(ep, why, "missing ] after the IPv6 address");
         host = s + 1;
         hlen = (size_t)(close - host);
         rest = close + 1;
         bracketed = true;
         if (*rest && *rest != ':')
-            return bad_target(ep, why, "unexpected text after ]");
+            return tp_bad_target(ep, why, "unexpected text after ]");
     } else {
         const char *colon = strchr(s, ':');
         if (colon && strchr(colon + 1, ':'))
-            return bad_target(ep, why, "an IPv6 address must be in brackets, e.g. [::1]:443");
+            return tp_bad_target(ep, why, "an IPv6 address must be in brackets, e.g. [::1]:443");
         hlen = colon ? (size_t)(colon - s) : strlen(s);
         rest = s + hlen;
     }
-    if (set_host(ep, host, hlen, bracketed, why) < 0)
+    if (tp_host_set(ep, host, hlen, bracketed, why) < 0)
         return -EINVAL;
     if (*rest == ':') {
         if (!rest[1])
-            return bad_target(ep, why, "missing port after ':'");
-        if (!parse_port(rest + 1, strlen(rest + 1), &ep->port))
-            return bad_target(ep, why, "bad port (expected 1 to 65535)");
+            return tp_bad_target(ep, why, "missing port after ':'");
+        if (!tp_port_parse(rest + 1, strlen(rest + 1), &ep->port))
+            return tp_bad_target(ep, why, "bad port (expected 1 to 65535)");
     } else if (default_port) {
         ep->port = default_port;
     } else {
-        return bad_target(ep, why, "missing port (expected host:port)");
+        return tp_bad_target(ep, why, "missing port (expected host:port)");
     }
     return 0;
 }
 
-static int parse_url(const char *s, struct tp_endpoint *ep, const char **why)
+int tp_url_parse(const char *s, struct tp_endpoint *ep, const char **why)
 {
     CURLU *u;
     CURLUcode rc;
@@ -153,9 +157,9 @@ static int parse_url(const char *s, struct tp_endpoint *ep, const char **why)
     else if (!strncasecmp(s, "https://", 8))
         skip = 8;
     else
-        return bad_target(ep, why, "not an http:// or https:// URL");
+        return tp_bad_target(ep, why, "not an http:// or https:// URL");
     if (s[skip] == '/' || s[skip] == '\0')
-        return bad_target(ep, why, "missing host");
+        return tp_bad_target(ep, why, "missing host");
 
     u = curl_url();
     if (!u) {
@@ -170,17 +174,17 @@ static int parse_url(const char *s, struct tp_endpoint *ep, const char **why)
         goto out;
     }
     if (rc == CURLUE_BAD_PORT_NUMBER) {
-        ret = bad_target(ep, why, "bad port (expected 1 to 65535)");
+        ret = tp_bad_target(ep, why, "bad port (expected 1 to 65535)");
         goto out;
     }
     if (rc != CURLUE_OK) {
-        ret = bad_target(ep, why, curl_url_strerror(rc));
+        ret = tp_bad_target(ep, why, curl_url_strerror(rc));
         goto out;
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        ret = bad_target(ep, why, "incomplete URL");
+        ret = tp_bad_target(ep, why, "incomplete URL");
         goto out;
     }
     (void)curl_url_get(u, CURLUPART_ZONEID, &zone, 0); /* absent: stays NULL */
@@ -193,17 +197,17 @@ static int parse_url(const char *s, struct tp_endpoint *ep, const char **why)
         int n = snprintf(lit, sizeof(lit), "%.*s%s%s", (int)(hlen - 2), host + 1,
                          zone ? "%" : "", zone ? zone : "");
         if (n < 0 || (size_t)n >= sizeof(lit)) {
-            ret = bad_target(ep, why, "bad IPv6 address in brackets");
+            ret = tp_bad_target(ep, why, "bad IPv6 address in brackets");
             goto out;
         }
-        ret = set_host(ep, lit, (size_t)n, true, why);
+        ret = tp_host_set(ep, lit, (size_t)n, true, why);
     } else {
-        ret = set_host(ep, host, hlen, false, why);
+        ret = tp_host_set(ep, host, hlen, false, why);
     }
     if (ret < 0)
         goto out;
-    if (!parse_port(port, strlen(port), &ep->port)) {
-        ret = bad_target(ep, why, "bad port (expected 1 to 65535)");
+    if (!tp_port_parse(port, strlen(port), &ep->port)) {
+        ret = tp_bad_target(ep, why, "bad port (expected 1 to 65535)");
         goto out;
     }
     ep->https = !strcmp(scheme, "https");
@@ -218,7 +222,7 @@ out:
     return ret;
 }
 
-int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *ep,
+int tp_target_parse(const struct tp_kind *kind, const char *target, struct tp_endpoint *ep,
                     const char **why)
 {
     const char *unused;
@@ -231,19 +235,118 @@ int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *e
         return -EINVAL;
     }
     if (!target || !*target)
-        return bad_target(ep, why, "empty target");
+        return tp_bad_target(ep, why, "empty target");
     for (const char *p = target; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return bad_target(ep, why, "contains spaces or control characters");
+            return tp_bad_target(ep, why, "contains spaces or control characters");
     memset(ep, 0, sizeof(*ep));
-    switch (kind) {
-    case TP_TCP:
-        return parse_hostport(target, ep, 0, why);
-    case TP_TLS:
-        return parse_hostport(target, ep, 443, why);
-    case TP_HTTP:
-        return parse_url(target, ep, why);
-    default:
-        return bad_target(ep, why, "unknown kind");
+    if (!kind)
+        return tp_bad_target(ep, why, "unknown kind");
+    return kind->parse_target(target, ep, why);
+}
+
+/* ---- targets files ---- */
+
+static bool push_target(struct tp_cfgctx *c, struct tp_def *def, size_t *cap, char *t)
+{
+    if (def->ntargets == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        char **grown = realloc(def->targets, ncap * sizeof(*grown));
+        if (!grown) {
+            free(t);
+            tp_cfg_oom(c);
+            return false;
+        }
+        def->targets = grown;
+        *cap = ncap;
     }
+    def->targets[def->ntargets++] = t;
+    return true;
+}
+
+/* kind NULL: the kind is unknown (and reported); the lines are still read
+ * so that an unreadable file or a duplicate shows up in the same run. */
+bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_kind *kind,
+                     const struct tp_val *v)
+{
+    struct tp_quoted q;
+    struct tp_strset seen = {0};
+    const char *rel;
+    char *path, *line = NULL;
+    size_t cap = 0, tcap = 0;
+    ssize_t len;
+    unsigned long lineno = 0, first;
+    int before = c->nerr, e;
+    FILE *f;
+
+    if (!(rel = tp_val_str(c, "targets_file", v, "a file name")))
+        return false;
+    if (!*rel) {
+        tp_cfg_err(c, &v->at, "targets_file is empty");
+        return false;
+    }
+    if (!(path = tp_cfg_path(c, rel)))
+        return false;
+    c->anchor = v->at;
+    if (!(f = fopen(path, "r"))) {
+        tp_cfg_err(c, &v->at, "cannot read targets file %s: %s", tp_qs(&q, rel), strerror(errno));
+        free(path);
+        return false;
+    }
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        char *s = line, *end = line + len;
+        struct tp_endpoint ep;
+        const char *why;
+        char *t;
+
+        lineno++;
+        if (memchr(line, '\0', (size_t)len)) {
+            tp_cfg_err_in(c, path, lineno, 1, "line contains a NUL byte");
+            continue;
+        }
+        while (s < end && isspace((unsigned char)*s))
+            s++;
+        while (end > s && isspace((unsigned char)end[-1]))
+            end--;
+        if (s == end || *s == '#')
+            continue;
+        *end = '\0';
+        if (kind && tp_target_parse(kind, s, &ep, &why) < 0) {
+            tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1), "bad %s target %s: %s",
+                   kind->name, tp_qs(&q, s), why);
+            continue;
+        }
+        if (!(t = tp_cfg_dupn(c, s, (size_t)(end - s))))
+            break;
+        int r = tp_strset_add(&seen, t, lineno, &first);
+        if (r < 0) {
+            free(t);
+            tp_cfg_oom(c);
+            break;
+        }
+        if (r == 0) {
+            tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1),
+                   "duplicate target %s (first at line %lu)", tp_qs(&q, s), first);
+            free(t);
+            continue;
+        }
+        if (!push_target(c, def, &tcap, t))
+            break;
+    }
+    /* getline returns -1 at the end and on errors alike (a directory opens
+     * and then fails here with EISDIR). */
+    e = ferror(f) ? errno : 0;
+    fclose(f);
+    free(line);
+    tp_strset_free(&seen);
+    free(path);
+    if (e) {
+        tp_cfg_err(c, &v->at, "cannot read targets file %s: %s", tp_qs(&q, rel), strerror(e));
+        return false;
+    }
+    if (c->nerr == before && def->ntargets == 0) {
+        tp_cfg_err(c, &v->at, "targets file %s has no targets", tp_qs(&q, rel));
+        return false;
+    }
+    return c->nerr == before;
 }
