@@ -157,7 +157,7 @@ static void log_time(FILE *f)
 static const char *const state_names[] = {"unknown", "up", "down"};
 
 /* The fields of a result, comma-separated, no braces. */
-static void json_result(FILE *f, const struct tp_result *r)
+static void json_result(FILE *f, const struct tp_kind *kind, const struct tp_result *r)
 {
     fprintf(f, "\"result\":\"%s\"", tp_outcome_names[r->outcome]);
     if (r->reason)
@@ -173,8 +173,8 @@ static void json_result(FILE *f, const struct tp_result *r)
         if (r->phase[i] > 0)
             fprintf(f, "%s\"%s\":%.6f", n++ ? "," : "", tp_phase_names[i], r->phase[i]);
     fputc('}', f);
-    if (r->status)
-        fprintf(f, ",\"status\":%d", r->status);
+    if (kind->json)
+        kind->json(f, r);
     if (r->regex_failed)
         fputs(",\"regex_failed\":true", f);
     if (r->tls)
@@ -204,7 +204,7 @@ static void log_line(struct tp_engine *e, const struct tp_target *t, const struc
                 state_names[t->state], state_names[from],
                 t->state == TP_UP ? t->consec_ok : t->consec_fail);
     fprintf(f, ",\"seq\":%llu,", (unsigned long long)t->seq);
-    json_result(f, r);
+    json_result(f, t->def->kind, r);
     fputs("}\n", f);
     fflush(f);
 }
@@ -224,7 +224,7 @@ void tp_engine_status(struct tp_engine *e, FILE *f)
             fprintf(f, ",\"local_error\":\"%s\"", tw_errname(t->last_local_err));
         if (t->have_last) {
             fputs(",\"last\":{", f);
-            json_result(f, &t->last);
+            json_result(f, t->def->kind, &t->last);
             fputc('}', f);
         }
         fputc('}', f);
@@ -648,9 +648,6 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
     s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
 }
 
-/* Until the kinds name their own metrics. */
-static bool is_http(const struct tp_def *def) { return !strcmp(def->kind->name, "http"); }
-
 typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
 
 static void m_success(const struct tp_target *t, struct tu_prom *p, const char *l)
@@ -669,30 +666,6 @@ static void m_dns(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (t->have_last)
         tu_prom_sample(p, l, "%.6f", t->last.dns);
-}
-
-static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && is_http(t->def))
-        tu_prom_sample(p, l, "%d", t->last.status);
-}
-
-static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (!t->have_last || !is_http(t->def))
-        return;
-    for (int i = 0; i < TP_NPHASE; i++) {
-        tu_prom_begin(p, NULL);
-        tu_prom_labels(p, l);
-        tu_prom_label(p, "phase", tp_phase_names[i]);
-        tu_prom_value(p, "%.6f", t->last.phase[i]);
-    }
-}
-
-static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && is_http(t->def))
-        tu_prom_sample(p, l, "%d", t->last.redirects);
 }
 
 static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
@@ -727,6 +700,16 @@ static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
     tu_prom_family(p, name, TU_PROM_GAUGE, help);
     for (size_t k = 0; k < e->ntargets; k++)
         fn(&e->targets[k], p, e->labels[k]);
+}
+
+/* A kind's own family: a sample per target of that kind that has one. */
+static void kind_family(struct tp_engine *e, struct tu_prom *p, const struct tp_kind *kind,
+                        const struct tp_metric *m)
+{
+    tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
+    for (size_t k = 0; k < e->ntargets; k++)
+        if (e->targets[k].def->kind == kind)
+            m->sample(&e->targets[k], p, e->labels[k]);
 }
 
 static double cpu_seconds(void)
@@ -771,11 +754,9 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
     per_target(e, &p, "probe_dns_lookup_time_seconds",
                "Time the last probe spent resolving (0: literal or cached)", m_dns);
-    per_target(e, &p, "probe_http_status_code", "HTTP status of the last response", m_status);
-    per_target(e, &p, "probe_http_duration_seconds",
-               "Duration of each phase of the last HTTP probe", m_phases);
-    per_target(e, &p, "probe_http_redirects", "Redirects followed by the last probe",
-               m_redirects);
+    for (size_t k = 0; k < tp_nkinds; k++)
+        for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++)
+            kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[i]);
     per_target(e, &p, "probe_failed_due_to_regex",
                "1 if the last probe failed because expect or expect_body did not match",
                m_regex);

@@ -17,6 +17,7 @@
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 /* Enough for any sane expect_body; bounds memory per probe. */
 #define BODY_KEEP (64u * 1024)
@@ -30,6 +31,9 @@
 extern const struct tp_kind tp_kind_http;
 
 static const struct tp_http_opts *http_opts(const struct tp_def *def) { return def->opts; }
+
+/* The http kind's slots of a result's kind_val. */
+enum { HTTP_STATUS, HTTP_REDIRECTS };
 
 struct hrun {
     struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
@@ -169,8 +173,8 @@ static void measure(struct hrun *run, CURLcode code, struct tp_result *r)
 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects);
-    r->status = (int)status;
-    r->redirects = (int)redirects;
+    r->kind_val[HTTP_STATUS] = status;
+    r->kind_val[HTTP_REDIRECTS] = redirects;
     /* curl records the chain's verdict also when not enforcing it */
     if (r->tls || verify_code(code))
         curl_easy_getinfo(c, CURLINFO_SSL_VERIFYRESULT, &verify);
@@ -291,10 +295,10 @@ static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
         judge_curl(run, code, r);
         return;
     }
-    if (!status_ok(d, r->status)) {
+    if (!status_ok(d, (int)r->kind_val[HTTP_STATUS])) {
         r->outcome = TP_FAILURE;
         r->reason = "status";
-        status_detail(d, r->status, r->detail, sizeof(r->detail));
+        status_detail(d, (int)r->kind_val[HTTP_STATUS], r->detail, sizeof(r->detail));
         return;
     }
     if (d->expect_body) {
@@ -577,8 +581,7 @@ static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
     /* what the engine reports is its own timeout; add what was measured */
     measure(run, CURLE_OK, &run->r);
     memcpy(r->phase, run->r.phase, sizeof(r->phase));
-    r->status = run->r.status;
-    r->redirects = run->r.redirects;
+    memcpy(r->kind_val, run->r.kind_val, sizeof(r->kind_val));
     r->tls = run->r.tls;
     r->cert_expiry = run->r.cert_expiry;
     r->leaf_expiry = run->r.leaf_expiry;
@@ -822,6 +825,44 @@ static const struct tp_key http_keys[] = {
     {.name = "max_redirects", .type = TP_T_UINT, .lo = 0, .hi = 20, .apply = set_redirects},
 };
 
+/* ---- output ---- */
+
+static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last)
+        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_STATUS]);
+}
+
+static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (!t->have_last)
+        return;
+    for (int i = 0; i < TP_NPHASE; i++) {
+        tu_prom_begin(p, NULL);
+        tu_prom_labels(p, l);
+        tu_prom_label(p, "phase", tp_phase_names[i]);
+        tu_prom_value(p, "%.6f", t->last.phase[i]);
+    }
+}
+
+static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last)
+        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_REDIRECTS]);
+}
+
+static const struct tp_metric http_metrics[] = {
+    {"probe_http_status_code", "HTTP status of the last response", m_status},
+    {"probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", m_phases},
+    {"probe_http_redirects", "Redirects followed by the last probe", m_redirects},
+};
+
+static void http_json(FILE *f, const struct tp_result *r)
+{
+    if (r->kind_val[HTTP_STATUS])
+        fprintf(f, ",\"status\":%ld", r->kind_val[HTTP_STATUS]);
+}
+
 const struct tp_kind tp_kind_http = {
     .name = "http",
     .keys = http_keys,
@@ -833,4 +874,7 @@ const struct tp_kind tp_kind_http = {
     .fini = http_fini,
     .start = http_start,
     .cancel = http_cancel,
+    .metrics = http_metrics,
+    .nmetrics = sizeof(http_metrics) / sizeof(http_metrics[0]),
+    .json = http_json,
 };

@@ -100,6 +100,8 @@ enum { TP_PH_RESOLVE, TP_PH_CONNECT, TP_PH_TLS, TP_PH_PROCESSING, TP_PH_TRANSFER
        TP_NPHASE };
 extern const char *const tp_phase_names[TP_NPHASE];
 
+#define TP_KIND_VALS 4
+
 struct tp_result {
     enum tp_outcome outcome;
     int err;              /* errno (> 0) behind a failure or local error */
@@ -111,13 +113,15 @@ struct tp_result {
     double duration;      /* seconds, the whole probe, set by the engine */
     double dns;           /* seconds resolving (0: literal or cached) */
     double phase[TP_NPHASE]; /* seconds; 0 where not reached */
-    int status;           /* HTTP status of the last response; 0: none */
-    int redirects;
-    bool regex_failed;    /* expect / expect_body did not match */
+    bool regex_failed;    /* the kind's regex (expect, expect_body) did not
+                             match */
     bool tls;             /* a TLS handshake completed: fields below valid */
     double cert_expiry;   /* unix seconds, earliest notAfter in the chain */
     double leaf_expiry;   /* unix seconds, the leaf's notAfter */
     long verify;          /* X509_V_OK (0) or the X509 verify error */
+    /* What the kind measures besides, in slots it names (http: the status
+     * of the last response and the redirects followed); 0: none. */
+    long kind_val[TP_KIND_VALS];
 };
 
 /* Failure or local error from an errno, with reason and detail filled
@@ -163,6 +167,15 @@ struct tp_target {
  * every kind takes. */
 #define TP_KEYS_TLS 1u      /* tls_verify, ca_file */
 
+struct tu_prom;
+
+/* A gauge family of a kind's own: sample writes the sample(s) of target t,
+ * one of the kind's, with its rendered labels, or nothing (no result yet). */
+struct tp_metric {
+    const char *name, *help;
+    void (*sample)(const struct tp_target *t, struct tu_prom *p, const char *labels);
+};
+
 /* Everything the loader, the engine and the outputs know of a kind.
  *
  * Configuration (config.h): keys are its own keys; common the groups of
@@ -175,7 +188,11 @@ struct tp_target {
  * -errno at once with nothing left running (the engine reports it).
  * cancel: the deadline passed: stop at once (RST, free t->run), fill r with
  * what was measured so far; no report follows. init/fini: once per engine,
- * for the kind's shared state (tp_engine_kind_data; NULL if none). */
+ * for the kind's shared state (tp_engine_kind_data; NULL if none).
+ *
+ * Output: metrics are the families only its targets have (after the
+ * common probe_* ones, before probe_failed_due_to_regex); json writes its
+ * fields of a result (",\"status\":200"), after the phases. */
 struct tp_kind {
     const char *name;       /* in the config, the labels and the log */
     const struct tp_key *keys;
@@ -187,6 +204,9 @@ struct tp_kind {
     void (*fini)(struct tp_engine *e);
     int (*start)(struct tp_engine *e, struct tp_target *t);
     void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
+    const struct tp_metric *metrics;
+    size_t nmetrics;
+    void (*json)(FILE *f, const struct tp_result *r);
 };
 
 /* The kinds, in the order the docs and messages name them (kinds.c). */
