@@ -242,9 +242,10 @@ void tp_engine_free(struct tp_engine *e);
  * previous config (same probe name, kind and target). */
 void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old);
 
-/* Prometheus text exposition of every target and of the prober itself. */
+/* Prometheus text exposition of every target and of the prober itself
+ * (metrics.c). */
 void tp_engine_metrics(struct tp_engine *e, FILE *out);
-/* Every target's state and last result, as one JSON object. */
+/* Every target's state and last result, as one JSON object (log.c). */
 void tp_engine_status(struct tp_engine *e, FILE *out);
 
 struct tp_summary {
@@ -252,7 +253,7 @@ struct tp_summary {
     uint64_t late_p50_us, late_p99_us, late_max_us;
     int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
 };
-void tp_engine_summary(struct tp_engine *e, struct tp_summary *s);
+void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
 
 /* The probe of t ended with result r (the engine sets duration and dns). */
 void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
