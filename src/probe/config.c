@@ -64,6 +64,17 @@ err_node(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* At a line and column of the config itself. */
+__attribute__((format(printf, 4, 5))) static void
+err_at(struct ctx *c, unsigned long line, unsigned long col, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tp_cfg_verr(&c->pub, c->pub.path, line, col, fmt, ap);
+    va_end(ap);
+}
+
 static void oom(struct ctx *c) { tp_cfg_oom(&c->pub); }
 
 /* ---- YAML nodes ---- */
@@ -619,8 +630,7 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
     struct dflt d;
 
     if (!root) {
-        tp_cfg_err_in(&c->pub, c->pub.path, 1, 1,
-                      "the config is empty: expected a mapping with a probes key");
+        err_at(c, 1, 1, "the config is empty: expected a mapping with a probes key");
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
@@ -696,16 +706,16 @@ static void yaml_problem(struct ctx *c, const yaml_parser_t *p, const char *buf,
             }
         }
         if (p->problem_value >= 0)
-            tp_cfg_err_in(&c->pub, c->pub.path, line, col, "%s (byte 0x%02x)", problem, p->problem_value);
+            err_at(c, line, col, "%s (byte 0x%02x)", problem, p->problem_value);
         else
-            tp_cfg_err_in(&c->pub, c->pub.path, line, col, "%s", problem);
+            err_at(c, line, col, "%s", problem);
         return;
     }
     if (p->context)
-        tp_cfg_err_in(&c->pub, c->pub.path, line, col, "%s (%s at line %lu, column %lu)", problem, p->context,
+        err_at(c, line, col, "%s (%s at line %lu, column %lu)", problem, p->context,
                (unsigned long)p->context_mark.line + 1, (unsigned long)p->context_mark.column + 1);
     else
-        tp_cfg_err_in(&c->pub, c->pub.path, line, col, "%s", problem);
+        err_at(c, line, col, "%s", problem);
 }
 
 /* The whole file, so a reader error's byte offset can be turned into a
@@ -804,7 +814,7 @@ int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs)
     } else {
         yaml_node_t *r = yaml_document_get_root_node(&extra);
         if (r && !is_null(r)) /* a stray "---" at the end is harmless */
-            tp_cfg_err_in(&c.pub, path, r->start_mark.line + 1, r->start_mark.column + 1,
+            err_at(&c, r->start_mark.line + 1, r->start_mark.column + 1,
                    "a second YAML document: a config is one document");
         yaml_document_delete(&extra);
     }

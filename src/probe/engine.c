@@ -17,6 +17,7 @@
 #include "core/list.h"
 #include "probe/engine.h"
 #include "probe/probe.h"
+#include "probe/resolve.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "util/errcount.h"
@@ -118,12 +119,12 @@ static void launch(struct tp_engine *e, struct tp_target *t)
     }
 }
 
-static void on_dns(void *arg, int err, const tw_addr *addr, const char *why)
+static void on_resolved(void *arg, int err, const tw_addr *addr, const char *why)
 {
     struct tp_target *t = arg;
     struct tp_engine *e = t->engine;
 
-    t->dns_req = NULL;
+    t->resolving = NULL;
     t->dns_s = (double)(tw_now_ns() - t->started_ns) / 1e9;
     if (err < 0) {
         struct tp_result r = {.verify = -1};
@@ -156,13 +157,13 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
         launch(e, t);
         return;
     }
-    r = tp_dns_lookup(e->dns, t->ep.host, &t->addr, on_dns, t, &t->dns_req);
+    r = tp_resolve(e->resolver, t->ep.host, &t->addr, on_resolved, t, &t->resolving);
     if (r == 1) {
         tw_addr_set_port(&t->addr, t->ep.port);
         launch(e, t);
     } else if (r < 0) {
         struct tp_result res = {.verify = -1};
-        t->dns_req = NULL;
+        t->resolving = NULL;
         tp_result_errno(&res, r);
         finish(e, t, &res);
     }
@@ -174,9 +175,9 @@ static void on_deadline(tw_timer *tm)
     struct tp_engine *e = t->engine;
     struct tp_result r = {.verify = -1};
 
-    if (t->dns_req) {
-        tp_dns_cancel(t->dns_req);
-        t->dns_req = NULL;
+    if (t->resolving) {
+        tp_resolve_cancel(t->resolving);
+        t->resolving = NULL;
         snprintf(r.detail, sizeof(r.detail), "resolving %.100s took longer than %llu ms",
                  t->ep.host, (unsigned long long)t->def->timeout_ms);
     } else {
@@ -313,13 +314,13 @@ void tp_engine_stop(struct tp_engine *e)
         if (!t->running)
             continue;
         tw_timer_stop(&t->deadline);
-        if (t->dns_req)
-            tp_dns_cancel(t->dns_req);
+        if (t->resolving)
+            tp_resolve_cancel(t->resolving);
         else {
             struct tp_result r = {0};
             t->def->kind->cancel(e, t, &r);
         }
-        t->dns_req = NULL;
+        t->resolving = NULL;
         t->run = NULL;
         t->running = false;
         e->inflight--;
@@ -373,7 +374,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
                 goto fail;
         }
     }
-    if (need_dns && (err = tp_dns_new(loop, &e->dns)) < 0)
+    if (need_dns && (err = tp_resolver_new(loop, &e->resolver)) < 0)
         goto fail;
     for (size_t kd = 0; kd < tp_nkinds; kd++) {
         bool used = false;
@@ -401,8 +402,8 @@ void tp_engine_free(struct tp_engine *e)
     for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)
         if (e->kind_ready[k] && tp_kinds[k]->fini)
             tp_kinds[k]->fini(e);
-    if (e->dns)
-        tp_dns_free(e->dns);
+    if (e->resolver)
+        tp_resolver_free(e->resolver);
     for (size_t k = 0; e->labels && k < e->ntargets; k++)
         free(e->labels[k]);
     free(e->labels);

@@ -31,7 +31,7 @@ struct tp_engine {
     struct tp_defstat *defstat; /* per definition */
     void **kind_data;          /* per kind, as tp_kinds */
     bool *kind_ready;
-    struct tp_dns *dns;
+    struct tp_resolver *resolver;
     unsigned inflight;
     size_t once_next, once_left;
     struct tw_list graceful;

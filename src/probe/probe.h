@@ -131,7 +131,7 @@ void tp_result_errno(struct tp_result *r, int err);
 /* ---- engine (engine.c) ---- */
 
 struct tp_engine;
-struct tp_dns_req;
+struct tp_resolve_req;
 
 enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 
@@ -148,7 +148,7 @@ struct tp_target {
     uint64_t started_ns;
     double dns_s;             /* resolving time of the probe under way */
     bool running;
-    struct tp_dns_req *dns_req; /* while resolving */
+    struct tp_resolve_req *resolving; /* while resolving */
     void *run;                /* the kind's state while running */
     struct tp_engine *engine;
     /* results */
@@ -267,24 +267,6 @@ const struct tp_config *tp_engine_config(struct tp_engine *e);
  * or with close: graceful, our FIN after draining what the target sends
  * (the engine finishes that in the background; this side holds TIME_WAIT). */
 void tp_close(struct tp_engine *e, const struct tp_def *def, int fd);
-
-/* ---- resolving names (resolve.c): c-ares on the loop, cached per TTL ---- */
-
-struct tp_dns;
-/* err: 0, or a negative errno (-ENOENT: no such name, -ETIMEDOUT: no
- * answer, -EAGAIN: temporary failure, -ENOMEM...) with why a short text. */
-typedef void (*tp_dns_cb)(void *arg, int err, const tw_addr *addr, const char *why);
-
-int tp_dns_new(tw_loop *loop, struct tp_dns **out);
-void tp_dns_free(struct tp_dns *d);
-/* Resolve host (a name, not a literal). A fresh cache entry is copied to
- * *addr (port 0) and 1 is returned, with no callback. Otherwise 0 is
- * returned and cb runs later (never inside this call), unless the request
- * is cancelled first; *req then holds a handle for tp_dns_cancel. < 0: a
- * local failure (-ENOMEM). */
-int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr,
-                  tp_dns_cb cb, void *arg, struct tp_dns_req **req);
-void tp_dns_cancel(struct tp_dns_req *req);
 
 /* ---- certificates (cert.c), for the kinds that speak TLS ---- */
 
