@@ -9,8 +9,11 @@
 
 #include "probe/probe.h"
 
-extern const struct tp_kind tp_kind_tcp, tp_kind_http, tp_kind_tls;
+extern const struct tp_kind tp_kind_tcp;  /* kind_tcp.c */
+extern const struct tp_kind tp_kind_http; /* kind_http.c */
+extern const struct tp_kind tp_kind_tls;  /* kind_tls.c */
 
+/* The order is the one messages and the docs name the kinds in. */
 const struct tp_kind *const tp_kinds[] = {
     &tp_kind_tcp,
     &tp_kind_http,
