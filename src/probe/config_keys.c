@@ -454,9 +454,13 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
 
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
 {
-    if (key >= tp_common_keys && key < tp_common_keys + TP_NCOMMON)
-        return !key->group || (kind->common & key->group);
-    return key >= kind->keys && key < kind->keys + kind->nkeys;
+    for (size_t i = 0; i < TP_NCOMMON; i++)
+        if (key == &tp_common_keys[i])
+            return !key->group || (kind->common & key->group);
+    for (size_t i = 0; i < kind->nkeys; i++)
+        if (key == &kind->keys[i])
+            return true;
+    return false;
 }
 
 /* ---- finding keys ---- */
@@ -464,7 +468,7 @@ bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
 static bool key_named(const struct tp_key *k, const char *s) { return !strcmp(k->name, s); }
 
 const struct tp_key *tp_key_find(const char *s, const struct tp_kind *kind,
-                                     const struct tp_kind **owner)
+                                 const struct tp_kind **owner)
 {
     *owner = NULL;
     for (size_t i = 0; i < TP_NCOMMON; i++)

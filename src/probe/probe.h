@@ -3,7 +3,8 @@
  *
  * The engine owns one tw_loop and every target. It starts each probe on the
  * timer wheel, resolves the target's host (c-ares, cached) when it is not a
- * literal address, and hands the address to the probe kind (tcp, http, tls).
+ * literal address, and hands the address to the probe kind (struct tp_kind,
+ * one kind_*.c each, listed in kinds.c).
  * The kind runs the probe on the loop and reports exactly once, with
  * tp_probe_done(); a probe that outlives its timeout is cancelled by the
  * engine instead (the kind's cancel, then no report from the kind).
