@@ -1,6 +1,7 @@
 /* The probe engine: schedules every target on the timer wheel, resolves,
  * starts the probe kind, enforces the timeout, and keeps the results,
- * states and counters that /metrics and the JSON log report.
+ * states and counters that /metrics (metrics.c) and the JSON log (log.c)
+ * report; reload carries them over to the next config's engine.
  *
  * Scheduling is fixed-rate, start to start: a target's next start is its
  * previous due time plus its interval, whatever the probe took. First starts
@@ -12,31 +13,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/list.h"
+#include "probe/engine.h"
 #include "probe/probe.h"
-#include "twkit/diag.h"
+#include "probe/resolve.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "util/errcount.h"
-#include "util/hist.h"
-#include "util/json.h"
-#include "util/prom.h"
 
 const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
                                                "transfer"};
-
-static const struct tp_kind_ops *const kind_ops[TP_NKIND] = {
-    [TP_TCP] = &tp_tcp_ops, [TP_HTTP] = &tp_http_ops, [TP_TLS] = &tp_tls_ops};
-
-/* Late-start buckets for the Prometheus histogram, in microseconds. */
-static const uint64_t late_bounds_us[] = {500,   1000,   2000,   5000,   10000,
-                                          25000, 50000, 100000, 250000, 1000000};
-#define NLATE (sizeof(late_bounds_us) / sizeof(late_bounds_us[0]))
 
 /* The socket of a `close: graceful` probe, finishing in the background. */
 struct tp_graceful {
@@ -45,35 +33,13 @@ struct tp_graceful {
     struct tp_engine *e;
 };
 
-struct tp_defstat {
-    uint64_t results[3], skipped;
-};
-
-struct tp_engine {
-    tw_loop *loop;
-    const struct tp_config *cfg;
-    struct tp_engine_opts opts;
-    struct tp_target *targets;
-    char **labels;             /* per target: the label set, pre-rendered */
-    size_t ntargets;
-    struct tp_defstat *defstat; /* per definition */
-    void *kind_data[TP_NKIND];
-    bool kind_ready[TP_NKIND];
-    struct tp_dns *dns;
-    unsigned inflight;
-    size_t once_next, once_left;
-    struct tw_list graceful;
-    /* the prober's own health */
-    struct tu_hist late;
-    uint64_t late_buckets[NLATE + 1];
-    uint64_t late_sum_us;
-    uint64_t local_errs[TU_NERRNO];
-};
-
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
 
 tw_loop *tp_engine_loop(struct tp_engine *e) { return e->loop; }
-void **tp_engine_kind_data(struct tp_engine *e, enum tp_kind k) { return &e->kind_data[k]; }
+void **tp_engine_kind_data(struct tp_engine *e, const struct tp_kind *k)
+{
+    return &e->kind_data[tp_kind_index(k)];
+}
 const struct tp_config *tp_engine_config(struct tp_engine *e) { return e->cfg; }
 
 /* ---- results ---- */
@@ -140,103 +106,11 @@ static void graceful_abort_all(struct tp_engine *e)
     }
 }
 
-/* ---- the JSON log ---- */
-
-static void log_time(FILE *f)
-{
-    struct timespec ts;
-    struct tm tm;
-    char buf[32];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(f, "{\"time\":\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
-}
-
-static const char *const state_names[] = {"unknown", "up", "down"};
-
-/* The fields of a result, comma-separated, no braces. */
-static void json_result(FILE *f, const struct tp_result *r)
-{
-    fprintf(f, "\"result\":\"%s\"", tp_outcome_names[r->outcome]);
-    if (r->reason)
-        fprintf(f, ",\"reason\":\"%s\"", r->reason);
-    if (r->err)
-        fprintf(f, ",\"error\":\"%s\"", tw_errname(r->err));
-    if (r->detail[0]) {
-        fputs(",\"detail\":", f);
-        tu_json_str(f, r->detail);
-    }
-    fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
-    for (int i = 0, n = 0; i < TP_NPHASE; i++)
-        if (r->phase[i] > 0)
-            fprintf(f, "%s\"%s\":%.6f", n++ ? "," : "", tp_phase_names[i], r->phase[i]);
-    fputc('}', f);
-    if (r->status)
-        fprintf(f, ",\"status\":%d", r->status);
-    if (r->regex_failed)
-        fputs(",\"regex_failed\":true", f);
-    if (r->tls)
-        fprintf(f, ",\"cert_expiry\":%.0f,\"leaf_expiry\":%.0f,\"verify\":%ld",
-                r->cert_expiry, r->leaf_expiry, r->verify);
-}
-
-static void json_target(FILE *f, const struct tp_target *t)
-{
-    fputs("\"name\":", f);
-    tu_json_str(f, t->def->name);
-    fprintf(f, ",\"kind\":\"%s\",\"target\":", tp_kind_names[t->def->kind]);
-    tu_json_str(f, t->target);
-}
-
-static void log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
-                     enum tp_state from)
-{
-    FILE *f = e->opts.log;
-    bool state = from != t->state && !e->opts.once; /* --once: results only */
-
-    log_time(f);
-    fprintf(f, ",\"event\":\"%s\",", state ? "state" : "result");
-    json_target(f, t);
-    if (state)
-        fprintf(f, ",\"state\":\"%s\",\"previous\":\"%s\",\"consecutive\":%u",
-                state_names[t->state], state_names[from],
-                t->state == TP_UP ? t->consec_ok : t->consec_fail);
-    fprintf(f, ",\"seq\":%llu,", (unsigned long long)t->seq);
-    json_result(f, r);
-    fputs("}\n", f);
-    fflush(f);
-}
-
-void tp_engine_status(struct tp_engine *e, FILE *f)
-{
-    fprintf(f, "{\"targets\":[");
-    for (size_t k = 0; k < e->ntargets; k++) {
-        const struct tp_target *t = &e->targets[k];
-        fputs(k ? ",\n{" : "\n{", f);
-        json_target(f, t);
-        fprintf(f, ",\"state\":\"%s\",\"seq\":%llu,\"running\":%s,\"consecutive_ok\":%u,"
-                   "\"consecutive_fail\":%u",
-                state_names[t->state], (unsigned long long)t->seq, t->running ? "true" : "false",
-                t->consec_ok, t->consec_fail);
-        if (t->last_local)
-            fprintf(f, ",\"local_error\":\"%s\"", tw_errname(t->last_local_err));
-        if (t->have_last) {
-            fputs(",\"last\":{", f);
-            json_result(f, &t->last);
-            fputc('}', f);
-        }
-        fputc('}', f);
-    }
-    fputs("\n]}\n", f);
-}
-
 /* ---- running one probe ---- */
 
 static void launch(struct tp_engine *e, struct tp_target *t)
 {
-    int err = kind_ops[t->def->kind]->start(e, t);
+    int err = t->def->kind->start(e, t);
 
     if (err < 0) {
         struct tp_result r = {.verify = -1};
@@ -245,12 +119,12 @@ static void launch(struct tp_engine *e, struct tp_target *t)
     }
 }
 
-static void on_dns(void *arg, int err, const tw_addr *addr, const char *why)
+static void on_resolved(void *arg, int err, const tw_addr *addr, const char *why)
 {
     struct tp_target *t = arg;
     struct tp_engine *e = t->engine;
 
-    t->dns_req = NULL;
+    t->resolving = NULL;
     t->dns_s = (double)(tw_now_ns() - t->started_ns) / 1e9;
     if (err < 0) {
         struct tp_result r = {.verify = -1};
@@ -283,13 +157,13 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
         launch(e, t);
         return;
     }
-    r = tp_dns_lookup(e->dns, t->ep.host, &t->addr, on_dns, t, &t->dns_req);
+    r = tp_resolve(e->resolver, t->ep.host, &t->addr, on_resolved, t, &t->resolving);
     if (r == 1) {
         tw_addr_set_port(&t->addr, t->ep.port);
         launch(e, t);
     } else if (r < 0) {
         struct tp_result res = {.verify = -1};
-        t->dns_req = NULL;
+        t->resolving = NULL;
         tp_result_errno(&res, r);
         finish(e, t, &res);
     }
@@ -301,13 +175,13 @@ static void on_deadline(tw_timer *tm)
     struct tp_engine *e = t->engine;
     struct tp_result r = {.verify = -1};
 
-    if (t->dns_req) {
-        tp_dns_cancel(t->dns_req);
-        t->dns_req = NULL;
+    if (t->resolving) {
+        tp_resolve_cancel(t->resolving);
+        t->resolving = NULL;
         snprintf(r.detail, sizeof(r.detail), "resolving %.100s took longer than %llu ms",
                  t->ep.host, (unsigned long long)t->def->timeout_ms);
     } else {
-        kind_ops[t->def->kind]->cancel(e, t, &r);
+        t->def->kind->cancel(e, t, &r);
         t->run = NULL;
         if (!r.detail[0]) /* the kind may say what it was waiting for */
             snprintf(r.detail, sizeof(r.detail), "no answer within %llu ms",
@@ -366,7 +240,7 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
         }
     }
     if (e->opts.log && (t->state != from || e->opts.log_results || e->opts.once))
-        log_line(e, t, r, from);
+        tp_log_line(e, t, r, from);
     if (e->opts.once) {
         if (--e->once_left == 0)
             tw_loop_stop(e->loop);
@@ -377,17 +251,6 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
 
 /* ---- scheduling ---- */
 
-static void record_late(struct tp_engine *e, uint64_t us)
-{
-    size_t i = 0;
-
-    tu_hist_add(&e->late, us);
-    e->late_sum_us += us;
-    while (i < NLATE && us > late_bounds_us[i])
-        i++;
-    e->late_buckets[i]++;
-}
-
 static void on_sched(tw_timer *tm)
 {
     struct tp_target *t = tm->data;
@@ -396,7 +259,7 @@ static void on_sched(tw_timer *tm)
 
     uint64_t late_us = now_us > t->due_ms * 1000 ? now_us - t->due_ms * 1000 : 0;
 
-    record_late(e, late_us);
+    tp_metrics_late(e, late_us);
     /* A start this late means the prober is short of CPU: a probe begun
      * now would share it with the backlog and most likely time out, and
      * starting it anyway makes every probe late, so useful work collapses.
@@ -451,13 +314,13 @@ void tp_engine_stop(struct tp_engine *e)
         if (!t->running)
             continue;
         tw_timer_stop(&t->deadline);
-        if (t->dns_req)
-            tp_dns_cancel(t->dns_req);
+        if (t->resolving)
+            tp_resolve_cancel(t->resolving);
         else {
             struct tp_result r = {0};
-            kind_ops[t->def->kind]->cancel(e, t, &r);
+            t->def->kind->cancel(e, t, &r);
         }
-        t->dns_req = NULL;
+        t->resolving = NULL;
         t->run = NULL;
         t->running = false;
         e->inflight--;
@@ -467,39 +330,13 @@ void tp_engine_stop(struct tp_engine *e)
 
 /* ---- setup ---- */
 
-/* name="..",kind="..",target=".." and the definition's labels, escaped by
- * the Prometheus writer: rendered once per target, reused by every sample. */
-static char *render_labels(const struct tp_def *def, const char *target)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    const char *keys[3] = {"name", "kind", "target"};
-    const char *vals[3] = {def->name, tp_kind_names[def->kind], target};
-
-    if (!f)
-        return NULL;
-    for (size_t i = 0; i < 3 + def->nlabels; i++) {
-        const char *k = i < 3 ? keys[i] : def->labels[i - 3].key;
-        const char *v = i < 3 ? vals[i] : def->labels[i - 3].value;
-        if (i)
-            fputc(',', f);
-        tu_prom_render_label(f, k, v);
-    }
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_engine_opts *opts,
                   struct tp_engine **out)
 {
     struct tp_engine *e = calloc(1, sizeof(*e));
     size_t k = 0;
     int err = -ENOMEM;
-    bool need_dns = false, used[TP_NKIND] = {false};
+    bool need_dns = false;
 
     if (!e)
         return -ENOMEM;
@@ -512,7 +349,9 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
     e->defstat = calloc(cfg->ndefs ? cfg->ndefs : 1, sizeof(*e->defstat));
-    if (!e->targets || !e->labels || !e->defstat)
+    e->kind_data = calloc(tp_nkinds, sizeof(*e->kind_data));
+    e->kind_ready = calloc(tp_nkinds, sizeof(*e->kind_ready));
+    if (!e->targets || !e->labels || !e->defstat || !e->kind_data || !e->kind_ready)
         goto fail;
     for (size_t d = 0; d < cfg->ndefs; d++) {
         const struct tp_def *def = &cfg->defs[d];
@@ -531,17 +370,19 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             need_dns |= !t->literal;
             tw_timer_init(&t->sched, on_sched, t);
             tw_timer_init(&t->deadline, on_deadline, t);
-            if (!(e->labels[k] = render_labels(def, t->target)))
+            if (!(e->labels[k] = tp_metrics_labels(def, t->target)))
                 goto fail;
         }
-        used[def->kind] |= def->ntargets > 0;
     }
-    if (need_dns && (err = tp_dns_new(loop, &e->dns)) < 0)
+    if (need_dns && (err = tp_resolver_new(loop, &e->resolver)) < 0)
         goto fail;
-    for (int kd = 0; kd < TP_NKIND; kd++) {
-        if (!used[kd])
+    for (size_t kd = 0; kd < tp_nkinds; kd++) {
+        bool used = false;
+        for (size_t d = 0; d < cfg->ndefs && !used; d++)
+            used = cfg->defs[d].kind == tp_kinds[kd] && cfg->defs[d].ntargets > 0;
+        if (!used)
             continue;
-        if (kind_ops[kd]->init && (err = kind_ops[kd]->init(e)) < 0)
+        if (tp_kinds[kd]->init && (err = tp_kinds[kd]->init(e)) < 0)
             goto fail;
         e->kind_ready[kd] = true;
     }
@@ -558,16 +399,18 @@ void tp_engine_free(struct tp_engine *e)
         return;
     if (e->targets)
         tp_engine_stop(e);
-    for (int k = 0; k < TP_NKIND; k++)
-        if (e->kind_ready[k] && kind_ops[k]->fini)
-            kind_ops[k]->fini(e);
-    if (e->dns)
-        tp_dns_free(e->dns);
+    for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)
+        if (e->kind_ready[k] && tp_kinds[k]->fini)
+            tp_kinds[k]->fini(e);
+    if (e->resolver)
+        tp_resolver_free(e->resolver);
     for (size_t k = 0; e->labels && k < e->ntargets; k++)
         free(e->labels[k]);
     free(e->labels);
     free(e->targets);
     free(e->defstat);
+    free(e->kind_data);
+    free(e->kind_ready);
     free(e);
 }
 
@@ -577,7 +420,7 @@ static int target_cmp(const struct tp_target *a, const struct tp_target *b)
 {
     int c = strcmp(a->def->name, b->def->name);
     if (!c)
-        c = (int)a->def->kind - (int)b->def->kind;
+        c = (int)tp_kind_index(a->def->kind) - (int)tp_kind_index(b->def->kind);
     return c ? c : strcmp(a->target, b->target);
 }
 
@@ -620,212 +463,4 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
     e->late = old->late;
     e->late_sum_us = old->late_sum_us;
     memcpy(e->local_errs, old->local_errs, sizeof(e->local_errs));
-}
-
-/* ---- reports ---- */
-
-void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
-{
-    struct tw_tcp_states st;
-
-    memset(s, 0, sizeof(*s));
-    s->targets = e->ntargets;
-    for (size_t d = 0; d < e->cfg->ndefs; d++) {
-        for (int o = 0; o < 3; o++)
-            s->results[o] += e->defstat[d].results[o];
-        s->skipped += e->defstat[d].skipped;
-    }
-    s->late_n = e->late.n;
-    s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
-    s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
-    s->late_max_us = e->late.max;
-    s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
-}
-
-typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
-
-static void m_success(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last)
-        tu_prom_sample(p, l, "%d", t->last.outcome == TP_SUCCESS);
-}
-
-static void m_duration(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last)
-        tu_prom_sample(p, l, "%.6f", t->last.duration);
-}
-
-static void m_dns(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last)
-        tu_prom_sample(p, l, "%.6f", t->last.dns);
-}
-
-static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->def->kind == TP_HTTP)
-        tu_prom_sample(p, l, "%d", t->last.status);
-}
-
-static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (!t->have_last || t->def->kind != TP_HTTP)
-        return;
-    for (int i = 0; i < TP_NPHASE; i++) {
-        tu_prom_begin(p, NULL);
-        tu_prom_labels(p, l);
-        tu_prom_label(p, "phase", tp_phase_names[i]);
-        tu_prom_value(p, "%.6f", t->last.phase[i]);
-    }
-}
-
-static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->def->kind == TP_HTTP)
-        tu_prom_sample(p, l, "%d", t->last.redirects);
-}
-
-static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && (t->def->expect || t->def->expect_body))
-        tu_prom_sample(p, l, "%d", t->last.regex_failed);
-}
-
-static void m_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->last.tls)
-        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
-}
-
-static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->state != TP_UNKNOWN)
-        tu_prom_sample(p, l, "%d", t->state == TP_UP);
-}
-
-static void m_local(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->seq)
-        tu_prom_sample(p, l, "%d", t->last_local);
-}
-
-/* One gauge family, a sample per target that has one; the writer puts the
- * head before the first sample, so a family no target has stays out. */
-static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
-                       const char *help, metric_fn fn)
-{
-    tu_prom_family(p, name, TU_PROM_GAUGE, help);
-    for (size_t k = 0; k < e->ntargets; k++)
-        fn(&e->targets[k], p, e->labels[k]);
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static long rss_bytes(void)
-{
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-            rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
-/* A definition's name and kind labels. */
-static void def_labels(struct tu_prom *p, const struct tp_def *def)
-{
-    tu_prom_label(p, "name", def->name);
-    tu_prom_label(p, "kind", tp_kind_names[def->kind]);
-}
-
-void tp_engine_metrics(struct tp_engine *e, FILE *f)
-{
-    struct tp_summary s;
-    struct tu_prom p;
-    uint64_t cum = 0;
-    char le[32];
-
-    tu_prom_init(&p, f);
-    per_target(e, &p, "probe_success", "1 if the last probe succeeded (local errors excluded)",
-               m_success);
-    per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
-    per_target(e, &p, "probe_dns_lookup_time_seconds",
-               "Time the last probe spent resolving (0: literal or cached)", m_dns);
-    per_target(e, &p, "probe_http_status_code", "HTTP status of the last response", m_status);
-    per_target(e, &p, "probe_http_duration_seconds",
-               "Duration of each phase of the last HTTP probe", m_phases);
-    per_target(e, &p, "probe_http_redirects", "Redirects followed by the last probe",
-               m_redirects);
-    per_target(e, &p, "probe_failed_due_to_regex",
-               "1 if the last probe failed because expect or expect_body did not match",
-               m_regex);
-    per_target(e, &p, "probe_ssl_earliest_cert_expiry",
-               "Earliest notAfter in the certificate chain, unix seconds", m_expiry);
-    per_target(e, &p, "twkit_probe_up",
-               "State after the success/failure thresholds: 1 up, 0 down", m_up);
-    per_target(e, &p, "twkit_probe_local_error",
-               "1 if the last attempt failed for a reason of this host, not the target",
-               m_local);
-
-    tu_prom_family(&p, "twkit_probes_total", TU_PROM_COUNTER, "Probe results by definition");
-    for (size_t d = 0; d < e->cfg->ndefs; d++)
-        for (int o = 0; o < 3; o++) {
-            tu_prom_begin(&p, NULL);
-            def_labels(&p, &e->cfg->defs[d]);
-            tu_prom_label(&p, "result", tp_outcome_names[o]);
-            tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].results[o]);
-        }
-    tu_prom_family(&p, "twkit_probes_skipped_total", TU_PROM_COUNTER,
-                   "Starts skipped: the previous probe of the target was still running, or the "
-                   "prober was late by an interval or by a tenth of the timeout (overload)");
-    for (size_t d = 0; d < e->cfg->ndefs; d++) {
-        tu_prom_begin(&p, NULL);
-        def_labels(&p, &e->cfg->defs[d]);
-        tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].skipped);
-    }
-    tu_prom_family(&p, "twkit_probe_late_start_seconds", TU_PROM_HISTOGRAM,
-                   "How late probes started against their schedule");
-    for (size_t i = 0; i <= NLATE; i++) {
-        cum += e->late_buckets[i];
-        if (i < NLATE)
-            snprintf(le, sizeof(le), "%g", (double)late_bounds_us[i] / 1e6);
-        tu_prom_begin(&p, "_bucket");
-        tu_prom_label(&p, "le", i < NLATE ? le : "+Inf");
-        tu_prom_value(&p, "%llu", (unsigned long long)cum);
-    }
-    tu_prom_begin(&p, "_sum");
-    tu_prom_value(&p, "%.6f", (double)e->late_sum_us / 1e6);
-    tu_prom_begin(&p, "_count");
-    tu_prom_value(&p, "%llu", (unsigned long long)cum);
-    tu_prom_family(&p, "twkit_probe_local_errors_total", TU_PROM_COUNTER,
-                   "Probes this host could not make, by errno");
-    for (int i = 1; i < TU_NERRNO; i++)
-        if (e->local_errs[i])
-            tu_prom_sample_label(&p, "errno", tw_errname(i), "%llu",
-                                 (unsigned long long)e->local_errs[i]);
-    tp_engine_summary(e, &s);
-    tu_prom_family(&p, "twkit_probe_targets", TU_PROM_GAUGE, "Targets configured");
-    tu_prom_sample(&p, NULL, "%zu", e->ntargets);
-    tu_prom_family(&p, "twkit_probe_in_flight", TU_PROM_GAUGE, "Probes running now");
-    tu_prom_sample(&p, NULL, "%u", e->inflight);
-    if (s.time_wait >= 0) {
-        tu_prom_family(&p, "twkit_probe_time_wait_sockets", TU_PROM_GAUGE,
-                       "TIME_WAIT sockets in the prober's network namespace");
-        tu_prom_sample(&p, NULL, "%d", s.time_wait);
-    }
-    tu_prom_family(&p, "process_cpu_seconds_total", TU_PROM_COUNTER, "User and system CPU time");
-    tu_prom_sample(&p, NULL, "%.3f", cpu_seconds());
-    tu_prom_family(&p, "process_resident_memory_bytes", TU_PROM_GAUGE, "Resident memory");
-    tu_prom_sample(&p, NULL, "%ld", rss_bytes());
 }

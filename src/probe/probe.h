@@ -3,7 +3,8 @@
  *
  * The engine owns one tw_loop and every target. It starts each probe on the
  * timer wheel, resolves the target's host (c-ares, cached) when it is not a
- * literal address, and hands the address to the probe kind (tcp, http, tls).
+ * literal address, and hands the address to the probe kind (struct tp_kind,
+ * one kind_*.c each, listed in kinds.c).
  * The kind runs the probe on the loop and reports exactly once, with
  * tp_probe_done(); a probe that outlives its timeout is cancelled by the
  * engine instead (the kind's cancel, then no report from the kind).
@@ -22,36 +23,33 @@
 
 /* ---- configuration (config.c) ---- */
 
-enum tp_kind { TP_TCP, TP_HTTP, TP_TLS, TP_NKIND };
-extern const char *const tp_kind_names[TP_NKIND]; /* "tcp", "http", "tls" */
-
-struct tp_range {
-    uint16_t lo, hi; /* HTTP status codes, inclusive */
-};
+struct tp_kind;
+struct tp_key;
 
 struct tp_kv {
     char *key, *value;
 };
 
-/* Where a target points, parsed from its string. tcp: "host:port"; tls:
- * "host[:port]" (443); http: an http:// or https:// URL. host is a name or
- * a literal address (IPv6 without brackets). */
+/* Where a target points, parsed from its string by its kind (tcp:
+ * "host:port"; tls: "host[:port]", 443; http: an http:// or https:// URL).
+ * host is a name or a literal address (IPv6 without brackets). */
 struct tp_endpoint {
     char host[256];
     uint16_t port;
     bool https;       /* http kind, https:// URL */
 };
 
-/* Parse target for kind. Returns 0, or -EINVAL with *why set to a short
+/* Parse target for kind (target.c). Returns 0, or -EINVAL with *why set to a short
  * static explanation ("missing port", "not an http:// or https:// URL"...),
  * or -ENOMEM. */
-int tp_target_parse(enum tp_kind kind, const char *target, struct tp_endpoint *ep,
+int tp_target_parse(const struct tp_kind *kind, const char *target, struct tp_endpoint *ep,
                     const char **why);
 
-/* One entry of `probes:`, with `defaults:` applied. */
+/* One entry of `probes:`, with `defaults:` applied: what every kind has,
+ * and the kind's own options behind opts (kinds.h). */
 struct tp_def {
     char *name;
-    enum tp_kind kind;
+    const struct tp_kind *kind;
     char **targets;           /* from target: or targets_file: */
     size_t ntargets;
     uint64_t interval_ms;     /* default 5 s */
@@ -61,32 +59,16 @@ struct tp_def {
     size_t nlabels;
     bool graceful;            /* close: graceful (FIN after draining; this
                                  side then holds TIME_WAIT); default RST */
-    /* tcp */
-    char *send;               /* bytes to send once connected, escapes
-                                 (\r \n \t \\ \0 \xHH) decoded; NULL: none */
-    size_t send_len;
-    char *expect;             /* regex (POSIX extended) the first bytes read
-                                 must match; NULL: connecting is enough */
-    regex_t expect_re;        /* compiled when expect != NULL */
-    /* http */
-    char *method;             /* default "GET"; NULL for other kinds */
-    struct tp_range *status;  /* expect_status; default 200-299; none for
-                                 other kinds */
-    size_t nstatus;
-    struct tp_kv *headers;    /* request headers */
-    size_t nheaders;
-    char *body;               /* request body; NULL: none */
-    char *expect_body;        /* regex the response body must match */
-    regex_t expect_body_re;   /* compiled when expect_body != NULL */
-    unsigned max_redirects;   /* default 0: a 3xx is judged as it is */
-    /* http (https) and tls */
+    /* for the kinds that speak TLS (their tp_kind.keys has TP_KEYS_TLS) */
     bool tls_verify;          /* default true */
     char *ca_file;            /* resolved against the config's directory;
                                  NULL: the system's CA store */
-    char *server_name;        /* tls: SNI and name to verify; NULL: host */
+    bool has_regex;           /* the kind's options hold a regex the answer
+                                 must match (probe_failed_due_to_regex) */
+    void *opts;               /* the kind's options (its tp_kind.opts_size
+                                 bytes, filled by its keys) */
     /* where in the config it was defined (for messages) */
     unsigned line, col;
-    void *kind_data;          /* the kind's per-definition state (SSL_CTX...) */
 };
 
 struct tp_config {
@@ -119,6 +101,8 @@ enum { TP_PH_RESOLVE, TP_PH_CONNECT, TP_PH_TLS, TP_PH_PROCESSING, TP_PH_TRANSFER
        TP_NPHASE };
 extern const char *const tp_phase_names[TP_NPHASE];
 
+#define TP_KIND_VALS 4
+
 struct tp_result {
     enum tp_outcome outcome;
     int err;              /* errno (> 0) behind a failure or local error */
@@ -130,13 +114,15 @@ struct tp_result {
     double duration;      /* seconds, the whole probe, set by the engine */
     double dns;           /* seconds resolving (0: literal or cached) */
     double phase[TP_NPHASE]; /* seconds; 0 where not reached */
-    int status;           /* HTTP status of the last response; 0: none */
-    int redirects;
-    bool regex_failed;    /* expect / expect_body did not match */
+    bool regex_failed;    /* the kind's regex (expect, expect_body) did not
+                             match */
     bool tls;             /* a TLS handshake completed: fields below valid */
     double cert_expiry;   /* unix seconds, earliest notAfter in the chain */
     double leaf_expiry;   /* unix seconds, the leaf's notAfter */
     long verify;          /* X509_V_OK (0) or the X509 verify error */
+    /* What the kind measures besides, in slots it names (http: the status
+     * of the last response and the redirects followed); 0: none. */
+    long kind_val[TP_KIND_VALS];
 };
 
 /* Failure or local error from an errno, with reason and detail filled
@@ -146,7 +132,7 @@ void tp_result_errno(struct tp_result *r, int err);
 /* ---- engine (engine.c) ---- */
 
 struct tp_engine;
-struct tp_dns_req;
+struct tp_resolve_req;
 
 enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 
@@ -163,7 +149,7 @@ struct tp_target {
     uint64_t started_ns;
     double dns_s;             /* resolving time of the probe under way */
     bool running;
-    struct tp_dns_req *dns_req; /* while resolving */
+    struct tp_resolve_req *resolving; /* while resolving */
     void *run;                /* the kind's state while running */
     struct tp_engine *engine;
     /* results */
@@ -176,19 +162,66 @@ struct tp_target {
     uint64_t seq;             /* results so far (local errors included) */
 };
 
-/* A probe kind. start: run a probe of t towards t->addr; return 0 and
- * report later with tp_probe_done (never from inside start), or return
- * -errno at once with nothing left running (the engine reports it). cancel:
- * the deadline passed: stop at once (RST, free t->run), fill r with what
- * was measured so far; no report follows. init/fini: once per engine, for
- * the kind's shared state (NULL if none). */
-struct tp_kind_ops {
+/* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
+
+/* Groups of common keys (config_keys.c) a kind may take besides those
+ * every kind takes. */
+#define TP_KEYS_TLS 1u      /* tls_verify, ca_file */
+
+struct tu_prom;
+
+/* A gauge family of a kind's own: sample writes the sample(s) of target t,
+ * one of the kind's, with its rendered labels, or nothing (no result yet). */
+struct tp_metric {
+    const char *name, *help;
+    void (*sample)(const struct tp_target *t, struct tu_prom *p, const char *labels);
+};
+
+/* Everything the loader, the engine and the outputs know of a kind.
+ *
+ * Configuration (config.h): keys are its own keys; common the groups of
+ * common keys it takes; the loader gives each definition opts_size zeroed
+ * bytes in def->opts for the keys to fill. parse_target reads one target
+ * (the loader has refused empty ones and those with spaces already).
+ *
+ * Running: start runs a probe of t towards t->addr; it returns 0 and
+ * reports later with tp_probe_done (never from inside start), or returns
+ * -errno at once with nothing left running (the engine reports it).
+ * cancel: the deadline passed: stop at once (RST, free t->run), fill r with
+ * what was measured so far; no report follows. init/fini: once per engine,
+ * for the kind's shared state (tp_engine_kind_data; NULL if none).
+ *
+ * Output: metrics are the families only its targets have (after the
+ * common probe_* ones, before probe_failed_due_to_regex); json writes its
+ * fields of a result (",\"status\":200"), after the phases. */
+struct tp_kind {
+    const char *name;       /* in the config, the labels and the log */
+    const struct tp_key *keys;
+    size_t nkeys;
+    unsigned common;        /* TP_KEYS_* */
+    size_t opts_size;
+    int (*parse_target)(const char *target, struct tp_endpoint *ep, const char **why);
     int (*init)(struct tp_engine *e);
     void (*fini)(struct tp_engine *e);
     int (*start)(struct tp_engine *e, struct tp_target *t);
     void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
+    const struct tp_metric *metrics;
+    size_t nmetrics;
+    void (*json)(FILE *f, const struct tp_result *r);
 };
-extern const struct tp_kind_ops tp_tcp_ops, tp_http_ops, tp_tls_ops;
+
+/* The kinds, in the order the docs and messages name them (kinds.c). */
+extern const struct tp_kind *const tp_kinds[];
+extern const size_t tp_nkinds;
+/* The kind called name, or NULL. */
+const struct tp_kind *tp_kind_find(const char *name);
+/* k's place in tp_kinds. */
+size_t tp_kind_index(const struct tp_kind *k);
+/* The names of the kinds pick accepts (NULL: all), for a message:
+ * "tcp, http or tls" with conj "or". Returns buf. */
+const char *tp_kinds_words(char *buf, size_t len, bool (*pick)(const struct tp_kind *k,
+                                                               const void *arg),
+                           const void *arg, const char *conj);
 
 struct tp_engine_opts {
     bool once;              /* every target once, as fast as max_inflight
@@ -210,9 +243,10 @@ void tp_engine_free(struct tp_engine *e);
  * previous config (same probe name, kind and target). */
 void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old);
 
-/* Prometheus text exposition of every target and of the prober itself. */
+/* Prometheus text exposition of every target and of the prober itself
+ * (metrics.c). */
 void tp_engine_metrics(struct tp_engine *e, FILE *out);
-/* Every target's state and last result, as one JSON object. */
+/* Every target's state and last result, as one JSON object (log.c). */
 void tp_engine_status(struct tp_engine *e, FILE *out);
 
 struct tp_summary {
@@ -220,14 +254,14 @@ struct tp_summary {
     uint64_t late_p50_us, late_p99_us, late_max_us;
     int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
 };
-void tp_engine_summary(struct tp_engine *e, struct tp_summary *s);
+void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
 
 /* The probe of t ended with result r (the engine sets duration and dns). */
 void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
 
 tw_loop *tp_engine_loop(struct tp_engine *e);
 /* Per-kind shared state slot, for init/fini. */
-void **tp_engine_kind_data(struct tp_engine *e, enum tp_kind kind);
+void **tp_engine_kind_data(struct tp_engine *e, const struct tp_kind *kind);
 const struct tp_config *tp_engine_config(struct tp_engine *e);
 
 /* Close a probe's socket the way its definition says: RST (SO_LINGER 0),
@@ -235,25 +269,7 @@ const struct tp_config *tp_engine_config(struct tp_engine *e);
  * (the engine finishes that in the background; this side holds TIME_WAIT). */
 void tp_close(struct tp_engine *e, const struct tp_def *def, int fd);
 
-/* ---- DNS (dns.c): c-ares on the loop, cached per TTL ---- */
-
-struct tp_dns;
-/* err: 0, or a negative errno (-ENOENT: no such name, -ETIMEDOUT: no
- * answer, -EAGAIN: temporary failure, -ENOMEM...) with why a short text. */
-typedef void (*tp_dns_cb)(void *arg, int err, const tw_addr *addr, const char *why);
-
-int tp_dns_new(tw_loop *loop, struct tp_dns **out);
-void tp_dns_free(struct tp_dns *d);
-/* Resolve host (a name, not a literal). A fresh cache entry is copied to
- * *addr (port 0) and 1 is returned, with no callback. Otherwise 0 is
- * returned and cb runs later (never inside this call), unless the request
- * is cancelled first; *req then holds a handle for tp_dns_cancel. < 0: a
- * local failure (-ENOMEM). */
-int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr,
-                  tp_dns_cb cb, void *arg, struct tp_dns_req **req);
-void tp_dns_cancel(struct tp_dns_req *req);
-
-/* ---- TLS helpers (tls.c), used by the tls and http kinds ---- */
+/* ---- certificates (cert.c), for the kinds that speak TLS ---- */
 
 struct ssl_st;
 /* Earliest notAfter over the peer's chain and the leaf's, unix seconds

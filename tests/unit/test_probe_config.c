@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe/kinds.h"
 #include "probe/probe.h"
 
 #if defined(__has_include)
@@ -119,6 +120,28 @@ static void put_probe(const char *name, const char *keys)
     free(text);
 }
 
+/* The options of d's kind, or all zero when d is of another kind. */
+static const struct tp_tcp_opts *tcp(const struct tp_def *d)
+{
+    static const struct tp_tcp_opts none;
+
+    return d->kind == tp_kind_find("tcp") ? d->opts : &none;
+}
+
+static const struct tp_http_opts *http(const struct tp_def *d)
+{
+    static const struct tp_http_opts none;
+
+    return d->kind == tp_kind_find("http") ? d->opts : &none;
+}
+
+static const struct tp_tls_opts *tls(const struct tp_def *d)
+{
+    static const struct tp_tls_opts none;
+
+    return d->kind == tp_kind_find("tls") ? d->opts : &none;
+}
+
 static const struct tp_def *def_named(const struct tp_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->ndefs; i++)
@@ -171,7 +194,7 @@ Test(probe_config, example_loads)
 
     d = &cfg.defs[0];
     cr_assert_str_eq(d->name, "api");
-    cr_assert_eq(d->kind, TP_HTTP);
+    cr_assert_eq(d->kind, tp_kind_find("http"));
     cr_assert_eq(d->ntargets, 1);
     cr_assert_str_eq(d->targets[0], "https://127.0.0.1:8443/health");
     cr_assert_eq(d->interval_ms, 5000);
@@ -180,36 +203,36 @@ Test(probe_config, example_loads)
     cr_assert_eq(d->failure_threshold, 1);
     cr_assert_eq(d->nlabels, 0);
     cr_assert_not(d->graceful);
-    cr_assert_str_eq(d->method, "GET");
-    cr_assert_eq(d->nstatus, 1);
-    cr_assert_eq(d->status[0].lo, 200);
-    cr_assert_eq(d->status[0].hi, 299);
-    cr_assert_eq(d->nheaders, 0);
-    cr_assert_null(d->body);
-    cr_assert_null(d->expect_body);
-    cr_assert_eq(d->max_redirects, 0);
+    cr_assert_str_eq(http(d)->method, "GET");
+    cr_assert_eq(http(d)->nstatus, 1);
+    cr_assert_eq(http(d)->status[0].lo, 200);
+    cr_assert_eq(http(d)->status[0].hi, 299);
+    cr_assert_eq(http(d)->nheaders, 0);
+    cr_assert_null(http(d)->body);
+    cr_assert_null(http(d)->expect_body);
+    cr_assert_eq(http(d)->max_redirects, 0);
     cr_assert(d->tls_verify);
     cr_assert_null(d->ca_file);
-    cr_assert_null(d->server_name);
+    cr_assert_null(tls(d)->server_name);
     cr_assert_eq(d->line, 5);
     cr_assert_eq(d->col, 5);
 
     d = &cfg.defs[1];
     cr_assert_str_eq(d->name, "db");
-    cr_assert_eq(d->kind, TP_TCP);
+    cr_assert_eq(d->kind, tp_kind_find("tcp"));
     cr_assert_eq(d->ntargets, 1);
     cr_assert_str_eq(d->targets[0], "127.0.0.1:5432");
-    cr_assert_null(d->send);
-    cr_assert_eq(d->send_len, 0);
-    cr_assert_null(d->expect);
-    cr_assert_null(d->method);
-    cr_assert_eq(d->nstatus, 0);
+    cr_assert_null(tcp(d)->send);
+    cr_assert_eq(tcp(d)->send_len, 0);
+    cr_assert_null(tcp(d)->expect);
+    cr_assert_null(http(d)->method);
+    cr_assert_eq(http(d)->nstatus, 0);
     cr_assert_eq(d->line, 9);
     cr_assert_eq(d->col, 5);
 
     d = &cfg.defs[2];
     cr_assert_str_eq(d->name, "edge");
-    cr_assert_eq(d->kind, TP_TCP);
+    cr_assert_eq(d->kind, tp_kind_find("tcp"));
     cr_assert_eq(d->ntargets, 3);
     cr_assert_str_eq(d->targets[0], "edge1.example.net:443");
     cr_assert_str_eq(d->targets[1], "10.0.0.7:8080");
@@ -236,7 +259,7 @@ Test(probe_config, builtin_defaults_without_defaults_section)
     cr_assert_eq(cfg.defs[0].failure_threshold, 1);
     cr_assert(cfg.defs[0].tls_verify);
     cr_assert_not(cfg.defs[0].graceful);
-    cr_assert_null(cfg.defs[0].method);
+    cr_assert_null(http(&cfg.defs[0])->method);
     tp_config_free(&cfg);
 }
 
@@ -468,27 +491,27 @@ Test(probe_config, expect_status_forms)
                   "    target: http://h/\n");
     load_ok("x.yaml", &cfg);
     d = def_named(&cfg, "a");
-    cr_assert_eq(d->nstatus, 4);
-    cr_assert_eq(d->status[0].lo, 200);
-    cr_assert_eq(d->status[0].hi, 200);
-    cr_assert_eq(d->status[1].lo, 300);
-    cr_assert_eq(d->status[1].hi, 399);
-    cr_assert_eq(d->status[2].lo, 400);
-    cr_assert_eq(d->status[2].hi, 404);
-    cr_assert_eq(d->status[3].lo, 418);
-    cr_assert_eq(d->status[3].hi, 418);
+    cr_assert_eq(http(d)->nstatus, 4);
+    cr_assert_eq(http(d)->status[0].lo, 200);
+    cr_assert_eq(http(d)->status[0].hi, 200);
+    cr_assert_eq(http(d)->status[1].lo, 300);
+    cr_assert_eq(http(d)->status[1].hi, 399);
+    cr_assert_eq(http(d)->status[2].lo, 400);
+    cr_assert_eq(http(d)->status[2].hi, 404);
+    cr_assert_eq(http(d)->status[3].lo, 418);
+    cr_assert_eq(http(d)->status[3].hi, 418);
     d = def_named(&cfg, "b");
-    cr_assert_eq(d->nstatus, 1);
-    cr_assert_eq(d->status[0].lo, 204);
-    cr_assert_eq(d->status[0].hi, 204);
+    cr_assert_eq(http(d)->nstatus, 1);
+    cr_assert_eq(http(d)->status[0].lo, 204);
+    cr_assert_eq(http(d)->status[0].hi, 204);
     d = def_named(&cfg, "c");
-    cr_assert_eq(d->nstatus, 1);
-    cr_assert_eq(d->status[0].lo, 100);
-    cr_assert_eq(d->status[0].hi, 599);
+    cr_assert_eq(http(d)->nstatus, 1);
+    cr_assert_eq(http(d)->status[0].lo, 100);
+    cr_assert_eq(http(d)->status[0].hi, 599);
     d = def_named(&cfg, "d");
-    cr_assert_eq(d->nstatus, 1);
-    cr_assert_eq(d->status[0].lo, 200);
-    cr_assert_eq(d->status[0].hi, 299);
+    cr_assert_eq(http(d)->nstatus, 1);
+    cr_assert_eq(http(d)->status[0].lo, 200);
+    cr_assert_eq(http(d)->status[0].hi, 299);
     tp_config_free(&cfg);
 
     put("y.yaml", "probes:\n"
@@ -545,19 +568,19 @@ Test(probe_config, tcp_options)
     d = def_named(&cfg, "a");
     cr_assert(d->graceful);
     cr_assert_null(d->ca_file, "ca_file kept on a tcp probe");
-    cr_assert_eq(d->send_len, 6);
-    cr_assert_eq(memcmp(d->send, "PING\r\n", 6), 0);
-    cr_assert_str_eq(d->expect, "^\\+PONG");
-    cr_assert_eq(regexec(&d->expect_re, "+PONG\r\n", 0, NULL, 0), 0);
-    cr_assert_neq(regexec(&d->expect_re, "-ERR\r\n", 0, NULL, 0), 0);
+    cr_assert_eq(tcp(d)->send_len, 6);
+    cr_assert_eq(memcmp(tcp(d)->send, "PING\r\n", 6), 0);
+    cr_assert_str_eq(tcp(d)->expect, "^\\+PONG");
+    cr_assert_eq(regexec(&tcp(d)->expect_re, "+PONG\r\n", 0, NULL, 0), 0);
+    cr_assert_neq(regexec(&tcp(d)->expect_re, "-ERR\r\n", 0, NULL, 0), 0);
     d = def_named(&cfg, "b");
     cr_assert_not(d->graceful);
-    cr_assert_eq(d->send_len, 7);
-    cr_assert_eq(memcmp(d->send, "a\0bA~\t\\", 7), 0);
-    cr_assert_null(d->expect);
+    cr_assert_eq(tcp(d)->send_len, 7);
+    cr_assert_eq(memcmp(tcp(d)->send, "a\0bA~\t\\", 7), 0);
+    cr_assert_null(tcp(d)->expect);
     d = def_named(&cfg, "c"); /* YAML's own escapes, NUL included */
-    cr_assert_eq(d->send_len, 5);
-    cr_assert_eq(memcmp(d->send, "Y\0Z\r\n", 5), 0);
+    cr_assert_eq(tcp(d)->send_len, 5);
+    cr_assert_eq(memcmp(tcp(d)->send, "Y\0Z\r\n", 5), 0);
     tp_config_free(&cfg);
 
     put("y.yaml", "probes:\n"
@@ -629,26 +652,26 @@ Test(probe_config, http_and_tls_options)
                   "    ca_file: /dev/null\n");
     load_ok("x.yaml", &cfg);
     d = def_named(&cfg, "web");
-    cr_assert_str_eq(d->method, "HEAD");
-    cr_assert_eq(d->nheaders, 3);
-    cr_assert_str_eq(d->headers[0].key, "Host");
-    cr_assert_str_eq(d->headers[0].value, "internal.example.com");
-    cr_assert_str_eq(d->headers[1].key, "X-Probe");
-    cr_assert_str_eq(d->headers[1].value, "twkit");
-    cr_assert_str_eq(d->headers[2].value, "");
-    cr_assert_str_eq(d->body, "{\"ping\": 1}");
-    cr_assert_str_eq(d->expect_body, "\"status\": *\"ok\"");
-    cr_assert_eq(regexec(&d->expect_body_re, "{\"status\":  \"ok\"}", 0, NULL, 0), 0);
-    cr_assert_eq(d->max_redirects, 3);
+    cr_assert_str_eq(http(d)->method, "HEAD");
+    cr_assert_eq(http(d)->nheaders, 3);
+    cr_assert_str_eq(http(d)->headers[0].key, "Host");
+    cr_assert_str_eq(http(d)->headers[0].value, "internal.example.com");
+    cr_assert_str_eq(http(d)->headers[1].key, "X-Probe");
+    cr_assert_str_eq(http(d)->headers[1].value, "twkit");
+    cr_assert_str_eq(http(d)->headers[2].value, "");
+    cr_assert_str_eq(http(d)->body, "{\"ping\": 1}");
+    cr_assert_str_eq(http(d)->expect_body, "\"status\": *\"ok\"");
+    cr_assert_eq(regexec(&http(d)->expect_body_re, "{\"status\":  \"ok\"}", 0, NULL, 0), 0);
+    cr_assert_eq(http(d)->max_redirects, 3);
     cr_assert(d->tls_verify);
     cr_assert_str_eq(d->ca_file, "certs/ca.pem");
-    cr_assert_null(d->server_name);
+    cr_assert_null(tls(d)->server_name);
     d = def_named(&cfg, "tls.front:1");
-    cr_assert_eq(d->kind, TP_TLS);
+    cr_assert_eq(d->kind, tp_kind_find("tls"));
     cr_assert_not(d->tls_verify, "tls_verify from defaults");
     cr_assert_str_eq(d->ca_file, "/dev/null");
-    cr_assert_str_eq(d->server_name, "front.example.com");
-    cr_assert_null(d->method);
+    cr_assert_str_eq(tls(d)->server_name, "front.example.com");
+    cr_assert_null(http(d)->method);
     tp_config_free(&cfg);
 
     put("y.yaml", "probes:\n"
@@ -1114,98 +1137,98 @@ Test(probe_config, big_targets_file)
 Test(probe_config, target_parse_good)
 {
     static const struct {
-        enum tp_kind kind;
+        const char *kind;
         const char *in, *host;
         uint16_t port;
         bool https;
     } ok[] = {
-        {TP_TCP, "127.0.0.1:5432", "127.0.0.1", 5432, false},
-        {TP_TCP, "db.example.com:5432", "db.example.com", 5432, false},
-        {TP_TCP, "localhost:65535", "localhost", 65535, false},
-        {TP_TCP, "a_b-c.d9:1", "a_b-c.d9", 1, false},
-        {TP_TCP, "fqdn.example.:80", "fqdn.example.", 80, false},
-        {TP_TCP, "[::1]:22", "::1", 22, false},
-        {TP_TCP, "[2001:db8::1]:443", "2001:db8::1", 443, false},
-        {TP_TCP, "[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1", 80, false},
-        {TP_TLS, "example.com", "example.com", 443, false},
-        {TP_TLS, "example.com:8443", "example.com", 8443, false},
-        {TP_TLS, "10.1.2.3", "10.1.2.3", 443, false},
-        {TP_TLS, "[::1]", "::1", 443, false},
-        {TP_TLS, "[fd00::5]:993", "fd00::5", 993, false},
-        {TP_HTTP, "https://127.0.0.1:8443/health", "127.0.0.1", 8443, true},
-        {TP_HTTP, "http://example.com", "example.com", 80, false},
-        {TP_HTTP, "https://example.com/a?b=c#d", "example.com", 443, true},
-        {TP_HTTP, "http://[::1]:8080/x", "::1", 8080, false},
-        {TP_HTTP, "https://[2001:db8::2]/", "2001:db8::2", 443, true},
-        {TP_HTTP, "HTTPS://Example.COM:444/", "Example.COM", 444, true},
-        {TP_HTTP, "http://user:pw@h.example/", "h.example", 80, false},
+        {"tcp", "127.0.0.1:5432", "127.0.0.1", 5432, false},
+        {"tcp", "db.example.com:5432", "db.example.com", 5432, false},
+        {"tcp", "localhost:65535", "localhost", 65535, false},
+        {"tcp", "a_b-c.d9:1", "a_b-c.d9", 1, false},
+        {"tcp", "fqdn.example.:80", "fqdn.example.", 80, false},
+        {"tcp", "[::1]:22", "::1", 22, false},
+        {"tcp", "[2001:db8::1]:443", "2001:db8::1", 443, false},
+        {"tcp", "[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1", 80, false},
+        {"tls", "example.com", "example.com", 443, false},
+        {"tls", "example.com:8443", "example.com", 8443, false},
+        {"tls", "10.1.2.3", "10.1.2.3", 443, false},
+        {"tls", "[::1]", "::1", 443, false},
+        {"tls", "[fd00::5]:993", "fd00::5", 993, false},
+        {"http", "https://127.0.0.1:8443/health", "127.0.0.1", 8443, true},
+        {"http", "http://example.com", "example.com", 80, false},
+        {"http", "https://example.com/a?b=c#d", "example.com", 443, true},
+        {"http", "http://[::1]:8080/x", "::1", 8080, false},
+        {"http", "https://[2001:db8::2]/", "2001:db8::2", 443, true},
+        {"http", "HTTPS://Example.COM:444/", "Example.COM", 444, true},
+        {"http", "http://user:pw@h.example/", "h.example", 80, false},
     };
     struct tp_endpoint ep;
     const char *why;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         why = "unset";
-        int rc = tp_target_parse(ok[i].kind, ok[i].in, &ep, &why);
-        cr_assert_eq(rc, 0, "%s %s: %s", tp_kind_names[ok[i].kind], ok[i].in, why);
+        int rc = tp_target_parse(tp_kind_find(ok[i].kind), ok[i].in, &ep, &why);
+        cr_assert_eq(rc, 0, "%s %s: %s", ok[i].kind, ok[i].in, why);
         cr_assert_str_eq(ep.host, ok[i].host, "%s", ok[i].in);
         cr_assert_eq(ep.port, ok[i].port, "%s: port %u", ok[i].in, ep.port);
         cr_assert_eq(ep.https, ok[i].https, "%s", ok[i].in);
     }
     /* why may be NULL */
-    cr_assert_eq(tp_target_parse(TP_TCP, "h:1", &ep, NULL), 0);
-    cr_assert_eq(tp_target_parse(TP_TCP, "h", &ep, NULL), -EINVAL);
+    cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), "h:1", &ep, NULL), 0);
+    cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), "h", &ep, NULL), -EINVAL);
 }
 
 Test(probe_config, target_parse_bad)
 {
     static const struct {
-        enum tp_kind kind;
+        const char *kind;
         const char *in, *why; /* why: NULL to accept any explanation */
     } bad[] = {
-        {TP_TCP, "", "empty target"},
-        {TP_TCP, "127.0.0.1", "missing port (expected host:port)"},
-        {TP_TCP, "host", "missing port (expected host:port)"},
-        {TP_TCP, "host:", "missing port after ':'"},
-        {TP_TCP, ":80", "missing host"},
-        {TP_TCP, "host:0", "bad port (expected 1 to 65535)"},
-        {TP_TCP, "host:65536", "bad port (expected 1 to 65535)"},
-        {TP_TCP, "host:8a", "bad port (expected 1 to 65535)"},
-        {TP_TCP, "host:+80", "bad port (expected 1 to 65535)"},
-        {TP_TCP, "host:000080", "bad port (expected 1 to 65535)"},
-        {TP_TCP, "::1:80", "an IPv6 address must be in brackets, e.g. [::1]:443"},
-        {TP_TCP, "[::1]", "missing port (expected host:port)"},
-        {TP_TCP, "[::1", "missing ] after the IPv6 address"},
-        {TP_TCP, "[::1]80", "unexpected text after ]"},
-        {TP_TCP, "[1.2.3.4]:80", "bad IPv6 address in brackets"},
-        {TP_TCP, "[]:80", "missing host"},
-        {TP_TCP, "[::g]:80", "bad IPv6 address in brackets"},
-        {TP_TCP, "bad host:80", "contains spaces or control characters"},
-        {TP_TCP, "-bad.example:80", "bad host name"},
-        {TP_TCP, "bad-.example:80", "bad host name"},
-        {TP_TCP, "a..b:80", "bad host name"},
-        {TP_TCP, ".a:80", "bad host name"},
-        {TP_TCP, "ex!ample.com:80", "bad host name"},
-        {TP_TCP, "1.2.3:80", "bad host name"},
-        {TP_TCP, "300.1.1.1:80", "bad host name"},
-        {TP_TCP, "http://h:80", NULL},
-        {TP_TLS, "::1", "an IPv6 address must be in brackets, e.g. [::1]:443"},
-        {TP_TLS, "host:abc", "bad port (expected 1 to 65535)"},
-        {TP_TLS, "[::1]x", "unexpected text after ]"},
-        {TP_TLS, "https://h/", NULL},
-        {TP_HTTP, "ftp://example.com/", "not an http:// or https:// URL"},
-        {TP_HTTP, "example.com", "not an http:// or https:// URL"},
-        {TP_HTTP, "http:/example.com", "not an http:// or https:// URL"},
-        {TP_HTTP, "http://", "missing host"},
-        {TP_HTTP, "http:///path", "missing host"},
-        {TP_HTTP, "https://h:0/", "bad port (expected 1 to 65535)"},
-        {TP_HTTP, "https://h:99999/", "bad port (expected 1 to 65535)"},
-        {TP_HTTP, "http://h:8a/", "bad port (expected 1 to 65535)"},
-        {TP_HTTP, "http://bad!host/", NULL},
-        {TP_HTTP, "http://-bad.example/", "bad host name"},
-        {TP_HTTP, "http://[::1/", NULL},
-        {TP_HTTP, "http://[::g]/", NULL},
-        {TP_HTTP, "http://exa mple.com/", "contains spaces or control characters"},
-        {TP_HTTP, "http://1.2.3.4.5/", "bad host name"},
+        {"tcp", "", "empty target"},
+        {"tcp", "127.0.0.1", "missing port (expected host:port)"},
+        {"tcp", "host", "missing port (expected host:port)"},
+        {"tcp", "host:", "missing port after ':'"},
+        {"tcp", ":80", "missing host"},
+        {"tcp", "host:0", "bad port (expected 1 to 65535)"},
+        {"tcp", "host:65536", "bad port (expected 1 to 65535)"},
+        {"tcp", "host:8a", "bad port (expected 1 to 65535)"},
+        {"tcp", "host:+80", "bad port (expected 1 to 65535)"},
+        {"tcp", "host:000080", "bad port (expected 1 to 65535)"},
+        {"tcp", "::1:80", "an IPv6 address must be in brackets, e.g. [::1]:443"},
+        {"tcp", "[::1]", "missing port (expected host:port)"},
+        {"tcp", "[::1", "missing ] after the IPv6 address"},
+        {"tcp", "[::1]80", "unexpected text after ]"},
+        {"tcp", "[1.2.3.4]:80", "bad IPv6 address in brackets"},
+        {"tcp", "[]:80", "missing host"},
+        {"tcp", "[::g]:80", "bad IPv6 address in brackets"},
+        {"tcp", "bad host:80", "contains spaces or control characters"},
+        {"tcp", "-bad.example:80", "bad host name"},
+        {"tcp", "bad-.example:80", "bad host name"},
+        {"tcp", "a..b:80", "bad host name"},
+        {"tcp", ".a:80", "bad host name"},
+        {"tcp", "ex!ample.com:80", "bad host name"},
+        {"tcp", "1.2.3:80", "bad host name"},
+        {"tcp", "300.1.1.1:80", "bad host name"},
+        {"tcp", "http://h:80", NULL},
+        {"tls", "::1", "an IPv6 address must be in brackets, e.g. [::1]:443"},
+        {"tls", "host:abc", "bad port (expected 1 to 65535)"},
+        {"tls", "[::1]x", "unexpected text after ]"},
+        {"tls", "https://h/", NULL},
+        {"http", "ftp://example.com/", "not an http:// or https:// URL"},
+        {"http", "example.com", "not an http:// or https:// URL"},
+        {"http", "http:/example.com", "not an http:// or https:// URL"},
+        {"http", "http://", "missing host"},
+        {"http", "http:///path", "missing host"},
+        {"http", "https://h:0/", "bad port (expected 1 to 65535)"},
+        {"http", "https://h:99999/", "bad port (expected 1 to 65535)"},
+        {"http", "http://h:8a/", "bad port (expected 1 to 65535)"},
+        {"http", "http://bad!host/", NULL},
+        {"http", "http://-bad.example/", "bad host name"},
+        {"http", "http://[::1/", NULL},
+        {"http", "http://[::g]/", NULL},
+        {"http", "http://exa mple.com/", "contains spaces or control characters"},
+        {"http", "http://1.2.3.4.5/", "bad host name"},
     };
     struct tp_endpoint ep;
     const char *why;
@@ -1213,8 +1236,8 @@ Test(probe_config, target_parse_bad)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why = NULL;
         memset(&ep, 0x5a, sizeof(ep));
-        int rc = tp_target_parse(bad[i].kind, bad[i].in, &ep, &why);
-        cr_assert_eq(rc, -EINVAL, "%s '%s' accepted (host %s)", tp_kind_names[bad[i].kind],
+        int rc = tp_target_parse(tp_kind_find(bad[i].kind), bad[i].in, &ep, &why);
+        cr_assert_eq(rc, -EINVAL, "%s '%s' accepted (host %s)", bad[i].kind,
                      bad[i].in, ep.host);
         cr_assert_not_null(why, "%s: no why", bad[i].in);
         if (bad[i].why)
@@ -1228,14 +1251,14 @@ Test(probe_config, target_parse_bad)
     for (int i = 63; i < 253; i += 64)
         longname[i] = '.';
     strcpy(longname + 253, ":80");
-    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), 0, "%s", why);
+    cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), longname, &ep, &why), 0, "%s", why);
     memset(longname, 'a', sizeof(longname));
     for (int i = 63; i < 254; i += 64)
         longname[i] = '.';
     strcpy(longname + 254, ":80");
-    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), -EINVAL);
+    cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), longname, &ep, &why), -EINVAL);
     memset(longname, 'a', 64);
     strcpy(longname + 64, ".com:80"); /* a 64-character label */
-    cr_assert_eq(tp_target_parse(TP_TCP, longname, &ep, &why), -EINVAL);
-    cr_assert_eq(tp_target_parse(TP_NKIND, "h:1", &ep, &why), -EINVAL);
+    cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), longname, &ep, &why), -EINVAL);
+    cr_assert_eq(tp_target_parse(NULL, "h:1", &ep, &why), -EINVAL);
 }

@@ -13,12 +13,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "probe/config.h"
+#include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/time.h"
 
 #define EXPECT_MAX 4096 /* bytes of the reply matched against expect */
 
 enum tcp_phase { CONNECTING, SENDING, READING };
+
+static const struct tp_tcp_opts *tcp_opts(const struct tp_def *def) { return def->opts; }
 
 struct tcp_run {
     tw_io io;
@@ -66,14 +70,14 @@ static void tcp_expect_failed(struct tcp_run *run, const char *why)
                           .verify = -1};
 
     snprintf(r.detail, sizeof(r.detail), "%s (%zu bytes read) do not match /%s/", why,
-             run->got, run->t->def->expect);
+             run->got, tcp_opts(run->t->def)->expect);
     tcp_end(run, &r);
 }
 
 /* Returns true when the probe has ended. */
 static bool tcp_read(struct tcp_run *run)
 {
-    const struct tp_def *def = run->t->def;
+    const struct tp_tcp_opts *o = tcp_opts(run->t->def);
 
     for (;;) {
         ssize_t n = read(run->io.fd, run->buf + run->got, EXPECT_MAX - run->got);
@@ -89,7 +93,7 @@ static bool tcp_read(struct tcp_run *run)
         }
         run->got += (size_t)n;
         run->buf[run->got] = '\0'; /* the regex sees the text up to a NUL */
-        if (regexec(&def->expect_re, run->buf, 0, NULL, 0) == 0) {
+        if (regexec(&o->expect_re, run->buf, 0, NULL, 0) == 0) {
             tcp_succeed(run);
             return true;
         }
@@ -103,10 +107,10 @@ static bool tcp_read(struct tcp_run *run)
 /* Returns true when the probe has ended. */
 static bool tcp_send(struct tcp_run *run)
 {
-    const struct tp_def *def = run->t->def;
+    const struct tp_tcp_opts *o = tcp_opts(run->t->def);
 
-    while (run->sent < def->send_len) {
-        ssize_t n = send(run->io.fd, def->send + run->sent, def->send_len - run->sent,
+    while (run->sent < o->send_len) {
+        ssize_t n = send(run->io.fd, o->send + run->sent, o->send_len - run->sent,
                          MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
@@ -122,7 +126,7 @@ static bool tcp_send(struct tcp_run *run)
 static void tcp_io(tw_io *io, unsigned events)
 {
     struct tcp_run *run = io->data;
-    const struct tp_def *def = run->t->def;
+    const struct tp_tcp_opts *o = tcp_opts(run->t->def);
     int err;
 
     switch (run->phase) {
@@ -133,7 +137,7 @@ static void tcp_io(tw_io *io, unsigned events)
             return;
         }
         run->connect_s = (double)(tw_now_ns() - run->t0_ns) / 1e9;
-        if (!def->send && !def->expect) {
+        if (!o->send && !o->expect) {
             tcp_succeed(run);
             return;
         }
@@ -142,9 +146,9 @@ static void tcp_io(tw_io *io, unsigned events)
     case SENDING:
         if (tcp_send(run))
             return;
-        if (run->sent < def->send_len)
+        if (run->sent < o->send_len)
             return; /* wait for room */
-        if (!def->expect) {
+        if (!o->expect) {
             tcp_succeed(run);
             return;
         }
@@ -163,7 +167,7 @@ static int tcp_start(struct tp_engine *e, struct tp_target *t)
     struct tcp_run *run;
     int fd = -1, err;
 
-    run = calloc(1, sizeof(*run) + (t->def->expect ? EXPECT_MAX + 1 : 0));
+    run = calloc(1, sizeof(*run) + (tcp_opts(t->def)->expect ? EXPECT_MAX + 1 : 0));
     if (!run)
         return -ENOMEM;
     run->e = e;
@@ -197,7 +201,7 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
          * reply: a timeout, and a regex that did not match. */
         r->regex_failed = true;
         snprintf(r->detail, sizeof(r->detail), "%zu bytes read in %llu ms do not match /%s/",
-                 run->got, (unsigned long long)t->def->timeout_ms, t->def->expect);
+                 run->got, (unsigned long long)t->def->timeout_ms, tcp_opts(t->def)->expect);
     }
     tw_io_forget(&run->io);
     tw_sock_abort(run->io.fd);
@@ -205,7 +209,131 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
     t->run = NULL;
 }
 
-const struct tp_kind_ops tp_tcp_ops = {
+/* ---- config ---- */
+
+static int hexval(char ch)
+{
+    if (tp_is_digit(ch))
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+static bool set_send(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_tcp_opts *o = def->opts;
+    const struct tp_val *v = a->v;
+    const char *s;
+    size_t n, j = 0;
+    char *b;
+
+    if (v->shape == TP_V_MAP || v->shape == TP_V_LIST) {
+        tp_cfg_err(c, &v->at, "send must be a string, not %s", tp_val_kind(v));
+        return false;
+    }
+    if (v->shape == TP_V_NULL) {
+        tp_cfg_err(c, &v->at, "send has no value");
+        return false;
+    }
+    s = v->s;
+    n = v->len;
+    if (n == 0) {
+        tp_cfg_err(c, &v->at, "send is empty");
+        return false;
+    }
+    if (!(b = malloc(n + 1))) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            b[j++] = s[i];
+            continue;
+        }
+        if (++i == n) {
+            tp_cfg_err(c, &v->at, "send ends with a lone backslash");
+            free(b);
+            return false;
+        }
+        switch (s[i]) {
+        case 'r': b[j++] = '\r'; break;
+        case 'n': b[j++] = '\n'; break;
+        case 't': b[j++] = '\t'; break;
+        case '\\': b[j++] = '\\'; break;
+        case '0': b[j++] = '\0'; break;
+        case 'x':
+            if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+                b[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+                i += 2;
+                break;
+            }
+            tp_cfg_err(c, &v->at, "bad escape in send: \\x needs two hex digits");
+            free(b);
+            return false;
+        default:
+            if ((unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x7f)
+                tp_cfg_err(c, &v->at, "bad escape \"\\%c\" in send (use \\r \\n \\t \\\\ \\0 or "
+                               "\\xHH)", s[i]);
+            else
+                tp_cfg_err(c, &v->at, "bad escape in send (use \\r \\n \\t \\\\ \\0 or \\xHH)");
+            free(b);
+            return false;
+        }
+    }
+    b[j] = '\0';
+    o->send = b;
+    o->send_len = j;
+    return true;
+}
+
+static void free_send(struct tp_def *def)
+{
+    struct tp_tcp_opts *o = def->opts;
+
+    free(o->send);
+    o->send = NULL;
+    o->send_len = 0;
+}
+
+static bool set_expect(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_tcp_opts *o = def->opts;
+
+    o->expect = a->rx.text;
+    o->expect_re = a->rx.re;
+    def->has_regex = true;
+    return true;
+}
+
+static void free_expect(struct tp_def *def)
+{
+    struct tp_tcp_opts *o = def->opts;
+
+    if (o->expect)
+        regfree(&o->expect_re);
+    free(o->expect);
+    o->expect = NULL;
+}
+
+static const struct tp_key tcp_keys[] = {
+    {.name = "send", .type = TP_T_VALUE, .apply = set_send, .free = free_send},
+    {.name = "expect", .type = TP_T_REGEX, .apply = set_expect, .free = free_expect},
+};
+
+/* "host:port", the port required. */
+static int tcp_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
+{
+    return tp_hostport_parse(target, ep, 0, why);
+}
+
+const struct tp_kind tp_kind_tcp = {
+    .name = "tcp",
+    .keys = tcp_keys,
+    .nkeys = sizeof(tcp_keys) / sizeof(tcp_keys[0]),
+    .opts_size = sizeof(struct tp_tcp_opts),
+    .parse_target = tcp_parse_target,
     .start = tcp_start,
     .cancel = tcp_cancel,
 };

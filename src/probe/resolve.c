@@ -13,7 +13,7 @@
  * to the waiters from a tw_defer, never from inside c-ares: c-ares answers
  * some names (those in /etc/hosts, malformed ones) synchronously inside
  * ares_getaddrinfo, and calling back from there would call back from
- * inside tp_dns_lookup.
+ * inside tp_resolve.
  *
  * Memory: one entry per name looked up (expired entries are swept before
  * the table grows) and one request per waiting lookup.
@@ -27,6 +27,7 @@
 
 #include "core/list.h"
 #include "probe/probe.h"
+#include "probe/resolve.h"
 #include "twkit/time.h"
 
 #define TTL_MIN_MS 1000u
@@ -36,7 +37,7 @@
 
 struct dns_entry {
     struct dns_entry *next;     /* in its bucket */
-    struct tp_dns *d;
+    struct tp_resolver *d;
     uint32_t hash;
     bool querying;              /* a query is in flight (pins the entry) */
     bool answered;              /* err, why, addr and expire are set */
@@ -44,13 +45,13 @@ struct dns_entry {
     int err;
     const char *why;
     tw_addr addr;
-    struct tw_list waiters;     /* tp_dns_req waiting for the query */
+    struct tw_list waiters;     /* tp_resolve_req waiting for the query */
     char host[];
 };
 
-struct tp_dns_req {
+struct tp_resolve_req {
     struct tw_list link;        /* on an entry's waiters, or on ready */
-    tp_dns_cb cb;
+    tp_resolve_cb cb;
     void *arg;
     int err;
     const char *why;
@@ -59,11 +60,11 @@ struct tp_dns_req {
 
 struct dns_sock {
     struct dns_sock *next;
-    struct tp_dns *d;
+    struct tp_resolver *d;
     tw_io io;
 };
 
-struct tp_dns {
+struct tp_resolver {
     tw_loop *loop;
     ares_channel ch;
     struct dns_entry **buckets;
@@ -123,7 +124,7 @@ static uint32_t name_hash(const char *s)
     return h;
 }
 
-static struct dns_entry *entry_find(struct tp_dns *d, const char *host, uint32_t h)
+static struct dns_entry *entry_find(struct tp_resolver *d, const char *host, uint32_t h)
 {
     struct dns_entry *en = d->buckets[h & (d->nbuckets - 1)];
 
@@ -139,7 +140,7 @@ static bool entry_fresh(const struct dns_entry *en, uint64_t now)
 }
 
 /* Drop entries nobody needs now: expired and no query in flight. */
-static void sweep(struct tp_dns *d, uint64_t now)
+static void sweep(struct tp_resolver *d, uint64_t now)
 {
     for (size_t b = 0; b < d->nbuckets; b++) {
         struct dns_entry **pp = &d->buckets[b];
@@ -156,7 +157,7 @@ static void sweep(struct tp_dns *d, uint64_t now)
     }
 }
 
-static void grow(struct tp_dns *d)
+static void grow(struct tp_resolver *d)
 {
     size_t n = d->nbuckets * 2;
     struct dns_entry **nb = calloc(n, sizeof(*nb));
@@ -176,7 +177,8 @@ static void grow(struct tp_dns *d)
     d->nbuckets = n;
 }
 
-static struct dns_entry *entry_add(struct tp_dns *d, const char *host, uint32_t h, uint64_t now)
+static struct dns_entry *entry_add(struct tp_resolver *d, const char *host, uint32_t h,
+                                   uint64_t now)
 {
     size_t len = strlen(host);
     struct dns_entry *en;
@@ -202,7 +204,7 @@ static struct dns_entry *entry_add(struct tp_dns *d, const char *host, uint32_t 
 
 /* ---- driving c-ares from the loop ---- */
 
-static void rearm(struct tp_dns *d)
+static void rearm(struct tp_resolver *d)
 {
     struct timeval tv, *tvp = ares_timeout(d->ch, NULL, &tv);
 
@@ -217,7 +219,7 @@ static void rearm(struct tp_dns *d)
 
 static void on_timer(tw_timer *t)
 {
-    struct tp_dns *d = t->data;
+    struct tp_resolver *d = t->data;
 
     ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     rearm(d);
@@ -226,7 +228,7 @@ static void on_timer(tw_timer *t)
 static void on_sock(tw_io *io, unsigned events)
 {
     struct dns_sock *s = io->data;
-    struct tp_dns *d = s->d; /* s may be freed inside ares_process_fd */
+    struct tp_resolver *d = s->d; /* s may be freed inside ares_process_fd */
     int fd = io->fd;
 
     ares_process_fd(d->ch, events & (TW_IO_READ | TW_IO_ERROR) ? fd : ARES_SOCKET_BAD,
@@ -236,7 +238,7 @@ static void on_sock(tw_io *io, unsigned events)
 
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
-    struct tp_dns *d = data;
+    struct tp_resolver *d = data;
     struct dns_sock **pp = &d->socks, *s;
 
     while (*pp && (*pp)->io.fd != fd)
@@ -265,7 +267,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 
 /* ---- answers ---- */
 
-static void deliver(struct tp_dns *d, struct tp_dns_req *req, const struct dns_entry *en)
+static void deliver(struct tp_resolver *d, struct tp_resolve_req *req, const struct dns_entry *en)
 {
     req->err = en->err;
     req->why = en->why;
@@ -276,7 +278,7 @@ static void deliver(struct tp_dns *d, struct tp_dns_req *req, const struct dns_e
 
 static void on_ready(tw_defer *df)
 {
-    struct tp_dns *d = df->data;
+    struct tp_resolver *d = df->data;
     struct tw_list batch;
 
     /* Requests made by these callbacks that are answered at once (cached
@@ -284,7 +286,7 @@ static void on_ready(tw_defer *df)
      * that looks up again cannot keep this loop going. */
     tw__list_move_all(&batch, &d->ready);
     while (!tw__list_empty(&batch)) {
-        struct tp_dns_req *req = tw__container_of(batch.next, struct tp_dns_req, link);
+        struct tp_resolve_req *req = tw__container_of(batch.next, struct tp_resolve_req, link);
         tw__list_del(&req->link);
         req->cb(req->arg, req->err, req->err ? NULL : &req->addr, req->why);
         free(req);
@@ -310,11 +312,11 @@ static uint64_t ttl_ms(const struct ares_addrinfo *res)
 static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     struct dns_entry *en = arg;
-    struct tp_dns *d = en->d;
+    struct tp_resolver *d = en->d;
     uint64_t now = tw_loop_now(d->loop);
     const struct ares_addrinfo_node *n = res ? res->nodes : NULL;
 
-    if (d->destroying) { /* ARES_EDESTRUCTION from tp_dns_free: no callbacks */
+    if (d->destroying) { /* ARES_EDESTRUCTION from tp_resolver_free: no callbacks */
         ares_freeaddrinfo(res);
         return;
     }
@@ -341,7 +343,8 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     }
     ares_freeaddrinfo(res);
     while (!tw__list_empty(&en->waiters)) {
-        struct tp_dns_req *req = tw__container_of(en->waiters.next, struct tp_dns_req, link);
+        struct tp_resolve_req *req =
+            tw__container_of(en->waiters.next, struct tp_resolve_req, link);
         tw__list_del(&req->link);
         deliver(d, req, en);
     }
@@ -349,10 +352,10 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 
 /* ---- the API ---- */
 
-int tp_dns_new(tw_loop *loop, struct tp_dns **out)
+int tp_resolver_new(tw_loop *loop, struct tp_resolver **out)
 {
     struct ares_options opts;
-    struct tp_dns *d;
+    struct tp_resolver *d;
     const char *why;
     int rc;
 
@@ -388,13 +391,13 @@ int tp_dns_new(tw_loop *loop, struct tp_dns **out)
     return 0;
 }
 
-int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr, tp_dns_cb cb, void *arg,
-                  struct tp_dns_req **reqp)
+int tp_resolve(struct tp_resolver *d, const char *host, tw_addr *addr, tp_resolve_cb cb, void *arg,
+                  struct tp_resolve_req **reqp)
 {
     uint64_t now = tw_loop_now(d->loop);
     uint32_t h = name_hash(host);
     struct dns_entry *en = entry_find(d, host, h);
-    struct tp_dns_req *req;
+    struct tp_resolve_req *req;
 
     if (en && entry_fresh(en, now) && !en->err) {
         *addr = en->addr;
@@ -424,7 +427,7 @@ int tp_dns_lookup(struct tp_dns *d, const char *host, tw_addr *addr, tp_dns_cb c
     return 0;
 }
 
-void tp_dns_cancel(struct tp_dns_req *req)
+void tp_resolve_cancel(struct tp_resolve_req *req)
 {
     if (!req)
         return;
@@ -437,13 +440,13 @@ void tp_dns_cancel(struct tp_dns_req *req)
 static void free_reqs(struct tw_list *list)
 {
     while (!tw__list_empty(list)) {
-        struct tp_dns_req *req = tw__container_of(list->next, struct tp_dns_req, link);
+        struct tp_resolve_req *req = tw__container_of(list->next, struct tp_resolve_req, link);
         tw__list_del(&req->link);
         free(req);
     }
 }
 
-void tp_dns_free(struct tp_dns *d)
+void tp_resolver_free(struct tp_resolver *d)
 {
     if (!d)
         return;

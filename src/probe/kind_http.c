@@ -1,48 +1,23 @@
-/* The http probe kind: libcurl's multi-socket interface on the engine's loop.
- *
- * One CURLM per engine. curl tells us which sockets to watch (socket
- * callback: a tw_io per socket, found again through curl_multi_assign) and
- * when to wake it (timer callback: one tw_timer, or the kick defer for
- * "now"); we tell curl what happened with curl_multi_socket_action and then
- * collect finished transfers from curl_multi_info_read. Each probe is a
- * fresh easy handle on a fresh connection that is never reused: a probe
- * measures connect and TLS every time, and its socket is ours, opened and
- * closed through callbacks so the close follows the definition (RST by
- * default: no TIME_WAIT on either side).
- *
- * Who owns what:
- *  - a run (struct hrun) per running probe, in t->run and on hk->runs; it
- *    owns the easy handle, its lists and the kept body;
- *  - a watcher (struct hsock) per socket curl asked us to watch, from the
- *    first socket callback to CURL_POLL_REMOVE;
- *  - hk->fd_def maps each descriptor we opened to its definition until curl
- *    closes it. The close callback looks it up there instead of in the run
- *    because curl may close a connection after the transfer that opened it
- *    is gone (newer versions shut connections down in the background).
- *    curl 7.88 closes a socket that is still connecting with a plain
- *    close(), without the callback (the entry then goes stale until the
- *    number is opened again): so an RST socket gets SO_LINGER 0 at birth.
- *
- * Never from inside a curl callback: finishing a probe, removing a handle,
- * or running curl again. Failures we notice there are recorded and handled
- * on the next kick.
+/* The http probe kind: one fresh easy handle per probe, run on the engine's
+ * loop by curl_loop.c; here what is asked (method, headers, body, TLS
+ * verification, redirects) and how the answer is judged (status, body
+ * regex), with curl's codes and errnos turned into reasons.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "core/list.h"
+#include "probe/config.h"
+#include "probe/curl_loop.h"
+#include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
-#include "twkit/loop.h"
-#include "twkit/sock.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 /* Enough for any sane expect_body; bounds memory per probe. */
 #define BODY_KEEP (64u * 1024)
@@ -53,32 +28,16 @@
 #define USER_AGENT "twkit-probe"
 #endif
 
-struct hk {
-    struct tp_engine *e;
-    tw_loop *loop;
-    CURLM *multi;
-    tw_timer timer;
-    tw_defer kick;
-    struct tw_list runs;
-    struct tw_list socks;
-    const struct tp_def **fd_def; /* indexed by descriptor */
-    size_t nfd_def;
-    bool doomed;                  /* some run has a local failure to report */
-    bool aborting;                /* closes now are a cancel's: RST */
-};
+extern const struct tp_kind tp_kind_http;
 
-struct hsock {
-    tw_io io;
-    struct tw_list link;
-    struct hk *hk;
-    struct hrun *run;         /* the run whose connection this is, or NULL */
-};
+static const struct tp_http_opts *http_opts(const struct tp_def *def) { return def->opts; }
+
+/* The http kind's slots of a result's kind_val. */
+enum { HTTP_STATUS, HTTP_REDIRECTS };
 
 struct hrun {
-    struct tw_list link;
-    struct hk *hk;
+    struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
     struct tp_target *t;
-    CURL *easy;
     struct curl_slist *headers, *resolve;
     char *body;
     size_t body_len;
@@ -86,253 +45,12 @@ struct hrun {
     uint64_t body_total;      /* for a body size metric: no result field yet */
     bool maybe_tls;
     const void *ssl_seen;     /* the SSL* of this connection already read */
-    /* curl 7.88 publishes the connect time only once TLS is up: our own
-     * marks for the latest connection, for probes that end before that */
-    curl_socket_t fd;
-    struct hsock *hs;
-    uint64_t open_ns, up_ns;
-    int err;                  /* errno of a local failure curl cannot know */
-    bool doomed;              /* err happened outside curl: finish ourselves */
+    unsigned ssl_conn;        /* the connection (cr.conns) it belongs to */
     struct tp_result r;       /* TLS fields filled while the connection lives */
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-static bool has_bundle; /* libcurl was built with a CA bundle file */
-
-static void global_init(void)
-{
-    const curl_version_info_data *vi;
-
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    vi = curl_version_info(CURLVERSION_NOW);
-#if LIBCURL_VERSION_NUM >= 0x074600
-    has_bundle = vi && vi->age >= CURLVERSION_SEVENTH && vi->cainfo;
-#else
-    (void)vi;
-#endif
-}
-
-/* ---- driving curl ---- */
-
-static void reap_doomed(struct hk *hk);
-static void finish(struct hrun *run, CURLcode code);
-
-static void drain(struct hk *hk)
-{
-    CURLMsg *msg;
-    int left;
-
-    while ((msg = curl_multi_info_read(hk->multi, &left))) {
-        void *p = NULL;
-
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
-        if (p)
-            finish(p, msg->data.result);
-    }
-}
-
-static void act(struct hk *hk, curl_socket_t fd, int flags)
-{
-    int running;
-
-    curl_multi_socket_action(hk->multi, fd, flags, &running);
-    drain(hk);
-}
-
-static void on_io(tw_io *io, unsigned events)
-{
-    struct hsock *hs = io->data;
-    int flags = 0;
-
-    /* curl waits for writability only while connecting */
-    if (hs->run && !hs->run->up_ns && (events & TW_IO_WRITE) && !(events & TW_IO_ERROR))
-        hs->run->up_ns = tw_now_ns();
-
-    if (events & TW_IO_READ)
-        flags |= CURL_CSELECT_IN;
-    if (events & TW_IO_WRITE)
-        flags |= CURL_CSELECT_OUT;
-    if (events & TW_IO_ERROR)
-        flags |= CURL_CSELECT_ERR;
-    /* hs may be freed by curl's CURL_POLL_REMOVE inside act() */
-    act(hs->hk, io->fd, flags);
-}
-
-static void on_timer(tw_timer *tm)
-{
-    act(tm->data, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static void on_kick(tw_defer *d)
-{
-    struct hk *hk = d->data;
-
-    reap_doomed(hk);
-    act(hk, CURL_SOCKET_TIMEOUT, 0);
-}
-
-/* A failure curl does not know about (we could not watch its socket):
- * without a watcher the transfer would hang until the deadline, so it is
- * finished from the kick instead. */
-static void doom(struct hk *hk, CURL *easy, int err)
-{
-    struct hrun *run = NULL;
-
-    if (easy)
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (void **)&run);
-    if (!run || run->doomed)
-        return;
-    run->err = err;
-    run->doomed = true;
-    hk->doomed = true;
-    tw_defer_post(hk->loop, &hk->kick);
-}
-
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
-{
-    struct hk *hk = clientp;
-    struct hsock *hs = socketp;
-    unsigned ev = 0;
-    int err;
-
-    if (what == CURL_POLL_REMOVE) {
-        if (hs) {
-            /* Normally the descriptor is still open here (curl closes it
-             * after this callback, or keeps it), and a forgotten
-             * registration of an open fd would keep firing: deregister for
-             * real. (curl 7.88 closes a socket still connecting first and
-             * tells us after; the DEL then fails with EBADF, and nothing can
-             * have taken the number in between: curl reports a handle's
-             * vanished sockets right after running that handle.) */
-            tw_io_stop(&hs->io);
-            tw__list_del(&hs->link);
-            if (hs->run)
-                hs->run->hs = NULL;
-            free(hs);
-        }
-        return 0;
-    }
-    if (!hs) {
-        struct hrun *run = NULL;
-
-        hs = malloc(sizeof(*hs));
-        if (!hs) {
-            doom(hk, easy, ENOMEM);
-            return 0;
-        }
-        tw_io_init(&hs->io, s, on_io, hs);
-        hs->hk = hk;
-        hs->run = NULL;
-        if (easy)
-            curl_easy_getinfo(easy, CURLINFO_PRIVATE, (void **)&run);
-        if (run && run->fd == s && !run->hs) {
-            hs->run = run;
-            run->hs = hs;
-        }
-        tw__list_add_tail(&hk->socks, &hs->link);
-        curl_multi_assign(hk->multi, s, hs);
-    }
-    if (what & CURL_POLL_IN)
-        ev |= TW_IO_READ;
-    if (what & CURL_POLL_OUT)
-        ev |= TW_IO_WRITE;
-    if (!ev) {
-        tw_io_stop(&hs->io);
-        return 0;
-    }
-    err = tw_io_start(hk->loop, &hs->io, ev);
-    if (err < 0)
-        doom(hk, easy, -err);
-    /* never -1: curl would abort every transfer of the multi, not this one */
-    return 0;
-}
-
-static int on_timer_set(CURLM *multi, long timeout_ms, void *clientp)
-{
-    struct hk *hk = clientp;
-
-    /* A pending kick is left alone in every case: it may carry doomed runs,
-     * and a spurious CURL_SOCKET_TIMEOUT costs curl nothing. */
-    if (timeout_ms < 0) {
-        tw_timer_stop(&hk->timer);
-    } else if (timeout_ms == 0) {
-        /* curl must not be re-entered from its own callback */
-        tw_timer_stop(&hk->timer);
-        tw_defer_post(hk->loop, &hk->kick);
-    } else {
-        tw_timer_start(hk->loop, &hk->timer, (uint64_t)timeout_ms);
-    }
-    return 0;
-}
-
 /* ---- per-transfer callbacks ---- */
-
-static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    struct hrun *run = clientp;
-    struct hk *hk = run->hk;
-    int fd;
-
-    fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        /* curl only says "could not connect"; the errno tells a full fd
-         * table (local) from anything else */
-        run->err = errno;
-        return CURL_SOCKET_BAD;
-    }
-    if ((size_t)fd >= hk->nfd_def) {
-        size_t n = hk->nfd_def ? hk->nfd_def : 64;
-        const struct tp_def **p;
-
-        while (n <= (size_t)fd)
-            n *= 2;
-        p = realloc(hk->fd_def, n * sizeof(*p));
-        if (!p) {
-            close(fd); /* never connected: nothing to reset */
-            run->err = ENOMEM;
-            return CURL_SOCKET_BAD;
-        }
-        memset(p + hk->nfd_def, 0, (n - hk->nfd_def) * sizeof(*p));
-        hk->fd_def = p;
-        hk->nfd_def = n;
-    }
-    /* curl 7.88 closes a socket whose connect it has not seen complete with
-     * a plain close(), bypassing on_close (a cancel in that window): armed
-     * now, that close resets too instead of leaving us a TIME_WAIT */
-    if (!run->t->def->graceful) {
-        struct linger l = {.l_onoff = 1, .l_linger = 0};
-
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    }
-    hk->fd_def[fd] = run->t->def;
-    run->fd = fd;
-    run->open_ns = tw_now_ns();
-    run->up_ns = 0;
-    run->ssl_seen = NULL; /* a new connection: its SSL* may reuse the address */
-    return fd;
-}
-
-static int on_close(void *clientp, curl_socket_t fd)
-{
-    struct hk *hk = clientp;
-    const struct tp_def *def = NULL;
-
-    if (fd >= 0 && (size_t)fd < hk->nfd_def) {
-        def = hk->fd_def[fd];
-        hk->fd_def[fd] = NULL;
-    }
-    /* a cancelled probe stops at once, whatever its close policy; a socket
-     * we did not open cannot happen, and gets the default */
-    if (def && !hk->aborting)
-        tp_close(hk->e, def, fd);
-    else
-        tw_sock_abort(fd);
-    return 0;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *clientp)
 {
@@ -340,12 +58,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *clientp)
     size_t len = size * n, room;
 
     run->body_total += len;
-    if (!run->t->def->expect_body)
+    if (!http_opts(run->t->def)->expect_body)
         return len;
     if (!run->body) {
         run->body = malloc(BODY_KEEP + 1);
         if (!run->body) {
-            run->err = ENOMEM; /* local: curl's write error would blame the target */
+            run->cr.err = ENOMEM; /* local: curl's write error would blame the target */
             return 0;
         }
     }
@@ -372,7 +90,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *clientp)
     if (!run->maybe_tls)
         return len;
     /* the certificates are only reachable while the connection lives */
-    if (curl_easy_getinfo(run->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+    if (run->ssl_conn != run->cr.conns) {
+        run->ssl_seen = NULL; /* a new connection: its SSL* may reuse the address */
+        run->ssl_conn = run->cr.conns;
+    }
+    if (curl_easy_getinfo(run->cr.easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
         ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals &&
         ti->internals != run->ssl_seen) {
         run->ssl_seen = ti->internals;
@@ -423,7 +145,7 @@ static bool tls_code(CURLcode c)
  * handle leaves the multi, for a finished transfer and a cancelled one. */
 static void measure(struct hrun *run, CURLcode code, struct tp_result *r)
 {
-    CURL *c = run->easy;
+    CURL *c = run->cr.easy;
     curl_off_t nl = 0, co = 0, ap = 0, pre = 0, st = 0, tot = 0, from;
     long status = 0, redirects = 0, verify = -1;
 
@@ -442,17 +164,17 @@ static void measure(struct hrun *run, CURLcode code, struct tp_result *r)
         from = pre;
     r->phase[TP_PH_PROCESSING] = st ? span(from, st) : 0;
     r->phase[TP_PH_TRANSFER] = st ? span(st, tot) : 0;
-    if (!co && run->up_ns) {
-        r->phase[TP_PH_CONNECT] = (double)(run->up_ns - run->open_ns) / 1e9;
+    if (!co && run->cr.up_ns) {
+        r->phase[TP_PH_CONNECT] = (double)(run->cr.up_ns - run->cr.open_ns) / 1e9;
         /* a handshake that failed did end; one still running did not */
         if (tls_code(code) || verify_code(code))
-            r->phase[TP_PH_TLS] = (double)(tw_now_ns() - run->up_ns) / 1e9;
+            r->phase[TP_PH_TLS] = (double)(tw_now_ns() - run->cr.up_ns) / 1e9;
     }
 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects);
-    r->status = (int)status;
-    r->redirects = (int)redirects;
+    r->kind_val[HTTP_STATUS] = status;
+    r->kind_val[HTTP_REDIRECTS] = redirects;
     /* curl records the chain's verdict also when not enforcing it */
     if (r->tls || verify_code(code))
         curl_easy_getinfo(c, CURLINFO_SSL_VERIFYRESULT, &verify);
@@ -508,7 +230,7 @@ static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
     case CURLE_SSL_CONNECT_ERROR:
         /* the errno says refused, unreachable, reset, or out of local
          * ports (EADDRNOTAVAIL: local) better than curl's code */
-        curl_easy_getinfo(run->easy, CURLINFO_OS_ERRNO, &oserr);
+        curl_easy_getinfo(run->cr.easy, CURLINFO_OS_ERRNO, &oserr);
         if (oserr > 0) {
             from_errno(run, r, (int)oserr);
             return;
@@ -533,7 +255,7 @@ static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
         fail(r, "http", text);
 }
 
-static bool status_ok(const struct tp_def *d, int status)
+static bool status_ok(const struct tp_http_opts *d, int status)
 {
     if (!d->nstatus)
         return status >= 200 && status <= 299;
@@ -543,7 +265,7 @@ static bool status_ok(const struct tp_def *d, int status)
     return false;
 }
 
-static void status_detail(const struct tp_def *d, int status, char *buf, size_t len)
+static void status_detail(const struct tp_http_opts *d, int status, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "status %d not in ", status);
 
@@ -561,22 +283,22 @@ static void status_detail(const struct tp_def *d, int status, char *buf, size_t 
 
 static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
 {
-    const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *d = http_opts(run->t->def);
 
-    if (run->err) {
+    if (run->cr.err) {
         /* socket() failed or we could not watch the socket: curl's code
          * (could not connect) would blame the target */
-        from_errno(run, r, run->err);
+        from_errno(run, r, run->cr.err);
         return;
     }
     if (code != CURLE_OK) {
         judge_curl(run, code, r);
         return;
     }
-    if (!status_ok(d, r->status)) {
+    if (!status_ok(d, (int)r->kind_val[HTTP_STATUS])) {
         r->outcome = TP_FAILURE;
         r->reason = "status";
-        status_detail(d, r->status, r->detail, sizeof(r->detail));
+        status_detail(d, (int)r->kind_val[HTTP_STATUS], r->detail, sizeof(r->detail));
         return;
     }
     if (d->expect_body) {
@@ -606,58 +328,27 @@ static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
 /* abort: the transfer is unfinished (cancel, fini, a local failure) */
 static void release(struct hrun *run, bool abort)
 {
-    struct hk *hk = run->hk;
-
-    /* Removing an unfinished transfer closes its connection, through
-     * on_close (RST, whatever the policy: a cancel stops at once), or while
-     * it is still connecting with a plain close() that the SO_LINGER 0 set
-     * in on_open turns into an RST as well. With FORBID_REUSE nothing else
-     * closes during this call. */
-    hk->aborting = abort;
-    curl_multi_remove_handle(hk->multi, run->easy);
-    hk->aborting = false;
-    if (run->hs)
-        run->hs->run = NULL; /* a socket curl keeps after the transfer */
-    tw__list_del(&run->link);
-    curl_easy_cleanup(run->easy);
+    tp_curl_remove(&run->cr, abort);
+    curl_easy_cleanup(run->cr.easy);
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
     free(run->body);
     free(run);
 }
 
-static void finish(struct hrun *run, CURLcode code)
+static void finish(struct tp_curl_run *cr, CURLcode code)
 {
-    struct tp_engine *e = run->hk->e;
+    struct hrun *run = tw__container_of(cr, struct hrun, cr);
+    struct tp_engine *e = run->t->engine;
     struct tp_target *t = run->t;
     struct tp_result r;
 
     measure(run, code, &run->r);
     judge(run, code, &run->r);
     r = run->r;
-    release(run, run->doomed);
+    release(run, run->cr.doomed);
     t->run = NULL;
     tp_probe_done(e, t, &r);
-}
-
-static void reap_doomed(struct hk *hk)
-{
-    /* finishing reports to the engine, which may start or cancel other
-     * runs: restart the walk after each one */
-    while (hk->doomed) {
-        struct tw_list *n;
-
-        hk->doomed = false;
-        for (n = hk->runs.next; n != &hk->runs; n = n->next) {
-            struct hrun *run = tw__container_of(n, struct hrun, link);
-
-            if (run->doomed) {
-                hk->doomed = true;
-                finish(run, CURLE_OK);
-                break;
-            }
-        }
-    }
 }
 
 static int add_header(struct curl_slist **list, const char *line)
@@ -672,7 +363,7 @@ static int add_header(struct curl_slist **list, const char *line)
 
 static int build_lists(struct hrun *run)
 {
-    const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *d = http_opts(run->t->def);
     const struct tp_target *t = run->t;
     char line[512];
     int err;
@@ -725,11 +416,11 @@ static int build_lists(struct hrun *run)
 static CURLcode setup(struct hrun *run)
 {
     const struct tp_def *d = run->t->def;
-    CURL *c = run->easy;
-    const char *method = d->method ? d->method : "GET";
+    const struct tp_http_opts *o = http_opts(d);
+    CURL *c = run->cr.easy;
+    const char *method = o->method ? o->method : "GET";
     CURLcode rc;
 
-    SET(CURLOPT_PRIVATE, run);
     SET(CURLOPT_URL, run->t->target);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -766,16 +457,16 @@ static CURLcode setup(struct hrun *run)
          * GET as browsers do */
         bool post = strcmp(method, "POST") == 0;
 
-        if (d->body || post) {
-            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(d->body ? strlen(d->body) : 0));
-            SET(CURLOPT_POSTFIELDS, d->body ? d->body : "");
+        if (o->body || post) {
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(o->body ? strlen(o->body) : 0));
+            SET(CURLOPT_POSTFIELDS, o->body ? o->body : "");
         }
-        if (!post && (strcmp(method, "GET") != 0 || d->body))
+        if (!post && (strcmp(method, "GET") != 0 || o->body))
             SET(CURLOPT_CUSTOMREQUEST, method);
     }
-    if (d->max_redirects > 0) {
+    if (o->max_redirects > 0) {
         SET(CURLOPT_FOLLOWLOCATION, 1L);
-        SET(CURLOPT_MAXREDIRS, (long)d->max_redirects);
+        SET(CURLOPT_MAXREDIRS, (long)o->max_redirects);
     }
     SET(CURLOPT_SSL_VERIFYPEER, d->tls_verify ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, d->tls_verify ? 2L : 0L);
@@ -786,7 +477,7 @@ static CURLcode setup(struct hrun *run)
          * keeps curl from caching the parsed store in the multi handle:
          * every probe would parse the whole bundle again (~25 ms of CPU).
          * Without a bundle the directory is the system store: kept. */
-        if (d->ca_file || has_bundle)
+        if (d->ca_file || tp_curl_has_bundle())
             SET(CURLOPT_CAPATH, NULL);
         if (d->ca_file)
             SET(CURLOPT_CAINFO, d->ca_file);
@@ -796,10 +487,6 @@ static CURLcode setup(struct hrun *run)
 #endif
     }
 
-    SET(CURLOPT_OPENSOCKETFUNCTION, on_open);
-    SET(CURLOPT_OPENSOCKETDATA, run);
-    SET(CURLOPT_CLOSESOCKETFUNCTION, on_close);
-    SET(CURLOPT_CLOSESOCKETDATA, run->hk);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, run);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -813,87 +500,52 @@ static CURLcode setup(struct hrun *run)
 
 static int http_init(struct tp_engine *e)
 {
-    struct hk *hk;
+    struct tp_curl *cm;
+    int err = tp_curl_new(e, &cm);
 
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return global_rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-    hk = calloc(1, sizeof(*hk));
-    if (!hk)
-        return -ENOMEM;
-    hk->multi = curl_multi_init();
-    if (!hk->multi) {
-        free(hk);
-        return -ENOMEM;
-    }
-    hk->e = e;
-    hk->loop = tp_engine_loop(e);
-    tw_timer_init(&hk->timer, on_timer, hk);
-    tw_defer_init(&hk->kick, on_kick, hk);
-    tw__list_init(&hk->runs);
-    tw__list_init(&hk->socks);
-    curl_multi_setopt(hk->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(hk->multi, CURLMOPT_SOCKETDATA, hk);
-    curl_multi_setopt(hk->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
-    curl_multi_setopt(hk->multi, CURLMOPT_TIMERDATA, hk);
-    /* one connection per probe, never shared by two transfers */
-    curl_multi_setopt(hk->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-    *tp_engine_kind_data(e, TP_HTTP) = hk;
-    return 0;
+    if (err == 0)
+        *tp_engine_kind_data(e, &tp_kind_http) = cm;
+    return err;
 }
 
 static void http_fini(struct tp_engine *e)
 {
-    void **slot = tp_engine_kind_data(e, TP_HTTP);
-    struct hk *hk = *slot;
+    void **slot = tp_engine_kind_data(e, &tp_kind_http);
+    struct tp_curl *cm = *slot;
+    struct tp_curl_run *cr;
 
-    if (!hk)
+    if (!cm)
         return;
-    while (!tw__list_empty(&hk->runs)) {
-        struct hrun *run = tw__container_of(hk->runs.next, struct hrun, link);
+    while ((cr = tp_curl_first(cm))) {
+        struct hrun *run = tw__container_of(cr, struct hrun, cr);
         struct tp_target *t = run->t;
 
         release(run, true);
         t->run = NULL;
     }
-    curl_multi_cleanup(hk->multi);
-    tw_timer_stop(&hk->timer);
-    tw_defer_cancel(&hk->kick);
-    /* watchers curl never removed: their descriptors are closed by now and
-     * the numbers may be someone else's, so no EPOLL_CTL_DEL */
-    while (!tw__list_empty(&hk->socks)) {
-        struct hsock *hs = tw__container_of(hk->socks.next, struct hsock, link);
-
-        tw_io_forget(&hs->io);
-        tw__list_del(&hs->link);
-        free(hs);
-    }
-    free(hk->fd_def);
-    free(hk);
+    tp_curl_free(cm);
     *slot = NULL;
 }
 
 static int http_start(struct tp_engine *e, struct tp_target *t)
 {
-    struct hk *hk = *tp_engine_kind_data(e, TP_HTTP);
+    struct tp_curl *cm = *tp_engine_kind_data(e, &tp_kind_http);
     struct hrun *run;
     CURLcode rc;
-    CURLMcode mc;
     int err;
 
-    if (!hk || !t || !t->def || t->run)
+    if (!cm || !t || !t->def || t->run)
         return -EINVAL;
     run = calloc(1, sizeof(*run));
     if (!run)
         return -ENOMEM;
-    tw__list_init(&run->link);
-    run->hk = hk;
     run->t = t;
     run->r.verify = -1;
-    run->fd = CURL_SOCKET_BAD;
-    run->maybe_tls = t->ep.https || t->def->max_redirects > 0;
-    run->easy = curl_easy_init();
-    if (!run->easy) {
+    run->maybe_tls = t->ep.https || http_opts(t->def)->max_redirects > 0;
+    run->cr.def = t->def;
+    run->cr.done = finish;
+    run->cr.easy = curl_easy_init();
+    if (!run->cr.easy) {
         free(run);
         return -ENOMEM;
     }
@@ -907,19 +559,13 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
             : -EINVAL;
         goto fail;
     }
-    /* curl asks for its first timeout from in here (0: the kick), so
-     * nothing of the transfer runs before start returns */
-    mc = curl_multi_add_handle(hk->multi, run->easy);
-    if (mc != CURLM_OK) {
-        err = mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+    if ((err = tp_curl_add(cm, &run->cr)) < 0)
         goto fail;
-    }
-    tw__list_add_tail(&hk->runs, &run->link);
     t->run = run;
     return 0;
 
 fail:
-    curl_easy_cleanup(run->easy);
+    curl_easy_cleanup(run->cr.easy);
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
     free(run);
@@ -935,8 +581,7 @@ static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
     /* what the engine reports is its own timeout; add what was measured */
     measure(run, CURLE_OK, &run->r);
     memcpy(r->phase, run->r.phase, sizeof(r->phase));
-    r->status = run->r.status;
-    r->redirects = run->r.redirects;
+    memcpy(r->kind_val, run->r.kind_val, sizeof(r->kind_val));
     r->tls = run->r.tls;
     r->cert_expiry = run->r.cert_expiry;
     r->leaf_expiry = run->r.leaf_expiry;
@@ -945,9 +590,291 @@ static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
     t->run = NULL;
 }
 
-const struct tp_kind_ops tp_http_ops = {
+/* ---- config ---- */
+
+/* An http:// or https:// URL; the port defaults to 80 or 443. */
+static int http_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
+{
+    return tp_url_parse(target, ep, why);
+}
+
+static bool check_method(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+
+    if (!tp_is_token(a->s)) {
+        tp_cfg_err(c, &a->v->at, "bad method %s: expected an HTTP token like GET or HEAD",
+                   tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool set_method(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->method = tp_cfg_dup(c, a->s)) != NULL;
+}
+
+static bool default_method(struct tp_cfgctx *c, struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->method = tp_cfg_dup(c, "GET")) != NULL;
+}
+
+static void free_method(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->method);
+    o->method = NULL;
+}
+
+/* "200" or "200-299": 0, or why not (1: not that form, 2: not 100 to 599,
+ * 3: backwards). */
+static int parse_status(const char *s, unsigned long *lo, unsigned long *hi)
+{
+    const char *dash = strchr(s, '-');
+    char a[8];
+
+    if (dash) {
+        size_t n = (size_t)(dash - s);
+        if (n >= sizeof(a))
+            n = sizeof(a) - 1;
+        memcpy(a, s, n);
+        a[n] = '\0';
+    }
+    if (!(dash ? tp_parse_uint(a, 0, 9999, lo) && tp_parse_uint(dash + 1, 0, 9999, hi)
+               : tp_parse_uint(s, 0, 9999, lo) && (*hi = *lo, true)))
+        return 1;
+    if (*lo < 100 || *lo > 599 || *hi < 100 || *hi > 599)
+        return 2;
+    return *lo > *hi ? 3 : 0;
+}
+
+static bool check_status(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+    unsigned long lo, hi;
+
+    switch (parse_status(a->s, &lo, &hi)) {
+    case 1:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: expected a status like 200 or a range "
+                                 "like 200-299", tp_qs(&q, a->s));
+        return false;
+    case 2:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: status codes are 100 to 599",
+                   tp_qs(&q, a->s));
+        return false;
+    case 3:
+        tp_cfg_err(c, &a->v->at, "bad expect_status %s: the range is backwards",
+                   tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool add_status(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+    struct tp_range *grown = realloc(o->status, (o->nstatus + 1) * sizeof(*grown));
+    unsigned long lo, hi;
+
+    if (!grown) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    o->status = grown;
+    parse_status(a->s, &lo, &hi);
+    o->status[o->nstatus++] = (struct tp_range){(uint16_t)lo, (uint16_t)hi};
+    return true;
+}
+
+static bool default_status(struct tp_cfgctx *c, struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    if (!(o->status = calloc(1, sizeof(*o->status)))) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    o->status[0] = (struct tp_range){200, 299};
+    o->nstatus = 1;
+    return true;
+}
+
+static void free_status(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->status);
+    o->status = NULL;
+    o->nstatus = 0;
+}
+
+static bool check_header(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+    const char *name = a->name->s, *val;
+    char what[120];
+
+    if (a->name->len != strlen(name) || !tp_is_token(name)) {
+        tp_cfg_err(c, &a->name->at, "bad header name %s: expected an HTTP token (letters, "
+                                    "digits, !#$%%&'*+-.^_`|~)", tp_quote(&q, name, a->name->len));
+        return false;
+    }
+    if (a->v->shape == TP_V_NULL) {
+        tp_cfg_err(c, &a->v->at, "header %s has no value (write \"\" for an empty one)",
+                   tp_qs(&q, name));
+        return false;
+    }
+    snprintf(what, sizeof(what), "header %s", tp_qs(&q, name));
+    if (!(val = tp_val_str(c, what, a->v, "a string")))
+        return false;
+    if (strpbrk(val, "\r\n")) {
+        tp_cfg_err(c, &a->v->at, "header %s value contains a line break", tp_qs(&q, name));
+        return false;
+    }
+    return true;
+}
+
+static bool add_header_key(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return tp_set_kv(c, &o->headers, &o->nheaders, a->name->s, a->v->s);
+}
+
+static void free_headers(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    tp_free_kv(&o->headers, &o->nheaders);
+}
+
+/* Nothing written after "body:" is refused with a hint: "" is how an empty
+ * body is asked for. */
+static bool check_body(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    if (a->v->shape == TP_V_NULL && a->v->len == 0) {
+        tp_cfg_err(c, &a->v->at, "body has no value (write \"\" for an empty one)");
+        return false;
+    }
+    return tp_val_str(c, "body", a->v, "a string") != NULL;
+}
+
+static bool set_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    return (o->body = tp_cfg_dup(c, a->v->s)) != NULL;
+}
+
+static void free_body(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    free(o->body);
+    o->body = NULL;
+}
+
+static bool set_expect_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    o->expect_body = a->rx.text;
+    o->expect_body_re = a->rx.re;
+    def->has_regex = true;
+    return true;
+}
+
+static void free_expect_body(struct tp_def *def)
+{
+    struct tp_http_opts *o = def->opts;
+
+    if (o->expect_body)
+        regfree(&o->expect_body_re);
+    free(o->expect_body);
+    o->expect_body = NULL;
+}
+
+static bool set_redirects(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_http_opts *o = def->opts;
+
+    o->max_redirects = a->u;
+    return true;
+}
+
+static const struct tp_key http_keys[] = {
+    {.name = "method", .type = TP_T_STR, .what = "an HTTP method like GET",
+     .validate = check_method, .apply = set_method, .absent = default_method,
+     .free = free_method},
+    {.name = "expect_status", .type = TP_T_LIST,
+     .what = "a status like 200 or a range like 200-299",
+     .list_what = "a list of statuses and ranges", .validate = check_status,
+     .apply = add_status, .absent = default_status, .free = free_status},
+    {.name = "headers", .type = TP_T_MAP, .what = "header", .fold = true,
+     .validate = check_header, .apply = add_header_key, .free = free_headers},
+    {.name = "body", .type = TP_T_VALUE, .validate = check_body, .apply = set_body,
+     .free = free_body},
+    {.name = "expect_body", .type = TP_T_REGEX, .apply = set_expect_body,
+     .free = free_expect_body},
+    {.name = "max_redirects", .type = TP_T_UINT, .lo = 0, .hi = 20, .apply = set_redirects},
+};
+
+/* ---- output ---- */
+
+static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last)
+        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_STATUS]);
+}
+
+static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (!t->have_last)
+        return;
+    for (int i = 0; i < TP_NPHASE; i++) {
+        tu_prom_begin(p, NULL);
+        tu_prom_labels(p, l);
+        tu_prom_label(p, "phase", tp_phase_names[i]);
+        tu_prom_value(p, "%.6f", t->last.phase[i]);
+    }
+}
+
+static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last)
+        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_REDIRECTS]);
+}
+
+static const struct tp_metric http_metrics[] = {
+    {"probe_http_status_code", "HTTP status of the last response", m_status},
+    {"probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", m_phases},
+    {"probe_http_redirects", "Redirects followed by the last probe", m_redirects},
+};
+
+static void http_json(FILE *f, const struct tp_result *r)
+{
+    if (r->kind_val[HTTP_STATUS])
+        fprintf(f, ",\"status\":%ld", r->kind_val[HTTP_STATUS]);
+}
+
+const struct tp_kind tp_kind_http = {
+    .name = "http",
+    .keys = http_keys,
+    .nkeys = sizeof(http_keys) / sizeof(http_keys[0]),
+    .common = TP_KEYS_TLS,
+    .opts_size = sizeof(struct tp_http_opts),
+    .parse_target = http_parse_target,
     .init = http_init,
     .fini = http_fini,
     .start = http_start,
     .cancel = http_cancel,
+    .metrics = http_metrics,
+    .nmetrics = sizeof(http_metrics) / sizeof(http_metrics[0]),
+    .json = http_json,
 };

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -30,10 +29,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "probe/config.h"
+#include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/sock.h"
 #include "twkit/time.h"
+
+extern const struct tp_kind tp_kind_tls;
 
 struct tls_kind {
     BIO_METHOD *wmeth;
@@ -184,7 +187,7 @@ static SSL_CTX *make_ctx(const struct tp_config *cfg, const struct tp_def *def)
 
 static void tls_fini(struct tp_engine *e)
 {
-    void **slot = tp_engine_kind_data(e, TP_TLS);
+    void **slot = tp_engine_kind_data(e, &tp_kind_tls);
     struct tls_kind *k = *slot;
 
     if (!k)
@@ -206,7 +209,7 @@ static int tls_init(struct tp_engine *e)
         free(k);
         return -ENOMEM;
     }
-    *tp_engine_kind_data(e, TP_TLS) = k;
+    *tp_engine_kind_data(e, &tp_kind_tls) = k;
     k->ndefs = cfg->ndefs;
     if (!(k->wmeth = wbio_method())) {
         tls_fini(e);
@@ -216,7 +219,7 @@ static int tls_init(struct tp_engine *e)
         const struct tp_def *def = &cfg->defs[i];
         size_t j;
 
-        if (def->kind != TP_TLS)
+        if (def->kind != &tp_kind_tls)
             continue;
         for (j = 0; j < i; j++)
             if (k->ctx[j] && same_ca(cfg->defs[j].ca_file, def->ca_file))
@@ -231,40 +234,6 @@ static int tls_init(struct tp_engine *e)
         }
     }
     return 0;
-}
-
-/* ---- certificate expiry ---- */
-
-static double not_after(const X509 *x)
-{
-    const ASN1_TIME *at = x ? X509_get0_notAfter(x) : NULL;
-    struct tm tm;
-
-    if (!at || !ASN1_TIME_to_tm(at, &tm))
-        return 0;
-    return (double)timegm(&tm);
-}
-
-void tp_tls_expiry(struct ssl_st *ssl, struct tp_result *r)
-{
-    STACK_OF(X509) *chain;
-    double leaf, earliest;
-
-    if (!ssl)
-        return;
-    leaf = not_after(SSL_get0_peer_certificate(ssl));
-    earliest = leaf;
-    /* The client side's chain starts with the leaf; the leaf is counted
-     * above as well, so a chain that omits it (a server-side SSL) is fine. */
-    chain = SSL_get_peer_cert_chain(ssl);
-    for (int i = 0; chain && i < sk_X509_num(chain); i++) {
-        double na = not_after(sk_X509_value(chain, i));
-        if (na > 0 && (earliest == 0 || na < earliest))
-            earliest = na;
-    }
-    r->tls = true;
-    r->leaf_expiry = leaf;
-    r->cert_expiry = earliest;
 }
 
 /* ---- one probe ---- */
@@ -423,7 +392,8 @@ static bool ip_literal(const char *name, char *buf, size_t len)
 /* SNI and the name or address the certificate must match. */
 static int set_peer_name(SSL *ssl, const struct tp_target *t)
 {
-    const char *name = t->def->server_name ? t->def->server_name : t->ep.host;
+    const struct tp_tls_opts *o = t->def->opts;
+    const char *name = o->server_name ? o->server_name : t->ep.host;
     char buf[256];
     size_t len = strlen(name);
 
@@ -467,7 +437,7 @@ static int ssl_setup(struct tls_run *run, struct tls_kind *k)
 static void on_connect(tw_connect *req, int fd_or_err)
 {
     struct tls_run *run = req->data;
-    struct tls_kind *k = *tp_engine_kind_data(run->e, TP_TLS);
+    struct tls_kind *k = *tp_engine_kind_data(run->e, &tp_kind_tls);
     int err;
 
     run->connect_ns = req->connect_ns;
@@ -537,4 +507,54 @@ static void tls_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
     run_free(run);
 }
 
-const struct tp_kind_ops tp_tls_ops = {tls_init, tls_fini, tls_start, tls_cancel};
+/* ---- config ---- */
+
+static bool check_server_name(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+
+    if (!tp_hostname_valid(a->s, strlen(a->s))) {
+        tp_cfg_err(c, &a->v->at, "bad server_name %s: expected a DNS name", tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool set_server_name(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    struct tp_tls_opts *o = def->opts;
+
+    return (o->server_name = tp_cfg_dup(c, a->s)) != NULL;
+}
+
+static void free_server_name(struct tp_def *def)
+{
+    struct tp_tls_opts *o = def->opts;
+
+    free(o->server_name);
+    o->server_name = NULL;
+}
+
+static const struct tp_key tls_keys[] = {
+    {.name = "server_name", .type = TP_T_STR, .what = "a DNS name",
+     .validate = check_server_name, .apply = set_server_name, .free = free_server_name},
+};
+
+/* "host" or "host:port", port 443 by default. */
+static int tls_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
+{
+    return tp_hostport_parse(target, ep, 443, why);
+}
+
+const struct tp_kind tp_kind_tls = {
+    .name = "tls",
+    .keys = tls_keys,
+    .nkeys = sizeof(tls_keys) / sizeof(tls_keys[0]),
+    .common = TP_KEYS_TLS,
+    .opts_size = sizeof(struct tp_tls_opts),
+    .parse_target = tls_parse_target,
+    .init = tls_init,
+    .fini = tls_fini,
+    .start = tls_start,
+    .cancel = tls_cancel,
+};

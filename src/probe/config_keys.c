@@ -1,0 +1,603 @@
+/* twkit probe: the config keys every kind shares, and what key tables are
+ * made of (config.h): values converted to a key's type, the messages for
+ * values of the wrong type, and small helpers for the kinds' own keys.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "probe/config.h"
+#include "twkit/time.h"
+
+/* ---- small helpers ---- */
+
+char *tp_cfg_dupn(struct tp_cfgctx *c, const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (!p) {
+        tp_cfg_oom(c);
+        return NULL;
+    }
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *tp_cfg_dup(struct tp_cfgctx *c, const char *s) { return tp_cfg_dupn(c, s, strlen(s)); }
+
+bool tp_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (!tp_is_digit(*s) || v > hi)
+            return false;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    if (v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+char *tp_fmt_ms(char *buf, size_t n, uint64_t ms)
+{
+    if (ms && ms % 1000 == 0)
+        snprintf(buf, n, "%" PRIu64 "s", ms / 1000);
+    else
+        snprintf(buf, n, "%" PRIu64 "ms", ms);
+    return buf;
+}
+
+bool tp_is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!tp_is_alnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
+
+bool tp_set_kv(struct tp_cfgctx *c, struct tp_kv **kv, size_t *n, const char *k, const char *v)
+{
+    char *nv;
+
+    for (size_t i = 0; i < *n; i++) {
+        if (!strcmp((*kv)[i].key, k)) {
+            if (!(nv = tp_cfg_dup(c, v)))
+                return false;
+            free((*kv)[i].value);
+            (*kv)[i].value = nv;
+            return true;
+        }
+    }
+    struct tp_kv *grown = realloc(*kv, (*n + 1) * sizeof(**kv));
+    if (!grown) {
+        tp_cfg_oom(c);
+        return false;
+    }
+    *kv = grown;
+    grown[*n].key = tp_cfg_dup(c, k);
+    grown[*n].value = tp_cfg_dup(c, v);
+    if (!grown[*n].key || !grown[*n].value) {
+        free(grown[*n].key);
+        free(grown[*n].value);
+        return false;
+    }
+    (*n)++;
+    return true;
+}
+
+void tp_free_kv(struct tp_kv **kv, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++) {
+        free((*kv)[i].key);
+        free((*kv)[i].value);
+    }
+    free(*kv);
+    *kv = NULL;
+    *n = 0;
+}
+
+/* ---- values of each type ---- */
+
+const char *tp_val_kind(const struct tp_val *v)
+{
+    switch (v->shape) {
+    case TP_V_MAP:
+        return "a mapping";
+    case TP_V_LIST:
+        return "a sequence";
+    default:
+        return "a single value";
+    }
+}
+
+/* YAML's "\0" escape could put a NUL in a string, and C strings would cut
+ * it there. */
+const char *tp_val_str(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
+                       const char *what)
+{
+    if (v->shape == TP_V_MAP || v->shape == TP_V_LIST) {
+        tp_cfg_err(c, &v->at, "%s must be %s, not %s", key, what, tp_val_kind(v));
+        return NULL;
+    }
+    if (v->shape == TP_V_NULL) {
+        tp_cfg_err(c, &v->at, "%s has no value (expected %s)", key, what);
+        return NULL;
+    }
+    if (strlen(v->s) != v->len) {
+        tp_cfg_err(c, &v->at, "%s contains a NUL byte", key);
+        return NULL;
+    }
+    return v->s;
+}
+
+static bool get_duration(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
+                         uint64_t min_ms, uint64_t *out)
+{
+    struct tp_quoted q;
+    char b[32];
+    uint64_t ms;
+    const char *s = tp_val_str(c, key, v, "a duration like 5s or 500ms");
+    int rc;
+
+    if (!s)
+        return false;
+    rc = tw_parse_duration(s, &ms);
+    if (rc == -ERANGE) {
+        tp_cfg_err(c, &v->at, "bad %s %s: too long", key, tp_qs(&q, s));
+        return false;
+    }
+    if (rc < 0) {
+        tp_cfg_err(c, &v->at, "bad %s %s: expected a duration like 5s or 500ms", key,
+                   tp_qs(&q, s));
+        return false;
+    }
+    if (ms < min_ms) {
+        if (min_ms == 1)
+            tp_cfg_err(c, &v->at, "bad %s %s: must be more than 0", key, tp_qs(&q, s));
+        else
+            tp_cfg_err(c, &v->at, "bad %s %s: must be at least %s", key, tp_qs(&q, s),
+                       tp_fmt_ms(b, sizeof(b), min_ms));
+        return false;
+    }
+    *out = ms;
+    return true;
+}
+
+static bool get_uint(struct tp_cfgctx *c, const char *key, const struct tp_val *v, unsigned lo,
+                     unsigned hi, unsigned *out)
+{
+    struct tp_quoted q;
+    unsigned long n;
+    const char *s = tp_val_str(c, key, v, "an integer");
+
+    if (!s)
+        return false;
+    if (!tp_parse_uint(s, lo, hi, &n)) {
+        tp_cfg_err(c, &v->at, "bad %s %s: expected an integer from %u to %u", key,
+                   tp_qs(&q, s), lo, hi);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+static bool get_bool(struct tp_cfgctx *c, const char *key, const struct tp_val *v, bool *out)
+{
+    struct tp_quoted q;
+    const char *s = tp_val_str(c, key, v, "true or false");
+
+    if (!s)
+        return false;
+    if (!strcasecmp(s, "true") || !strcasecmp(s, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!strcasecmp(s, "false") || !strcasecmp(s, "no")) {
+        *out = false;
+        return true;
+    }
+    tp_cfg_err(c, &v->at, "bad %s %s: expected true or false", key, tp_qs(&q, s));
+    return false;
+}
+
+char *tp_cfg_path(struct tp_cfgctx *c, const char *rel)
+{
+    char *p;
+
+    if (rel[0] == '/' || !c->dir[0])
+        return tp_cfg_dup(c, rel);
+    if (asprintf(&p, "%s%s", c->dir, rel) < 0) {
+        tp_cfg_oom(c);
+        return NULL;
+    }
+    return p;
+}
+
+static bool get_path(struct tp_cfgctx *c, const char *key, const struct tp_val *v, char **out)
+{
+    struct tp_quoted q;
+    struct stat st;
+    const char *s = tp_val_str(c, key, v, "a file name");
+    char *p;
+    FILE *f;
+
+    if (!s)
+        return false;
+    if (!*s) {
+        tp_cfg_err(c, &v->at, "%s is empty", key);
+        return false;
+    }
+    if (!(p = tp_cfg_path(c, s)))
+        return false;
+    /* Opening it is the only honest readability test (access() answers for
+     * the real uid, and a directory "opens" but cannot be read as PEM). */
+    f = fopen(p, "r");
+    if (!f || (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))) {
+        int e = f ? EISDIR : errno;
+        tp_cfg_err(c, &v->at, "cannot read %s %s: %s", key, tp_qs(&q, s), strerror(e));
+        if (f)
+            fclose(f);
+        free(p);
+        return false;
+    }
+    fclose(f);
+    *out = p;
+    return true;
+}
+
+static bool get_regex(struct tp_cfgctx *c, const char *key, const struct tp_val *v, char **text,
+                      regex_t *re)
+{
+    struct tp_quoted q;
+    char eb[160];
+    const char *s = tp_val_str(c, key, v, "a regular expression");
+    int rc;
+
+    if (!s)
+        return false;
+    if (!*s) {
+        tp_cfg_err(c, &v->at, "%s is empty", key);
+        return false;
+    }
+    rc = regcomp(re, s, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        regerror(rc, re, eb, sizeof(eb));
+        tp_cfg_err(c, &v->at, "bad %s regex %s: %s", key, tp_qs(&q, s), eb);
+        return false;
+    }
+    if (!(*text = tp_cfg_dup(c, s))) {
+        regfree(re);
+        return false;
+    }
+    return true;
+}
+
+bool tp_key_convert(struct tp_cfgctx *c, const struct tp_key *k, const struct tp_val *v,
+                    struct tp_arg *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->v = v;
+    switch (k->type) {
+    case TP_T_LOADER:
+    case TP_T_VALUE:
+    case TP_T_MAP:
+    case TP_T_LIST:
+        return true;
+    case TP_T_STR:
+        return (a->s = tp_val_str(c, k->name, v, k->what)) != NULL;
+    case TP_T_DURATION:
+        return get_duration(c, k->name, v, k->lo, &a->ms);
+    case TP_T_UINT:
+        return get_uint(c, k->name, v, (unsigned)k->lo, (unsigned)k->hi, &a->u);
+    case TP_T_BOOL:
+        return get_bool(c, k->name, v, &a->b);
+    case TP_T_PATH:
+        return get_path(c, k->name, v, &a->path);
+    case TP_T_REGEX:
+        return get_regex(c, k->name, v, &a->rx.text, &a->rx.re);
+    }
+    return false;
+}
+
+bool tp_key_apply(struct tp_cfgctx *c, const struct tp_key *k, struct tp_def *def,
+                  struct tp_arg *a)
+{
+    if (k->validate && !k->validate(c, a)) {
+        if (k->type == TP_T_PATH)
+            free(a->path);
+        if (k->type == TP_T_REGEX) {
+            regfree(&a->rx.re);
+            free(a->rx.text);
+        }
+        return false;
+    }
+    return !k->apply || k->apply(c, def, a);
+}
+
+/* ---- the common keys ---- */
+
+static bool set_interval(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->interval_ms = a->ms;
+    return true;
+}
+
+static bool set_timeout(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->timeout_ms = a->ms;
+    return true;
+}
+
+static bool set_success(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->success_threshold = a->u;
+    return true;
+}
+
+static bool set_failure(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->failure_threshold = a->u;
+    return true;
+}
+
+static const char *const reserved_labels[] = {"name", "kind", "target", "phase", "errno"};
+
+static bool check_label(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+    const char *name = a->name->s;
+    char what[120];
+    bool ok = a->name->len == strlen(name) && (tp_is_alpha(name[0]) || name[0] == '_');
+
+    for (const char *p = name; ok && *p; p++)
+        ok = tp_is_alnum(*p) || *p == '_';
+    if (!ok) {
+        tp_cfg_err(c, &a->name->at, "bad label name %s: expected letters, digits and _, not "
+                                    "starting with a digit", tp_quote(&q, name, a->name->len));
+        return false;
+    }
+    if (!strncmp(name, "__", 2)) {
+        tp_cfg_err(c, &a->name->at, "bad label name %s: names starting with __ are reserved",
+                   tp_qs(&q, name));
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(reserved_labels) / sizeof(reserved_labels[0]); i++) {
+        if (!strcmp(name, reserved_labels[i])) {
+            tp_cfg_err(c, &a->name->at, "label name %s is reserved (twkit sets name, kind, "
+                                        "target, phase and errno itself)", tp_qs(&q, name));
+            return false;
+        }
+    }
+    if (a->v->shape == TP_V_NULL) {
+        tp_cfg_err(c, &a->v->at, "label %s has no value", tp_qs(&q, name));
+        return false;
+    }
+    snprintf(what, sizeof(what), "label %s", tp_qs(&q, name));
+    return tp_val_str(c, what, a->v, "a string") != NULL;
+}
+
+static bool add_label(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    return tp_set_kv(c, &def->labels, &def->nlabels, a->name->s, a->v->s);
+}
+
+static bool check_close(struct tp_cfgctx *c, const struct tp_arg *a)
+{
+    struct tp_quoted q;
+
+    if (strcmp(a->s, "reset") && strcmp(a->s, "graceful")) {
+        tp_cfg_err(c, &a->v->at, "bad close %s: expected reset or graceful", tp_qs(&q, a->s));
+        return false;
+    }
+    return true;
+}
+
+static bool set_close(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->graceful = !strcmp(a->s, "graceful");
+    return true;
+}
+
+static bool set_tls_verify(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->tls_verify = a->b;
+    return true;
+}
+
+/* Replaces a value from defaults. */
+static bool set_ca_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    free(def->ca_file);
+    def->ca_file = a->path;
+    return true;
+}
+
+static void free_ca_file(struct tp_def *def)
+{
+    free(def->ca_file);
+    def->ca_file = NULL;
+}
+
+const struct tp_key tp_common_keys[TP_NCOMMON] = {
+    [TP_K_NAME] = {"name", TP_T_LOADER},
+    [TP_K_KIND] = {"kind", TP_T_LOADER},
+    [TP_K_TARGET] = {"target", TP_T_LOADER},
+    [TP_K_TARGETS_FILE] = {"targets_file", TP_T_LOADER},
+    [TP_K_INTERVAL] = {"interval", TP_T_DURATION, .lo = 10, .in_defaults = true,
+                       .apply = set_interval},
+    [TP_K_TIMEOUT] = {"timeout", TP_T_DURATION, .lo = 1, .in_defaults = true,
+                      .apply = set_timeout},
+    [TP_K_SUCCESS] = {"success_threshold", TP_T_UINT, .lo = 1, .hi = 1000, .in_defaults = true,
+                      .apply = set_success},
+    [TP_K_FAILURE] = {"failure_threshold", TP_T_UINT, .lo = 1, .hi = 1000, .in_defaults = true,
+                      .apply = set_failure},
+    [TP_K_LABELS] = {"labels", TP_T_MAP, "label", .in_defaults = true,
+                     .validate = check_label, .apply = add_label},
+    [TP_K_CLOSE] = {"close", TP_T_STR, "reset or graceful", .in_defaults = true,
+                    .validate = check_close, .apply = set_close},
+    [TP_K_TLS_VERIFY] = {"tls_verify", TP_T_BOOL, .in_defaults = true, .group = TP_KEYS_TLS,
+                         .apply = set_tls_verify},
+    [TP_K_CA_FILE] = {"ca_file", TP_T_PATH, .in_defaults = true, .group = TP_KEYS_TLS,
+                      .apply = set_ca_file, .free = free_ca_file},
+};
+
+bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
+{
+    for (size_t i = 0; i < TP_NCOMMON; i++)
+        if (key == &tp_common_keys[i])
+            return !key->group || (kind->common & key->group);
+    for (size_t i = 0; i < kind->nkeys; i++)
+        if (key == &kind->keys[i])
+            return true;
+    return false;
+}
+
+/* ---- finding keys ---- */
+
+static bool key_named(const struct tp_key *k, const char *s) { return !strcmp(k->name, s); }
+
+const struct tp_key *tp_key_find(const char *s, const struct tp_kind *kind,
+                                 const struct tp_kind **owner)
+{
+    *owner = NULL;
+    for (size_t i = 0; i < TP_NCOMMON; i++)
+        if (key_named(&tp_common_keys[i], s))
+            return &tp_common_keys[i];
+    for (size_t i = 0; kind && i < kind->nkeys; i++)
+        if (key_named(&kind->keys[i], s)) {
+            *owner = kind;
+            return &kind->keys[i];
+        }
+    for (size_t j = 0; j < tp_nkinds; j++)
+        for (size_t i = 0; i < tp_kinds[j]->nkeys; i++)
+            if (key_named(&tp_kinds[j]->keys[i], s)) {
+                *owner = tp_kinds[j];
+                return &tp_kinds[j]->keys[i];
+            }
+    return NULL;
+}
+
+bool tp_kind_takes_named(const struct tp_kind *kind, const void *name)
+{
+    const struct tp_kind *owner;
+    const struct tp_key *k = tp_key_find(name, kind, &owner);
+
+    return k && tp_kind_takes(kind, k);
+}
+
+size_t tp_key_names(bool only_defaults, const char **cands, char *buf, size_t len)
+{
+    size_t n = 0, used = 0;
+
+    for (size_t j = 0; j <= tp_nkinds; j++) {
+        const struct tp_key *keys = j ? tp_kinds[j - 1]->keys : tp_common_keys;
+        size_t nkeys = j ? tp_kinds[j - 1]->nkeys : TP_NCOMMON;
+
+        for (size_t i = 0; i < nkeys; i++) {
+            if (only_defaults && !keys[i].in_defaults)
+                continue;
+            if (cands)
+                cands[n] = keys[i].name;
+            else if (used < len)
+                used += (size_t)snprintf(buf + used, len - used, "%s%s", n ? ", " : "",
+                                         keys[i].name);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- sets of strings ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+int tp_strset_add(struct tp_strset *ss, const char *s, unsigned long line, unsigned long *first)
+{
+    if ((ss->n + 1) * 2 > ss->cap) {
+        size_t ncap = ss->cap ? ss->cap * 2 : 64;
+        struct tp_strent *nt = calloc(ncap, sizeof(*nt));
+        if (!nt)
+            return -ENOMEM;
+        for (size_t i = 0; i < ss->cap; i++) {
+            if (!ss->t[i].s)
+                continue;
+            size_t j = hash_str(ss->t[i].s) & (ncap - 1);
+            while (nt[j].s)
+                j = (j + 1) & (ncap - 1);
+            nt[j] = ss->t[i];
+        }
+        free(ss->t);
+        ss->t = nt;
+        ss->cap = ncap;
+    }
+    size_t j = hash_str(s) & (ss->cap - 1);
+    for (; ss->t[j].s; j = (j + 1) & (ss->cap - 1)) {
+        if (!strcmp(ss->t[j].s, s)) {
+            *first = ss->t[j].line;
+            return 0;
+        }
+    }
+    ss->t[j].s = s;
+    ss->t[j].line = line;
+    ss->n++;
+    return 1;
+}
+
+void tp_strset_free(struct tp_strset *ss)
+{
+    free(ss->t);
+    memset(ss, 0, sizeof(*ss));
+}
+
+/* ---- definitions ---- */
+
+bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def *d)
+{
+    def->interval_ms = d->interval_ms;
+    def->timeout_ms = d->timeout_ms;
+    def->success_threshold = d->success_threshold;
+    def->failure_threshold = d->failure_threshold;
+    def->graceful = d->graceful;
+    def->tls_verify = d->tls_verify;
+    for (size_t i = 0; i < d->nlabels; i++)
+        if (!tp_set_kv(c, &def->labels, &def->nlabels, d->labels[i].key, d->labels[i].value))
+            return false;
+    if (d->ca_file && !(def->ca_file = tp_cfg_dup(c, d->ca_file)))
+        return false;
+    return true;
+}
+
+void tp_def_free(struct tp_def *def)
+{
+    free(def->name);
+    for (size_t i = 0; i < def->ntargets; i++)
+        free(def->targets[i]);
+    free(def->targets);
+    tp_free_kv(&def->labels, &def->nlabels);
+    free(def->ca_file);
+    if (def->opts) {
+        for (size_t i = 0; i < def->kind->nkeys; i++)
+            if (def->kind->keys[i].free)
+                def->kind->keys[i].free(def);
+        free(def->opts);
+    }
+    memset(def, 0, sizeof(*def));
+}

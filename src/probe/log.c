@@ -1,0 +1,100 @@
+/* twkit probe: the JSON log (a line per state change or result) and
+ * /status (every target's state and last result), docs/PROBE.md, "Output".
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "probe/engine.h"
+#include "probe/probe.h"
+#include "twkit/error.h"
+#include "util/json.h"
+
+static void log_time(FILE *f)
+{
+    struct timespec ts;
+    struct tm tm;
+    char buf[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(f, "{\"time\":\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
+}
+
+static const char *const state_names[] = {"unknown", "up", "down"};
+
+/* The fields of a result, comma-separated, no braces. */
+static void json_result(FILE *f, const struct tp_kind *kind, const struct tp_result *r)
+{
+    fprintf(f, "\"result\":\"%s\"", tp_outcome_names[r->outcome]);
+    if (r->reason)
+        fprintf(f, ",\"reason\":\"%s\"", r->reason);
+    if (r->err)
+        fprintf(f, ",\"error\":\"%s\"", tw_errname(r->err));
+    if (r->detail[0]) {
+        fputs(",\"detail\":", f);
+        tu_json_str(f, r->detail);
+    }
+    fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
+    for (int i = 0, n = 0; i < TP_NPHASE; i++)
+        if (r->phase[i] > 0)
+            fprintf(f, "%s\"%s\":%.6f", n++ ? "," : "", tp_phase_names[i], r->phase[i]);
+    fputc('}', f);
+    if (kind->json)
+        kind->json(f, r);
+    if (r->regex_failed)
+        fputs(",\"regex_failed\":true", f);
+    if (r->tls)
+        fprintf(f, ",\"cert_expiry\":%.0f,\"leaf_expiry\":%.0f,\"verify\":%ld",
+                r->cert_expiry, r->leaf_expiry, r->verify);
+}
+
+static void json_target(FILE *f, const struct tp_target *t)
+{
+    fputs("\"name\":", f);
+    tu_json_str(f, t->def->name);
+    fprintf(f, ",\"kind\":\"%s\",\"target\":", t->def->kind->name);
+    tu_json_str(f, t->target);
+}
+
+void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
+                 enum tp_state from)
+{
+    FILE *f = e->opts.log;
+    bool state = from != t->state && !e->opts.once; /* --once: results only */
+
+    log_time(f);
+    fprintf(f, ",\"event\":\"%s\",", state ? "state" : "result");
+    json_target(f, t);
+    if (state)
+        fprintf(f, ",\"state\":\"%s\",\"previous\":\"%s\",\"consecutive\":%u",
+                state_names[t->state], state_names[from],
+                t->state == TP_UP ? t->consec_ok : t->consec_fail);
+    fprintf(f, ",\"seq\":%llu,", (unsigned long long)t->seq);
+    json_result(f, t->def->kind, r);
+    fputs("}\n", f);
+    fflush(f);
+}
+
+void tp_engine_status(struct tp_engine *e, FILE *f)
+{
+    fprintf(f, "{\"targets\":[");
+    for (size_t k = 0; k < e->ntargets; k++) {
+        const struct tp_target *t = &e->targets[k];
+        fputs(k ? ",\n{" : "\n{", f);
+        json_target(f, t);
+        fprintf(f, ",\"state\":\"%s\",\"seq\":%llu,\"running\":%s,\"consecutive_ok\":%u,"
+                   "\"consecutive_fail\":%u",
+                state_names[t->state], (unsigned long long)t->seq, t->running ? "true" : "false",
+                t->consec_ok, t->consec_fail);
+        if (t->last_local)
+            fprintf(f, ",\"local_error\":\"%s\"", tw_errname(t->last_local_err));
+        if (t->have_last) {
+            fputs(",\"last\":{", f);
+            json_result(f, t->def->kind, &t->last);
+            fputc('}', f);
+        }
+        fputc('}', f);
+    }
+    fputs("\n]}\n", f);
+}

@@ -1,0 +1,27 @@
+/* twkit probe: resolving the targets' host names (resolve.c), for the
+ * engine: c-ares on the loop, answers cached per TTL.
+ */
+#ifndef TW_PROBE_RESOLVE_H
+#define TW_PROBE_RESOLVE_H
+
+#include "probe/probe.h"
+#include "twkit/loop.h"
+#include "twkit/sock.h"
+
+struct tp_resolver;
+/* err: 0, or a negative errno (-ENOENT: no such name, -ETIMEDOUT: no
+ * answer, -EAGAIN: temporary failure, -ENOMEM...) with why a short text. */
+typedef void (*tp_resolve_cb)(void *arg, int err, const tw_addr *addr, const char *why);
+
+int tp_resolver_new(tw_loop *loop, struct tp_resolver **out);
+void tp_resolver_free(struct tp_resolver *d);
+/* Resolve host (a name, not a literal). A fresh cache entry is copied to
+ * *addr (port 0) and 1 is returned, with no callback. Otherwise 0 is
+ * returned and cb runs later (never inside this call), unless the request
+ * is cancelled first; *req then holds a handle for tp_resolve_cancel. < 0: a
+ * local failure (-ENOMEM). */
+int tp_resolve(struct tp_resolver *d, const char *host, tw_addr *addr, tp_resolve_cb cb,
+               void *arg, struct tp_resolve_req **req);
+void tp_resolve_cancel(struct tp_resolve_req *req);
+
+#endif
