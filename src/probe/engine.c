@@ -152,6 +152,10 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     t->started_ns = tw_now_ns();
     t->dns_s = 0;
     e->inflight++;
+    /* The deadline counts from the start just taken, not from the loop's
+     * cached time: probes started in one pass would get less than their
+     * timeout (a vDSO clock read each). */
+    tw_loop_update_time(e->loop);
     tw_timer_start(e->loop, &t->deadline, t->def->timeout_ms);
     if (t->literal) {
         launch(e, t);
