@@ -228,17 +228,8 @@ static void *http_client_main(void *arg)
 /* The thread's loop and its connection slots. */
 static int prepare(struct cthread *t, char *err, size_t errlen)
 {
-    int r;
-
-    if ((r = tw_loop_new(&t->loop)) < 0) {
-        snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(r));
-        return r;
-    }
-    if (!(t->hslots = calloc(t->nslots, sizeof(*t->hslots)))) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    return 0;
+    t->hslots = tb__thread_loop(t, sizeof(*t->hslots), err, errlen);
+    return t->hslots ? 0 : -ENOMEM;
 }
 
 const struct tb__client tb__client_http = {.prepare = prepare, .main = http_client_main};

@@ -230,16 +230,8 @@ static void *client_main(void *arg)
 /* The thread's loop and its session slots (pooled: the slots stay empty). */
 static int prepare(struct cthread *t, char *err, size_t errlen)
 {
-    int r;
-
-    if ((r = tw_loop_new(&t->loop)) < 0) {
-        snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(r));
-        return r;
-    }
-    if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
-        snprintf(err, errlen, "out of memory");
+    if (!(t->slots = tb__thread_loop(t, sizeof(*t->slots), err, errlen)))
         return -ENOMEM;
-    }
     for (unsigned k = 0; k < t->nslots; k++) {
         t->slots[k].t = t;
         tw_timer_init(&t->slots[k].retry, on_retry, &t->slots[k]);

@@ -95,6 +95,9 @@ static inline void tb__inc(uint64_t *p) { __atomic_store_n(p, *p + 1, __ATOMIC_R
 
 /* run.c */
 void tb__enter_ns(int fd);                        /* -1: stay */
+/* A client thread's loop and nslots zeroed slots of slot_size: the slots,
+ * or NULL with err saying why (the caller frees nothing: the run does). */
+void *tb__thread_loop(struct cthread *t, size_t slot_size, char *err, size_t errlen);
 void tb__count_error(struct cthread *t, int err); /* err > 0; the first
                                                      EADDRNOTAVAIL marks the
                                                      exhaustion */

@@ -3,8 +3,11 @@
  * starts the threads, so that nothing the threads run calls back into it. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "bench/internal.h"
+#include "twkit/error.h"
 #include "twkit/time.h"
 
 void tb__enter_ns(int fd)
@@ -28,4 +31,18 @@ void tb__count_error(struct cthread *t, int err)
                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             __atomic_store_n(&run->sessions_at_exhaustion, done, __ATOMIC_RELAXED);
     }
+}
+
+void *tb__thread_loop(struct cthread *t, size_t slot_size, char *err, size_t errlen)
+{
+    void *slots;
+    int r;
+
+    if ((r = tw_loop_new(&t->loop)) < 0) {
+        snprintf(err, errlen, "cannot make a loop: %s", tw_strerror(r));
+        return NULL;
+    }
+    if (!(slots = calloc(t->nslots, slot_size)))
+        snprintf(err, errlen, "out of memory");
+    return slots;
 }

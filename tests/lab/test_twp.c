@@ -154,19 +154,6 @@ Test(twp, naive_close_piles_time_wait_on_the_server)
 
 /* ---- faults, with raw sockets ---- */
 
-static int raw_connect(void)
-{
-    int fd, r;
-
-    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
-    r = tw_sock_connect(&dst, NULL, &fd);
-    tw_lab_leave(&lab);
-    cr_assert(r == 0 || r == -EINPROGRESS, "%s", tw_errname(r));
-    for (int i = 0; i < 100 && tw_sock_connect_result(fd) == 0 &&
-                    tw_sock_tcp_state(fd) != 1 /* ESTABLISHED */; i++)
-        tw_loop_run_once(loop, 5);
-    return fd;
-}
 
 static void raw_send(int fd, uint8_t type, const char *p)
 {

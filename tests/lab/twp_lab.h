@@ -5,6 +5,7 @@
 #define TW_TESTS_TWP_LAB_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "need_root.h"
@@ -84,6 +85,21 @@ static inline void wait_listening(const char *what)
 }
 
 /* Run the loop until cond() or ms pass. */
+/* A raw client socket to the server, connected (or failed) on return. */
+static inline int raw_connect(void)
+{
+    int fd, r;
+
+    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+    r = tw_sock_connect(&dst, NULL, &fd);
+    tw_lab_leave(&lab);
+    cr_assert(r == 0 || r == -EINPROGRESS, "%s", tw_errname(r));
+    for (int i = 0; i < 100 && tw_sock_connect_result(fd) == 0 &&
+                    tw_sock_tcp_state(fd) != 1 /* ESTABLISHED */; i++)
+        tw_loop_run_once(loop, 5);
+    return fd;
+}
+
 static inline bool no_conns(void) { return tw_server_conns(srv) == 0; }
 
 static void run_until(bool (*cond)(void), uint64_t ms)
