@@ -181,10 +181,17 @@ void tw_server_shutdown(tw_server *s);
 /* Abort every connection and free the server (after shutdown, or at once). */
 void tw_server_free(tw_server *s);
 
+/* The counters, for the loop's own thread (a handler, after the loop ended). */
 const struct tw_server_stats *tw_server_stats(const tw_server *s);
+/* A copy of them that any thread may take while the server runs (each
+ * field a relaxed atomic load: every one is exact, the set not a snapshot). */
+void tw_server_stats_load(const tw_server *s, struct tw_server_stats *out);
 bool tw_server_shutting_down(const tw_server *s);
 tw_server *tw_sconn_server(const tw_sconn *c);
 unsigned tw_server_conns(const tw_server *s);
+/* The address the server listens on (its port, when opts.listen's was 0).
+ * 0, or -errno (-EBADF after tw_server_shutdown closed the listener). */
+int tw_server_local(const tw_server *s, tw_addr *out);
 
 /* twp: queue a DATA frame on a connection (from the data callback, or later
  * from the loop's thread until on_close). Returns 0 or -errno (-EPIPE when
@@ -261,8 +268,8 @@ void tw_server_group_join(tw_server_group *g);
 /* The threads' CPU time in seconds (getrusage RUSAGE_THREAD at their end),
  * after join. */
 void tw_server_group_cpu(const tw_server_group *g, double *user, double *sys);
-/* The servers, for their counters (tw_server_stats, relaxed loads from
- * other threads). */
+/* The servers, for their counters (tw_server_stats_load from other
+ * threads while they run). */
 unsigned tw_server_group_size(const tw_server_group *g);
 tw_server *tw_server_group_server(const tw_server_group *g, unsigned i);
 /* Free the servers and loops (after join, or when never started). */

@@ -132,8 +132,6 @@ struct serve {
     long tw_n;       /* its count, -1 unknown */
 };
 
-static uint64_t ld(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-
 /* TIME_WAIT sockets on the listening port, in this namespace; -1 unknown. */
 struct twport { uint16_t port; long n; };
 static int count_tw(const struct tw_diag_sock *s, void *arg)
@@ -151,7 +149,7 @@ static void metric(struct tu_prom *p, const char *name, enum tu_prom_type type, 
     tu_prom_sample(p, NULL, "%llu", v);
 }
 
-/* Every thread's counters, read without stopping them (relaxed loads), in
+/* Every thread's counters, read without stopping them, in
  * the order and with the names of TW_SERVER_STATS. */
 static void metrics(struct serve *sv, FILE *f)
 {
@@ -160,9 +158,9 @@ static void metrics(struct serve *sv, FILE *f)
     struct tu_prom p;
 
     for (unsigned long i = 0; i < sv->nthreads; i++) {
-        const struct tw_server_stats *st =
-            tw_server_stats(tw_server_group_server(sv->group, (unsigned)i));
-#define SUM(name, kind, prom, help) t.name += ld(&st->name);
+        struct tw_server_stats st;
+        tw_server_stats_load(tw_server_group_server(sv->group, (unsigned)i), &st);
+#define SUM(name, kind, prom, help) t.name += st.name;
         TW_SERVER_STATS(SUM)
 #undef SUM
     }

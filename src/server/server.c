@@ -649,6 +649,11 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
     return 0;
 }
 
+int tw_server_local(const tw_server *s, tw_addr *out)
+{
+    return s->lio.fd >= 0 ? tw_sock_local(s->lio.fd, out) : -EBADF;
+}
+
 void tw_server_shutdown(tw_server *s)
 {
     if (!s || s->shutting_down)
@@ -679,6 +684,13 @@ void tw_server_free(tw_server *s)
 }
 
 const struct tw_server_stats *tw_server_stats(const tw_server *s) { return &s->st; }
+
+void tw_server_stats_load(const tw_server *s, struct tw_server_stats *out)
+{
+#define LOAD(name, kind, prom, help) out->name = __atomic_load_n(&s->st.name, __ATOMIC_RELAXED);
+    TW_SERVER_STATS(LOAD)
+#undef LOAD
+}
 unsigned tw_server_conns(const tw_server *s) { return s->nconns; }
 bool tw_server_shutting_down(const tw_server *s) { return s->shutting_down; }
 tw_server *tw_sconn_server(const tw_sconn *c) { return c->srv; }
