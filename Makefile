@@ -8,7 +8,7 @@
 #   make bench      build and run the benchmarks
 #   make bench-http twkit serve --proto http against nginx, with wrk (root)
 #   make bench-probe twkit probe against prometheus-blackbox-exporter (root)
-#   make fuzz       fuzz the HTTP parser for FUZZ_SECONDS (default 300)
+#   make fuzz       run every fuzz harness for FUZZ_SECONDS each (default 300)
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -59,9 +59,7 @@ bench-probe: all
 
 FUZZ_SECONDS ?= 300
 fuzz: all
-	@cd $(BUILD)/tests && rm -rf corpus-new && mkdir corpus-new && \
-		./fuzz_http -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=1024 \
-		-print_final_stats=1 corpus-new $(CURDIR)/tests/fuzz/corpus/http
+	@JOBS=$(JOBS) tests/fuzz/run.sh $(BUILD)/tests $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-san build-*

@@ -8,6 +8,7 @@
 
 #define TW_TWP_VERSION 1
 #define TW_TWP_HDR 5
+#define TW_TWP_MAX_PAYLOAD (INT32_MAX - TW_TWP_HDR) /* a frame's size fits an int */
 #define TW_TWP_MAX_FRAME_DEFAULT (1u << 20)
 #define TW_TWP_MAX_PING 64
 #define TW_TWP_MAX_ERROR (2 + 256) /* code and a reason of up to 256 bytes */
@@ -40,8 +41,9 @@ struct tw_twp_frame {
  * more bytes are needed, or, known from the header alone: -EPROTO (unknown
  * type, or a control frame of the wrong size for its type: HELLO not 4
  * bytes, PING/PONG over 64, ERROR under 2 or over 258, DONE/BYE/GOODBYE
- * not empty), -EMSGSIZE (a DATA frame longer than max_payload; the maximum
- * applies to DATA only). The type is checked first. Allocates nothing. */
+ * not empty), -EMSGSIZE (a DATA frame longer than max_payload, or than
+ * TW_TWP_MAX_PAYLOAD whatever max_payload says, since the result is an int;
+ * the maximum applies to DATA only). The type is checked first. Allocates nothing. */
 int tw_twp_parse(const uint8_t *buf, size_t len, uint32_t max_payload,
                  struct tw_twp_frame *f);
 

@@ -40,7 +40,7 @@ int tw_twp_parse(const uint8_t *buf, size_t len, uint32_t max_payload, struct tw
     /* A header wrong twice reports the type first: an unknown type is
      * BAD_FRAME whatever its length. */
     if (buf[4] == TW_TWP_DATA) {
-        if (plen > max_payload)
+        if (plen > max_payload || plen > TW_TWP_MAX_PAYLOAD)
             return -EMSGSIZE;
     } else if (!payload_ok(buf[4], plen)) {
         return -EPROTO;
