@@ -161,7 +161,10 @@ int tw_sock_unacked(int fd);
 /* Bytes that moved on the connection so far, both ways: sent and
  * acknowledged by the peer, plus received from it (tcp_info's
  * tcpi_bytes_acked + tcpi_bytes_received). Timers that must measure
- * progress rather than age compare two readings. Returns 0 or -errno. */
+ * progress rather than age compare two readings. Returns 0, -ECONNRESET
+ * when the connection is over (TCP_CLOSE: the peer's RST came, which a
+ * socket that is not being read learns of only here; *moved is still
+ * set), or -errno. */
 int tw_sock_progress(int fd, uint64_t *moved);
 
 /* The kernel's TCP state of the socket (TCP_ESTABLISHED, TCP_CLOSE_WAIT...,

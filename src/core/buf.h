@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct tw__buf {
@@ -109,12 +110,14 @@ static inline int tw__buf_input_rest(struct tw__buf *b, bool buffered, const uin
     return left ? tw__buf_append(b, rest, left, NULL, 0) : 0;
 }
 
-/* Write as much of b to fd as the socket takes. Returns 0 (all written, or
- * the socket buffer is full) or -errno (-EPIPE, -ECONNRESET, ...). */
+/* Write as much of b to the socket fd as it takes. Returns 0 (all written,
+ * or the socket buffer is full) or -errno (-EPIPE, -ECONNRESET, ...).
+ * MSG_NOSIGNAL: a peer that went away is an error to handle, not a SIGPIPE
+ * that kills a program which did not ignore it. */
 static inline int tw__buf_write(struct tw__buf *b, int fd)
 {
     while (b->len) {
-        ssize_t n = write(fd, b->p + b->off, b->len);
+        ssize_t n = send(fd, b->p + b->off, b->len, MSG_NOSIGNAL);
         if (n > 0) {
             tw__buf_consume(b, (uint32_t)n);
             continue;

@@ -9,6 +9,8 @@
 
 #include "twkit/sock.h"
 
+#define STATE_CLOSE 7 /* TCP_CLOSE, from <netinet/tcp.h>, which this file cannot include */
+
 int tw_sock_progress(int fd, uint64_t *moved)
 {
     struct tcp_info ti = {0};
@@ -19,5 +21,5 @@ int tw_sock_progress(int fd, uint64_t *moved)
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
         return -errno;
     *moved = ti.tcpi_bytes_acked + ti.tcpi_bytes_received;
-    return 0;
+    return ti.tcpi_state == STATE_CLOSE ? -ECONNRESET : 0;
 }

@@ -43,6 +43,8 @@ struct tw_sconn {
     uint8_t state;
     bool in_read;           /* inside the read handler: flush at its end */
     bool reading;           /* want READ events (off under backpressure) */
+    bool parse_later;       /* input waits to be parsed: come back when
+                               writable (tw__sconn_flush's round limit) */
     bool owed_at_fin;       /* the client's FIN was in when a request was
                                read, or while output was unsent (see
                                close_passive) */

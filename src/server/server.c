@@ -98,6 +98,19 @@ static void close_gone(tw_sconn *c, uint64_t *counter)
     conn_free(c);
 }
 
+/* What the client's RST ends: after GOODBYE, the protocol's own ending;
+ * after our required FIN or an ERROR, the ending already under way; else
+ * a reset outside the protocol. */
+static uint64_t *reset_counter(tw_sconn *c)
+{
+    switch (c->state) {
+    case SC_GOODBYE_SENT: return &c->srv->st.bye_goodbye;
+    case SC_FIN_SENT:
+    case SC_ERROR_SENT: return c->end_counter;
+    default: return &c->srv->st.peer_reset;
+    }
+}
+
 /* After the client's FIN (read() returned 0, so nothing is left unread):
  * our FIN goes second, the client holds TIME_WAIT. With after_fin RST, an
  * RST instead when the client closed after it had everything (owed_at_fin
@@ -261,10 +274,17 @@ static void on_timer(tw_timer *t)
     tw_sconn *c = t->data;
     tw_server *s = c->srv;
     uint64_t now = now_ms(c), moved = c->moved, next = UINT64_MAX;
-    int unacked = tw_sock_unacked(c->io.fd);
+    int gone = tw_sock_progress(c->io.fd, &moved), unacked;
     bool sending, partial;
 
-    if (unacked < 0 || tw_sock_progress(c->io.fd, &moved) < 0) {
+    /* The client's RST, on a connection that is not reading (past ERROR,
+     * or under backpressure) and would not learn of it otherwise: SIOCOUTQ
+     * keeps counting what was unacknowledged when it came. */
+    if (gone == -ECONNRESET) {
+        close_gone(c, reset_counter(c));
+        return;
+    }
+    if (gone < 0 || (unacked = tw_sock_unacked(c->io.fd)) < 0) {
         tw__sconn_abort(c, &s->st.peer_reset);
         return;
     }
@@ -350,7 +370,7 @@ static void on_timer(tw_timer *t)
  * of memory) would leave it deaf: it is aborted instead. */
 static sc_live update_events(tw_sconn *c)
 {
-    unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len ? TW_IO_WRITE : 0);
+    unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len || c->parse_later ? TW_IO_WRITE : 0);
 
     if (want == c->io.events)
         return SC_ALIVE;
@@ -371,6 +391,7 @@ sc_live tw__sconn_flush(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
+    c->parse_later = false;
     for (int round = 0;; round++) {
         uint64_t held = (uint64_t)c->in.cap + c->out.cap;
         uint32_t before = c->out.len;
@@ -408,8 +429,18 @@ sc_live tw__sconn_flush(tw_sconn *c)
             if (c->state == SC_DONE_SENT && c->fin_now)
                 return tw__sconn_close_first(c);
         }
-        if (!resume || !c->in.len || round == FLUSH_ROUNDS)
+        if (!resume || !c->in.len)
             break;
+        if (round == FLUSH_ROUNDS) {
+            /* Enough for one wakeup. Parse the rest when the loop comes
+             * back (writable at once), and read nothing meanwhile: the
+             * requests waiting in c->in must not grow, and must not wait
+             * for a byte the client, waiting for their answers, never
+             * sends. */
+            c->reading = false;
+            c->parse_later = true;
+            break;
+        }
         c->in_read = true;
         if (s->proto->input(c, NULL, 0) == SC_FREED)
             return SC_FREED;
@@ -480,10 +511,7 @@ static void on_io(tw_io *io, unsigned events)
         }
         if (errno == EAGAIN || errno == EINTR)
             break;
-        /* ECONNRESET: after GOODBYE that is the protocol's own ending. */
-        uint64_t *counter = c->state == SC_GOODBYE_SENT ? &s->st.bye_goodbye
-                            : c->state == SC_FIN_SENT   ? c->end_counter
-                                                        : &s->st.peer_reset;
+        uint64_t *counter = reset_counter(c);
         if (errno == ECONNRESET)
             close_gone(c, counter);
         else
