@@ -124,7 +124,8 @@ static void reload(struct probe_cli *p)
         fprintf(stderr, "twkit probe: reload: %s\n", tw_strerror(n));
         config_free(cfg);
     }
-    fprintf(log, "{\"event\":\"reload\",\"config\":");
+    tp_log_begin(log, "reload");
+    fputs(",\"config\":", log);
     tu_json_str(log, p->path);
     if (n == 0)
         fprintf(log, ",\"ok\":true,\"targets\":%zu}\n", cfg->ntargets);

@@ -284,6 +284,12 @@ static void on_sched(tw_timer *tm)
     tw_timer_start(e->loop, &t->sched, t->due_ms - now_ms);
 }
 
+static void stop_loop(tw_defer *d)
+{
+    struct tp_engine *e = d->data;
+    tw_loop_stop(e->loop);
+}
+
 int tp_engine_start(struct tp_engine *e)
 {
     uint64_t now;
@@ -295,8 +301,10 @@ int tp_engine_start(struct tp_engine *e)
 
     if (e->opts.once) {
         e->once_left = e->ntargets;
-        if (!e->ntargets)
-            tw_loop_stop(e->loop);
+        if (!e->ntargets) { /* from inside the loop: tw_loop_run clears a stop */
+            tw_defer_init(&e->once_none, stop_loop, e);
+            tw_defer_post(e->loop, &e->once_none);
+        }
         once_pump(e);
         return 0;
     }
@@ -401,6 +409,7 @@ void tp_engine_free(struct tp_engine *e)
 {
     if (!e)
         return;
+    tw_defer_cancel(&e->once_none);
     if (e->targets)
         tp_engine_stop(e);
     for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)

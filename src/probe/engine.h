@@ -34,6 +34,7 @@ struct tp_engine {
     struct tp_resolver *resolver;
     unsigned inflight;
     size_t once_next, once_left;
+    tw_defer once_none;        /* --once with no targets: stop the loop */
     struct tw_list graceful;
     /* the prober's own health */
     struct tu_hist late;

@@ -9,7 +9,7 @@
 #include "twkit/error.h"
 #include "util/json.h"
 
-static void log_time(FILE *f)
+void tp_log_begin(FILE *f, const char *event)
 {
     struct timespec ts;
     struct tm tm;
@@ -18,7 +18,7 @@ static void log_time(FILE *f)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(f, "{\"time\":\"%s.%03ldZ\"", buf, ts.tv_nsec / 1000000);
+    fprintf(f, "{\"time\":\"%s.%03ldZ\",\"event\":\"%s\"", buf, ts.tv_nsec / 1000000, event);
 }
 
 static const char *const state_names[] = {"unknown", "up", "down"};
@@ -57,14 +57,11 @@ static void json_target(FILE *f, const struct tp_target *t)
     tu_json_str(f, t->target);
 }
 
-void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
-                 enum tp_state from)
+static void line(FILE *f, const struct tp_target *t, const struct tp_result *r,
+                 enum tp_state from, bool state)
 {
-    FILE *f = e->opts.log;
-    bool state = from != t->state && !e->opts.once; /* --once: results only */
-
-    log_time(f);
-    fprintf(f, ",\"event\":\"%s\",", state ? "state" : "result");
+    tp_log_begin(f, state ? "state" : "result");
+    fputc(',', f);
     json_target(f, t);
     if (state)
         fprintf(f, ",\"state\":\"%s\",\"previous\":\"%s\",\"consecutive\":%u",
@@ -73,6 +70,20 @@ void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp
     fprintf(f, ",\"seq\":%llu,", (unsigned long long)t->seq);
     json_result(f, t->def->kind, r);
     fputs("}\n", f);
+}
+
+/* A result line for every result (--log-results, --once), and a state line
+ * when the state changed (not with --once): a reader of result lines sees
+ * every result, a reader of state lines every change. */
+void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
+                 enum tp_state from)
+{
+    FILE *f = e->opts.log;
+
+    if (e->opts.log_results || e->opts.once)
+        line(f, t, r, from, false);
+    if (from != t->state && !e->opts.once)
+        line(f, t, r, from, true);
     fflush(f);
 }
 

@@ -248,6 +248,9 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old);
 void tp_engine_metrics(struct tp_engine *e, FILE *out);
 /* Every target's state and last result, as one JSON object (log.c). */
 void tp_engine_status(struct tp_engine *e, FILE *out);
+/* Open a JSON log line: {"time":...,"event":EVENT (the caller goes on
+ * with ",..." and ends it with "}\n"). */
+void tp_log_begin(FILE *f, const char *event);
 
 struct tp_summary {
     uint64_t targets, results[3], skipped, late_n;

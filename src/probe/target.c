@@ -306,10 +306,17 @@ bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_ki
         }
         while (s < end && isspace((unsigned char)*s))
             s++;
-        while (end > s && isspace((unsigned char)end[-1]))
-            end--;
         if (s == end || *s == '#')
             continue;
+        /* a comment after the target: '#' after a blank (a URL's own '#'
+         * has none before it) */
+        for (char *h = s + 1; h < end; h++)
+            if (*h == '#' && isspace((unsigned char)h[-1])) {
+                end = h;
+                break;
+            }
+        while (end > s && isspace((unsigned char)end[-1]))
+            end--;
         *end = '\0';
         if (kind && tp_target_parse(kind, s, &ep, &why) < 0) {
             tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1), "bad %s target %s: %s",
@@ -344,9 +351,8 @@ bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_ki
         tp_cfg_err(c, &v->at, "cannot read targets file %s: %s", tp_qs(&q, rel), strerror(e));
         return false;
     }
-    if (c->nerr == before && def->ntargets == 0) {
-        tp_cfg_err(c, &v->at, "targets file %s has no targets", tp_qs(&q, rel));
-        return false;
-    }
+    /* An empty file is zero targets, not an error: a service-discovery
+     * file emptied on purpose must reload to nothing, not keep the old
+     * list. */
     return c->nerr == before;
 }

@@ -727,11 +727,22 @@ Test(probe, state_changes_exactly_at_the_success_and_failure_thresholds)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "twkit probe on SIGTERM: expected exit 0, status %d", status);
 
+    /* --log-results: a result line for every result, state changes
+     * included (then a state line follows it, with the same seq) */
     lines = split_lines(slurp("th.log"), &n);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, results = 0; i < n; i++) {
         const char *l = lines[i];
         double seq = expect_num(l, "seq");
-        cr_assert_eq(seq, (double)(i + 1), "line %zu has seq %.0f: %s", i + 1, seq, l);
+        cr_assert_not_null(strstr(l, "{\"time\":\""), "line %zu has no time: %s", i + 1, l);
+        jstr(l, "event", v, sizeof(v));
+        if (strcmp(v, "result") == 0) {
+            results++;
+            cr_assert_eq(seq, (double)results, "result line %zu has seq %.0f: %s", results, seq,
+                         l);
+        } else {
+            cr_assert_str_eq(v, "state", "line %zu: %s", i + 1, l);
+            cr_assert_eq(seq, (double)results, "a state line without its result line: %s", l);
+        }
         jstr(l, "result", v, sizeof(v));
         if (strcmp(v, "success") == 0)
             last_ok = (int)seq;
@@ -762,6 +773,67 @@ Test(probe, state_changes_exactly_at_the_success_and_failure_thresholds)
     cr_assert_gt(last_ok, 2, "the target was killed before a 3rd success");
     cr_assert_gt(down_at, 0, "no down event after the target was killed:\n%s", slurp("th.log"));
     cr_assert_eq(states, 2, "expected exactly 2 state events (up, down), got %d", states);
+}
+
+/* SIGHUP: a good config replaces the running one, a broken one leaves it
+ * running, and an emptied targets file reloads to zero targets (a service
+ * discovery file emptied on purpose). Every reload line has a time. */
+Test(probe, reload_replaces_a_good_config_keeps_the_old_on_errors_and_empties)
+{
+    char cfg[256], log[256];
+    const char *st;
+    pid_t prober;
+    int status;
+
+    NEED_ROOT();
+    start_twp_server(7070);
+    write_file("rl.txt", "10.201.0.2:7070   # the server\n10.201.0.2:7071\n");
+    write_file("rl.yaml", "probes:\n"
+                          "  - name: rl\n"
+                          "    kind: tcp\n"
+                          "    targets_file: rl.txt\n"
+                          "    interval: 100ms\n"
+                          "    timeout: 100ms\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen 127.0.0.1:9464 --log %s %s 2>/dev/null",
+                   TWKIT_BIN, tpath(log, sizeof(log), "rl.log"),
+                   tpath(cfg, sizeof(cfg), "rl.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
+    wait_for("rl.log", "\"state\":\"up\"", 1, 3000);
+    st = fetch("http://127.0.0.1:9464/status", "rl1.json");
+    cr_assert_eq(count_of(st, "\"name\":\"rl\""), 2, "two targets expected: %s", st);
+
+    /* broken: kept as it was */
+    write_file("rl.yaml", "probes:\n  - name: rl\n    kind: nosuch\n");
+    kill(prober, SIGHUP);
+    wait_for("rl.log", "\"event\":\"reload\"", 1, 3000);
+    st = fetch("http://127.0.0.1:9464/status", "rl2.json");
+    cr_assert_eq(count_of(st, "\"name\":\"rl\""), 2, "a broken reload lost the targets: %s",
+                 st);
+
+    /* good, with the targets file emptied: zero targets */
+    write_file("rl.txt", "# none for now\n");
+    write_file("rl.yaml", "probes:\n"
+                          "  - name: rl\n"
+                          "    kind: tcp\n"
+                          "    targets_file: rl.txt\n");
+    kill(prober, SIGHUP);
+    wait_for("rl.log", "\"event\":\"reload\"", 2, 3000);
+    st = fetch("http://127.0.0.1:9464/status", "rl3.json");
+    cr_assert_eq(count_of(st, "\"name\":\"rl\""), 0, "the old targets stayed: %s", st);
+    status = stop(prober, SIGTERM, 5000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+
+    char **lines;
+    size_t n, reloads = 0;
+    lines = split_lines(slurp("rl.log"), &n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(strncmp(lines[i], "{\"time\":\"", 9), 0, "no time first: %s", lines[i]);
+        if (!strstr(lines[i], "\"event\":\"reload\""))
+            continue;
+        const char *want = reloads++ ? "\"ok\":true,\"targets\":0" : "\"ok\":false,\"errors\":";
+        cr_assert_not_null(strstr(lines[i], want), "reload %zu: %s", reloads, lines[i]);
+    }
+    cr_assert_eq(reloads, 2, "%s", slurp("rl.log"));
 }
 
 /* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
@@ -987,6 +1059,11 @@ Test(probe, exhausted_ports_are_local_errors_and_never_take_the_target_down)
 
     lines = split_lines(slurp("local.log"), &n);
     for (size_t i = 0; i < n; i++) {
+        cr_assert_null(strstr(lines[i], "\"state\":\"down\""), "the target went down: %s",
+                       lines[i]);
+        jstr(lines[i], "event", v, sizeof(v));
+        if (strcmp(v, "state") == 0)
+            continue; /* the result line before it counted */
         jstr(lines[i], "result", v, sizeof(v));
         if (strcmp(v, "local_error") == 0) {
             seen_local = true;

@@ -790,8 +790,31 @@ Test(probe_config, error_unreadable_targets_file)
     put("empty.txt", "# nothing yet\n\n");
     load_fails("x.yaml",
                "x.yaml:4:19: cannot read targets file \"edge.txt\": No such file or directory\n"
-               "x.yaml:7:19: cannot read targets file \"sub\": Is a directory\n"
-               "x.yaml:10:19: targets file \"empty.txt\" has no targets\n");
+               "x.yaml:7:19: cannot read targets file \"sub\": Is a directory\n");
+}
+
+/* An emptied service-discovery file is zero targets, not an error; a
+ * comment may follow a target after a blank, and a URL keeps its '#'. */
+Test(probe_config, targets_file_empty_is_zero_targets_and_comments_follow_targets)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: none\n"
+                  "    kind: tcp\n"
+                  "    targets_file: empty.txt\n"
+                  "  - name: web\n"
+                  "    kind: http\n"
+                  "    targets_file: web.txt\n");
+    put("empty.txt", "# nothing yet\n\n");
+    put("web.txt", "http://a.example/#top   # the front page\n"
+                   "http://b.example/\t#b\n");
+    struct tp_config c;
+    load_ok("x.yaml", &c);
+    cr_assert_eq(c.defs[0].ntargets, 0);
+    cr_assert_eq(c.defs[1].ntargets, 2);
+    cr_assert_str_eq(c.defs[1].targets[0], "http://a.example/#top");
+    cr_assert_str_eq(c.defs[1].targets[1], "http://b.example/");
+    cr_assert_eq(c.ntargets, 2);
+    tp_config_free(&c);
 }
 
 Test(probe_config, error_bad_lines_in_targets_file)
