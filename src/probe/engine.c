@@ -371,8 +371,14 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             struct tp_target *t = &e->targets[k];
             const char *why;
             t->def = def;
-            t->target = def->targets[i];
+            t->target = t->shown = def->targets[i];
             t->engine = e;
+            bool secret;
+            char *shown = tp_target_redact(t->target, &secret);
+            if (secret && !shown)
+                goto fail;
+            if (shown)
+                t->shown = shown;
             t->last.verify = -1;
             if (tp_target_parse(def->kind, t->target, &t->ep, &why) < 0) {
                 err = -EINVAL;
@@ -382,7 +388,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             need_dns |= !t->literal;
             tw_timer_init(&t->sched, on_sched, t);
             tw_timer_init(&t->deadline, on_deadline, t);
-            if (!(e->labels[k] = tp_metrics_labels(def, t->target)))
+            if (!(e->labels[k] = tp_metrics_labels(def, t->shown)))
                 goto fail;
         }
     }
@@ -419,6 +425,9 @@ void tp_engine_free(struct tp_engine *e)
         tp_resolver_free(e->resolver);
     for (size_t k = 0; e->labels && k < e->ntargets; k++)
         free(e->labels[k]);
+    for (size_t k = 0; e->targets && k < e->ntargets; k++)
+        if (e->targets[k].shown != e->targets[k].target)
+            free((char *)e->targets[k].shown);
     free(e->labels);
     free(e->targets);
     free(e->defstat);

@@ -54,7 +54,7 @@ static void json_target(FILE *f, const struct tp_target *t)
     fputs("\"name\":", f);
     tu_json_str(f, t->def->name);
     fprintf(f, ",\"kind\":\"%s\",\"target\":", t->def->kind->name);
-    tu_json_str(f, t->target);
+    tu_json_str(f, t->shown);
 }
 
 static void line(FILE *f, const struct tp_target *t, const struct tp_result *r,

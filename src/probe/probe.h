@@ -42,6 +42,11 @@ struct tp_endpoint {
 /* Parse target for kind (target.c). Returns 0, or -EINVAL with *why set to a short
  * static explanation ("missing port", "not an http:// or https:// URL"...),
  * or -ENOMEM. */
+/* target with the password of a URL's user information replaced by
+ * "xxxxx" (as Go's url.Redacted does, so blackbox users recognise it):
+ * malloc'd, or NULL when there is none to hide (or no memory: the caller
+ * must then not show target either). *had says which. */
+char *tp_target_redact(const char *target, bool *had);
 int tp_target_parse(const struct tp_kind *kind, const char *target, struct tp_endpoint *ep,
                     const char **why);
 
@@ -139,6 +144,8 @@ enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 struct tp_target {
     const struct tp_def *def;
     const char *target;       /* the string from the config */
+    const char *shown;        /* it for labels, logs and /status: a URL's
+                                 password replaced by xxxxx */
     struct tp_endpoint ep;
     tw_addr addr;             /* resolved (or literal) address with port */
     bool literal;             /* ep.host is an address: no DNS */

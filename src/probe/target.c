@@ -356,3 +356,30 @@ bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_ki
      * list. */
     return c->nerr == before;
 }
+
+char *tp_target_redact(const char *target, bool *had)
+{
+    const char *auth = strstr(target, "://"), *end, *at, *colon;
+    char *out;
+    size_t n;
+
+    *had = false;
+    if (!auth)
+        return NULL;
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    /* the last '@' of the authority ends the user information */
+    for (at = NULL, colon = auth; colon < end; colon++)
+        if (*colon == '@')
+            at = colon;
+    if (!at || !(colon = memchr(auth, ':', (size_t)(at - auth))))
+        return NULL;
+    *had = true;
+    n = (size_t)(colon + 1 - target);
+    if (!(out = malloc(n + 5 + strlen(at) + 1)))
+        return NULL;
+    memcpy(out, target, n);
+    memcpy(out + n, "xxxxx", 5);
+    strcpy(out + n + 5, at);
+    return out;
+}

@@ -836,6 +836,38 @@ Test(probe, reload_replaces_a_good_config_keeps_the_old_on_errors_and_empties)
     cr_assert_eq(reloads, 2, "%s", slurp("rl.log"));
 }
 
+/* A password in a target URL never reaches the log, /status or a label. */
+Test(probe, a_password_in_a_target_url_is_redacted_in_logs_status_and_metrics)
+{
+    char cfg[256], log[256];
+    const char *l, *st, *m;
+    pid_t prober;
+
+    NEED_ROOT();
+    write_file("pw.yaml", "probes:\n"
+                          "  - name: pw\n"
+                          "    kind: http\n"
+                          "    target: http://alice:s3cr3t@127.0.0.1:1/\n"
+                          "    interval: 100ms\n"
+                          "    timeout: 100ms\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen 127.0.0.1:9464 --log-results --log %s %s "
+                   "2>/dev/null", TWKIT_BIN, tpath(log, sizeof(log), "pw.log"),
+                   tpath(cfg, sizeof(cfg), "pw.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
+    wait_for("pw.log", "\"event\":\"result\"", 1, 3000);
+    st = fetch("http://127.0.0.1:9464/status", "pw.json");
+    m = fetch("http://127.0.0.1:9464/metrics", "pw.prom");
+    stop(prober, SIGTERM, 5000);
+    l = slurp("pw.log");
+    cr_assert_null(strstr(l, "s3cr3t"), "the log shows the password: %s", l);
+    cr_assert_null(strstr(st, "s3cr3t"), "/status shows the password: %s", st);
+    cr_assert_null(strstr(m, "s3cr3t"), "/metrics shows the password");
+    cr_assert_not_null(strstr(l, "http://alice:xxxxx@127.0.0.1:1/"), "%s", l);
+    cr_assert_not_null(strstr(m, "target=\"http://alice:xxxxx@127.0.0.1:1/\""), "%s", m);
+    /* the probe itself used the password: the failure is the refused port */
+    cr_assert_not_null(strstr(l, "\"reason\":\"refused\""), "%s", l);
+}
+
 /* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
 
 /* probe_success of name in a Prometheus query answer; "" if absent. */

@@ -1285,3 +1285,26 @@ Test(probe_config, target_parse_bad)
     cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), longname, &ep, &why), -EINVAL);
     cr_assert_eq(tp_target_parse(NULL, "h:1", &ep, &why), -EINVAL);
 }
+
+Test(probe_config, a_password_in_a_target_url_is_shown_as_xxxxx)
+{
+    static const struct { const char *in, *out; } v[] = {
+        {"http://u:secret@h.example/x", "http://u:xxxxx@h.example/x"},
+        {"https://u:p%40ss@h:8443/?q=a@b", "https://u:xxxxx@h:8443/?q=a@b"},
+        {"http://a@b:c@h/", "http://a@b:xxxxx@h/"},
+        {"http://u:@h/", "http://u:xxxxx@h/"},
+        {"http://user@h/", NULL},   /* no password */
+        {"http://h/p:q@r", NULL},   /* '@' in the path, not the authority */
+        {"h.example:5432", NULL},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        bool had;
+        char *r = tp_target_redact(v[i].in, &had);
+        cr_assert_eq(had, v[i].out != NULL, "%s", v[i].in);
+        if (v[i].out)
+            cr_assert_str_eq(r, v[i].out);
+        else
+            cr_assert_null(r);
+        free(r);
+    }
+}
