@@ -182,6 +182,7 @@ static void on_deadline(tw_timer *tm)
     if (t->resolving) {
         tp_resolve_cancel(t->resolving);
         t->resolving = NULL;
+        t->dns_s = (double)(tw_now_ns() - t->started_ns) / 1e9; /* all of it */
         snprintf(r.detail, sizeof(r.detail), "resolving %.100s took longer than %llu ms",
                  t->ep.host, (unsigned long long)t->def->timeout_ms);
     } else {

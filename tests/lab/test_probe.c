@@ -252,14 +252,16 @@ __attribute__((format(printf, 3, 4))) static int run(enum tw_lab_side side, uint
 }
 
 /* The server namespace drops every packet to port: connects time out. */
-static void drop_port(unsigned port)
+static void drop_proto_port(const char *proto, unsigned port)
 {
     cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
     cr_assert_eq(run(TW_LAB_SERVER, 5000,
                      "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
-    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport %u drop", port),
-                 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in %s dport %u drop", proto,
+                     port), 0);
 }
+
+static void drop_port(unsigned port) { drop_proto_port("tcp", port); }
 
 /* ---- sockets ---- */
 
@@ -866,6 +868,37 @@ Test(probe, a_password_in_a_target_url_is_redacted_in_logs_status_and_metrics)
     cr_assert_not_null(strstr(m, "target=\"http://alice:xxxxx@127.0.0.1:1/\""), "%s", m);
     /* the probe itself used the password: the failure is the refused port */
     cr_assert_not_null(strstr(l, "\"reason\":\"refused\""), "%s", l);
+}
+
+/* A probe that runs out of time while its name is being resolved reports
+ * the time spent resolving, not 0 (the resolver asks a server whose
+ * packets are dropped; resolv.conf bound over in a mount namespace of the
+ * prober's own). */
+Test(probe, a_timeout_while_resolving_reports_the_time_spent_resolving)
+{
+    char cfg[256], log[256], rc[256];
+    const char *l;
+    pid_t prober;
+
+    NEED_ROOT();
+    drop_proto_port("udp", 53);
+    write_file("resolv.conf", "nameserver 10.201.0.2\noptions timeout:5 attempts:1\n");
+    write_file("dns.yaml", "probes:\n"
+                           "  - name: slowdns\n"
+                           "    kind: tcp\n"
+                           "    target: db.example.test:5432\n"
+                           "    timeout: 300ms\n");
+    prober = spawn(TW_LAB_CLIENT,
+                   "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe --once "
+                   "--listen off --log %s %s'",
+                   tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN,
+                   tpath(log, sizeof(log), "dns.log"), tpath(cfg, sizeof(cfg), "dns.yaml"));
+    wait_for("dns.log", "\"event\":\"result\"", 1, 5000);
+    stop(prober, SIGTERM, 5000);
+    l = slurp("dns.log");
+    expect_str(l, "reason", "timeout");
+    cr_assert_geq(expect_num(l, "dns_s"), 0.29, "dns_s should be the 300 ms spent: %s", l);
+    cr_assert_leq(expect_num(l, "dns_s"), 1.0, "%s", l);
 }
 
 /* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
