@@ -336,10 +336,16 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
         en->addr.len = n->ai_addrlen;
         tw_addr_set_port(&en->addr, 0);
         en->expire = now + ttl_ms(res);
-    } else if (en->err == -ENOENT) {
+    } else if (en->err == -ENOENT || status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
+               status == ARES_ECONNREFUSED) {
+        /* A negative answer, or a server failure, kept like one: RFC 2308
+         * 7.1 lets a SERVFAIL be cached up to five minutes, and a resolver
+         * in trouble is not asked again by every probe. c-ares reports
+         * every server answering SERVFAIL or REFUSED, and none reachable,
+         * alike: ECONNREFUSED. */
         en->expire = now + NEGATIVE_TTL_MS;
     } else {
-        en->expire = now; /* a resolver in trouble: ask again next time */
+        en->expire = now; /* no answer in time: ask again next time */
     }
     ares_freeaddrinfo(res);
     while (!tw__list_empty(&en->waiters)) {

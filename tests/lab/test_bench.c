@@ -88,7 +88,7 @@ static int lab_namespaces(void)
     return atoi(o);
 }
 
-Test(bench, the_demo_shows_each_strategy_as_the_seeds_say)
+Test(bench, the_demo_shows_each_strategy_as_the_strategy_table_says)
 {
     char cmd[512], svg[] = "/tmp/twkit-demo-XXXXXX";
     const char *json, *r;

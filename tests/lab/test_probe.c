@@ -901,6 +901,53 @@ Test(probe, a_timeout_while_resolving_reports_the_time_spent_resolving)
     cr_assert_leq(expect_num(l, "dns_s"), 1.0, "%s", l);
 }
 
+/* A SERVFAIL is an answer: cached for 5 s like "no such name", so ten
+ * probes in a second ask the server once. The server is a few lines of
+ * Python answering every query with SERVFAIL and counting them. */
+Test(probe, a_servfail_answer_is_cached_like_a_negative_one)
+{
+    char cfg[256], log[256], rc[256], cnt[256];
+    pid_t prober;
+    int queries;
+
+    NEED_ROOT();
+    spawn(TW_LAB_SERVER,
+          "/usr/bin/python3 -c '\n"
+          "import socket\n"
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+          "s.bind((\"10.201.0.2\", 53))\n"
+          "n = 0\n"
+          "while True:\n"
+          "    q, a = s.recvfrom(512)\n"
+          "    n += 1\n"
+          "    open(\"%s\", \"w\").write(str(n))\n"
+          "    s.sendto(q[:2] + bytes([0x81, 0x82]) + q[4:6] + bytes(6) + q[12:], a)\n"
+          "'",
+          tpath(cnt, sizeof(cnt), "queries"));
+    for (int i = 0; i < 100 && run(TW_LAB_SERVER, 2000, "ss -Hlun 'sport = :53' | grep -q ."); i++)
+        usleep(20000);
+    write_file("resolv.conf", "nameserver 10.201.0.2\noptions timeout:1 attempts:1\n");
+    write_file("sf.yaml", "probes:\n"
+                          "  - name: sf\n"
+                          "    kind: tcp\n"
+                          "    target: broken.example.test:5432\n"
+                          "    interval: 100ms\n"
+                          "    timeout: 100ms\n");
+    prober = spawn(TW_LAB_CLIENT,
+                   "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe "
+                   "--listen off --log-results --log %s %s'",
+                   tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN,
+                   tpath(log, sizeof(log), "sf.log"), tpath(cfg, sizeof(cfg), "sf.yaml"));
+    wait_for("sf.log", "\"event\":\"result\"", 10, 5000);
+    stop(prober, SIGTERM, 5000);
+    cr_assert_not_null(strstr(slurp("sf.log"), "\"reason\":\"dns\""), "%s", slurp("sf.log"));
+    queries = atoi(slurp("queries"));
+    /* One lookup is up to 8 queries here (A and AAAA, each retried by
+     * c-ares after a SERVFAIL); uncached, ten probes made 80. */
+    cr_assert(queries >= 1 && queries <= 8, "%d queries for 10 probes in 1 s: not cached\n%s",
+              queries, slurp("sf.log"));
+}
+
 /* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
 
 /* probe_success of name in a Prometheus query answer; "" if absent. */
