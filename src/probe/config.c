@@ -193,22 +193,26 @@ static const struct slot *common_slot(const struct slots *sl, int k)
     return slot_of(sl, &tp_common_keys[k]);
 }
 
-/* The keys of a probe or of defaults, reporting unknown, misplaced and
- * repeated ones. */
-static void collect(struct ctx *c, const yaml_node_t *map, bool defaults, struct slots *out)
-{
-    const char **cands = calloc(c->nkeys, sizeof(*cands));
+struct collecting {
+    bool defaults;
+    const char **cands;
     size_t ncands;
     char only[512];
+};
 
-    memset(out, 0, sizeof(*out));
-    if (!cands || !(out->s = calloc(c->nkeys, sizeof(*out->s)))) {
-        free(cands);
-        oom(c);
-        return;
-    }
-    ncands = tp_key_names(defaults, cands, NULL, 0);
-    tp_key_names(true, NULL, only, sizeof(only));
+static bool is_merge_key(const yaml_node_t *k)
+{
+    return k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           slen(k) == 2 && !memcmp(sval(k), "<<", 2);
+}
+
+/* The pairs of map into out; merged (the mapping came through a `<<`
+ * merge key): a key already there wins silently, as YAML's merge says.
+ * Merge keys are taken after the mapping's own keys, recursively (depth:
+ * an alias may point back at its own mapping). */
+static void collect_map(struct ctx *c, const yaml_node_t *map, struct collecting *w,
+                        struct slots *out, bool merged, int depth)
+{
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
@@ -217,26 +221,71 @@ static void collect(struct ctx *c, const yaml_node_t *map, bool defaults, struct
         const struct slot *seen;
         struct tp_quoted q;
 
+        if (is_merge_key(k))
+            continue;
         if (k->type != YAML_SCALAR_NODE) {
             err_node(c, k, "a key must be a name, not %s", node_kind(k));
             continue;
         }
         if (!(key = tp_key_find(sval(k), NULL, &owner))) {
-            unknown_key(c, k, defaults ? "defaults" : "probe", cands, ncands);
+            unknown_key(c, k, w->defaults ? "defaults" : "probe", w->cands, w->ncands);
             continue;
         }
         if ((seen = slot_of(out, key))) {
-            err_node(c, k, "duplicate key %s (first at line %lu)", tp_qs(&q, sval(k)),
-                     (unsigned long)seen->key->start_mark.line + 1);
+            if (!merged)
+                err_node(c, k, "duplicate key %s (first at line %lu)", tp_qs(&q, sval(k)),
+                         (unsigned long)seen->key->start_mark.line + 1);
             continue;
         }
-        if (defaults && !key->in_defaults) {
-            err_node(c, k, "%s cannot be set in defaults (only %s)", sval(k), only);
+        if (w->defaults && !key->in_defaults) {
+            err_node(c, k, "%s cannot be set in defaults (only %s)", sval(k), w->only);
             continue;
         }
         out->s[out->n++] = (struct slot){key, owner, k, v, false};
     }
-    free(cands);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        yaml_node_item_t one = p->value, *it = &one, *end = &one + 1;
+
+        if (!is_merge_key(k))
+            continue;
+        if (depth >= 8) {
+            err_node(c, k, "merges (<<) nested too deep");
+            continue;
+        }
+        if (v->type == YAML_SEQUENCE_NODE) { /* earlier mappings win */
+            it = v->data.sequence.items.start;
+            end = v->data.sequence.items.top;
+        }
+        for (; it < end; it++) {
+            yaml_node_t *m = node(c, *it);
+            if (m->type != YAML_MAPPING_NODE) {
+                err_node(c, m, "<< (a merge) takes a mapping or a list of mappings, not %s",
+                         node_kind(m));
+                continue;
+            }
+            collect_map(c, m, w, out, true, depth + 1);
+        }
+    }
+}
+
+/* The keys of a probe or of defaults, reporting unknown, misplaced and
+ * repeated ones; YAML merge keys (<<: *anchor) bring in a mapping's keys. */
+static void collect(struct ctx *c, const yaml_node_t *map, bool defaults, struct slots *out)
+{
+    struct collecting w = {.defaults = defaults, .cands = calloc(c->nkeys, sizeof(*w.cands))};
+
+    memset(out, 0, sizeof(*out));
+    if (!w.cands || !(out->s = calloc(c->nkeys, sizeof(*out->s)))) {
+        free(w.cands);
+        oom(c);
+        return;
+    }
+    w.ncands = tp_key_names(defaults, w.cands, NULL, 0);
+    tp_key_names(true, NULL, w.only, sizeof(w.only));
+    collect_map(c, map, &w, out, false, 0);
+    free(w.cands);
 }
 
 /* A mapping value: its pairs, each name a string, each given to the key

@@ -1308,3 +1308,60 @@ Test(probe_config, a_password_in_a_target_url_is_shown_as_xxxxx)
         free(r);
     }
 }
+
+/* YAML merge keys: a probe's own keys win, then the merged mappings in
+ * order; a merge of something else is an error at its place. */
+Test(probe_config, yaml_merge_keys_bring_in_an_anchored_mapping)
+{
+    put("x.yaml", "base: &base {kind: tcp, interval: 2s, timeout: 1s}\n"
+                  "fast: &fast {interval: 500ms, timeout: 200ms}\n"
+                  "probes:\n"
+                  "  - <<: *base\n"
+                  "    name: a\n"
+                  "    target: h:1\n"
+                  "  - <<: [*fast, *base]\n"
+                  "    name: b\n"
+                  "    target: h:2\n"
+                  "  - <<: *base\n"
+                  "    name: c\n"
+                  "    interval: 3s\n"
+                  "    target: h:3\n");
+    struct tp_config c;
+    char *errs;
+    int rc = load("x.yaml", &c, &errs);
+    /* top-level keys other than probes/defaults are refused: say so */
+    cr_assert_neq(rc, 0);
+    cr_assert_not_null(strstr(errs, "x.yaml:1:1:"), "%s", errs);
+    free(errs);
+
+    put("x.yaml", "probes:\n"
+                  "  - &base\n"
+                  "    name: a\n"
+                  "    kind: tcp\n"
+                  "    interval: 2s\n"
+                  "    timeout: 1s\n"
+                  "    target: h:1\n"
+                  "  - <<: *base\n"
+                  "    name: b\n"
+                  "    target: h:2\n"
+                  "  - <<: [{interval: 500ms, timeout: 200ms}, *base]\n"
+                  "    name: c\n"
+                  "    target: h:3\n");
+    load_ok("x.yaml", &c);
+    cr_assert_eq(c.ndefs, 3);
+    cr_assert_str_eq(c.defs[1].name, "b");
+    cr_assert_eq(c.defs[1].interval_ms, 2000);
+    cr_assert_str_eq(c.defs[1].targets[0], "h:2");
+    cr_assert_eq(c.defs[2].interval_ms, 500);
+    cr_assert_eq(c.defs[2].timeout_ms, 200);
+    cr_assert_eq(c.defs[2].kind, c.defs[0].kind);
+    tp_config_free(&c);
+
+    put("x.yaml", "probes:\n"
+                  "  - <<: 5\n"
+                  "    name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n");
+    load_fails("x.yaml", "x.yaml:2:9: << (a merge) takes a mapping or a list of mappings, not a "
+                         "single value\n");
+}
