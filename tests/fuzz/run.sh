@@ -31,8 +31,9 @@ one() {
     # libFuzzer names artifacts crash-SHA1 etc.; give them the harness's name
     for f in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*; do
         [ -e "$f" ] || continue
-        case $(basename "$f") in *-"$n"-*) continue ;; esac
-        grep -q "$(basename "$f")" "$log" && mv "$f" "${f%%-*}-$n-${f#*-}"
+        b=$(basename "$f")
+        case $b in *-"$n"-*) continue ;; esac
+        grep -q "$b" "$log" && mv "$f" "$dir/${b%%-*}-$n-${b#*-}"
     done
     echo "$rc" > "$dir/fuzz_$n.rc"
 }
