@@ -459,6 +459,7 @@ END {
 # hostile outcomes, per kind: how its connections ended, summed over its variants
 echo "hostile outcomes (kind: outcome count, ...; variants in the run's status files):"
 for s in $SERVERS; do
+    [ -f "$RUN/hostile-$s.stat" ] || continue
     awk -v s="$s" '$1 ~ /^out\./ {
         split($1, f, "."); k = f[2]; o = f[4]; for (i = 5; i in f; i++) o = o "." f[i]
         n[k, o] += $2; if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
