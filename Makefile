@@ -9,6 +9,8 @@
 #   make bench-http twkit serve --proto http against nginx, with wrk (root)
 #   make bench-probe twkit probe against prometheus-blackbox-exporter (root)
 #   make fuzz       run every fuzz harness for FUZZ_SECONDS each (default 300)
+#   make soak       the ASan twkit serve (twp, http) under hostile and good load for
+#                   SOAK_SECONDS (default 600), then back to baseline (root; docs/SOAK.md)
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -24,7 +26,7 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TWKIT = $(BUILD)/twkit
 
-.PHONY: all deps configure test demo bench bench-http bench-probe fuzz clean
+.PHONY: all deps configure test demo bench bench-http bench-probe fuzz soak clean
 
 all: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -60,6 +62,12 @@ bench-probe: all
 FUZZ_SECONDS ?= 300
 fuzz: all
 	@JOBS=$(JOBS) tests/fuzz/run.sh $(BUILD)/tests $(FUZZ_SECONDS)
+
+# Always the ASan + UBSan build (build-san), whatever SAN says: the soak is
+# there to catch what only a sanitizer sees. Not part of make test.
+soak:
+	@$(MAKE) SAN=1 BUILD=build-san all
+	@bench/soak.sh build-san/twkit
 
 clean:
 	rm -rf build build-san build-*
