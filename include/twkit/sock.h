@@ -161,11 +161,13 @@ int tw_sock_unacked(int fd);
 /* Bytes that moved on the connection so far, both ways: sent and
  * acknowledged by the peer, plus received from it (tcp_info's
  * tcpi_bytes_acked + tcpi_bytes_received). Timers that must measure
- * progress rather than age compare two readings. Returns 0, -ECONNRESET
+ * progress rather than age compare two readings. quiet_ms (or NULL): how
+ * long ago the peer last sent data or acknowledged ours, so a movement
+ * seen late is dated when it happened. Returns 0, -ECONNRESET
  * when the connection is over (TCP_CLOSE: the peer's RST came, which a
  * socket that is not being read learns of only here; *moved is still
  * set), or -errno. */
-int tw_sock_progress(int fd, uint64_t *moved);
+int tw_sock_progress(int fd, uint64_t *moved, uint32_t *quiet_ms);
 
 /* The kernel's TCP state of the socket (TCP_ESTABLISHED, TCP_CLOSE_WAIT...,
  * from <netinet/tcp.h>), or -errno. */

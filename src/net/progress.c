@@ -11,7 +11,7 @@
 
 #define STATE_CLOSE 7 /* TCP_CLOSE, from <netinet/tcp.h>, which this file cannot include */
 
-int tw_sock_progress(int fd, uint64_t *moved)
+int tw_sock_progress(int fd, uint64_t *moved, uint32_t *quiet_ms)
 {
     struct tcp_info ti = {0};
     socklen_t len = sizeof(ti);
@@ -21,5 +21,8 @@ int tw_sock_progress(int fd, uint64_t *moved)
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
         return -errno;
     *moved = ti.tcpi_bytes_acked + ti.tcpi_bytes_received;
+    if (quiet_ms) /* the peer's last data, or its last ACK of ours */
+        *quiet_ms = ti.tcpi_last_data_recv < ti.tcpi_last_ack_recv ? ti.tcpi_last_data_recv
+                                                                   : ti.tcpi_last_ack_recv;
     return ti.tcpi_state == STATE_CLOSE ? -ECONNRESET : 0;
 }

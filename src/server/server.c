@@ -274,7 +274,8 @@ static void on_timer(tw_timer *t)
     tw_sconn *c = t->data;
     tw_server *s = c->srv;
     uint64_t now = now_ms(c), moved = c->moved, next = UINT64_MAX;
-    int gone = tw_sock_progress(c->io.fd, &moved), unacked;
+    uint32_t quiet = 0;
+    int gone = tw_sock_progress(c->io.fd, &moved, &quiet), unacked;
     bool sending, partial;
 
     /* The client's RST, on a connection that is not reading (past ERROR,
@@ -289,8 +290,12 @@ static void on_timer(tw_timer *t)
         return;
     }
     if (moved != c->moved) {
+        /* dated when the peer's last byte or ACK came, not at this look
+         * (else a quiet connection lives up to two idle periods) */
+        uint64_t at = quiet < now ? now - quiet : 0;
         c->moved = moved;
-        c->active_ms = now;
+        if (tw_ms_diff(at, c->active_ms) > 0)
+            c->active_ms = at;
     }
     sending = c->out.len || unacked > 0;
     if (c->held && !sending)

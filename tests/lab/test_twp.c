@@ -270,6 +270,30 @@ Test(twp, silent_client_is_aborted_at_idle_timeout)
     close(fd);
 }
 
+/* The idle timeout counts from the last byte, not from the server's
+ * first look after it: a client that sends one frame, reads the echo and
+ * goes quiet is reset one idle period later, not two. */
+Test(twp, a_quiet_client_is_aborted_one_idle_timeout_after_its_last_byte)
+{
+    char types[32];
+    int fd;
+    uint64_t t;
+
+    NEED_ROOT();
+    start_server(&(struct tw_server_opts){.idle_timeout_ms = 600});
+    fd = raw_connect();
+    raw_send(fd, TW_TWP_HELLO, "twp\x01");
+    raw_send(fd, TW_TWP_DATA, "hi");
+    t = tw_now_ms();
+    cr_assert_eq(raw_drain(fd, types, sizeof(types)), -ECONNRESET);
+    t = tw_now_ms() - t;
+    cr_assert_str_eq(types, "12", "HELLO and the echo, then the reset");
+    cr_assert(t >= 550 && t < 900, "reset %llu ms after the last byte, 600 expected",
+              (unsigned long long)t);
+    cr_assert_eq(tw_server_stats(srv)->aborted_idle, 1);
+    close(fd);
+}
+
 /* ---- no data lost: a slow reader in its own thread ---- */
 
 static struct {
