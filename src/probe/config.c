@@ -809,11 +809,7 @@ static int slurp(const char *path, char **out, size_t *outlen)
 
 int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs)
 {
-    struct ctx c = {.pub = {.path = path, .errs = errs}};
-    struct tp_config out = {0};
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
-    char *buf = NULL, *slash;
+    char *buf = NULL;
     size_t len = 0;
     int rc;
 
@@ -827,9 +823,27 @@ int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs)
             fprintf(errs, "%s: %s\n", path, strerror(-rc));
         return rc;
     }
+    rc = tp_config_load_mem(path, buf, len, cfg, errs);
+    free(buf);
+    return rc;
+}
+
+int tp_config_load_mem(const char *path, const char *buf, size_t len, struct tp_config *cfg,
+                       FILE *errs)
+{
+    struct ctx c = {.pub = {.path = path, .errs = errs}};
+    struct tp_config out = {0};
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    char *slash;
+
+    if (!cfg)
+        return -EINVAL;
+    memset(cfg, 0, sizeof(*cfg));
+    if (!path || (!buf && len))
+        return -EINVAL;
     if (!(c.dir = strdup(path)) || !(out.path = strdup(path))) {
         free(c.dir);
-        free(buf);
         if (errs)
             fprintf(errs, "%s: %s\n", path, strerror(ENOMEM));
         return 1;
@@ -848,7 +862,7 @@ int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs)
         oom(&c);
         goto done;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""), len);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_problem(&c, &parser, buf, len);
         yaml_parser_delete(&parser);
@@ -873,22 +887,10 @@ done:
     tp_cfg_flush(&c.pub);
     tp_strset_free(&c.names);
     free(c.dir);
-    free(buf);
     if (c.pub.nerr) {
         tp_config_free(&out);
         return c.pub.nerr;
     }
     *cfg = out;
     return 0;
-}
-
-void tp_config_free(struct tp_config *cfg)
-{
-    if (!cfg)
-        return;
-    for (size_t i = 0; i < cfg->ndefs; i++)
-        tp_def_free(&cfg->defs[i]);
-    free(cfg->defs);
-    free(cfg->path);
-    memset(cfg, 0, sizeof(*cfg));
 }

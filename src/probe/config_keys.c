@@ -601,3 +601,14 @@ void tp_def_free(struct tp_def *def)
     }
     memset(def, 0, sizeof(*def));
 }
+
+void tp_config_free(struct tp_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->ndefs; i++)
+        tp_def_free(&cfg->defs[i]);
+    free(cfg->defs);
+    free(cfg->path);
+    memset(cfg, 0, sizeof(*cfg));
+}

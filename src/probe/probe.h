@@ -88,6 +88,11 @@ struct tp_config {
  * Returns 0 with *cfg filled; the number of errors (> 0) with *cfg empty;
  * or -errno when path cannot be read (printed as well). */
 int tp_config_load(const char *path, struct tp_config *cfg, FILE *errs);
+/* The same from len bytes at buf (not NUL-terminated), as if read from
+ * path: messages name path and relative paths in the config start at its
+ * directory, but path itself is never read. */
+int tp_config_load_mem(const char *path, const char *buf, size_t len, struct tp_config *cfg,
+                       FILE *errs);
 void tp_config_free(struct tp_config *cfg);
 
 /* ---- results ---- */
