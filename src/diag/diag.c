@@ -11,6 +11,7 @@
  *    entered another namespace with setns() must read /proc/thread-self/net.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diag/internal.h"
 #include "twkit/diag.h"
 
 const char *tw_tcp_state_name(int st)
@@ -76,8 +78,19 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-static int dump_family(struct mnl_socket *nl, int family, uint32_t mask, struct dump_ctx *ctx,
-                       char *buf, size_t buflen)
+int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, int family,
+                   tw_diag_cb cb, void *arg)
+{
+    struct dump_ctx ctx = {.family = family, .cb = cb, .arg = arg};
+    int r = mnl_cb_run(buf, len, seq, portid, on_msg, &ctx);
+
+    if (r < 0)
+        return ctx.err < 0 ? ctx.err : -errno;
+    return r > 0;
+}
+
+static int dump_family(struct mnl_socket *nl, int family, uint32_t mask, tw_diag_cb cb,
+                       void *arg, char *buf, size_t buflen)
 {
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     struct inet_diag_req_v2 *req;
@@ -94,24 +107,19 @@ static int dump_family(struct mnl_socket *nl, int family, uint32_t mask, struct 
     req->idiag_states = mask;
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return -errno;
-    ctx->family = family;
-    ctx->err = 0;
     do {
         n = mnl_socket_recvfrom(nl, buf, buflen);
         if (n < 0)
             return -errno;
-        r = mnl_cb_run(buf, (size_t)n, seq, portid, on_msg, ctx);
+        r = tw__diag_parse(buf, (size_t)n, seq, portid, family, cb, arg);
     } while (r > 0);
-    if (r < 0)
-        return ctx->err < 0 ? ctx->err : -errno;
-    return 0;
+    return r;
 }
 
 int tw_diag_dump(uint32_t state_mask, tw_diag_cb cb, void *arg)
 {
     static const int families[] = {AF_INET, AF_INET6};
     const size_t buflen = 1u << 16; /* large reads: fewer syscalls per dump */
-    struct dump_ctx ctx = {.cb = cb, .arg = arg};
     struct mnl_socket *nl;
     char *buf;
     int err = 0;
@@ -129,7 +137,7 @@ int tw_diag_dump(uint32_t state_mask, tw_diag_cb cb, void *arg)
         goto out;
     }
     for (size_t i = 0; i < 2 && err == 0; i++)
-        err = dump_family(nl, families[i], state_mask, &ctx, buf, buflen);
+        err = dump_family(nl, families[i], state_mask, cb, arg, buf, buflen);
 out:
     if (nl)
         mnl_socket_close(nl);
@@ -157,21 +165,23 @@ int tw_diag_count(struct tw_tcp_states *out)
 
 /* Find `name` in the header line of `section` and return the value at the
  * same position in the next line of that section. */
-static int counter_in_file(const char *path, const char *section, const char *name,
+int tw__proc_counter_parse(const char *text, size_t len, const char *section, const char *name,
                            uint64_t *val)
 {
-    char *hdr = NULL, *line = NULL;
-    size_t hcap = 0, lcap = 0, slen = strlen(section);
-    FILE *f = fopen(path, "re");
+    char *copy = malloc(len + 1), *hdr, *line, *rest;
+    size_t slen = strlen(section);
     int found = -ENOENT;
 
-    if (!f)
-        return -errno;
-    while (found == -ENOENT && getline(&hdr, &hcap, f) > 0) {
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    rest = copy;
+    while (found == -ENOENT && (hdr = strsep(&rest, "\n"))) {
         char *hs, *vs, *h, *v;
         if (strncmp(hdr, section, slen) != 0 || hdr[slen] != ':')
             continue;
-        if (getline(&line, &lcap, f) <= 0)
+        if (!(line = strsep(&rest, "\n")))
             break;
         h = strtok_r(hdr + slen + 1, " \n", &hs);
         v = strtok_r(line + slen + 1, " \n", &vs);
@@ -183,10 +193,60 @@ static int counter_in_file(const char *path, const char *section, const char *na
             }
         }
     }
-    free(hdr);
-    free(line);
-    fclose(f);
+    free(copy);
     return found;
+}
+
+/* The whole file: /proc files say they are empty, so read to the end. */
+static int read_all(const char *path, char **out, size_t *outlen)
+{
+    size_t len = 0, cap = 0;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), e = 0;
+
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        if (len == cap) {
+            char *nb = cap < (1u << 20) ? realloc(buf, cap ? cap * 2 : 8192) : NULL;
+            if (!nb) {
+                e = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 8192;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? -errno : 0;
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    if (e) {
+        free(buf);
+        return e;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+static int counter_in_file(const char *path, const char *section, const char *name,
+                           uint64_t *val)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int r = read_all(path, &buf, &len);
+
+    if (r < 0)
+        return r;
+    r = tw__proc_counter_parse(buf, len, section, name, val);
+    free(buf);
+    return r;
 }
 
 int tw_proc_counter(const char *section, const char *name, uint64_t *val)

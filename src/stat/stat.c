@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stat/internal.h"
 #include "twkit/stat.h"
 #include "twkit/time.h"
 
@@ -49,6 +50,52 @@ static int read_file(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+int tw__stat_port_range(const char *text, int64_t *lo, int64_t *hi)
+{
+    long a, b;
+
+    if (sscanf(text, "%ld %ld", &a, &b) != 2)
+        return -EINVAL;
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
+uint32_t tw__stat_reserved(char *text, int64_t lo, int64_t hi)
+{
+    uint32_t n = 0;
+
+    for (char *p = text, *tok; (tok = strsep(&p, ",\n"));) {
+        long a, b;
+        int k = sscanf(tok, "%ld-%ld", &a, &b);
+        if (k < 1)
+            continue;
+        if (k == 1)
+            b = a;
+        if (a < lo)
+            a = lo;
+        if (b > hi)
+            b = hi;
+        if (b >= a)
+            n += (uint32_t)(b - a + 1);
+    }
+    return n;
+}
+
+int tw__stat_sockstat(const char *text, int64_t *inuse, int64_t *tw)
+{
+    const char *p = strstr(text, "TCP: ");
+    long long a, orphan, b;
+
+    if (!p)
+        return -ENOENT;
+    if (sscanf(p, "TCP: inuse %lld orphan %lld tw %lld", &a, &orphan, &b) != 3)
+        return -EPROTO;
+    *inuse = a;
+    *tw = b;
+    return 0;
+}
+
 static void read_sysctls(struct tw_stat *st)
 {
     static const char *const files[TW_SY_NSYSCTLS] = {
@@ -68,62 +115,38 @@ static void read_sysctls(struct tw_stat *st)
                 problem(st, "sysctl %s not readable; ", files[i]);
             continue;
         }
-        if (i == TW_SY_PORT_LO) {
-            long lo, hi;
-            if (sscanf(buf, "%ld %ld", &lo, &hi) == 2) {
-                st->sysctl[TW_SY_PORT_LO] = lo;
-                st->sysctl[TW_SY_PORT_HI] = hi;
-            }
-        } else {
+        if (i == TW_SY_PORT_LO)
+            tw__stat_port_range(buf, &st->sysctl[TW_SY_PORT_LO], &st->sysctl[TW_SY_PORT_HI]);
+        else
             st->sysctl[i] = strtoll(buf, NULL, 10);
-        }
     }
     if (st->sysctl[TW_SY_PORT_LO] < 0) {
         st->sysctl[TW_SY_PORT_HI] = -1;
         return;
     }
     /* reserved ports inside the range: "8080,9000-9010" */
-    if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof(buf)) == 0) {
-        for (char *p = buf, *tok; (tok = strsep(&p, ",\n"));) {
-            long a, b;
-            int k = sscanf(tok, "%ld-%ld", &a, &b);
-            if (k < 1)
-                continue;
-            if (k == 1)
-                b = a;
-            if (a < st->sysctl[TW_SY_PORT_LO])
-                a = st->sysctl[TW_SY_PORT_LO];
-            if (b > st->sysctl[TW_SY_PORT_HI])
-                b = st->sysctl[TW_SY_PORT_HI];
-            if (b >= a)
-                st->reserved_in_range += (uint32_t)(b - a + 1);
-        }
-    }
+    if (read_file("/proc/sys/net/ipv4/ip_local_reserved_ports", buf, sizeof(buf)) == 0)
+        st->reserved_in_range = tw__stat_reserved(buf, st->sysctl[TW_SY_PORT_LO],
+                                                  st->sysctl[TW_SY_PORT_HI]);
 }
 
 static void read_counters(struct tw_stat *st)
 {
-    char buf[2048], *p;
+    char buf[2048];
+    int r;
 
     for (int i = 0; i < TW_SC_NCOUNTERS; i++) {
-        int r = tw_proc_counter("TcpExt", tw_stat_counter_names[i], &st->counter[i]);
+        r = tw_proc_counter("TcpExt", tw_stat_counter_names[i], &st->counter[i]);
         st->have_counter[i] = r == 0;
         if (r < 0)
             problem(st, "TcpExt %s missing; ", tw_stat_counter_names[i]);
     }
     st->sockstat_tw = st->sockstat_inuse = -1;
     if (read_file("/proc/thread-self/net/sockstat", buf, sizeof(buf)) < 0 ||
-        !(p = strstr(buf, "TCP: "))) {
+        (r = tw__stat_sockstat(buf, &st->sockstat_inuse, &st->sockstat_tw)) == -ENOENT)
         problem(st, "%s not readable; ", "/proc/net/sockstat");
-        return;
-    }
-    long long inuse, orphan, tw;
-    if (sscanf(p, "TCP: inuse %lld orphan %lld tw %lld", &inuse, &orphan, &tw) == 3) {
-        st->sockstat_inuse = inuse;
-        st->sockstat_tw = tw;
-    } else {
+    else if (r < 0)
         problem(st, "%s: unexpected TCP line; ", "/proc/net/sockstat");
-    }
 }
 
 /* ---- sockets: two dumps, listeners first -------------------------------- */

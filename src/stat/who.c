@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "stat/internal.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "twkit/who.h"
@@ -31,9 +32,6 @@
 #define TCP_ESTABLISHED 1
 #define TCP_FIN_WAIT1 4
 
-struct field { const char *name; int off, size; };
-
-enum { F_OLD, F_NEW, F_DPORT, F_FAMILY, F_DADDR, F_DADDR6, NFIELDS };
 
 /* A process that exited while recording: its name, for the rows of
  * processes that were gone before /proc could be asked. */
@@ -42,7 +40,7 @@ struct exited { int pid; char comm[16]; };
 struct ring { int fd; void *map; bool exits; };
 
 struct rec {
-    struct field f[NFIELDS];
+    struct tw__field f[TW__WHO_NFIELDS];
     int comm_off;        /* of sched_process_exit's comm; -1: not recorded */
     struct tw_who *w;
     uint32_t *index;     /* open addressing: row + 1, 0 empty */
@@ -120,7 +118,7 @@ static int read_small(const char *dir, const char *event, const char *file, char
 }
 
 /* "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;" -> offsets by name. */
-static int parse_format(const char *fmt, struct field *f, int nf)
+int tw__who_parse_format(const char *fmt, struct tw__field *f, int nf)
 {
     for (const char *p = fmt; (p = strstr(p, "field:")); p++) {
         const char *semi = strchr(p, ';'), *name;
@@ -221,7 +219,7 @@ static int count(struct rec *r, int pid, const tw_addr *dst)
     return 0;
 }
 
-static uint32_t field_u(const uint8_t *raw, const struct field *f)
+static uint32_t field_u(const uint8_t *raw, const struct tw__field *f)
 {
     uint32_t v = 0;
     if (f->size == 1)
@@ -231,6 +229,30 @@ static uint32_t field_u(const uint8_t *raw, const struct field *f)
     else if (f->size == 4)
         v = *(const uint32_t *)(const void *)(raw + f->off);
     return v;
+}
+
+int tw__who_close_dst(const struct tw__field *f, const uint8_t *raw, uint32_t rawlen,
+                      tw_addr *dst)
+{
+    memset(dst, 0, sizeof(*dst));
+    if (rawlen < (uint32_t)(f[TW__WHO_DADDR6].off + 16))
+        return 0;
+    if (field_u(raw, &f[TW__WHO_OLD]) != TCP_ESTABLISHED ||
+        field_u(raw, &f[TW__WHO_NEW]) != TCP_FIN_WAIT1)
+        return 0;
+    /* the ports are stored in host order by the tracepoint */
+    uint16_t dport = (uint16_t)field_u(raw, &f[TW__WHO_DPORT]);
+    if (field_u(raw, &f[TW__WHO_FAMILY]) == AF_INET6) {
+        dst->len = sizeof(dst->u.in6);
+        dst->u.in6.sin6_family = AF_INET6;
+        memcpy(&dst->u.in6.sin6_addr, raw + f[TW__WHO_DADDR6].off, 16);
+    } else {
+        dst->len = sizeof(dst->u.in);
+        dst->u.in.sin_family = AF_INET;
+        memcpy(&dst->u.in.sin_addr, raw + f[TW__WHO_DADDR].off, 4);
+    }
+    tw_addr_set_port(dst, dport);
+    return 1;
 }
 
 /* A process leader's exit: remember its name. */
@@ -252,7 +274,7 @@ static int on_sample(struct rec *r, bool exits, const uint8_t *p, size_t len)
 {
     uint32_t pid, tid, rawlen;
     const uint8_t *raw;
-    tw_addr dst = {0};
+    tw_addr dst;
 
     if (len < 12)
         return 0;
@@ -266,22 +288,8 @@ static int on_sample(struct rec *r, bool exits, const uint8_t *p, size_t len)
         on_exit_sample(r, pid, tid, raw, rawlen);
         return 0;
     }
-    if (rawlen < (uint32_t)(r->f[F_DADDR6].off + 16))
+    if (!tw__who_close_dst(r->f, raw, rawlen, &dst))
         return 0;
-    if (field_u(raw, &r->f[F_OLD]) != TCP_ESTABLISHED || field_u(raw, &r->f[F_NEW]) != TCP_FIN_WAIT1)
-        return 0;
-    /* the ports are stored in host order by the tracepoint */
-    uint16_t dport = (uint16_t)field_u(raw, &r->f[F_DPORT]);
-    if (field_u(raw, &r->f[F_FAMILY]) == AF_INET6) {
-        dst.len = sizeof(dst.u.in6);
-        dst.u.in6.sin6_family = AF_INET6;
-        memcpy(&dst.u.in6.sin6_addr, raw + r->f[F_DADDR6].off, 16);
-    } else {
-        dst.len = sizeof(dst.u.in);
-        dst.u.in.sin_family = AF_INET;
-        memcpy(&dst.u.in.sin_addr, raw + r->f[F_DADDR].off, 4);
-    }
-    tw_addr_set_port(&dst, dport);
     r->w->events++;
     return count(r, (int)pid, &dst);
 }
@@ -390,7 +398,7 @@ int tw_who_record(struct tw_who *w, uint64_t ms, const char *tracefs,
     struct rec r = {.w = w, .comm_off = -1,
                     .f = {{"oldstate", -1, 0}, {"newstate", -1, 0}, {"dport", -1, 0},
                           {"family", -1, 0}, {"daddr", -1, 0}, {"daddr_v6", -1, 0}}};
-    struct field comm = {"comm", -1, 0};
+    struct tw__field comm = {"comm", -1, 0};
     const size_t page = (size_t)sysconf(_SC_PAGESIZE), maplen = (RING_PAGES + 1) * page;
     int ncpus = (int)sysconf(_SC_NPROCESSORS_CONF), n = 0, res;
     char dir[256], buf[8192];
@@ -409,7 +417,7 @@ int tw_who_record(struct tw_who *w, uint64_t ms, const char *tracefs,
         goto out;
     }
     if ((res = read_small(dir, EVENT, "format", buf, sizeof(buf))) < 0 ||
-        (res = parse_format(buf, r.f, NFIELDS)) < 0) {
+        (res = tw__who_parse_format(buf, r.f, TW__WHO_NFIELDS)) < 0) {
         res = fail(err, errlen, res, "%s/%s lacks a field twkit needs (oldstate, newstate, "
                    "dport, family, daddr, daddr_v6)", dir, EVENT "/format");
         goto out;
@@ -417,7 +425,7 @@ int tw_who_record(struct tw_who *w, uint64_t ms, const char *tracefs,
     /* optional: names of processes that exit before /proc can be read */
     exit_id = event_id(dir, EXIT_EVENT);
     if (exit_id > 0 && read_small(dir, EXIT_EVENT, "format", buf, sizeof(buf)) > 0 &&
-        parse_format(buf, &comm, 1) == 0 && comm.size == 16)
+        tw__who_parse_format(buf, &comm, 1) == 0 && comm.size == 16)
         r.comm_off = comm.off;
     if (!(rings = calloc(2 * (size_t)ncpus, sizeof(*rings)))) {
         res = fail(err, errlen, -ENOMEM, "out of memory%s%s", "", "");

@@ -1,0 +1,24 @@
+/* diag's parsers, on buffers: what the dump and tw_proc_counter read from
+ * the kernel, callable on bytes from anywhere (the fuzz harness,
+ * tests/fuzz/fuzz_diag.c). */
+#ifndef TW_DIAG_INTERNAL_H
+#define TW_DIAG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twkit/diag.h"
+
+/* One recv of NETLINK_SOCK_DIAG replies (len bytes at buf): each socket to
+ * cb. seq and portid: what every message must carry (0: anything).
+ * Returns 1 when the dump goes on (no NLMSG_DONE yet), 0 when it is done,
+ * or -errno: the kernel's error, a malformed reply, or cb's error. */
+int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, int family,
+                   tw_diag_cb cb, void *arg);
+
+/* tw_proc_counter on the text of /proc/net/netstat or snmp (len bytes, no
+ * NUL needed): 0 with *val, -ENOENT, -ENOMEM. */
+int tw__proc_counter_parse(const char *text, size_t len, const char *section, const char *name,
+                           uint64_t *val);
+
+#endif

@@ -1,0 +1,38 @@
+/* stat's parsers of what the kernel writes, on buffers: callable on bytes
+ * from anywhere (the fuzz harness, tests/fuzz/fuzz_diag.c). */
+#ifndef TW_STAT_INTERNAL_H
+#define TW_STAT_INTERNAL_H
+
+#include <stdint.h>
+
+#include "twkit/sock.h"
+
+/* /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999\n"): 0 or
+ * -EINVAL. */
+int tw__stat_port_range(const char *text, int64_t *lo, int64_t *hi);
+/* How many ports of lo..hi ip_local_reserved_ports lists
+ * ("8080,9000-9010\n"); text is cut up. */
+uint32_t tw__stat_reserved(char *text, int64_t lo, int64_t hi);
+/* The TCP line of /proc/net/sockstat: 0, -ENOENT (no TCP line), -EPROTO. */
+int tw__stat_sockstat(const char *text, int64_t *inuse, int64_t *tw);
+
+/* A field of a tracepoint's record, as its tracefs format file says. */
+struct tw__field {
+    const char *name;
+    int off, size;
+};
+/* The fields of sock:inet_sock_set_state that --who reads, in this order. */
+enum {
+    TW__WHO_OLD, TW__WHO_NEW, TW__WHO_DPORT, TW__WHO_FAMILY, TW__WHO_DADDR, TW__WHO_DADDR6,
+    TW__WHO_NFIELDS
+};
+/* The offsets and sizes of the nf fields named in f from a tracefs format
+ * file's text: 0, or -ENOENT when one is missing. */
+int tw__who_parse_format(const char *fmt, struct tw__field *f, int nf);
+/* A raw inet_sock_set_state record (rawlen bytes), read with the fields
+ * f (TW__WHO_NFIELDS of them): 1 with *dst the destination when it is an
+ * active close (ESTABLISHED -> FIN_WAIT1), 0 when not. */
+int tw__who_close_dst(const struct tw__field *f, const uint8_t *raw, uint32_t rawlen,
+                      tw_addr *dst);
+
+#endif
