@@ -4,6 +4,13 @@
  *  - A kernel may send a shorter struct inet_diag_msg than this header
  *    declares (or a longer one): copy what arrived into a zeroed struct,
  *    never read past the payload.
+ *  - Replies are walked here, not with mnl_cb_run: libmnl compares
+ *    nlmsg_len as an int, so a length of 2^31 or more passes its check and
+ *    the walk reads far past the buffer. Every length is checked as
+ *    unsigned against what is left.
+ *  - A failed dump ends with NLMSG_DONE carrying the error (-ENOENT when
+ *    the kernel has no diag module for the protocol), not with
+ *    NLMSG_ERROR: the DONE's int is the dump's result.
  *  - TIME_WAIT sockets are minisocks: uid and inode are 0, so they cannot be
  *    tied to a process after the fact; idiag_expires is milliseconds left.
  *  - A dump is per address family: IPv4 and IPv6 are two requests.
@@ -34,13 +41,6 @@ const char *tw_tcp_state_name(int st)
     return st > 0 && st < TW_TCP_NSTATES ? names[st] : "?";
 }
 
-struct dump_ctx {
-    int family;
-    tw_diag_cb cb;
-    void *arg;
-    int err;
-};
-
 static void fill_addr(tw_addr *a, int family, const __be32 *ip, __be16 port)
 {
     memset(a, 0, sizeof(*a));
@@ -57,36 +57,82 @@ static void fill_addr(tw_addr *a, int family, const __be32 *ip, __be16 port)
     }
 }
 
-static int on_msg(const struct nlmsghdr *nlh, void *data)
+/* One SOCK_DIAG_BY_FAMILY message's payload: the socket to cb, unless it
+ * is of a family or in a state this header does not know. */
+static int on_sock(const uint8_t *p, size_t len, tw_diag_cb cb, void *arg)
 {
-    struct dump_ctx *ctx = data;
     struct inet_diag_msg m;
     struct tw_diag_sock s;
-    size_t len = mnl_nlmsg_get_payload_len(nlh);
 
     memset(&m, 0, sizeof(m));
-    memcpy(&m, mnl_nlmsg_get_payload(nlh), len < sizeof(m) ? len : sizeof(m));
+    memcpy(&m, p, len < sizeof(m) ? len : sizeof(m));
+    if ((m.idiag_family != AF_INET && m.idiag_family != AF_INET6) || m.idiag_state == 0 ||
+        m.idiag_state >= TW_TCP_NSTATES)
+        return 0;
     s.state = m.idiag_state;
     s.timer = m.idiag_timer;
     s.expires_ms = m.idiag_expires;
     s.uid = m.idiag_uid;
     s.inode = m.idiag_inode;
-    fill_addr(&s.local, ctx->family, m.id.idiag_src, m.id.idiag_sport);
-    fill_addr(&s.remote, ctx->family, m.id.idiag_dst, m.id.idiag_dport);
-    if ((ctx->err = ctx->cb(&s, ctx->arg)) < 0)
-        return MNL_CB_ERROR;
-    return MNL_CB_OK;
+    fill_addr(&s.local, m.idiag_family, m.id.idiag_src, m.id.idiag_sport);
+    fill_addr(&s.remote, m.idiag_family, m.id.idiag_dst, m.id.idiag_dport);
+    return cb(&s, arg);
 }
 
-int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, int family,
-                   tw_diag_cb cb, void *arg)
+/* The int a NLMSG_ERROR or NLMSG_DONE carries, as -errno: the kernel
+ * sends -4095..-1 (some netlink families 1..4095); anything else is no
+ * errno at all. */
+static int kernel_errno(const uint8_t *p)
 {
-    struct dump_ctx ctx = {.family = family, .cb = cb, .arg = arg};
-    int r = mnl_cb_run(buf, len, seq, portid, on_msg, &ctx);
+    int32_t e;
 
-    if (r < 0)
-        return ctx.err < 0 ? ctx.err : -errno;
-    return r > 0;
+    memcpy(&e, p, sizeof(e));
+    if (e >= -4095 && e <= 4095)
+        return e > 0 ? -e : e;
+    return -EPROTO;
+}
+
+int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, tw_diag_cb cb,
+                   void *arg)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        struct nlmsghdr h;
+        size_t plen, step;
+        int r;
+
+        if (len < NLMSG_HDRLEN)
+            return -EBADMSG; /* part of a header */
+        memcpy(&h, p, sizeof(h));
+        if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len)
+            return -EBADMSG; /* a length that lies, or a truncated reply */
+        if (portid && h.nlmsg_pid && h.nlmsg_pid != portid)
+            return -ESRCH;
+        if (seq && h.nlmsg_seq && h.nlmsg_seq != seq)
+            return -EPROTO;
+        if (h.nlmsg_flags & NLM_F_DUMP_INTR)
+            return -EINTR;
+        plen = h.nlmsg_len - NLMSG_HDRLEN;
+        switch (h.nlmsg_type) {
+        case NLMSG_DONE: /* the dump's status: 0, or why it failed */
+            return plen >= sizeof(int32_t) ? kernel_errno(p + NLMSG_HDRLEN) : 0;
+        case NLMSG_ERROR: /* 0: an ack */
+            return plen >= sizeof(int32_t) ? kernel_errno(p + NLMSG_HDRLEN) : -EBADMSG;
+        case SOCK_DIAG_BY_FAMILY:
+            if ((r = on_sock(p + NLMSG_HDRLEN, plen, cb, arg)) < 0)
+                return r;
+            break;
+        default: /* NLMSG_NOOP, NLMSG_OVERRUN, nothing a dump answers */
+            break;
+        }
+        step = NLMSG_ALIGN(h.nlmsg_len);
+        if (step >= len)
+            break; /* the last one, its padding left out */
+        p += step;
+        len -= step;
+    }
+    return 1;
 }
 
 static int dump_family(struct mnl_socket *nl, int family, uint32_t mask, tw_diag_cb cb,
@@ -111,7 +157,7 @@ static int dump_family(struct mnl_socket *nl, int family, uint32_t mask, tw_diag
         n = mnl_socket_recvfrom(nl, buf, buflen);
         if (n < 0)
             return -errno;
-        r = tw__diag_parse(buf, (size_t)n, seq, portid, family, cb, arg);
+        r = tw__diag_parse(buf, (size_t)n, seq, portid, cb, arg);
     } while (r > 0);
     return r;
 }

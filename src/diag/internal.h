@@ -9,12 +9,17 @@
 
 #include "twkit/diag.h"
 
-/* One recv of NETLINK_SOCK_DIAG replies (len bytes at buf): each socket to
- * cb. seq and portid: what every message must carry (0: anything).
- * Returns 1 when the dump goes on (no NLMSG_DONE yet), 0 when it is done,
- * or -errno: the kernel's error, a malformed reply, or cb's error. */
-int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, int family,
-                   tw_diag_cb cb, void *arg);
+/* One recv of NETLINK_SOCK_DIAG replies (len bytes at buf, any length,
+ * any content): each socket to cb, its addresses of the family its message
+ * claims; messages of another family than AF_INET and AF_INET6, or with a
+ * state outside 1 to TW_TCP_NSTATES - 1, are skipped. seq and portid: what
+ * every message must carry (0: anything). Returns 1 when the dump goes on
+ * (no NLMSG_DONE yet), 0 when it is done, or -errno: the kernel's (from
+ * NLMSG_ERROR or NLMSG_DONE), -EBADMSG for a message that does not fit
+ * the buffer, -EPROTO, -ESRCH or -EINTR (another seq or portid, an
+ * interrupted dump), or cb's error, after which nothing more is read. */
+int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, tw_diag_cb cb,
+                   void *arg);
 
 /* tw_proc_counter on the text of /proc/net/netstat or snmp (len bytes, no
  * NUL needed): 0 with *val, -ENOENT, -ENOMEM. */
