@@ -41,8 +41,9 @@ int tw_diag_count(struct tw_tcp_states *out);
 
 /* A counter from /proc/thread-self/net/netstat or .../snmp by section and
  * header name ("TcpExt", "TWRecycled"); names are matched by the header
- * line, never by position. Returns 0, -ENOENT if the field is not there, or
- * -errno if the file cannot be read. */
+ * line, never by position. Returns 0, -ENOENT if the field is not there,
+ * -EPROTO if its value is not a number, or -errno if the file cannot be
+ * read. */
 int tw_proc_counter(const char *section, const char *name, uint64_t *val);
 
 #endif

@@ -22,6 +22,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,38 +210,76 @@ int tw_diag_count(struct tw_tcp_states *out)
     return tw_diag_dump(~0u, count_one, out);
 }
 
-/* Find `name` in the header line of `section` and return the value at the
- * same position in the next line of that section. */
+/* The next field of p..end (split at spaces) in *f, *n; false at the end. */
+static bool next_field(const char **p, const char *end, const char **f, size_t *n)
+{
+    while (*p < end && **p == ' ')
+        (*p)++;
+    *f = *p;
+    while (*p < end && **p != ' ')
+        (*p)++;
+    *n = (size_t)(*p - *f);
+    return *n > 0;
+}
+
+/* A counter's value: decimal, and a '-' wraps as strtoull's does (snmp's
+ * MaxConn is -1). */
+static int counter_value(const char *s, size_t n, uint64_t *val)
+{
+    bool neg = n && *s == '-';
+    uint64_t v = 0;
+
+    if (n == (size_t)neg)
+        return -EPROTO;
+    for (size_t i = neg; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9)
+            return -EPROTO;
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    *val = neg ? 0 - v : v;
+    return 0;
+}
+
+/* Whether the line p..eol is one of section's: "SECTION: ...". */
+static bool in_section(const char *p, const char *eol, const char *section, size_t slen)
+{
+    return (size_t)(eol - p) > slen && !memcmp(p, section, slen) && p[slen] == ':';
+}
+
+/* Find `name` in a header line of `section` and return the value at the
+ * same place in the line after it, which must be of the section too. */
 int tw__proc_counter_parse(const char *text, size_t len, const char *section, const char *name,
                            uint64_t *val)
 {
-    char *copy = malloc(len + 1), *hdr, *line, *rest;
-    size_t slen = strlen(section);
-    int found = -ENOENT;
+    const char *end = text + len, *line = text;
+    size_t slen = strlen(section), nlen = strlen(name);
 
-    if (!copy)
-        return -ENOMEM;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    rest = copy;
-    while (found == -ENOENT && (hdr = strsep(&rest, "\n"))) {
-        char *hs, *vs, *h, *v;
-        if (strncmp(hdr, section, slen) != 0 || hdr[slen] != ':')
+    while (line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line)), *vline, *veol;
+        if (!eol)
+            break; /* a header with no line after it */
+        vline = eol + 1;
+        if (!in_section(line, eol, section, slen)) {
+            line = vline;
             continue;
-        if (!(line = strsep(&rest, "\n")))
-            break;
-        h = strtok_r(hdr + slen + 1, " \n", &hs);
-        v = strtok_r(line + slen + 1, " \n", &vs);
-        for (; h && v; h = strtok_r(NULL, " \n", &hs), v = strtok_r(NULL, " \n", &vs)) {
-            if (strcmp(h, name) == 0) {
-                *val = strtoull(v, NULL, 10);
-                found = 0;
-                break;
-            }
         }
+        if (!(veol = memchr(vline, '\n', (size_t)(end - vline))))
+            veol = end;
+        if (!in_section(vline, veol, section, slen)) {
+            line = vline; /* not its values: maybe the next header */
+            continue;
+        }
+        const char *h = line + slen + 1, *v = vline + slen + 1, *hf, *vf;
+        size_t hn, vn;
+        while (next_field(&h, eol, &hf, &hn) && next_field(&v, veol, &vf, &vn))
+            if (hn == nlen && !memcmp(hf, name, nlen))
+                return counter_value(vf, vn, val);
+        line = veol + (veol < end);
     }
-    free(copy);
-    return found;
+    return -ENOENT;
 }
 
 /* The whole file: /proc files say they are empty, so read to the end. */

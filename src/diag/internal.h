@@ -22,7 +22,11 @@ int tw__diag_parse(const void *buf, size_t len, uint32_t seq, uint32_t portid, t
                    void *arg);
 
 /* tw_proc_counter on the text of /proc/net/netstat or snmp (len bytes, no
- * NUL needed): 0 with *val, -ENOENT, -ENOMEM. */
+ * NUL needed): lines are split at \n, fields at spaces, and the value is
+ * the field at name's place in the line after the first "SECTION:" header
+ * line that has name, when that line is "SECTION:" too. Returns 0 with
+ * *val, -ENOENT, or -EPROTO (-ERANGE) when the value is not a decimal
+ * number (does not fit 64 bits). */
 int tw__proc_counter_parse(const char *text, size_t len, const char *section, const char *name,
                            uint64_t *val);
 
