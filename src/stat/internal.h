@@ -7,13 +7,14 @@
 
 #include "twkit/sock.h"
 
-/* /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999\n"): 0 or
- * -EINVAL. */
+/* /proc/sys/net/ipv4/ip_local_port_range ("32768\t60999\n"): 0 with
+ * 0 <= lo <= hi <= 65535, or -EINVAL. */
 int tw__stat_port_range(const char *text, int64_t *lo, int64_t *hi);
 /* How many ports of lo..hi ip_local_reserved_ports lists
- * ("8080,9000-9010\n"); text is cut up. */
-uint32_t tw__stat_reserved(char *text, int64_t lo, int64_t hi);
-/* The TCP line of /proc/net/sockstat: 0, -ENOENT (no TCP line), -EPROTO. */
+ * ("8080,9000-9010\n"), each counted once. */
+uint32_t tw__stat_reserved(const char *text, int64_t lo, int64_t hi);
+/* The "TCP: inuse N orphan N tw N" line of /proc/net/sockstat: 0,
+ * -ENOENT (no such line) or -EPROTO (not those numbers). */
 int tw__stat_sockstat(const char *text, int64_t *inuse, int64_t *tw);
 
 /* A field of a tracepoint's record, as its tracefs format file says. */

@@ -50,49 +50,86 @@ static int read_file(const char *path, char *buf, size_t cap)
     return 0;
 }
 
+/* A decimal number at *p (after blanks), moved past; false if none or
+ * out of a long's range. */
+static bool number(const char **p, long *v)
+{
+    char *end;
+
+    errno = 0;
+    *v = strtol(*p, &end, 10);
+    if (end == *p || errno)
+        return false;
+    *p = end;
+    return true;
+}
+
 int tw__stat_port_range(const char *text, int64_t *lo, int64_t *hi)
 {
     long a, b;
 
-    if (sscanf(text, "%ld %ld", &a, &b) != 2)
+    if (!number(&text, &a) || !number(&text, &b) || a < 0 || a > b || b > 65535)
         return -EINVAL;
     *lo = a;
     *hi = b;
     return 0;
 }
 
-uint32_t tw__stat_reserved(char *text, int64_t lo, int64_t hi)
+uint32_t tw__stat_reserved(const char *text, int64_t lo, int64_t hi)
 {
+    uint8_t seen[65536 / 8] = {0}; /* the kernel's list is a bitmap too */
     uint32_t n = 0;
 
-    for (char *p = text, *tok; (tok = strsep(&p, ",\n"));) {
+    if (lo < 0)
+        lo = 0;
+    if (hi > 65535)
+        hi = 65535;
+    for (const char *p = text; *p;) {
         long a, b;
-        int k = sscanf(tok, "%ld-%ld", &a, &b);
-        if (k < 1)
+        if (!number(&p, &a)) {
+            p++; /* a separator, or something that is not a port */
             continue;
-        if (k == 1)
-            b = a;
-        if (a < lo)
-            a = lo;
-        if (b > hi)
-            b = hi;
-        if (b >= a)
-            n += (uint32_t)(b - a + 1);
+        }
+        b = a;
+        if (*p == '-') {
+            p++;
+            if (!number(&p, &b))
+                continue;
+        }
+        if (a < 0 || b > 65535 || a > b)
+            continue;
+        for (long port = a < lo ? lo : a; port <= b && port <= hi; port++)
+            if (!(seen[port / 8] & (1u << (port % 8)))) {
+                seen[port / 8] |= (uint8_t)(1u << (port % 8));
+                n++;
+            }
     }
     return n;
 }
 
 int tw__stat_sockstat(const char *text, int64_t *inuse, int64_t *tw)
 {
-    const char *p = strstr(text, "TCP: ");
-    long long a, orphan, b;
+    static const char *const keys[] = {"inuse", "orphan", "tw"};
+    const char *p = text;
+    long v[3];
 
-    if (!p)
-        return -ENOENT;
-    if (sscanf(p, "TCP: inuse %lld orphan %lld tw %lld", &a, &orphan, &b) != 3)
-        return -EPROTO;
-    *inuse = a;
-    *tw = b;
+    while (strncmp(p, "TCP: ", 5) != 0) { /* a line of its own, not MPTCP's */
+        if (!(p = strchr(p, '\n')))
+            return -ENOENT;
+        p++;
+    }
+    p += 5;
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = strlen(keys[i]);
+        p += strspn(p, " ");
+        if (strncmp(p, keys[i], k) != 0 || p[k] != ' ')
+            return -EPROTO;
+        p += k;
+        if (!number(&p, &v[i]) || v[i] < 0)
+            return -EPROTO;
+    }
+    *inuse = v[0];
+    *tw = v[2];
     return 0;
 }
 
