@@ -27,12 +27,16 @@ enum {
     TW__WHO_OLD, TW__WHO_NEW, TW__WHO_DPORT, TW__WHO_FAMILY, TW__WHO_DADDR, TW__WHO_DADDR6,
     TW__WHO_NFIELDS
 };
-/* The offsets and sizes of the nf fields named in f from a tracefs format
- * file's text: 0, or -ENOENT when one is missing. */
+/* The offsets and sizes of the nf fields named in f (off -1 on entry)
+ * from a tracefs format file's text, each read from its own "field:" line
+ * and only when it fits in a record (off + size <= 65535): 0, or -ENOENT
+ * when one is missing. */
 int tw__who_parse_format(const char *fmt, struct tw__field *f, int nf);
-/* A raw inet_sock_set_state record (rawlen bytes), read with the fields
- * f (TW__WHO_NFIELDS of them): 1 with *dst the destination when it is an
- * active close (ESTABLISHED -> FIN_WAIT1), 0 when not. */
+/* A raw inet_sock_set_state record (rawlen bytes, anywhere in memory),
+ * read with the fields f (TW__WHO_NFIELDS of them): 1 with *dst the
+ * destination when it is an active close (ESTABLISHED -> FIN_WAIT1) of
+ * AF_INET or AF_INET6, 0 when not, or when a field does not fit in the
+ * record or has a size it cannot be read with. */
 int tw__who_close_dst(const struct tw__field *f, const uint8_t *raw, uint32_t rawlen,
                       tw_addr *dst);
 

@@ -117,25 +117,51 @@ static int read_small(const char *dir, const char *event, const char *file, char
     return n;
 }
 
-/* "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;" -> offsets by name. */
+/* The number after key ("offset:") in line, up to its ';': false if
+ * none, or not in 0..65535 (a record's size is a u16: nothing lies past). */
+static bool format_number(const char *line, const char *key, int *v)
+{
+    const char *k = strstr(line, key);
+    char *end;
+    long n;
+
+    if (!k || k[strlen(key)] < '0' || k[strlen(key)] > '9')
+        return false;
+    errno = 0;
+    n = strtol(k + strlen(key), &end, 10);
+    if (errno || *end != ';' || n > 65535)
+        return false;
+    *v = (int)n;
+    return true;
+}
+
+/* "\tfield:__u16 dport;\toffset:26;\tsize:2;\tsigned:0;" -> offsets by name,
+ * each from its own line, and only fields that fit in a record. */
 int tw__who_parse_format(const char *fmt, struct tw__field *f, int nf)
 {
-    for (const char *p = fmt; (p = strstr(p, "field:")); p++) {
-        const char *semi = strchr(p, ';'), *name;
+    for (const char *line = fmt; *line;) {
+        size_t len = strcspn(line, "\n");
+        char buf[512];
+        const char *p, *semi, *name;
         int off, size;
-        if (!semi)
-            break;
-        for (name = semi; name > p && name[-1] != ' '; name--)
-            ;
-        const char *o = strstr(semi, "offset:");
-        if (!o || sscanf(o, "offset:%d;\tsize:%d;", &off, &size) != 2)
-            continue;
-        size_t nlen = strcspn(name, "[;");
-        for (int i = 0; i < nf; i++)
-            if (strlen(f[i].name) == nlen && !strncmp(name, f[i].name, nlen)) {
-                f[i].off = off;
-                f[i].size = size;
+
+        if (len < sizeof(buf)) {
+            memcpy(buf, line, len);
+            buf[len] = '\0';
+            if ((p = strstr(buf, "field:")) && (semi = strchr(p, ';')) &&
+                format_number(semi, "offset:", &off) && format_number(semi, "size:", &size) &&
+                size > 0 && off <= 65535 - size) {
+                for (name = semi; name > p + 6 && name[-1] != ' '; name--)
+                    ;
+                size_t nlen = strcspn(name, "[;");
+                for (int i = 0; i < nf; i++)
+                    if (strlen(f[i].name) == nlen && !strncmp(name, f[i].name, nlen)) {
+                        f[i].off = off;
+                        f[i].size = size;
+                    }
             }
+        }
+        line += len + (line[len] == '\n');
     }
     for (int i = 0; i < nf; i++)
         if (f[i].off < 0)
@@ -219,30 +245,52 @@ static int count(struct rec *r, int pid, const tw_addr *dst)
     return 0;
 }
 
+/* A field of the record as a number (sizes 1, 2 and 4; memcpy: the record
+ * sits wherever the ring put it). */
 static uint32_t field_u(const uint8_t *raw, const struct tw__field *f)
 {
-    uint32_t v = 0;
+    uint16_t v16;
+    uint32_t v32;
+
     if (f->size == 1)
-        v = raw[f->off];
-    else if (f->size == 2)
-        v = *(const uint16_t *)(const void *)(raw + f->off);
-    else if (f->size == 4)
-        v = *(const uint32_t *)(const void *)(raw + f->off);
-    return v;
+        return raw[f->off];
+    if (f->size == 2) {
+        memcpy(&v16, raw + f->off, 2);
+        return v16;
+    }
+    memcpy(&v32, raw + f->off, 4);
+    return v32;
+}
+
+/* Whether every field fits in rawlen bytes and is of a size it is read
+ * with: numbers of 1, 2 or 4 bytes, the addresses 4 and 16 bytes. */
+static bool fields_fit(const struct tw__field *f, uint32_t rawlen)
+{
+    for (int i = 0; i < TW__WHO_NFIELDS; i++) {
+        int want = i == TW__WHO_DADDR ? 4 : i == TW__WHO_DADDR6 ? 16 : 0;
+        if (f[i].off < 0 || f[i].size <= 0 || (uint32_t)f[i].off + (uint32_t)f[i].size > rawlen)
+            return false;
+        if (want ? f[i].size != want : f[i].size != 1 && f[i].size != 2 && f[i].size != 4)
+            return false;
+    }
+    return true;
 }
 
 int tw__who_close_dst(const struct tw__field *f, const uint8_t *raw, uint32_t rawlen,
                       tw_addr *dst)
 {
     memset(dst, 0, sizeof(*dst));
-    if (rawlen < (uint32_t)(f[TW__WHO_DADDR6].off + 16))
+    if (!fields_fit(f, rawlen))
         return 0;
     if (field_u(raw, &f[TW__WHO_OLD]) != TCP_ESTABLISHED ||
         field_u(raw, &f[TW__WHO_NEW]) != TCP_FIN_WAIT1)
         return 0;
     /* the ports are stored in host order by the tracepoint */
     uint16_t dport = (uint16_t)field_u(raw, &f[TW__WHO_DPORT]);
-    if (field_u(raw, &f[TW__WHO_FAMILY]) == AF_INET6) {
+    uint32_t family = field_u(raw, &f[TW__WHO_FAMILY]);
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+    if (family == AF_INET6) {
         dst->len = sizeof(dst->u.in6);
         dst->u.in6.sin6_family = AF_INET6;
         memcpy(&dst->u.in6.sin6_addr, raw + f[TW__WHO_DADDR6].off, 16);
