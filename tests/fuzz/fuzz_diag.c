@@ -88,9 +88,13 @@ static bool same_addr(const tw_addr *a, int family, const __be32 *ip, __be16 por
            a->u.in6.sin6_flowinfo == 0 && a->u.in6.sin6_scope_id == 0;
 }
 
+static bool deliverable(const struct inet_diag_msg *m);
+
+/* A message the parser must not deliver is no socket's, even when its
+ * bytes compare equal under the other family's rules. */
 static bool is_of(const struct tw_diag_sock *s, const struct inet_diag_msg *m)
 {
-    return s->state == m->idiag_state && s->timer == m->idiag_timer &&
+    return deliverable(m) && s->state == m->idiag_state && s->timer == m->idiag_timer &&
            s->expires_ms == m->idiag_expires && s->uid == m->idiag_uid &&
            s->inode == m->idiag_inode &&
            same_addr(&s->local, m->idiag_family, m->id.idiag_src, m->id.idiag_sport) &&
