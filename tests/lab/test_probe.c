@@ -870,29 +870,39 @@ Test(probe, a_password_in_a_target_url_is_redacted_in_logs_status_and_metrics)
     cr_assert_not_null(strstr(l, "\"reason\":\"refused\""), "%s", l);
 }
 
+/* twkit probe ARGS CONFIG in the client namespace, resolving through
+ * nameserver 10.201.0.2 with resolver options opts: tmpdir/resolv.conf is
+ * bound over /etc/resolv.conf in a mount namespace of the prober's own. */
+static pid_t spawn_probe_resolving_via_lab(const char *opts, const char *args, const char *cfg)
+{
+    char rc[256], c[256];
+
+    write_file("resolv.conf", "nameserver 10.201.0.2\noptions %s\n", opts);
+    return spawn(TW_LAB_CLIENT,
+                 "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe %s %s'",
+                 tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN, args,
+                 tpath(c, sizeof(c), cfg));
+}
+
 /* A probe that runs out of time while its name is being resolved reports
  * the time spent resolving, not 0 (the resolver asks a server whose
  * packets are dropped; resolv.conf bound over in a mount namespace of the
  * prober's own). */
 Test(probe, a_timeout_while_resolving_reports_the_time_spent_resolving)
 {
-    char cfg[256], log[256], rc[256];
+    char log[256], args[512];
     const char *l;
     pid_t prober;
 
     NEED_ROOT();
     drop_proto_port("udp", 53);
-    write_file("resolv.conf", "nameserver 10.201.0.2\noptions timeout:5 attempts:1\n");
     write_file("dns.yaml", "probes:\n"
                            "  - name: slowdns\n"
                            "    kind: tcp\n"
                            "    target: db.example.test:5432\n"
                            "    timeout: 300ms\n");
-    prober = spawn(TW_LAB_CLIENT,
-                   "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe --once "
-                   "--listen off --log %s %s'",
-                   tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN,
-                   tpath(log, sizeof(log), "dns.log"), tpath(cfg, sizeof(cfg), "dns.yaml"));
+    snprintf(args, sizeof(args), "--once --listen off --log %s", tpath(log, sizeof(log), "dns.log"));
+    prober = spawn_probe_resolving_via_lab("timeout:5 attempts:1", args, "dns.yaml");
     wait_for("dns.log", "\"event\":\"result\"", 1, 5000);
     stop(prober, SIGTERM, 5000);
     l = slurp("dns.log");
@@ -906,7 +916,7 @@ Test(probe, a_timeout_while_resolving_reports_the_time_spent_resolving)
  * Python answering every query with SERVFAIL and counting them. */
 Test(probe, a_servfail_answer_is_cached_like_a_negative_one)
 {
-    char cfg[256], log[256], rc[256], cnt[256];
+    char log[256], args[512], cnt[256];
     pid_t prober;
     int queries;
 
@@ -926,18 +936,15 @@ Test(probe, a_servfail_answer_is_cached_like_a_negative_one)
           tpath(cnt, sizeof(cnt), "queries"));
     for (int i = 0; i < 100 && run(TW_LAB_SERVER, 2000, "ss -Hlun 'sport = :53' | grep -q ."); i++)
         usleep(20000);
-    write_file("resolv.conf", "nameserver 10.201.0.2\noptions timeout:1 attempts:1\n");
     write_file("sf.yaml", "probes:\n"
                           "  - name: sf\n"
                           "    kind: tcp\n"
                           "    target: broken.example.test:5432\n"
                           "    interval: 100ms\n"
                           "    timeout: 100ms\n");
-    prober = spawn(TW_LAB_CLIENT,
-                   "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe "
-                   "--listen off --log-results --log %s %s'",
-                   tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN,
-                   tpath(log, sizeof(log), "sf.log"), tpath(cfg, sizeof(cfg), "sf.yaml"));
+    snprintf(args, sizeof(args), "--listen off --log-results --log %s",
+             tpath(log, sizeof(log), "sf.log"));
+    prober = spawn_probe_resolving_via_lab("timeout:1 attempts:1", args, "sf.yaml");
     wait_for("sf.log", "\"event\":\"result\"", 10, 5000);
     stop(prober, SIGTERM, 5000);
     cr_assert_not_null(strstr(slurp("sf.log"), "\"reason\":\"dns\""), "%s", slurp("sf.log"));
