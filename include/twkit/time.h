@@ -15,8 +15,9 @@ static inline int64_t tw_ms_diff(uint64_t a, uint64_t b)
     return (int64_t)(a - b);
 }
 
-/* Parse a duration: plain seconds ("2", "1.5") or a number with a unit
- * ("500ms", "2s", "1m", "1h", "250us", "0"). Stores milliseconds in *ms
+/* Parse a duration: plain seconds ("2", "1.5"), or numbers with units as
+ * Go writes durations ("500ms", "2s", "1m30s", "1h", "250us", "1.5h",
+ * units ns us µs ms s m h). Stores milliseconds in *ms
  * (rounded up from sub-millisecond units, so "1us" is 1 ms, never 0).
  * Returns 0, or -EINVAL for anything else (empty, negative, unknown unit,
  * trailing junk), or -ERANGE past about 49 days. */

@@ -13,7 +13,6 @@
 #ifndef TW_PROBE_CONFIG_H
 #define TW_PROBE_CONFIG_H
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include <stdio.h>
 
 #include "probe/probe.h"
+#include "probe/regex.h"
 
 /* ---- where, and who hears about problems ---- */
 
@@ -108,7 +108,7 @@ enum tp_type {
     TP_T_UINT,     /* lo to hi */
     TP_T_BOOL,     /* true/false/yes/no, any case */
     TP_T_PATH,     /* a readable file, relative to the config */
-    TP_T_REGEX,    /* POSIX extended, compiled */
+    TP_T_REGEX,    /* RE2 syntax, compiled by PCRE2 (regex.h) */
     TP_T_MAP,      /* name: value pairs, each applied on its own */
     TP_T_LIST,     /* a list (or one item alone), each item a string
                       (what) applied on its own */
@@ -124,10 +124,7 @@ struct tp_arg {
         uint64_t ms;           /* DURATION */
         unsigned u;            /* UINT */
         bool b;                /* BOOL */
-        struct {
-            char *text;        /* malloc'd */
-            regex_t re;
-        } rx;                  /* REGEX */
+        struct tp_regex rx;    /* REGEX (regex.h) */
     };
 };
 
@@ -150,6 +147,9 @@ struct tp_key {
     bool in_defaults;     /* common keys: may be set in defaults */
     unsigned group;       /* common keys: only for kinds with this TP_KEYS_*
                              (0: every kind) */
+    bool blackbox;        /* blackbox.yml takes it too, under this name and
+                             with this meaning, in the prober's section
+                             (blackbox.c); twkit's YAML takes it either way */
     bool (*validate)(struct tp_cfgctx *c, const struct tp_arg *a);
     bool (*apply)(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
     bool (*absent)(struct tp_cfgctx *c, struct tp_def *def);

@@ -256,11 +256,11 @@ static bool get_path(struct tp_cfgctx *c, const char *key, const struct tp_val *
     return true;
 }
 
-static bool get_regex(struct tp_cfgctx *c, const char *key, const struct tp_val *v, char **text,
-                      regex_t *re)
+static bool get_regex(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
+                      struct tp_regex *re)
 {
     struct tp_quoted q;
-    char eb[160];
+    char eb[200];
     const char *s = tp_val_str(c, key, v, "a regular expression");
     int rc;
 
@@ -270,14 +270,13 @@ static bool get_regex(struct tp_cfgctx *c, const char *key, const struct tp_val 
         tp_cfg_err(c, &v->at, "%s is empty", key);
         return false;
     }
-    rc = regcomp(re, s, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        regerror(rc, re, eb, sizeof(eb));
-        tp_cfg_err(c, &v->at, "bad %s regex %s: %s", key, tp_qs(&q, s), eb);
+    rc = tp_regex_compile(re, s, strlen(s), eb, sizeof(eb));
+    if (rc == -ENOMEM) {
+        tp_cfg_oom(c);
         return false;
     }
-    if (!(*text = tp_cfg_dup(c, s))) {
-        regfree(re);
+    if (rc < 0) {
+        tp_cfg_err(c, &v->at, "bad %s regex %s: %s", key, tp_qs(&q, s), eb);
         return false;
     }
     return true;
@@ -305,7 +304,7 @@ bool tp_key_convert(struct tp_cfgctx *c, const struct tp_key *k, const struct tp
     case TP_T_PATH:
         return get_path(c, k->name, v, &a->path);
     case TP_T_REGEX:
-        return get_regex(c, k->name, v, &a->rx.text, &a->rx.re);
+        return get_regex(c, k->name, v, &a->rx);
     }
     return false;
 }
@@ -316,10 +315,8 @@ bool tp_key_apply(struct tp_cfgctx *c, const struct tp_key *k, struct tp_def *de
     if (k->validate && !k->validate(c, a)) {
         if (k->type == TP_T_PATH)
             free(a->path);
-        if (k->type == TP_T_REGEX) {
-            regfree(&a->rx.re);
-            free(a->rx.text);
-        }
+        if (k->type == TP_T_REGEX)
+            tp_regex_free(&a->rx);
         return false;
     }
     return !k->apply || k->apply(c, def, a);

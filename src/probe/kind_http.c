@@ -58,7 +58,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *clientp)
     size_t len = size * n, room;
 
     run->body_total += len;
-    if (!http_opts(run->t->def)->expect_body)
+    if (!http_opts(run->t->def)->expect_body.code)
         return len;
     if (!run->body) {
         run->body = malloc(BODY_KEEP + 1);
@@ -301,22 +301,13 @@ static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
         status_detail(d, (int)r->kind_val[HTTP_STATUS], r->detail, sizeof(r->detail));
         return;
     }
-    if (d->expect_body) {
-        bool match = false;
-
-        if (run->body_len == 0 || !memchr(run->body, '\0', run->body_len)) {
-            const char *s = run->body ? run->body : "";
-
-            if (run->body)
-                run->body[run->body_len] = '\0';
-            match = regexec(&d->expect_body_re, s, 0, NULL, 0) == 0;
-        }
-        if (!match) {
+    if (d->expect_body.code) {
+        if (!tp_regex_match(&d->expect_body, run->body ? run->body : "", run->body_len)) {
             r->outcome = TP_FAILURE;
             r->reason = "body";
             r->regex_failed = true;
             snprintf(r->detail, sizeof(r->detail), "%sbody does not match %s",
-                     run->body_cut ? "the first 64 KiB of the " : "", d->expect_body);
+                     run->body_cut ? "the first 64 KiB of the " : "", d->expect_body.text);
             return;
         }
     }
@@ -784,8 +775,7 @@ static bool set_expect_body(struct tp_cfgctx *c, struct tp_def *def, const struc
 {
     struct tp_http_opts *o = def->opts;
 
-    o->expect_body = a->rx.text;
-    o->expect_body_re = a->rx.re;
+    o->expect_body = a->rx;
     def->has_regex = true;
     return true;
 }
@@ -794,10 +784,7 @@ static void free_expect_body(struct tp_def *def)
 {
     struct tp_http_opts *o = def->opts;
 
-    if (o->expect_body)
-        regfree(&o->expect_body_re);
-    free(o->expect_body);
-    o->expect_body = NULL;
+    tp_regex_free(&o->expect_body);
 }
 
 static bool set_redirects(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)

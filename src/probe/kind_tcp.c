@@ -70,7 +70,7 @@ static void tcp_expect_failed(struct tcp_run *run, const char *why)
                           .verify = -1};
 
     snprintf(r.detail, sizeof(r.detail), "%s (%zu bytes read) do not match /%s/", why,
-             run->got, tcp_opts(run->t->def)->expect);
+             run->got, tcp_opts(run->t->def)->expect.text);
     tcp_end(run, &r);
 }
 
@@ -92,8 +92,7 @@ static bool tcp_read(struct tcp_run *run)
             return true;
         }
         run->got += (size_t)n;
-        run->buf[run->got] = '\0'; /* the regex sees the text up to a NUL */
-        if (regexec(&o->expect_re, run->buf, 0, NULL, 0) == 0) {
+        if (tp_regex_match(&o->expect, run->buf, run->got)) {
             tcp_succeed(run);
             return true;
         }
@@ -137,7 +136,7 @@ static void tcp_io(tw_io *io, unsigned events)
             return;
         }
         run->connect_s = (double)(tw_now_ns() - run->t0_ns) / 1e9;
-        if (!o->send && !o->expect) {
+        if (!o->send && !o->expect.code) {
             tcp_succeed(run);
             return;
         }
@@ -148,7 +147,7 @@ static void tcp_io(tw_io *io, unsigned events)
             return;
         if (run->sent < o->send_len)
             return; /* wait for room */
-        if (!o->expect) {
+        if (!o->expect.code) {
             tcp_succeed(run);
             return;
         }
@@ -167,7 +166,7 @@ static int tcp_start(struct tp_engine *e, struct tp_target *t)
     struct tcp_run *run;
     int fd = -1, err;
 
-    run = calloc(1, sizeof(*run) + (tcp_opts(t->def)->expect ? EXPECT_MAX + 1 : 0));
+    run = calloc(1, sizeof(*run) + (tcp_opts(t->def)->expect.code ? EXPECT_MAX + 1 : 0));
     if (!run)
         return -ENOMEM;
     run->e = e;
@@ -201,7 +200,7 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
          * reply: a timeout, and a regex that did not match. */
         r->regex_failed = true;
         snprintf(r->detail, sizeof(r->detail), "%zu bytes read in %llu ms do not match /%s/",
-                 run->got, (unsigned long long)t->def->timeout_ms, tcp_opts(t->def)->expect);
+                 run->got, (unsigned long long)t->def->timeout_ms, tcp_opts(t->def)->expect.text);
     }
     tw_io_forget(&run->io);
     tw_sock_abort(run->io.fd);
@@ -301,8 +300,7 @@ static bool set_expect(struct tp_cfgctx *c, struct tp_def *def, const struct tp_
 {
     struct tp_tcp_opts *o = def->opts;
 
-    o->expect = a->rx.text;
-    o->expect_re = a->rx.re;
+    o->expect = a->rx;
     def->has_regex = true;
     return true;
 }
@@ -311,10 +309,7 @@ static void free_expect(struct tp_def *def)
 {
     struct tp_tcp_opts *o = def->opts;
 
-    if (o->expect)
-        regfree(&o->expect_re);
-    free(o->expect);
-    o->expect = NULL;
+    tp_regex_free(&o->expect);
 }
 
 static const struct tp_key tcp_keys[] = {

@@ -6,19 +6,18 @@
 #ifndef TW_PROBE_KINDS_H
 #define TW_PROBE_KINDS_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "probe/probe.h"
+#include "probe/regex.h"
 
 struct tp_tcp_opts {
     char *send;               /* bytes to send once connected, escapes
                                  (\r \n \t \\ \0 \xHH) decoded; NULL: none */
     size_t send_len;
-    char *expect;             /* regex (POSIX extended) the first bytes read
-                                 must match; NULL: connecting is enough */
-    regex_t expect_re;        /* compiled when expect != NULL */
+    struct tp_regex expect;   /* the first bytes read must match it; no
+                                 text: connecting is enough */
 };
 
 struct tp_range {
@@ -32,8 +31,7 @@ struct tp_http_opts {
     struct tp_kv *headers;    /* request headers */
     size_t nheaders;
     char *body;               /* request body; NULL: none */
-    char *expect_body;        /* regex the response body must match */
-    regex_t expect_body_re;   /* compiled when expect_body != NULL */
+    struct tp_regex expect_body; /* the response body must match it */
     unsigned max_redirects;   /* default 0: a 3xx is judged as it is */
 };
 

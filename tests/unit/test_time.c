@@ -8,9 +8,11 @@ Test(time, durations)
     static const struct { const char *s; uint64_t ms; } ok[] = {
         {"2", 2000}, {"2s", 2000}, {"500ms", 500}, {"1m", 60000}, {"1h", 3600000},
         {"1.5", 1500}, {"0", 0}, {"0ms", 0}, {"250us", 1}, {"1us", 1}, {"0.25s", 250},
+        {"1m30s", 90000}, {"1h2m3s", 3723000}, {"1.5h", 5400000}, {"1s500ms", 1500},
+        {"2000000ns", 2}, {"300\xc2\xb5s", 1},
     };
     static const char *const bad[] = {"", "-1", "+1", "1x", "s", "1 s", "ms", "1e400",
-                                      "nan", "inf", "5msx", " 5"};
+                                      "nan", "inf", "5msx", " 5", "1m30", "1s-2s", "1s 2s", "1e3s5"};
     uint64_t ms;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

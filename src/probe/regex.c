@@ -1,0 +1,81 @@
+/* twkit probe: regexes (regex.h) on PCRE2. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe/regex.h"
+
+int tp_regex_compile(struct tp_regex *re, const char *text, size_t len, char *why,
+                     size_t whylen)
+{
+    int code;
+    PCRE2_SIZE off;
+    PCRE2_UCHAR msg[160];
+
+    memset(re, 0, sizeof(*re));
+    re->code = pcre2_compile((PCRE2_SPTR)text, len, 0, &code, &off, NULL);
+    if (!re->code) {
+        if (code == PCRE2_ERROR_NOMEMORY)
+            return -ENOMEM;
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        snprintf(why, whylen, "%s at offset %zu", (const char *)msg, (size_t)off);
+        return -EINVAL;
+    }
+    if (!(re->text = malloc(len + 1))) {
+        tp_regex_free(re);
+        return -ENOMEM;
+    }
+    memcpy(re->text, text, len);
+    re->text[len] = '\0';
+    return 0;
+}
+
+bool tp_regex_groups(const struct tp_regex *re, const char *s, size_t len, struct tp_span *g,
+                     unsigned n)
+{
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+    int rc;
+
+    if (!re->code)
+        return false;
+    if (!(md = pcre2_match_data_create_from_pattern(re->code, NULL)))
+        return false;
+    if (!(mc = pcre2_match_context_create(NULL))) {
+        pcre2_match_data_free(md);
+        return false;
+    }
+    pcre2_set_match_limit(mc, TP_REGEX_MATCH_LIMIT);
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, mc);
+    if (rc > 0 && g) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        for (unsigned i = 0; i < n; i++) {
+            if (i < (unsigned)rc && ov[2 * i] != PCRE2_UNSET) {
+                g[i].off = (long)ov[2 * i];
+                g[i].len = (long)(ov[2 * i + 1] - ov[2 * i]);
+            } else {
+                g[i].off = g[i].len = -1;
+            }
+        }
+    }
+    pcre2_match_context_free(mc);
+    pcre2_match_data_free(md);
+    return rc > 0;
+}
+
+bool tp_regex_match(const struct tp_regex *re, const char *s, size_t len)
+{
+    return tp_regex_groups(re, s, len, NULL, 0);
+}
+
+void tp_regex_free(struct tp_regex *re)
+{
+    if (re->code)
+        pcre2_code_free(re->code);
+    free(re->text);
+    re->code = NULL;
+    re->text = NULL;
+}
