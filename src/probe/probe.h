@@ -65,9 +65,14 @@ struct tp_def {
     bool graceful;            /* close: graceful (FIN after draining; this
                                  side then holds TIME_WAIT); default RST */
     /* for the kinds that speak TLS (their tp_kind.keys has TP_KEYS_TLS) */
-    bool tls_verify;          /* default true */
+    bool tls_verify;          /* default true (tls_config:
+                                 insecure_skip_verify is its negation) */
     char *ca_file;            /* resolved against the config's directory;
                                  NULL: the system's CA store */
+    char *cert_file, *key_file; /* client certificate and key; NULL: none */
+    char *tls_server_name;    /* SNI and the name verified; NULL: the
+                                 target's host */
+    int tls_min_version;      /* TLS1_x_VERSION (OpenSSL); 0: OpenSSL's */
     bool has_regex;           /* the kind's options hold a regex the answer
                                  must match (probe_failed_due_to_regex) */
     void *opts;               /* the kind's options (its tp_kind.opts_size
@@ -130,6 +135,10 @@ struct tp_result {
     double cert_expiry;   /* unix seconds, earliest notAfter in the chain */
     double leaf_expiry;   /* unix seconds, the leaf's notAfter */
     long verify;          /* X509_V_OK (0) or the X509 verify error */
+    double last_chain_expiry; /* unix seconds: of the verified chain, its
+                                 earliest notAfter (blackbox's
+                                 probe_ssl_last_chain_expiry_timestamp_seconds) */
+    const char *tls_version; /* "TLS 1.3" as blackbox names it; NULL */
     /* What the kind measures besides, in slots it names (http: the status
      * of the last response and the redirects followed); 0: none. */
     long kind_val[TP_KIND_VALS];
