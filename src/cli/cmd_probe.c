@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "probe/bbhttp.h"
+#include "probe/blackbox.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
@@ -20,6 +22,7 @@
 
 static const char probe_usage[] =
     "usage: twkit probe [options] CONFIG\n"
+    "       twkit probe [options] --blackbox-config BLACKBOX.YML [CONFIG]\n"
     "\n"
     "Probe every target of CONFIG (YAML, docs/PROBE.md) at its interval: tcp\n"
     "(connect, optional send/expect), http/https (status, body, phase timings)\n"
@@ -30,7 +33,11 @@ static const char probe_usage[] =
     "target down. State changes (after success_threshold / failure_threshold\n"
     "consecutive results) are logged as JSON lines; /metrics serves\n"
     "Prometheus text with blackbox_exporter's names.\n"
-    "SIGTERM/SIGINT: stop. SIGHUP: reload CONFIG (kept as it was if it has errors).\n"
+    "With --blackbox-config, GET /probe?target=T&module=M runs module M of\n"
+    "blackbox_exporter's own config file against T now and answers in\n"
+    "blackbox_exporter's metric names (a drop-in for it; docs/PROBE.md).\n"
+    "SIGTERM/SIGINT: stop. SIGHUP or POST /-/reload: reload CONFIG and\n"
+    "BLACKBOX.YML (each kept as it was if it has errors).\n"
     "\n"
     "options:\n"
     "  --check               validate CONFIG, print every error as FILE:LINE:COL,\n"
@@ -38,8 +45,12 @@ static const char probe_usage[] =
     "  --once                probe every target once, print one JSON line per\n"
     "                        result, exit 0 if all succeeded, 1 otherwise\n"
     "  --max-inflight N      --once: probes at a time (default 1000)\n"
-    "  --listen ADDR:PORT    serve /metrics, /health and /status here (default\n"
-    "                        127.0.0.1:9464; \"off\": no server)\n"
+    "  --listen ADDR:PORT    serve /metrics, /health, /status and /probe here\n"
+    "                        (default 127.0.0.1:9464; \"off\": no server)\n"
+    "  --blackbox-config F   blackbox_exporter's blackbox.yml: its modules for /probe\n"
+    "  --max-probes N        /probe: probes at a time (default 1000; 4 times as many\n"
+    "                        requests wait, the rest answer as local errors)\n"
+    "  --timeout-offset SEC  /probe: taken off the scrape's timeout (default 0.5)\n"
     "  --log FILE            JSON lines to FILE instead of stdout\n"
     "  --log-results         log every result, not only state changes\n"
     "  --duration DUR        stop after DUR (default: run until a signal)\n"
@@ -51,7 +62,9 @@ static const char probe_usage[] =
     "2 bad usage or a failure to start (address in use...).\n";
 
 struct probe_cli {
-    const char *path;
+    const char *path;          /* NULL: /probe only */
+    const char *bb_path;
+    struct tp_bbsrv *bb;
     const char *listen;
     tw_loop *loop;
     struct tp_config *cfg;     /* on the heap: the engine points into it */
@@ -113,12 +126,41 @@ static void config_free(struct tp_config *cfg)
     }
 }
 
-static void reload(struct probe_cli *p)
+static int reload_blackbox(struct probe_cli *p)
+{
+    struct tp_bb_config bb;
+    FILE *log = p->eo.log;
+    int n = tp_bb_load(p->bb_path, &bb, stderr);
+
+    if (n == 0 && (n = tp_bbsrv_reload(p->bb, &bb)) < 0)
+        tp_bb_free(&bb);
+    tp_log_begin(log, "reload");
+    fputs(",\"config\":", log);
+    tu_json_str(log, p->bb_path);
+    if (n == 0)
+        fprintf(log, ",\"ok\":true,\"modules\":%zu,\"rejected\":%zu}\n",
+                tp_bbsrv_config(p->bb)->cfg.ndefs, tp_bbsrv_config(p->bb)->nrejected);
+    else if (n > 0)
+        fprintf(log, ",\"ok\":false,\"errors\":%d}\n", n);
+    else
+        fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
+    fflush(log);
+    return n;
+}
+
+/* Both files; 0 if both loaded (or were not given). */
+static int reload(struct probe_cli *p)
 {
     struct tp_engine *e = NULL;
     FILE *log = p->eo.log;
-    int n;
-    struct tp_config *cfg = config_load(p->path, &n);
+    int n, bad = 0;
+    struct tp_config *cfg;
+
+    if (p->bb)
+        bad = reload_blackbox(p) != 0;
+    if (!p->path)
+        return bad;
+    cfg = config_load(p->path, &n);
 
     if (cfg && (n = tp_engine_new(p->loop, cfg, &p->eo, &e)) < 0) {
         fprintf(stderr, "twkit probe: reload: %s\n", tw_strerror(n));
@@ -135,7 +177,7 @@ static void reload(struct probe_cli *p)
         fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
     fflush(log);
     if (n != 0)
-        return; /* the running config stays */
+        return 1; /* the running config stays */
     tp_engine_adopt(e, p->engine);
     tp_engine_free(p->engine);
     config_free(p->cfg);
@@ -143,6 +185,7 @@ static void reload(struct probe_cli *p)
     p->engine = e;
     /* The new schedule spreads from now, like a start: no burst. */
     tp_engine_start(e);
+    return bad;
 }
 
 static void on_signal(tw_io *io, unsigned events)
@@ -175,6 +218,24 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tw_sconn_respond(c, 200, "text/plain", NULL, "ok\n", 3);
         return;
     }
+    if (PATH_IS("/-/reload")) {
+        if ((req->method_len == 4 && !memcmp(req->method, "POST", 4)) ||
+            (req->method_len == 3 && !memcmp(req->method, "PUT", 3))) {
+            if (reload(p) == 0)
+                tw_sconn_respond(c, 200, "text/plain", NULL, "OK\n", 3);
+            else
+                tw_sconn_respond(c, 500, "text/plain", NULL,
+                                 "failed to reload config: see the log\n", 37);
+        } else {
+            tw_sconn_respond(c, 405, "text/plain", "Allow: POST, PUT\r\n",
+                             "This endpoint requires a POST request.\n", 39);
+        }
+        return;
+    }
+    if (PATH_IS("/probe") && p->bb) {
+        tp_bbsrv_handle(p->bb, c, req);
+        return;
+    }
     if (!PATH_IS("/metrics") && !PATH_IS("/status") && !PATH_IS("/")) {
         tw_sconn_respond(c, 404, "text/plain", NULL, "not found\n", 10);
         return;
@@ -185,10 +246,15 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
     }
     if (PATH_IS("/status"))
         tp_engine_status(p->engine, f);
-    else if (PATH_IS("/metrics"))
+    else if (PATH_IS("/metrics")) {
         tp_engine_metrics(p->engine, f);
-    else
-        fputs("twkit probe: /metrics (Prometheus), /status (JSON), /health\n", f);
+        if (p->bb)
+            tp_bbsrv_metrics(p->bb, f);
+    } else
+        fputs(p->bb ? "twkit probe: /probe?target=T&module=M (blackbox_exporter's), /metrics "
+                      "(Prometheus), /status (JSON), /health\n"
+                    : "twkit probe: /metrics (Prometheus), /status (JSON), /health\n",
+              f);
     if (fclose(f) != 0)
         tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
     else
@@ -199,6 +265,14 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
                          NULL, buf, len);
     free(buf);
 #undef PATH_IS
+}
+
+static void on_conn_close(tw_sconn *c, void *data)
+{
+    struct probe_cli *p = data;
+
+    if (p->bb)
+        tp_bbsrv_conn_closed(p->bb, c);
 }
 
 /* Every target may have a probe in flight, and a graceful one a closing
@@ -246,9 +320,15 @@ int cmd_probe(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"log", required_argument, NULL, 'L'},
         {"log-results", no_argument, NULL, 'r'}, {"duration", required_argument, NULL, 'd'},
         {"summary", no_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
+        {"blackbox-config", required_argument, NULL, 'b'},
+        {"max-probes", required_argument, NULL, 'M'},
+        {"timeout-offset", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464"};
+    struct tp_bbsrv_opts bo = {.max_inflight = 1000, .timeout_offset = 0.5};
+    struct tp_bb_config bb = {0};
+    char *end;
     bool check = false, summary = false;
     const char *log_path = NULL;
     uint64_t duration = 0, t0;
@@ -277,34 +357,74 @@ int cmd_probe(int argc, char **argv)
                 return 2;
             break;
         case 's': summary = true; break;
+        case 'b': p.bb_path = optarg; break;
+        case 'M':
+            if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
+                if (!ul)
+                    fprintf(stderr, "probe: --max-probes: must be at least 1\n");
+                return 2;
+            }
+            bo.max_inflight = (unsigned)ul;
+            break;
+        case 'o':
+            bo.timeout_offset = strtod(optarg, &end);
+            if (*end || end == optarg || !(bo.timeout_offset >= 0 && bo.timeout_offset < 3600)) {
+                fprintf(stderr, "probe: --timeout-offset: expected seconds, like 0.5\n");
+                return 2;
+            }
+            break;
         case 'h': fputs(probe_usage, stdout); return 0;
         default: fputs(probe_usage, stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
+    if (optind < argc - 1 || (optind == argc && !p.bb_path)) {
         fprintf(stderr, "twkit probe: %s\n%s",
                 optind >= argc ? "CONFIG is missing" : "one CONFIG only", probe_usage);
         return 2;
     }
-    p.path = argv[optind];
-    if (!(p.cfg = config_load(p.path, &n))) {
+    if (p.bb_path && p.eo.once) {
+        fprintf(stderr, "twkit probe: --once runs CONFIG's targets; blackbox.yml has none (its "
+                        "modules run through /probe)\n");
+        return 2;
+    }
+    if (p.bb_path && !strcmp(p.listen, "off") && !check) {
+        fprintf(stderr, "twkit probe: --blackbox-config needs a --listen address for /probe\n");
+        return 2;
+    }
+    p.path = optind < argc ? argv[optind] : NULL;
+    if (p.bb_path && (n = tp_bb_load(p.bb_path, &bb, stderr)) != 0) {
+        if (n > 0)
+            fprintf(stderr, "twkit probe: %s: %d error%s\n", p.bb_path, n, n == 1 ? "" : "s");
+        return 1;
+    }
+    n = 0;
+    if (p.path ? !(p.cfg = config_load(p.path, &n)) : !(p.cfg = calloc(1, sizeof(*p.cfg)))) {
         if (n > 0)
             fprintf(stderr, "twkit probe: %s: %d error%s\n", p.path, n, n == 1 ? "" : "s");
+        tp_bb_free(&bb);
         return 1;
     }
     if (check) {
-        printf("%s: ok: %zu probe%s, %zu target%s\n", p.path, p.cfg->ndefs,
-               p.cfg->ndefs == 1 ? "" : "s", p.cfg->ntargets, p.cfg->ntargets == 1 ? "" : "s");
+        if (p.bb_path)
+            printf("%s: ok: %zu module%s, %zu not loaded\n", p.bb_path, bb.cfg.ndefs,
+                   bb.cfg.ndefs == 1 ? "" : "s", bb.nrejected);
+        if (p.path)
+            printf("%s: ok: %zu probe%s, %zu target%s\n", p.path, p.cfg->ndefs,
+                   p.cfg->ndefs == 1 ? "" : "s", p.cfg->ntargets,
+                   p.cfg->ntargets == 1 ? "" : "s");
         config_free(p.cfg);
+        tp_bb_free(&bb);
         return 0;
     }
     p.eo.log = stdout;
     if (log_path && !(p.eo.log = fopen(log_path, "ae"))) {
         fprintf(stderr, "twkit probe: --log %s: %s\n", log_path, strerror(errno));
         config_free(p.cfg);
+        tp_bb_free(&bb);
         return 2;
     }
-    raise_nofile(p.cfg->ntargets);
+    /* a /probe request holds its connection and its probe's socket */
+    raise_nofile(p.cfg->ntargets + (p.bb_path ? bo.max_inflight : 0));
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -325,10 +445,19 @@ int cmd_probe(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    bo.log = p.eo.log;
+    bo.log_results = p.eo.log_results;
+    if (p.bb_path && (n = tp_bbsrv_new(p.loop, &bb, &bo, &p.bb)) < 0) {
+        fprintf(stderr, "twkit probe: %s\n", tw_strerror(n));
+        rc = 2;
+        goto out;
+    }
     if (!p.eo.once && strcmp(p.listen, "off") != 0) {
+        /* Prometheus keeps a connection per /probe target it scrapes. */
         struct tw_server_opts so = {.proto = TW_PROTO_HTTP, .on_http = on_http, .data = &p,
-                                    .max_conns = 64, .idle_timeout_ms = 30000,
-                                    .max_outbuf = 64u << 20};
+                                    .on_close = on_conn_close,
+                                    .max_conns = p.bb ? 64 + bo.max_inflight * 2 : 64,
+                                    .idle_timeout_ms = 30000, .max_outbuf = 64u << 20};
         if (tw_addr_parse(&so.listen, p.listen, 9464) < 0) {
             fprintf(stderr, "twkit probe: --listen %s: not ADDR:PORT\n", p.listen);
             rc = 2;
@@ -357,6 +486,8 @@ int cmd_probe(int argc, char **argv)
 out:
     if (p.srv)
         tw_server_free(p.srv);
+    tp_bbsrv_free(p.bb);
+    tp_bb_free(&bb);
     tp_engine_free(p.engine);
     tw_io_close(&p.sig_io);
     if (p.loop)

@@ -48,6 +48,11 @@ struct tp_cfgctx {
 __attribute__((format(printf, 3, 4))) void tp_cfg_err(struct tp_cfgctx *c,
                                                       const struct tp_pos *at,
                                                       const char *fmt, ...);
+/* Something to say in order with the problems that is not one (a
+ * blackbox.yml module not loaded). */
+__attribute__((format(printf, 3, 4))) void tp_cfg_note(struct tp_cfgctx *c,
+                                                       const struct tp_pos *at,
+                                                       const char *fmt, ...);
 /* A problem in file (the config when file == c->path). */
 __attribute__((format(printf, 5, 6))) void tp_cfg_err_in(struct tp_cfgctx *c, const char *file,
                                                          unsigned long line, unsigned long col,

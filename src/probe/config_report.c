@@ -57,6 +57,16 @@ void tp_cfg_verr(struct tp_cfgctx *c, const char *file, unsigned long line, unsi
     fputc('\n', c->errs);
 }
 
+void tp_cfg_note(struct tp_cfgctx *c, const struct tp_pos *at, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    tp_cfg_verr(c, c->path, at->line, at->col, fmt, ap);
+    va_end(ap);
+    c->nerr--; /* said in order with the errors, but not one */
+}
+
 void tp_cfg_err(struct tp_cfgctx *c, const struct tp_pos *at, const char *fmt, ...)
 {
     va_list ap;

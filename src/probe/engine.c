@@ -26,6 +26,18 @@ const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
                                                "transfer"};
 
+/* An ad-hoc probe: its own target and a copy of its module's definition
+ * with the scrape's timeout (the kinds read both through t). */
+struct tp_adhoc {
+    struct tp_target t;
+    struct tp_def def;
+    tp_adhoc_done done;
+    void *arg;
+    char *target;
+    bool finished;
+    struct tw_list link;
+};
+
 /* The socket of a `close: graceful` probe, finishing in the background. */
 struct tp_graceful {
     tw_closer closer;
@@ -151,7 +163,8 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     t->running = true;
     t->started_ns = tw_now_ns();
     t->dns_s = 0;
-    e->inflight++;
+    if (!t->adhoc)
+        e->inflight++;
     /* The deadline counts from the start just taken, not from the loop's
      * cached time: probes started in one pass would get less than their
      * timeout (a vDSO clock read each). */
@@ -211,6 +224,42 @@ void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r
     finish(e, t, r);
 }
 
+/* The kind may still be on its way out of the call that reported: the
+ * probe is freed after the batch, not here. */
+static void adhoc_finish(struct tp_engine *e, struct tp_adhoc *a, struct tp_result *r)
+{
+    a->finished = true;
+    a->t.seq = 1;
+    a->t.last = *r;
+    a->t.have_last = true;
+    a->t.last_local = r->outcome == TP_LOCAL;
+    a->t.last_local_err = r->outcome == TP_LOCAL ? r->err : 0;
+    tw_defer_post(e->loop, &e->reap);
+    if (a->done)
+        a->done(a->arg, &a->t, r);
+}
+
+static void adhoc_free(struct tp_adhoc *a)
+{
+    tw__list_del(&a->link);
+    if (a->t.shown != a->t.target)
+        free((char *)a->t.shown);
+    free(a->target);
+    free(a);
+}
+
+static void reap(tw_defer *d)
+{
+    struct tp_engine *e = d->data;
+
+    for (struct tw_list *l = e->adhoc.next, *n; l != &e->adhoc; l = n) {
+        struct tp_adhoc *a = tw__container_of(l, struct tp_adhoc, link);
+        n = l->next;
+        if (a->finished)
+            adhoc_free(a);
+    }
+}
+
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r)
 {
     const struct tp_def *def = t->def;
@@ -221,6 +270,10 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
     r->duration = (double)(tw_now_ns() - t->started_ns) / 1e9;
     t->running = false;
     t->run = NULL;
+    if (t->adhoc) {
+        adhoc_finish(e, t->adhoc, r);
+        return;
+    }
     e->inflight--;
     t->seq++;
     e->defstat[def - e->cfg->defs].results[r->outcome]++;
@@ -338,7 +391,117 @@ void tp_engine_stop(struct tp_engine *e)
         t->running = false;
         e->inflight--;
     }
+    /* Ad-hoc probes are answered, as aborted: their callers wait. */
+    for (struct tw_list *l = e->adhoc.next; l != &e->adhoc; l = l->next) {
+        struct tp_adhoc *a = tw__container_of(l, struct tp_adhoc, link);
+        if (!a->finished) {
+            struct tp_result r = {.verify = -1};
+            tp_adhoc_done done = a->done;
+            tp_adhoc_cancel(a);
+            tp_result_errno(&r, ECANCELED);
+            r.duration = (double)(tw_now_ns() - a->t.started_ns) / 1e9;
+            a->t.last = r;
+            a->t.have_last = true;
+            if (done)
+                done(a->arg, &a->t, &r);
+        }
+    }
     graceful_abort_all(e);
+}
+
+/* ---- ad-hoc probes ---- */
+
+/* The kind's shared state and the resolver, on first use: an engine for
+ * /probe starts with no targets and learns what it needs. */
+static int adhoc_ready(struct tp_engine *e, const struct tp_kind *kind, bool literal)
+{
+    size_t k = tp_kind_index(kind);
+    int err;
+
+    if (!literal && !e->resolver && (err = tp_resolver_new(e->loop, &e->resolver)) < 0)
+        return err;
+    if (!e->kind_ready[k]) {
+        if (kind->init && (err = kind->init(e)) < 0)
+            return err;
+        e->kind_ready[k] = true;
+    }
+    return 0;
+}
+
+int tp_adhoc_start(struct tp_engine *e, const struct tp_def *def, const char *target,
+                   uint64_t timeout_ms, tp_adhoc_done done, void *arg, struct tp_adhoc **out,
+                   const char **why)
+{
+    struct tp_adhoc *a = calloc(1, sizeof(*a));
+    struct tp_target *t;
+    bool secret;
+    char *shown;
+    int err;
+
+    *why = NULL;
+    if (!a || !(a->target = strdup(target))) {
+        free(a);
+        return -ENOMEM;
+    }
+    a->def = *def;
+    a->def.timeout_ms = a->def.interval_ms = timeout_ms ? timeout_ms : 1;
+    a->done = done;
+    a->arg = arg;
+    t = &a->t;
+    t->def = &a->def;
+    t->target = t->shown = a->target;
+    t->engine = e;
+    t->adhoc = a;
+    t->last.verify = -1;
+    tw__list_add_tail(&e->adhoc, &a->link);
+    shown = tp_target_redact(target, &secret);
+    if (secret && !shown) {
+        adhoc_free(a);
+        return -ENOMEM;
+    }
+    if (shown)
+        t->shown = shown;
+    if ((err = tp_target_parse(def->kind, target, &t->ep, why)) < 0) {
+        adhoc_free(a);
+        return err;
+    }
+    t->literal = tw_addr_parse(&t->addr, t->ep.host, t->ep.port) == 0;
+    tw_timer_init(&t->sched, NULL, t);
+    tw_timer_init(&t->deadline, on_deadline, t);
+    if ((err = adhoc_ready(e, def->kind, t->literal)) < 0) {
+        /* this host cannot probe: a result like any local error */
+        struct tp_result r = {.verify = -1};
+        tp_result_errno(&r, err);
+        t->started_ns = tw_now_ns();
+        *out = a;
+        adhoc_finish(e, a, &r);
+        return 0;
+    }
+    *out = a;
+    start_probe(e, t);
+    return 0;
+}
+
+void tp_adhoc_cancel(struct tp_adhoc *a)
+{
+    struct tp_target *t = &a->t;
+    struct tp_engine *e = t->engine;
+
+    a->done = NULL;
+    if (!a->finished) {
+        tw_timer_stop(&t->deadline);
+        if (t->resolving)
+            tp_resolve_cancel(t->resolving);
+        else if (t->running) {
+            struct tp_result r = {0};
+            t->def->kind->cancel(e, t, &r);
+        }
+        t->resolving = NULL;
+        t->run = NULL;
+        t->running = false;
+        a->finished = true;
+    }
+    tw_defer_post(e->loop, &e->reap);
 }
 
 /* ---- setup ---- */
@@ -358,6 +521,8 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     if (opts)
         e->opts = *opts;
     tw__list_init(&e->graceful);
+    tw__list_init(&e->adhoc);
+    tw_defer_init(&e->reap, reap, e);
     e->ntargets = cfg->ntargets;
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
@@ -419,6 +584,9 @@ void tp_engine_free(struct tp_engine *e)
     tw_defer_cancel(&e->once_none);
     if (e->targets)
         tp_engine_stop(e);
+    tw_defer_cancel(&e->reap);
+    while (!tw__list_empty(&e->adhoc))
+        adhoc_free(tw__container_of(e->adhoc.next, struct tp_adhoc, link));
     for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)
         if (e->kind_ready[k] && tp_kinds[k]->fini)
             tp_kinds[k]->fini(e);

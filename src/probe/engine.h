@@ -36,6 +36,9 @@ struct tp_engine {
     size_t once_next, once_left;
     tw_defer once_none;        /* --once with no targets: stop the loop */
     struct tw_list graceful;
+    struct tw_list adhoc;      /* ad-hoc probes running, and done ones
+                                  waiting for reap */
+    tw_defer reap;
     /* the prober's own health */
     struct tu_hist late;
     uint64_t late_buckets[TP_NLATE + 1];

@@ -87,6 +87,22 @@ void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp
     fflush(f);
 }
 
+void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
+                  const struct tp_result *r)
+{
+    if (!f)
+        return;
+    tp_log_begin(f, "probe");
+    fputs(",\"module\":", f);
+    tu_json_str(f, module);
+    fprintf(f, ",\"kind\":\"%s\",\"target\":", t->def->kind->name);
+    tu_json_str(f, t->shown);
+    fputc(',', f);
+    json_result(f, t->def->kind, r);
+    fputs("}\n", f);
+    fflush(f);
+}
+
 void tp_engine_status(struct tp_engine *e, FILE *f)
 {
     fprintf(f, "{\"targets\":[");

@@ -116,6 +116,34 @@ static void m_local(const struct tp_target *t, struct tu_prom *p, const char *l)
         tu_prom_sample(p, l, "%d", t->last_local);
 }
 
+/* /probe answers what blackbox_exporter does: the regex gauge for every
+ * probe of a kind that can have one (tcp and http), on success too. */
+static void m_regex_always(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last)
+        tu_prom_sample(p, l, "%d", t->last.regex_failed);
+}
+
+/* The families every kind has, under blackbox_exporter's names and HELP
+ * texts; /metrics writes one sample per target, /probe one. probe is
+ * /probe's sample where it differs. */
+static const struct common_metric {
+    const char *name, *help;
+    metric_fn sample, probe;
+} common[] = {
+    {"probe_success", "Displays whether or not the probe was a success", m_success, NULL},
+    {"probe_duration_seconds", "Returns how long the probe took to complete in seconds",
+     m_duration, NULL},
+    {"probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds",
+     m_dns, NULL},
+    {"probe_failed_due_to_regex", "Indicates if probe failed due to regex", m_regex,
+     m_regex_always},
+    {"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", m_expiry,
+     NULL},
+};
+#define NCOMMON (sizeof(common) / sizeof(common[0]))
+#define KIND_AFTER 2 /* /metrics: the kinds' families after the DNS time */
+
 /* One gauge family, a sample per target that has one; the writer puts the
  * head before the first sample, so a family no target has stays out. */
 static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
@@ -173,19 +201,13 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     char le[32];
 
     tu_prom_init(&p, f);
-    per_target(e, &p, "probe_success", "1 if the last probe succeeded (local errors excluded)",
-               m_success);
-    per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
-    per_target(e, &p, "probe_dns_lookup_time_seconds",
-               "Time the last probe spent resolving (0: literal or cached)", m_dns);
-    for (size_t k = 0; k < tp_nkinds; k++)
-        for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++)
-            kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[i]);
-    per_target(e, &p, "probe_failed_due_to_regex",
-               "1 if the last probe failed because expect or expect_body did not match",
-               m_regex);
-    per_target(e, &p, "probe_ssl_earliest_cert_expiry",
-               "Earliest notAfter in the certificate chain, unix seconds", m_expiry);
+    for (size_t i = 0; i < NCOMMON; i++) {
+        per_target(e, &p, common[i].name, common[i].help, common[i].sample);
+        if (i == KIND_AFTER) /* the kinds' own after the first few, as before */
+            for (size_t k = 0; k < tp_nkinds; k++)
+                for (size_t j = 0; j < tp_kinds[k]->nmetrics; j++)
+                    kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[j]);
+    }
     per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
     per_target(e, &p, "twkit_probe_local_error",
@@ -242,4 +264,47 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     tu_prom_sample(&p, NULL, "%.3f", cpu_seconds());
     tu_prom_family(&p, "process_resident_memory_bytes", TU_PROM_GAUGE, "Resident memory");
     tu_prom_sample(&p, NULL, "%ld", rss_bytes());
+}
+
+/* ---- /probe: one result ---- */
+
+struct one_row {
+    const char *name, *help;
+    metric_fn sample;
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct one_row *)a)->name, ((const struct one_row *)b)->name);
+}
+
+void tp_metrics_one(const struct tp_target *t, FILE *f)
+{
+    const struct tp_kind *kind = t->def->kind;
+    struct one_row rows[NCOMMON + 32];
+    size_t n = 0;
+    struct tu_prom p;
+
+    for (size_t i = 0; i < NCOMMON; i++)
+        rows[n++] = (struct one_row){common[i].name, common[i].help,
+                                     common[i].probe ? common[i].probe : common[i].sample};
+    for (size_t i = 0; i < kind->nmetrics && n < sizeof(rows) / sizeof(rows[0]); i++)
+        rows[n++] = (struct one_row){kind->metrics[i].name, kind->metrics[i].help,
+                                     kind->metrics[i].sample};
+    qsort(rows, n, sizeof(rows[0]), row_cmp); /* as promhttp orders them */
+    tu_prom_init(&p, f);
+    for (size_t i = 0; i < n; i++) {
+        tu_prom_family(&p, rows[i].name, TU_PROM_GAUGE, rows[i].help);
+        rows[i].sample(t, &p, "");
+    }
+    /* twkit's own: whether this host, not the target, failed the probe,
+     * and the failure's reason (blackbox has neither). */
+    tu_prom_family(&p, "twkit_probe_local_error", TU_PROM_GAUGE,
+                   "1 if the probe failed for a reason of this host, not the target");
+    tu_prom_sample(&p, NULL, "%d", t->last.outcome == TP_LOCAL);
+    if (t->last.outcome != TP_SUCCESS && t->last.reason) {
+        tu_prom_family(&p, "twkit_probe_failure_info", TU_PROM_GAUGE,
+                       "Why the probe failed: reason as in the JSON log");
+        tu_prom_sample_label(&p, "reason", t->last.reason, "1");
+    }
 }

@@ -181,6 +181,8 @@ struct tp_target {
     enum tp_state state;
     unsigned consec_ok, consec_fail;
     uint64_t seq;             /* results so far (local errors included) */
+    struct tp_adhoc *adhoc;   /* an ad-hoc probe's (/probe), not the
+                                 schedule's: its result goes to its caller */
 };
 
 /* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
@@ -264,11 +266,29 @@ void tp_engine_free(struct tp_engine *e);
  * previous config (same probe name, kind and target). */
 void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old);
 
+/* An ad-hoc probe (/probe): def (which must outlive it) against target,
+ * once, with timeout_ms instead of def's. done is called exactly once with
+ * the target (its def, shown and last filled, have_last set) and the
+ * result, perhaps before tp_adhoc_start returns (*out is set first); the
+ * probe is freed after it returns. Returns 0 (and *out, for tp_adhoc_cancel until done runs),
+ * or -EINVAL with *why set when target is not one of def's kind, or
+ * -ENOMEM. The kind's shared state and the resolver are made on first use. */
+struct tp_adhoc;
+typedef void (*tp_adhoc_done)(void *arg, const struct tp_target *t, const struct tp_result *r);
+int tp_adhoc_start(struct tp_engine *e, const struct tp_def *def, const char *target,
+                   uint64_t timeout_ms, tp_adhoc_done done, void *arg, struct tp_adhoc **out,
+                   const char **why);
+/* Abort it (RST); done is not called. */
+void tp_adhoc_cancel(struct tp_adhoc *a);
+
 /* Prometheus text exposition of every target and of the prober itself
  * (metrics.c). */
 void tp_engine_metrics(struct tp_engine *e, FILE *out);
 /* Every target's state and last result, as one JSON object (log.c). */
 void tp_engine_status(struct tp_engine *e, FILE *out);
+/* A JSON line for an ad-hoc probe's result (event "probe"; f NULL: none). */
+void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
+                  const struct tp_result *r);
 /* Open a JSON log line: {"time":...,"event":EVENT (the caller goes on
  * with ",..." and ends it with "}\n"). */
 void tp_log_begin(FILE *f, const char *event);
@@ -279,6 +299,9 @@ struct tp_summary {
     int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
 };
 void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
+/* The Prometheus text of one result, label-free, families sorted by name,
+ * as blackbox_exporter's /probe answers (metrics.c). */
+void tp_metrics_one(const struct tp_target *t, FILE *out);
 
 /* The probe of t ended with result r (the engine sets duration and dns). */
 void tp_probe_done(struct tp_engine *e, struct tp_target *t, struct tp_result *r);

@@ -1,0 +1,497 @@
+/* The probe lab tests' shared part (probe_lab.h): the lab, processes,
+ * files, JSON lines, Prometheus text and certificates. */
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <criterion/criterion.h>
+
+#include "probe_lab.h"
+#include "twkit/diag.h"
+#include "twkit/time.h"
+
+struct tw_lab lab;
+char tmpdir[64];
+
+#define MAX_PROCS 8
+static pid_t procs[MAX_PROCS];
+
+/* Buffers that must not outlive the test, even one an assertion ends. */
+#define MAX_GC 64
+static void *gc[MAX_GC];
+char *scratch; /* the latest read of a polled file */
+
+void *keep(void *p)
+{
+    for (int i = 0; i < MAX_GC; i++)
+        if (!gc[i]) {
+            gc[i] = p;
+            return p;
+        }
+    cr_assert_fail("more than %d buffers kept in one test", MAX_GC);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    remove(path);
+    return 0;
+}
+
+void pl_setup(void)
+{
+    if (geteuid() != 0)
+        return;
+    cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
+    strcpy(tmpdir, "/tmp/twkit-probe-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+void pl_teardown(void)
+{
+    if (geteuid() != 0)
+        return;
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (procs[i] > 0) {
+            kill(procs[i], SIGKILL);
+            waitpid(procs[i], NULL, 0);
+            procs[i] = 0;
+        }
+    if (tmpdir[0])
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = '\0';
+    tw_lab_destroy(&lab);
+    for (int i = 0; i < MAX_GC; i++) {
+        free(gc[i]);
+        gc[i] = NULL;
+    }
+    free(scratch);
+    scratch = NULL;
+}
+
+/* ---- files ---- */
+
+/* tmpdir/name, in a buffer of the caller's. */
+char *tpath(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+__attribute__((format(printf, 2, 3))) void write_file(const char *name, const char *fmt,
+                                                             ...)
+{
+    char p[256];
+    FILE *f = fopen(tpath(p, sizeof(p), name), "w");
+    va_list ap;
+
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The whole file, malloc'd; "" if it cannot be read. */
+char *read_all(const char *name)
+{
+    char p[256], *buf = NULL;
+    size_t len = 0;
+    FILE *f = fopen(tpath(p, sizeof(p), name), "r"), *m = open_memstream(&buf, &len);
+    char chunk[65536];
+    size_t n;
+
+    cr_assert_not_null(m);
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, m);
+    if (f)
+        fclose(f);
+    fclose(m);
+    return buf;
+}
+
+/* The whole file, kept until teardown. */
+char *slurp(const char *name) { return keep(read_all(name)); }
+
+int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Poll a growing file (every 20 ms, ms at most) until needle occurs in it
+ * min times. Returns how often it occurs at the end. */
+int wait_for(const char *name, const char *needle, int min, uint64_t ms)
+{
+    uint64_t end = tw_now_ms() + ms;
+    int n;
+
+    for (;;) {
+        char *text = read_all(name);
+        n = count_of(text, needle);
+        free(text);
+        if (n >= min || tw_now_ms() >= end)
+            return n;
+        usleep(20000);
+    }
+}
+
+/* ---- processes ---- */
+
+/* Run a shell command line in a side's namespace. The line is exec'd (no
+ * shell left in between) under a parent-death signal. Registered for
+ * teardown. */
+__attribute__((format(printf, 2, 3))) pid_t spawn(enum tw_lab_side side, const char *fmt,
+                                                         ...)
+{
+    char cmd[2048];
+    va_list ap;
+    pid_t pid;
+    int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
+
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
+    va_end(ap);
+    pid = tw_lab_spawn(&lab, side, (char *[]){"/bin/sh", "-c", cmd, NULL});
+    cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (!procs[i]) {
+            procs[i] = pid;
+            return pid;
+        }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_fail("more than %d processes in one test", MAX_PROCS);
+    return -1;
+}
+
+void forget(pid_t pid)
+{
+    for (int i = 0; i < MAX_PROCS; i++)
+        if (procs[i] == pid)
+            procs[i] = 0;
+}
+
+/* Wait at most ms for pid to exit; true (with *status) if it did. */
+bool wait_exit(pid_t pid, uint64_t ms, int *status)
+{
+    uint64_t end = tw_now_ms() + ms;
+
+    do {
+        if (waitpid(pid, status, WNOHANG) == pid) {
+            forget(pid);
+            return true;
+        }
+        usleep(5000);
+    } while (tw_now_ms() < end);
+    return false;
+}
+
+/* Send sig, give it ms to exit, then SIGKILL. Returns the wait status. */
+int stop(pid_t pid, int sig, uint64_t ms)
+{
+    int status = -1;
+
+    kill(pid, sig);
+    if (!wait_exit(pid, ms, &status)) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        forget(pid);
+    }
+    return status;
+}
+
+/* Run a command line to its end (ms at most); returns its exit status. */
+__attribute__((format(printf, 3, 4))) int run(enum tw_lab_side side, uint64_t ms,
+                                                     const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    pid_t pid;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    pid = spawn(side, "%s", cmd);
+    if (!wait_exit(pid, ms, &status)) {
+        stop(pid, SIGKILL, 0);
+        cr_assert_fail("`%s` did not finish within %llu ms", cmd, (unsigned long long)ms);
+    }
+    cr_assert(WIFEXITED(status), "`%s` died: status %d", cmd, status);
+    return WEXITSTATUS(status);
+}
+
+/* The server namespace drops every packet to port: connects time out. */
+void drop_proto_port(const char *proto, unsigned port)
+{
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add table inet twt"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000,
+                     "nft add chain inet twt in '{ type filter hook input priority 0; }'"), 0);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in %s dport %u drop", proto,
+                     port), 0);
+}
+
+void drop_port(unsigned port) { drop_proto_port("tcp", port); }
+
+/* ---- sockets ---- */
+
+struct listen_q {
+    uint16_t port;
+    bool found;
+};
+
+static int on_listener(const struct tw_diag_sock *s, void *arg)
+{
+    struct listen_q *q = arg;
+
+    q->found |= tw_addr_port(&s->local) == q->port;
+    return 0;
+}
+
+/* Wait (5 s at most) until something listens on port in a side. */
+void wait_listening(enum tw_lab_side side, uint16_t port, const char *what)
+{
+    struct listen_q q = {.port = port};
+
+    for (int i = 0; i < 500 && !q.found; i++) {
+        cr_assert_eq(tw_lab_enter(&lab, side), 0);
+        int r = tw_diag_dump(1u << 10 /* TCP_LISTEN */, on_listener, &q);
+        tw_lab_leave(&lab);
+        cr_assert_eq(r, 0, "sock_diag: %d", r);
+        if (!q.found)
+            usleep(10000);
+    }
+    cr_assert(q.found, "%s is not listening on port %u after 5 s", what, port);
+}
+
+uint32_t time_wait(enum tw_lab_side side)
+{
+    struct tw_tcp_states st;
+
+    cr_assert_eq(tw_lab_count_settled(&lab, side, &st), 0);
+    return st.n[TW_TCP_TIME_WAIT];
+}
+
+/* twkit serve (twp) on 0.0.0.0:port in the server namespace. */
+pid_t start_twp_server(uint16_t port)
+{
+    pid_t pid = spawn(TW_LAB_SERVER, "%s serve --listen 0.0.0.0:%u >/dev/null 2>&1", TWKIT_BIN,
+                      port);
+    wait_listening(TW_LAB_SERVER, port, "twkit serve");
+    return pid;
+}
+
+/* curl url from the client namespace into tmpdir/out; the body, or "" if
+ * curl failed. */
+char *fetch(const char *url, const char *out)
+{
+    char p[256];
+    int rc = run(TW_LAB_CLIENT, 5000, "curl -s -o %s '%s'", tpath(p, sizeof(p), out), url);
+
+    cr_assert_eq(rc, 0, "curl %s: exit %d", url, rc);
+    return slurp(out);
+}
+
+/* ---- JSON lines (no JSON library: the prober's own fixed layout) ---- */
+
+/* The lines of text, split in place. */
+char **split_lines(char *text, size_t *n)
+{
+    size_t cap = (size_t)count_of(text, "\n") + 1, k = 0;
+    char **v = keep(calloc(cap, sizeof(*v)));
+
+    for (char *p = text, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        v[k++] = p;
+        if (!nl)
+            break;
+        *nl = '\0';
+    }
+    *n = k;
+    return v;
+}
+
+/* Where key's value starts in an object: "key": right after '{' or ','
+ * (never a key-looking piece of an escaped string value). NULL if absent. */
+const char *jfind(const char *line, const char *key)
+{
+    char pat[64];
+    size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
+
+    for (const char *p = line; (p = strstr(p, pat)); p++)
+        if (p > line && (p[-1] == '{' || p[-1] == ','))
+            return p + n;
+    return NULL;
+}
+
+/* A string value, escapes left as they are; "" (and false) if absent. */
+bool jstr(const char *line, const char *key, char *out, size_t len)
+{
+    const char *v = jfind(line, key);
+    size_t k = 0;
+
+    out[0] = '\0';
+    if (!v || *v != '"')
+        return false;
+    for (v++; *v && *v != '"' && k + 1 < len; v++) {
+        if (*v == '\\' && v[1])
+            out[k++] = *v++;
+        out[k++] = *v;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+bool jnum(const char *line, const char *key, double *out)
+{
+    const char *v = jfind(line, key);
+    char *end;
+
+    if (!v)
+        return false;
+    *out = strtod(v, &end);
+    return end != v;
+}
+
+/* A phase's seconds from "phases":{...}; 0 when the phase is not listed. */
+double jphase(const char *line, const char *phase)
+{
+    const char *ph = jfind(line, "phases"), *close;
+    char obj[256];
+    double v = 0;
+
+    if (!ph || !(close = strchr(ph, '}')))
+        return -1;
+    snprintf(obj, sizeof(obj), "%.*s", (int)(close - ph + 1), ph);
+    return jnum(obj, phase, &v) ? v : 0;
+}
+
+/* The one line about probe `name`; asserts there is exactly one. */
+const char *line_of(char **lines, size_t n, const char *name)
+{
+    const char *hit = NULL;
+    char v[128];
+    int seen = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (jstr(lines[i], "name", v, sizeof(v)) && strcmp(v, name) == 0) {
+            hit = lines[i];
+            seen++;
+        }
+    cr_assert_eq(seen, 1, "expected one result line for probe %s, got %d", name, seen);
+    return hit;
+}
+
+void expect_str(const char *line, const char *key, const char *want)
+{
+    char v[256];
+
+    jstr(line, key, v, sizeof(v));
+    cr_assert_str_eq(v, want, "expected %s \"%s\", got \"%s\" in %s", key, want, v, line);
+}
+
+double expect_num(const char *line, const char *key)
+{
+    double v = 0;
+
+    cr_assert(jnum(line, key, &v), "no %s in %s", key, line);
+    return v;
+}
+
+/* ---- Prometheus text ---- */
+
+/* The value of one sample, written exactly (name{labels}); asserts it is
+ * there. */
+double sample(const char *text, const char *series)
+{
+    char pat[512];
+    const char *p;
+    double v;
+
+    snprintf(pat, sizeof(pat), "\n%s ", series);
+    p = strstr(text, pat);
+    cr_assert_not_null(p, "no sample %s in /metrics:\n%s", series, text);
+    cr_assert_eq(sscanf(p + strlen(pat), "%lf", &v), 1, "unreadable sample %s", series);
+    return v;
+}
+
+/* Assert lo <= sample <= hi, saying what came. */
+void expect_sample(const char *text, const char *series, double lo, double hi)
+{
+    double v = sample(text, series);
+
+    if (lo == hi)
+        cr_assert_eq(v, lo, "%s: expected %g, got %g", series, lo, v);
+    else
+        cr_assert(v >= lo && v <= hi, "%s: expected %g to %g, got %g", series, lo, hi, v);
+}
+
+/* ---- certificates ---- */
+
+/* A self-signed ECDSA P-256 certificate for IP:10.201.0.2, valid from
+ * now+from_s to now+to_s (both may be in the past), and its key. */
+void make_cert(const char *cert, const char *key, long from_s, long to_s)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_EXTENSION *ext;
+    X509V3_CTX v3;
+    X509_NAME *nm;
+    char p[256];
+    FILE *f;
+
+    cr_assert(pk && x, "OpenSSL: no key or certificate");
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ from_s);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+    X509_set_pubkey(x, pk);
+    nm = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"twkit lab", -1, -1,
+                               0);
+    X509_set_issuer_name(x, nm);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:10.201.0.2");
+    cr_assert_not_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    cr_assert_gt(X509_sign(x, pk, EVP_sha256()), 0, "X509_sign failed");
+    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), cert), "w"));
+    PEM_write_X509(f, x);
+    fclose(f);
+    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), key), "w"));
+    PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
+pid_t start_tls_server(uint16_t port, const char *cert, const char *key)
+{
+    char c[256], k[256];
+    pid_t pid = spawn(TW_LAB_SERVER,
+                      "openssl s_server -quiet -www -accept %u -cert %s -key %s "
+                      ">/dev/null 2>&1",
+                      port, tpath(c, sizeof(c), cert), tpath(k, sizeof(k), key));
+    wait_listening(TW_LAB_SERVER, port, "openssl s_server");
+    return pid;
+}
+

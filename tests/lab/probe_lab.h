@@ -1,0 +1,56 @@
+/* The probe lab tests' shared part (probe_lab.c): every tests/lab/test_probe*.c
+ * suite runs with .init = pl_setup, .fini = pl_teardown and uses these.
+ * Targets run in the server namespace, the prober in the client namespace;
+ * every process spawned is killed and reaped in pl_teardown. */
+#ifndef TW_TEST_PROBE_LAB_H
+#define TW_TEST_PROBE_LAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "need_root.h"
+#include "twkit/lab.h"
+
+extern struct tw_lab lab;
+extern char tmpdir[64];
+extern char *scratch; /* the latest read of a polled file, freed in pl_teardown */
+
+void *keep(void *p);
+void pl_setup(void);
+void pl_teardown(void);
+char *tpath(char *buf, size_t len, const char *name);
+__attribute__((format(printf, 2, 3))) void write_file(const char *name,
+                                                      const char *fmt, ...);
+char *read_all(const char *name);
+char *slurp(const char *name);
+int count_of(const char *text, const char *needle);
+int wait_for(const char *name, const char *needle, int min, uint64_t ms);
+__attribute__((format(printf, 2, 3))) pid_t spawn(enum tw_lab_side side,
+                                                  const char *fmt, ...);
+void forget(pid_t pid);
+bool wait_exit(pid_t pid, uint64_t ms, int *status);
+int stop(pid_t pid, int sig, uint64_t ms);
+__attribute__((format(printf, 3, 4))) int
+run(enum tw_lab_side side, uint64_t ms, const char *fmt, ...);
+void drop_proto_port(const char *proto, unsigned port);
+void drop_port(unsigned port);
+void wait_listening(enum tw_lab_side side, uint16_t port, const char *what);
+uint32_t time_wait(enum tw_lab_side side);
+pid_t start_twp_server(uint16_t port);
+char *fetch(const char *url, const char *out);
+char **split_lines(char *text, size_t *n);
+const char *jfind(const char *line, const char *key);
+bool jstr(const char *line, const char *key, char *out, size_t len);
+bool jnum(const char *line, const char *key, double *out);
+double jphase(const char *line, const char *phase);
+const char *line_of(char **lines, size_t n, const char *name);
+void expect_str(const char *line, const char *key, const char *want);
+double expect_num(const char *line, const char *key);
+double sample(const char *text, const char *series);
+void expect_sample(const char *text, const char *series, double lo, double hi);
+void make_cert(const char *cert, const char *key, long from_s, long to_s);
+pid_t start_tls_server(uint16_t port, const char *cert, const char *key);
+
+#endif
