@@ -1,0 +1,253 @@
+/* twkit probe as a drop-in for blackbox_exporter, side by side with the
+ * real one (Debian's prometheus-blackbox-exporter 0.23) in the client
+ * namespace: one blackbox.yml, the same targets in the server namespace
+ * (twkit serve, an openssl TLS server with a generated certificate, a
+ * banner server, a refused port, a port nftables drops), scraped through
+ * /probe from both. The metric names must be the same, probe_success the
+ * same, and the values mean the same: durations within a factor of 2 or
+ * 5 ms, whichever is larger; everything else equal.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "probe_lab.h"
+#include "twkit/time.h"
+
+TestSuite(probe_bb, .init = pl_setup, .fini = pl_teardown, .timeout = 120);
+
+#define BB_PORT 9115
+#define TW_PORT 9116
+
+/* One sample of a /probe answer. */
+struct series {
+    char name[160]; /* name{labels} as written */
+    char fam[96];   /* the name alone */
+    double v;
+};
+
+struct answer {
+    struct series s[64];
+    size_t n;
+};
+
+static void parse(const char *text, struct answer *a)
+{
+    const char *p = text;
+
+    a->n = 0;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len && *p != '#' && a->n < 64) {
+            struct series *s = &a->s[a->n];
+            const char *sp = memchr(p, ' ', len), *br = memchr(p, '{', len);
+            if (sp) {
+                const char *close = br && br < sp ? memchr(br, '}', len - (size_t)(br - p)) : NULL;
+                const char *endname = close ? close + 1 : sp;
+                if (close && close[1] != ' ')
+                    endname = sp;
+                snprintf(s->name, sizeof(s->name), "%.*s", (int)(endname - p), p);
+                snprintf(s->fam, sizeof(s->fam), "%.*s",
+                         (int)((br && br < endname ? br : endname) - p), p);
+                s->v = strtod(endname + 1, NULL);
+                a->n++;
+            }
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+static const struct series *find(const struct answer *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!strcmp(a->s[i].name, name))
+            return &a->s[i];
+    return NULL;
+}
+
+static bool is_duration(const char *fam)
+{
+    size_t n = strlen(fam);
+
+    return n > 8 && !strcmp(fam + n - 8, "_seconds") && !strstr(fam, "timestamp") &&
+           !strstr(fam, "expiry");
+}
+
+/* /probe of module and target from the exporter on port, scrape timeout 2 s. */
+static char *probe(unsigned port, const char *module, const char *target, const char *out)
+{
+    char p[256];
+    int rc = run(TW_LAB_CLIENT, 10000,
+                 "curl -s -o %s -H 'X-Prometheus-Scrape-Timeout-Seconds: 2' "
+                 "'http://127.0.0.1:%u/probe?module=%s&target=%s'",
+                 tpath(p, sizeof(p), out), port, module, target);
+
+    cr_assert_eq(rc, 0, "curl /probe on %u: exit %d", port, rc);
+    return slurp(out);
+}
+
+/* Both exporters' answers for module and target: same series, same
+ * success, values that mean the same. Returns probe_success. */
+static int compare(const char *module, const char *target)
+{
+    struct answer *bb = keep(calloc(1, sizeof(*bb))), *tw = keep(calloc(1, sizeof(*tw)));
+    char *tb = probe(BB_PORT, module, target, "bb.txt");
+    char *tt = probe(TW_PORT, module, target, "tw.txt");
+    const struct series *ok;
+
+    parse(tb, bb);
+    parse(tt, tw);
+    cr_assert_not_null(ok = find(bb, "probe_success"), "%s %s: blackbox said:\n%s", module,
+                       target, tb);
+    for (size_t i = 0; i < bb->n; i++) {
+        const struct series *b = &bb->s[i], *t = find(tw, b->name);
+        cr_assert_not_null(t, "%s %s: twkit lacks %s\nblackbox:\n%s\ntwkit:\n%s", module, target,
+                           b->name, tb, tt);
+        if (is_duration(b->fam)) {
+            double lo = fmin(b->v, t->v), hi = fmax(b->v, t->v);
+            cr_assert(hi - lo <= 0.005 || hi <= 2 * lo,
+                      "%s %s: %s: blackbox %g, twkit %g\nblackbox:\n%s\ntwkit:\n%s", module,
+                      target, b->name, b->v, t->v, tb, tt);
+        } else {
+            cr_assert_eq(b->v, t->v, "%s %s: %s: blackbox %g, twkit %g\nblackbox:\n%s\ntwkit:\n%s",
+                         module, target, b->name, b->v, t->v, tb, tt);
+        }
+    }
+    for (size_t i = 0; i < tw->n; i++)
+        cr_assert(!strncmp(tw->s[i].name, "twkit_", 6) || find(bb, tw->s[i].name),
+                  "%s %s: twkit has %s, blackbox does not\nblackbox:\n%s\ntwkit:\n%s", module,
+                  target, tw->s[i].name, tb, tt);
+    return (int)ok->v;
+}
+
+static void start_targets(void)
+{
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    make_cert("cert.pem", "key.pem", -3600, 30 * 86400);
+    start_tls_server(8443, "cert.pem", "key.pem");
+    /* a banner server: says SSH-2.0-, then reads what the prober sends */
+    write_file("banner.py",
+               "import socket\n"
+               "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+               "s.bind(('0.0.0.0', 2222)); s.listen(64)\n"
+               "while True:\n"
+               "    c, _ = s.accept()\n"
+               "    try:\n"
+               "        c.sendall(b'SSH-2.0-OpenSSH_9.2 lab\\r\\n'); c.settimeout(2); c.recv(100)\n"
+               "    except OSError:\n"
+               "        pass\n"
+               "    c.close()\n");
+    {
+        char p[256];
+        spawn(TW_LAB_SERVER, "/usr/bin/python3 %s", tpath(p, sizeof(p), "banner.py"));
+    }
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve");
+    wait_listening(TW_LAB_SERVER, 2222, "the banner server");
+    drop_port(8082);
+}
+
+static void start_exporters(bool blackbox)
+{
+    char bb[256], log[256];
+
+    write_file("blackbox.yml",
+               "modules:\n"
+               "  http_2xx:\n"
+               "    prober: http\n"
+               "  http_post_2xx:\n"
+               "    prober: http\n"
+               "    http:\n"
+               "      method: POST\n"
+               "  https_ca:\n"
+               "    prober: http\n"
+               "    http:\n"
+               "      tls_config:\n"
+               "        ca_file: %s/cert.pem\n"
+               "  tcp_connect:\n"
+               "    prober: tcp\n"
+               "  tls_connect:\n"
+               "    prober: tcp\n"
+               "    timeout: 5s\n"
+               "    tcp:\n"
+               "      tls: true\n"
+               "      tls_config:\n"
+               "        ca_file: %s/cert.pem\n"
+               "  ssh_banner:\n"
+               "    prober: tcp\n"
+               "    tcp:\n"
+               "      query_response:\n"
+               "      - expect: \"^SSH-2.0-\"\n"
+               "      - send: \"SSH-2.0-blackbox-ssh-check\"\n",
+               tmpdir, tmpdir);
+    tpath(bb, sizeof(bb), "blackbox.yml");
+    if (blackbox)
+        spawn(TW_LAB_CLIENT,
+              "prometheus-blackbox-exporter --config.file=%s --web.listen-address=127.0.0.1:%u "
+              ">%s 2>&1",
+              bb, BB_PORT, tpath(log, sizeof(log), "bb.log"));
+    spawn(TW_LAB_CLIENT, "%s probe --blackbox-config %s --listen 127.0.0.1:%u >%s 2>&1",
+          TWKIT_BIN, bb, TW_PORT, tpath(log, sizeof(log), "tw.log"));
+    if (blackbox)
+        wait_listening(TW_LAB_CLIENT, BB_PORT, "blackbox_exporter");
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+}
+
+static const struct {
+    const char *module, *target;
+    int success;
+} cases[] = {
+        {"http_2xx", "http://10.201.0.2:8080/", 1},
+        {"http_2xx", "10.201.0.2:8080", 1}, /* no scheme: http:// */
+        {"http_2xx", "http://10.201.0.2:8081/", 0},
+        {"http_2xx", "http://10.201.0.2:8082/", 0},
+        {"http_post_2xx", "http://10.201.0.2:8080/", 1},
+        {"https_ca", "https://10.201.0.2:8443/", 1},
+        {"https_ca", "http://10.201.0.2:8443/", 0},
+        {"tcp_connect", "10.201.0.2:8080", 1},
+        {"tcp_connect", "10.201.0.2:8081", 0},
+        {"tcp_connect", "10.201.0.2:8082", 0},
+        {"tls_connect", "10.201.0.2:8443", 1},
+        {"tls_connect", "10.201.0.2:2222", 0},
+        {"ssh_banner", "10.201.0.2:2222", 1},
+        {"ssh_banner", "10.201.0.2:8443", 0},
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+Test(probe_bb, every_module_and_target_answers_as_blackbox_exporter_does)
+{
+    NEED_ROOT();
+    start_targets();
+    start_exporters(true);
+    for (size_t i = 0; i < NCASES; i++)
+        cr_assert_eq(compare(cases[i].module, cases[i].target), cases[i].success,
+                     "%s %s: probe_success", cases[i].module, cases[i].target);
+}
+
+/* Ad-hoc probes end with RST like scheduled ones: after all of them, no
+ * TIME_WAIT on either side (blackbox_exporter is not running here: its
+ * probes end with FIN and leave one each). */
+Test(probe_bb, probes_through_probe_leave_no_time_wait_on_either_side)
+{
+    NEED_ROOT();
+    start_targets();
+    start_exporters(false);
+    for (size_t i = 0; i < NCASES; i++) {
+        char *t = probe(TW_PORT, cases[i].module, cases[i].target, "tw.txt");
+        struct answer *a = keep(calloc(1, sizeof(*a)));
+        const struct series *ok;
+        parse(t, a);
+        cr_assert_not_null(ok = find(a, "probe_success"), "%s %s:\n%s", cases[i].module,
+                           cases[i].target, t);
+        cr_assert_eq((int)ok->v, cases[i].success, "%s %s:\n%s", cases[i].module,
+                     cases[i].target, t);
+    }
+    cr_assert_eq(time_wait(TW_LAB_CLIENT), 0, "TIME_WAIT in the prober's namespace");
+    cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "TIME_WAIT in the targets' namespace");
+}
