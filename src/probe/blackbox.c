@@ -16,6 +16,8 @@
  * the rejected one answers 400 with that reason. Nothing is ever ignored.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +87,7 @@ static void reject(struct bb *b, const char *name, const yaml_node_t *at, const 
 static void reject(struct bb *b, const char *name, const yaml_node_t *at, const char *fmt, ...)
 {
     struct tp_bb_config *o = b->out;
+    struct tp_quoted q;
     char why[300];
     va_list ap;
 
@@ -92,7 +95,7 @@ static void reject(struct bb *b, const char *name, const yaml_node_t *at, const 
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
     tp_cfg_note(&b->y->pub, &(struct tp_pos){at->start_mark.line + 1, at->start_mark.column + 1},
-                "module \"%s\" not loaded: %s", name, why);
+                "module %s not loaded: %s", tp_qs(&q, name), why);
     if (o->nrejected == b->rcap) {
         size_t ncap = b->rcap ? b->rcap * 2 : 8;
         struct tp_bb_rejected *nr = realloc(o->rejected, ncap * sizeof(*nr));
@@ -152,7 +155,9 @@ static bool load_section(struct bb *b, const char *mod, const struct bb_prober *
         for (yaml_node_pair_t *e = sec->data.mapping.pairs.start; e < pr; e++) {
             yaml_node_t *ek = tp_y_node(b->y, e->key);
             if (ek->type == YAML_SCALAR_NODE && !strcmp(tp_y_s(ek), tp_y_s(k))) {
-                tp_y_err(b->y, k, "duplicate key \"%s\" (first at line %lu)", tp_y_s(k),
+                struct tp_quoted q;
+                tp_y_err(b->y, k, "duplicate key %s (first at line %lu)",
+                         tp_quote(&q, tp_y_s(k), tp_y_len(k)),
                          (unsigned long)ek->start_mark.line + 1);
                 goto next;
             }
@@ -208,13 +213,15 @@ static void settle(struct bb *b, struct tp_def *def, const yaml_node_t *sec)
 static void load_module(struct bb *b, const yaml_node_t *kn, const yaml_node_t *m)
 {
     const char *name = tp_y_s(kn);
+    struct tp_quoted qn, qp;
+    const char *qname = tp_quote(&qn, name, tp_y_len(kn));
     const yaml_node_t *prober = NULL, *timeout = NULL, *secs[BB_NPROBERS] = {0};
     const struct bb_prober *p = NULL;
     struct tp_def def = {0};
     int before = b->y->pub.nerr;
 
     if (m->type != YAML_MAPPING_NODE) {
-        tp_y_err(b->y, m, "module \"%s\" must be a mapping, not %s", name,
+        tp_y_err(b->y, m, "module %s must be a mapping, not %s", qname,
                  tp_y_is_null(m) ? "empty" : tp_y_kind(m));
         return;
     }
@@ -238,21 +245,21 @@ static void load_module(struct bb *b, const yaml_node_t *kn, const yaml_node_t *
         }
     }
     if (!prober) {
-        tp_y_err(b->y, m, "module \"%s\" has no prober (expected http, tcp, dns, icmp or grpc)",
-                 name);
+        tp_y_err(b->y, m, "module %s has no prober (expected http, tcp, dns, icmp or grpc)",
+                 qname);
         return;
     }
     if (prober->type != YAML_SCALAR_NODE || !(p = prober_find(tp_y_s(prober)))) {
-        tp_y_err(b->y, prober, "unknown prober %s%s%s (expected http, tcp, dns, icmp or grpc)",
-                 prober->type == YAML_SCALAR_NODE ? "\"" : "",
-                 prober->type == YAML_SCALAR_NODE ? tp_y_s(prober) : tp_y_kind(prober),
-                 prober->type == YAML_SCALAR_NODE ? "\"" : "");
+        tp_y_err(b->y, prober, "unknown prober %s (expected http, tcp, dns, icmp or grpc)",
+                 prober->type == YAML_SCALAR_NODE
+                     ? tp_quote(&qp, tp_y_s(prober), tp_y_len(prober))
+                     : tp_y_kind(prober));
         return;
     }
     for (size_t i = 0; i < BB_NPROBERS; i++)
         if (secs[i] && &bb_probers[i] != p)
-            tp_y_err(b->y, secs[i], "module \"%s\": a %s section, but its prober is %s", name,
-                     bb_probers[i].name, p->name);
+            tp_y_err(b->y, secs[i], "module %s has a %s: section, but its prober is %s",
+                     qname, bb_probers[i].name, p->name);
     if (!p->kind) {
         reject(b, name, prober, "%s", p->why);
         return;
@@ -336,7 +343,9 @@ static void on_root(struct tp_yctx *y, yaml_node_t *root, void *arg)
         for (yaml_node_pair_t *e = mods->data.mapping.pairs.start; e < p; e++) {
             yaml_node_t *ek = tp_y_node(y, e->key);
             if (ek->type == YAML_SCALAR_NODE && !strcmp(tp_y_s(ek), tp_y_s(k))) {
-                tp_y_err(y, k, "duplicate module \"%s\" (first at line %lu)", tp_y_s(k),
+                struct tp_quoted q;
+                tp_y_err(y, k, "duplicate module %s (first at line %lu)",
+                         tp_quote(&q, tp_y_s(k), tp_y_len(k)),
                          (unsigned long)ek->start_mark.line + 1);
                 goto next;
             }

@@ -127,8 +127,12 @@ void tp_y_unknown_key(struct tp_yctx *c, const yaml_node_t *k, const char *where
     }
     if (best)
         snprintf(hint, sizeof(hint), " (did you mean %s?)", best);
+    else if (where)
+        hint[0] = '\0';
+    else if (ncands == 1)
+        snprintf(hint, sizeof(hint), " (expected %s)", cands[0]);
     else
-        snprintf(hint, sizeof(hint), "%s", where ? "" : " (expected defaults or probes)");
+        snprintf(hint, sizeof(hint), " (expected %s or %s)", cands[0], cands[1]);
     if (where)
         tp_y_err(c, k, "unknown key %s in %s%s", tp_quote(&q, tp_y_s(k), tp_y_len(k)), where, hint);
     else

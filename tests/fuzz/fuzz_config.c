@@ -22,6 +22,12 @@
  *     target count adds up;
  *   - no leak (LSan, once the config is freed).
  *
+ * Built with -DFUZZ_BLACKBOX (fuzz_blackbox) the input is a blackbox.yml,
+ * loaded with tp_bb_load_mem: then a module not loaded is a message line
+ * that is not an error (so an error result has at least that many lines,
+ * a good one exactly one per module not loaded), and every module loaded
+ * has a name of its own, a known kind and no targets.
+ *
  * FUZZ_CONFIG_VERBOSE=1 in the environment prints each result and its
  * messages (to replay one input: fuzz_config FILE).
  */
@@ -32,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe/blackbox.h"
 #include "probe/config.h"
 #include "probe/probe.h"
 
@@ -194,7 +201,9 @@ static void check_line(const char *line, const struct extent *config)
         fail("LINE:COL outside the file", line);
 }
 
-static void check_errors(char *errs, size_t len, int rc, const struct extent *config)
+/* Message lines: rc errors, and (blackbox.yml) notes besides. */
+static void check_errors(char *errs, size_t len, int rc, size_t notes,
+                         const struct extent *config)
 {
     int n = 0;
 
@@ -206,7 +215,12 @@ static void check_errors(char *errs, size_t len, int rc, const struct extent *co
         check_line(p, config);
         n++;
     }
+#ifdef FUZZ_BLACKBOX
+    if (rc > 0 ? n < rc : (size_t)n != notes) {
+#else
+    (void)notes;
     if (n != rc) {
+#endif
         fprintf(stderr, "fuzz_config: %d error lines, result %d\n", n, rc);
         abort();
     }
@@ -264,6 +278,65 @@ static void check_config(const struct tp_config *cfg)
         fail("ntargets does not add up", NULL);
 }
 
+#ifdef FUZZ_BLACKBOX
+static void check_modules(const struct tp_bb_config *bb)
+{
+    if (!bb->cfg.path || strcmp(bb->cfg.path, CONFIG) != 0)
+        fail("the config's path is not the name it was loaded as", NULL);
+    for (size_t i = 0; i < bb->cfg.ndefs; i++) {
+        const struct tp_def *d = &bb->cfg.defs[i];
+        bool known = false;
+        const char *why;
+        if (!d->name)
+            fail("a module without a name", NULL);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(bb->cfg.defs[j].name, d->name))
+                fail("two modules of one name", d->name);
+        for (size_t k = 0; k < tp_nkinds; k++)
+            known |= d->kind == tp_kinds[k];
+        if (!known || d->ntargets || tp_bb_module(bb, d->name, &why) != d)
+            fail("a module without a known kind, with targets, or not found", d->name);
+    }
+    for (size_t i = 0; i < bb->nrejected; i++)
+        if (!bb->rejected[i].name || !bb->rejected[i].why || !*bb->rejected[i].why)
+            fail("a module not loaded without a reason", bb->rejected[i].name);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const struct tp_bb_config zero;
+    struct tp_bb_config bb;
+    struct extent config;
+    char *errs = NULL;
+    size_t elen = 0;
+    FILE *f = open_memstream(&errs, &elen);
+    int rc;
+
+    if (!f)
+        abort();
+    memset(&bb, 0xa5, sizeof(bb));
+    loading = true;
+    rc = tp_bb_load_mem(CONFIG, (const char *)data, size, &bb, f);
+    loading = false;
+    if (fclose(f) != 0)
+        abort();
+    measure(&config, (const char *)data, size);
+    if (verbose)
+        fprintf(stderr, "fuzz_blackbox: result %d\n%.*s", rc, (int)elen, errs);
+    if (rc < 0) {
+        fprintf(stderr, "fuzz_blackbox: result %d\n", rc);
+        abort();
+    }
+    check_errors(errs, elen, rc, rc ? 0 : bb.nrejected, &config);
+    if (rc > 0 && memcmp(&bb, &zero, sizeof(bb)) != 0)
+        fail("errors, and the modules not left empty", NULL);
+    if (rc == 0)
+        check_modules(&bb);
+    free(errs);
+    tp_bb_free(&bb);
+    return 0;
+}
+#else
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct tp_config zero;
@@ -290,7 +363,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (rc > 0) {
-        check_errors(errs, elen, rc, &config);
+        check_errors(errs, elen, rc, 0, &config);
         if (memcmp(&cfg, &zero, sizeof(cfg)) != 0)
             fail("errors, and the config not left empty", NULL);
     } else {
@@ -302,3 +375,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tp_config_free(&cfg);
     return 0;
 }
+#endif
