@@ -495,3 +495,20 @@ pid_t start_tls_server(uint16_t port, const char *cert, const char *key)
     return pid;
 }
 
+
+/* ---- Prometheus' query API ---- */
+
+/* The value of the first result of a /api/v1/query answer whose metric
+ * has label="value" ("" when there is none). */
+void prom_value(const char *json, const char *label, const char *value, char *out, size_t len)
+{
+    char pat[128];
+    const char *p;
+
+    out[0] = '\0';
+    snprintf(pat, sizeof(pat), "\"%s\":\"%s\"", label, value);
+    if (!(p = strstr(json, pat)) || !(p = strstr(p, "\"value\":[")) || !(p = strchr(p, ',')) ||
+        p[1] != '"')
+        return;
+    snprintf(out, len, "%.*s", (int)strcspn(p + 2, "\""), p + 2);
+}

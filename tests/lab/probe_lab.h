@@ -15,7 +15,8 @@
 
 extern struct tw_lab lab;
 extern char tmpdir[64];
-extern char *scratch; /* the latest read of a polled file, freed in pl_teardown */
+extern char
+    *scratch; /* the latest read of a polled file, freed in pl_teardown */
 
 void *keep(void *p);
 void pl_setup(void);
@@ -52,5 +53,7 @@ double sample(const char *text, const char *series);
 void expect_sample(const char *text, const char *series, double lo, double hi);
 void make_cert(const char *cert, const char *key, long from_s, long to_s);
 pid_t start_tls_server(uint16_t port, const char *cert, const char *key);
+void prom_value(const char *json, const char *label, const char *value,
+                char *out, size_t len);
 
 #endif

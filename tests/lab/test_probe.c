@@ -480,18 +480,6 @@ Test(probe, a_servfail_answer_is_cached_like_a_negative_one)
 /* ---- 3. /metrics: promtool, values, and a real Prometheus ---- */
 
 /* probe_success of name in a Prometheus query answer; "" if absent. */
-static void prom_value(const char *json, const char *name, char *out, size_t len)
-{
-    char pat[128];
-    const char *p;
-
-    out[0] = '\0';
-    snprintf(pat, sizeof(pat), "\"name\":\"%s\"", name);
-    if (!(p = strstr(json, pat)) || !(p = strstr(p, "\"value\":[")) || !(p = strchr(p, ',')) ||
-        p[1] != '"')
-        return;
-    snprintf(out, len, "%.*s", (int)strcspn(p + 2, "\""), p + 2);
-}
 
 Test(probe, metrics_pass_promtool_and_a_real_prometheus_scrapes_them)
 {
@@ -566,8 +554,8 @@ Test(probe, metrics_pass_promtool_and_a_real_prometheus_scrapes_them)
             continue; /* not listening yet */
         free(scratch);
         q = scratch = read_all("query.json");
-        prom_value(q, "up", up, sizeof(up));
-        prom_value(q, "refused", refused, sizeof(refused));
+        prom_value(q, "name", "up", up, sizeof(up));
+        prom_value(q, "name", "refused", refused, sizeof(refused));
     }
     cr_assert_str_eq(up, "1", "Prometheus: probe_success of up: expected 1, got \"%s\" (%s)", up,
                      q);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,4 +251,56 @@ Test(probe_bb, probes_through_probe_leave_no_time_wait_on_either_side)
     }
     cr_assert_eq(time_wait(TW_LAB_CLIENT), 0, "TIME_WAIT in the prober's namespace");
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "TIME_WAIT in the targets' namespace");
+}
+
+/* A real Prometheus with the standard blackbox relabelling (the target in
+ * __param_target and instance, the exporter's address in __address__)
+ * scrapes twkit's /probe: its query says what each target is. */
+Test(probe_bb, prometheus_with_the_blackbox_relabelling_scrapes_probe)
+{
+    char cfg[256], p[256], up[16] = "", refused[16] = "";
+    const char *q = "";
+    pid_t prom;
+    uint64_t end;
+
+    NEED_ROOT();
+    start_targets();
+    start_exporters(false);
+    write_file("prometheus.yml",
+               "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+               "scrape_configs:\n"
+               "  - job_name: blackbox\n"
+               "    metrics_path: /probe\n"
+               "    params: {module: [tcp_connect]}\n"
+               "    static_configs: [{targets: ['10.201.0.2:8080', '10.201.0.2:8081']}]\n"
+               "    relabel_configs:\n"
+               "      - source_labels: [__address__]\n"
+               "        target_label: __param_target\n"
+               "      - source_labels: [__param_target]\n"
+               "        target_label: instance\n"
+               "      - target_label: __address__\n"
+               "        replacement: 127.0.0.1:%u\n",
+               TW_PORT);
+    prom = spawn(TW_LAB_CLIENT,
+                 "prometheus --config.file=%s --storage.tsdb.path=%s/tsdb "
+                 "--web.listen-address=127.0.0.1:9090 >%s/prometheus.log 2>&1",
+                 tpath(cfg, sizeof(cfg), "prometheus.yml"), tmpdir, tmpdir);
+    end = tw_now_ms() + 20000;
+    while (tw_now_ms() < end && (!up[0] || !refused[0])) {
+        usleep(500000);
+        if (run(TW_LAB_CLIENT, 5000,
+                "curl -s -o %s 'http://127.0.0.1:9090/api/v1/query?query=probe_success'",
+                tpath(p, sizeof(p), "query.json")) != 0)
+            continue; /* not listening yet */
+        free(scratch);
+        q = scratch = read_all("query.json");
+        prom_value(q, "instance", "10.201.0.2:8080", up, sizeof(up));
+        prom_value(q, "instance", "10.201.0.2:8081", refused, sizeof(refused));
+    }
+    cr_assert_str_eq(up, "1", "Prometheus: probe_success of :8080: expected 1, got \"%s\" (%s)",
+                     up, q);
+    cr_assert_str_eq(refused, "0",
+                     "Prometheus: probe_success of :8081: expected 0, got \"%s\" (%s)", refused,
+                     q);
+    stop(prom, SIGTERM, 5000);
 }
