@@ -10,8 +10,9 @@
 # BIG_TCP=20000, BIG_HTTPS=2000 (targets at 1 s for the standalone twkit
 # runs), BIG_DURATION=30 (s), JSON=1 (same as --json).
 #
-# Rows: tcp and http, twkit probe and blackbox_exporter at the same rate;
-# then twkit alone with BIG_TCP tcp targets and BIG_HTTPS https targets
+# Rows: tcp and http, twkit probe and blackbox_exporter at the same rate,
+# and twkit probe's /probe (--blackbox-config, the same blackbox.yml)
+# driven exactly as blackbox_exporter is; then twkit alone with BIG_TCP tcp targets and BIG_HTTPS https targets
 # (full handshakes: nginx has session caches and tickets off).
 #
 # Every run gets a fresh network namespace (twpb-PID-N) with only lo in
@@ -67,6 +68,7 @@ BIG_HTTPS=${BIG_HTTPS:-2000}
 BIG_DURATION=${BIG_DURATION:-30}
 WARMUP=2
 BB_ADDR=127.0.0.1:9115
+TWBB_ADDR=127.0.0.1:9116
 
 die() { echo "probe_vs_blackbox: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
@@ -294,11 +296,13 @@ probe_config() {
 }
 
 # measure LABEL KIND PROBER N DUR: one row. KIND tcp|http|https, PROBER
-# twkit|blackbox, N targets at 1 s.
+# twkit (its own YAML), blackbox or twkit-probe (/probe of twkit probe
+# --blackbox-config, driven as blackbox is), N targets at 1 s.
 ROWS=0
 measure() {
     local label=$1 kind=$2 prober=$3 n=$4 dur=$5 extra summ c0 c1 t0 t1 hwm tw rc
-    say "$kind: $([ "$prober" = twkit ] && echo "twkit probe" || echo blackbox_exporter)," \
+    say "$kind: $(case $prober in twkit) echo "twkit probe" ;; blackbox) echo blackbox_exporter ;;
+                  *) echo "twkit probe /probe" ;; esac)," \
         "$n targets, ${dur} s (+${WARMUP} s warm-up) ..."
     new_ns
     start_servers "$kind"
@@ -316,15 +320,23 @@ measure() {
         track $!; PROBER_PID=$!
         summ=$RUN/probe.out
     else
-        ip netns exec "$NS" $PIN_PROBER prometheus-blackbox-exporter \
-            --config.file="$TMP/blackbox.yml" --web.listen-address=$BB_ADDR \
-            </dev/null >"$RUN/blackbox.out" 2>"$RUN/blackbox.err" &
+        local addr=$BB_ADDR
+        if [ "$prober" = blackbox ]; then
+            ip netns exec "$NS" $PIN_PROBER prometheus-blackbox-exporter \
+                --config.file="$TMP/blackbox.yml" --web.listen-address=$BB_ADDR \
+                </dev/null >"$RUN/blackbox.out" 2>"$RUN/blackbox.err" &
+        else
+            addr=$TWBB_ADDR
+            ip netns exec "$NS" $PIN_PROBER "$TWKIT" probe --blackbox-config "$TMP/blackbox.yml" \
+                --listen $TWBB_ADDR --max-probes $((2 * n)) \
+                </dev/null >"$RUN/blackbox.out" 2>"$RUN/blackbox.err" &
+        fi
         track $!; PROBER_PID=$!
-        wait_listen "${BB_ADDR##*:}" blackbox $PROBER_PID
+        wait_listen "${addr##*:}" blackbox $PROBER_PID
         case $kind in
-        tcp) targets "$n" "http://$BB_ADDR/probe?module=tcp_connect&target=%s:7070" \
+        tcp) targets "$n" "http://$addr/probe?module=tcp_connect&target=%s:7070" \
                 "$RUN/targets.txt" ;;
-        http) targets "$n" "http://$BB_ADDR/probe?module=http_2xx&target=http://%s:8080/" \
+        http) targets "$n" "http://$addr/probe?module=http_2xx&target=http://%s:8080/" \
                 "$RUN/targets.txt" ;;
         esac
         probe_config "$RUN/driver.yml" blackbox http targets.txt '    expect_body: "probe_success 1"'
@@ -345,7 +357,7 @@ measure() {
     c1=$(ticks "$PROBER_PID"); t1=$(now)
     hwm=$(hwm_kib "$PROBER_PID")
     tw=$(tw_count)
-    if [ "$prober" = blackbox ]; then
+    if [ "$prober" != twkit ]; then
         stop "$DRIVER_PID" 10; rc=$RC
         stop "$PROBER_PID" 10
     else
@@ -413,8 +425,10 @@ say "twkit probe vs blackbox_exporter $(prometheus-blackbox-exporter --version 2
     sed -n 's/.*version \([^ ]*\).*/\1/p' | head -n 1); prober on CPU 0${PIN_PROBER:+, the rest on CPU 1}"
 measure "twkit tcp" tcp twkit "$RATE_TCP" "$DURATION"
 measure "blackbox tcp" tcp blackbox "$RATE_TCP" "$DURATION"
+measure "twkit /probe tcp" tcp twkit-probe "$RATE_TCP" "$DURATION"
 measure "twkit http" http twkit "$RATE_HTTP" "$DURATION"
 measure "blackbox http" http blackbox "$RATE_HTTP" "$DURATION"
+measure "twkit /probe http" http twkit-probe "$RATE_HTTP" "$DURATION"
 measure "twkit tcp (big)" tcp twkit "$BIG_TCP" "$BIG_DURATION"
 measure "twkit https (big)" https twkit "$BIG_HTTPS" "$BIG_DURATION"
 ELAPSED=$(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
@@ -427,6 +441,14 @@ ratio() {
 }
 R_TCP=$(ratio tcp)
 R_HTTP=$(ratio http)
+# the same for /probe: blackbox_exporter's over twkit probe's, both driven
+ratio_probe() {
+    awk -F'\t' -v k="$1" '$16 == k && $17 == "twkit-probe" && !t { t = $8 }
+        $16 == k && $17 == "blackbox" && !b { b = $8 }
+        END { if (t + 0 > 0 && b + 0 > 0) printf(b / t < 10 ? "%.1f" : "%.0f", b / t); else print "-" }' "$TMP/rows"
+}
+RP_TCP=$(ratio_probe tcp)
+RP_HTTP=$(ratio_probe http)
 
 table() {
     printf '%-20s %8s %7s %8s %6s %9s %12s %6s %8s %8s %9s\n' run targets rate/s probes "ok %" \
@@ -436,11 +458,12 @@ table() {
         printf "%-20s %8d %7d %8d %6s %9s %12s %6.1f %8.1f %8d %9s\n",
             $1, $2, $3, $4, $5, $8, $9, $10, $11, $12, late
     }' "$TMP/rows"
-    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x"
+    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x;" \
+         "blackbox / twkit's /probe: tcp ${RP_TCP}x, http ${RP_HTTP}x"
     echo
     echo "side by side: $RATE_TCP tcp / $RATE_HTTP http targets at 1 s, ${DURATION} s window;" \
          "standalone: $BIG_TCP tcp / $BIG_HTTPS https targets, ${BIG_DURATION} s window; ${ELAPSED} s in all."
-    echo "rate/s, probes, ok %: whole run (summary counts / wall time; blackbox: its driver's)."
+    echo "rate/s, probes, ok %: whole run (summary counts / wall time; blackbox and /probe: the driver's)."
     echo "CPU: the prober process only, user + system, in the steady window after ${WARMUP} s warm-up;"
     echo "  CPU % of one core. RSS: peak (VmHWM). TW left: TIME_WAIT sockets in the run's"
     echo "  namespace at the end of the window. late p99: how late twkit started its probes."
@@ -461,9 +484,12 @@ json() {
         printf f, (NR > 1 ? "," : ""), $1, $16, $17, $2, $3, $4, num($5), $6 + 0, $7 + 0, num($8),
             num($9), $10 + 0, $11 + 0, $12, num($13), $14, $15
     }' "$TMP/rows"
-    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s},"notes":[' \
+    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s},' \
         "$([ "$R_TCP" = - ] && echo null || echo "$R_TCP")" \
         "$([ "$R_HTTP" = - ] && echo null || echo "$R_HTTP")"
+    printf '"cpu_ratio_blackbox_over_twkit_probe":{"tcp":%s,"http":%s},"notes":[' \
+        "$([ "$RP_TCP" = - ] && echo null || echo "$RP_TCP")" \
+        "$([ "$RP_HTTP" = - ] && echo null || echo "$RP_HTTP")"
     printf '%s' "$NOTES" | sed 's/^  //; s/\\/\\\\/g; s/"/\\"/g; s/\t/ /g' |
         awk '{ printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }'
     printf ']}\n'
