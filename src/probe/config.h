@@ -214,6 +214,8 @@ bool tp_parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned l
 char *tp_fmt_ms(char *buf, size_t n, uint64_t ms);
 /* RFC 9110 tchar: method and header names. */
 bool tp_is_token(const char *s);
+/* Why the len bytes at name cannot be a label name of a probe, or NULL. */
+const char *tp_label_name_problem(const char *name, size_t len);
 /* Add or replace (the later one wins: a probe's label over a default). */
 bool tp_set_kv(struct tp_cfgctx *c, struct tp_kv **kv, size_t *n, const char *k,
                const char *v);

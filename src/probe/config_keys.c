@@ -350,31 +350,33 @@ static bool set_failure(struct tp_cfgctx *c, struct tp_def *def, const struct tp
 
 static const char *const reserved_labels[] = {"name", "kind", "target", "phase", "errno"};
 
+const char *tp_label_name_problem(const char *name, size_t len)
+{
+    bool ok = len > 0 && (tp_is_alpha(name[0]) || name[0] == '_');
+
+    for (size_t i = 0; ok && i < len; i++)
+        ok = tp_is_alnum(name[i]) || name[i] == '_';
+    if (!ok)
+        return "expected letters, digits and _, not starting with a digit";
+    if (len >= 2 && !strncmp(name, "__", 2))
+        return "names starting with __ are reserved";
+    for (size_t i = 0; i < sizeof(reserved_labels) / sizeof(reserved_labels[0]); i++)
+        if (strlen(reserved_labels[i]) == len && !memcmp(name, reserved_labels[i], len))
+            return "reserved (twkit sets name, kind, target, phase and errno itself)";
+    return NULL;
+}
+
 static bool check_label(struct tp_cfgctx *c, const struct tp_arg *a)
 {
     struct tp_quoted q;
     const char *name = a->name->s;
+    const char *why = tp_label_name_problem(name, a->name->len);
     char what[120];
-    bool ok = a->name->len == strlen(name) && (tp_is_alpha(name[0]) || name[0] == '_');
 
-    for (const char *p = name; ok && *p; p++)
-        ok = tp_is_alnum(*p) || *p == '_';
-    if (!ok) {
-        tp_cfg_err(c, &a->name->at, "bad label name %s: expected letters, digits and _, not "
-                                    "starting with a digit", tp_quote(&q, name, a->name->len));
+    if (why) {
+        tp_cfg_err(c, &a->name->at, "bad label name %s: %s", tp_quote(&q, name, a->name->len),
+                   why);
         return false;
-    }
-    if (!strncmp(name, "__", 2)) {
-        tp_cfg_err(c, &a->name->at, "bad label name %s: names starting with __ are reserved",
-                   tp_qs(&q, name));
-        return false;
-    }
-    for (size_t i = 0; i < sizeof(reserved_labels) / sizeof(reserved_labels[0]); i++) {
-        if (!strcmp(name, reserved_labels[i])) {
-            tp_cfg_err(c, &a->name->at, "label name %s is reserved (twkit sets name, kind, "
-                                        "target, phase and errno itself)", tp_qs(&q, name));
-            return false;
-        }
     }
     if (a->v->shape == TP_V_NULL) {
         tp_cfg_err(c, &a->v->at, "label %s has no value", tp_qs(&q, name));
@@ -585,9 +587,14 @@ bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def
 void tp_def_free(struct tp_def *def)
 {
     free(def->name);
-    for (size_t i = 0; i < def->ntargets; i++)
+    for (size_t i = 0; i < def->ntargets; i++) {
         free(def->targets[i]);
+        if (def->tlabels)
+            tp_free_kv(&def->tlabels[i].kv, &def->tlabels[i].n);
+    }
     free(def->targets);
+    free(def->tlabels);
+    free(def->targets_path);
     tp_free_kv(&def->labels, &def->nlabels);
     free(def->ca_file);
     if (def->opts) {

@@ -554,7 +554,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             need_dns |= !t->literal;
             tw_timer_init(&t->sched, on_sched, t);
             tw_timer_init(&t->deadline, on_deadline, t);
-            if (!(e->labels[k] = tp_metrics_labels(def, t->shown)))
+            if (!(e->labels[k] = tp_metrics_labels(def, t->shown, def->tlabels ? &def->tlabels[i] : NULL)))
                 goto fail;
         }
     }

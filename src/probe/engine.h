@@ -53,6 +53,7 @@ void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp
 /* metrics.c: a probe started us microseconds late (the histogram); the
  * label set of a target, rendered once (malloc'd; NULL: no memory). */
 void tp_metrics_late(struct tp_engine *e, uint64_t us);
-char *tp_metrics_labels(const struct tp_def *def, const char *target);
+char *tp_metrics_labels(const struct tp_def *def, const char *target,
+                        const struct tp_tlabels *tl);
 
 #endif

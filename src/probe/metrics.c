@@ -28,9 +28,11 @@ void tp_metrics_late(struct tp_engine *e, uint64_t us)
     e->late_buckets[i]++;
 }
 
-/* name="..",kind="..",target=".." and the definition's labels, escaped by
- * the Prometheus writer: rendered once per target, reused by every sample. */
-char *tp_metrics_labels(const struct tp_def *def, const char *target)
+/* name="..",kind="..",target="..", the definition's labels and those of
+ * the target's line (which win), escaped by the Prometheus writer:
+ * rendered once per target, reused by every sample. */
+char *tp_metrics_labels(const struct tp_def *def, const char *target,
+                        const struct tp_tlabels *tl)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -43,9 +45,18 @@ char *tp_metrics_labels(const struct tp_def *def, const char *target)
     for (size_t i = 0; i < 3 + def->nlabels; i++) {
         const char *k = i < 3 ? keys[i] : def->labels[i - 3].key;
         const char *v = i < 3 ? vals[i] : def->labels[i - 3].value;
+        bool over = false;
+        for (size_t j = 0; tl && i >= 3 && j < tl->n && !over; j++)
+            over = !strcmp(tl->kv[j].key, k);
+        if (over)
+            continue;
         if (i)
             fputc(',', f);
         tu_prom_render_label(f, k, v);
+    }
+    for (size_t j = 0; tl && j < tl->n; j++) {
+        fputc(',', f);
+        tu_prom_render_label(f, tl->kv[j].key, tl->kv[j].value);
     }
     if (fclose(f) != 0) {
         free(buf);

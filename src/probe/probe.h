@@ -62,6 +62,12 @@ struct tp_def {
     unsigned success_threshold, failure_threshold; /* default 1 and 1 */
     struct tp_kv *labels;     /* extra Prometheus labels */
     size_t nlabels;
+    struct tp_tlabels {       /* per target of a targets file: its line's
+                                 labels, over labels; NULL for target: */
+        struct tp_kv *kv;
+        size_t n;
+    } *tlabels;
+    char *targets_path;       /* targets_file, resolved; NULL: none */
     bool graceful;            /* close: graceful (FIN after draining; this
                                  side then holds TIME_WAIT); default RST */
     /* for the kinds that speak TLS (their tp_kind.keys has TP_KEYS_TLS) */

@@ -247,20 +247,70 @@ int tp_target_parse(const struct tp_kind *kind, const char *target, struct tp_en
 
 /* ---- targets files ---- */
 
-static bool push_target(struct tp_cfgctx *c, struct tp_def *def, size_t *cap, char *t)
+/* t and its labels (taken over) as the next target. */
+static bool push_target(struct tp_cfgctx *c, struct tp_def *def, size_t *cap, char *t,
+                        struct tp_tlabels *tl)
 {
     if (def->ntargets == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         char **grown = realloc(def->targets, ncap * sizeof(*grown));
-        if (!grown) {
+        struct tp_tlabels *gl = grown ? realloc(def->tlabels, ncap * sizeof(*gl)) : NULL;
+        if (gl) {
+            memset(gl + *cap, 0, (ncap - *cap) * sizeof(*gl));
+            def->tlabels = gl;
+        }
+        if (grown)
+            def->targets = grown;
+        if (!grown || !gl) {
             free(t);
+            tp_free_kv(&tl->kv, &tl->n);
             tp_cfg_oom(c);
             return false;
         }
-        def->targets = grown;
         *cap = ncap;
     }
+    def->tlabels[def->ntargets] = *tl;
     def->targets[def->ntargets++] = t;
+    return true;
+}
+
+/* name=value pairs after a target on its line (s, NUL-terminated):
+ * reported at their column of line lineno of path. */
+static bool line_labels(struct tp_cfgctx *c, const char *path, unsigned long lineno,
+                        const char *line, char *s, struct tp_tlabels *tl)
+{
+    struct tp_quoted q;
+
+    while (*s) {
+        char *tok = s, *eq, *end;
+        const char *why;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        end = s;
+        while (*s && isspace((unsigned char)*s))
+            *s++ = '\0';
+        *end = '\0';
+        if (!(eq = strchr(tok, '=')) || eq == tok) {
+            tp_cfg_err_in(c, path, lineno, (unsigned long)(tok - line + 1),
+                          "%s after the target is not a label (expected name=value)",
+                          tp_qs(&q, tok));
+            return false;
+        }
+        if ((why = tp_label_name_problem(tok, (size_t)(eq - tok)))) {
+            tp_cfg_err_in(c, path, lineno, (unsigned long)(tok - line + 1),
+                          "bad label name %s: %s", tp_quote(&q, tok, (size_t)(eq - tok)), why);
+            return false;
+        }
+        *eq = '\0';
+        for (size_t i = 0; i < tl->n; i++)
+            if (!strcmp(tl->kv[i].key, tok)) {
+                tp_cfg_err_in(c, path, lineno, (unsigned long)(tok - line + 1),
+                              "label %s given twice on one line", tp_qs(&q, tok));
+                return false;
+            }
+        if (!tp_set_kv(c, &tl->kv, &tl->n, tok, eq + 1))
+            return false;
+    }
     return true;
 }
 
@@ -318,26 +368,45 @@ bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_ki
         while (end > s && isspace((unsigned char)end[-1]))
             end--;
         *end = '\0';
+        /* the target, then its labels */
+        struct tp_tlabels tl = {0};
+        char *rest = s;
+        while (*rest && !isspace((unsigned char)*rest))
+            rest++;
+        if (*rest) {
+            *rest++ = '\0';
+            while (isspace((unsigned char)*rest))
+                rest++;
+            if (!line_labels(c, path, lineno, line, rest, &tl)) {
+                tp_free_kv(&tl.kv, &tl.n);
+                continue;
+            }
+        }
+        end = s + strlen(s);
         if (kind && tp_target_parse(kind, s, &ep, &why) < 0) {
             tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1), "bad %s target %s: %s",
                    kind->name, tp_qs(&q, s), why);
+            tp_free_kv(&tl.kv, &tl.n);
             continue;
         }
-        if (!(t = tp_cfg_dupn(c, s, (size_t)(end - s))))
+        if (!(t = tp_cfg_dupn(c, s, (size_t)(end - s)))) {
+            tp_free_kv(&tl.kv, &tl.n);
             break;
+        }
         int r = tp_strset_add(&seen, t, lineno, &first);
-        if (r < 0) {
+        if (r <= 0) {
+            if (r < 0)
+                tp_cfg_oom(c);
+            else
+                tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1),
+                              "duplicate target %s (first at line %lu)", tp_qs(&q, s), first);
             free(t);
-            tp_cfg_oom(c);
-            break;
-        }
-        if (r == 0) {
-            tp_cfg_err_in(c, path, lineno, (unsigned long)(s - line + 1),
-                   "duplicate target %s (first at line %lu)", tp_qs(&q, s), first);
-            free(t);
+            tp_free_kv(&tl.kv, &tl.n);
+            if (r < 0)
+                break;
             continue;
         }
-        if (!push_target(c, def, &tcap, t))
+        if (!push_target(c, def, &tcap, t, &tl))
             break;
     }
     /* getline returns -1 at the end and on errors alike (a directory opens
@@ -346,7 +415,8 @@ bool tp_targets_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp_ki
     fclose(f);
     free(line);
     tp_strset_free(&seen);
-    free(path);
+    free(def->targets_path);
+    def->targets_path = path;
     if (e) {
         tp_cfg_err(c, &v->at, "cannot read targets file %s: %s", tp_qs(&q, rel), strerror(e));
         return false;

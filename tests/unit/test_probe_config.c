@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe/engine.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 
@@ -445,15 +446,15 @@ Test(probe_config, bad_labels)
                   "    target: h:1\n"
                   "    labels: [a]\n");
     load_fails("x.yaml",
-               "x.yaml:2:12: label name \"target\" is reserved (twkit sets name, kind, target, "
+               "x.yaml:2:12: bad label name \"target\": reserved (twkit sets name, kind, target, "
                "phase and errno itself)\n"
-               "x.yaml:8:7: label name \"name\" is reserved (twkit sets name, kind, target, "
+               "x.yaml:8:7: bad label name \"name\": reserved (twkit sets name, kind, target, "
                "phase and errno itself)\n"
-               "x.yaml:9:7: label name \"kind\" is reserved (twkit sets name, kind, target, "
+               "x.yaml:9:7: bad label name \"kind\": reserved (twkit sets name, kind, target, "
                "phase and errno itself)\n"
-               "x.yaml:10:7: label name \"phase\" is reserved (twkit sets name, kind, target, "
+               "x.yaml:10:7: bad label name \"phase\": reserved (twkit sets name, kind, target, "
                "phase and errno itself)\n"
-               "x.yaml:11:7: label name \"errno\" is reserved (twkit sets name, kind, target, "
+               "x.yaml:11:7: bad label name \"errno\": reserved (twkit sets name, kind, target, "
                "phase and errno itself)\n"
                "x.yaml:12:7: bad label name \"__meta\": names starting with __ are reserved\n"
                "x.yaml:13:7: bad label name \"9lives\": expected letters, digits and _, not "
@@ -808,6 +809,47 @@ Test(probe_config, targets_file_empty_is_zero_targets_and_comments_follow_target
     tp_config_free(&c);
 }
 
+Test(probe_config, targets_file_lines_may_carry_labels_of_their_own)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: db\n"
+                  "    kind: tcp\n"
+                  "    labels: {team: core, env: prod}\n"
+                  "    targets_file: db.txt\n");
+    put("db.txt", "10.0.0.1:5432  env=staging shard=a   # moved\n"
+                  "10.0.0.2:5432\n"
+                  "10.0.0.3:5432\tshard=\n");
+    struct tp_config c;
+    load_ok("x.yaml", &c);
+    const struct tp_def *d = &c.defs[0];
+    cr_assert_eq(d->ntargets, 3);
+    cr_assert_str_eq(d->targets[0], "10.0.0.1:5432");
+    cr_assert_eq(d->tlabels[0].n, 2);
+    cr_assert_str_eq(d->tlabels[0].kv[0].key, "env");
+    cr_assert_str_eq(d->tlabels[0].kv[0].value, "staging");
+    cr_assert_str_eq(d->tlabels[0].kv[1].key, "shard");
+    cr_assert_str_eq(d->tlabels[0].kv[1].value, "a");
+    cr_assert_eq(d->tlabels[1].n, 0);
+    cr_assert_str_eq(d->tlabels[2].kv[0].value, "");
+    /* the line's labels over the probe's, rendered once for /metrics */
+    char *l = tp_metrics_labels(d, d->targets[0], &d->tlabels[0]);
+    cr_assert_str_eq(l, "name=\"db\",kind=\"tcp\",target=\"10.0.0.1:5432\",team=\"core\","
+                        "env=\"staging\",shard=\"a\"");
+    free(l);
+    tp_config_free(&c);
+    put("db.txt", "h:1 env\n"
+                  "h:2 9x=1\n"
+                  "h:3 target=x\n"
+                  "h:4 a=1 a=2\n");
+    load_fails("x.yaml",
+               "db.txt:1:5: \"env\" after the target is not a label (expected name=value)\n"
+               "db.txt:2:5: bad label name \"9x\": expected letters, digits and _, not starting "
+               "with a digit\n"
+               "db.txt:3:5: bad label name \"target\": reserved (twkit sets name, kind, target, "
+               "phase and errno itself)\n"
+               "db.txt:4:9: label \"a\" given twice on one line\n");
+}
+
 Test(probe_config, error_bad_lines_in_targets_file)
 {
     put("x.yaml", "probes:\n"
@@ -844,9 +886,9 @@ Test(probe_config, targets_file_relative_to_config)
                        "  - name: a\n"
                        "    kind: tls\n"
                        "    targets_file: t.txt\n");
-    put("conf/t.txt", "a.example\nbad host\n");
+    put("conf/t.txt", "a.example\nbad\x01host\n");
     cr_assert_eq(load("conf/x.yaml", &cfg, &errs), 1);
-    cr_assert_str_eq(errs, "conf/t.txt:2:1: bad tls target \"bad host\": contains spaces or "
+    cr_assert_str_eq(errs, "conf/t.txt:2:1: bad tls target \"bad\\x01host\": contains spaces or "
                            "control characters\n");
     free(errs);
     put("conf/t.txt", "a.example\n[::1]\n");
