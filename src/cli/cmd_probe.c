@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -18,6 +20,7 @@
 #include "twkit/server.h"
 #include "twkit/time.h"
 #include "util/json.h"
+#include "util/prom.h"
 #include "util/rlimit.h"
 
 static const char probe_usage[] =
@@ -51,6 +54,8 @@ static const char probe_usage[] =
     "  --max-probes N        /probe: probes at a time (default 1000; 4 times as many\n"
     "                        requests wait, the rest answer as local errors)\n"
     "  --timeout-offset SEC  /probe: taken off the scrape's timeout (default 0.5)\n"
+    "  --watch               reload when CONFIG, a targets file or BLACKBOX.YML\n"
+    "                        changes (checked every second)\n"
     "  --log FILE            JSON lines to FILE instead of stdout\n"
     "  --log-results         log every result, not only state changes\n"
     "  --duration DUR        stop after DUR (default: run until a signal)\n"
@@ -75,7 +80,51 @@ struct probe_cli {
     tw_timer stop_timer;       /* --duration, then the drain check */
     uint64_t drain_deadline;
     bool stopping;
+    /* reloads, of CONFIG [0] and BLACKBOX.YML [1] */
+    struct reload_state {
+        bool ok;               /* the last load of the file succeeded */
+        double success_time;   /* unix seconds of the last that did */
+    } rs[2];
+    bool watch;                /* --watch: reload when a file changes */
+    tw_timer watch_timer;
+    struct file_sig {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+    } *sigs;                   /* of the files watched, as last seen */
+    size_t nsigs;
 };
+
+static double unix_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A reload line in the JSON log, and the file's reload state. okfields:
+ * what a good load says (",\"targets\":3"). */
+static void reload_said(struct probe_cli *p, int which, const char *path, int n,
+                        const char *okfields)
+{
+    FILE *log = p->eo.log;
+
+    p->rs[which].ok = n == 0;
+    if (n == 0)
+        p->rs[which].success_time = unix_now();
+    tp_log_begin(log, "reload");
+    fputs(",\"config\":", log);
+    tu_json_str(log, path);
+    if (n == 0)
+        fprintf(log, ",\"ok\":true%s}\n", okfields);
+    else if (n > 0)
+        fprintf(log, ",\"ok\":false,\"errors\":%d}\n", n);
+    else
+        fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
+    fflush(log);
+}
 
 /* Probes in flight are cancelled (RST); /metrics connections get the
  * server's graceful end, for at most a few seconds. */
@@ -94,6 +143,7 @@ static void stop_all(struct probe_cli *p)
     if (p->stopping)
         return;
     p->stopping = true;
+    tw_timer_stop(&p->watch_timer);
     tp_engine_stop(p->engine);
     tw_io_stop(&p->sig_io);
     if (p->srv)
@@ -129,22 +179,15 @@ static void config_free(struct tp_config *cfg)
 static int reload_blackbox(struct probe_cli *p)
 {
     struct tp_bb_config bb;
-    FILE *log = p->eo.log;
+    char ok[80] = "";
     int n = tp_bb_load(p->bb_path, &bb, stderr);
 
     if (n == 0 && (n = tp_bbsrv_reload(p->bb, &bb)) < 0)
         tp_bb_free(&bb);
-    tp_log_begin(log, "reload");
-    fputs(",\"config\":", log);
-    tu_json_str(log, p->bb_path);
     if (n == 0)
-        fprintf(log, ",\"ok\":true,\"modules\":%zu,\"rejected\":%zu}\n",
-                tp_bbsrv_config(p->bb)->cfg.ndefs, tp_bbsrv_config(p->bb)->nrejected);
-    else if (n > 0)
-        fprintf(log, ",\"ok\":false,\"errors\":%d}\n", n);
-    else
-        fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
-    fflush(log);
+        snprintf(ok, sizeof(ok), ",\"modules\":%zu,\"rejected\":%zu",
+                 tp_bbsrv_config(p->bb)->cfg.ndefs, tp_bbsrv_config(p->bb)->nrejected);
+    reload_said(p, 1, p->bb_path, n, ok);
     return n;
 }
 
@@ -152,9 +195,9 @@ static int reload_blackbox(struct probe_cli *p)
 static int reload(struct probe_cli *p)
 {
     struct tp_engine *e = NULL;
-    FILE *log = p->eo.log;
     int n, bad = 0;
     struct tp_config *cfg;
+    char ok[40] = "";
 
     if (p->bb)
         bad = reload_blackbox(p) != 0;
@@ -166,16 +209,9 @@ static int reload(struct probe_cli *p)
         fprintf(stderr, "twkit probe: reload: %s\n", tw_strerror(n));
         config_free(cfg);
     }
-    tp_log_begin(log, "reload");
-    fputs(",\"config\":", log);
-    tu_json_str(log, p->path);
     if (n == 0)
-        fprintf(log, ",\"ok\":true,\"targets\":%zu}\n", cfg->ntargets);
-    else if (n > 0)
-        fprintf(log, ",\"ok\":false,\"errors\":%d}\n", n);
-    else
-        fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
-    fflush(log);
+        snprintf(ok, sizeof(ok), ",\"targets\":%zu", cfg->ntargets);
+    reload_said(p, 0, p->path, n, ok);
     if (n != 0)
         return 1; /* the running config stays */
     tp_engine_adopt(e, p->engine);
@@ -186,6 +222,73 @@ static int reload(struct probe_cli *p)
     /* The new schedule spreads from now, like a start: no burst. */
     tp_engine_start(e);
     return bad;
+}
+
+/* ---- --watch ---- */
+
+#define WATCH_MS 1000
+
+/* The files a reload reads: CONFIG, its targets files, BLACKBOX.YML. */
+static size_t watched(const struct probe_cli *p, const char **out, size_t max)
+{
+    size_t n = 0;
+
+    if (p->path && n < max)
+        out[n++] = p->path;
+    for (size_t d = 0; p->path && d < p->cfg->ndefs; d++)
+        if (p->cfg->defs[d].targets_path && n < max)
+            out[n++] = p->cfg->defs[d].targets_path;
+    if (p->bb_path && n < max)
+        out[n++] = p->bb_path;
+    return n;
+}
+
+static void sig_of(const char *path, struct file_sig *s)
+{
+    struct stat st;
+
+    memset(s, 0, sizeof(*s));
+    if (stat(path, &st) == 0) { /* a missing file is a signature too */
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+        s->size = st.st_size;
+        s->mtime = st.st_mtim;
+    }
+}
+
+/* Remember every watched file as it is now; true if one differs from what
+ * was remembered (or the set changed). */
+static bool sigs_update(struct probe_cli *p)
+{
+    const char *files[1024];
+    size_t n = watched(p, files, 1024);
+    struct file_sig *now = calloc(n ? n : 1, sizeof(*now));
+    bool changed = n != p->nsigs;
+
+    if (!now)
+        return false; /* try again next time */
+    for (size_t i = 0; i < n; i++) {
+        sig_of(files[i], &now[i]);
+        changed |= i < p->nsigs && memcmp(&now[i], &p->sigs[i], sizeof(now[i])) != 0;
+    }
+    free(p->sigs);
+    p->sigs = now;
+    p->nsigs = n;
+    return changed;
+}
+
+/* Polled, not inotify: a config replaced by rename (editors, Kubernetes'
+ * ConfigMap symlink swap) is a new inode, which a poll sees as it is. */
+static void on_watch(tw_timer *t)
+{
+    struct probe_cli *p = t->data;
+
+    if (!p->stopping && sigs_update(p)) {
+        reload(p);
+        sigs_update(p); /* the new config's targets files */
+    }
+    if (!p->stopping)
+        tw_timer_start(p->loop, t, WATCH_MS);
 }
 
 static void on_signal(tw_io *io, unsigned events)
@@ -204,6 +307,36 @@ static void on_signal(tw_io *io, unsigned events)
 static void on_duration(tw_timer *t)
 {
     stop_all(t->data);
+}
+
+/* The build, and how the last reloads went: twkit's names for each file,
+ * and blackbox_exporter's for its own file, so its alerts keep working. */
+static void reload_metrics(struct probe_cli *p, FILE *f)
+{
+    const char *paths[2] = {p->path, p->bb_path};
+    struct tu_prom pr;
+
+    tu_prom_init(&pr, f);
+    tu_prom_family(&pr, "twkit_build_info", TU_PROM_GAUGE, "twkit's version, always 1");
+    tu_prom_sample_label(&pr, "version", TW_VERSION, "1");
+    tu_prom_family(&pr, "twkit_probe_config_last_reload_successful", TU_PROM_GAUGE,
+                   "1 if the last load of the config file succeeded");
+    for (int i = 0; i < 2; i++)
+        if (paths[i])
+            tu_prom_sample_label(&pr, "config", paths[i], "%d", p->rs[i].ok);
+    tu_prom_family(&pr, "twkit_probe_config_last_reload_success_timestamp_seconds",
+                   TU_PROM_GAUGE, "When the config file last loaded, unix seconds");
+    for (int i = 0; i < 2; i++)
+        if (paths[i])
+            tu_prom_sample_label(&pr, "config", paths[i], "%.3f", p->rs[i].success_time);
+    if (!p->bb_path)
+        return;
+    tu_prom_family(&pr, "blackbox_exporter_config_last_reload_successful", TU_PROM_GAUGE,
+                   "Blackbox exporter config loaded successfully.");
+    tu_prom_sample(&pr, NULL, "%d", p->rs[1].ok);
+    tu_prom_family(&pr, "blackbox_exporter_config_last_reload_success_timestamp_seconds",
+                   TU_PROM_GAUGE, "Timestamp of the last successful configuration reload.");
+    tu_prom_sample(&pr, NULL, "%.3f", p->rs[1].success_time);
 }
 
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
@@ -250,6 +383,7 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tp_engine_metrics(p->engine, f);
         if (p->bb)
             tp_bbsrv_metrics(p->bb, f);
+        reload_metrics(p, f);
     } else
         fputs(p->bb ? "twkit probe: /probe?target=T&module=M (blackbox_exporter's), /metrics "
                       "(Prometheus), /status (JSON), /health\n"
@@ -323,6 +457,7 @@ int cmd_probe(int argc, char **argv)
         {"blackbox-config", required_argument, NULL, 'b'},
         {"max-probes", required_argument, NULL, 'M'},
         {"timeout-offset", required_argument, NULL, 'o'},
+        {"watch", no_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464"};
@@ -358,6 +493,7 @@ int cmd_probe(int argc, char **argv)
             break;
         case 's': summary = true; break;
         case 'b': p.bb_path = optarg; break;
+        case 'w': p.watch = true; break;
         case 'M':
             if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
                 if (!ul)
@@ -470,6 +606,13 @@ int cmd_probe(int argc, char **argv)
             goto out;
         }
     }
+    p.rs[0].ok = p.rs[1].ok = true;
+    p.rs[0].success_time = p.rs[1].success_time = unix_now();
+    tw_timer_init(&p.watch_timer, on_watch, &p);
+    if (p.watch && !p.eo.once) {
+        sigs_update(&p);
+        tw_timer_start(p.loop, &p.watch_timer, WATCH_MS);
+    }
     tw_timer_init(&p.stop_timer, on_duration, &p);
     if (duration && !p.eo.once)
         tw_timer_start(p.loop, &p.stop_timer, duration);
@@ -488,6 +631,7 @@ out:
         tw_server_free(p.srv);
     tp_bbsrv_free(p.bb);
     tp_bb_free(&bb);
+    free(p.sigs);
     tp_engine_free(p.engine);
     tw_io_close(&p.sig_io);
     if (p.loop)

@@ -304,3 +304,67 @@ Test(probe_bb, prometheus_with_the_blackbox_relabelling_scrapes_probe)
                      q);
     stop(prom, SIGTERM, 5000);
 }
+
+static double metric_of(const char *url, const char *series)
+{
+    char p[256];
+
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o %s '%s'", tpath(p, sizeof(p), "m.txt"), url),
+                 0);
+    return sample(slurp("m.txt"), series);
+}
+
+/* --watch reloads when a file changes: a module added to blackbox.yml
+ * answers, a targets file rewritten changes the targets; a broken file is
+ * refused (reload metrics 0, the old modules still answer) and
+ * POST /-/reload says 500 until it is fixed. */
+Test(probe_bb, watch_and_post_reload_pick_up_changed_files_and_keep_the_old_on_errors)
+{
+    char bb[256], cfg[256], log[256], p[256];
+    const char *url = "http://127.0.0.1:9116/metrics";
+    int code = 0;
+
+    NEED_ROOT();
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve");
+    write_file("blackbox.yml", "modules:\n  tcp_connect: {prober: tcp}\n");
+    write_file("t.txt", "10.201.0.2:8080\n");
+    write_file("p.yaml", "probes:\n  - {name: t, kind: tcp, targets_file: t.txt}\n");
+    spawn(TW_LAB_CLIENT, "%s probe --watch --blackbox-config %s --listen 127.0.0.1:9116 %s >%s 2>&1",
+          TWKIT_BIN, tpath(bb, sizeof(bb), "blackbox.yml"), tpath(cfg, sizeof(cfg), "p.yaml"),
+          tpath(log, sizeof(log), "tw.log"));
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+    cr_assert_eq(metric_of(url, "twkit_probe_targets"), 1);
+    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "a.txt"), "Unknown module"));
+
+    /* a module added (by rename, as editors and ConfigMaps do), a target added */
+    write_file("bb.new", "modules:\n  tcp_connect: {prober: tcp}\n  http_2xx: {prober: http}\n");
+    write_file("t.txt", "10.201.0.2:8080\n10.201.0.2:8081\n");
+    cr_assert_eq(rename(tpath(p, sizeof(p), "bb.new"), bb), 0);
+    cr_assert_geq(wait_for("tw.log", "\"ok\":true,\"modules\":2", 1, 5000), 1, "%s",
+                  slurp("tw.log"));
+    cr_assert_geq(wait_for("tw.log", "\"ok\":true,\"targets\":2", 1, 5000), 1, "%s",
+                  slurp("tw.log"));
+    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "b.txt"), "\nprobe_success 1"));
+    cr_assert_eq(metric_of(url, "twkit_probe_targets"), 2);
+    cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 1);
+
+    /* broken: refused, the running modules stay */
+    write_file("blackbox.yml", "modules:\n  http_2xx: {prober: htp}\n");
+    cr_assert_geq(wait_for("tw.log", "\"ok\":false", 1, 5000), 1, "%s", slurp("tw.log"));
+    cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 0);
+    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "c.txt"), "\nprobe_success 1"));
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o /dev/null -w '%%{http_code}' -X POST "
+                                          "http://127.0.0.1:%u/-/reload >%s",
+                     TW_PORT, tpath(p, sizeof(p), "code.txt")), 0);
+    sscanf(slurp("code.txt"), "%d", &code);
+    cr_assert_eq(code, 500, "POST /-/reload with a broken file: %d", code);
+    write_file("blackbox.yml", "modules:\n  http_2xx: {prober: http}\n");
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o /dev/null -w '%%{http_code}' -X POST "
+                                          "http://127.0.0.1:%u/-/reload >%s",
+                     TW_PORT, tpath(p, sizeof(p), "code.txt")), 0);
+    sscanf(slurp("code.txt"), "%d", &code);
+    cr_assert_eq(code, 200, "POST /-/reload with a good file: %d", code);
+    cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 1);
+}
