@@ -410,18 +410,19 @@ static void on_conn_close(tw_sconn *c, void *data)
 }
 
 /* Every target may have a probe in flight, and a graceful one a closing
- * socket besides: ask for that many descriptors, say so if we cannot. */
-static void raise_nofile(size_t targets)
+ * socket besides; every /probe request its connection and its probe's
+ * socket: ask for that many descriptors, say so if we cannot. */
+static void raise_nofile(size_t targets, size_t adhoc)
 {
-    unsigned long long need = (unsigned long long)targets * 2 + 256;
+    unsigned long long need = (unsigned long long)(targets + adhoc) * 2 + 256;
     unsigned long long have = tu_raise_nofile(need);
 
     if (have < need)
         fprintf(stderr,
-                "twkit probe: warning: RLIMIT_NOFILE is %llu, %zu targets may need %llu; "
-                "probes beyond it fail with EMFILE (counted as local errors). Raise it "
-                "with ulimit -n.\n",
-                have, targets, need);
+                "twkit probe: warning: RLIMIT_NOFILE is %llu, %zu targets and %zu /probe "
+                "requests at a time may need %llu; probes beyond it fail with EMFILE (counted "
+                "as local errors). Raise it with ulimit -n.\n",
+                have, targets, adhoc, need);
 }
 
 static void print_summary(struct tp_engine *e, double wall)
@@ -560,7 +561,7 @@ int cmd_probe(int argc, char **argv)
         return 2;
     }
     /* a /probe request holds its connection and its probe's socket */
-    raise_nofile(p.cfg->ntargets + (p.bb_path ? bo.max_inflight : 0));
+    raise_nofile(p.cfg->ntargets, p.bb_path ? bo.max_inflight : 0);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);

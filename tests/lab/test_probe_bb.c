@@ -7,6 +7,7 @@
  * same, and the values mean the same: durations within a factor of 2 or
  * 5 ms, whichever is larger; everything else equal.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -367,4 +368,109 @@ Test(probe_bb, watch_and_post_reload_pick_up_changed_files_and_keep_the_old_on_e
     sscanf(slurp("code.txt"), "%d", &code);
     cr_assert_eq(code, 200, "POST /-/reload with a good file: %d", code);
     cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 1);
+}
+
+/* A descriptor limit that leaves pid's process (as it is now, idle) one
+ * free descriptor: descriptors are numbered lowest-free-first below the
+ * limit, and some of those open may be inherited ones above it. */
+static int limit_for_one_more(pid_t pid)
+{
+    bool used[1024] = {false};
+    char p[64];
+    int free_seen = 0;
+
+    snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(p);
+    cr_assert_not_null(d, "%s: %s", p, strerror(errno));
+    for (struct dirent *e; (e = readdir(d));) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd >= 0 && fd < 1024)
+            used[fd] = true;
+    }
+    closedir(d);
+    for (int fd = 0; fd < 1024; fd++)
+        if (!used[fd] && ++free_seen == 2)
+            return fd;
+    cr_assert_fail("no two free descriptors below 1024");
+    return -1;
+}
+
+/* What the series say when this host cannot probe. Scheduled: with 64
+ * descriptors, 100 targets whose packets are dropped hold every one for
+ * most of their interval, so the healthy target's probes fail with EMFILE:
+ * it has twkit_probe_local_error 1, no probe_success (no real result yet:
+ * 0 would say the target is down) and no twkit_probe_up, and the errno is
+ * counted. Ad hoc: a /probe that cannot get a socket answers
+ * probe_success 0 (Prometheus needs a value) and twkit_probe_local_error 1,
+ * and logs it. */
+Test(probe_bb, after_a_local_error_each_series_says_what_it_knows)
+{
+    char cfg[256], log[256], bb[256], t[256];
+    const char *m;
+    pid_t pid;
+    int limit;
+
+    NEED_ROOT();
+    spawn(TW_LAB_SERVER, "%s serve --proto http --listen 0.0.0.0:8080 >/dev/null 2>&1",
+          TWKIT_BIN);
+    wait_listening(TW_LAB_SERVER, 8080, "twkit serve");
+    drop_port(8082);
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(tpath(t, sizeof(t), k ? "dropped2.txt" : "dropped1.txt"), "w");
+        cr_assert_not_null(f);
+        for (int i = k * 80; i < (k ? 100 : 80); i++)
+            fprintf(f, "10.201.0.2:%d\n", 20000 + i);
+        fclose(f);
+    }
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 20000-20099 drop"),
+                 0);
+    /* starts are spread in file order: the healthy target's first comes
+     * after 80 slow ones, none of which is over yet */
+    write_file("fd.yaml", "defaults: {interval: 2s, timeout: 1900ms}\n"
+                          "probes:\n"
+                          "  - {name: slow1, kind: tcp, targets_file: dropped1.txt}\n"
+                          "  - {name: healthy, kind: tcp, target: '10.201.0.2:8080'}\n"
+                          "  - {name: slow2, kind: tcp, targets_file: dropped2.txt}\n");
+    spawn(TW_LAB_CLIENT,
+          "sh -c 'ulimit -n 64 && exec %s probe --listen 127.0.0.1:9464 --log-results --log %s %s'"
+          " 2>/dev/null",
+          TWKIT_BIN, tpath(log, sizeof(log), "fd.log"), tpath(cfg, sizeof(cfg), "fd.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe");
+    cr_assert_geq(wait_for("fd.log", "\"name\":\"healthy\"", 2, 8000), 2);
+    m = fetch("http://127.0.0.1:9464/metrics", "fd.txt");
+#define H "name=\"healthy\",kind=\"tcp\",target=\"10.201.0.2:8080\""
+    expect_sample(m, "twkit_probe_local_errors_total{errno=\"EMFILE\"}", 1, 1e9);
+    cr_assert(strstr(slurp("fd.log"), "\"name\":\"healthy\",\"kind\":\"tcp\",\"target\":"
+                                      "\"10.201.0.2:8080\",\"seq\":1,\"result\":\"local_error\","
+                                      "\"reason\":\"local\",\"error\":\"EMFILE\""),
+              "the healthy target's first probe: %s", slurp("fd.log"));
+    if (!strstr(m, "probe_success{" H "}")) { /* no real result yet */
+        expect_sample(m, "twkit_probe_local_error{" H "}", 1, 1);
+        cr_assert_null(strstr(m, "twkit_probe_up{" H "}"), "a state without a result:\n%s", m);
+    } else { /* a probe got through between the slow ones: it says so */
+        expect_sample(m, "probe_success{" H "}", 1, 1);
+    }
+#undef H
+
+    /* /probe: as many descriptors as the idle prober has, plus one for the
+     * request's connection: the probe's socket() fails */
+    write_file("bb.yml", "modules:\n  tcp_connect: {prober: tcp}\n");
+    pid = spawn(TW_LAB_CLIENT, "%s probe --blackbox-config %s --listen 127.0.0.1:9116 --log %s",
+                TWKIT_BIN, tpath(bb, sizeof(bb), "bb.yml"), tpath(log, sizeof(log), "bb.log"));
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+    limit = limit_for_one_more(pid);
+    stop(pid, SIGTERM, 5000);
+    spawn(TW_LAB_CLIENT,
+          "sh -c 'ulimit -n %d && exec %s probe --blackbox-config %s --listen 127.0.0.1:9116 "
+          "--log %s'",
+          limit, TWKIT_BIN, bb, log);
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+    m = probe(TW_PORT, "tcp_connect", "10.201.0.2:8080", "fd1.txt");
+    expect_sample(m, "probe_success", 0, 0);
+    expect_sample(m, "twkit_probe_local_error", 1, 1);
+    cr_assert(strstr(slurp("bb.log"), "\"event\":\"probe\",\"module\":\"tcp_connect\""),
+              "no log line: %s", slurp("bb.log"));
+    cr_assert(strstr(slurp("bb.log"), "\"result\":\"local_error\",\"reason\":\"local\",\"error\":"
+                                      "\"EMFILE\""),
+              "%s", slurp("bb.log"));
 }
