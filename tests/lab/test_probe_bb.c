@@ -2,7 +2,8 @@
  * real one (Debian's prometheus-blackbox-exporter 0.23) in the client
  * namespace: one blackbox.yml, the same targets in the server namespace
  * (twkit serve, an openssl TLS server with a generated certificate, a
- * banner server, a refused port, a port nftables drops), scraped through
+ * banner server, a refused port, a port nftables drops, names that
+ * dnsmasq resolves and names it does not), scraped through
  * /probe from both. The metric names must be the same, probe_success the
  * same, and the values mean the same: durations within a factor of 2 or
  * 5 ms, whichever is larger; everything else equal.
@@ -150,14 +151,21 @@ static void start_targets(void)
         char p[256];
         spawn(TW_LAB_SERVER, "/usr/bin/python3 %s", tpath(p, sizeof(p), "banner.py"));
     }
+    /* names: web.lab is the server, anything else under lab. is NXDOMAIN */
+    spawn(TW_LAB_SERVER,
+          "dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces "
+          "--listen-address=10.201.0.2 --port=53 --local=/lab/ --host-record=web.lab,10.201.0.2 "
+          "--pid-file= --log-facility=- 2>/dev/null");
+    write_file("resolv.conf", "nameserver 10.201.0.2\n");
     wait_listening(TW_LAB_SERVER, 8080, "twkit serve");
     wait_listening(TW_LAB_SERVER, 2222, "the banner server");
+    wait_listening(TW_LAB_SERVER, 53, "dnsmasq");
     drop_port(8082);
 }
 
 static void start_exporters(bool blackbox)
 {
-    char bb[256], log[256];
+    char bb[256], log[256], rc[256];
 
     write_file("blackbox.yml",
                "modules:\n"
@@ -189,13 +197,19 @@ static void start_exporters(bool blackbox)
                "      - send: \"SSH-2.0-blackbox-ssh-check\"\n",
                tmpdir, tmpdir);
     tpath(bb, sizeof(bb), "blackbox.yml");
+    /* both resolve through the lab's dnsmasq: /etc/resolv.conf in a mount
+     * namespace of their own */
+    tpath(rc, sizeof(rc), "resolv.conf");
     if (blackbox)
         spawn(TW_LAB_CLIENT,
-              "prometheus-blackbox-exporter --config.file=%s --web.listen-address=127.0.0.1:%u "
+              "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec "
+              "prometheus-blackbox-exporter --config.file=%s --web.listen-address=127.0.0.1:%u' "
               ">%s 2>&1",
-              bb, BB_PORT, tpath(log, sizeof(log), "bb.log"));
-    spawn(TW_LAB_CLIENT, "%s probe --blackbox-config %s --listen 127.0.0.1:%u >%s 2>&1",
-          TWKIT_BIN, bb, TW_PORT, tpath(log, sizeof(log), "tw.log"));
+              rc, bb, BB_PORT, tpath(log, sizeof(log), "bb.log"));
+    spawn(TW_LAB_CLIENT,
+          "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec "
+          "%s probe --blackbox-config %s --listen 127.0.0.1:%u' >%s 2>&1",
+          rc, TWKIT_BIN, bb, TW_PORT, tpath(log, sizeof(log), "tw.log"));
     if (blackbox)
         wait_listening(TW_LAB_CLIENT, BB_PORT, "blackbox_exporter");
     wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
@@ -209,12 +223,16 @@ static const struct {
         {"http_2xx", "10.201.0.2:8080", 1}, /* no scheme: http:// */
         {"http_2xx", "http://10.201.0.2:8081/", 0},
         {"http_2xx", "http://10.201.0.2:8082/", 0},
+        {"http_2xx", "http://web.lab:8080/", 1},
+        {"http_2xx", "http://nothere.lab:8080/", 0},
         {"http_post_2xx", "http://10.201.0.2:8080/", 1},
         {"https_ca", "https://10.201.0.2:8443/", 1},
         {"https_ca", "http://10.201.0.2:8443/", 0},
         {"tcp_connect", "10.201.0.2:8080", 1},
         {"tcp_connect", "10.201.0.2:8081", 0},
         {"tcp_connect", "10.201.0.2:8082", 0},
+        {"tcp_connect", "web.lab:8080", 1},
+        {"tcp_connect", "nothere.lab:8080", 0},
         {"tls_connect", "10.201.0.2:8443", 1},
         {"tls_connect", "10.201.0.2:2222", 0},
         {"ssh_banner", "10.201.0.2:2222", 1},
