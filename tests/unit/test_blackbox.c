@@ -1,0 +1,185 @@
+/* blackbox_exporter's blackbox.yml (src/probe/blackbox.c): modules become
+ * definitions through the same key tables as twkit's YAML; mistakes are
+ * errors at FILE:LINE:COL, modules twkit cannot run are not loaded, each
+ * with its reason, and the rest run. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe/blackbox.h"
+#include "probe/kinds.h"
+#include "probe/probe.h"
+
+/* Load text as "bb.yml"; *msgs gets everything printed (caller frees). */
+static int load(const char *text, struct tp_bb_config *bb, char **msgs)
+{
+    size_t len;
+    FILE *f = open_memstream(msgs, &len);
+    int rc;
+
+    cr_assert_not_null(f);
+    rc = tp_bb_load_mem("bb.yml", text, strlen(text), bb, f);
+    fclose(f);
+    return rc;
+}
+
+static void load_says(const char *text, int want_rc, const char *want_msgs,
+                      struct tp_bb_config *bb)
+{
+    char *msgs;
+    int rc = load(text, bb, &msgs);
+
+    cr_expect_str_eq(msgs, want_msgs, "got:\n%s\nwant:\n%s", msgs, want_msgs);
+    free(msgs);
+    cr_assert_eq(rc, want_rc, "rc %d, want %d", rc, want_rc);
+}
+
+Test(blackbox, modules_become_definitions_with_blackbox_defaults)
+{
+    struct tp_bb_config bb;
+    const struct tp_def *d;
+    const char *why;
+
+    load_says("modules:\n"
+              "  tcp_connect:\n"
+              "    prober: tcp\n"
+              "  slow:\n"
+              "    prober: http\n"
+              "    timeout: 1m30s\n",
+              0, "", &bb);
+    cr_assert_eq(bb.cfg.ndefs, 2);
+    cr_assert_eq(bb.nrejected, 0);
+    d = tp_bb_module(&bb, "tcp_connect", &why);
+    cr_assert_not_null(d);
+    cr_assert_str_eq(d->kind->name, "tcp");
+    cr_assert_eq(d->timeout_ms, 0, "no timeout: the scrape's");
+    cr_assert_eq(d->ntargets, 0);
+    cr_assert(d->tls_verify);
+    d = tp_bb_module(&bb, "slow", &why);
+    cr_assert_str_eq(d->kind->name, "http");
+    cr_assert_eq(d->timeout_ms, 90000);
+    cr_assert_null(tp_bb_module(&bb, "nope", &why));
+    cr_assert_null(why);
+    tp_bb_free(&bb);
+}
+
+Test(blackbox, a_module_twkit_cannot_run_is_not_loaded_alone_with_its_reason)
+{
+    struct tp_bb_config bb;
+    const char *why;
+
+    load_says("modules:\n"
+              "  ping:\n"
+              "    prober: icmp\n"
+              "  rpc: {prober: grpc}\n"
+              "  web:\n"
+              "    prober: http\n"
+              "    http:\n"
+              "      oauth2: {client_id: x, token_url: 'http://t/'}\n"
+              "  tcp_connect: {prober: tcp}\n",
+              0,
+              "bb.yml:3:13: module \"ping\" not loaded: the icmp prober is not supported by "
+              "twkit yet\n"
+              "bb.yml:4:17: module \"rpc\" not loaded: the grpc prober is not supported by "
+              "twkit\n"
+              "bb.yml:8:7: module \"web\" not loaded: http option oauth2 is not supported by "
+              "twkit\n",
+              &bb);
+    cr_assert_eq(bb.cfg.ndefs, 1);
+    cr_assert_eq(bb.nrejected, 3);
+    cr_assert_null(tp_bb_module(&bb, "web", &why));
+    cr_assert_str_eq(why, "http option oauth2 is not supported by twkit (bb.yml:8:7)");
+    cr_assert_not_null(tp_bb_module(&bb, "tcp_connect", &why));
+    tp_bb_free(&bb);
+}
+
+Test(blackbox, mistakes_are_errors_at_their_line_and_column_and_nothing_is_kept)
+{
+    static const struct tp_bb_config zero;
+    struct tp_bb_config bb;
+
+    load_says("modules:\n"
+              "  a:\n"
+              "    prober: htp\n"
+              "  b:\n"
+              "    prober: http\n"
+              "    timeout: 5x\n"
+              "    http:\n"
+              "      metod: GET\n"
+              "  c:\n"
+              "    prober: tcp\n"
+              "    http: {}\n"
+              "  c:\n"
+              "    prober: tcp\n"
+              "  d:\n"
+              "    timeout: 1s\n"
+              "  e:\n"
+              "    prober: tcp\n"
+              "    tcp: [1]\n"
+              "    retries: 3\n"
+              "extra: 1\n",
+              9,
+              "bb.yml:3:13: unknown prober \"htp\" (expected http, tcp, dns, icmp or grpc)\n"
+              "bb.yml:6:14: bad timeout \"5x\": expected a duration like 5s or 500ms\n"
+              "bb.yml:8:7: unknown key \"metod\" in the http section of a blackbox module (did "
+              "you mean method?)\n"
+              "bb.yml:11:11: module \"c\" has a http: section, but its prober is tcp\n"
+              "bb.yml:12:3: duplicate module \"c\" (first at line 9)\n"
+              "bb.yml:15:5: module \"d\" has no prober (expected http, tcp, dns, icmp or grpc)\n"
+              "bb.yml:18:10: tcp must be a mapping, not a sequence\n"
+              "bb.yml:19:5: unknown key \"retries\" in a blackbox module\n"
+              "bb.yml:20:1: unknown top-level key \"extra\" (expected modules)\n",
+              &bb);
+    cr_assert(!memcmp(&bb, &zero, sizeof(bb)), "modules kept after errors");
+}
+
+Test(blackbox, the_top_level_must_be_modules)
+{
+    struct tp_bb_config bb;
+
+    load_says("", 1, "bb.yml:1:1: the file is empty: expected a mapping with a modules key\n",
+              &bb);
+    load_says("- a\n", 1,
+              "bb.yml:1:1: the top level must be a mapping with a modules key, not a sequence\n",
+              &bb);
+    load_says("modules: []\n", 1,
+              "bb.yml:1:10: modules must be a mapping of module names to modules, not a "
+              "sequence\n",
+              &bb);
+    load_says("modules:\n", 1,
+              "bb.yml:1:9: modules must be a mapping of module names to modules, not empty\n",
+              &bb);
+}
+
+/* The two files Debian ships: every module is run or not loaded, with a
+ * reason (docs/PROBE.md lists them). */
+Test(blackbox, debians_own_files_load_every_module_or_say_why_not)
+{
+    static const char *const files[] = {
+        "/etc/prometheus/blackbox.yml",
+        "/usr/share/doc/prometheus-blackbox-exporter/examples/example.yml",
+    };
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct tp_bb_config bb;
+        char *msgs;
+        size_t len;
+        FILE *f = open_memstream(&msgs, &len);
+        int rc = tp_bb_load(files[i], &bb, f);
+
+        fclose(f);
+        if (rc == -ENOENT) {
+            free(msgs);
+            cr_skip_test("%s: not installed (prometheus-blackbox-exporter)", files[i]);
+        }
+        cr_assert_eq(rc, 0, "%s: %d errors:\n%s", files[i], rc, msgs);
+        for (size_t r = 0; r < bb.nrejected; r++)
+            cr_assert(strstr(msgs, bb.rejected[r].name), "%s: %s not said", files[i],
+                      bb.rejected[r].name);
+        cr_assert_gt(bb.cfg.ndefs, 0, "%s: nothing loaded:\n%s", files[i], msgs);
+        free(msgs);
+        tp_bb_free(&bb);
+    }
+}
