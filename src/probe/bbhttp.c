@@ -231,6 +231,7 @@ static void answer_local(struct preq *q, int err, const char *why)
 
     tp_result_errno(&t.last, err);
     snprintf(t.last.detail, sizeof(t.last.detail), "%s", why);
+    t.last.duration = (double)(tw_loop_now(q->s->loop) - q->arrived_ms) / 1000; /* waited */
     t.last.verify = -1;
     t.last_local = true;
     t.last_local_err = err;

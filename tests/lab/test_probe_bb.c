@@ -492,3 +492,52 @@ Test(probe_bb, after_a_local_error_each_series_says_what_it_knows)
                                       "\"EMFILE\""),
               "%s", slurp("bb.log"));
 }
+
+/* --max-probes bounds what runs at once: with 2, and 4 × 2 waiting, 20
+ * requests at once to a target whose packets are dropped get 10 answers
+ * at once as local errors (the queue was full), and every one is answered
+ * within its scrape timeout (1 s, less the 0.5 s offset, plus the wait). */
+Test(probe_bb, max_probes_bounds_the_probes_in_flight_and_the_rest_answer_as_local_errors)
+{
+    char bb[256], out[256], m[256];
+    const char *text;
+    uint64_t t0;
+    int busy = 0, answered = 0;
+
+    NEED_ROOT();
+    drop_port(8082);
+    write_file("bb.yml", "modules:\n  tcp_connect: {prober: tcp}\n");
+    spawn(TW_LAB_CLIENT,
+          "%s probe --blackbox-config %s --listen 127.0.0.1:%u --max-probes 2 --log %s/log",
+          TWKIT_BIN, tpath(bb, sizeof(bb), "bb.yml"), TW_PORT, tmpdir);
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+    t0 = tw_now_ms();
+    cr_assert_eq(run(TW_LAB_CLIENT, 10000,
+                     "sh -c 'for i in $(seq 20); do curl -s -o %s/c$i.txt "
+                     "-H \"X-Prometheus-Scrape-Timeout-Seconds: 1\" "
+                     "\"http://127.0.0.1:%u/probe?module=tcp_connect&target=10.201.0.2:8082\" & "
+                     "done; wait'",
+                     tmpdir, TW_PORT),
+                 0);
+    cr_assert_lt(tw_now_ms() - t0, 3000, "20 requests took %llu ms",
+                 (unsigned long long)(tw_now_ms() - t0));
+    for (int i = 1; i <= 20; i++) {
+        snprintf(out, sizeof(out), "c%d.txt", i);
+        text = slurp(out);
+        if (!strstr(text, "\nprobe_success 0\n"))
+            continue;
+        answered++;
+        busy += strstr(text, "\ntwkit_probe_local_error 1\n") != NULL;
+    }
+    cr_assert_eq(answered, 20, "every request gets probe_success 0");
+    cr_assert_geq(busy, 10, "at least the 10 past the queue are local errors, got %d", busy);
+    cr_assert_leq(busy, 18, "the 2 that ran timed out, local errors: %d", busy);
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o %s http://127.0.0.1:%u/metrics",
+                     tpath(m, sizeof(m), "m.txt"), TW_PORT),
+                 0);
+    text = slurp("m.txt");
+    cr_assert_eq(sample(text, "twkit_probe_adhoc_total{result=\"local_error\"}"), busy);
+    cr_assert_eq(sample(text, "twkit_probe_adhoc_total{result=\"failure\"}"), 20 - busy);
+    cr_assert_eq(sample(text, "twkit_probe_adhoc_in_flight"), 0);
+    cr_assert_eq(sample(text, "twkit_probe_adhoc_queued"), 0);
+}
