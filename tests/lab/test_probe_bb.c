@@ -269,6 +269,16 @@ Test(probe_bb, probes_through_probe_leave_no_time_wait_on_either_side)
                      cases[i].target, t);
     }
     cr_assert_eq(time_wait(TW_LAB_CLIENT), 0, "TIME_WAIT in the prober's namespace");
+    /* debug=true: blackbox's three parts */
+    {
+        char *d = probe(TW_PORT, "tcp_connect", "10.201.0.2:8081&debug=true", "d.txt");
+        cr_assert(strstr(d, "Logs for the probe:\n") && strstr(d, "msg=\"Probe failed\"") &&
+                      strstr(d, "reason=refused") &&
+                      strstr(d, "\n\n\n\nMetrics that would have been returned:\n") &&
+                      strstr(d, "\nprobe_success 0\n") &&
+                      strstr(d, "\n\n\n\nModule configuration:\nprober: tcp\n"),
+                  "debug=true:\n%s", d);
+    }
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "TIME_WAIT in the targets' namespace");
 }
 
