@@ -16,6 +16,7 @@
 
 #include "core/list.h"
 #include "probe/engine.h"
+#include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "probe/resolve.h"
 #include "twkit/error.h"
@@ -110,10 +111,15 @@ static void graceful_abort_all(struct tp_engine *e)
 
 static void launch(struct tp_engine *e, struct tp_target *t)
 {
-    int err = t->def->kind->start(e, t);
+    struct tp_result r = {.verify = -1};
+    int err;
 
-    if (err < 0) {
-        struct tp_result r = {.verify = -1};
+    t->addr_chosen = true;
+    if (!tp_source_fits(t, &r)) {
+        finish(e, t, &r);
+        return;
+    }
+    if ((err = t->def->kind->start(e, t)) < 0) {
         tp_result_errno(&r, err);
         finish(e, t, &r);
     }
@@ -151,6 +157,7 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     t->running = true;
     t->started_ns = tw_now_ns();
     t->dns_s = 0;
+    t->addr_chosen = false;
     e->inflight++;
     /* The deadline counts from the start just taken, not from the loop's
      * cached time: probes started in one pass would get less than their
@@ -158,10 +165,15 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     tw_loop_update_time(e->loop);
     tw_timer_start(e->loop, &t->deadline, t->def->timeout_ms);
     if (t->literal) {
-        launch(e, t);
+        struct tp_result res = {.verify = -1};
+        if (tp_literal_fits(t, &res))
+            launch(e, t);
+        else
+            finish(e, t, &res);
         return;
     }
-    r = tp_resolve(e->resolver, t->ep.host, &t->addr, on_resolved, t, &t->resolving);
+    r = tp_resolve(e->resolver, t->ep.host, tp_def_ip_prefer(t->def), !t->def->ip_no_fallback,
+                   &t->addr, on_resolved, t, &t->resolving);
     if (r == 1) {
         tw_addr_set_port(&t->addr, t->ep.port);
         launch(e, t);
@@ -218,6 +230,8 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
 
     tw_timer_stop(&t->deadline);
     r->dns = t->dns_s;
+    if (t->addr_chosen)
+        tp_result_addr(r, &t->addr);
     r->duration = (double)(tw_now_ns() - t->started_ns) / 1e9;
     t->running = false;
     t->run = NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "probe/engine.h"
+#include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "twkit/diag.h"
 #include "twkit/error.h"
@@ -178,6 +179,8 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
     per_target(e, &p, "probe_dns_lookup_time_seconds",
                "Time the last probe spent resolving (0: literal or cached)", m_dns);
+    for (size_t i = 0; i < TP_NIP_METRICS; i++)
+        per_target(e, &p, tp_ip_metrics[i].name, tp_ip_metrics[i].help, tp_ip_metrics[i].sample);
     for (size_t k = 0; k < tp_nkinds; k++)
         for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++)
             kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[i]);
