@@ -19,6 +19,7 @@
 #include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "probe/resolve.h"
+#include "probe/timewait.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "util/errcount.h"
@@ -85,6 +86,7 @@ void tp_close(struct tp_engine *e, const struct tp_def *def, int fd)
     }
     g->e = e;
     tw__list_add_tail(&e->graceful, &g->link);
+    tp_tw_note(e->tw, fd, tw_loop_now(e->loop), def->timeout_ms); /* its TIME_WAIT is ours */
     /* Our FIN first, so this side holds the TIME_WAIT the target would
      * otherwise log an RST for; bounded by the probe's timeout. */
     if (tw_close_active(e->loop, &g->closer, fd, def->timeout_ms, graceful_done, g) < 0) {
@@ -372,6 +374,8 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     if (opts)
         e->opts = *opts;
     tw__list_init(&e->graceful);
+    if (tp_tw_new(&e->tw) < 0)
+        goto fail;
     e->ntargets = cfg->ntargets;
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
@@ -448,6 +452,7 @@ void tp_engine_free(struct tp_engine *e)
     free(e->defstat);
     free(e->kind_data);
     free(e->kind_ready);
+    tp_tw_free(e->tw);
     free(e);
 }
 
@@ -500,4 +505,5 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
     e->late = old->late;
     e->late_sum_us = old->late_sum_us;
     memcpy(e->local_errs, old->local_errs, sizeof(e->local_errs));
+    tp_tw_adopt(e->tw, old->tw); /* the old config's TIME_WAITs are still ours */
 }

@@ -36,6 +36,7 @@ struct tp_engine {
     size_t once_next, once_left;
     tw_defer once_none;        /* --once with no targets: stop the loop */
     struct tw_list graceful;
+    struct tp_twset *tw;       /* tuples of our graceful closes (timewait.c) */
     /* the prober's own health */
     struct tu_hist late;
     uint64_t late_buckets[TP_NLATE + 1];

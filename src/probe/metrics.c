@@ -10,7 +10,7 @@
 #include "probe/engine.h"
 #include "probe/ipproto.h"
 #include "probe/probe.h"
-#include "twkit/diag.h"
+#include "probe/timewait.h"
 #include "twkit/error.h"
 #include "util/hist.h"
 #include "util/prom.h"
@@ -57,8 +57,6 @@ char *tp_metrics_labels(const struct tp_def *def, const char *target)
 
 void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
 {
-    struct tw_tcp_states st;
-
     memset(s, 0, sizeof(*s));
     s->targets = e->ntargets;
     for (size_t d = 0; d < e->cfg->ndefs; d++) {
@@ -70,7 +68,9 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
     s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
     s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
     s->late_max_us = e->late.max;
-    s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
+    s->time_wait = tp_tw_count(e->tw, tw_loop_now(e->loop), &s->netns_time_wait);
+    if (s->time_wait < 0)
+        s->time_wait = -1;
 }
 
 typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
@@ -238,8 +238,11 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     tu_prom_sample(&p, NULL, "%u", e->inflight);
     if (s.time_wait >= 0) {
         tu_prom_family(&p, "twkit_probe_time_wait_sockets", TU_PROM_GAUGE,
-                       "TIME_WAIT sockets in the prober's network namespace");
+                       "TIME_WAIT sockets the prober's own graceful closes left (close: graceful)");
         tu_prom_sample(&p, NULL, "%d", s.time_wait);
+        tu_prom_family(&p, "twkit_probe_netns_time_wait_sockets", TU_PROM_GAUGE,
+                       "TIME_WAIT sockets in the prober's network namespace, anyone's");
+        tu_prom_sample(&p, NULL, "%d", s.netns_time_wait);
     }
     tu_prom_family(&p, "process_cpu_seconds_total", TU_PROM_COUNTER, "User and system CPU time");
     tu_prom_sample(&p, NULL, "%.3f", cpu_seconds());

@@ -290,7 +290,9 @@ void tp_log_begin(FILE *f, const char *event);
 struct tp_summary {
     uint64_t targets, results[3], skipped, late_n;
     uint64_t late_p50_us, late_p99_us, late_max_us;
-    int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
+    int time_wait;          /* TIME_WAIT sockets of the prober's own (its
+                               graceful closes, timewait.c); -1: unknown */
+    int netns_time_wait;    /* TIME_WAIT sockets in its netns, anyone's; -1 */
 };
 void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
 
