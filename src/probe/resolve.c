@@ -386,6 +386,10 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     /* c-ares sorted the addresses by RFC 6724: the first of a family is
      * the one of it this host can reach best */
     keep_first(en, en->err ? NULL : res);
+    if (en->family == AF_INET) /* asked both (localhost): keep the one wanted */
+        memset(&en->a6, 0, sizeof(en->a6));
+    else if (en->family == AF_INET6)
+        memset(&en->a4, 0, sizeof(en->a4));
     if (!en->err && !en->a4.len && !en->a6.len) {
         en->err = -ENOENT;
         en->why = en->family == AF_INET    ? "no IPv4 address"
@@ -415,6 +419,20 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 }
 
 /* ---- the API ---- */
+
+/* The family to ask c-ares for. localhost is asked for both: c-ares 1.18
+ * answers a one-family question that /etc/hosts cannot with its own
+ * loopback address (::1 where the file lists only 127.0.0.1, which Go's
+ * resolver, and so blackbox_exporter, does not), and leaks the name doing
+ * so. */
+static int query_family(const struct dns_entry *en)
+{
+    size_t n = strlen(en->host);
+
+    if (n && en->host[n - 1] == '.')
+        n--;
+    return n == 9 && !strncasecmp(en->host, "localhost", 9) ? AF_UNSPEC : en->family;
+}
 
 int tp_resolver_new(tw_loop *loop, struct tp_resolver **out)
 {
@@ -488,7 +506,8 @@ int tp_resolve(struct tp_resolver *d, const char *host, int prefer, bool fallbac
         /* AF_UNSPEC asks A and AAAA at once, as Go's LookupIPAddr does for
          * blackbox_exporter; one family asks that record alone, as its
          * LookupIP("ip4"/"ip6") */
-        struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
+        struct ares_addrinfo_hints hints = {.ai_family = query_family(en),
+                                            .ai_socktype = SOCK_STREAM};
         en->querying = true;
         /* May answer before returning (/etc/hosts): on_answer only queues. */
         ares_getaddrinfo(d->ch, en->host, NULL, &hints, on_answer, en);

@@ -286,17 +286,20 @@ static void start_servers(void)
 }
 
 /* twkit probe ARGS CONFIG in the client namespace, resolving through the
- * test's DNS server; stdout and stderr to tmpdir/probe.out. */
+ * test's DNS server, with an /etc/hosts that gives localhost 127.0.0.1
+ * alone; stdout and stderr to tmpdir/probe.out. */
 static pid_t spawn_probe(const char *args, const char *cfg)
 {
-    char rc[256], c[256], out[256];
+    char rc[256], hosts[256], c[256], out[256];
 
     write_file("resolv.conf", "nameserver 10.201.0.2\noptions timeout:1 attempts:1\n");
+    write_file("hosts", "127.0.0.1 localhost\n");
     return spawn(TW_LAB_CLIENT,
-                 "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && exec %s probe %s %s' "
-                 ">%s 2>&1",
-                 tpath(rc, sizeof(rc), "resolv.conf"), TWKIT_BIN, args,
-                 tpath(c, sizeof(c), cfg), tpath(out, sizeof(out), "probe.out"));
+                 "unshare -m sh -c 'mount --bind %s /etc/resolv.conf && "
+                 "mount --bind %s /etc/hosts && exec %s probe %s %s' >%s 2>&1",
+                 tpath(rc, sizeof(rc), "resolv.conf"), tpath(hosts, sizeof(hosts), "hosts"),
+                 TWKIT_BIN, args, tpath(c, sizeof(c), cfg),
+                 tpath(out, sizeof(out), "probe.out"));
 }
 
 /* twkit probe --once CONFIG to its end: the JSON log. */
@@ -507,7 +510,10 @@ Test(probe_ip, a_literal_keeps_its_family_and_fails_only_without_the_fallback)
                "  - {name: lit6strict4, kind: tcp, target: '[fd00:201::2]:7001',\n"
                "     preferred_ip_protocol: ip4, ip_protocol_fallback: false}\n"
                "  - {name: web6strict4, kind: http, target: 'http://[fd00:201::2]:7002/',\n"
-               "     preferred_ip_protocol: ip4, ip_protocol_fallback: false}\n");
+               "     preferred_ip_protocol: ip4, ip_protocol_fallback: false}\n"
+               /* a name, but the same rule: no AAAA for localhost made up */
+               "  - {name: lh, kind: tcp, target: 'localhost:9'}\n"
+               "  - {name: lhstrict, kind: tcp, target: 'localhost:9', ip_protocol_fallback: false}\n");
     l = probe_once("lit.yaml");
     expect_field(line_of(l, "lit4"), "result", "success");
     expect_field(line_of(l, "lit4"), "address", "10.201.0.2:7001");
@@ -520,6 +526,8 @@ Test(probe_ip, a_literal_keeps_its_family_and_fails_only_without_the_fallback)
     expect_field(line_of(l, "lit6"), "address", "[fd00:201::2]:7001");
     expect_field(line_of(l, "lit6strict4"), "reason", "dns");
     expect_field(line_of(l, "web6strict4"), "reason", "dns");
+    expect_field(line_of(l, "lh"), "address", "127.0.0.1:9");
+    expect_field(line_of(l, "lhstrict"), "detail", "localhost: no IPv6 address");
     cr_assert_eq(count_of(slurp("servers.log"), "7002 "), 0, "no http request was made");
 }
 
