@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "probe/bbhttp.h"
 #include "probe/blackbox.h"
+#include "probe/gzip.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
@@ -391,12 +392,11 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
               f);
     if (fclose(f) != 0)
         tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
+    else if (PATH_IS("/metrics")) /* gzip when asked, as Prometheus does */
+        tp_respond_maybe_gzip(c, req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
     else
-        tw_sconn_respond(c, 200,
-                         PATH_IS("/metrics")  ? "text/plain; version=0.0.4; charset=utf-8"
-                         : PATH_IS("/status") ? "application/json"
-                                              : "text/plain",
-                         NULL, buf, len);
+        tw_sconn_respond(c, 200, PATH_IS("/status") ? "application/json" : "text/plain", NULL,
+                         buf, len);
     free(buf);
 #undef PATH_IS
 }

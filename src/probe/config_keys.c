@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "probe/config.h"
+#include "probe/ipproto.h"
 #include "twkit/time.h"
 
 /* ---- small helpers ---- */
@@ -449,6 +450,15 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
                          .apply = set_tls_verify},
     [TP_K_CA_FILE] = {"ca_file", TP_T_PATH, .in_defaults = true, .group = TP_KEYS_TLS,
                       .apply = set_ca_file, .free = free_ca_file},
+    /* the address family and source (ipproto.c) */
+    [TP_K_IP_PROTOCOL] = {"preferred_ip_protocol", TP_T_STR, "ip4 or ip6", .in_defaults = true,
+                          .blackbox = true, .validate = tp_key_check_ip_protocol,
+                          .apply = tp_key_set_ip_protocol},
+    [TP_K_IP_FALLBACK] = {"ip_protocol_fallback", TP_T_BOOL, .in_defaults = true,
+                          .blackbox = true, .apply = tp_key_set_ip_fallback},
+    [TP_K_SOURCE_IP] = {"source_ip_address", TP_T_STR, "an IPv4 or IPv6 address",
+                        .in_defaults = true, .blackbox = true,
+                        .validate = tp_key_check_source_ip, .apply = tp_key_set_source_ip},
 };
 
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
@@ -576,6 +586,9 @@ bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def
     def->failure_threshold = d->failure_threshold;
     def->graceful = d->graceful;
     def->tls_verify = d->tls_verify;
+    def->ip_prefer = d->ip_prefer;
+    def->ip_no_fallback = d->ip_no_fallback;
+    def->source = d->source;
     for (size_t i = 0; i < d->nlabels; i++)
         if (!tp_set_kv(c, &def->labels, &def->nlabels, d->labels[i].key, d->labels[i].value))
             return false;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "probe/curl_loop.h"
+#include "probe/ipproto.h"
 #include "twkit/loop.h"
 #include "twkit/sock.h"
 #include "twkit/time.h"
@@ -237,13 +238,19 @@ static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_so
 {
     struct tp_curl_run *run = clientp;
     struct tp_curl *cm = run->cm;
-    int fd;
+    int fd, err;
 
     fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         /* curl only says "could not connect"; the errno tells a full fd
          * table (local) from anything else */
         run->err = errno;
+        return CURL_SOCKET_BAD;
+    }
+    if ((err = tp_bind_source(run->def, fd, a->family)) < 0) {
+        if (err != -EAFNOSUPPORT) /* a redirect's other family: curl tries the next */
+            run->err = -err;
+        close(fd);
         return CURL_SOCKET_BAD;
     }
     if ((size_t)fd >= cm->nfd_def) {

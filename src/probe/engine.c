@@ -16,8 +16,10 @@
 
 #include "core/list.h"
 #include "probe/engine.h"
+#include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "probe/resolve.h"
+#include "probe/timewait.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
 #include "util/errcount.h"
@@ -96,6 +98,7 @@ void tp_close(struct tp_engine *e, const struct tp_def *def, int fd)
     }
     g->e = e;
     tw__list_add_tail(&e->graceful, &g->link);
+    tp_tw_note(e->tw, fd, tw_loop_now(e->loop), def->timeout_ms); /* its TIME_WAIT is ours */
     /* Our FIN first, so this side holds the TIME_WAIT the target would
      * otherwise log an RST for; bounded by the probe's timeout. */
     if (tw_close_active(e->loop, &g->closer, fd, def->timeout_ms, graceful_done, g) < 0) {
@@ -122,10 +125,15 @@ static void graceful_abort_all(struct tp_engine *e)
 
 static void launch(struct tp_engine *e, struct tp_target *t)
 {
-    int err = t->def->kind->start(e, t);
+    struct tp_result r = {.verify = -1};
+    int err;
 
-    if (err < 0) {
-        struct tp_result r = {.verify = -1};
+    t->addr_chosen = true;
+    if (!tp_source_fits(t, &r)) {
+        finish(e, t, &r);
+        return;
+    }
+    if ((err = t->def->kind->start(e, t)) < 0) {
         tp_result_errno(&r, err);
         finish(e, t, &r);
     }
@@ -163,6 +171,7 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     t->running = true;
     t->started_ns = tw_now_ns();
     t->dns_s = 0;
+    t->addr_chosen = false;
     if (!t->adhoc)
         e->inflight++;
     /* The deadline counts from the start just taken, not from the loop's
@@ -171,10 +180,15 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
     tw_loop_update_time(e->loop);
     tw_timer_start(e->loop, &t->deadline, t->def->timeout_ms);
     if (t->literal) {
-        launch(e, t);
+        struct tp_result res = {.verify = -1};
+        if (tp_literal_fits(t, &res))
+            launch(e, t);
+        else
+            finish(e, t, &res);
         return;
     }
-    r = tp_resolve(e->resolver, t->ep.host, &t->addr, on_resolved, t, &t->resolving);
+    r = tp_resolve(e->resolver, t->ep.host, tp_def_ip_prefer(t->def), !t->def->ip_no_fallback,
+                   &t->addr, on_resolved, t, &t->resolving);
     if (r == 1) {
         tw_addr_set_port(&t->addr, t->ep.port);
         launch(e, t);
@@ -267,6 +281,8 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
 
     tw_timer_stop(&t->deadline);
     r->dns = t->dns_s;
+    if (t->addr_chosen)
+        tp_result_addr(r, &t->addr);
     r->duration = (double)(tw_now_ns() - t->started_ns) / 1e9;
     t->running = false;
     t->run = NULL;
@@ -523,6 +539,8 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     tw__list_init(&e->graceful);
     tw__list_init(&e->adhoc);
     tw_defer_init(&e->reap, reap, e);
+    if (tp_tw_new(&e->tw) < 0)
+        goto fail;
     e->ntargets = cfg->ntargets;
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
@@ -602,6 +620,7 @@ void tp_engine_free(struct tp_engine *e)
     free(e->defstat);
     free(e->kind_data);
     free(e->kind_ready);
+    tp_tw_free(e->tw);
     free(e);
 }
 
@@ -654,4 +673,5 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
     e->late = old->late;
     e->late_sum_us = old->late_sum_us;
     memcpy(e->local_errs, old->local_errs, sizeof(e->local_errs));
+    tp_tw_adopt(e->tw, old->tw); /* the old config's TIME_WAITs are still ours */
 }

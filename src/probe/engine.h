@@ -39,6 +39,7 @@ struct tp_engine {
     struct tw_list adhoc;      /* ad-hoc probes running, and done ones
                                   waiting for reap */
     tw_defer reap;
+    struct tp_twset *tw;       /* tuples of our graceful closes (timewait.c) */
     /* the prober's own health */
     struct tu_hist late;
     uint64_t late_buckets[TP_NLATE + 1];

@@ -13,6 +13,7 @@
 #include "core/list.h"
 #include "probe/config.h"
 #include "probe/curl_loop.h"
+#include "probe/ipproto.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
@@ -438,6 +439,9 @@ static CURLcode setup(struct hrun *run)
     SET(CURLOPT_USERAGENT, USER_AGENT);
     if (run->resolve)
         SET(CURLOPT_RESOLVE, run->resolve);
+    if (d->ip_no_fallback) /* every hop in the one family, a redirect's too */
+        SET(CURLOPT_IPRESOLVE, tp_def_ip_prefer(d) == AF_INET ? CURL_IPRESOLVE_V4
+                                                              : CURL_IPRESOLVE_V6);
     if (run->headers)
         SET(CURLOPT_HTTPHEADER, run->headers);
 

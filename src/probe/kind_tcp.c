@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "probe/config.h"
+#include "probe/ipproto.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/time.h"
@@ -164,6 +165,7 @@ static void tcp_io(tw_io *io, unsigned events)
 static int tcp_start(struct tp_engine *e, struct tp_target *t)
 {
     struct tcp_run *run;
+    struct tw_connect_opts co;
     int fd = -1, err;
 
     run = calloc(1, sizeof(*run) + (tcp_opts(t->def)->expect.code ? EXPECT_MAX + 1 : 0));
@@ -172,7 +174,7 @@ static int tcp_start(struct tp_engine *e, struct tp_target *t)
     run->e = e;
     run->t = t;
     run->t0_ns = tw_now_ns();
-    err = tw_sock_connect(&t->addr, NULL, &fd);
+    err = tw_sock_connect(&t->addr, tp_source_opts(t->def, &co), &fd);
     if (err < 0 && err != -EINPROGRESS) {
         free(run);
         return err;

@@ -30,6 +30,7 @@
 #include <openssl/x509v3.h>
 
 #include "probe/config.h"
+#include "probe/ipproto.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
@@ -468,6 +469,7 @@ static void on_connect(tw_connect *req, int fd_or_err)
 static int tls_start(struct tp_engine *e, struct tp_target *t)
 {
     struct tls_run *run = calloc(1, sizeof(*run));
+    struct tw_connect_opts co;
     int err;
 
     if (!run)
@@ -476,7 +478,8 @@ static int tls_start(struct tp_engine *e, struct tp_target *t)
     run->t = t;
     run->fd = -1;
     /* No timeout here: the engine's deadline cancels us. */
-    err = tw_connect_start(tp_engine_loop(e), &run->conn, &t->addr, NULL, 0, on_connect, run);
+    err = tw_connect_start(tp_engine_loop(e), &run->conn, &t->addr, tp_source_opts(t->def, &co),
+                           0, on_connect, run);
     if (err < 0) {
         free(run);
         return err;

@@ -35,6 +35,10 @@ static void json_result(FILE *f, const struct tp_kind *kind, const struct tp_res
         fputs(",\"detail\":", f);
         tu_json_str(f, r->detail);
     }
+    if (r->ip_protocol) { /* the address probed, once one was chosen */
+        char a[TW_ADDRSTRLEN];
+        fprintf(f, ",\"address\":\"%s\"", tw_addr_format(&r->addr, a, sizeof(a)));
+    }
     fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
     for (int i = 0, n = 0; i < TP_NPHASE; i++)
         if (r->phase[i] > 0)

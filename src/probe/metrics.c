@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include "probe/engine.h"
+#include "probe/ipproto.h"
 #include "probe/probe.h"
-#include "twkit/diag.h"
+#include "probe/timewait.h"
 #include "twkit/error.h"
 #include "util/hist.h"
 #include "util/prom.h"
@@ -67,8 +68,6 @@ char *tp_metrics_labels(const struct tp_def *def, const char *target,
 
 void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
 {
-    struct tw_tcp_states st;
-
     memset(s, 0, sizeof(*s));
     s->targets = e->ntargets;
     for (size_t d = 0; d < e->cfg->ndefs; d++) {
@@ -80,7 +79,9 @@ void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
     s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
     s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
     s->late_max_us = e->late.max;
-    s->time_wait = tw_diag_count(&st) == 0 ? (int)st.n[TW_TCP_TIME_WAIT] : -1;
+    s->time_wait = tp_tw_count(e->tw, tw_loop_now(e->loop), &s->netns_time_wait);
+    if (s->time_wait < 0)
+        s->time_wait = -1;
 }
 
 typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
@@ -214,10 +215,15 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     tu_prom_init(&p, f);
     for (size_t i = 0; i < NCOMMON; i++) {
         per_target(e, &p, common[i].name, common[i].help, common[i].sample);
-        if (i == KIND_AFTER) /* the kinds' own after the first few, as before */
-            for (size_t k = 0; k < tp_nkinds; k++)
-                for (size_t j = 0; j < tp_kinds[k]->nmetrics; j++)
-                    kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[j]);
+        if (i != KIND_AFTER)
+            continue;
+        /* the address's, then the kinds' own, after the DNS time */
+        for (size_t j = 0; j < TP_NIP_METRICS; j++)
+            per_target(e, &p, tp_ip_metrics[j].name, tp_ip_metrics[j].help,
+                       tp_ip_metrics[j].sample);
+        for (size_t k = 0; k < tp_nkinds; k++)
+            for (size_t j = 0; j < tp_kinds[k]->nmetrics; j++)
+                kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[j]);
     }
     per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
@@ -268,8 +274,11 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     tu_prom_sample(&p, NULL, "%u", e->inflight);
     if (s.time_wait >= 0) {
         tu_prom_family(&p, "twkit_probe_time_wait_sockets", TU_PROM_GAUGE,
-                       "TIME_WAIT sockets in the prober's network namespace");
+                       "TIME_WAIT sockets the prober's own graceful closes left (close: graceful)");
         tu_prom_sample(&p, NULL, "%d", s.time_wait);
+        tu_prom_family(&p, "twkit_probe_netns_time_wait_sockets", TU_PROM_GAUGE,
+                       "TIME_WAIT sockets in the prober's network namespace, anyone's");
+        tu_prom_sample(&p, NULL, "%d", s.netns_time_wait);
     }
     tu_prom_family(&p, "process_cpu_seconds_total", TU_PROM_COUNTER, "User and system CPU time");
     tu_prom_sample(&p, NULL, "%.3f", cpu_seconds());
@@ -299,6 +308,9 @@ void tp_metrics_one(const struct tp_target *t, FILE *f)
     for (size_t i = 0; i < NCOMMON; i++)
         rows[n++] = (struct one_row){common[i].name, common[i].help,
                                      common[i].probe ? common[i].probe : common[i].sample};
+    for (size_t i = 0; i < TP_NIP_METRICS; i++)
+        rows[n++] = (struct one_row){tp_ip_metrics[i].name, tp_ip_metrics[i].help,
+                                     tp_ip_metrics[i].sample};
     for (size_t i = 0; i < kind->nmetrics && n < sizeof(rows) / sizeof(rows[0]); i++)
         rows[n++] = (struct one_row){kind->metrics[i].name, kind->metrics[i].help,
                                      kind->metrics[i].sample};

@@ -81,6 +81,12 @@ struct tp_def {
     int tls_min_version;      /* TLS1_x_VERSION (OpenSSL); 0: OpenSSL's */
     bool has_regex;           /* the kind's options hold a regex the answer
                                  must match (probe_failed_due_to_regex) */
+    /* the address family (ipproto.c; zero is blackbox_exporter's default) */
+    int ip_prefer;            /* preferred_ip_protocol: AF_INET or
+                                 AF_INET6; 0: AF_INET6 */
+    bool ip_no_fallback;      /* ip_protocol_fallback: false: only the
+                                 preferred family will do */
+    tw_addr source;           /* source_ip_address (port 0); len 0: any */
     void *opts;               /* the kind's options (its tp_kind.opts_size
                                  bytes, filled by its keys) */
     /* where in the config it was defined (for messages) */
@@ -148,6 +154,13 @@ struct tp_result {
     /* What the kind measures besides, in slots it names (http: the status
      * of the last response and the redirects followed); 0: none. */
     long kind_val[TP_KIND_VALS];
+    /* The address probed, set by the engine (ipproto.c) once it chose one:
+     * addr with its port; ip_protocol 4 or 6 and ip_hash blackbox's
+     * probe_ip_addr_hash (FNV-1a over the address's 4 or 16 bytes). All 0
+     * when no address was chosen (the name did not resolve). */
+    tw_addr addr;
+    int ip_protocol;
+    uint32_t ip_hash;
 };
 
 /* Failure or local error from an errno, with reason and detail filled
@@ -169,6 +182,7 @@ struct tp_target {
     struct tp_endpoint ep;
     tw_addr addr;             /* resolved (or literal) address with port */
     bool literal;             /* ep.host is an address: no DNS */
+    bool addr_chosen;         /* addr is this probe's (results report it) */
     /* schedule */
     tw_timer sched;
     tw_timer deadline;
@@ -302,7 +316,9 @@ void tp_log_begin(FILE *f, const char *event);
 struct tp_summary {
     uint64_t targets, results[3], skipped, late_n;
     uint64_t late_p50_us, late_p99_us, late_max_us;
-    int time_wait;          /* TIME_WAIT sockets in this netns; -1: unknown */
+    int time_wait;          /* TIME_WAIT sockets of the prober's own (its
+                               graceful closes, timewait.c); -1: unknown */
+    int netns_time_wait;    /* TIME_WAIT sockets in its netns, anyone's; -1 */
 };
 void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
 /* The Prometheus text of one result, label-free, families sorted by name,

@@ -1,5 +1,5 @@
 /* Asynchronous DNS for the prober: c-ares driven by the twkit loop, with a
- * cache per name that keeps each answer for its TTL.
+ * cache per name and family asked that keeps each answer for its TTL.
  *
  * c-ares owns its sockets and tells us through the socket state callback
  * which to watch; one tw_io per socket and one tw_timer (from ares_timeout,
@@ -7,9 +7,14 @@
  * no blocking call besides c-ares reading /etc/hosts for names it finds
  * there.
  *
- * Every name has one cache entry. While a query for it is in flight, later
- * lookups of the same name wait on that query instead of sending their own,
- * so 5,000 targets on one host make one query per TTL. Answers are handed
+ * Every name has one cache entry per kind of query: A and AAAA together
+ * (a probe that may fall back to the other family, blackbox_exporter's
+ * default), A alone or AAAA alone (ip_protocol_fallback: false, the
+ * preferred family only). An entry keeps the first IPv4 and the first IPv6
+ * address of the answer, in c-ares's RFC 6724 order, and each request picks
+ * the one its probe prefers. While a query is in flight, later lookups of
+ * the same name and kind wait on it instead of sending their own, so 5,000
+ * targets on one host make one query per TTL. Answers are handed
  * to the waiters from a tw_defer, never from inside c-ares: c-ares answers
  * some names (those in /etc/hosts, malformed ones) synchronously inside
  * ares_getaddrinfo, and calling back from there would call back from
@@ -26,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "core/list.h"
+#include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "probe/resolve.h"
 #include "twkit/time.h"
@@ -40,11 +46,13 @@ struct dns_entry {
     struct tp_resolver *d;
     uint32_t hash;
     bool querying;              /* a query is in flight (pins the entry) */
-    bool answered;              /* err, why, addr and expire are set */
+    bool answered;              /* err, why, a4, a6 and expire are set */
+    int family;                 /* of the query: AF_UNSPEC (A and AAAA),
+                                   AF_INET or AF_INET6 */
     uint64_t expire;            /* loop ms */
     int err;
     const char *why;
-    tw_addr addr;
+    tw_addr a4, a6;             /* the first of each family; len 0: none */
     struct tw_list waiters;     /* tp_resolve_req waiting for the query */
     char host[];
 };
@@ -53,6 +61,7 @@ struct tp_resolve_req {
     struct tw_list link;        /* on an entry's waiters, or on ready */
     tp_resolve_cb cb;
     void *arg;
+    int prefer;                 /* AF_INET or AF_INET6 */
     int err;
     const char *why;
     tw_addr addr;
@@ -124,14 +133,43 @@ static uint32_t name_hash(const char *s)
     return h;
 }
 
-static struct dns_entry *entry_find(struct tp_resolver *d, const char *host, uint32_t h)
+/* The name's hash, told apart by the kind of query. */
+static uint32_t entry_hash(const char *host, int family)
+{
+    return (name_hash(host) ^ (uint32_t)family) * 16777619u;
+}
+
+static struct dns_entry *entry_find(struct tp_resolver *d, const char *host, int family,
+                                    uint32_t h)
 {
     struct dns_entry *en = d->buckets[h & (d->nbuckets - 1)];
 
     for (; en; en = en->next)
-        if (en->hash == h && strcasecmp(en->host, host) == 0)
+        if (en->hash == h && en->family == family && strcasecmp(en->host, host) == 0)
             return en;
     return NULL;
+}
+
+/* The address a request preferring prefer gets from an answered entry: of
+ * that family, else (an A and AAAA query: the probe may fall back) of the
+ * other. Returns 0 or the entry's error. */
+static int pick(const struct dns_entry *en, int prefer, tw_addr *addr, const char **why)
+{
+    const tw_addr *want = prefer == AF_INET ? &en->a4 : &en->a6;
+    const tw_addr *other = prefer == AF_INET ? &en->a6 : &en->a4;
+
+    *why = en->why;
+    if (en->err)
+        return en->err;
+    if (want->len)
+        *addr = *want;
+    else if (en->family == AF_UNSPEC && other->len)
+        *addr = *other;
+    else {
+        *why = prefer == AF_INET ? "no IPv4 address" : "no IPv6 address";
+        return -ENOENT;
+    }
+    return 0;
 }
 
 static bool entry_fresh(const struct dns_entry *en, uint64_t now)
@@ -177,8 +215,8 @@ static void grow(struct tp_resolver *d)
     d->nbuckets = n;
 }
 
-static struct dns_entry *entry_add(struct tp_resolver *d, const char *host, uint32_t h,
-                                   uint64_t now)
+static struct dns_entry *entry_add(struct tp_resolver *d, const char *host, int family,
+                                   uint32_t h, uint64_t now)
 {
     size_t len = strlen(host);
     struct dns_entry *en;
@@ -194,6 +232,7 @@ static struct dns_entry *entry_add(struct tp_resolver *d, const char *host, uint
         return NULL;
     en->d = d;
     en->hash = h;
+    en->family = family;
     tw__list_init(&en->waiters);
     memcpy(en->host, host, len + 1);
     en->next = d->buckets[h & (d->nbuckets - 1)];
@@ -269,9 +308,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 
 static void deliver(struct tp_resolver *d, struct tp_resolve_req *req, const struct dns_entry *en)
 {
-    req->err = en->err;
-    req->why = en->why;
-    req->addr = en->addr;
+    req->err = pick(en, req->prefer, &req->addr, &req->why);
     tw__list_add_tail(&d->ready, &req->link);
     tw_defer_post(d->loop, &d->defer);
 }
@@ -309,12 +346,33 @@ static uint64_t ttl_ms(const struct ares_addrinfo *res)
     return ms < TTL_MIN_MS ? TTL_MIN_MS : ms > TTL_MAX_MS ? TTL_MAX_MS : ms;
 }
 
+/* The first address of each family in the answer (IPv4-mapped IPv6 ones
+ * count as IPv4, as blackbox_exporter's Go classes them). */
+static void keep_first(struct dns_entry *en, const struct ares_addrinfo *res)
+{
+    memset(&en->a4, 0, sizeof(en->a4));
+    memset(&en->a6, 0, sizeof(en->a6));
+    for (const struct ares_addrinfo_node *n = res ? res->nodes : NULL; n; n = n->ai_next) {
+        tw_addr a = {0};
+        tw_addr *slot;
+
+        if (!n->ai_addr || n->ai_addrlen > sizeof(a.u) ||
+            (n->ai_family != AF_INET && n->ai_family != AF_INET6))
+            continue;
+        memcpy(&a.u, n->ai_addr, n->ai_addrlen);
+        a.len = n->ai_addrlen;
+        tw_addr_set_port(&a, 0);
+        slot = tp_addr_is_ipv4(&a) ? &en->a4 : &en->a6;
+        if (!slot->len)
+            *slot = a;
+    }
+}
+
 static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     struct dns_entry *en = arg;
     struct tp_resolver *d = en->d;
     uint64_t now = tw_loop_now(d->loop);
-    const struct ares_addrinfo_node *n = res ? res->nodes : NULL;
 
     if (d->destroying) { /* ARES_EDESTRUCTION from tp_resolver_free: no callbacks */
         ares_freeaddrinfo(res);
@@ -322,19 +380,23 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     }
     en->querying = false;
     en->answered = true;
-    memset(&en->addr, 0, sizeof(en->addr));
     en->err = map_status(status, &en->why);
-    if (!en->err && (!n || !n->ai_addr || n->ai_addrlen > sizeof(en->addr.u))) {
+    if (status == ARES_ENODATA && en->family != AF_UNSPEC) /* the name, not this record */
+        en->why = en->family == AF_INET ? "no IPv4 address" : "no IPv6 address";
+    /* c-ares sorted the addresses by RFC 6724: the first of a family is
+     * the one of it this host can reach best */
+    keep_first(en, en->err ? NULL : res);
+    if (en->family == AF_INET) /* asked both (localhost): keep the one wanted */
+        memset(&en->a6, 0, sizeof(en->a6));
+    else if (en->family == AF_INET6)
+        memset(&en->a4, 0, sizeof(en->a4));
+    if (!en->err && !en->a4.len && !en->a6.len) {
         en->err = -ENOENT;
-        en->why = "no address";
+        en->why = en->family == AF_INET    ? "no IPv4 address"
+                  : en->family == AF_INET6 ? "no IPv6 address"
+                                           : "no address";
     }
     if (!en->err) {
-        /* The first address: c-ares sorted them by RFC 6724, so the first is
-         * the one this host can reach best (IPv4 first without an IPv6
-         * route). */
-        memcpy(&en->addr.u, n->ai_addr, n->ai_addrlen);
-        en->addr.len = n->ai_addrlen;
-        tw_addr_set_port(&en->addr, 0);
         en->expire = now + ttl_ms(res);
     } else if (en->err == -ENOENT || status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
                status == ARES_ECONNREFUSED) {
@@ -357,6 +419,20 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 }
 
 /* ---- the API ---- */
+
+/* The family to ask c-ares for. localhost is asked for both: c-ares 1.18
+ * answers a one-family question that /etc/hosts cannot with its own
+ * loopback address (::1 where the file lists only 127.0.0.1, which Go's
+ * resolver, and so blackbox_exporter, does not), and leaks the name doing
+ * so. */
+static int query_family(const struct dns_entry *en)
+{
+    size_t n = strlen(en->host);
+
+    if (n && en->host[n - 1] == '.')
+        n--;
+    return n == 9 && !strncasecmp(en->host, "localhost", 9) ? AF_UNSPEC : en->family;
+}
 
 int tp_resolver_new(tw_loop *loop, struct tp_resolver **out)
 {
@@ -397,34 +473,41 @@ int tp_resolver_new(tw_loop *loop, struct tp_resolver **out)
     return 0;
 }
 
-int tp_resolve(struct tp_resolver *d, const char *host, tw_addr *addr, tp_resolve_cb cb, void *arg,
-                  struct tp_resolve_req **reqp)
+int tp_resolve(struct tp_resolver *d, const char *host, int prefer, bool fallback, tw_addr *addr,
+               tp_resolve_cb cb, void *arg, struct tp_resolve_req **reqp)
 {
     uint64_t now = tw_loop_now(d->loop);
-    uint32_t h = name_hash(host);
-    struct dns_entry *en = entry_find(d, host, h);
+    int family = fallback ? AF_UNSPEC : prefer;
+    uint32_t h = entry_hash(host, family);
+    struct dns_entry *en = entry_find(d, host, family, h);
     struct tp_resolve_req *req;
+    const char *why;
 
-    if (en && entry_fresh(en, now) && !en->err) {
-        *addr = en->addr;
+    if (prefer != AF_INET && prefer != AF_INET6)
+        return -EINVAL;
+    if (en && entry_fresh(en, now) && pick(en, prefer, addr, &why) == 0)
         return 1;
-    }
     if (!(req = calloc(1, sizeof(*req))))
         return -ENOMEM;
-    if (!en && !(en = entry_add(d, host, h, now))) {
+    if (!en && !(en = entry_add(d, host, family, h, now))) {
         free(req);
         return -ENOMEM;
     }
     req->cb = cb;
     req->arg = arg;
+    req->prefer = prefer;
     *reqp = req;
-    if (entry_fresh(en, now)) { /* a cached "no such host" */
+    if (entry_fresh(en, now)) { /* a cached "no such host" (or no address of prefer) */
         deliver(d, req, en);
         return 0;
     }
     tw__list_add_tail(&en->waiters, &req->link);
     if (!en->querying) {
-        struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        /* AF_UNSPEC asks A and AAAA at once, as Go's LookupIPAddr does for
+         * blackbox_exporter; one family asks that record alone, as its
+         * LookupIP("ip4"/"ip6") */
+        struct ares_addrinfo_hints hints = {.ai_family = query_family(en),
+                                            .ai_socktype = SOCK_STREAM};
         en->querying = true;
         /* May answer before returning (/etc/hosts): on_answer only queues. */
         ares_getaddrinfo(d->ch, en->host, NULL, &hints, on_answer, en);
