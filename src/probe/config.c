@@ -107,8 +107,8 @@ static bool is_null(const yaml_node_t *n)
     return false;
 }
 
-/* Levenshtein distance, capped: only to suggest a key for a typo. */
-static unsigned edit_distance(const char *a, const char *b)
+/* Levenshtein distance, capped: only to suggest a key for a typo (config.h). */
+unsigned tp_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     unsigned row[33];
@@ -144,7 +144,7 @@ static void unknown_key(struct ctx *c, const yaml_node_t *k, const char *where,
     char hint[64];
 
     for (size_t i = 0; i < ncands; i++) {
-        unsigned d = edit_distance(sval(k), cands[i]);
+        unsigned d = tp_edit_distance(sval(k), cands[i]);
         if (d < bestd) {
             bestd = d;
             best = cands[i];
@@ -176,6 +176,42 @@ static void to_val(const yaml_node_t *n, struct tp_val *v)
         v->s = sval(n);
         v->len = slen(n);
     }
+}
+
+/* The items of a nested map or list, for a TP_T_VALUE key that judges
+ * them itself (config.h, tp_val_item): n, and how to reach item i. */
+static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
+
+static void with_items(struct ctx *c, const yaml_node_t *n, struct tp_val *v)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        v->n = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    else if (n->type == YAML_SEQUENCE_NODE)
+        v->n = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    else
+        return;
+    v->item = yaml_item;
+    v->fe = c;
+    v->node = n;
+}
+
+static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val)
+{
+    struct ctx *c = (struct ctx *)v->fe;
+    const yaml_node_t *n = v->node, *in;
+
+    if (n->type == YAML_MAPPING_NODE) {
+        const yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        to_val(node(c, p->key), name);
+        with_items(c, node(c, p->key), name);
+        in = node(c, p->value);
+    } else {
+        if (name)
+            memset(name, 0, sizeof(*name));
+        in = node(c, n->data.sequence.items.start[i]);
+    }
+    to_val(in, val);
+    with_items(c, in, val);
 }
 
 /* ---- keys ---- */
@@ -388,6 +424,7 @@ static bool apply(struct ctx *c, struct tp_def *def, const struct slot *st)
         return walk_list(c, def, st->k, st->val);
     default:
         to_val(st->val, &v);
+        with_items(c, st->val, &v);
         return tp_key_convert(&c->pub, st->k, &v, &a) && tp_key_apply(&c->pub, st->k, def, &a);
     }
 }
