@@ -2,6 +2,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,28 @@ bool tp_regex_groups(const struct tp_regex *re, const char *s, size_t len, struc
 bool tp_regex_match(const struct tp_regex *re, const char *s, size_t len)
 {
     return tp_regex_groups(re, s, len, NULL, 0);
+}
+
+unsigned tp_regex_ngroups(const struct tp_regex *re)
+{
+    uint32_t n = 0;
+
+    if (!re->code || pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &n) != 0)
+        return 0;
+    return n;
+}
+
+int tp_regex_group_named(const struct tp_regex *re, const char *name, size_t len)
+{
+    char buf[256]; /* longer than any name PCRE2 accepts (32, or 128 in newer versions) */
+    int n;
+
+    if (!re->code || len == 0 || len >= sizeof(buf) || memchr(name, '\0', len))
+        return -1;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    n = pcre2_substring_number_from_name(re->code, (PCRE2_SPTR)buf);
+    return n > 0 ? n : -1;
 }
 
 void tp_regex_free(struct tp_regex *re)
