@@ -98,12 +98,6 @@ static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
         tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 
-static void m_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->last.tls)
-        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
-}
-
 static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (t->state != TP_UNKNOWN)
@@ -126,14 +120,40 @@ static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
         fn(&e->targets[k], p, e->labels[k]);
 }
 
-/* A kind's own family: a sample per target of that kind that has one. */
-static void kind_family(struct tp_engine *e, struct tu_prom *p, const struct tp_kind *kind,
-                        const struct tp_metric *m)
+static const struct tp_metric *row_named(const struct tp_kind *kind, const char *name)
 {
-    tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
-    for (size_t k = 0; k < e->ntargets; k++)
-        if (e->targets[k].def->kind == kind)
-            m->sample(&e->targets[k], p, e->labels[k]);
+    for (size_t i = 0; i < kind->nmetrics; i++)
+        if (!strcmp(kind->metrics[i].name, name))
+            return &kind->metrics[i];
+    return NULL;
+}
+
+/* The kinds' own families. Several kinds may have a row of one name (the
+ * TLS rows of cert.c): that is one family, declared where the first kind
+ * lists it, with the samples of every kind's targets. */
+static void kind_families(struct tp_engine *e, struct tu_prom *p)
+{
+    const struct tp_metric *rows[16]; /* per kind: its row of the family */
+
+    if (tp_nkinds > sizeof(rows) / sizeof(rows[0]))
+        return;
+    for (size_t k = 0; k < tp_nkinds; k++)
+        for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++) {
+            const struct tp_metric *m = &tp_kinds[k]->metrics[i];
+            bool earlier = false;
+            for (size_t j = 0; j < tp_nkinds; j++) {
+                rows[j] = row_named(tp_kinds[j], m->name);
+                earlier |= j < k && rows[j];
+            }
+            if (earlier)
+                continue;
+            tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
+            for (size_t t = 0; t < e->ntargets; t++) {
+                const struct tp_metric *own = rows[tp_kind_index(e->targets[t].def->kind)];
+                if (own)
+                    own->sample(&e->targets[t], p, e->labels[t]);
+            }
+        }
 }
 
 static double cpu_seconds(void)
@@ -178,14 +198,10 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     per_target(e, &p, "probe_duration_seconds", "How long the last probe took", m_duration);
     per_target(e, &p, "probe_dns_lookup_time_seconds",
                "Time the last probe spent resolving (0: literal or cached)", m_dns);
-    for (size_t k = 0; k < tp_nkinds; k++)
-        for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++)
-            kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[i]);
+    kind_families(e, &p);
     per_target(e, &p, "probe_failed_due_to_regex",
                "1 if the last probe failed because expect or expect_body did not match",
                m_regex);
-    per_target(e, &p, "probe_ssl_earliest_cert_expiry",
-               "Earliest notAfter in the certificate chain, unix seconds", m_expiry);
     per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
     per_target(e, &p, "twkit_probe_local_error",
