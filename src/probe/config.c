@@ -107,49 +107,14 @@ static bool is_null(const yaml_node_t *n)
     return false;
 }
 
-/* Levenshtein distance, capped: only to suggest a key for a typo (config.h). */
-unsigned tp_edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned row[33];
-
-    if (la > 32 || lb > 32)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* where NULL: the top level. */
 static void unknown_key(struct ctx *c, const yaml_node_t *k, const char *where,
                         const char *const *cands, size_t ncands)
 {
     struct tp_quoted q;
-    const char *best = NULL;
-    unsigned bestd = 3; /* further than 2 edits is not a typo */
+    const char *best = tp_cfg_suggest(sval(k), cands, ncands);
     char hint[64];
 
-    for (size_t i = 0; i < ncands; i++) {
-        unsigned d = tp_edit_distance(sval(k), cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
     if (best)
         snprintf(hint, sizeof(hint), " (did you mean %s?)", best);
     else

@@ -82,8 +82,10 @@ struct tp_val {
     struct tp_pos at;
     /* Maps and lists: n pairs or items, for a TP_T_VALUE key that judges
      * a nested value itself (query_response, tls_config). The front end
-     * fills item, and fe and node for it; tp_val_item reads them. A front
-     * end that leaves item NULL offers no items (n is 0). */
+     * sets item (and fe and node for it) on every map and list it hands
+     * such a key, empty ones too; tp_val_item reads them. item NULL: the
+     * front end cannot, and a key that needs the items refuses the value
+     * rather than take it as empty. */
     size_t n;
     void (*item)(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
     const void *fe, *node;
@@ -190,9 +192,9 @@ bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where
                   bool (*set)(struct tp_cfgctx *c, void *obj, const struct tp_key *k,
                               struct tp_arg *a),
                   void *obj);
-/* Levenshtein distance of two key names, capped (99 past 32 characters):
- * only to suggest a key for a typo. */
-unsigned tp_edit_distance(const char *a, const char *b);
+/* The one of ncands names that name is a typo of (at most 2 edits away,
+ * the nearest first), or NULL: for "did you mean" (config_report.c). */
+const char *tp_cfg_suggest(const char *name, const char *const *cands, size_t ncands);
 
 /* Whether kind takes key (a common key or one of its own). */
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key);

@@ -336,11 +336,16 @@ bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where
                   void *obj)
 {
     struct tp_pos seen[32]; /* where each row was first written */
+    const char *names[32];
     bool ok = true;
 
     if (v->shape != TP_V_MAP) {
         tp_cfg_err(c, &v->at, "%s must be a mapping, not %s", where,
                    v->shape == TP_V_NULL ? "empty" : tp_val_kind(v));
+        return false;
+    }
+    if (!v->item) {
+        tp_cfg_err(c, &v->at, "%s: nested values cannot be read here", where);
         return false;
     }
     if (nkeys > sizeof(seen) / sizeof(seen[0]))
@@ -364,15 +369,10 @@ bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where
             if (!strcmp(keys[j].name, name.s))
                 k = &keys[j];
         if (!k) {
-            const char *best = NULL;
-            unsigned bestd = 3; /* further than 2 edits is not a typo */
-            for (j = 0; j < nkeys; j++) {
-                unsigned d = tp_edit_distance(name.s, keys[j].name);
-                if (d < bestd) {
-                    bestd = d;
-                    best = keys[j].name;
-                }
-            }
+            const char *best;
+            for (j = 0; j < nkeys; j++)
+                names[j] = keys[j].name;
+            best = tp_cfg_suggest(name.s, names, nkeys);
             tp_cfg_err(c, &name.at, "unknown key %s in %s%s%s%s", tp_quote(&q, name.s, name.len),
                        where, best ? " (did you mean " : "", best ? best : "", best ? "?)" : "");
             ok = false;
