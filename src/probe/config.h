@@ -85,7 +85,21 @@ struct tp_val {
                       may hold a NUL of their own */
     size_t len;
     struct tp_pos at;
+    /* Maps and lists: n pairs or items, for a TP_T_VALUE key that judges
+     * a nested value itself (query_response, tls_config). The front end
+     * sets item (and fe and node for it) on every map and list it hands
+     * such a key, empty ones too; tp_val_item reads them. item NULL: the
+     * front end cannot, and a key that needs the items refuses the value
+     * rather than take it as empty. */
+    size_t n;
+    void (*item)(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
+    const void *fe, *node;
 };
+
+/* Item i (< v->n) of a list into *val (*name, if not NULL, zeroed), or
+ * pair i of a map: its name into *name, its value into *val. Items are
+ * tp_vals of their own, with items of their own. */
+void tp_val_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
 
 /* "a mapping", "a sequence", "a single value": for "must be X, not Y". */
 const char *tp_val_kind(const struct tp_val *v);
@@ -169,6 +183,24 @@ enum {
     TP_NCOMMON
 };
 extern const struct tp_key tp_common_keys[TP_NCOMMON];
+
+/* The pairs of the nested map v, judged against keys (nkeys rows): each
+ * name must be one of them, once; an unknown name is reported at its
+ * position with a suggestion when one is close ("unknown key \"exepct\" in
+ * query_response step (did you mean expect?)"); where names the map in
+ * messages. Each value is converted to its row's type (tp_key_convert:
+ * TP_T_VALUE hands it over as written), validated, and given to set with
+ * obj, which takes over what the conversion made (a PATH, a REGEX). v
+ * must be a map ({} has no pairs; null, a list or a scalar is refused).
+ * Returns false if anything was refused (each reported). */
+bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where,
+                  const struct tp_key *keys, size_t nkeys,
+                  bool (*set)(struct tp_cfgctx *c, void *obj, const struct tp_key *k,
+                              struct tp_arg *a),
+                  void *obj);
+/* The one of ncands names that name is a typo of (at most 2 edits away,
+ * the nearest first), or NULL: for "did you mean" (config_report.c). */
+const char *tp_cfg_suggest(const char *name, const char *const *cands, size_t ncands);
 
 /* Whether kind takes key (a common key or one of its own). */
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key);

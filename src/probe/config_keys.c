@@ -323,6 +323,89 @@ bool tp_key_apply(struct tp_cfgctx *c, const struct tp_key *k, struct tp_def *de
     return !k->apply || k->apply(c, def, a);
 }
 
+/* ---- nested maps ---- */
+
+void tp_val_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val)
+{
+    v->item(v, i, name, val);
+}
+
+bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where,
+                  const struct tp_key *keys, size_t nkeys,
+                  bool (*set)(struct tp_cfgctx *c, void *obj, const struct tp_key *k,
+                              struct tp_arg *a),
+                  void *obj)
+{
+    struct tp_pos seen[32]; /* where each row was first written */
+    const char *names[32];
+    bool ok = true;
+
+    if (v->shape != TP_V_MAP) {
+        tp_cfg_err(c, &v->at, "%s must be a mapping, not %s", where,
+                   v->shape == TP_V_NULL ? "empty" : tp_val_kind(v));
+        return false;
+    }
+    if (!v->item) {
+        tp_cfg_err(c, &v->at, "%s: nested values cannot be read here", where);
+        return false;
+    }
+    if (nkeys > sizeof(seen) / sizeof(seen[0]))
+        return false; /* a table this size is a programming error */
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < v->n; i++) {
+        struct tp_val name, val;
+        struct tp_quoted q;
+        const struct tp_key *k = NULL;
+        struct tp_arg a;
+        size_t j;
+
+        tp_val_item(v, i, &name, &val);
+        if (name.shape != TP_V_SCALAR) {
+            tp_cfg_err(c, &name.at, "a key of %s must be a name, not %s", where,
+                       name.shape == TP_V_NULL ? "empty" : tp_val_kind(&name));
+            ok = false;
+            continue;
+        }
+        for (j = 0; j < nkeys && !k; j++)
+            if (!strcmp(keys[j].name, name.s))
+                k = &keys[j];
+        if (!k) {
+            const char *best;
+            for (j = 0; j < nkeys; j++)
+                names[j] = keys[j].name;
+            best = tp_cfg_suggest(name.s, names, nkeys);
+            tp_cfg_err(c, &name.at, "unknown key %s in %s%s%s%s", tp_quote(&q, name.s, name.len),
+                       where, best ? " (did you mean " : "", best ? best : "", best ? "?)" : "");
+            ok = false;
+            continue;
+        }
+        j = (size_t)(k - keys);
+        if (seen[j].line) {
+            tp_cfg_err(c, &name.at, "duplicate key %s in %s (first at line %lu)",
+                       tp_qs(&q, name.s), where, seen[j].line);
+            ok = false;
+            continue;
+        }
+        seen[j] = name.at;
+        if (!tp_key_convert(c, k, &val, &a)) {
+            ok = false;
+            continue;
+        }
+        a.name = &name;
+        if (k->validate && !k->validate(c, &a)) {
+            if (k->type == TP_T_PATH)
+                free(a.path);
+            if (k->type == TP_T_REGEX)
+                tp_regex_free(&a.rx);
+            ok = false;
+            continue;
+        }
+        if (!set(c, obj, k, &a))
+            ok = false;
+    }
+    return ok;
+}
+
 /* ---- the common keys ---- */
 
 static bool set_interval(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)

@@ -150,3 +150,48 @@ const char *tp_quote(struct tp_quoted *q, const char *s, size_t n)
 }
 
 const char *tp_qs(struct tp_quoted *q, const char *s) { return tp_quote(q, s, strlen(s)); }
+
+/* ---- suggestions ---- */
+
+/* Levenshtein distance, capped (99 past 32 characters): only to suggest a
+ * key for a typo. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned row[33];
+
+    if (la > 32 || lb > 32)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *tp_cfg_suggest(const char *name, const char *const *cands, size_t ncands)
+{
+    const char *best = NULL;
+    unsigned bestd = 3; /* further than 2 edits is not a typo */
+
+    for (size_t i = 0; i < ncands; i++) {
+        unsigned d = edit_distance(name, cands[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
+        }
+    }
+    return best;
+}

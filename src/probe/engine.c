@@ -76,6 +76,12 @@ void tp_result_errno(struct tp_result *r, int err)
     snprintf(r->detail, sizeof(r->detail), "%s: %s", tw_errname(err), tw_strerror(err));
 }
 
+void tp_result_release(struct tp_result *r)
+{
+    free(r->leaf_info);
+    r->leaf_info = NULL;
+}
+
 /* ---- closing ---- */
 
 static void graceful_done(tw_closer *c, int result)
@@ -300,6 +306,7 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
         t->last_local_err = r->err;
         tu_errcount_add(e->local_errs, r->err);
     } else {
+        tp_result_release(&t->last); /* t->last owns r's from here */
         t->last = *r;
         t->have_last = true;
         t->last_local = false;
@@ -315,6 +322,8 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
     }
     if (e->opts.log && (t->state != from || e->opts.log_results || e->opts.once))
         tp_log_line(e, t, r, from);
+    if (r->outcome == TP_LOCAL)
+        tp_result_release(r); /* not kept */
     if (e->opts.once) {
         if (--e->once_left == 0)
             tw_loop_stop(e->loop);
@@ -401,6 +410,7 @@ void tp_engine_stop(struct tp_engine *e)
         else {
             struct tp_result r = {0};
             t->def->kind->cancel(e, t, &r);
+            tp_result_release(&r);
         }
         t->resolving = NULL;
         t->run = NULL;
@@ -612,9 +622,11 @@ void tp_engine_free(struct tp_engine *e)
         tp_resolver_free(e->resolver);
     for (size_t k = 0; e->labels && k < e->ntargets; k++)
         free(e->labels[k]);
-    for (size_t k = 0; e->targets && k < e->ntargets; k++)
+    for (size_t k = 0; e->targets && k < e->ntargets; k++) {
         if (e->targets[k].shown != e->targets[k].target)
             free((char *)e->targets[k].shown);
+        tp_result_release(&e->targets[k].last);
+    }
     free(e->labels);
     free(e->targets);
     free(e->defstat);
@@ -655,6 +667,10 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
         if (!hit)
             continue;
         t->last = (*hit)->last;
+        /* the old engine frees its own; no memory: the labels of one
+         * series wait for the next probe */
+        if (t->last.leaf_info)
+            t->last.leaf_info = tp_leaf_dup((*hit)->last.leaf_info);
         t->have_last = (*hit)->have_last;
         t->last_local = (*hit)->last_local;
         t->last_local_err = (*hit)->last_local_err;

@@ -846,6 +846,7 @@ static const struct tp_metric http_metrics[] = {
     {"probe_http_status_code", "HTTP status of the last response", m_status},
     {"probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", m_phases},
     {"probe_http_redirects", "Redirects followed by the last probe", m_redirects},
+    TP_METRIC_SSL_EARLIEST, /* https */
 };
 
 static void http_json(FILE *f, const struct tp_result *r)

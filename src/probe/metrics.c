@@ -110,12 +110,6 @@ static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
         tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 
-static void m_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->last.tls)
-        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
-}
-
 static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (t->state != TP_UNKNOWN)
@@ -150,8 +144,6 @@ static const struct common_metric {
      m_dns, NULL},
     {"probe_failed_due_to_regex", "Indicates if probe failed due to regex", m_regex,
      m_regex_always},
-    {"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", m_expiry,
-     NULL},
 };
 #define NCOMMON (sizeof(common) / sizeof(common[0]))
 #define KIND_AFTER 2 /* /metrics: the kinds' families after the DNS time */
@@ -166,14 +158,40 @@ static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
         fn(&e->targets[k], p, e->labels[k]);
 }
 
-/* A kind's own family: a sample per target of that kind that has one. */
-static void kind_family(struct tp_engine *e, struct tu_prom *p, const struct tp_kind *kind,
-                        const struct tp_metric *m)
+static const struct tp_metric *row_named(const struct tp_kind *kind, const char *name)
 {
-    tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
-    for (size_t k = 0; k < e->ntargets; k++)
-        if (e->targets[k].def->kind == kind)
-            m->sample(&e->targets[k], p, e->labels[k]);
+    for (size_t i = 0; i < kind->nmetrics; i++)
+        if (!strcmp(kind->metrics[i].name, name))
+            return &kind->metrics[i];
+    return NULL;
+}
+
+/* The kinds' own families. Several kinds may have a row of one name (the
+ * TLS rows of cert.c): that is one family, declared where the first kind
+ * lists it, with the samples of every kind's targets. */
+static void kind_families(struct tp_engine *e, struct tu_prom *p)
+{
+    const struct tp_metric *rows[16]; /* per kind: its row of the family */
+
+    if (tp_nkinds > sizeof(rows) / sizeof(rows[0]))
+        return;
+    for (size_t k = 0; k < tp_nkinds; k++)
+        for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++) {
+            const struct tp_metric *m = &tp_kinds[k]->metrics[i];
+            bool earlier = false;
+            for (size_t j = 0; j < tp_nkinds; j++) {
+                rows[j] = row_named(tp_kinds[j], m->name);
+                earlier |= j < k && rows[j];
+            }
+            if (earlier)
+                continue;
+            tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
+            for (size_t t = 0; t < e->ntargets; t++) {
+                const struct tp_metric *own = rows[tp_kind_index(e->targets[t].def->kind)];
+                if (own)
+                    own->sample(&e->targets[t], p, e->labels[t]);
+            }
+        }
 }
 
 static double cpu_seconds(void)
@@ -221,9 +239,7 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
         for (size_t j = 0; j < TP_NIP_METRICS; j++)
             per_target(e, &p, tp_ip_metrics[j].name, tp_ip_metrics[j].help,
                        tp_ip_metrics[j].sample);
-        for (size_t k = 0; k < tp_nkinds; k++)
-            for (size_t j = 0; j < tp_kinds[k]->nmetrics; j++)
-                kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[j]);
+        kind_families(e, &p);
     }
     per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);

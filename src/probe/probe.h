@@ -151,6 +151,12 @@ struct tp_result {
                                  earliest notAfter (blackbox's
                                  probe_ssl_last_chain_expiry_timestamp_seconds) */
     const char *tls_version; /* "TLS 1.3" as blackbox names it; NULL */
+    char *leaf_info;      /* the leaf certificate as blackbox's
+                             probe_ssl_last_chain_info labels it
+                             (tp_leaf_info), malloc'd, or NULL. A result
+                             owns it: whoever drops a result calls
+                             tp_result_release (the engine, when it
+                             replaces or discards one) */
     /* What the kind measures besides, in slots it names (http: the status
      * of the last response and the redirects followed); 0: none. */
     long kind_val[TP_KIND_VALS];
@@ -166,6 +172,8 @@ struct tp_result {
 /* Failure or local error from an errno, with reason and detail filled
  * (class from tw_errclass: local errors become TP_LOCAL). */
 void tp_result_errno(struct tp_result *r, int err);
+/* Free what r owns (leaf_info) and forget it (engine.c). */
+void tp_result_release(struct tp_result *r);
 
 /* ---- engine (engine.c) ---- */
 
@@ -209,7 +217,8 @@ struct tp_target {
 
 /* Groups of common keys (config_keys.c) a kind may take besides those
  * every kind takes. */
-#define TP_KEYS_TLS 1u      /* tls_verify, ca_file */
+#define TP_KEYS_TLS 1u      /* tls_verify, ca_file (and what tls_config
+                               sets: the TLS settings of struct tp_def) */
 
 struct tu_prom;
 
@@ -344,5 +353,39 @@ struct ssl_st;
 /* Earliest notAfter over the peer's chain and the leaf's, unix seconds
  * (0 if none); sets r->tls, cert_expiry, leaf_expiry. */
 void tp_tls_expiry(struct ssl_st *ssl, struct tp_result *r);
+/* Everything blackbox_exporter reports of a finished handshake, into r:
+ * tp_tls_expiry, tls_version, leaf_info, and last_chain_expiry (from the
+ * chain OpenSSL verified when verified, else Go's zero time,
+ * TP_GO_ZERO_TIME, as blackbox reports an unverified connection). */
+void tp_tls_certs(struct ssl_st *ssl, bool verified, struct tp_result *r);
+/* Forget the TLS fields of r (tls false, leaf_info freed). */
+void tp_tls_forget(struct tp_result *r);
+#define TP_GO_ZERO_TIME (-62135596800.0) /* time.Time{}.Unix() */
+/* Field i of r->leaf_info: 0 fingerprint_sha256, 1 subject, 2 issuer,
+ * 3 subjectalternative; "" when there is none. */
+const char *tp_leaf_info(const struct tp_result *r, unsigned i);
+/* A copy of a leaf_info (NULL: none, or no memory). */
+char *tp_leaf_dup(const char *info);
+
+/* The metric rows of a TLS handshake, with blackbox_exporter's names and
+ * HELP (0.23): each writes its sample when t->last.tls. A kind puts the
+ * ones it has in its tp_metric table; the samplers are in cert.c. */
+void tp_m_ssl_earliest(const struct tp_target *t, struct tu_prom *p, const char *labels);
+void tp_m_ssl_last_chain_expiry(const struct tp_target *t, struct tu_prom *p,
+                                const char *labels);
+void tp_m_ssl_last_chain_info(const struct tp_target *t, struct tu_prom *p, const char *labels);
+void tp_m_tls_version(const struct tp_target *t, struct tu_prom *p, const char *labels);
+#define TP_METRIC_SSL_EARLIEST                                                                 \
+    {"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime",            \
+     tp_m_ssl_earliest}
+#define TP_METRIC_SSL_LAST_CHAIN_EXPIRY                                                        \
+    {"probe_ssl_last_chain_expiry_timestamp_seconds",                                          \
+     "Returns last SSL chain expiry in timestamp", tp_m_ssl_last_chain_expiry}
+#define TP_METRIC_SSL_LAST_CHAIN_INFO                                                          \
+    {"probe_ssl_last_chain_info", "Contains SSL leaf certificate information",                 \
+     tp_m_ssl_last_chain_info}
+#define TP_METRIC_TLS_VERSION                                                                  \
+    {"probe_tls_version_info", "Returns the TLS version used or NaN when unknown",             \
+     tp_m_tls_version}
 
 #endif

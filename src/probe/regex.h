@@ -33,6 +33,12 @@ struct tp_span {
 };
 bool tp_regex_groups(const struct tp_regex *re, const char *s, size_t len, struct tp_span *g,
                      unsigned n);
+/* How many capturing groups re has (group 0, the whole match, not
+ * counted). */
+unsigned tp_regex_ngroups(const struct tp_regex *re);
+/* The number of the group named by the len bytes at name ((?P<name>...)
+ * or (?<name>...)), or -1 if there is none. */
+int tp_regex_group_named(const struct tp_regex *re, const char *name, size_t len);
 void tp_regex_free(struct tp_regex *re);
 
 #endif

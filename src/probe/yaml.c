@@ -81,50 +81,51 @@ bool tp_y_is_merge_key(const yaml_node_t *k)
            tp_y_len(k) == 2 && !memcmp(tp_y_s(k), "<<", 2);
 }
 
-/* ---- keys ---- */
+/* The items of a nested map or list, for a TP_T_VALUE key that judges
+ * them itself (config.h, tp_val_item): n, and how to reach item i. */
+static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
 
-/* Levenshtein distance, capped: only to suggest a key for a typo. */
-static unsigned edit_distance(const char *a, const char *b)
+static void with_items(struct tp_yctx *c, const yaml_node_t *n, struct tp_val *v)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned row[33];
-
-    if (la > 32 || lb > 32)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
+    if (n->type == YAML_MAPPING_NODE)
+        v->n = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    else if (n->type == YAML_SEQUENCE_NODE)
+        v->n = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    else
+        return;
+    v->item = yaml_item;
+    v->fe = c;
+    v->node = n;
 }
+
+static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val)
+{
+    struct tp_yctx *c = (struct tp_yctx *)v->fe;
+    const yaml_node_t *n = v->node, *in;
+
+    if (n->type == YAML_MAPPING_NODE) {
+        const yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        tp_y_to_val(tp_y_node(c, p->key), name);
+        with_items(c, tp_y_node(c, p->key), name);
+        in = tp_y_node(c, p->value);
+    } else {
+        if (name)
+            memset(name, 0, sizeof(*name));
+        in = tp_y_node(c, n->data.sequence.items.start[i]);
+    }
+    tp_y_to_val(in, val);
+    with_items(c, in, val);
+}
+
+/* ---- keys ---- */
 
 void tp_y_unknown_key(struct tp_yctx *c, const yaml_node_t *k, const char *where,
                         const char *const *cands, size_t ncands)
 {
     struct tp_quoted q;
-    const char *best = NULL;
-    unsigned bestd = 3; /* further than 2 edits is not a typo */
+    const char *best = tp_cfg_suggest(tp_y_s(k), cands, ncands);
     char hint[64];
 
-    for (size_t i = 0; i < ncands; i++) {
-        unsigned d = edit_distance(tp_y_s(k), cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
     if (best)
         snprintf(hint, sizeof(hint), " (did you mean %s?)", best);
     else if (where)
@@ -239,6 +240,7 @@ bool tp_y_apply(struct tp_yctx *c, struct tp_def *def, const struct tp_key *key,
         return walk_list(c, def, key, val);
     default:
         tp_y_to_val(val, &v);
+        with_items(c, val, &v);
         return tp_key_convert(&c->pub, key, &v, &a) && tp_key_apply(&c->pub, key, def, &a);
     }
 }

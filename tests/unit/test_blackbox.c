@@ -11,6 +11,7 @@
 #include "probe/blackbox.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
+#include "probe/regex.h"
 
 /* Load text as "bb.yml"; *msgs gets everything printed (caller frees). */
 static int load(const char *text, struct tp_bb_config *bb, char **msgs)
@@ -181,5 +182,36 @@ Test(blackbox, debians_own_files_load_every_module_or_say_why_not)
         cr_assert_gt(bb.cfg.ndefs, 0, "%s: nothing loaded:\n%s", files[i], msgs);
         free(msgs);
         tp_bb_free(&bb);
+    }
+}
+
+/* Regexes as Go's RE2 writes them, through PCRE2 (regex.h). */
+Test(blackbox, regexes_mean_what_go_means)
+{
+    static const struct {
+        const char *re, *text;
+        bool match;
+    } cases[] = {
+        {"^+OK", "OK ready", true}, /* Go repeats an anchor: Debian's pop3s_banner */
+        {"^+OK", "+OK ready", false},
+        {"x$*", "x", true},
+        {"\\d{3} ", "HTTP/1.1 200 OK", true},
+        {"(?i)^ssh-2\\.0-", "SSH-2.0-OpenSSH", true},
+        {"[]^]x", "]x", true},
+        {"[^]]x", "]x", false},
+        {"[[:alpha:]]+[0-9]", "ab1", true},
+        {"a.*?b", "aXbYb", true},
+        {"\\^+", "^^", true},
+    };
+    char why[200];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tp_regex re;
+        int rc = tp_regex_compile(&re, cases[i].re, strlen(cases[i].re), why, sizeof(why));
+        cr_assert_eq(rc, 0, "%s: %s", cases[i].re, why);
+        cr_assert_eq(tp_regex_match(&re, cases[i].text, strlen(cases[i].text)), cases[i].match,
+                     "%s on %s", cases[i].re, cases[i].text);
+        cr_assert_str_eq(re.text, cases[i].re, "the text as written is kept");
+        tp_regex_free(&re);
     }
 }

@@ -567,7 +567,9 @@ Test(probe_config, tcp_options)
     load_ok("x.yaml", &cfg);
     d = def_named(&cfg, "a");
     cr_assert(d->graceful);
-    cr_assert_null(d->ca_file, "ca_file kept on a tcp probe");
+    /* tcp takes the TLS settings (tls: true, starttls) */
+    cr_assert_str_eq(d->ca_file, "ca.pem");
+    cr_assert_not(d->tls_verify);
     cr_assert_eq(tcp(d)->send_len, 6);
     cr_assert_eq(memcmp(tcp(d)->send, "PING\r\n", 6), 0);
     cr_assert_str_eq(tcp(d)->expect.text, "^\\+PONG");
@@ -612,6 +614,139 @@ Test(probe_config, tcp_options)
             "at offset 3\n";
         load_fails("y.yaml", want);
     }
+}
+
+/* blackbox_exporter's tcp keys: query_response steps as written (send
+ * without twkit's escapes, expect compiled, starttls) and tls. */
+Test(probe_config, tcp_query_response)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+    const struct tp_tcp_opts *o;
+
+    put("x.yaml", "probes:\n"
+                  "  - name: smtp\n"
+                  "    kind: tcp\n"
+                  "    target: h:25\n"
+                  "    query_response:\n"
+                  "      - expect: '^220 '\n"
+                  "      - send: 'EHLO x\\r'\n"
+                  "      - {expect: '^250 ', send: STARTTLS}\n"
+                  "      - {expect: '', starttls: yes}\n"
+                  "      - {}\n"
+                  "  - name: tls\n"
+                  "    kind: tcp\n"
+                  "    target: h:993\n"
+                  "    tls: true\n"
+                  "    tls_verify: false\n"
+                  "    query_response: [{send: \"a\\0b\"}]\n"
+                  "  - name: none\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response: []\n");
+    load_ok("x.yaml", &cfg);
+    d = def_named(&cfg, "smtp");
+    o = tcp(d);
+    cr_assert(o->query_response);
+    cr_assert_not(o->tls);
+    cr_assert(d->has_regex);
+    cr_assert_eq(o->nsteps, 5);
+    cr_assert_str_eq(o->steps[0].expect.text, "^220 ");
+    cr_assert_null(o->steps[0].send);
+    cr_assert_null(o->steps[1].expect.code);
+    cr_assert_eq(o->steps[1].send_len, 8, "send is taken as written, no escapes decoded");
+    cr_assert_eq(memcmp(o->steps[1].send, "EHLO x\\r", 8), 0);
+    cr_assert_str_eq(o->steps[2].send, "STARTTLS");
+    cr_assert(tp_regex_match(&o->steps[2].expect, "250 OK", 6));
+    cr_assert_not_null(o->steps[3].expect.code, "an empty expect is one: any line");
+    cr_assert(o->steps[3].starttls);
+    cr_assert_eq(o->steps[3].starttls_line, 9);
+    cr_assert_not(o->steps[4].starttls);
+    cr_assert_null(o->steps[4].expect.code);
+    cr_assert_null(o->send);
+    d = def_named(&cfg, "tls");
+    o = tcp(d);
+    cr_assert(o->tls);
+    cr_assert_not(d->tls_verify);
+    cr_assert_not(d->has_regex);
+    cr_assert_eq(o->nsteps, 1);
+    cr_assert_eq(o->steps[0].send_len, 3);
+    cr_assert_eq(memcmp(o->steps[0].send, "a\0b", 3), 0);
+    d = def_named(&cfg, "none");
+    cr_assert(tcp(d)->query_response);
+    cr_assert_eq(tcp(d)->nsteps, 0);
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, tcp_query_response_errors)
+{
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response:\n"
+                  "      - exepct: x\n"
+                  "        send: y\n"
+                  "        sendd: z\n"
+                  "        starttls: maybe\n"
+                  "      - expect: 'a('\n"
+                  "      - {send: [x], expect: {a: b}}\n"
+                  "      - {send: , expect: ~}\n"
+                  "      - plain\n"
+                  "      - {send: a, send: b, bogus: 1}\n"
+                  "  - name: b\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    send: x\n"
+                  "    query_response: [{expect: x}]\n"
+                  "  - name: c\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response: [{expect: x}]\n"
+                  "    expect: x\n"
+                  "  - name: d\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response: {expect: x}\n"
+                  "  - name: e\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    tls: true\n"
+                  "    query_response: [{starttls: true}]\n"
+                  "  - name: f\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response: [{starttls: true}, {starttls: true}]\n"
+                  "  - name: g\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    query_response: [{starttls: true}]\n"
+                  "    tls: yes\n");
+    load_fails("x.yaml",
+               "x.yaml:6:9: unknown key \"exepct\" in query_response step (did you mean "
+               "expect?)\n"
+               "x.yaml:8:9: unknown key \"sendd\" in query_response step (did you mean send?)\n"
+               "x.yaml:9:19: bad starttls \"maybe\": expected true or false\n"
+               "x.yaml:10:17: bad expect regex \"a(\": missing closing parenthesis at offset 2\n"
+               "x.yaml:11:16: send must be a string, not a sequence\n"
+               "x.yaml:11:29: expect must be a regular expression, not a mapping\n"
+               "x.yaml:12:16: send has no value (expected a string)\n"
+               "x.yaml:12:26: expect has no value (expected a regular expression)\n"
+               "x.yaml:13:9: a query_response step must be a mapping of expect, send and "
+               "starttls, not a single value\n"
+               "x.yaml:14:19: duplicate key \"send\" in query_response step (first at line 14)\n"
+               "x.yaml:14:28: unknown key \"bogus\" in query_response step\n"
+               "x.yaml:19:21: query_response and send cannot both be set (line 18 has send; "
+               "send and expect are a short form of query_response)\n"
+               "x.yaml:24:13: expect and query_response cannot both be set (line 23 has "
+               "query_response; send and expect are a short form of query_response)\n"
+               "x.yaml:28:21: query_response must be a list of steps (mappings of expect, send "
+               "and starttls), not a mapping\n"
+               "x.yaml:33:33: starttls with tls: true: the connection is TLS already\n"
+               "x.yaml:37:51: a second starttls (the first is at line 37): the connection is "
+               "TLS already\n"
+               "x.yaml:42:10: tls: true, but query_response has starttls (line 41): the "
+               "connection would be TLS already\n");
 }
 
 Test(probe_config, http_and_tls_options)
@@ -935,14 +1070,14 @@ Test(probe_config, error_key_not_for_kind)
                   "    kind: tcp\n"
                   "    target: h:1\n"
                   "    expect_status: [200]\n"
-                  "    tls_verify: false\n"
+                  "    body: x\n"
                   "    server_name: x\n"
                   "  - name: b\n"
                   "    kind: http\n"
                   "    target: http://h/\n"
                   "    send: x\n"
                   "    expect: x\n"
-                  "    server_name: x\n"
+                  "    tls: true\n"
                   "  - name: c\n"
                   "    target: h\n"
                   "    method: GET\n"
@@ -954,11 +1089,11 @@ Test(probe_config, error_key_not_for_kind)
                   "    kind: tls\n");
     load_fails("x.yaml",
                "x.yaml:5:5: expect_status applies to http probes only\n"
-               "x.yaml:6:5: tls_verify applies to http and tls probes only\n"
+               "x.yaml:6:5: body applies to http probes only\n"
                "x.yaml:7:5: server_name applies to tls probes only\n"
                "x.yaml:11:5: send applies to tcp probes only\n"
                "x.yaml:12:5: expect applies to tcp probes only\n"
-               "x.yaml:13:5: server_name applies to tls probes only\n"
+               "x.yaml:13:5: tls applies to tcp probes only\n"
                "x.yaml:16:5: method applies to http probes only\n"
                "x.yaml:17:5: headers applies to http probes only\n"
                "x.yaml:18:5: body applies to http probes only\n"
