@@ -98,7 +98,9 @@ unsigned tw_loop_active(const tw_loop *loop);
 
 /* I/O watchers. tw_io_init sets fields and does not touch the loop.
  * tw_io_start registers or changes the requested events (TW_IO_READ |
- * TW_IO_WRITE, optionally | TW_IO_EDGE); returns 0 or -errno (-EBADF, -EINVAL,
+ * TW_IO_WRITE, optionally | TW_IO_EDGE; or TW_IO_ERROR alone: only errors
+ * and hangups, for a descriptor that must not be read now but whose peer's
+ * RST must still be heard); returns 0 or -errno (-EBADF, -EINVAL,
  * -ENOMEM, ...). tw_io_stop deregisters (no-op if stopped). tw_io_forget
  * stops without a syscall, for a descriptor the caller closes (or has just
  * closed) and never dup'ed: close() removes it from epoll. tw_io_close

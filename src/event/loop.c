@@ -137,7 +137,7 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
     int op, err;
 
     if (!loop || !io || io->fd < 0 || !io->cb ||
-        !(events & (TW_IO_READ | TW_IO_WRITE | TW_IO_RDHUP)))
+        !(events & (TW_IO_READ | TW_IO_WRITE | TW_IO_RDHUP | TW_IO_ERROR)))
         return -EINVAL;
     if (io->events && io->loop != loop)
         return -EINVAL;

@@ -371,18 +371,18 @@ static void on_timer(tw_timer *t)
 
 /* ---- output ---- */
 
-/* Ask epoll for what the connection needs now. A failure (the kernel out
- * of memory) would leave it deaf: it is aborted instead. */
+/* Ask epoll for what the connection needs now. Neither reading nor
+ * writing (a held response, a client past its last request): errors only,
+ * so the client's RST still ends it at once. A failure (the kernel out of
+ * memory) would leave it deaf: it is aborted instead. */
 static sc_live update_events(tw_sconn *c)
 {
     unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len || c->parse_later ? TW_IO_WRITE : 0);
 
+    if (!want)
+        want = TW_IO_ERROR;
     if (want == c->io.events)
         return SC_ALIVE;
-    if (!want) {
-        tw_io_stop(&c->io);
-        return SC_ALIVE;
-    }
     if (tw_io_start(c->srv->loop, &c->io, want) < 0) {
         tw__sconn_abort(c, &c->srv->st.aborted_nomem);
         return SC_FREED;
@@ -415,11 +415,13 @@ sc_live tw__sconn_flush(tw_sconn *c)
         if (c->out.len) /* the client is not taking it all: watch progress */
             tw__sconn_arm(c, now_ms(c) + s->o.stall_timeout_ms);
         /* Backpressure while requests are processed: a client that does not
-         * read stops being read (and parsed), until half has drained. */
+         * read stops being read (and parsed), until half has drained. A
+         * held response stops the parse by itself, until it is given
+         * (deferred_done): draining does not resume that one. */
         if (c->state <= SC_OPEN) {
             if (c->reading && c->out.len > s->o.max_outbuf)
                 c->reading = false;
-            else if (!c->reading && c->out.len <= s->o.max_outbuf / 2)
+            else if (!c->reading && !c->held && c->out.len <= s->o.max_outbuf / 2)
                 c->reading = resume = true;
         }
         if (!c->out.len) {
@@ -485,6 +487,16 @@ static void on_io(tw_io *io, unsigned events)
      * protocol asks for: no read needed to learn it. */
     if (c->state == SC_GOODBYE_SENT && (events & TW_IO_ERROR)) {
         close_gone(c, &s->st.bye_goodbye);
+        return;
+    }
+    if (io->events == TW_IO_ERROR) { /* watched for this alone: the client went */
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err == ECONNRESET || err == 0) /* 0: a hangup, both sides shut */
+            close_gone(c, reset_counter(c));
+        else
+            tw__sconn_abort(c, reset_counter(c));
         return;
     }
     if (events & TW_IO_WRITE && !(events & TW_IO_READ)) {

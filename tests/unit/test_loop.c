@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -266,4 +267,45 @@ Test(loop, a_forgotten_and_closed_number_can_be_watched_again)
     tw_loop_run_once(loop, 100);
     cr_assert_eq(calls_new, 1);
     tw_io_close(&b);
+}
+
+/* TW_IO_ERROR alone: a watcher not reading hears its peer's RST, and
+ * nothing else (data and a FIN do not wake it). */
+static unsigned err_events;
+static int err_calls;
+static void on_err(tw_io *io, unsigned ev)
+{
+    err_calls++;
+    err_events |= ev;
+}
+
+Test(loop, an_error_only_watcher_hears_a_reset_and_nothing_else)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    struct linger lg = {1, 0};
+    int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), s;
+    tw_io io;
+
+    cr_assert(l >= 0 && c >= 0);
+    cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(l, 1), 0);
+    cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    cr_assert_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_geq(s = accept(l, NULL, NULL), 0);
+    tw_io_init(&io, s, on_err, NULL);
+    cr_assert_eq(tw_io_start(loop, &io, TW_IO_ERROR), 0);
+    cr_assert_eq(write(c, "x", 1), 1);
+    shutdown(c, SHUT_WR);
+    for (int i = 0; i < 5; i++)
+        tw_loop_run_once(loop, 10);
+    cr_assert_eq(err_calls, 0, "woken by data or a FIN: events %#x", err_events);
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(c);
+    for (int i = 0; i < 50 && !err_calls; i++)
+        tw_loop_run_once(loop, 10);
+    cr_assert_geq(err_calls, 1, "the RST was not heard");
+    cr_assert(err_events & TW_IO_ERROR, "events %#x", err_events);
+    tw_io_close(&io);
+    close(l);
 }
