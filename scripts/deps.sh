@@ -5,7 +5,8 @@
 set -eu
 
 # curl: the HTTP lab tests use it as a real client
-# libyaml, PCRE2, libcurl (OpenSSL), c-ares, OpenSSL: twkit probe
+# libyaml, PCRE2, libcurl (OpenSSL), c-ares, OpenSSL, zlib, brotli, jansson:
+# twkit probe; nghttp2-server (nghttpd): its lab tests' HTTP/2 target
 # nftables: the probe tests drop a lab address's packets
 # prometheus: promtool and a real Prometheus scraping twkit probe in the tests
 # wget, apache2-utils (ab), nghttp2-client (h2load), python3 (Debian's, for the
@@ -13,6 +14,7 @@ set -eu
 # iputils-ping: the matrix checks its delay line's RTT
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev openssl nftables prometheus
+      zlib1g-dev libbrotli-dev libjansson-dev nghttp2-server
       wget apache2-utils nghttp2-client python3 iputils-ping"
 
 missing=""

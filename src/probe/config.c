@@ -107,33 +107,6 @@ static bool is_null(const yaml_node_t *n)
     return false;
 }
 
-/* Levenshtein distance, capped: only to suggest a key for a typo. */
-static unsigned edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned row[33];
-
-    if (la > 32 || lb > 32)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (unsigned)j;
-    for (size_t i = 1; i <= la; i++) {
-        unsigned diag = row[0];
-        row[0] = (unsigned)i;
-        for (size_t j = 1; j <= lb; j++) {
-            unsigned up = row[j];
-            unsigned best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* where NULL: the top level. */
 static void unknown_key(struct ctx *c, const yaml_node_t *k, const char *where,
                         const char *const *cands, size_t ncands)
@@ -144,7 +117,7 @@ static void unknown_key(struct ctx *c, const yaml_node_t *k, const char *where,
     char hint[64];
 
     for (size_t i = 0; i < ncands; i++) {
-        unsigned d = edit_distance(sval(k), cands[i]);
+        unsigned d = tp_edit_distance(sval(k), cands[i]);
         if (d < bestd) {
             bestd = d;
             best = cands[i];
@@ -167,6 +140,7 @@ static void to_val(const yaml_node_t *n, struct tp_val *v)
     memset(v, 0, sizeof(*v));
     v->at.line = n->start_mark.line + 1;
     v->at.col = n->start_mark.column + 1;
+    v->node = n;
     if (n->type == YAML_MAPPING_NODE) {
         v->shape = TP_V_MAP;
     } else if (n->type == YAML_SEQUENCE_NODE) {
@@ -177,6 +151,35 @@ static void to_val(const yaml_node_t *n, struct tp_val *v)
         v->len = slen(n);
     }
 }
+
+/* The items of a mapping or a sequence, for keys that judge nested values
+ * (config.h, struct tp_front); pc is the ctx's first member. */
+static size_t yaml_nitems(struct tp_cfgctx *pc, const struct tp_val *v)
+{
+    const yaml_node_t *n = v->node;
+
+    if (n && v->shape == TP_V_MAP)
+        return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (n && v->shape == TP_V_LIST)
+        return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return 0;
+}
+
+static void yaml_item(struct tp_cfgctx *pc, const struct tp_val *v, size_t i,
+                      struct tp_val *name, struct tp_val *item)
+{
+    const yaml_node_t *n = v->node;
+    bool map = n->type == YAML_MAPPING_NODE;
+
+    if (name && map)
+        to_val(node((struct ctx *)pc, n->data.mapping.pairs.start[i].key), name);
+    else if (name)
+        memset(name, 0, sizeof(*name));
+    to_val(node((struct ctx *)pc, map ? n->data.mapping.pairs.start[i].value
+                                      : n->data.sequence.items.start[i]), item);
+}
+
+static const struct tp_front yaml_front = {yaml_nitems, yaml_item};
 
 /* ---- keys ---- */
 
@@ -854,6 +857,7 @@ int tp_config_load_mem(const char *path, const char *buf, size_t len, struct tp_
     else
         c.dir[0] = '\0';
     c.pub.dir = c.dir;
+    c.pub.front = &yaml_front;
     c.nkeys = TP_NCOMMON;
     for (size_t i = 0; i < tp_nkinds; i++)
         c.nkeys += tp_kinds[i]->nkeys;

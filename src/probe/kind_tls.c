@@ -35,6 +35,7 @@
 #include "twkit/error.h"
 #include "twkit/sock.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 extern const struct tp_kind tp_kind_tls;
 
@@ -393,7 +394,9 @@ static bool ip_literal(const char *name, char *buf, size_t len)
 static int set_peer_name(SSL *ssl, const struct tp_target *t)
 {
     const struct tp_tls_opts *o = t->def->opts;
-    const char *name = o->server_name ? o->server_name : t->ep.host;
+    const char *name = o->server_name       ? o->server_name
+                     : t->def->tls_server_name ? t->def->tls_server_name
+                                               : t->ep.host;
     char buf[256];
     size_t len = strlen(name);
 
@@ -416,6 +419,7 @@ static int set_peer_name(SSL *ssl, const struct tp_target *t)
 
 static int ssl_setup(struct tls_run *run, struct tls_kind *k)
 {
+    const struct tp_def *def = run->t->def;
     size_t i = (size_t)(run->t->def - tp_engine_config(run->e)->defs);
     SSL_CTX *ctx = i < k->ndefs ? k->ctx[i] : NULL;
     BIO *rbio = NULL, *wbio = NULL;
@@ -430,6 +434,18 @@ static int ssl_setup(struct tls_run *run, struct tls_kind *k)
     BIO_set_data(wbio, (void *)(intptr_t)run->fd);
     BIO_set_init(wbio, 1);
     SSL_set_bio(run->ssl, rbio, wbio);
+    /* tls_config's min_version and client certificate, per connection:
+     * the SSL_CTX is shared by every definition with the same CA file. The
+     * files are read at every probe, so a renewed certificate is used at
+     * once (as blackbox_exporter does). */
+    if (def->tls_min_version && !SSL_set_min_proto_version(run->ssl, def->tls_min_version))
+        return -EINVAL;
+    if (def->cert_file && (SSL_use_certificate_chain_file(run->ssl, def->cert_file) != 1 ||
+                           SSL_use_PrivateKey_file(run->ssl, def->key_file,
+                                                   SSL_FILETYPE_PEM) != 1)) {
+        ERR_clear_error();
+        return -ENOENT; /* unreadable now, or not a certificate and its key */
+    }
     /* Fails for memory, or for a name no certificate can carry. */
     return set_peer_name(run->ssl, run->t) < 0 ? -EINVAL : 0;
 }
@@ -524,7 +540,15 @@ static bool set_server_name(struct tp_cfgctx *c, struct tp_def *def, const struc
 {
     struct tp_tls_opts *o = def->opts;
 
-    return (o->server_name = tp_cfg_dup(c, a->s)) != NULL;
+    if (!(o->server_name = tp_cfg_dup(c, a->s)))
+        return false;
+    def->tls_written |= TP_TLSW_NAME;
+    if (def->tls_written & TP_TLSW_CFG_NAME) {
+        tp_cfg_err(c, &a->v->at,
+                   "server_name and tls_config.server_name set the same thing: write one of them");
+        return false;
+    }
+    return true;
 }
 
 static void free_server_name(struct tp_def *def)
@@ -546,6 +570,18 @@ static int tls_parse_target(const char *target, struct tp_endpoint *ep, const ch
     return tp_hostport_parse(target, ep, 443, why);
 }
 
+/* blackbox_exporter's name and help for it (its tcp prober's, with TLS) */
+static void m_cert_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (t->have_last && t->last.tls)
+        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
+}
+
+static const struct tp_metric tls_metrics[] = {
+    {"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime",
+     m_cert_expiry},
+};
+
 const struct tp_kind tp_kind_tls = {
     .name = "tls",
     .keys = tls_keys,
@@ -557,4 +593,6 @@ const struct tp_kind tp_kind_tls = {
     .fini = tls_fini,
     .start = tls_start,
     .cancel = tls_cancel,
+    .metrics = tls_metrics,
+    .nmetrics = sizeof(tls_metrics) / sizeof(tls_metrics[0]),
 };

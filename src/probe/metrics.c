@@ -98,12 +98,6 @@ static void m_regex(const struct tp_target *t, struct tu_prom *p, const char *l)
         tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 
-static void m_expiry(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last && t->last.tls)
-        tu_prom_sample(p, l, "%.0f", t->last.cert_expiry);
-}
-
 static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (t->state != TP_UNKNOWN)
@@ -126,14 +120,33 @@ static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
         fn(&e->targets[k], p, e->labels[k]);
 }
 
-/* A kind's own family: a sample per target of that kind that has one. */
-static void kind_family(struct tp_engine *e, struct tu_prom *p, const struct tp_kind *kind,
+/* A kind's row named name, or NULL. */
+static const struct tp_metric *kind_row(const struct tp_kind *kind, const char *name)
+{
+    for (size_t i = 0; i < kind->nmetrics; i++)
+        if (!strcmp(kind->metrics[i].name, name))
+            return &kind->metrics[i];
+    return NULL;
+}
+
+/* A kinds' family: a sample per target whose kind has the row. Several
+ * kinds may have a family of one name (probe_ssl_earliest_cert_expiry:
+ * http and tls): it is written once, at the first kind's row, with the
+ * samples of every kind's targets (a family must be one block). */
+static void kind_family(struct tp_engine *e, struct tu_prom *p, size_t kind,
                         const struct tp_metric *m)
 {
+    for (size_t k = 0; k < kind; k++)
+        if (kind_row(tp_kinds[k], m->name))
+            return; /* written with that kind's */
     tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
-    for (size_t k = 0; k < e->ntargets; k++)
-        if (e->targets[k].def->kind == kind)
-            m->sample(&e->targets[k], p, e->labels[k]);
+    for (size_t k = 0; k < e->ntargets; k++) {
+        const struct tp_metric *row = e->targets[k].def->kind == tp_kinds[kind]
+                                          ? m
+                                          : kind_row(e->targets[k].def->kind, m->name);
+        if (row)
+            row->sample(&e->targets[k], p, e->labels[k]);
+    }
 }
 
 static double cpu_seconds(void)
@@ -180,12 +193,10 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
                "Time the last probe spent resolving (0: literal or cached)", m_dns);
     for (size_t k = 0; k < tp_nkinds; k++)
         for (size_t i = 0; i < tp_kinds[k]->nmetrics; i++)
-            kind_family(e, &p, tp_kinds[k], &tp_kinds[k]->metrics[i]);
+            kind_family(e, &p, k, &tp_kinds[k]->metrics[i]);
     per_target(e, &p, "probe_failed_due_to_regex",
                "1 if the last probe failed because expect or expect_body did not match",
                m_regex);
-    per_target(e, &p, "probe_ssl_earliest_cert_expiry",
-               "Earliest notAfter in the certificate chain, unix seconds", m_expiry);
     per_target(e, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
     per_target(e, &p, "twkit_probe_local_error",

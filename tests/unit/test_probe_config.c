@@ -209,7 +209,9 @@ Test(probe_config, example_loads)
     cr_assert_eq(http(d)->nheaders, 0);
     cr_assert_null(http(d)->body);
     cr_assert_null(http(d)->expect_body.text);
-    cr_assert_eq(http(d)->max_redirects, 0);
+    cr_assert_eq(http(d)->max_redirects, 10, "blackbox's default: follow up to 10");
+    cr_assert(http(d)->follow);
+    cr_assert(http(d)->http2);
     cr_assert(d->tls_verify);
     cr_assert_null(d->ca_file);
     cr_assert_null(tls(d)->server_name);
@@ -877,7 +879,8 @@ Test(probe_config, error_unknown_keys)
     load_fails("x.yaml",
                "x.yaml:2:3: unknown key \"intervall\" in defaults (did you mean interval?)\n"
                "x.yaml:3:3: method cannot be set in defaults (only interval, timeout, "
-               "success_threshold, failure_threshold, labels, close, tls_verify, ca_file)\n"
+               "success_threshold, failure_threshold, labels, close, tls_verify, ca_file, "
+               "tls_config)\n"
                "x.yaml:4:3: unknown key \"bogus\" in defaults\n"
                "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
                "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
