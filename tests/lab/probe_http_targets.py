@@ -9,7 +9,9 @@ Serves on loopback, each on a port of its own chosen by the kernel:
   mtls   the same, demanding a client certificate signed by DIR/ca.pem
   proxy  an HTTP proxy (absolute-URI requests and CONNECT) that marks what
          it forwarded with "X-Proxied: yes"
-and writes "http=P https=P mtls=P proxy=P" to DIR/ports once all listen.
+  tls12  https again, TLS 1.2 at most
+and writes "http=P https=P mtls=P proxy=P tls12=P" to DIR/ports once all
+listen.
 Runs until killed. Every path answers from a table below, so each check of
 the prober has a target that passes it and one that fails it.
 """
@@ -83,6 +85,10 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "to":  # /to/PORT: to /ok of that port on loopback
             scheme = "https" if arg in (HTTPS, MTLS) else "http"
             self.reply(302, b"", [("Location", "%s://127.0.0.1:%s/ok" % (scheme, arg))])
+        elif head == "r302":  # a redirect that makes a POST a GET
+            self.reply(302, b"", [("Location", "/echo")])
+        elif head == "r307":  # a redirect that repeats the request
+            self.reply(307, b"", [("Location", "/echo")])
         elif head == "echo":  # what was asked: method and body
             self.reply(200, self.command.encode() + b" " + body)
         elif head == "headers":
@@ -218,8 +224,10 @@ class ProxyServer(socketserver.ThreadingTCPServer):
     request_queue_size = 128
 
 
-def tls_ctx(client_ca=None):
+def tls_ctx(client_ca=None, tls12=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
     if client_ca:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -231,12 +239,12 @@ plain = Server(("127.0.0.1", 0), Handler)
 tls = TLSServer(("127.0.0.1", 0), Handler, tls_ctx())
 mtls = TLSServer(("127.0.0.1", 0), Handler, tls_ctx("ca.pem"))
 proxy = ProxyServer(("127.0.0.1", 0), Proxy)
+tls12 = TLSServer(("127.0.0.1", 0), Handler, tls_ctx(tls12=True))
 HTTPS, MTLS = str(tls.server_address[1]), str(mtls.server_address[1])
-for s in (plain, tls, mtls, proxy):
+for s in (plain, tls, mtls, proxy, tls12):
     threading.Thread(target=s.serve_forever, daemon=True).start()
 with open(os.path.join(DIR, "ports.tmp"), "w") as f:
-    f.write("http=%d https=%d mtls=%d proxy=%d\n" % (plain.server_address[1], tls.server_address[1],
-                                                     mtls.server_address[1],
-                                                     proxy.server_address[1]))
+    f.write("http=%d https=%d mtls=%d proxy=%d tls12=%d\n"
+            % tuple(x.server_address[1] for x in (plain, tls, mtls, proxy, tls12)))
 os.rename(os.path.join(DIR, "ports.tmp"), os.path.join(DIR, "ports"))
 threading.Event().wait()
