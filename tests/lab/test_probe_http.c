@@ -956,3 +956,180 @@ Test(probe_http, tls_config_and_ssl_checks)
     cr_expect_not(has_metric(&o, "probe_tls_version_info", "fail_if_ssl_http"));
     cr_expect_not(has_metric(&o, "probe_ssl_last_chain_expiry_timestamp_seconds", "ca_other"));
 }
+
+/* ---- side by side with blackbox_exporter ---- */
+
+#define BLACKBOX "/usr/bin/prometheus-blackbox-exporter"
+
+/* The families and values of one probe in Prometheus text: from twkit's
+ * /metrics (the series of probe name) or from blackbox's /probe (all). */
+struct fam {
+    char name[96];
+    double v;
+};
+
+static size_t families(const char *text, const char *probe, struct fam *out, size_t cap)
+{
+    char pat[160];
+    size_t n = 0;
+
+    snprintf(pat, sizeof(pat), "{name=\"%s\",kind=\"http\",", probe ? probe : "");
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *sp, *brace = NULL;
+        size_t len;
+
+        if (*l == '#' || *l == '\n')
+            continue;
+        sp = strpbrk(l, " {");
+        if (!sp)
+            break;
+        len = (size_t)(sp - l);
+        if (*sp == '{') {
+            brace = sp;
+            if (probe && strncmp(brace, pat, strlen(pat)))
+                continue;
+            sp = strchr(brace, '}');
+            if (!sp)
+                break;
+            sp++;
+        } else if (probe) {
+            continue;
+        }
+        if (n == cap || len >= sizeof(out->name))
+            continue;
+        /* one entry per family: the phases and a version label are one */
+        if (n && !strncmp(out[n - 1].name, l, len) && !out[n - 1].name[len])
+            continue;
+        memcpy(out[n].name, l, len);
+        out[n].name[len] = '\0';
+        out[n].v = strtod(sp, NULL);
+        n++;
+    }
+    return n;
+}
+
+static const struct fam *fam_find(const struct fam *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(f[i].name, name))
+            return &f[i];
+    return NULL;
+}
+
+/* The families both must have (or lack) alike, and those whose values
+ * must agree too. */
+static bool compared(const char *name)
+{
+    return !strncmp(name, "probe_http_", 11) || !strcmp(name, "probe_success") ||
+           !strncmp(name, "probe_ssl_earliest", 18) || !strncmp(name, "probe_ssl_last_chain_exp", 24) ||
+           !strcmp(name, "probe_tls_version_info");
+}
+
+static bool same_value(const char *name)
+{
+    static const char *const exact[] = {
+        "probe_success", "probe_http_status_code", "probe_http_redirects",
+        "probe_http_content_length", "probe_http_uncompressed_body_length", "probe_http_ssl",
+        "probe_http_version", "probe_http_last_modified_timestamp_seconds",
+        "probe_ssl_earliest_cert_expiry"};
+
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (!strcmp(name, exact[i]))
+            return true;
+    return false;
+}
+
+Test(probe_http, families_and_values_match_blackbox_exporter)
+{
+    static const struct {
+        const char *name, *scheme, *path, *opts;
+        int port; /* 0 http, 1 https, 2 mtls, 3 refused */
+    } cases[] = {
+        {"ok", "http", "/ok", "", 0},
+        {"s404", "http", "/status/404", "", 0},
+        {"r3", "http", "/redirect/3", "", 0},
+        {"r11", "http", "/redirect/11", "", 0},
+        {"nofollow", "http", "/redirect/2", "no_follow_redirects: true", 0},
+        {"codes302", "http", "/redirect/2", "follow_redirects: false, valid_status_codes: [302]", 0},
+        {"gzip", "http", "/gzip", "compression: gzip", 0},
+        {"gzip_not", "http", "/ok", "compression: gzip", 0},
+        {"br", "http", "/br", "compression: br", 0},
+        {"deflate_gzip", "http", "/gzip", "compression: deflate", 0},
+        {"limit", "http", "/big/101", "body_size_limit: 100B", 0},
+        {"limit_re", "http", "/big/101", "body_size_limit: 100B, "
+                                         "fail_if_body_not_matches_regexp: [x]", 0},
+        {"hdr", "http", "/headers", "fail_if_header_matches: [{header: X-Multi, regexp: beta}]", 0},
+        {"hdr_missing", "http", "/headers",
+         "fail_if_header_not_matches: [{header: X-No, regexp: x, allow_missing: true}]", 0},
+        {"body", "http", "/ok", "fail_if_body_matches_regexp: [hello]", 0},
+        {"chunked", "http", "/chunked", "", 0},
+        {"lastmod", "http", "/lastmod", "", 0},
+        {"http10", "http", "/http10", "valid_http_versions: [HTTP/1.1]", 0},
+        {"head", "http", "/ok", "method: HEAD", 0},
+        {"ssl_ca", "https", "/lastmod", "tls_config: {ca_file: %s}", 1},
+        {"ssl_insecure", "https", "/ok", "tls_config: {insecure_skip_verify: true}", 1},
+        {"ssl_other", "https", "/ok", "tls_config: {ca_file: %s}", 1},
+        {"ssl_fail_if", "https", "/ok", "fail_if_ssl: true, tls_config: {ca_file: %s}", 1},
+        {"mtls", "https", "/ok", "tls_config: {ca_file: %s, cert_file: %s, key_file: %s}", 2},
+        {"not_ssl", "http", "/ok", "fail_if_not_ssl: true", 0},
+        {"refused", "http", "/", "", 3},
+    };
+    unsigned bbport = free_port(), closed = free_port(), ports[4];
+    struct fam tw[64], bb[64];
+    struct outcome o;
+    FILE *bbcfg;
+    pid_t bbpid;
+
+    if (access(BLACKBOX, X_OK) != 0)
+        cr_skip_test("no %s", BLACKBOX);
+    ports[0] = p_http, ports[1] = p_https, ports[2] = p_mtls, ports[3] = closed;
+    cr_assert_not_null(bbcfg = fopen(path_of("bb.yml"), "w"));
+    fputs("modules:\n", bbcfg);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *ca = !strcmp(cases[i].name, "ssl_other") ? "other-ca.pem" : "ca.pem";
+        const char *opts = keep_fmt(cases[i].opts, path_of(ca), path_of("client.pem"),
+                                    path_of("client.key"));
+        const char *url = at(cases[i].scheme, ports[cases[i].port], cases[i].path);
+
+        fprintf(bbcfg, "  m_%s: {prober: http, timeout: 5s, http: {%s}}\n", cases[i].name, opts);
+        probe(cases[i].name, "target: '%s'%s%s", url, opts[0] ? ", " : "", opts);
+    }
+    fclose(bbcfg);
+    bbpid = spawn("%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1", BLACKBOX,
+                  path_of("bb.yml"), bbport, path_of("bb.log"));
+    wait_port(bbport, "blackbox_exporter");
+    probe_them(&o);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *url = at(cases[i].scheme, ports[cases[i].port], cases[i].path);
+        char *text;
+        size_t ntw, nbb;
+
+        cr_assert_eq(run(10000, "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
+                         path_of("bb.txt"), bbport, cases[i].name, url), 0);
+        text = slurp("bb.txt");
+        cr_assert(strstr(text, "probe_success"), "blackbox on %s: %s\n%s", cases[i].name, text,
+                  slurp("bb.log"));
+        nbb = families(text, NULL, bb, 64);
+        ntw = families(o.metrics, cases[i].name, tw, 64);
+        /* at least success, the 5 phases' family and the seven gauges */
+        cr_assert_geq(nbb, 9, "%s: blackbox said:\n%s", cases[i].name, text);
+        cr_assert_geq(ntw, 9, "%s: twkit said:\n%s", cases[i].name, o.metrics);
+        if (getenv("PROBE_HTTP_SHOW"))
+            for (size_t k = 0; k < ntw; k++)
+                fprintf(stderr, "%s: %s %g\n", cases[i].name, tw[k].name, tw[k].v);
+        for (size_t k = 0; k < nbb; k++) {
+            const struct fam *t = fam_find(tw, ntw, bb[k].name);
+            if (!compared(bb[k].name))
+                continue;
+            cr_expect_not_null(t, "%s: blackbox has %s, twkit not", cases[i].name, bb[k].name);
+            if (t && same_value(bb[k].name))
+                cr_expect_eq(t->v, bb[k].v, "%s: %s: twkit %g, blackbox %g", cases[i].name,
+                             bb[k].name, t->v, bb[k].v);
+        }
+        for (size_t k = 0; k < ntw; k++)
+            if (compared(tw[k].name))
+                cr_expect_not_null(fam_find(bb, nbb, tw[k].name), "%s: twkit has %s, blackbox not",
+                                   cases[i].name, tw[k].name);
+    }
+    stop(bbpid, SIGTERM);
+}
