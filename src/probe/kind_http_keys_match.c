@@ -125,11 +125,13 @@ static bool push_header_matches(struct tp_cfgctx *c, struct tp_def *def, const s
     for (size_t i = 0; i < items; i++) {
         struct tp_val item;
         struct hm_ctx h = {.key = key};
+        char where[64];
         struct tp_header_match *grown;
         bool good;
 
+        snprintf(where, sizeof(where), "%s item", key);
         tp_val_item(c, a->v, i, NULL, &item);
-        good = tp_cfg_inner_map(c, key, &item, hm_keys, 3, hm_item, &h);
+        good = tp_cfg_inner_map(c, where, &item, hm_keys, 3, hm_item, &h);
         /* blackbox_exporter: "header name must be set", "regexp must be set" */
         if (good && (!h.has_header || !h.has_re)) {
             tp_cfg_err(c, &item.at, "%s item has no %s", key, h.has_header ? "regexp" : "header");
@@ -268,7 +270,7 @@ bool tp_http_set_json(struct tp_cfgctx *c, struct tp_def *def, const struct tp_a
 
         memset(&j, 0, sizeof(j));
         tp_val_item(c, a->v, i, NULL, &item);
-        good = tp_cfg_inner_map(c, "fail_if_body_json_not_matches", &item, json_keys, 3,
+        good = tp_cfg_inner_map(c, "fail_if_body_json_not_matches item", &item, json_keys, 3,
                                 json_item, &j);
         if (good && (!j.path || !j.equals == !j.re.code)) {
             tp_cfg_err(c, &item.at, "fail_if_body_json_not_matches item needs %s",
