@@ -542,6 +542,8 @@ static CURLcode setup(struct hrun *run)
     /* proxy_url, or none: a proxy from the environment would make the
      * timings and the address someone else's */
     SET(CURLOPT_PROXY, o->proxy_url ? o->proxy_url : "");
+    /* a CONNECT's answer is the proxy's, not the target's */
+    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     SET(CURLOPT_TIMEOUT_MS, remaining_ms(run));
     /* The engine resolves and caches names itself. curl's own cache keeps
      * even literal addresses for 60 s and walks every entry on each

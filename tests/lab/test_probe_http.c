@@ -524,12 +524,32 @@ static bool has_metric(const struct outcome *o, const char *family, const char *
 /* ---- configs ---- */
 
 
+static void vprobe(const char *kind, const char *name, const char *fmt, va_list ap);
+
 /* One probe line of the config being written: "- {name: NAME, kind:
  * http, REST}". */
 __attribute__((format(printf, 2, 3))) static void probe(const char *name, const char *fmt, ...)
 {
     va_list ap;
 
+    va_start(ap, fmt);
+    vprobe("http", name, fmt, ap);
+    va_end(ap);
+}
+
+/* The same for a probe of another kind (tls_config is the tls kind's too). */
+__attribute__((format(printf, 3, 4))) static void probe_kind(const char *kind, const char *name,
+                                                             const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vprobe(kind, name, fmt, ap);
+    va_end(ap);
+}
+
+static void vprobe(const char *kind, const char *name, const char *fmt, va_list ap)
+{
     if (!cfgf) {
         cfgf = open_memstream(&cfgbuf, &cfglen);
         cr_assert_not_null(cfgf);
@@ -538,10 +558,8 @@ __attribute__((format(printf, 2, 3))) static void probe(const char *name, const 
     }
     cr_assert_lt(nprobes, 64);
     names[nprobes] = name;
-    fprintf(cfgf, "  - {name: %s, kind: http, ", name);
-    va_start(ap, fmt);
+    fprintf(cfgf, "  - {name: %s, kind: %s, ", name, kind);
     vfprintf(cfgf, fmt, ap);
-    va_end(ap);
     fputs("}\n", cfgf);
     nprobes++;
 }
@@ -912,6 +930,15 @@ Test(probe_http, tls_config_and_ssl_checks)
     /* what counts is the last response: http that redirects to https */
     probe("to_https", "target: '%s', fail_if_not_ssl: true, " CA,
           at("http", p_http, keep_fmt("/to/%u", p_https)));
+    probe_kind("tls", "tls_kind_min13", "target: '127.0.0.1:%u',"
+                                        " tls_config: {ca_file: ca.pem, min_version: TLS13}", p_tls12);
+    probe_kind("tls", "tls_kind_min12", "target: '127.0.0.1:%u',"
+                                        " tls_config: {ca_file: ca.pem, min_version: TLS12}", p_tls12);
+    probe_kind("tls", "tls_kind_name", "target: 'localhost:%u',"
+                                       " tls_config: {ca_file: ca.pem, server_name: probe.test}",
+               p_https);
+    probe_kind("tls", "tls_kind_noname", "target: 'localhost:%u', tls_config: {ca_file: ca.pem}",
+               p_https);
     probe_them(&o);
 
     expect(&o, "ca", NULL);
@@ -937,6 +964,10 @@ Test(probe_http, tls_config_and_ssl_checks)
     expect(&o, "fail_if_not_ssl_http", "not_ssl");
     expect(&o, "fail_if_not_ssl_https", NULL);
     expect(&o, "to_https", NULL);
+    expect(&o, "tls_kind_min13", "tls");
+    expect(&o, "tls_kind_min12", NULL);
+    expect(&o, "tls_kind_name", NULL);
+    expect(&o, "tls_kind_noname", "verify");
     /* the TLS families: only when the last response came over TLS */
     cr_expect_eq(metric(&o, "probe_http_ssl", "ca", ""), 1);
     cr_expect_eq(metric(&o, "probe_http_ssl", "fail_if_ssl_http", ""), 0);
