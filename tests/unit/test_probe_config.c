@@ -1541,3 +1541,31 @@ Test(probe_config, blackbox_http_option_errors)
                "x.yaml:39:34: fail_if_header_not_matches must be a list of {header, regexp, "
                "allow_missing}\n");
 }
+
+Test(probe_config, body_size_limit_units_and_http2_only)
+{
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } sizes[] = {{"0", 0}, {"512B", 512}, {"2KiB", 2048}, {"1MB512KB", 1572864},
+                 {"1.5KB", 1536}, {"1GB", 1073741824}};
+    struct tp_config cfg;
+    char text[256];
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        snprintf(text, sizeof(text), "probes:\n  - {name: a, kind: http, target: 'http://h/',"
+                                     " body_size_limit: %s}\n", sizes[i].text);
+        put("x.yaml", text);
+        load_ok("x.yaml", &cfg);
+        cr_expect_eq(http(&cfg.defs[0])->body_size_limit, sizes[i].bytes, "%s", sizes[i].text);
+        tp_config_free(&cfg);
+    }
+    put("x.yaml", "probes:\n"
+                  "  - {name: a, kind: http, target: 'http://h/', body_size_limit: 10,\n"
+                  "     enable_http2: false, valid_http_versions: [HTTP/2.0]}\n");
+    load_fails("x.yaml",
+               "x.yaml:2:65: bad body_size_limit \"10\": expected a size like 512B, 64KB or "
+               "10MiB (KB and KiB are both 1024 bytes), or 0 for none\n"
+               "x.yaml:3:49: valid_http_versions accepts HTTP/2.0 only, but enable_http2 is "
+               "false\n");
+}
