@@ -5,8 +5,9 @@
 set -eu
 
 # curl: the HTTP lab tests use it as a real client
-# libyaml, PCRE2, libcurl (OpenSSL), c-ares, OpenSSL, zlib (gzip for
-# /metrics): twkit probe
+# libyaml, PCRE2, libcurl (OpenSSL), c-ares, OpenSSL, zlib (gzip for /metrics,
+# and compression), brotli, jansson: twkit probe; nghttp2-server (nghttpd):
+# its lab tests' HTTP/2 target
 # nftables: the probe tests drop a lab address's packets
 # prometheus: promtool and a real Prometheus scraping twkit probe in the tests
 # prometheus-blackbox-exporter, dnsmasq-base: /probe is tested side by side
@@ -15,9 +16,9 @@ set -eu
 # scripted clients): the real HTTP clients of the client matrix (tests/matrix);
 # iputils-ping: the matrix checks its delay line's RTT
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
-      libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev openssl
-      nftables prometheus prometheus-blackbox-exporter dnsmasq-base wget apache2-utils
-      nghttp2-client python3 iputils-ping"
+      libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
+      libbrotli-dev libjansson-dev openssl nftables prometheus prometheus-blackbox-exporter
+      dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping"
 
 missing=""
 for p in $PKGS; do

@@ -82,20 +82,15 @@ static bool known_opt(const struct bb_prober *p, const char *s)
 }
 
 /* A module not loaded, and why: its /probe answers that. */
-static void reject(struct bb *b, const char *name, const yaml_node_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void reject(struct bb *b, const char *name, const yaml_node_t *at, const char *fmt, ...)
+static void vreject(struct bb *b, const char *name, const struct tp_pos *at, const char *fmt,
+                    va_list ap)
 {
     struct tp_bb_config *o = b->out;
     struct tp_quoted q;
-    char why[300];
-    va_list ap;
+    char why[400];
 
-    va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    tp_cfg_note(&b->y->pub, &(struct tp_pos){at->start_mark.line + 1, at->start_mark.column + 1},
-                "module %s not loaded: %s", tp_qs(&q, name), why);
+    tp_cfg_note(&b->y->pub, at, "module %s not loaded: %s", tp_qs(&q, name), why);
     if (o->nrejected == b->rcap) {
         size_t ncap = b->rcap ? b->rcap * 2 : 8;
         struct tp_bb_rejected *nr = realloc(o->rejected, ncap * sizeof(*nr));
@@ -108,14 +103,33 @@ static void reject(struct bb *b, const char *name, const yaml_node_t *at, const 
     }
     struct tp_bb_rejected *r = &o->rejected[o->nrejected];
     if (!(r->name = strdup(name)) ||
-        asprintf(&r->why, "%s (%s:%lu:%lu)", why, b->y->pub.path,
-                 (unsigned long)at->start_mark.line + 1,
-                 (unsigned long)at->start_mark.column + 1) < 0) {
+        asprintf(&r->why, "%s (%s:%lu:%lu)", why, b->y->pub.path, at->line, at->col) < 0) {
         free(r->name);
         tp_cfg_oom(&b->y->pub);
         return;
     }
     o->nrejected++;
+}
+
+__attribute__((format(printf, 4, 5))) static void
+reject_at(struct bb *b, const char *name, const struct tp_pos *at, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vreject(b, name, at, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5))) static void
+reject(struct bb *b, const char *name, const yaml_node_t *n, const char *fmt, ...)
+{
+    struct tp_pos at = {n->start_mark.line + 1, n->start_mark.column + 1};
+    va_list ap;
+
+    va_start(ap, fmt);
+    vreject(b, name, &at, fmt, ap);
+    va_end(ap);
 }
 
 /* The keys of the prober's section into def. Returns false when the
@@ -278,7 +292,16 @@ static void load_module(struct bb *b, const yaml_node_t *kn, const yaml_node_t *
     if (timeout && !tp_y_apply(b->y, &def, &tp_common_keys[TP_K_TIMEOUT], timeout))
         def.timeout_ms = 0;
     def.interval_ms = def.timeout_ms;
-    if (!load_section(b, name, p, secs[p - bb_probers], &def) || b->y->pub.nerr != before) {
+    char unreadable[TP_UNREADABLE_LEN] = "";
+    b->y->pub.unreadable = unreadable;
+    bool keep = load_section(b, name, p, secs[p - bb_probers], &def);
+    b->y->pub.unreadable = NULL;
+    if (keep && unreadable[0]) {
+        struct tp_pos at = b->y->pub.unreadable_at;
+        reject_at(b, name, &at, "%s", unreadable);
+        keep = false;
+    }
+    if (!keep || b->y->pub.nerr != before) {
         tp_def_free(&def);
         return;
     }

@@ -51,9 +51,8 @@ struct dflt {
     struct slots sl;
 };
 
-
-
 static void oom(struct ctx *c) { tp_cfg_oom(&c->y->pub); }
+
 
 /* ---- keys ---- */
 

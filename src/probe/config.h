@@ -33,6 +33,17 @@ struct tp_pos {
  * by where they point in the config (a message about another file, a
  * targets file, sorts at anchor) when the load is over. */
 struct tp_cfgmsg;
+struct tp_val;
+#define TP_UNREADABLE_LEN 300
+struct tp_cfgctx;
+/* How a front end hands out the items of a mapping or a sequence, for keys
+ * that judge nested values themselves (TP_T_VALUE: a list of maps, say). */
+struct tp_front {
+    size_t (*nitems)(struct tp_cfgctx *c, const struct tp_val *v);
+    /* item i of v; for a mapping its name too (name may be NULL) */
+    void (*item)(struct tp_cfgctx *c, const struct tp_val *v, size_t i, struct tp_val *name,
+                 struct tp_val *item);
+};
 struct tp_cfgctx {
     const char *path;      /* the config, as messages name it */
     const char *dir;       /* its directory: "conf/", "/" or "" */
@@ -42,6 +53,13 @@ struct tp_cfgctx {
     struct tp_pos anchor;
     struct tp_cfgmsg *msgs;
     size_t nmsgs, capmsgs;
+    const struct tp_front *front; /* NULL: values have no items to read */
+    /* Not NULL (blackbox.yml, whose exporter reads files at every probe): a
+     * file a key names that cannot be read is said here (and where), not
+     * reported as an error; the loader decides (blackbox.c: the module is
+     * not loaded). TP_UNREADABLE_LEN bytes. */
+    char *unreadable;
+    struct tp_pos unreadable_at;
 };
 
 /* A problem at at in the config. */
@@ -85,21 +103,8 @@ struct tp_val {
                       may hold a NUL of their own */
     size_t len;
     struct tp_pos at;
-    /* Maps and lists: n pairs or items, for a TP_T_VALUE key that judges
-     * a nested value itself (query_response, tls_config). The front end
-     * sets item (and fe and node for it) on every map and list it hands
-     * such a key, empty ones too; tp_val_item reads them. item NULL: the
-     * front end cannot, and a key that needs the items refuses the value
-     * rather than take it as empty. */
-    size_t n;
-    void (*item)(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
-    const void *fe, *node;
+    const void *node; /* the front end's own, for tp_val_items */
 };
-
-/* Item i (< v->n) of a list into *val (*name, if not NULL, zeroed), or
- * pair i of a map: its name into *name, its value into *val. Items are
- * tp_vals of their own, with items of their own. */
-void tp_val_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
 
 /* "a mapping", "a sequence", "a single value": for "must be X, not Y". */
 const char *tp_val_kind(const struct tp_val *v);
@@ -108,6 +113,37 @@ const char *tp_val_kind(const struct tp_val *v);
  * WHAT)"...) and NULL. key is how the message names the value. */
 const char *tp_val_str(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
                        const char *what);
+
+/* The items of a mapping or a sequence v (0 for anything else, or when the
+ * front end cannot tell), and item i of them (a mapping's: with its name
+ * when name is not NULL). For keys of type TP_T_VALUE that take nested
+ * values. */
+size_t tp_val_nitems(struct tp_cfgctx *c, const struct tp_val *v);
+void tp_val_item(struct tp_cfgctx *c, const struct tp_val *v, size_t i, struct tp_val *name,
+                 struct tp_val *item);
+
+/* Inner keys of a nested mapping (tls_config:, basic_auth:, an item of
+ * fail_if_header_matches:...), each judged by the key that owns the map. */
+/* An unknown inner key name of where ("tls_config"): reported at the name
+ * with a "did you mean" among cands when one is close. */
+void tp_cfg_unknown_inner(struct tp_cfgctx *c, const struct tp_val *name, const char *where,
+                          const char *const *cands, size_t ncands);
+/* Walk the mapping v (named where in messages): each pair whose name is
+ * one of cands goes to each with its index k in cands; a value that is not
+ * a mapping, a name that is not a string, repeated or unknown is reported.
+ * Returns false if anything was refused (each's false included). */
+bool tp_cfg_inner_map(struct tp_cfgctx *c, const char *where, const struct tp_val *v,
+                      const char *const *cands, size_t ncands,
+                      bool (*each)(struct tp_cfgctx *c, size_t k, const struct tp_val *name,
+                                   const struct tp_val *val, void *arg),
+                      void *arg);
+/* A nested value of key (named as written, "tls_config.ca_file") as a
+ * boolean, a readable file relative to the config (malloc'd), or a compiled
+ * regex; reported and false when it is not one. */
+bool tp_cfg_bool(struct tp_cfgctx *c, const char *key, const struct tp_val *v, bool *out);
+bool tp_cfg_file(struct tp_cfgctx *c, const char *key, const struct tp_val *v, char **out);
+bool tp_cfg_regex(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
+                  struct tp_regex *re);
 
 /* A value for a message: in double quotes, escaped, and cut short, so a
  * stray control character or a 10 kB line cannot wreck the output. */
@@ -179,7 +215,7 @@ struct tp_key {
 enum {
     TP_K_NAME, TP_K_KIND, TP_K_TARGET, TP_K_TARGETS_FILE, TP_K_INTERVAL, TP_K_TIMEOUT,
     TP_K_SUCCESS, TP_K_FAILURE, TP_K_LABELS, TP_K_CLOSE, TP_K_TLS_VERIFY, TP_K_CA_FILE,
-    TP_K_IP_PROTOCOL, TP_K_IP_FALLBACK, TP_K_SOURCE_IP,
+    TP_K_IP_PROTOCOL, TP_K_IP_FALLBACK, TP_K_SOURCE_IP, TP_K_TLS_CONFIG,
     TP_NCOMMON
 };
 extern const struct tp_key tp_common_keys[TP_NCOMMON];

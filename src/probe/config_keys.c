@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include "probe/config.h"
 #include "probe/ipproto.h"
@@ -246,7 +247,13 @@ static bool get_path(struct tp_cfgctx *c, const char *key, const struct tp_val *
     f = fopen(p, "r");
     if (!f || (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))) {
         int e = f ? EISDIR : errno;
-        tp_cfg_err(c, &v->at, "cannot read %s %s: %s", key, tp_qs(&q, s), strerror(e));
+        if (c->unreadable) { /* blackbox.yml: the module waits, the rest run */
+            snprintf(c->unreadable, TP_UNREADABLE_LEN, "cannot read %s %s: %s", key,
+                     tp_qs(&q, s), strerror(e));
+            c->unreadable_at = v->at;
+        } else {
+            tp_cfg_err(c, &v->at, "cannot read %s %s: %s", key, tp_qs(&q, s), strerror(e));
+        }
         if (f)
             fclose(f);
         free(p);
@@ -281,6 +288,113 @@ static bool get_regex(struct tp_cfgctx *c, const char *key, const struct tp_val 
         return false;
     }
     return true;
+}
+
+bool tp_cfg_bool(struct tp_cfgctx *c, const char *key, const struct tp_val *v, bool *out)
+{
+    return get_bool(c, key, v, out);
+}
+
+bool tp_cfg_file(struct tp_cfgctx *c, const char *key, const struct tp_val *v, char **out)
+{
+    return get_path(c, key, v, out);
+}
+
+bool tp_cfg_regex(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
+                  struct tp_regex *re)
+{
+    return get_regex(c, key, v, re);
+}
+
+/* ---- nested values ---- */
+
+size_t tp_val_nitems(struct tp_cfgctx *c, const struct tp_val *v)
+{
+    return c->front && c->front->nitems ? c->front->nitems(c, v) : 0;
+}
+
+void tp_val_item(struct tp_cfgctx *c, const struct tp_val *v, size_t i, struct tp_val *name,
+                 struct tp_val *item)
+{
+    c->front->item(c, v, i, name, item);
+}
+
+void tp_cfg_unknown_inner(struct tp_cfgctx *c, const struct tp_val *name, const char *where,
+                          const char *const *cands, size_t ncands)
+{
+    struct tp_quoted q;
+    const char *best = tp_cfg_suggest(name->s, cands, ncands);
+    char list[256];
+    size_t used = 0;
+
+    list[0] = '\0';
+    for (size_t i = 0; i < ncands; i++) {
+        if (used < sizeof(list))
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                     i ? (i + 1 == ncands ? " or " : ", ") : "", cands[i]);
+    }
+    if (best)
+        tp_cfg_err(c, &name->at, "unknown key %s in %s (did you mean %s?)",
+                   tp_quote(&q, name->s, name->len), where, best);
+    else
+        tp_cfg_err(c, &name->at, "unknown key %s in %s (expected %s)",
+                   tp_quote(&q, name->s, name->len), where, list);
+}
+
+bool tp_cfg_inner_map(struct tp_cfgctx *c, const char *where, const struct tp_val *v,
+                      const char *const *cands, size_t ncands,
+                      bool (*each)(struct tp_cfgctx *c, size_t k, const struct tp_val *name,
+                                   const struct tp_val *val, void *arg),
+                      void *arg)
+{
+    size_t n = tp_val_nitems(c, v);
+    bool ok = true;
+
+    if (!c->front) { /* never taken as empty: the front end cannot say */
+        tp_cfg_err(c, &v->at, "%s: nested values cannot be read here", where);
+        return false;
+    }
+    if (v->shape != TP_V_MAP) {
+        tp_cfg_err(c, &v->at, "%s must be a mapping, not %s", where,
+                   v->shape == TP_V_NULL ? "empty" : tp_val_kind(v));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct tp_val name, val, prev, scratch;
+        struct tp_quoted q;
+        size_t k;
+        bool dup = false;
+
+        tp_val_item(c, v, i, &name, &val);
+        if (name.shape != TP_V_SCALAR || strlen(name.s) != name.len) {
+            tp_cfg_err(c, &name.at, "a key of %s must be a name, not %s", where,
+                       name.shape == TP_V_NULL ? "empty" : tp_val_kind(&name));
+            ok = false;
+            continue;
+        }
+        for (size_t j = 0; j < i && !dup; j++) {
+            tp_val_item(c, v, j, &prev, &scratch);
+            if (prev.shape == TP_V_SCALAR && !strcmp(prev.s, name.s)) {
+                tp_cfg_err(c, &name.at, "duplicate key %s in %s (first at line %lu)",
+                           tp_qs(&q, name.s), where, prev.at.line);
+                dup = true;
+            }
+        }
+        if (dup) {
+            ok = false;
+            continue;
+        }
+        for (k = 0; k < ncands && strcmp(cands[k], name.s); k++)
+            ;
+        if (k == ncands) {
+            tp_cfg_unknown_inner(c, &name, where, cands, ncands);
+            ok = false;
+            continue;
+        }
+        if (!each(c, k, &name, &val, arg))
+            ok = false;
+    }
+    return ok;
 }
 
 bool tp_key_convert(struct tp_cfgctx *c, const struct tp_key *k, const struct tp_val *v,
@@ -323,11 +437,32 @@ bool tp_key_apply(struct tp_cfgctx *c, const struct tp_key *k, struct tp_def *de
     return !k->apply || k->apply(c, def, a);
 }
 
-/* ---- nested maps ---- */
+/* Inner keys judged by rows of their own (a query_response step): each
+ * pair's value converted to its row's type and validated, then set. */
+struct inner_rows {
+    const struct tp_key *keys;
+    bool (*set)(struct tp_cfgctx *c, void *obj, const struct tp_key *k, struct tp_arg *a);
+    void *obj;
+};
 
-void tp_val_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val)
+static bool inner_row(struct tp_cfgctx *c, size_t k, const struct tp_val *name,
+                      const struct tp_val *val, void *arg)
 {
-    v->item(v, i, name, val);
+    const struct inner_rows *r = arg;
+    const struct tp_key *key = &r->keys[k];
+    struct tp_arg a;
+
+    if (!tp_key_convert(c, key, val, &a))
+        return false;
+    a.name = name;
+    if (key->validate && !key->validate(c, &a)) {
+        if (key->type == TP_T_PATH)
+            free(a.path);
+        if (key->type == TP_T_REGEX)
+            tp_regex_free(&a.rx);
+        return false;
+    }
+    return r->set(c, r->obj, key, &a);
 }
 
 bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where,
@@ -336,74 +471,14 @@ bool tp_cfg_inner(struct tp_cfgctx *c, const struct tp_val *v, const char *where
                               struct tp_arg *a),
                   void *obj)
 {
-    struct tp_pos seen[32]; /* where each row was first written */
     const char *names[32];
-    bool ok = true;
+    struct inner_rows r = {keys, set, obj};
 
-    if (v->shape != TP_V_MAP) {
-        tp_cfg_err(c, &v->at, "%s must be a mapping, not %s", where,
-                   v->shape == TP_V_NULL ? "empty" : tp_val_kind(v));
-        return false;
-    }
-    if (!v->item) {
-        tp_cfg_err(c, &v->at, "%s: nested values cannot be read here", where);
-        return false;
-    }
-    if (nkeys > sizeof(seen) / sizeof(seen[0]))
+    if (nkeys > sizeof(names) / sizeof(names[0]))
         return false; /* a table this size is a programming error */
-    memset(seen, 0, sizeof(seen));
-    for (size_t i = 0; i < v->n; i++) {
-        struct tp_val name, val;
-        struct tp_quoted q;
-        const struct tp_key *k = NULL;
-        struct tp_arg a;
-        size_t j;
-
-        tp_val_item(v, i, &name, &val);
-        if (name.shape != TP_V_SCALAR) {
-            tp_cfg_err(c, &name.at, "a key of %s must be a name, not %s", where,
-                       name.shape == TP_V_NULL ? "empty" : tp_val_kind(&name));
-            ok = false;
-            continue;
-        }
-        for (j = 0; j < nkeys && !k; j++)
-            if (!strcmp(keys[j].name, name.s))
-                k = &keys[j];
-        if (!k) {
-            const char *best;
-            for (j = 0; j < nkeys; j++)
-                names[j] = keys[j].name;
-            best = tp_cfg_suggest(name.s, names, nkeys);
-            tp_cfg_err(c, &name.at, "unknown key %s in %s%s%s%s", tp_quote(&q, name.s, name.len),
-                       where, best ? " (did you mean " : "", best ? best : "", best ? "?)" : "");
-            ok = false;
-            continue;
-        }
-        j = (size_t)(k - keys);
-        if (seen[j].line) {
-            tp_cfg_err(c, &name.at, "duplicate key %s in %s (first at line %lu)",
-                       tp_qs(&q, name.s), where, seen[j].line);
-            ok = false;
-            continue;
-        }
-        seen[j] = name.at;
-        if (!tp_key_convert(c, k, &val, &a)) {
-            ok = false;
-            continue;
-        }
-        a.name = &name;
-        if (k->validate && !k->validate(c, &a)) {
-            if (k->type == TP_T_PATH)
-                free(a.path);
-            if (k->type == TP_T_REGEX)
-                tp_regex_free(&a.rx);
-            ok = false;
-            continue;
-        }
-        if (!set(c, obj, k, &a))
-            ok = false;
-    }
-    return ok;
+    for (size_t j = 0; j < nkeys; j++)
+        names[j] = keys[j].name;
+    return tp_cfg_inner_map(c, where, v, names, nkeys, inner_row, &r);
 }
 
 /* ---- the common keys ---- */
@@ -492,10 +567,24 @@ static bool set_close(struct tp_cfgctx *c, struct tp_def *def, const struct tp_a
     return true;
 }
 
+/* twkit's spelling and blackbox's (tls_config:) of one setting, both
+ * written in one probe (or both in defaults): which is meant is anyone's
+ * guess, so neither is taken. */
+static bool tls_twice(struct tp_cfgctx *c, struct tp_def *def, const struct tp_val *at,
+                      unsigned mine, unsigned other, const char *a, const char *b)
+{
+    def->tls_written |= mine;
+    if (!(def->tls_written & other))
+        return true;
+    tp_cfg_err(c, &at->at, "%s and %s set the same thing: write one of them", a, b);
+    return false;
+}
+
 static bool set_tls_verify(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
 {
     def->tls_verify = a->b;
-    return true;
+    return tls_twice(c, def, a->v, TP_TLSW_VERIFY, TP_TLSW_CFG_VERIFY, "tls_verify",
+                     "tls_config.insecure_skip_verify");
 }
 
 /* Replaces a value from defaults. */
@@ -503,7 +592,114 @@ static bool set_ca_file(struct tp_cfgctx *c, struct tp_def *def, const struct tp
 {
     free(def->ca_file);
     def->ca_file = a->path;
+    return tls_twice(c, def, a->v, TP_TLSW_CA, TP_TLSW_CFG_CA, "ca_file", "tls_config.ca_file");
+}
+
+/* tls_config: blackbox_exporter's TLS settings (Prometheus' common
+ * tls_config), into the same fields as twkit's own keys. */
+static const char *const tls_config_keys[] = {"insecure_skip_verify", "ca_file", "cert_file",
+                                              "key_file", "server_name", "min_version"};
+enum { TC_INSECURE, TC_CA, TC_CERT, TC_KEY, TC_NAME, TC_MIN };
+
+static const struct {
+    const char *name;
+    int version; /* OpenSSL's TLS1_x_VERSION */
+} tls_versions[] = {{"TLS10", 0x0301}, {"TLS11", 0x0302}, {"TLS12", 0x0303}, {"TLS13", 0x0304}};
+
+/* A DNS name's characters (the URL parser and curl judge the rest), or
+ * an address. */
+static bool name_or_address(const char *s)
+{
+    unsigned char buf[16];
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 253 && s[0] != '.' && s[0] != '-';
+
+    for (const char *p = s; ok && *p; p++)
+        ok = tp_is_alnum(*p) || *p == '-' || *p == '.' || *p == '_';
+    return ok || inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static void replace_str(char **slot, char *s)
+{
+    free(*slot);
+    *slot = s;
+}
+
+static bool tls_config_item(struct tp_cfgctx *c, size_t k, const struct tp_val *name,
+                            const struct tp_val *v, void *arg)
+{
+    struct tp_def *def = arg;
+    struct tp_quoted q;
+    char key[64];
+    const char *s;
+    char *path;
+    bool b;
+
+    snprintf(key, sizeof(key), "tls_config.%s", tls_config_keys[k]);
+    switch (k) {
+    case TC_INSECURE:
+        if (!tp_cfg_bool(c, key, v, &b))
+            return false;
+        def->tls_verify = !b;
+        return tls_twice(c, def, name, TP_TLSW_CFG_VERIFY, TP_TLSW_VERIFY, "tls_verify", key);
+    case TC_CA:
+    case TC_CERT:
+    case TC_KEY:
+        if (!tp_cfg_file(c, key, v, &path))
+            return false;
+        replace_str(k == TC_CA ? &def->ca_file : k == TC_CERT ? &def->cert_file : &def->key_file,
+                    path);
+        return k != TC_CA ||
+               tls_twice(c, def, name, TP_TLSW_CFG_CA, TP_TLSW_CA, "ca_file", key);
+    case TC_NAME:
+        if (!(s = tp_val_str(c, key, v, "a DNS name or an address")))
+            return false;
+        if (!name_or_address(s)) {
+            tp_cfg_err(c, &v->at, "bad %s %s: expected a DNS name or an address", key,
+                       tp_qs(&q, s));
+            return false;
+        }
+        if (!(path = tp_cfg_dup(c, s)))
+            return false;
+        replace_str(&def->tls_server_name, path);
+        return tls_twice(c, def, name, TP_TLSW_CFG_NAME, TP_TLSW_NAME, "server_name", key);
+    case TC_MIN:
+        if (!(s = tp_val_str(c, key, v, "TLS10, TLS11, TLS12 or TLS13")))
+            return false;
+        for (size_t i = 0; i < sizeof(tls_versions) / sizeof(tls_versions[0]); i++)
+            if (!strcmp(s, tls_versions[i].name)) {
+                def->tls_min_version = tls_versions[i].version;
+                return true;
+            }
+        tp_cfg_err(c, &v->at, "bad %s %s: expected TLS10, TLS11, TLS12 or TLS13", key,
+                   tp_qs(&q, s));
+        return false;
+    }
+    return false;
+}
+
+static bool set_tls_config(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    size_t n = sizeof(tls_config_keys) / sizeof(tls_config_keys[0]);
+
+    if (!tp_cfg_inner_map(c, "tls_config", a->v, tls_config_keys, n, tls_config_item, def))
+        return false;
+    /* a certificate without its key (or the reverse) cannot be used */
+    if (!def->cert_file != !def->key_file) {
+        tp_cfg_err(c, &a->v->at, "tls_config has %s without %s",
+                   def->cert_file ? "cert_file" : "key_file",
+                   def->cert_file ? "key_file" : "cert_file");
+        return false;
+    }
     return true;
+}
+
+static void free_tls_config(struct tp_def *def)
+{
+    replace_str(&def->cert_file, NULL);
+    replace_str(&def->key_file, NULL);
+    replace_str(&def->tls_server_name, NULL);
+    def->tls_min_version = 0;
 }
 
 static void free_ca_file(struct tp_def *def)
@@ -542,6 +738,8 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
     [TP_K_SOURCE_IP] = {"source_ip_address", TP_T_STR, "an IPv4 or IPv6 address",
                         .in_defaults = true, .blackbox = true,
                         .validate = tp_key_check_source_ip, .apply = tp_key_set_source_ip},
+    [TP_K_TLS_CONFIG] = {"tls_config", TP_T_VALUE, .in_defaults = true, .group = TP_KEYS_TLS,
+                         .blackbox = true, .apply = set_tls_config, .free = free_tls_config},
 };
 
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
@@ -675,7 +873,14 @@ bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def
     for (size_t i = 0; i < d->nlabels; i++)
         if (!tp_set_kv(c, &def->labels, &def->nlabels, d->labels[i].key, d->labels[i].value))
             return false;
+    def->tls_min_version = d->tls_min_version;
     if (d->ca_file && !(def->ca_file = tp_cfg_dup(c, d->ca_file)))
+        return false;
+    if (d->cert_file && !(def->cert_file = tp_cfg_dup(c, d->cert_file)))
+        return false;
+    if (d->key_file && !(def->key_file = tp_cfg_dup(c, d->key_file)))
+        return false;
+    if (d->tls_server_name && !(def->tls_server_name = tp_cfg_dup(c, d->tls_server_name)))
         return false;
     return true;
 }
@@ -693,6 +898,7 @@ void tp_def_free(struct tp_def *def)
     free(def->targets_path);
     tp_free_kv(&def->labels, &def->nlabels);
     free(def->ca_file);
+    free_tls_config(def);
     if (def->opts) {
         for (size_t i = 0; i < def->kind->nkeys; i++)
             if (def->kind->keys[i].free)

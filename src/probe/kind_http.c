@@ -1,12 +1,20 @@
 /* The http probe kind: one fresh easy handle per probe, run on the engine's
- * loop by curl_loop.c; here what is asked (method, headers, body, TLS
- * verification, redirects) and how the answer is judged (status, body
- * regex), with curl's codes and errnos turned into reasons.
+ * loop by curl_loop.c. Here what is asked (method, headers, body,
+ * credentials, proxy, TLS settings) and how the transfer runs: redirects
+ * are followed here, one transfer per hop on the same handle (its cookies
+ * kept), not by curl, so that each hop is timed on its own and summed as
+ * blackbox_exporter sums them, and the redirect rules are Go's client's
+ * (blackbox's): 301/302/303 turn a POST into a GET, 307/308 keep it, and
+ * the redirect that would be one too many is judged as the answer. What
+ * the answer must be is kind_http_checks.c's; the keys are
+ * kind_http_keys.c's.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
 
 #include <curl/curl.h>
 
@@ -14,14 +22,11 @@
 #include "probe/config.h"
 #include "probe/curl_loop.h"
 #include "probe/ipproto.h"
+#include "probe/kind_http.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
-#include "util/prom.h"
-
-/* Enough for any sane expect_body; bounds memory per probe. */
-#define BODY_KEEP (64u * 1024)
 
 #ifdef TW_VERSION
 #define USER_AGENT "twkit-probe/" TW_VERSION
@@ -29,77 +34,87 @@
 #define USER_AGENT "twkit-probe"
 #endif
 
-extern const struct tp_kind tp_kind_http;
-
 static const struct tp_http_opts *http_opts(const struct tp_def *def) { return def->opts; }
-
-/* The http kind's slots of a result's kind_val. */
-enum { HTTP_STATUS, HTTP_REDIRECTS };
 
 struct hrun {
     struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
     struct tp_target *t;
     struct curl_slist *headers, *resolve;
-    char *body;
-    size_t body_len;
-    bool body_cut;            /* more than BODY_KEEP arrived */
-    uint64_t body_total;      /* for a body size metric: no result field yet */
-    bool maybe_tls;
-    const void *ssl_seen;     /* the SSL* of this connection already read */
-    unsigned ssl_conn;        /* the connection (cr.conns) it belongs to */
+    char *url;                /* the first request's (SNI rewritten) */
+    char *host0;              /* its host, for whether Host: still applies */
+    char *password;           /* basic_auth's, from password_file */
+    struct tp_http_resp resp; /* the response being received */
+    long redirects;           /* as blackbox counts them */
+    unsigned limit;           /* redirects followed at most */
+    bool hop_tls;             /* this hop speaks https */
+    bool as_get;              /* a 301/302/303 made the method GET */
+    bool stopped;             /* on_body ended the transfer: it had enough */
+    bool custom_host;         /* headers has a Host */
+    const void *ssl_seen;     /* the SSL* of this hop's connection already read */
+    double acc[TP_NPHASE];    /* phases of the hops done */
     struct tp_result r;       /* TLS fields filled while the connection lives */
     char errbuf[CURL_ERROR_SIZE];
 };
+
+static bool is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
 
 /* ---- per-transfer callbacks ---- */
 
 static size_t on_body(char *p, size_t size, size_t n, void *clientp)
 {
     struct hrun *run = clientp;
-    size_t len = size * n, room;
+    size_t len = size * n;
+    int rc = tp_http_resp_body(&run->resp, http_opts(run->t->def), p, len);
 
-    run->body_total += len;
-    if (!http_opts(run->t->def)->expect_body.code)
-        return len;
-    if (!run->body) {
-        run->body = malloc(BODY_KEEP + 1);
-        if (!run->body) {
-            run->cr.err = ENOMEM; /* local: curl's write error would blame the target */
-            return 0;
-        }
+    if (rc < 0) {
+        run->cr.err = -rc; /* local: curl's write error would blame the target */
+        return 0;
     }
-    room = BODY_KEEP - run->body_len;
-    if (len > room)
-        run->body_cut = true;
-    memcpy(run->body + run->body_len, p, len < room ? len : room);
-    run->body_len += len < room ? len : room;
+    if (rc > 0) {
+        run->stopped = true; /* the limit was reached, or it does not decode */
+        return 0;
+    }
     return len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *clientp)
 {
     struct hrun *run = clientp;
-    size_t len = size * n;
+    size_t len = size * n, from = 0;
     struct curl_tlssessioninfo *ti = NULL;
+    char *end;
 
-    /* a status line starts a new response (1xx, a redirect hop, the final
-     * one): only the last one's body is judged */
-    if (len < 5 || memcmp(p, "HTTP/", 5) != 0)
+    /* a status line starts a new response (1xx, the final one): only the
+     * last one counts */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', len);
+
+        tp_http_resp_reset(&run->resp, http_opts(run->t->def));
+        run->resp.status = sp ? strtol(sp + 1, &end, 10) : 0;
+        run->r.tls = false;
+        if (!run->hop_tls)
+            return len;
+        /* the certificates are only reachable while the connection lives */
+        if (curl_easy_getinfo(run->cr.easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+            ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals) {
+            if (ti->internals != run->ssl_seen)
+                tp_tls_certs(ti->internals, run->t->def->tls_verify, &run->r);
+            run->ssl_seen = ti->internals;
+            run->r.tls = true;
+        }
         return len;
-    run->body_len = 0;
-    run->body_cut = false;
-    if (!run->maybe_tls)
-        return len;
-    /* the certificates are only reachable while the connection lives */
-    if (run->ssl_conn != run->cr.conns) {
-        run->ssl_seen = NULL; /* a new connection: its SSL* may reuse the address */
-        run->ssl_conn = run->cr.conns;
     }
-    if (curl_easy_getinfo(run->cr.easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
-        ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals &&
-        ti->internals != run->ssl_seen) {
-        run->ssl_seen = ti->internals;
-        tp_tls_expiry(ti->internals, &run->r);
+    if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        /* the headers are complete: a redirect that will be followed has a
+         * body nobody reads */
+        run->resp.discard = is_redirect(run->resp.status) &&
+                            tp_http_resp_value(&run->resp, "Location", &from) &&
+                            run->redirects < (long)run->limit;
+        return len;
+    }
+    if (tp_http_resp_header(&run->resp, p, len) < 0) {
+        run->cr.err = ENOMEM;
+        return 0;
     }
     return len;
 }
@@ -142,13 +157,14 @@ static bool tls_code(CURLcode c)
     }
 }
 
-/* Phases so far, status, redirects and the verify result: valid before the
- * handle leaves the multi, for a finished transfer and a cancelled one. */
-static void measure(struct hrun *run, CURLcode code, struct tp_result *r)
+/* This hop's phases so far and the verify result, as blackbox_exporter
+ * splits a round trip: valid before the handle leaves the multi, for a
+ * finished transfer and a cancelled one. */
+static void measure(struct hrun *run, CURLcode code, double *ph, struct tp_result *r)
 {
     CURL *c = run->cr.easy;
     curl_off_t nl = 0, co = 0, ap = 0, pre = 0, st = 0, tot = 0, from;
-    long status = 0, redirects = 0, verify = -1;
+    long verify = -1;
 
     curl_easy_getinfo(c, CURLINFO_NAMELOOKUP_TIME_T, &nl);
     curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &co);
@@ -156,30 +172,35 @@ static void measure(struct hrun *run, CURLcode code, struct tp_result *r)
     curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
     curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &st);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &tot);
+    memset(ph, 0, TP_NPHASE * sizeof(*ph));
     /* a phase not reached stays 0 rather than absorbing the ones before */
-    r->phase[TP_PH_RESOLVE] = secs(nl);
-    r->phase[TP_PH_CONNECT] = co ? span(nl, co) : 0;
-    r->phase[TP_PH_TLS] = ap ? span(co, ap) : 0;
+    ph[TP_PH_RESOLVE] = secs(nl);
+    ph[TP_PH_CONNECT] = co ? span(nl, co) : 0;
+    ph[TP_PH_TLS] = ap ? span(co, ap) : 0;
     from = co > ap ? co : ap;
     if (pre > from)
         from = pre;
-    r->phase[TP_PH_PROCESSING] = st ? span(from, st) : 0;
-    r->phase[TP_PH_TRANSFER] = st ? span(st, tot) : 0;
+    ph[TP_PH_PROCESSING] = st ? span(from, st) : 0;
+    /* blackbox times the transfer of the last response only: a redirect's
+     * body is never read */
+    ph[TP_PH_TRANSFER] = st && !run->resp.discard ? span(st, tot) : 0;
     if (!co && run->cr.up_ns) {
-        r->phase[TP_PH_CONNECT] = (double)(run->cr.up_ns - run->cr.open_ns) / 1e9;
+        ph[TP_PH_CONNECT] = (double)(run->cr.up_ns - run->cr.open_ns) / 1e9;
         /* a handshake that failed did end; one still running did not */
         if (tls_code(code) || verify_code(code))
-            r->phase[TP_PH_TLS] = (double)(tw_now_ns() - run->cr.up_ns) / 1e9;
+            ph[TP_PH_TLS] = (double)(tw_now_ns() - run->cr.up_ns) / 1e9;
     }
-
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &redirects);
-    r->kind_val[HTTP_STATUS] = status;
-    r->kind_val[HTTP_REDIRECTS] = redirects;
     /* curl records the chain's verdict also when not enforcing it */
     if (r->tls || verify_code(code))
         curl_easy_getinfo(c, CURLINFO_SSL_VERIFYRESULT, &verify);
     r->verify = verify;
+}
+
+/* The phases of the hops before, and of this one. */
+static void sum_phases(struct hrun *run, const double *ph, struct tp_result *r)
+{
+    for (int i = 0; i < TP_NPHASE; i++)
+        r->phase[i] = run->acc[i] + ph[i];
 }
 
 /* curl's messages run up to 255 bytes; the detail keeps what fits */
@@ -248,71 +269,21 @@ static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
         fail(r, "tls", text);
     else if (code == CURLE_GOT_NOTHING)
         fail(r, "eof", text);
+    else if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && run->hop_tls &&
+             strstr(text, "SSL routines"))
+        fail(r, "tls", text); /* a TLS alert (TLS 1.3 sends some after the handshake) */
     else if (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR)
         fail(r, "reset", text);
     else if (code == CURLE_COULDNT_RESOLVE_HOST)
         fail(r, "dns", text); /* a redirect to a name curl resolved */
+    else if (code == CURLE_COULDNT_RESOLVE_PROXY)
+        fail(r, "proxy", text);
+#if LIBCURL_VERSION_NUM >= 0x074900
+    else if (code == CURLE_PROXY)
+        fail(r, "proxy", text);
+#endif
     else
         fail(r, "http", text);
-}
-
-static bool status_ok(const struct tp_http_opts *d, int status)
-{
-    if (!d->nstatus)
-        return status >= 200 && status <= 299;
-    for (size_t i = 0; i < d->nstatus; i++)
-        if (status >= d->status[i].lo && status <= d->status[i].hi)
-            return true;
-    return false;
-}
-
-static void status_detail(const struct tp_http_opts *d, int status, char *buf, size_t len)
-{
-    size_t n = (size_t)snprintf(buf, len, "status %d not in ", status);
-
-    if (!d->nstatus && n < len)
-        snprintf(buf + n, len - n, "200-299");
-    for (size_t i = 0; i < d->nstatus && n < len; i++) {
-        const struct tp_range *s = &d->status[i];
-
-        if (s->lo == s->hi)
-            n += (size_t)snprintf(buf + n, len - n, "%s%u", i ? "," : "", s->lo);
-        else
-            n += (size_t)snprintf(buf + n, len - n, "%s%u-%u", i ? "," : "", s->lo, s->hi);
-    }
-}
-
-static void judge(struct hrun *run, CURLcode code, struct tp_result *r)
-{
-    const struct tp_http_opts *d = http_opts(run->t->def);
-
-    if (run->cr.err) {
-        /* socket() failed or we could not watch the socket: curl's code
-         * (could not connect) would blame the target */
-        from_errno(run, r, run->cr.err);
-        return;
-    }
-    if (code != CURLE_OK) {
-        judge_curl(run, code, r);
-        return;
-    }
-    if (!status_ok(d, (int)r->kind_val[HTTP_STATUS])) {
-        r->outcome = TP_FAILURE;
-        r->reason = "status";
-        status_detail(d, (int)r->kind_val[HTTP_STATUS], r->detail, sizeof(r->detail));
-        return;
-    }
-    if (d->expect_body.code) {
-        if (!tp_regex_match(&d->expect_body, run->body ? run->body : "", run->body_len)) {
-            r->outcome = TP_FAILURE;
-            r->reason = "body";
-            r->regex_failed = true;
-            snprintf(r->detail, sizeof(r->detail), "%sbody does not match %s",
-                     run->body_cut ? "the first 64 KiB of the " : "", d->expect_body.text);
-            return;
-        }
-    }
-    r->outcome = TP_SUCCESS;
 }
 
 /* ---- runs ---- */
@@ -324,23 +295,14 @@ static void release(struct hrun *run, bool abort)
     curl_easy_cleanup(run->cr.easy);
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
-    free(run->body);
+    tp_http_resp_free(&run->resp);
+    free(run->url);
+    free(run->host0);
+    if (run->password) {
+        explicit_bzero(run->password, strlen(run->password));
+        free(run->password);
+    }
     free(run);
-}
-
-static void finish(struct tp_curl_run *cr, CURLcode code)
-{
-    struct hrun *run = tw__container_of(cr, struct hrun, cr);
-    struct tp_engine *e = run->t->engine;
-    struct tp_target *t = run->t;
-    struct tp_result r;
-
-    measure(run, code, &run->r);
-    judge(run, code, &run->r);
-    r = run->r;
-    release(run, run->cr.doomed);
-    t->run = NULL;
-    tp_probe_done(e, t, &r);
 }
 
 static int add_header(struct curl_slist **list, const char *line)
@@ -353,50 +315,204 @@ static int add_header(struct curl_slist **list, const char *line)
     return 0;
 }
 
-static int build_lists(struct hrun *run)
+/* "Name: value" into list ("Name;" for an empty value: "Name:" would make
+ * curl drop the header). */
+static int add_pair(struct curl_slist **list, const char *k, const char *v)
 {
-    const struct tp_http_opts *d = http_opts(run->t->def);
-    const struct tp_target *t = run->t;
-    char line[512];
+    char *line;
     int err;
 
-    for (size_t i = 0; i < d->nheaders; i++) {
-        const struct tp_kv *h = &d->headers[i];
-        char *big = NULL;
-        const char *s = line;
-        int n;
+    if (v && v[0] ? asprintf(&line, "%s: %s", k, v) < 0 : asprintf(&line, "%s;", k) < 0)
+        return -ENOMEM;
+    err = add_header(list, line);
+    free(line);
+    return err;
+}
 
-        /* "Key:" would make curl drop the header; "Key;" sends it empty */
-        if (h->value && h->value[0])
-            n = snprintf(line, sizeof(line), "%s: %s", h->key, h->value);
-        else
-            n = snprintf(line, sizeof(line), "%s;", h->key);
-        if (n < 0)
-            return -EINVAL;
-        if ((size_t)n >= sizeof(line)) {
-            if (h->value && h->value[0] ? asprintf(&big, "%s: %s", h->key, h->value) < 0
-                                        : asprintf(&big, "%s;", h->key) < 0)
-                return -ENOMEM;
-            s = big;
+/* A secret file as Prometheus reads one: all of it, surrounding blanks
+ * trimmed. Read at every probe, so a rotated secret is used at once. */
+static int read_secret(const char *path, char **out)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    size_t n, a = 0;
+
+    if (!f)
+        return -errno;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (a < n && strchr(" \t\r\n", buf[a]))
+        a++;
+    while (n > a && strchr(" \t\r\n", buf[n - 1]))
+        buf[--n] = '\0';
+    *out = strdup(buf + a);
+    explicit_bzero(buf, sizeof(buf));
+    return *out ? 0 : -ENOMEM;
+}
+
+/* The request headers of a hop: the configured ones (Host only while the
+ * hop stays on the first request's host, as Go keeps it), the bearer
+ * token unless an Authorization header was given (Prometheus' round
+ * tripper does not override one), and the original Host when the URL was
+ * rewritten for a server_name. */
+static int build_headers(struct hrun *run, bool keep_host, const char *host_line)
+{
+    const struct tp_http_opts *o = http_opts(run->t->def);
+    bool authz = false;
+    char *secret = NULL;
+    int err = 0;
+
+    curl_slist_free_all(run->headers);
+    run->headers = NULL;
+    for (size_t i = 0; i < o->nheaders && !err; i++) {
+        const struct tp_kv *h = &o->headers[i];
+
+        authz |= !strcasecmp(h->key, "Authorization");
+        if (!strcasecmp(h->key, "Host") && !keep_host)
+            continue;
+        err = add_pair(&run->headers, h->key, h->value);
+    }
+    if (!err && host_line && !run->custom_host && keep_host)
+        err = add_header(&run->headers, host_line);
+    if (!err && !authz && o->bearer)
+        err = add_pair(&run->headers, "Authorization", o->bearer);
+    if (!err && !authz && o->bearer_file && (err = read_secret(o->bearer_file, &secret)) == 0) {
+        char *v;
+
+        if (asprintf(&v, "Bearer %s", secret) < 0) {
+            err = -ENOMEM;
+        } else {
+            err = add_pair(&run->headers, "Authorization", v);
+            explicit_bzero(v, strlen(v));
+            free(v);
         }
-        err = add_header(&run->headers, s);
-        free(big);
-        if (err < 0)
-            return err;
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
     }
-    /* The engine resolved the name already (and timed it); a literal needs
-     * no entry, and an IPv6 literal would not parse as one. */
-    if (!t->literal && !strchr(t->ep.host, ':')) {
-        char host[TW_ADDRSTRLEN], entry[sizeof(t->ep.host) + TW_ADDRSTRLEN + 16];
+    if (!err && run->headers)
+        err = curl_easy_setopt(run->cr.easy, CURLOPT_HTTPHEADER, run->headers) == CURLE_OK
+                  ? 0
+                  : -ENOMEM;
+    return err;
+}
 
-        tw_addr_host(&t->addr, host, sizeof(host));
-        snprintf(entry, sizeof(entry),
-                 tw_addr_family(&t->addr) == AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s",
-                 t->ep.host, t->ep.port, host);
-        if ((err = add_header(&run->resolve, entry)) < 0)
-            return err;
+/* host:port:address for curl's resolver: the engine resolved the name
+ * already (and timed it). */
+static int add_resolve(struct hrun *run, const char *name)
+{
+    const struct tp_target *t = run->t;
+    char host[TW_ADDRSTRLEN], entry[sizeof(t->ep.host) + TW_ADDRSTRLEN + 16];
+
+    tw_addr_host(&t->addr, host, sizeof(host));
+    snprintf(entry, sizeof(entry), tw_addr_family(&t->addr) == AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s",
+             name, t->ep.port, host);
+    return add_header(&run->resolve, entry);
+}
+
+static bool ip_literal(const char *s)
+{
+    unsigned char a[16];
+
+    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* The name TLS is to send and verify: tls_config's server_name, or else
+ * (blackbox's rule) a Host header's name; NULL: the URL's host. */
+static char *tls_name(const struct hrun *run)
+{
+    const struct tp_def *d = run->t->def;
+    const struct tp_http_opts *o = http_opts(d);
+
+    if (d->tls_server_name)
+        return strdup(d->tls_server_name);
+    for (size_t i = 0; i < o->nheaders; i++)
+        if (!strcasecmp(o->headers[i].key, "Host") && o->headers[i].value[0]) {
+            const char *v = o->headers[i].value, *colon = strrchr(v, ':');
+            if (v[0] == '[' && (colon = strchr(v, ']')))
+                return strndup(v + 1, (size_t)(colon - v - 1));
+            return colon && !strchr(colon + 1, ':') ? strndup(v, (size_t)(colon - v)) : strdup(v);
+        }
+    return NULL;
+}
+
+/* The first request's URL and what curl must know to reach it. curl takes
+ * the name TLS sends and verifies from the URL, so a server_name other than
+ * the target's host becomes the URL's host (resolved to the target's
+ * address), and the original host goes in the Host header. */
+static int first_url(struct hrun *run, char *host_line, size_t len)
+{
+    const struct tp_target *t = run->t;
+    char *name = t->ep.https ? tls_name(run) : NULL, *out = NULL;
+    CURLU *u = NULL;
+    int err = 0;
+
+    host_line[0] = '\0';
+    if (!t->literal && !strchr(t->ep.host, ':') && (err = add_resolve(run, t->ep.host)) < 0)
+        goto out;
+    if (!name || !strcasecmp(name, t->ep.host)) {
+        run->url = strdup(t->target);
+        err = run->url ? 0 : -ENOMEM;
+        goto out;
     }
-    return 0;
+    if (!(u = curl_url())) {
+        err = -ENOMEM;
+        goto out;
+    }
+    if (strchr(name, ':')) { /* an IPv6 address */
+        char *b;
+        if (asprintf(&b, "[%s]", name) < 0) {
+            err = -ENOMEM;
+            goto out;
+        }
+        free(name);
+        name = b;
+    }
+    if (curl_url_set(u, CURLUPART_URL, t->target, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, name, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
+        err = -EINVAL;
+        goto out;
+    }
+    if (!(run->url = strdup(out))) {
+        err = -ENOMEM;
+        goto out;
+    }
+    if (!ip_literal(name) && name[0] != '[' && (err = add_resolve(run, name)) < 0)
+        goto out;
+    snprintf(host_line, len, strchr(t->ep.host, ':') ? "Host: [%s]:%u" : "Host: %s:%u",
+             t->ep.host, t->ep.port);
+    if (t->ep.port == (t->ep.https ? 443 : 80))
+        *strrchr(host_line, ':') = '\0';
+out:
+    curl_free(out);
+    curl_url_cleanup(u);
+    free(name);
+    return err;
+}
+
+static char *url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    char *h = NULL, *port = NULL, *out = NULL;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        asprintf(&out, "%s:%s", h, port) < 0)
+        out = NULL;
+    curl_free(h);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+static long remaining_ms(const struct hrun *run)
+{
+    uint64_t spent = (tw_now_ns() - run->t->started_ns) / 1000000;
+    uint64_t to = run->t->def->timeout_ms;
+
+    return spent + 1 < to ? (long)(to - spent) : 1;
 }
 
 #define SET(opt, val)                                              \
@@ -413,7 +529,7 @@ static CURLcode setup(struct hrun *run)
     const char *method = o->method ? o->method : "GET";
     CURLcode rc;
 
-    SET(CURLOPT_URL, run->t->target);
+    SET(CURLOPT_URL, run->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -424,10 +540,12 @@ static CURLcode setup(struct hrun *run)
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
     SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    /* a proxy from the environment would make the timings and the address
-     * someone else's */
-    SET(CURLOPT_PROXY, "");
-    SET(CURLOPT_TIMEOUT_MS, (long)d->timeout_ms);
+    /* proxy_url, or none: a proxy from the environment would make the
+     * timings and the address someone else's */
+    SET(CURLOPT_PROXY, o->proxy_url ? o->proxy_url : "");
+    /* a CONNECT's answer is the proxy's, not the target's */
+    SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    SET(CURLOPT_TIMEOUT_MS, remaining_ms(run));
     /* The engine resolves and caches names itself. curl's own cache keeps
      * even literal addresses for 60 s and walks every entry on each
      * transfer: with thousands of targets that walk was the largest user
@@ -437,11 +555,24 @@ static CURLcode setup(struct hrun *run)
      * setsockopt is one system call per probe saved. */
     SET(CURLOPT_TCP_NODELAY, 0L);
     SET(CURLOPT_USERAGENT, USER_AGENT);
+    /* the body as it came: `compression` decodes it, as blackbox does,
+     * whatever Content-Encoding says */
+    SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    /* Go's client speaks HTTP/2 over TLS when the server offers it */
+    SET(CURLOPT_HTTP_VERSION, o->http2 ? (long)CURL_HTTP_VERSION_2TLS
+                                       : (long)CURL_HTTP_VERSION_1_1);
+    /* blackbox's client keeps a cookie jar for the redirects of a probe */
+    SET(CURLOPT_COOKIEFILE, "");
     if (run->resolve)
         SET(CURLOPT_RESOLVE, run->resolve);
     if (d->ip_no_fallback) /* every hop in the one family, a redirect's too */
         SET(CURLOPT_IPRESOLVE, tp_def_ip_prefer(d) == AF_INET ? CURL_IPRESOLVE_V4
                                                               : CURL_IPRESOLVE_V6);
+    if (o->basic_auth) {
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SET(CURLOPT_USERNAME, o->user ? o->user : "");
+        SET(CURLOPT_PASSWORD, run->password ? run->password : o->password ? o->password : "");
+    }
     if (run->headers)
         SET(CURLOPT_HTTPHEADER, run->headers);
 
@@ -458,10 +589,6 @@ static CURLcode setup(struct hrun *run)
         }
         if (!post && (strcmp(method, "GET") != 0 || o->body))
             SET(CURLOPT_CUSTOMREQUEST, method);
-    }
-    if (o->max_redirects > 0) {
-        SET(CURLOPT_FOLLOWLOCATION, 1L);
-        SET(CURLOPT_MAXREDIRS, (long)o->max_redirects);
     }
     SET(CURLOPT_SSL_VERIFYPEER, d->tls_verify ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, d->tls_verify ? 2L : 0L);
@@ -481,6 +608,17 @@ static CURLcode setup(struct hrun *run)
         SET(CURLOPT_CA_CACHE_TIMEOUT, 600L);
 #endif
     }
+    if (d->cert_file) {
+        SET(CURLOPT_SSLCERT, d->cert_file);
+        SET(CURLOPT_SSLKEY, d->key_file);
+    }
+    if (d->tls_min_version) {
+        long v = d->tls_min_version == 0x0304   ? CURL_SSLVERSION_TLSv1_3
+                 : d->tls_min_version == 0x0303 ? CURL_SSLVERSION_TLSv1_2
+                 : d->tls_min_version == 0x0302 ? CURL_SSLVERSION_TLSv1_1
+                                                : CURL_SSLVERSION_TLSv1_0;
+        SET(CURLOPT_SSLVERSION, v);
+    }
 
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, run);
@@ -489,7 +627,142 @@ static CURLcode setup(struct hrun *run)
     return CURLE_OK;
 }
 
-#undef SET
+static int curl_err(CURLcode rc)
+{
+    return rc == CURLE_OUT_OF_MEMORY                                  ? -ENOMEM
+           : rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? -ENOTSUP
+                                                                    : -EINVAL;
+}
+
+/* The next hop of a redirect to url, on the same handle (its cookies
+ * kept). Returns 0 or -errno (nothing is running then). */
+static int next_hop(struct hrun *run, const char *url, long status)
+{
+    const struct tp_http_opts *o = http_opts(run->t->def);
+    CURL *c = run->cr.easy;
+    CURLcode rc = CURLE_OK;
+    char *host = url_host(url);
+    int err;
+
+    tp_curl_remove(&run->cr, false);
+    run->hop_tls = !strncasecmp(url, "https:", 6);
+    run->ssl_seen = NULL;
+    run->stopped = false;
+    run->r.tls = false;
+    run->errbuf[0] = '\0';
+    tp_http_resp_reset(&run->resp, o);
+    /* Go's client: 301, 302 and 303 turn anything but GET and HEAD into a
+     * GET without a body; 307 and 308 repeat the request */
+    if (status <= 303 && !run->as_get && o->method && strcmp(o->method, "GET") &&
+        strcmp(o->method, "HEAD")) {
+        run->as_get = true;
+        if ((rc = curl_easy_setopt(c, CURLOPT_HTTPGET, 1L)) == CURLE_OK)
+            rc = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    }
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, remaining_ms(run));
+    err = rc == CURLE_OK ? 0 : curl_err(rc);
+    /* a Host header is kept while the redirects stay on its host */
+    if (!err && run->custom_host && !(host && run->host0 && !strcasecmp(host, run->host0)))
+        err = build_headers(run, false, NULL);
+    free(host);
+    return err ? err : tp_curl_add(run->cr.cm, &run->cr);
+}
+
+static void result_of_response(struct hrun *run, struct tp_result *r)
+{
+    CURL *c = run->cr.easy;
+    curl_off_t clen = -1;
+    long version = 0;
+    size_t from = 0;
+    const char *lm;
+
+    r->kind_val[HTTP_STATUS] = run->resp.status;
+    r->kind_val[HTTP_REDIRECTS] = run->redirects;
+    if (!run->resp.status)
+        return; /* no response: blackbox's zeroes */
+    curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+    r->kind_val[HTTP_CLEN] = clen;
+    r->kind_val[HTTP_BODY_LEN] = run->resp.unread ? 0 : (long)run->resp.decoded;
+    r->kind_val[HTTP_VERSION] = version == CURL_HTTP_VERSION_1_0   ? 10
+                                : version == CURL_HTTP_VERSION_1_1 ? 11
+                                : version == CURL_HTTP_VERSION_2_0 ? 20
+#if LIBCURL_VERSION_NUM >= 0x074200
+                                : version == CURL_HTTP_VERSION_3 ? 30
+#endif
+                                                                 : 0;
+    r->kind_val[HTTP_SSL] = r->tls;
+    if ((lm = tp_http_resp_value(&run->resp, "Last-Modified", &from))) {
+        time_t when = curl_getdate(lm, NULL);
+        if (when != -1) {
+            r->kind_val[HTTP_LAST_MOD] = (long)when;
+            r->kind_val[HTTP_HAS_LAST_MOD] = 1;
+        }
+    }
+}
+
+static void report(struct hrun *run, struct tp_result *in)
+{
+    struct tp_engine *e = run->t->engine;
+    struct tp_target *t = run->t;
+    struct tp_result r = *in;
+
+    release(run, run->cr.doomed);
+    t->run = NULL;
+    tp_probe_done(e, t, &r);
+}
+
+static void finish(struct tp_curl_run *cr, CURLcode code)
+{
+    struct hrun *run = tw__container_of(cr, struct hrun, cr);
+    const struct tp_http_opts *o = http_opts(run->t->def);
+    struct tp_result *r = &run->r;
+    double ph[TP_NPHASE];
+    bool answered = code == CURLE_OK || (code == CURLE_WRITE_ERROR && run->stopped);
+    char *url = NULL;
+    int err;
+
+    measure(run, code, ph, r);
+    if (run->cr.err) {
+        /* socket() failed or we could not watch the socket: curl's code
+         * (could not connect) would blame the target */
+        sum_phases(run, ph, r);
+        from_errno(run, r, run->cr.err);
+        report(run, r);
+        return;
+    }
+    if (answered && is_redirect(run->resp.status) &&
+        curl_easy_getinfo(cr->easy, CURLINFO_REDIRECT_URL, &url) == CURLE_OK && url) {
+        if (++run->redirects <= (long)run->limit) {
+            char *next = strdup(url);
+
+            for (int i = 0; i < TP_NPHASE; i++)
+                run->acc[i] += ph[i];
+            err = next ? next_hop(run, next, run->resp.status) : -ENOMEM;
+            free(next);
+            if (err == 0)
+                return;
+            from_errno(run, r, -err);
+            sum_phases(run, (double[TP_NPHASE]){0}, r);
+            report(run, r);
+            return;
+        }
+        run->resp.unread = true; /* blackbox's client closes it unread */
+    }
+    sum_phases(run, ph, r);
+    result_of_response(run, r);
+    if (answered) {
+        if (!run->stopped)
+            tp_http_resp_end(&run->resp);
+        tp_http_judge(o, &run->resp, (int)r->kind_val[HTTP_VERSION], r->tls, r);
+    } else {
+        judge_curl(run, code, r);
+    }
+    report(run, r);
+}
 
 /* ---- the kind ---- */
 
@@ -525,33 +798,45 @@ static void http_fini(struct tp_engine *e)
 static int http_start(struct tp_engine *e, struct tp_target *t)
 {
     struct tp_curl *cm = *tp_engine_kind_data(e, &tp_kind_http);
+    const struct tp_http_opts *o;
     struct hrun *run;
+    char host_line[sizeof(t->ep.host) + 16];
     CURLcode rc;
     int err;
 
     if (!cm || !t || !t->def || t->run)
         return -EINVAL;
+    o = http_opts(t->def);
     run = calloc(1, sizeof(*run));
     if (!run)
         return -ENOMEM;
     run->t = t;
     run->r.verify = -1;
-    run->maybe_tls = t->ep.https || http_opts(t->def)->max_redirects > 0;
+    run->limit = o->follow ? o->max_redirects : 0;
+    run->hop_tls = t->ep.https;
+    run->acc[TP_PH_RESOLVE] = t->dns_s; /* the engine resolved the first hop's name */
     run->cr.def = t->def;
     run->cr.done = finish;
+    tp_http_resp_reset(&run->resp, o);
+    for (size_t i = 0; i < o->nheaders; i++)
+        run->custom_host |= !strcasecmp(o->headers[i].key, "Host");
     run->cr.easy = curl_easy_init();
     if (!run->cr.easy) {
         free(run);
         return -ENOMEM;
     }
-    err = build_lists(run);
-    if (err < 0)
+    /* A password file unreadable now is this host's trouble, not the
+     * target's: a local error, with its errno. */
+    if (o->password_file && (err = read_secret(o->password_file, &run->password)) < 0)
         goto fail;
-    rc = setup(run);
-    if (rc != CURLE_OK) {
-        err = rc == CURLE_OUT_OF_MEMORY ? -ENOMEM
-            : rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? -ENOTSUP
-            : -EINVAL;
+    if ((err = first_url(run, host_line, sizeof(host_line))) < 0 ||
+        !(run->host0 = url_host(run->url)) ||
+        (err = build_headers(run, true, host_line[0] ? host_line : NULL)) < 0) {
+        err = err < 0 ? err : -ENOMEM;
+        goto fail;
+    }
+    if ((rc = setup(run)) != CURLE_OK) {
+        err = curl_err(rc);
         goto fail;
     }
     if ((err = tp_curl_add(cm, &run->cr)) < 0)
@@ -561,8 +846,13 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
 
 fail:
     curl_easy_cleanup(run->cr.easy);
+    run->cr.easy = NULL;
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
+    tp_http_resp_free(&run->resp);
+    free(run->url);
+    free(run->host0);
+    free(run->password);
     free(run);
     return err;
 }
@@ -570,303 +860,38 @@ fail:
 static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_result *r)
 {
     struct hrun *run = t->run;
+    double ph[TP_NPHASE];
 
     if (!run)
         return;
     /* what the engine reports is its own timeout; add what was measured */
-    measure(run, CURLE_OK, &run->r);
+    measure(run, CURLE_OK, ph, &run->r);
+    sum_phases(run, ph, &run->r);
+    result_of_response(run, &run->r);
     memcpy(r->phase, run->r.phase, sizeof(r->phase));
     memcpy(r->kind_val, run->r.kind_val, sizeof(r->kind_val));
     r->tls = run->r.tls;
     r->cert_expiry = run->r.cert_expiry;
     r->leaf_expiry = run->r.leaf_expiry;
+    r->last_chain_expiry = run->r.last_chain_expiry;
+    r->tls_version = run->r.tls_version;
     r->verify = run->r.verify;
     release(run, true);
     t->run = NULL;
 }
 
-/* ---- config ---- */
-
-/* An http:// or https:// URL; the port defaults to 80 or 443. */
-static int http_parse_target(const char *target, struct tp_endpoint *ep, const char **why)
-{
-    return tp_url_parse(target, ep, why);
-}
-
-static bool check_method(struct tp_cfgctx *c, const struct tp_arg *a)
-{
-    struct tp_quoted q;
-
-    if (!tp_is_token(a->s)) {
-        tp_cfg_err(c, &a->v->at, "bad method %s: expected an HTTP token like GET or HEAD",
-                   tp_qs(&q, a->s));
-        return false;
-    }
-    return true;
-}
-
-static bool set_method(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-
-    return (o->method = tp_cfg_dup(c, a->s)) != NULL;
-}
-
-static bool default_method(struct tp_cfgctx *c, struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    return (o->method = tp_cfg_dup(c, "GET")) != NULL;
-}
-
-static void free_method(struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    free(o->method);
-    o->method = NULL;
-}
-
-/* "200" or "200-299": 0, or why not (1: not that form, 2: not 100 to 599,
- * 3: backwards). */
-static int parse_status(const char *s, unsigned long *lo, unsigned long *hi)
-{
-    const char *dash = strchr(s, '-');
-    char a[8];
-
-    if (dash) {
-        size_t n = (size_t)(dash - s);
-        if (n >= sizeof(a))
-            n = sizeof(a) - 1;
-        memcpy(a, s, n);
-        a[n] = '\0';
-    }
-    if (!(dash ? tp_parse_uint(a, 0, 9999, lo) && tp_parse_uint(dash + 1, 0, 9999, hi)
-               : tp_parse_uint(s, 0, 9999, lo) && (*hi = *lo, true)))
-        return 1;
-    if (*lo < 100 || *lo > 599 || *hi < 100 || *hi > 599)
-        return 2;
-    return *lo > *hi ? 3 : 0;
-}
-
-static bool check_status(struct tp_cfgctx *c, const struct tp_arg *a)
-{
-    struct tp_quoted q;
-    unsigned long lo, hi;
-
-    switch (parse_status(a->s, &lo, &hi)) {
-    case 1:
-        tp_cfg_err(c, &a->v->at, "bad expect_status %s: expected a status like 200 or a range "
-                                 "like 200-299", tp_qs(&q, a->s));
-        return false;
-    case 2:
-        tp_cfg_err(c, &a->v->at, "bad expect_status %s: status codes are 100 to 599",
-                   tp_qs(&q, a->s));
-        return false;
-    case 3:
-        tp_cfg_err(c, &a->v->at, "bad expect_status %s: the range is backwards",
-                   tp_qs(&q, a->s));
-        return false;
-    }
-    return true;
-}
-
-static bool add_status(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-    struct tp_range *grown = realloc(o->status, (o->nstatus + 1) * sizeof(*grown));
-    unsigned long lo, hi;
-
-    if (!grown) {
-        tp_cfg_oom(c);
-        return false;
-    }
-    o->status = grown;
-    parse_status(a->s, &lo, &hi);
-    o->status[o->nstatus++] = (struct tp_range){(uint16_t)lo, (uint16_t)hi};
-    return true;
-}
-
-static bool default_status(struct tp_cfgctx *c, struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    if (!(o->status = calloc(1, sizeof(*o->status)))) {
-        tp_cfg_oom(c);
-        return false;
-    }
-    o->status[0] = (struct tp_range){200, 299};
-    o->nstatus = 1;
-    return true;
-}
-
-static void free_status(struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    free(o->status);
-    o->status = NULL;
-    o->nstatus = 0;
-}
-
-static bool check_header(struct tp_cfgctx *c, const struct tp_arg *a)
-{
-    struct tp_quoted q;
-    const char *name = a->name->s, *val;
-    char what[120];
-
-    if (a->name->len != strlen(name) || !tp_is_token(name)) {
-        tp_cfg_err(c, &a->name->at, "bad header name %s: expected an HTTP token (letters, "
-                                    "digits, !#$%%&'*+-.^_`|~)", tp_quote(&q, name, a->name->len));
-        return false;
-    }
-    if (a->v->shape == TP_V_NULL) {
-        tp_cfg_err(c, &a->v->at, "header %s has no value (write \"\" for an empty one)",
-                   tp_qs(&q, name));
-        return false;
-    }
-    snprintf(what, sizeof(what), "header %s", tp_qs(&q, name));
-    if (!(val = tp_val_str(c, what, a->v, "a string")))
-        return false;
-    if (strpbrk(val, "\r\n")) {
-        tp_cfg_err(c, &a->v->at, "header %s value contains a line break", tp_qs(&q, name));
-        return false;
-    }
-    return true;
-}
-
-static bool add_header_key(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-
-    return tp_set_kv(c, &o->headers, &o->nheaders, a->name->s, a->v->s);
-}
-
-static void free_headers(struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    tp_free_kv(&o->headers, &o->nheaders);
-}
-
-/* Nothing written after "body:" is refused with a hint: "" is how an empty
- * body is asked for. */
-static bool check_body(struct tp_cfgctx *c, const struct tp_arg *a)
-{
-    if (a->v->shape == TP_V_NULL && a->v->len == 0) {
-        tp_cfg_err(c, &a->v->at, "body has no value (write \"\" for an empty one)");
-        return false;
-    }
-    return tp_val_str(c, "body", a->v, "a string") != NULL;
-}
-
-static bool set_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-
-    return (o->body = tp_cfg_dup(c, a->v->s)) != NULL;
-}
-
-static void free_body(struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    free(o->body);
-    o->body = NULL;
-}
-
-static bool set_expect_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-
-    o->expect_body = a->rx;
-    def->has_regex = true;
-    return true;
-}
-
-static void free_expect_body(struct tp_def *def)
-{
-    struct tp_http_opts *o = def->opts;
-
-    tp_regex_free(&o->expect_body);
-}
-
-static bool set_redirects(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    struct tp_http_opts *o = def->opts;
-
-    o->max_redirects = a->u;
-    return true;
-}
-
-static const struct tp_key http_keys[] = {
-    {.name = "method", .type = TP_T_STR, .what = "an HTTP method like GET",
-     .validate = check_method, .apply = set_method, .absent = default_method,
-     .free = free_method},
-    {.name = "expect_status", .type = TP_T_LIST,
-     .what = "a status like 200 or a range like 200-299",
-     .list_what = "a list of statuses and ranges", .validate = check_status,
-     .apply = add_status, .absent = default_status, .free = free_status},
-    {.name = "headers", .type = TP_T_MAP, .what = "header", .fold = true,
-     .validate = check_header, .apply = add_header_key, .free = free_headers},
-    {.name = "body", .type = TP_T_VALUE, .validate = check_body, .apply = set_body,
-     .free = free_body},
-    {.name = "expect_body", .type = TP_T_REGEX, .apply = set_expect_body,
-     .free = free_expect_body},
-    {.name = "max_redirects", .type = TP_T_UINT, .lo = 0, .hi = 20, .apply = set_redirects},
-};
-
-/* ---- output ---- */
-
-static void m_status(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last)
-        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_STATUS]);
-}
-
-static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (!t->have_last)
-        return;
-    for (int i = 0; i < TP_NPHASE; i++) {
-        tu_prom_begin(p, NULL);
-        tu_prom_labels(p, l);
-        tu_prom_label(p, "phase", tp_phase_names[i]);
-        tu_prom_value(p, "%.6f", t->last.phase[i]);
-    }
-}
-
-static void m_redirects(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    if (t->have_last)
-        tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_REDIRECTS]);
-}
-
-static const struct tp_metric http_metrics[] = {
-    {"probe_http_status_code", "HTTP status of the last response", m_status},
-    {"probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", m_phases},
-    {"probe_http_redirects", "Redirects followed by the last probe", m_redirects},
-    TP_METRIC_SSL_EARLIEST, /* https */
-};
-
-static void http_json(FILE *f, const struct tp_result *r)
-{
-    if (r->kind_val[HTTP_STATUS])
-        fprintf(f, ",\"status\":%ld", r->kind_val[HTTP_STATUS]);
-}
-
 const struct tp_kind tp_kind_http = {
     .name = "http",
-    .keys = http_keys,
-    .nkeys = sizeof(http_keys) / sizeof(http_keys[0]),
+    .keys = tp_http_keys,
+    .nkeys = TP_HTTP_NKEYS,
     .common = TP_KEYS_TLS,
     .opts_size = sizeof(struct tp_http_opts),
-    .parse_target = http_parse_target,
+    .parse_target = tp_http_parse_target,
     .init = http_init,
     .fini = http_fini,
     .start = http_start,
     .cancel = http_cancel,
-    .metrics = http_metrics,
-    .nmetrics = sizeof(http_metrics) / sizeof(http_metrics[0]),
-    .json = http_json,
+    .metrics = tp_http_metrics,
+    .nmetrics = TP_HTTP_NMETRICS,
+    .json = tp_http_json,
 };

@@ -19,6 +19,7 @@
 #include "probe/tls_client.h"
 #include "twkit/sock.h"
 #include "twkit/time.h"
+#include "util/prom.h"
 
 extern const struct tp_kind tp_kind_tls;
 
@@ -238,7 +239,15 @@ static bool set_server_name(struct tp_cfgctx *c, struct tp_def *def, const struc
 {
     struct tp_tls_opts *o = def->opts;
 
-    return (o->server_name = tp_cfg_dup(c, a->s)) != NULL;
+    if (!(o->server_name = tp_cfg_dup(c, a->s)))
+        return false;
+    def->tls_written |= TP_TLSW_NAME;
+    if (def->tls_written & TP_TLSW_CFG_NAME) {
+        tp_cfg_err(c, &a->v->at,
+                   "server_name and tls_config.server_name set the same thing: write one of them");
+        return false;
+    }
+    return true;
 }
 
 static void free_server_name(struct tp_def *def)

@@ -51,17 +51,62 @@ struct tp_range {
     uint16_t lo, hi; /* HTTP status codes, inclusive */
 };
 
+/* fail_if_header_matches / fail_if_header_not_matches: one item */
+struct tp_header_match {
+    char *header;
+    struct tp_regex re;
+    bool allow_missing;
+};
+
+/* A JSON body check (fail_if_body_json_not_matches): the value at path
+ * (dot-separated object keys and array indexes) must exist and equal
+ * equals (as JSON text: "ok", 3, true, null) or match re. */
+struct tp_json_check {
+    char *path;           /* as written, for messages */
+    char **seg;           /* path split at the dots */
+    size_t nseg;
+    char *equals;         /* the YAML scalar as written; NULL: re */
+    struct tp_regex re;
+};
+
+enum tp_compression { TP_COMP_NONE, TP_COMP_IDENTITY, TP_COMP_GZIP, TP_COMP_DEFLATE, TP_COMP_BR };
+
+/* bits of tp_http_opts.versions (valid_http_versions) */
+#define TP_HTTP_V10 1u
+#define TP_HTTP_V11 2u
+#define TP_HTTP_V20 4u
+#define TP_HTTP_V30 8u
+
 struct tp_http_opts {
     char *method;             /* default "GET" */
-    struct tp_range *status;  /* expect_status; default 200-299 */
+    struct tp_range *status;  /* expect_status or valid_status_codes;
+                                 default 200-299 */
     size_t nstatus;
     struct tp_kv *headers;    /* request headers */
     size_t nheaders;
     char *body;               /* request body; NULL: none */
     struct tp_regex expect_body; /* the response body must match it */
-    unsigned max_redirects;   /* default 0: a 3xx is judged as it is */
+    unsigned max_redirects;   /* followed at most (default 10) */
+    bool follow;              /* follow redirects at all (default true) */
+    bool fail_if_ssl, fail_if_not_ssl;
+    struct tp_regex *body_bad, *body_good; /* fail_if_body_matches_regexp,
+                                              fail_if_body_not_matches_regexp */
+    size_t nbody_bad, nbody_good;
+    struct tp_header_match *hdr_bad, *hdr_good; /* fail_if_header_matches,
+                                                   fail_if_header_not_matches */
+    size_t nhdr_bad, nhdr_good;
+    struct tp_json_check *json;
+    size_t njson;
+    unsigned versions;        /* TP_HTTP_V*; 0: any */
+    enum tp_compression compression;
+    uint64_t body_size_limit; /* bytes after decoding; 0: none */
+    char *proxy_url;          /* NULL: none (never the environment's) */
+    char *user, *password, *password_file; /* basic_auth */
+    bool basic_auth;
+    char *bearer, *bearer_file;
+    bool http2;               /* enable_http2 (default true) */
+    unsigned written;         /* HTTPW_*: which spellings were written */
 };
-
 struct tp_tls_opts {
     char *server_name;        /* SNI and name to verify; NULL: the host */
 };

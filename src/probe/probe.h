@@ -79,6 +79,9 @@ struct tp_def {
     char *tls_server_name;    /* SNI and the name verified; NULL: the
                                  target's host */
     int tls_min_version;      /* TLS1_x_VERSION (OpenSSL); 0: OpenSSL's */
+    unsigned tls_written;     /* TP_TLSW_*: which spelling set what in this
+                                 probe (or in defaults), so that two
+                                 spellings of one setting are refused */
     bool has_regex;           /* the kind's options hold a regex the answer
                                  must match (probe_failed_due_to_regex) */
     /* the address family (ipproto.c; zero is blackbox_exporter's default) */
@@ -128,7 +131,7 @@ enum { TP_PH_RESOLVE, TP_PH_CONNECT, TP_PH_TLS, TP_PH_PROCESSING, TP_PH_TRANSFER
        TP_NPHASE };
 extern const char *const tp_phase_names[TP_NPHASE];
 
-#define TP_KIND_VALS 4
+#define TP_KIND_VALS 8
 
 struct tp_result {
     enum tp_outcome outcome;
@@ -217,8 +220,15 @@ struct tp_target {
 
 /* Groups of common keys (config_keys.c) a kind may take besides those
  * every kind takes. */
-#define TP_KEYS_TLS 1u      /* tls_verify, ca_file (and what tls_config
-                               sets: the TLS settings of struct tp_def) */
+#define TP_KEYS_TLS 1u      /* tls_verify, ca_file, tls_config (the TLS
+                               settings of struct tp_def) */
+/* bits of tp_def.tls_written */
+#define TP_TLSW_VERIFY 1u     /* tls_verify */
+#define TP_TLSW_CA 2u         /* ca_file */
+#define TP_TLSW_CFG_VERIFY 4u /* tls_config: insecure_skip_verify */
+#define TP_TLSW_CFG_CA 8u     /* tls_config: ca_file */
+#define TP_TLSW_CFG_NAME 16u  /* tls_config: server_name */
+#define TP_TLSW_NAME 32u      /* the tls kind's server_name */
 
 struct tu_prom;
 

@@ -265,17 +265,18 @@ static bool set_query_response(struct tp_cfgctx *c, struct tp_def *def, const st
                    v->shape == TP_V_NULL ? "empty" : tp_val_kind(v));
         return false;
     }
-    if (!v->item) { /* a front end that cannot hand over items: never silently empty */
+    if (!c->front) { /* a front end that cannot hand over items: never silently empty */
         tp_cfg_err(c, &v->at, "query_response: nested values cannot be read here");
         return false;
     }
-    if (!(steps = calloc(v->n ? v->n : 1, sizeof(*steps)))) {
+    size_t n = tp_val_nitems(c, v);
+    if (!(steps = calloc(n ? n : 1, sizeof(*steps)))) {
         tp_cfg_oom(c);
         return false;
     }
-    for (size_t i = 0; i < v->n; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct tp_val item;
-        tp_val_item(v, i, NULL, &item);
+        tp_val_item(c, v, i, NULL, &item);
         if (item.shape != TP_V_MAP) {
             tp_cfg_err(c, &item.at, "a query_response step must be a mapping of expect, send "
                                     "and starttls, not %s",
@@ -288,14 +289,14 @@ static bool set_query_response(struct tp_cfgctx *c, struct tp_def *def, const st
             ok = false;
     }
     if (ok)
-        ok = check_starttls(c, o, steps, v->n, NULL);
+        ok = check_starttls(c, o, steps, n, NULL);
     if (!ok) {
-        free_steps(steps, v->n);
+        free_steps(steps, n);
         return false;
     }
     o->steps = steps;
-    o->nsteps = v->n;
-    for (size_t i = 0; i < v->n; i++)
+    o->nsteps = n;
+    for (size_t i = 0; i < n; i++)
         if (steps[i].expect.code)
             def->has_regex = true;
     return true;

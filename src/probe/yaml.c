@@ -64,6 +64,7 @@ void tp_y_to_val(const yaml_node_t *n, struct tp_val *v)
     memset(v, 0, sizeof(*v));
     v->at.line = n->start_mark.line + 1;
     v->at.col = n->start_mark.column + 1;
+    v->node = n;
     if (n->type == YAML_MAPPING_NODE) {
         v->shape = TP_V_MAP;
     } else if (n->type == YAML_SEQUENCE_NODE) {
@@ -81,41 +82,36 @@ bool tp_y_is_merge_key(const yaml_node_t *k)
            tp_y_len(k) == 2 && !memcmp(tp_y_s(k), "<<", 2);
 }
 
-/* The items of a nested map or list, for a TP_T_VALUE key that judges
- * them itself (config.h, tp_val_item): n, and how to reach item i. */
-static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val);
-
-static void with_items(struct tp_yctx *c, const yaml_node_t *n, struct tp_val *v)
+/* The items of a mapping or a sequence, for keys that judge nested values
+ * (config.h, struct tp_front); the context is a tp_yctx (pub first). */
+static size_t yaml_nitems(struct tp_cfgctx *pc, const struct tp_val *v)
 {
-    if (n->type == YAML_MAPPING_NODE)
-        v->n = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    else if (n->type == YAML_SEQUENCE_NODE)
-        v->n = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    else
-        return;
-    v->item = yaml_item;
-    v->fe = c;
-    v->node = n;
+    const yaml_node_t *n = v->node;
+
+    if (n && v->shape == TP_V_MAP)
+        return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (n && v->shape == TP_V_LIST)
+        return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return 0;
 }
 
-static void yaml_item(const struct tp_val *v, size_t i, struct tp_val *name, struct tp_val *val)
+static void yaml_item(struct tp_cfgctx *pc, const struct tp_val *v, size_t i,
+                      struct tp_val *name, struct tp_val *item)
 {
-    struct tp_yctx *c = (struct tp_yctx *)v->fe;
-    const yaml_node_t *n = v->node, *in;
+    struct tp_yctx *c = (struct tp_yctx *)pc;
+    const yaml_node_t *n = v->node;
+    bool map = n->type == YAML_MAPPING_NODE;
 
-    if (n->type == YAML_MAPPING_NODE) {
-        const yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-        tp_y_to_val(tp_y_node(c, p->key), name);
-        with_items(c, tp_y_node(c, p->key), name);
-        in = tp_y_node(c, p->value);
-    } else {
-        if (name)
-            memset(name, 0, sizeof(*name));
-        in = tp_y_node(c, n->data.sequence.items.start[i]);
-    }
-    tp_y_to_val(in, val);
-    with_items(c, in, val);
+    if (name && map)
+        tp_y_to_val(tp_y_node(c, n->data.mapping.pairs.start[i].key), name);
+    else if (name)
+        memset(name, 0, sizeof(*name));
+    tp_y_to_val(tp_y_node(c, map ? n->data.mapping.pairs.start[i].value
+                                 : n->data.sequence.items.start[i]),
+                item);
 }
+
+static const struct tp_front yaml_front = {yaml_nitems, yaml_item};
 
 /* ---- keys ---- */
 
@@ -206,6 +202,8 @@ static bool walk_list(struct tp_yctx *c, struct tp_def *def, const struct tp_key
         tp_y_err(c, v, "%s must be %s, not %s", key->name, key->list_what, tp_y_kind(v));
         return false;
     }
+    if (it == end && key->blackbox)
+        return true; /* blackbox's lists: empty is the default (valid_status_codes: []) */
     if (it == end) {
         tp_y_err(c, v, "%s is empty", key->name);
         return false;
@@ -240,7 +238,6 @@ bool tp_y_apply(struct tp_yctx *c, struct tp_def *def, const struct tp_key *key,
         return walk_list(c, def, key, val);
     default:
         tp_y_to_val(val, &v);
-        with_items(c, val, &v);
         return tp_key_convert(&c->pub, key, &v, &a) && tp_key_apply(&c->pub, key, def, &a);
     }
 }
@@ -340,6 +337,7 @@ int tp_y_load(const char *path, const char *buf, size_t len, FILE *errs,
     else
         c.dir[0] = '\0';
     c.pub.dir = c.dir;
+    c.pub.front = &yaml_front;
     if (!yaml_parser_initialize(&parser)) {
         tp_cfg_oom(&c.pub);
         goto done;

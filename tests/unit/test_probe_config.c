@@ -210,7 +210,9 @@ Test(probe_config, example_loads)
     cr_assert_eq(http(d)->nheaders, 0);
     cr_assert_null(http(d)->body);
     cr_assert_null(http(d)->expect_body.text);
-    cr_assert_eq(http(d)->max_redirects, 0);
+    cr_assert_eq(http(d)->max_redirects, 10, "blackbox's default: follow up to 10");
+    cr_assert(http(d)->follow);
+    cr_assert(http(d)->http2);
     cr_assert(d->tls_verify);
     cr_assert_null(d->ca_file);
     cr_assert_null(tls(d)->server_name);
@@ -735,7 +737,7 @@ Test(probe_config, tcp_query_response_errors)
                "x.yaml:13:9: a query_response step must be a mapping of expect, send and "
                "starttls, not a single value\n"
                "x.yaml:14:19: duplicate key \"send\" in query_response step (first at line 14)\n"
-               "x.yaml:14:28: unknown key \"bogus\" in query_response step\n"
+               "x.yaml:14:28: unknown key \"bogus\" in query_response step (expected expect, send or starttls)\n"
                "x.yaml:19:21: query_response and send cannot both be set (line 18 has send; "
                "send and expect are a short form of query_response)\n"
                "x.yaml:24:13: expect and query_response cannot both be set (line 23 has "
@@ -1055,7 +1057,7 @@ Test(probe_config, error_unknown_keys)
                "x.yaml:2:3: unknown key \"intervall\" in defaults (did you mean interval?)\n"
                "x.yaml:3:3: method cannot be set in defaults (only interval, timeout, "
                "success_threshold, failure_threshold, labels, close, tls_verify, ca_file, "
-               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address)\n"
+               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address, tls_config)\n"
                "x.yaml:4:3: unknown key \"bogus\" in defaults\n"
                "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
                "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
@@ -1533,4 +1535,213 @@ Test(probe_config, yaml_merge_keys_bring_in_an_anchored_mapping)
                   "    target: h:1\n");
     load_fails("x.yaml", "x.yaml:2:9: << (a merge) takes a mapping or a list of mappings, not a "
                          "single value\n");
+}
+
+/* ---- blackbox_exporter's http prober options ---- */
+
+Test(probe_config, blackbox_http_options_load)
+{
+    struct tp_config cfg;
+    const struct tp_def *d;
+    const struct tp_http_opts *h;
+
+    mkdir("certs", 0755);
+    put("certs/ca.pem", "x\n");
+    put("certs/c.pem", "x\n");
+    put("certs/c.key", "x\n");
+    put("pw", "secret\n");
+    put("x.yaml", "defaults:\n"
+                  "  tls_config: {min_version: TLS12}\n"
+                  "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: https://h/\n"
+                  "    valid_status_codes: [200, 204]\n"
+                  "    no_follow_redirects: true\n"
+                  "    fail_if_not_ssl: true\n"
+                  "    fail_if_body_matches_regexp: [error, '(?i)down']\n"
+                  "    fail_if_body_not_matches_regexp: ok\n"
+                  "    fail_if_header_matches: [{header: X-A, regexp: bad, allow_missing: true}]\n"
+                  "    fail_if_header_not_matches:\n"
+                  "      - {header: Content-Type, regexp: json}\n"
+                  "    fail_if_body_json_not_matches: [{path: a.0.b, equals: 3}, {path: s, regexp: "
+                  "'^o'}]\n"
+                  "    valid_http_versions: [HTTP/1.1, HTTP/2.0]\n"
+                  "    compression: GZIP\n"
+                  "    headers: {Accept-Encoding: 'br;q=1.0, gzip;q=0.9'}\n"
+                  "    body_size_limit: 1.5MB\n"
+                  "    proxy_url: http://user:pw@proxy:3128\n"
+                  "    basic_auth: {username: u, password_file: pw}\n"
+                  "    tls_config: {ca_file: certs/ca.pem, cert_file: certs/c.pem, key_file: "
+                  "certs/c.key,\n"
+                  "                 server_name: front.example, insecure_skip_verify: false}\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    follow_redirects: true\n"
+                  "    max_redirects: 3\n"
+                  "    bearer_token: t0k\n"
+                  "    enable_http2: false\n"
+                  "  - {name: c, kind: tls, target: h, tls_config: {server_name: n.example}}\n");
+    load_ok("x.yaml", &cfg);
+    d = def_named(&cfg, "a");
+    h = http(d);
+    cr_assert_eq(h->nstatus, 2);
+    cr_assert_eq(h->status[1].lo, 204);
+    cr_assert_eq(h->status[1].hi, 204);
+    cr_assert_not(h->follow);
+    cr_assert(h->fail_if_not_ssl);
+    cr_assert_not(h->fail_if_ssl);
+    cr_assert_eq(h->nbody_bad, 2);
+    cr_assert(tp_regex_match(&h->body_bad[1], "DOWN", 4));
+    cr_assert_eq(h->nbody_good, 1);
+    cr_assert_eq(h->nhdr_bad, 1);
+    cr_assert_str_eq(h->hdr_bad[0].header, "X-A");
+    cr_assert(h->hdr_bad[0].allow_missing);
+    cr_assert_eq(h->nhdr_good, 1);
+    cr_assert_not(h->hdr_good[0].allow_missing);
+    cr_assert_eq(h->njson, 2);
+    cr_assert_eq(h->json[0].nseg, 3);
+    cr_assert_str_eq(h->json[0].seg[1], "0");
+    cr_assert_str_eq(h->json[0].equals, "3");
+    cr_assert_str_eq(h->json[1].re.text, "^o");
+    cr_assert_eq(h->versions, TP_HTTP_V11 | TP_HTTP_V20);
+    cr_assert_eq(h->compression, TP_COMP_GZIP);
+    cr_assert_eq(h->body_size_limit, 1572864);
+    cr_assert_str_eq(h->proxy_url, "http://user:pw@proxy:3128");
+    cr_assert(h->basic_auth);
+    cr_assert_str_eq(h->user, "u");
+    cr_assert_null(h->password);
+    cr_assert_str_eq(h->password_file, "pw");
+    cr_assert(d->tls_verify);
+    cr_assert_str_eq(d->ca_file, "certs/ca.pem");
+    cr_assert_str_eq(d->cert_file, "certs/c.pem");
+    cr_assert_str_eq(d->key_file, "certs/c.key");
+    cr_assert_str_eq(d->tls_server_name, "front.example");
+    cr_assert_eq(d->tls_min_version, 0x0303, "min_version from defaults");
+    cr_assert(d->has_regex);
+    d = def_named(&cfg, "b");
+    cr_assert(http(d)->follow);
+    cr_assert_eq(http(d)->max_redirects, 3);
+    cr_assert_str_eq(http(d)->bearer, "Bearer t0k");
+    cr_assert_not(http(d)->http2);
+    cr_assert_eq(http(d)->nstatus, 1, "the 2xx default");
+    d = def_named(&cfg, "c");
+    cr_assert_str_eq(d->tls_server_name, "n.example");
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, blackbox_http_option_errors)
+{
+    put("pw", "x\n");
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    valid_status_codes: [200, 2xx]\n"
+                  "    expect_status: 200\n"
+                  "    no_follow_redirects: true\n"
+                  "    follow_redirects: true\n"
+                  "    max_redirects: 2\n"
+                  "    compression: zstd\n"
+                  "    body_size_limit: 10kB\n"
+                  "    valid_http_versions: [HTTP/1.2]\n"
+                  "    proxy_url: ftp://p/\n"
+                  "  - name: b\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    fail_if_header_matches: [{header: X-A, regex: x}, {regexp: y}, z]\n"
+                  "    fail_if_body_json_not_matches: [{path: 'a..b', equals: 1},\n"
+                  "                                    {path: a, equals: 1, regexp: x}]\n"
+                  "    basic_auth: {user: u, password: p, password_file: pw}\n"
+                  "    bearer_token: t\n"
+                  "  - name: c\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    compression: gzip\n"
+                  "    headers: {Accept-Encoding: 'br, identity'}\n"
+                  "    basic_auth: {password: p, password_file: pw}\n"
+                  "    fail_if_body_matches_regexp: ['a(']\n"
+                  "    bearer_token_file: pw\n"
+                  "    tls_config: {insecure_skip_verify: true, ca_flie: x, min_version: TLS14}\n"
+                  "    tls_verify: false\n"
+                  "  - name: d\n"
+                  "    kind: tls\n"
+                  "    target: h\n"
+                  "    server_name: a.example\n"
+                  "    tls_config: {server_name: b.example, cert_file: pw}\n"
+                  "  - {name: e, kind: tcp, target: 'h:1', tls_config: {}}\n"
+                  "  - {name: f, kind: http, target: 'http://h/', tls_config: [a],\n"
+                  "     fail_if_header_not_matches: {header: a}}\n");
+    load_fails("x.yaml",
+               "x.yaml:5:31: bad valid_status_codes \"2xx\": expected a status like 200\n"
+               "x.yaml:6:20: valid_status_codes and expect_status set the same thing: write "
+               "one of them\n"
+               "x.yaml:8:23: no_follow_redirects and follow_redirects set the same thing: "
+               "write one of them\n"
+               "x.yaml:10:18: bad compression \"zstd\": expected gzip, br, deflate or identity\n"
+               "x.yaml:11:22: bad body_size_limit \"10kB\": expected a size like 512B, 64KB "
+               "or 10MiB (KB and KiB are both 1024 bytes), or 0 for none\n"
+               "x.yaml:12:27: bad valid_http_versions \"HTTP/1.2\": expected HTTP/1.0, "
+               "HTTP/1.1, HTTP/2.0 or HTTP/3.0\n"
+               "x.yaml:13:16: bad proxy_url: expected a URL like http://proxy:3128 (http, "
+               "https, socks5 or socks5h)\n"
+               "x.yaml:17:44: unknown key \"regex\" in fail_if_header_matches item (did you "
+               "mean regexp?)\n"
+               "x.yaml:17:55: fail_if_header_matches item has no header\n"
+               "x.yaml:17:68: fail_if_header_matches item must be a mapping, not a single "
+               "value\n"
+               "x.yaml:18:44: bad fail_if_body_json_not_matches path \"a..b\": expected keys "
+               "and indexes joined by dots, like checks.db or items.0.name\n"
+               "x.yaml:19:37: fail_if_body_json_not_matches item needs one of equals and "
+               "regexp\n"
+               "x.yaml:20:18: unknown key \"user\" in basic_auth (expected username, password "
+               "or password_file)\n"
+               "x.yaml:21:19: basic_auth and bearer_token cannot both be set: at most one of "
+               "basic_auth, authorization, bearer_token and bearer_token_file\n"
+               "x.yaml:26:32: compression gzip and the Accept-Encoding header \"br, "
+               "identity\" disagree: the header must accept gzip\n"
+               "x.yaml:27:17: basic_auth has both password and password_file: write one\n"
+               "x.yaml:28:35: bad fail_if_body_matches_regexp regex \"a(\": missing closing "
+               "parenthesis at offset 2\n"
+               "x.yaml:29:24: basic_auth and bearer_token_file cannot both be set: at most "
+               "one of basic_auth, authorization, bearer_token and bearer_token_file\n"
+               "x.yaml:30:46: unknown key \"ca_flie\" in tls_config (did you mean ca_file?)\n"
+               "x.yaml:30:71: bad tls_config.min_version \"TLS14\": expected TLS10, TLS11, "
+               "TLS12 or TLS13\n"
+               "x.yaml:31:17: tls_verify and tls_config.insecure_skip_verify set the same "
+               "thing: write one of them\n"
+               "x.yaml:36:18: server_name and tls_config.server_name set the same thing: "
+               "write one of them\n"
+               "x.yaml:38:60: tls_config must be a mapping, not a sequence\n"
+               "x.yaml:39:34: fail_if_header_not_matches must be a list of {header, regexp, "
+               "allow_missing}\n");
+}
+
+Test(probe_config, body_size_limit_units_and_http2_only)
+{
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } sizes[] = {{"0", 0}, {"512B", 512}, {"2KiB", 2048}, {"1MB512KB", 1572864},
+                 {"1.5KB", 1536}, {"1GB", 1073741824}};
+    struct tp_config cfg;
+    char text[256];
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        snprintf(text, sizeof(text), "probes:\n  - {name: a, kind: http, target: 'http://h/',"
+                                     " body_size_limit: %s}\n", sizes[i].text);
+        put("x.yaml", text);
+        load_ok("x.yaml", &cfg);
+        cr_expect_eq(http(&cfg.defs[0])->body_size_limit, sizes[i].bytes, "%s", sizes[i].text);
+        tp_config_free(&cfg);
+    }
+    put("x.yaml", "probes:\n"
+                  "  - {name: a, kind: http, target: 'http://h/', body_size_limit: 10,\n"
+                  "     enable_http2: false, valid_http_versions: [HTTP/2.0]}\n");
+    load_fails("x.yaml",
+               "x.yaml:2:65: bad body_size_limit \"10\": expected a size like 512B, 64KB or "
+               "10MiB (KB and KiB are both 1024 bytes), or 0 for none\n"
+               "x.yaml:3:49: valid_http_versions accepts HTTP/2.0 only, but enable_http2 is "
+               "false\n");
 }

@@ -1,0 +1,110 @@
+/* The http kind's parts (kind_http.c runs the transfers, kind_http_keys.c
+ * reads the config, kind_http_checks.c judges the answer): what they share.
+ */
+#ifndef TW_PROBE_KIND_HTTP_H
+#define TW_PROBE_KIND_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "probe/config.h"
+#include "probe/kinds.h"
+#include "probe/probe.h"
+
+extern const struct tp_kind tp_kind_http;
+
+#define TP_HTTP_NKEYS 25
+extern const struct tp_key tp_http_keys[TP_HTTP_NKEYS];
+
+#define TP_HTTP_NMETRICS 12
+extern const struct tp_metric tp_http_metrics[TP_HTTP_NMETRICS]; /* kind_http_metrics.c */
+/* A result's http fields for the JSON log. */
+void tp_http_json(FILE *f, const struct tp_result *r);
+
+/* An http:// or https:// URL (the kind's parse_target). */
+int tp_http_parse_target(const char *target, struct tp_endpoint *ep, const char **why);
+
+/* The answer keys' apply and free (kind_http_keys_match.c), for the table
+ * in kind_http_keys.c. */
+bool tp_http_set_expect_body(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_expect_body(struct tp_def *def);
+bool tp_http_add_body_bad(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+bool tp_http_add_body_good(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_body_bad(struct tp_def *def);
+void tp_http_free_body_good(struct tp_def *def);
+bool tp_http_set_hdr_bad(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+bool tp_http_set_hdr_good(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_hdr_bad(struct tp_def *def);
+void tp_http_free_hdr_good(struct tp_def *def);
+bool tp_http_set_json(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_json(struct tp_def *def);
+
+/* Redirects followed when nothing says otherwise, as blackbox_exporter
+ * (Go's client) follows them. */
+#define TP_HTTP_MAX_REDIRECTS_DEFAULT 10
+
+/* The http kind's slots of a result's kind_val. */
+enum {
+    HTTP_STATUS,       /* of the last response; 0: none */
+    HTTP_REDIRECTS,    /* as blackbox counts them (a redirect not followed
+                          counts too) */
+    HTTP_CLEN,         /* Content-Length of the last response, -1 unknown */
+    HTTP_BODY_LEN,     /* its body's bytes after decoding */
+    HTTP_VERSION,      /* 10, 11, 20, 30; 0: no response */
+    HTTP_SSL,          /* 1: the last response came over TLS */
+    HTTP_LAST_MOD,     /* Last-Modified, unix seconds */
+    HTTP_HAS_LAST_MOD, /* 1: HTTP_LAST_MOD is set */
+};
+
+/* Body checks see at most this much of the decoded body, or up to
+ * body_size_limit when that is larger (up to TP_HTTP_KEEP_MAX). */
+#define TP_HTTP_KEEP (1024u * 1024)
+#define TP_HTTP_KEEP_MAX (64u * 1024 * 1024)
+
+/* The last response of a probe as the checks see it (kind_http_checks.c):
+ * its header lines, its body decoded as `compression` says, and why the
+ * body could not be read to its end. Reset at every status line, so a
+ * 100 Continue or a redirect leaves nothing behind. */
+struct tp_http_resp {
+    long status;
+    char *hdrs;           /* "name\0value\0" pairs, values trimmed */
+    size_t hdrs_len, hdrs_cap;
+    bool discard;         /* a redirect to follow: its body is nobody's */
+    char *body;           /* the decoded body's first `keep` bytes */
+    size_t body_len, body_cap, keep;
+    uint64_t decoded;     /* decoded bytes, counted up to body_size_limit */
+    bool too_large;       /* more than body_size_limit: stopped there */
+    bool bad_encoding;    /* the body does not decode as `compression` */
+    char why[96];         /* the decoder's complaint */
+    bool unread;          /* a redirect not followed: its body was never
+                             read (blackbox's client closes it) */
+    void *dec;            /* the decoder's state */
+    bool dec_done;        /* the compressed stream ended */
+    int dec_kind;         /* enum tp_compression of dec */
+};
+
+void tp_http_resp_reset(struct tp_http_resp *h, const struct tp_http_opts *o);
+void tp_http_resp_free(struct tp_http_resp *h);
+/* One header line as curl hands it ("Name: value\r\n"): 0, or -ENOMEM. */
+int tp_http_resp_header(struct tp_http_resp *h, const char *line, size_t len);
+/* The first value of header name (case-insensitive), or NULL; *from:
+ * where to go on for the next (start with 0). */
+const char *tp_http_resp_value(const struct tp_http_resp *h, const char *name, size_t *from);
+/* len body bytes as received: decoded, counted, kept. Returns 0 to go on,
+ * 1 when the body need not or must not be read further (limit reached,
+ * undecodable), -ENOMEM. */
+int tp_http_resp_body(struct tp_http_resp *h, const struct tp_http_opts *o, const char *p,
+                      size_t len);
+/* The transfer ended normally: a compressed stream cut short is bad. */
+void tp_http_resp_end(struct tp_http_resp *h);
+
+/* Judge a response that arrived (status, headers, body, version, TLS) as
+ * blackbox_exporter does, in its order; r->outcome, reason, detail and
+ * regex_failed are set. version: HTTP_VERSION's number; tls: the last
+ * response came over TLS. */
+void tp_http_judge(const struct tp_http_opts *o, struct tp_http_resp *h, int version, bool tls,
+                   struct tp_result *r);
+
+#endif
