@@ -28,11 +28,9 @@ const char *const tp_outcome_names[3] = {"success", "failure", "local_error"};
 const char *const tp_phase_names[TP_NPHASE] = {"resolve", "connect", "tls", "processing",
                                                "transfer"};
 
-/* An ad-hoc probe: its own target and a copy of its module's definition
- * with the scrape's timeout (the kinds read both through t). */
+/* An ad-hoc probe: a target of its own, of its module's definition. */
 struct tp_adhoc {
     struct tp_target t;
-    struct tp_def def;
     tp_adhoc_done done;
     void *arg;
     char *target;
@@ -184,7 +182,7 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
      * cached time: probes started in one pass would get less than their
      * timeout (a vDSO clock read each). */
     tw_loop_update_time(e->loop);
-    tw_timer_start(e->loop, &t->deadline, t->def->timeout_ms);
+    tw_timer_start(e->loop, &t->deadline, t->timeout_ms);
     if (t->literal) {
         struct tp_result res = {.verify = -1};
         if (tp_literal_fits(t, &res))
@@ -217,13 +215,13 @@ static void on_deadline(tw_timer *tm)
         t->resolving = NULL;
         t->dns_s = (double)(tw_now_ns() - t->started_ns) / 1e9; /* all of it */
         snprintf(r.detail, sizeof(r.detail), "resolving %.100s took longer than %llu ms",
-                 t->ep.host, (unsigned long long)t->def->timeout_ms);
+                 t->ep.host, (unsigned long long)t->timeout_ms);
     } else {
         t->def->kind->cancel(e, t, &r);
         t->run = NULL;
         if (!r.detail[0]) /* the kind may say what it was waiting for */
             snprintf(r.detail, sizeof(r.detail), "no answer within %llu ms",
-                     (unsigned long long)t->def->timeout_ms);
+                     (unsigned long long)t->timeout_ms);
     }
     r.outcome = TP_FAILURE;
     r.reason = "timeout";
@@ -347,7 +345,7 @@ static void on_sched(tw_timer *tm)
      * now would share it with the backlog and most likely time out, and
      * starting it anyway makes every probe late, so useful work collapses.
      * Skipping sheds the load until starts are on time again. */
-    if (t->running || late_us > t->def->timeout_ms * 100)
+    if (t->running || late_us > t->timeout_ms * 100)
         e->defstat[t->def - e->cfg->defs].skipped++;
     else
         start_probe(e, t);
@@ -469,12 +467,11 @@ int tp_adhoc_start(struct tp_engine *e, const struct tp_def *def, const char *ta
         free(a);
         return -ENOMEM;
     }
-    a->def = *def;
-    a->def.timeout_ms = a->def.interval_ms = timeout_ms ? timeout_ms : 1;
     a->done = done;
     a->arg = arg;
     t = &a->t;
-    t->def = &a->def;
+    t->def = def;
+    t->timeout_ms = timeout_ms ? timeout_ms : 1;
     t->target = t->shown = a->target;
     t->engine = e;
     t->adhoc = a;
@@ -565,6 +562,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             struct tp_target *t = &e->targets[k];
             const char *why;
             t->def = def;
+            t->timeout_ms = def->timeout_ms;
             t->target = t->shown = def->targets[i];
             t->engine = e;
             bool secret;

@@ -510,7 +510,7 @@ static char *url_host(const char *url)
 static long remaining_ms(const struct hrun *run)
 {
     uint64_t spent = (tw_now_ns() - run->t->started_ns) / 1000000;
-    uint64_t to = run->t->def->timeout_ms;
+    uint64_t to = run->t->timeout_ms;
 
     return spent + 1 < to ? (long)(to - spent) : 1;
 }

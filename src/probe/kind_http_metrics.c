@@ -5,6 +5,7 @@
  * one only when the response had a date there; and its JSON log fields.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "probe/kind_http.h"
 #include "util/prom.h"
@@ -56,8 +57,19 @@ static void m_last_mod(const struct tp_target *t, struct tu_prom *p, const char 
 
 static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
+    /* a name that did not resolve never made a request: blackbox has the
+     * resolve phase alone then, the time spent resolving */
+    bool unresolved = t->last.reason && !strcmp(t->last.reason, "dns");
+
     if (!t->have_last)
         return;
+    if (unresolved) {
+        tu_prom_begin(p, NULL);
+        tu_prom_labels(p, l);
+        tu_prom_label(p, "phase", tp_phase_names[TP_PH_RESOLVE]);
+        tu_prom_value(p, "%.6f", t->last.dns);
+        return;
+    }
     for (int i = 0; i < TP_NPHASE; i++) {
         tu_prom_begin(p, NULL);
         tu_prom_labels(p, l);

@@ -695,12 +695,12 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
         r->regex_failed = s.raw;
         if (s.raw)
             snprintf(r->detail, sizeof(r->detail), "%zu bytes read in %llu ms do not match /%s/",
-                     run->end - run->start, (unsigned long long)t->def->timeout_ms,
+                     run->end - run->start, (unsigned long long)t->timeout_ms,
                      s.expect->text);
         else
             snprintf(r->detail, sizeof(r->detail), "no line matched /%s/ within %llu ms "
                                                    "(lines read: %u)", s.expect->text,
-                     (unsigned long long)t->def->timeout_ms, run->lines);
+                     (unsigned long long)t->timeout_ms, run->lines);
     }
     tw_io_forget(&run->io);
     tw_sock_abort(run->io.fd);

@@ -191,6 +191,8 @@ struct tp_target {
     const char *shown;        /* it for labels, logs and /status: a URL's
                                  password replaced by xxxxx */
     struct tp_endpoint ep;
+    uint64_t timeout_ms;      /* its probes' deadline: its def's, or for an
+                                 ad-hoc probe the scrape's */
     tw_addr addr;             /* resolved (or literal) address with port */
     bool literal;             /* ep.host is an address: no DNS */
     bool addr_chosen;         /* addr is this probe's (results report it) */

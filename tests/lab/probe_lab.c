@@ -30,7 +30,7 @@ char tmpdir[64];
 static pid_t procs[MAX_PROCS];
 
 /* Buffers that must not outlive the test, even one an assertion ends. */
-#define MAX_GC 64
+#define MAX_GC 256
 static void *gc[MAX_GC];
 char *scratch; /* the latest read of a polled file */
 
