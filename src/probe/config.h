@@ -245,6 +245,8 @@ bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key);
  * the front end walks). */
 bool tp_key_convert(struct tp_cfgctx *c, const struct tp_key *k, const struct tp_val *v,
                     struct tp_arg *a);
+/* k's validate (and what the conversion made freed when it refuses). */
+bool tp_key_validate(struct tp_cfgctx *c, const struct tp_key *k, struct tp_arg *a);
 /* validate, then apply. */
 bool tp_key_apply(struct tp_cfgctx *c, const struct tp_key *k, struct tp_def *def,
                   struct tp_arg *a);

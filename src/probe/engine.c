@@ -260,6 +260,7 @@ static void adhoc_finish(struct tp_engine *e, struct tp_adhoc *a, struct tp_resu
 static void adhoc_free(struct tp_adhoc *a)
 {
     tw__list_del(&a->link);
+    tp_result_release(&a->t.last);
     if (a->t.shown != a->t.target)
         free((char *)a->t.shown);
     free(a->target);
@@ -518,6 +519,7 @@ void tp_adhoc_cancel(struct tp_adhoc *a)
         else if (t->running) {
             struct tp_result r = {0};
             t->def->kind->cancel(e, t, &r);
+            tp_result_release(&r); /* nobody asks for it */
         }
         t->resolving = NULL;
         t->run = NULL;
