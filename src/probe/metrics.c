@@ -116,6 +116,18 @@ static void m_up(const struct tp_target *t, struct tu_prom *p, const char *l)
         tu_prom_sample(p, l, "%d", t->state == TP_UP);
 }
 
+/* Why the last real result failed, as the JSON log's reason word: what
+ * blackbox_exporter has no series for (its users grep logs). */
+static void m_failure(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    if (!t->have_last || t->last.outcome != TP_FAILURE || !t->last.reason)
+        return;
+    tu_prom_begin(p, NULL);
+    tu_prom_labels(p, l);
+    tu_prom_label(p, "reason", t->last.reason);
+    tu_prom_value(p, "1");
+}
+
 static void m_local(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     if (t->seq)
@@ -246,6 +258,9 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
     per_target(e, &p, "twkit_probe_local_error",
                "1 if the last attempt failed for a reason of this host, not the target",
                m_local);
+    per_target(e, &p, "twkit_probe_failure_info",
+               "Why the last probe failed (reason as in the JSON log); absent after a success",
+               m_failure);
 
     tu_prom_family(&p, "twkit_probes_total", TU_PROM_COUNTER, "Probe results by definition");
     for (size_t d = 0; d < e->cfg->ndefs; d++)

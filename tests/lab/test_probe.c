@@ -522,6 +522,8 @@ Test(probe, metrics_pass_promtool_and_a_real_prometheus_scrapes_them)
     expect_sample(m, "probe_http_duration_seconds{" WEB ",phase=\"processing\"}", 1e-6, 0.15);
     expect_sample(m, "twkit_probe_up{" UP "}", 1, 1);
     expect_sample(m, "twkit_probe_up{" REFUSED "}", 0, 0);
+    expect_sample(m, "twkit_probe_failure_info{" REFUSED ",reason=\"refused\"}", 1, 1);
+    cr_assert_null(strstr(m, "twkit_probe_failure_info{" UP), "a reason after a success:\n%s", m);
     expect_sample(m, "twkit_probes_total{name=\"up\",kind=\"tcp\",result=\"success\"}", 1, 100);
     expect_sample(m, "twkit_probes_total{name=\"up\",kind=\"tcp\",result=\"failure\"}", 0, 0);
     expect_sample(m, "twkit_probes_total{name=\"refused\",kind=\"tcp\",result=\"failure\"}", 1,
