@@ -1,6 +1,7 @@
 /* The http probe kind: one fresh easy handle per probe, run on the engine's
  * loop by curl_loop.c. Here what is asked (method, headers, body,
- * credentials, proxy, TLS settings) and how the transfer runs: redirects
+ * credentials, TLS settings) and how the transfer runs (which proxy a
+ * hop takes is kind_http_proxy.c's): redirects
  * are followed here, one transfer per hop on the same handle (its cookies
  * kept), not by curl, so that each hop is timed on its own and summed as
  * blackbox_exporter sums them, and the redirect rules are Go's client's
@@ -40,6 +41,7 @@ struct hrun {
     struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
     struct tp_target *t;
     struct curl_slist *headers, *resolve;
+    struct tp_http_proxy_run px;
     char *url;                /* the first request's (SNI rewritten) */
     char *host0;              /* its host, for whether Host: still applies */
     char *password;           /* basic_auth's, from password_file */
@@ -240,8 +242,14 @@ static void from_errno(struct hrun *run, struct tp_result *r, int err)
 static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
 {
     const char *text = run->errbuf[0] ? run->errbuf : curl_easy_strerror(code);
-    long oserr = 0;
+    long oserr = 0, connect_code = 0;
 
+    /* the proxy refused the CONNECT (407 for want of proxy_connect_header) */
+    curl_easy_getinfo(run->cr.easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    if (code != CURLE_OPERATION_TIMEDOUT && connect_code && connect_code / 100 != 2) {
+        fail(r, "proxy", text);
+        return;
+    }
     switch (code) {
     case CURLE_OUT_OF_MEMORY:
         from_errno(run, r, ENOMEM);
@@ -295,6 +303,7 @@ static void release(struct hrun *run, bool abort)
     curl_easy_cleanup(run->cr.easy);
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
+    tp_http_proxy_free(&run->px);
     tp_http_resp_free(&run->resp);
     free(run->url);
     free(run->host0);
@@ -398,16 +407,20 @@ static int build_headers(struct hrun *run, bool keep_host, const char *host_line
 }
 
 /* host:port:address for curl's resolver: the engine resolved the name
- * already (and timed it). */
+ * already (and timed it). A CONNECT through a proxy names the address too,
+ * as blackbox's does. */
 static int add_resolve(struct hrun *run, const char *name)
 {
     const struct tp_target *t = run->t;
     char host[TW_ADDRSTRLEN], entry[sizeof(t->ep.host) + TW_ADDRSTRLEN + 16];
+    int err;
 
     tw_addr_host(&t->addr, host, sizeof(host));
     snprintf(entry, sizeof(entry), tw_addr_family(&t->addr) == AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s",
              name, t->ep.port, host);
-    return add_header(&run->resolve, entry);
+    if ((err = add_header(&run->resolve, entry)) < 0)
+        return err;
+    return tp_http_proxy_pin(&run->px, name, t->ep.port, host);
 }
 
 static bool ip_literal(const char *s)
@@ -448,7 +461,10 @@ static int first_url(struct hrun *run, char *host_line, size_t len)
     int err = 0;
 
     host_line[0] = '\0';
-    if (!t->literal && !strchr(t->ep.host, ':') && (err = add_resolve(run, t->ep.host)) < 0)
+    /* no_resolve: the name is the proxy's to resolve (curl's, if the hop
+     * goes without) */
+    if (!t->literal && !t->def->no_resolve && !strchr(t->ep.host, ':') &&
+        (err = add_resolve(run, t->ep.host)) < 0)
         goto out;
     if (!name || !strcasecmp(name, t->ep.host)) {
         run->url = strdup(t->target);
@@ -478,7 +494,11 @@ static int first_url(struct hrun *run, char *host_line, size_t len)
         err = -ENOMEM;
         goto out;
     }
-    if (!ip_literal(name) && name[0] != '[' && (err = add_resolve(run, name)) < 0)
+    if (t->def->no_resolve)
+        err = tp_http_proxy_pin(&run->px, name, t->ep.port, t->ep.host);
+    else if (!ip_literal(name) && name[0] != '[')
+        err = add_resolve(run, name);
+    if (err < 0)
         goto out;
     snprintf(host_line, len, strchr(t->ep.host, ':') ? "Host: [%s]:%u" : "Host: %s:%u",
              t->ep.host, t->ep.port);
@@ -540,9 +560,10 @@ static CURLcode setup(struct hrun *run)
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
     SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    /* proxy_url, or none: a proxy from the environment would make the
-     * timings and the address someone else's */
-    SET(CURLOPT_PROXY, o->proxy_url ? o->proxy_url : "");
+    /* the proxy blackbox's client would take, or none: never one curl
+     * finds in the environment by its own rules */
+    if ((rc = tp_http_proxy_hop(&run->px, c, run->t, run->url, true)) != CURLE_OK)
+        return rc;
     /* a CONNECT's answer is the proxy's, not the target's */
     SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     SET(CURLOPT_TIMEOUT_MS, remaining_ms(run));
@@ -661,6 +682,9 @@ static int next_hop(struct hrun *run, const char *url, long status)
     }
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_URL, url);
+    if (rc == CURLE_OK)
+        rc = tp_http_proxy_hop(&run->px, c, run->t, url,
+                               host && run->host0 && !strcasecmp(host, run->host0));
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, remaining_ms(run));
     err = rc == CURLE_OK ? 0 : curl_err(rc);
@@ -829,6 +853,8 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
      * target's: a local error, with its errno. */
     if (o->password_file && (err = read_secret(o->password_file, &run->password)) < 0)
         goto fail;
+    if ((err = tp_http_proxy_start(&run->px, t)) < 0)
+        goto fail;
     if ((err = first_url(run, host_line, sizeof(host_line))) < 0 ||
         !(run->host0 = url_host(run->url)) ||
         (err = build_headers(run, true, host_line[0] ? host_line : NULL)) < 0) {
@@ -849,6 +875,7 @@ fail:
     run->cr.easy = NULL;
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
+    tp_http_proxy_free(&run->px);
     tp_http_resp_free(&run->resp);
     free(run->url);
     free(run->host0);
