@@ -9,11 +9,12 @@ Serves on loopback, each on a port of its own chosen by the kernel:
   mtls   the same, demanding a client certificate signed by DIR/ca.pem
   proxy  an HTTP proxy (absolute-URI requests and CONNECT) that marks what
          it forwarded with "X-Proxied: yes" and "X-Proxy-Got: name" or
-         "address" (what the request named), resolves probe.test (a name
-         only it knows) to 127.0.0.1, answers 407 to a CONNECT whose
-         X-Proxy-Token is not "let-me-in", and writes a line per request
-         to DIR/proxy.log: "METHOD HOST:PORT name|address", then each
-         header as received, tab-separated
+         "address" (what the request named), resolves probe.test and
+         other.test (names only it knows) to 127.0.0.1, answers 407 to a
+         CONNECT whose X-Proxy-Token is not "let-me-in", and writes a line
+         per request to DIR/proxy.log: "METHOD TARGET name|address" (the
+         request line's target: HOST:PORT or a URL), then each header as
+         received, tab-separated
   tls12  https again, TLS 1.2 at most
 and writes "http=P https=P mtls=P proxy=P tls12=P" to DIR/ports once all
 listen.
@@ -90,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "to":  # /to/PORT: to /ok of that port on loopback
             scheme = "https" if arg in (HTTPS, MTLS) else "http"
             self.reply(302, b"", [("Location", "%s://127.0.0.1:%s/ok" % (scheme, arg))])
+        elif head == "toname":  # /toname/PORT[/NAME]: to /ok there, by a name only
+            # the proxy resolves (probe.test by default)
+            scheme = "https" if parts[1] in (HTTPS, MTLS) else "http"
+            name = parts[2] if len(parts) > 2 else "probe.test"
+            self.reply(302, b"", [("Location", "%s://%s:%s/ok" % (scheme, name, parts[1]))])
+        elif head == "noproxyhdr":  # 400 if a header meant for a proxy came here
+            bad = [k for k in self.headers.keys() if k.lower() in ("x-proxy-token", "x-probe")]
+            self.reply(400 if bad else 200, b"saw %s\n" % ",".join(bad).encode())
         elif head == "r302":  # a redirect that makes a POST a GET
             self.reply(302, b"", [("Location", "/echo")])
         elif head == "r307":  # a redirect that repeats the request
@@ -171,7 +180,7 @@ class TLSServer(Server):
         self.RequestHandlerClass(conn, client_address, self)
 
 
-PROXY_HOSTS = {"probe.test": "127.0.0.1"}
+PROXY_HOSTS = {"probe.test": "127.0.0.1", "other.test": "127.0.0.1"}
 proxy_log = threading.Lock()
 
 
@@ -205,7 +214,7 @@ class Proxy(socketserver.StreamRequestHandler):
         got = "address" if is_address(host) else "name"
         with proxy_log:
             with open(os.path.join(DIR, "proxy.log"), "a") as f:
-                f.write("\t".join(["%s %s %s" % (method, hostport, got)] + raw) + "\n")
+                f.write("\t".join(["%s %s %s" % (method, target, got)] + raw) + "\n")
         host = PROXY_HOSTS.get(host, host)
         if method == "CONNECT":
             if hdrs.get("x-proxy-token", "let-me-in") != "let-me-in":
