@@ -141,6 +141,18 @@ int tp_http_resp_body(struct tp_http_resp *h, const struct tp_http_opts *o, cons
 /* The transfer ended normally: a compressed stream cut short is bad. */
 void tp_http_resp_end(struct tp_http_resp *h);
 
+/* A transfer that ended with code, without an answer to judge
+ * (kind_http_checks.c): r's outcome, reason and detail in blackbox's words
+ * (errbuf: curl's message or ""; tls: the hop speaks https).
+ * tp_http_from_errno: the same for an errno (tp_result_errno's mapping,
+ * curl's message kept). The predicates: curl's codes for a chain that did
+ * not verify, and for a handshake that failed. */
+void tp_http_judge_failed(CURL *easy, CURLcode code, const char *errbuf, bool tls,
+                          struct tp_result *r);
+void tp_http_from_errno(const char *errbuf, struct tp_result *r, int err);
+bool tp_http_verify_code(CURLcode c);
+bool tp_http_tls_code(CURLcode c);
+
 /* Judge a response that arrived (status, headers, body, version, TLS) as
  * blackbox_exporter does, in its order; r->outcome, reason, detail and
  * regex_failed are set. version: HTTP_VERSION's number; tls: the last
