@@ -106,7 +106,7 @@ bool tp_http_set_no_proxy(struct tp_cfgctx *c, struct tp_def *def, const struct 
     struct tp_http_opts *o = opts(def);
     char *s;
 
-    if (strpbrk(a->s, "\r\n\t")) {
+    if (strpbrk(a->s, "\r\n")) {
         tp_cfg_err(c, &a->v->at, "bad no_proxy: expected hosts, domains and CIDRs separated "
                                  "by commas");
         return false;
