@@ -132,8 +132,9 @@ static void launch(struct tp_engine *e, struct tp_target *t)
     struct tp_result r = {.verify = -1};
     int err;
 
-    t->addr_chosen = true;
-    if (!tp_source_fits(t, &r)) {
+    /* no_resolve: the kind connects to a proxy, which is given the name */
+    t->addr_chosen = !t->def->no_resolve;
+    if (t->addr_chosen && !tp_source_fits(t, &r)) {
         finish(e, t, &r);
         return;
     }
@@ -183,6 +184,10 @@ static void start_probe(struct tp_engine *e, struct tp_target *t)
      * timeout (a vDSO clock read each). */
     tw_loop_update_time(e->loop);
     tw_timer_start(e->loop, &t->deadline, t->timeout_ms);
+    if (t->def->no_resolve) {
+        launch(e, t);
+        return;
+    }
     if (t->literal) {
         struct tp_result res = {.verify = -1};
         if (tp_literal_fits(t, &res))
@@ -492,7 +497,7 @@ int tp_adhoc_start(struct tp_engine *e, const struct tp_def *def, const char *ta
     t->literal = tw_addr_parse(&t->addr, t->ep.host, t->ep.port) == 0;
     tw_timer_init(&t->sched, NULL, t);
     tw_timer_init(&t->deadline, on_deadline, t);
-    if ((err = adhoc_ready(e, def->kind, t->literal)) < 0) {
+    if ((err = adhoc_ready(e, def->kind, t->literal || def->no_resolve)) < 0) {
         /* this host cannot probe: a result like any local error */
         struct tp_result r = {.verify = -1};
         tp_result_errno(&r, err);
@@ -579,7 +584,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
                 goto fail;
             }
             t->literal = tw_addr_parse(&t->addr, t->ep.host, t->ep.port) == 0;
-            need_dns |= !t->literal;
+            need_dns |= !t->literal && !def->no_resolve;
             tw_timer_init(&t->sched, on_sched, t);
             tw_timer_init(&t->deadline, on_deadline, t);
             if (!(e->labels[k] = tp_metrics_labels(def, t->shown, def->tlabels ? &def->tlabels[i] : NULL)))

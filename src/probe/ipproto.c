@@ -132,15 +132,17 @@ int tp_bind_source(const struct tp_def *def, int fd, int family)
 
 /* ---- metrics ---- */
 
+/* Both, as blackbox has them, once an address was looked for: never for a
+ * definition that does not resolve (a proxy is given the name). */
 static void m_ip_protocol(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last)
+    if (t->have_last && !t->def->no_resolve)
         tu_prom_sample(p, l, "%d", t->last.ip_protocol);
 }
 
 static void m_ip_hash(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last)
+    if (t->have_last && !t->def->no_resolve)
         tu_prom_sample(p, l, "%lu", (unsigned long)t->last.ip_hash);
 }
 

@@ -1,13 +1,14 @@
 /* The http probe kind: one fresh easy handle per probe, run on the engine's
  * loop by curl_loop.c. Here what is asked (method, headers, body,
- * credentials, proxy, TLS settings) and how the transfer runs: redirects
- * are followed here, one transfer per hop on the same handle (its cookies
+ * credentials, TLS settings) and how the transfer runs: redirects are
+ * followed here, one transfer per hop on the same handle (its cookies
  * kept), not by curl, so that each hop is timed on its own and summed as
  * blackbox_exporter sums them, and the redirect rules are Go's client's
  * (blackbox's): 301/302/303 turn a POST into a GET, 307/308 keep it, and
  * the redirect that would be one too many is judged as the answer. What
- * the answer must be is kind_http_checks.c's; the keys are
- * kind_http_keys.c's.
+ * the answer must be (and what a transfer without one means) is
+ * kind_http_checks.c's, which proxy a hop takes kind_http_proxy.c's; the
+ * keys are kind_http_keys.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct hrun {
     struct tp_curl_run cr;    /* first: curl_loop.c hands it back */
     struct tp_target *t;
     struct curl_slist *headers, *resolve;
+    struct tp_http_proxy_run px;
     char *url;                /* the first request's (SNI rewritten) */
     char *host0;              /* its host, for whether Host: still applies */
     char *password;           /* basic_auth's, from password_file */
@@ -124,39 +126,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *clientp)
 static double secs(curl_off_t us) { return us > 0 ? (double)us / 1e6 : 0; }
 static double span(curl_off_t from, curl_off_t to) { return to > from ? secs(to - from) : 0; }
 
-static bool verify_code(CURLcode c)
-{
-    switch (c) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool tls_code(CURLcode c)
-{
-    switch (c) {
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_CLIENTCERT:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* This hop's phases so far and the verify result, as blackbox_exporter
  * splits a round trip: valid before the handle leaves the multi, for a
  * finished transfer and a cancelled one. */
@@ -187,11 +156,11 @@ static void measure(struct hrun *run, CURLcode code, double *ph, struct tp_resul
     if (!co && run->cr.up_ns) {
         ph[TP_PH_CONNECT] = (double)(run->cr.up_ns - run->cr.open_ns) / 1e9;
         /* a handshake that failed did end; one still running did not */
-        if (tls_code(code) || verify_code(code))
+        if (tp_http_tls_code(code) || tp_http_verify_code(code))
             ph[TP_PH_TLS] = (double)(tw_now_ns() - run->cr.up_ns) / 1e9;
     }
     /* curl records the chain's verdict also when not enforcing it */
-    if (r->tls || verify_code(code))
+    if (r->tls || tp_http_verify_code(code))
         curl_easy_getinfo(c, CURLINFO_SSL_VERIFYRESULT, &verify);
     r->verify = verify;
 }
@@ -203,89 +172,6 @@ static void sum_phases(struct hrun *run, const double *ph, struct tp_result *r)
         r->phase[i] = run->acc[i] + ph[i];
 }
 
-/* curl's messages run up to 255 bytes; the detail keeps what fits */
-static void put_detail(struct tp_result *r, const char *text, const char *errname)
-{
-    int n = errname ? snprintf(r->detail, sizeof(r->detail), "%s (%s)", text, errname)
-                    : snprintf(r->detail, sizeof(r->detail), "%s", text);
-
-    if (n < 0)
-        r->detail[0] = '\0';
-}
-
-static void fail(struct tp_result *r, const char *reason, const char *detail)
-{
-    r->outcome = TP_FAILURE;
-    r->reason = reason;
-    put_detail(r, detail, NULL);
-}
-
-/* Through tp_result_errno, which owns the errno -> outcome mapping; into a
- * scratch result so it cannot disturb what was measured. */
-static void from_errno(struct hrun *run, struct tp_result *r, int err)
-{
-    struct tp_result x;
-
-    memset(&x, 0, sizeof(x));
-    tp_result_errno(&x, err);
-    r->outcome = x.outcome;
-    r->err = x.err;
-    r->reason = x.reason;
-    if (run->errbuf[0])
-        put_detail(r, run->errbuf, tw_errname(err));
-    else
-        memcpy(r->detail, x.detail, sizeof(r->detail));
-}
-
-static void judge_curl(struct hrun *run, CURLcode code, struct tp_result *r)
-{
-    const char *text = run->errbuf[0] ? run->errbuf : curl_easy_strerror(code);
-    long oserr = 0;
-
-    switch (code) {
-    case CURLE_OUT_OF_MEMORY:
-        from_errno(run, r, ENOMEM);
-        return;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_SSL_CONNECT_ERROR:
-        /* the errno says refused, unreachable, reset, or out of local
-         * ports (EADDRNOTAVAIL: local) better than curl's code */
-        curl_easy_getinfo(run->cr.easy, CURLINFO_OS_ERRNO, &oserr);
-        if (oserr > 0) {
-            from_errno(run, r, (int)oserr);
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    if (code == CURLE_OPERATION_TIMEDOUT)
-        fail(r, "timeout", text);
-    else if (verify_code(code))
-        fail(r, "verify", text);
-    else if (tls_code(code))
-        fail(r, "tls", text);
-    else if (code == CURLE_GOT_NOTHING)
-        fail(r, "eof", text);
-    else if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && run->hop_tls &&
-             strstr(text, "SSL routines"))
-        fail(r, "tls", text); /* a TLS alert (TLS 1.3 sends some after the handshake) */
-    else if (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR)
-        fail(r, "reset", text);
-    else if (code == CURLE_COULDNT_RESOLVE_HOST)
-        fail(r, "dns", text); /* a redirect to a name curl resolved */
-    else if (code == CURLE_COULDNT_RESOLVE_PROXY)
-        fail(r, "proxy", text);
-#if LIBCURL_VERSION_NUM >= 0x074900
-    else if (code == CURLE_PROXY)
-        fail(r, "proxy", text);
-#endif
-    else
-        fail(r, "http", text);
-}
-
 /* ---- runs ---- */
 
 /* abort: the transfer is unfinished (cancel, fini, a local failure) */
@@ -295,6 +181,7 @@ static void release(struct hrun *run, bool abort)
     curl_easy_cleanup(run->cr.easy);
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
+    tp_http_proxy_free(&run->px);
     tp_http_resp_free(&run->resp);
     free(run->url);
     free(run->host0);
@@ -398,16 +285,20 @@ static int build_headers(struct hrun *run, bool keep_host, const char *host_line
 }
 
 /* host:port:address for curl's resolver: the engine resolved the name
- * already (and timed it). */
+ * already (and timed it). A CONNECT through a proxy names the address too,
+ * as blackbox's does. */
 static int add_resolve(struct hrun *run, const char *name)
 {
     const struct tp_target *t = run->t;
     char host[TW_ADDRSTRLEN], entry[sizeof(t->ep.host) + TW_ADDRSTRLEN + 16];
+    int err;
 
     tw_addr_host(&t->addr, host, sizeof(host));
     snprintf(entry, sizeof(entry), tw_addr_family(&t->addr) == AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s",
              name, t->ep.port, host);
-    return add_header(&run->resolve, entry);
+    if ((err = add_header(&run->resolve, entry)) < 0)
+        return err;
+    return tp_http_proxy_pin(&run->px, name, t->ep.port, host);
 }
 
 static bool ip_literal(const char *s)
@@ -448,7 +339,10 @@ static int first_url(struct hrun *run, char *host_line, size_t len)
     int err = 0;
 
     host_line[0] = '\0';
-    if (!t->literal && !strchr(t->ep.host, ':') && (err = add_resolve(run, t->ep.host)) < 0)
+    /* no_resolve: the name is the proxy's to resolve (curl's, if the hop
+     * goes without) */
+    if (!t->literal && !t->def->no_resolve && !strchr(t->ep.host, ':') &&
+        (err = add_resolve(run, t->ep.host)) < 0)
         goto out;
     if (!name || !strcasecmp(name, t->ep.host)) {
         run->url = strdup(t->target);
@@ -478,7 +372,11 @@ static int first_url(struct hrun *run, char *host_line, size_t len)
         err = -ENOMEM;
         goto out;
     }
-    if (!ip_literal(name) && name[0] != '[' && (err = add_resolve(run, name)) < 0)
+    if (t->def->no_resolve)
+        err = tp_http_proxy_pin(&run->px, name, t->ep.port, t->ep.host);
+    else if (!ip_literal(name) && name[0] != '[')
+        err = add_resolve(run, name);
+    if (err < 0)
         goto out;
     snprintf(host_line, len, strchr(t->ep.host, ':') ? "Host: [%s]:%u" : "Host: %s:%u",
              t->ep.host, t->ep.port);
@@ -540,9 +438,10 @@ static CURLcode setup(struct hrun *run)
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
     SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    /* proxy_url, or none: a proxy from the environment would make the
-     * timings and the address someone else's */
-    SET(CURLOPT_PROXY, o->proxy_url ? o->proxy_url : "");
+    /* the proxy blackbox's client would take, or none: never one curl
+     * finds in the environment by its own rules */
+    if ((rc = tp_http_proxy_hop(&run->px, c, run->t, run->url, true)) != CURLE_OK)
+        return rc;
     /* a CONNECT's answer is the proxy's, not the target's */
     SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     SET(CURLOPT_TIMEOUT_MS, remaining_ms(run));
@@ -662,6 +561,9 @@ static int next_hop(struct hrun *run, const char *url, long status)
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_URL, url);
     if (rc == CURLE_OK)
+        rc = tp_http_proxy_hop(&run->px, c, run->t, url,
+                               host && run->host0 && !strcasecmp(host, run->host0));
+    if (rc == CURLE_OK)
         rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, remaining_ms(run));
     err = rc == CURLE_OK ? 0 : curl_err(rc);
     /* a Host header is kept while the redirects stay on its host */
@@ -730,7 +632,7 @@ static void finish(struct tp_curl_run *cr, CURLcode code)
         /* socket() failed or we could not watch the socket: curl's code
          * (could not connect) would blame the target */
         sum_phases(run, ph, r);
-        from_errno(run, r, run->cr.err);
+        tp_http_from_errno(run->errbuf, r, run->cr.err);
         report(run, r);
         return;
     }
@@ -745,7 +647,7 @@ static void finish(struct tp_curl_run *cr, CURLcode code)
             free(next);
             if (err == 0)
                 return;
-            from_errno(run, r, -err);
+            tp_http_from_errno(run->errbuf, r, -err);
             sum_phases(run, (double[TP_NPHASE]){0}, r);
             report(run, r);
             return;
@@ -759,7 +661,7 @@ static void finish(struct tp_curl_run *cr, CURLcode code)
             tp_http_resp_end(&run->resp);
         tp_http_judge(o, &run->resp, (int)r->kind_val[HTTP_VERSION], r->tls, r);
     } else {
-        judge_curl(run, code, r);
+        tp_http_judge_failed(run->cr.easy, code, run->errbuf, run->hop_tls, r);
     }
     report(run, r);
 }
@@ -829,6 +731,8 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
      * target's: a local error, with its errno. */
     if (o->password_file && (err = read_secret(o->password_file, &run->password)) < 0)
         goto fail;
+    if ((err = tp_http_proxy_start(&run->px, t)) < 0)
+        goto fail;
     if ((err = first_url(run, host_line, sizeof(host_line))) < 0 ||
         !(run->host0 = url_host(run->url)) ||
         (err = build_headers(run, true, host_line[0] ? host_line : NULL)) < 0) {
@@ -849,6 +753,7 @@ fail:
     run->cr.easy = NULL;
     curl_slist_free_all(run->headers);
     curl_slist_free_all(run->resolve);
+    tp_http_proxy_free(&run->px);
     tp_http_resp_free(&run->resp);
     free(run->url);
     free(run->host0);

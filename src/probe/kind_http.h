@@ -9,13 +9,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <curl/curl.h>
+
 #include "probe/config.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 
 extern const struct tp_kind tp_kind_http;
 
-#define TP_HTTP_NKEYS 25
+#define TP_HTTP_NKEYS 29
 extern const struct tp_key tp_http_keys[TP_HTTP_NKEYS];
 
 #define TP_HTTP_NMETRICS 12
@@ -40,6 +42,45 @@ void tp_http_free_hdr_bad(struct tp_def *def);
 void tp_http_free_hdr_good(struct tp_def *def);
 bool tp_http_set_json(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
 void tp_http_free_json(struct tp_def *def);
+
+/* The proxy keys (kind_http_proxy.c), for the table in kind_http_keys.c;
+ * tp_http_no_proxy_url is proxy_url's absent hook (what needs it). */
+bool tp_http_set_proxy(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_proxy(struct tp_def *def);
+bool tp_http_no_proxy_url(struct tp_cfgctx *c, struct tp_def *def);
+bool tp_http_set_no_proxy(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_no_proxy(struct tp_def *def);
+bool tp_http_set_proxy_env(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+bool tp_http_add_proxy_hdr(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+void tp_http_free_proxy_hdrs(struct tp_def *def);
+bool tp_http_set_skip_resolve(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a);
+
+/* Whether a request to host (no brackets) on port (decimal) takes its
+ * proxy under no_proxy (a comma-separated list; NULL: none), by Go's
+ * rules: never for localhost or a loopback address; "*" exempts all, a
+ * CIDR the addresses in it, an address (with a port, perhaps) itself,
+ * "example.com" it and its subdomains, ".example.com" and
+ * "*.example.com" the subdomains only, each with ":PORT" for that port
+ * alone. */
+bool tp_http_use_proxy(const char *no_proxy, const char *host, const char *port);
+
+/* A probe's proxy settings over its hops (kind_http_proxy.c). */
+struct tp_http_proxy_run {
+    struct curl_slist *headers;    /* proxy_connect_header's lines */
+    struct curl_slist *connect_to; /* where the first URL's host is to be
+                                      reached (the engine's address), so
+                                      that a CONNECT names it */
+};
+/* Its headers, from t's options: 0 or -ENOMEM. */
+int tp_http_proxy_start(struct tp_http_proxy_run *px, const struct tp_target *t);
+/* https requests to name:port go to to:port (an address or a name). */
+int tp_http_proxy_pin(struct tp_http_proxy_run *px, const char *name, uint16_t port,
+                      const char *to);
+/* The proxy options of the hop to url on c (first: the hop goes to the
+ * first URL's host and port, which the engine resolved). */
+CURLcode tp_http_proxy_hop(struct tp_http_proxy_run *px, CURL *c, const struct tp_target *t,
+                           const char *url, bool first);
+void tp_http_proxy_free(struct tp_http_proxy_run *px);
 
 /* Redirects followed when nothing says otherwise, as blackbox_exporter
  * (Go's client) follows them. */
@@ -99,6 +140,18 @@ int tp_http_resp_body(struct tp_http_resp *h, const struct tp_http_opts *o, cons
                       size_t len);
 /* The transfer ended normally: a compressed stream cut short is bad. */
 void tp_http_resp_end(struct tp_http_resp *h);
+
+/* A transfer that ended with code, without an answer to judge
+ * (kind_http_checks.c): r's outcome, reason and detail in blackbox's words
+ * (errbuf: curl's message or ""; tls: the hop speaks https).
+ * tp_http_from_errno: the same for an errno (tp_result_errno's mapping,
+ * curl's message kept). The predicates: curl's codes for a chain that did
+ * not verify, and for a handshake that failed. */
+void tp_http_judge_failed(CURL *easy, CURLcode code, const char *errbuf, bool tls,
+                          struct tp_result *r);
+void tp_http_from_errno(const char *errbuf, struct tp_result *r, int err);
+bool tp_http_verify_code(CURLcode c);
+bool tp_http_tls_code(CURLcode c);
 
 /* Judge a response that arrived (status, headers, body, version, TLS) as
  * blackbox_exporter does, in its order; r->outcome, reason, detail and

@@ -4,6 +4,8 @@
  * the body regexes and twkit's JSON checks, then the HTTP version and
  * whether TLS was used. Each failing check has its own reason word
  * (docs/PROBE.md), the first failure in that order is the one reported.
+ * And what a transfer that ended without an answer means (curl's code and
+ * errno in blackbox's words).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <zlib.h>
 
 #include "probe/kind_http.h"
+#include "twkit/error.h"
 
 /* ---- the response: headers ---- */
 
@@ -520,4 +523,129 @@ void tp_http_judge(const struct tp_http_opts *o, struct tp_http_resp *h, int ver
     else if (ok && !tls && o->fail_if_not_ssl)
         fail(r, "not_ssl", "the last response did not come over TLS (fail_if_not_ssl)%s%s", "",
              "");
+}
+
+/* ---- a transfer without an answer ---- */
+
+bool tp_http_verify_code(CURLcode c)
+{
+    switch (c) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool tp_http_tls_code(CURLcode c)
+{
+    switch (c) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_CLIENTCERT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* curl's messages run up to 255 bytes; the detail keeps what fits */
+static void put_detail(struct tp_result *r, const char *text, const char *errname)
+{
+    int n = errname ? snprintf(r->detail, sizeof(r->detail), "%s (%s)", text, errname)
+                    : snprintf(r->detail, sizeof(r->detail), "%s", text);
+
+    if (n < 0)
+        r->detail[0] = '\0';
+}
+
+static void failed(struct tp_result *r, const char *reason, const char *detail)
+{
+    r->outcome = TP_FAILURE;
+    r->reason = reason;
+    put_detail(r, detail, NULL);
+}
+
+/* Through tp_result_errno, which owns the errno -> outcome mapping; into a
+ * scratch result so it cannot disturb what was measured. */
+void tp_http_from_errno(const char *errbuf, struct tp_result *r, int err)
+{
+    struct tp_result x;
+
+    memset(&x, 0, sizeof(x));
+    tp_result_errno(&x, err);
+    r->outcome = x.outcome;
+    r->err = x.err;
+    r->reason = x.reason;
+    if (errbuf[0])
+        put_detail(r, errbuf, tw_errname(err));
+    else
+        memcpy(r->detail, x.detail, sizeof(r->detail));
+}
+
+void tp_http_judge_failed(CURL *easy, CURLcode code, const char *errbuf, bool tls,
+                          struct tp_result *r)
+{
+    const char *text = errbuf[0] ? errbuf : curl_easy_strerror(code);
+    long oserr = 0, connect_code = 0;
+
+    /* the proxy refused the CONNECT (407 for want of proxy_connect_header) */
+    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    if (code != CURLE_OPERATION_TIMEDOUT && connect_code && connect_code / 100 != 2) {
+        failed(r, "proxy", text);
+        return;
+    }
+    switch (code) {
+    case CURLE_OUT_OF_MEMORY:
+        tp_http_from_errno(errbuf, r, ENOMEM);
+        return;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SSL_CONNECT_ERROR:
+        /* the errno says refused, unreachable, reset, or out of local
+         * ports (EADDRNOTAVAIL: local) better than curl's code */
+        curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr);
+        if (oserr > 0) {
+            tp_http_from_errno(errbuf, r, (int)oserr);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT)
+        failed(r, "timeout", text);
+    else if (tp_http_verify_code(code))
+        failed(r, "verify", text);
+    else if (tp_http_tls_code(code))
+        failed(r, "tls", text);
+    else if (code == CURLE_GOT_NOTHING)
+        failed(r, "eof", text);
+    else if ((code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && tls &&
+             strstr(text, "SSL routines"))
+        failed(r, "tls", text); /* a TLS alert (TLS 1.3 sends some after the handshake) */
+    else if (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR)
+        failed(r, "reset", text);
+    else if (code == CURLE_COULDNT_RESOLVE_HOST)
+        failed(r, "dns", text); /* a redirect to a name curl resolved */
+    else if (code == CURLE_COULDNT_RESOLVE_PROXY)
+        failed(r, "proxy", text);
+#if LIBCURL_VERSION_NUM >= 0x074900
+    else if (code == CURLE_PROXY)
+        failed(r, "proxy", text);
+#endif
+    else
+        failed(r, "http", text);
 }

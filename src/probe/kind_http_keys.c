@@ -1,6 +1,7 @@
 /* The http kind's config keys: twkit's own (expect_status, expect_body,
  * max_redirects) and blackbox_exporter's http prober options under their
- * blackbox names and meanings (docs/PROBE.md). Where the two spell one
+ * blackbox names and meanings (docs/PROBE.md); the proxy keys are
+ * kind_http_proxy.c's. Where the two spell one
  * setting, writing both in one probe is an error, whichever comes first:
  * each key's apply checks whether the other spelling was written (the
  * HTTPW_* bits), so the order in the file does not matter.
@@ -552,36 +553,6 @@ static bool set_size_limit(struct tp_cfgctx *c, struct tp_def *def, const struct
     return true;
 }
 
-/* ---- proxy ---- */
-
-static bool set_proxy(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    static const char *const schemes[] = {"http", "https", "socks5", "socks5h"};
-    CURLU *u = curl_url();
-    char *scheme = NULL;
-    bool ok = false;
-
-    if (!u) {
-        tp_cfg_oom(c);
-        return false;
-    }
-    if (curl_url_set(u, CURLUPART_URL, a->s, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
-        for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-            ok |= !strcasecmp(scheme, schemes[i]);
-    curl_free(scheme);
-    curl_url_cleanup(u);
-    if (!ok) {
-        /* the value may carry a password: only its scheme is worth showing */
-        tp_cfg_err(c, &a->v->at, "bad proxy_url: expected a URL like http://proxy:3128 "
-                                 "(http, https, socks5 or socks5h)");
-        return false;
-    }
-    return replace(c, &opts(def)->proxy_url, a->s);
-}
-
-static void free_proxy(struct tp_def *def) { drop(&opts(def)->proxy_url); }
-
 /* ---- credentials ---- */
 
 #define AUTH_ONE "cannot both be set: at most one of basic_auth, authorization, bearer_token " \
@@ -790,8 +761,15 @@ const struct tp_key tp_http_keys[TP_HTTP_NKEYS] = {
      .apply = set_compression},
     {.name = "body_size_limit", .type = TP_T_STR, .what = "a size like 10MB", BB,
      .apply = set_size_limit},
-    {.name = "proxy_url", .type = TP_T_STR, .what = "a URL", BB, .apply = set_proxy,
-     .free = free_proxy},
+    {.name = "proxy_url", .type = TP_T_STR, .what = "a URL", BB, .apply = tp_http_set_proxy,
+     .absent = tp_http_no_proxy_url, .free = tp_http_free_proxy},
+    {.name = "no_proxy", .type = TP_T_STR, .what = "a string of hosts separated by commas", BB,
+     .apply = tp_http_set_no_proxy, .free = tp_http_free_no_proxy},
+    {.name = "proxy_from_environment", .type = TP_T_BOOL, BB, .apply = tp_http_set_proxy_env},
+    {.name = "proxy_connect_header", .type = TP_T_MAP, .what = "header",
+     .fold = true, BB, .apply = tp_http_add_proxy_hdr, .free = tp_http_free_proxy_hdrs},
+    {.name = "skip_resolve_phase_with_proxy", .type = TP_T_BOOL, BB,
+     .apply = tp_http_set_skip_resolve},
     {.name = "basic_auth", .type = TP_T_VALUE, BB, .apply = set_basic, .free = free_basic},
     {.name = "bearer_token", .type = TP_T_STR, .what = "a string", BB, .apply = set_bearer,
      .free = free_bearer},

@@ -55,11 +55,23 @@ static void m_last_mod(const struct tp_target *t, struct tu_prom *p, const char 
         tu_prom_sample(p, l, "%ld", t->last.kind_val[HTTP_LAST_MOD]);
 }
 
+/* Whether blackbox has a resolve phase: its lookup's time, or with
+ * no_resolve, the DNS of the hops after the first (a redirect followed). */
+static bool has_resolve(const struct tp_target *t)
+{
+    const struct tp_http_opts *o = t->def->opts;
+
+    return !t->def->no_resolve ||
+           (o->follow && o->max_redirects && t->last.kind_val[HTTP_REDIRECTS] > 0);
+}
+
 static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
     /* a name that did not resolve never made a request: blackbox has the
-     * resolve phase alone then, the time spent resolving */
-    bool unresolved = t->last.reason && !strcmp(t->last.reason, "dns");
+     * resolve phase alone then, the time spent resolving (curl failing to
+     * resolve a redirect's name is later: an address was chosen) */
+    bool unresolved = t->last.reason && !strcmp(t->last.reason, "dns") &&
+                      !t->def->no_resolve && !t->last.ip_protocol;
 
     if (!t->have_last)
         return;
@@ -71,6 +83,8 @@ static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l
         return;
     }
     for (int i = 0; i < TP_NPHASE; i++) {
+        if (i == TP_PH_RESOLVE && !has_resolve(t))
+            continue;
         tu_prom_begin(p, NULL);
         tu_prom_labels(p, l);
         tu_prom_label(p, "phase", tp_phase_names[i]);

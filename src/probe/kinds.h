@@ -100,7 +100,19 @@ struct tp_http_opts {
     unsigned versions;        /* TP_HTTP_V*; 0: any */
     enum tp_compression compression;
     uint64_t body_size_limit; /* bytes after decoding; 0: none */
-    char *proxy_url;          /* NULL: none (never the environment's) */
+    char *proxy_url;          /* NULL: none (the environment's only with
+                                 proxy_env) */
+    char *no_proxy;           /* hosts, domains, CIDRs not to proxy_url, as
+                                 written (Go's rules: kind_http_proxy.c) */
+    bool proxy_env;           /* proxy_from_environment */
+    char **proxy_hdrs;        /* proxy_connect_header: "Name: value" lines
+                                 for a CONNECT */
+    size_t nproxy_hdrs;
+    bool proxy_hdrs_written;  /* the map had a pair (blackbox then wants a
+                                 proxy, even for no values) */
+    bool skip_resolve;        /* skip_resolve_phase_with_proxy (with
+                                 proxy_url: def->no_resolve) */
+    struct tp_pos no_proxy_at, proxy_hdrs_at; /* for "needs proxy_url" */
     char *user, *password, *password_file; /* basic_auth */
     bool basic_auth;
     char *bearer, *bearer_file;

@@ -98,9 +98,10 @@ static void m_duration(const struct tp_target *t, struct tu_prom *p, const char 
         tu_prom_sample(p, l, "%.6f", t->last.duration);
 }
 
+/* Not for a definition that never resolves (blackbox has no lookup then). */
 static void m_dns(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last)
+    if (t->have_last && !t->def->no_resolve)
         tu_prom_sample(p, l, "%.6f", t->last.dns);
 }
 

@@ -90,6 +90,11 @@ struct tp_def {
     bool ip_no_fallback;      /* ip_protocol_fallback: false: only the
                                  preferred family will do */
     tw_addr source;           /* source_ip_address (port 0); len 0: any */
+    bool no_resolve;          /* the engine does not resolve the target (the
+                                 http kind's skip_resolve_phase_with_proxy
+                                 with a proxy, which gets the name): results
+                                 have no address and no DNS time, and
+                                 blackbox's series of those are left out */
     void *opts;               /* the kind's options (its tp_kind.opts_size
                                  bytes, filled by its keys) */
     /* where in the config it was defined (for messages) */

@@ -8,7 +8,13 @@ Serves on loopback, each on a port of its own chosen by the kernel:
   https  the same over TLS (DIR/server.pem, DIR/server.key)
   mtls   the same, demanding a client certificate signed by DIR/ca.pem
   proxy  an HTTP proxy (absolute-URI requests and CONNECT) that marks what
-         it forwarded with "X-Proxied: yes"
+         it forwarded with "X-Proxied: yes" and "X-Proxy-Got: name" or
+         "address" (what the request named), resolves probe.test and
+         other.test (names only it knows) to 127.0.0.1, answers 407 to a
+         CONNECT whose X-Proxy-Token is not "let-me-in", and writes a line
+         per request to DIR/proxy.log: "METHOD TARGET name|address" (the
+         request line's target: HOST:PORT or a URL), then each header as
+         received, tab-separated
   tls12  https again, TLS 1.2 at most
 and writes "http=P https=P mtls=P proxy=P tls12=P" to DIR/ports once all
 listen.
@@ -85,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
         elif head == "to":  # /to/PORT: to /ok of that port on loopback
             scheme = "https" if arg in (HTTPS, MTLS) else "http"
             self.reply(302, b"", [("Location", "%s://127.0.0.1:%s/ok" % (scheme, arg))])
+        elif head == "toname":  # /toname/PORT[/NAME]: to /ok there, by a name only
+            # the proxy resolves (probe.test by default)
+            scheme = "https" if parts[1] in (HTTPS, MTLS) else "http"
+            name = parts[2] if len(parts) > 2 else "probe.test"
+            self.reply(302, b"", [("Location", "%s://%s:%s/ok" % (scheme, name, parts[1]))])
+        elif head == "noproxyhdr":  # 400 if a header meant for a proxy came here
+            bad = [k for k in self.headers.keys() if k.lower() in ("x-proxy-token", "x-probe")]
+            self.reply(400 if bad else 200, b"saw %s\n" % ",".join(bad).encode())
         elif head == "r302":  # a redirect that makes a POST a GET
             self.reply(302, b"", [("Location", "/echo")])
         elif head == "r307":  # a redirect that repeats the request
@@ -166,33 +180,57 @@ class TLSServer(Server):
         self.RequestHandlerClass(conn, client_address, self)
 
 
+PROXY_HOSTS = {"probe.test": "127.0.0.1", "other.test": "127.0.0.1"}
+proxy_log = threading.Lock()
+
+
+def is_address(host):
+    for fam in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(fam, host)
+            return True
+        except OSError:
+            pass
+    return False
+
+
 class Proxy(socketserver.StreamRequestHandler):
     def handle(self):
         line = self.rfile.readline().decode("latin-1").split()
         if len(line) < 3:
             return
-        hdrs = {}
+        hdrs, raw = {}, []
         while True:
             h = self.rfile.readline().decode("latin-1")
             if h in ("\r\n", "\n", ""):
                 break
+            raw.append(h.rstrip("\r\n"))
             k, _, v = h.partition(":")
             hdrs[k.strip().lower()] = v.strip()
         method, target = line[0], line[1]
+        hostport = target if method == "CONNECT" else target.split("://", 1)[1].split("/")[0]
+        host, _, port = hostport.rpartition(":")
+        host = host.strip("[]")
+        got = "address" if is_address(host) else "name"
+        with proxy_log:
+            with open(os.path.join(DIR, "proxy.log"), "a") as f:
+                f.write("\t".join(["%s %s %s" % (method, target, got)] + raw) + "\n")
+        host = PROXY_HOSTS.get(host, host)
         if method == "CONNECT":
-            host, _, port = target.rpartition(":")
-            up = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
+            if hdrs.get("x-proxy-token", "let-me-in") != "let-me-in":
+                self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                 b"Content-Length: 0\r\n\r\n")
+                return
+            up = socket.create_connection((host, int(port)), timeout=5)
             self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             self.wfile.flush()
             pipe(self.connection, up)
             return
         # http://host:port/path
-        rest = target.split("://", 1)[1]
-        hostport, _, path = rest.partition("/")
-        host, _, port = hostport.rpartition(":")
+        path = target.split("://", 1)[1].partition("/")[2]
         n = int(hdrs.get("content-length") or 0)
         body = self.rfile.read(n) if n else None
-        c = http.client.HTTPConnection(host.strip("[]"), int(port or 80), timeout=5)
+        c = http.client.HTTPConnection(host, int(port or 80), timeout=5)
         fwd = {k: v for k, v in hdrs.items() if k not in ("proxy-connection", "connection")}
         c.request(method, "/" + path, body=body, headers=fwd)
         r = c.getresponse()
@@ -201,7 +239,7 @@ class Proxy(socketserver.StreamRequestHandler):
         for k, v in r.getheaders():
             if k.lower() not in ("content-length", "transfer-encoding", "connection"):
                 out.append("%s: %s" % (k, v))
-        out += ["X-Proxied: yes", "Content-Length: %d" % len(data), "Connection: close"]
+        out += ["X-Proxied: yes", "X-Proxy-Got: " + got, "Content-Length: %d" % len(data), "Connection: close"]
         self.wfile.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + data)
 
 

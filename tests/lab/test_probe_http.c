@@ -42,6 +42,10 @@ static void *gc[MAX_GC];
 
 /* the targets' ports (probe_http_targets.py) */
 static unsigned p_http, p_https, p_mtls, p_proxy, p_tls12;
+#define BLACKBOX "/usr/bin/prometheus-blackbox-exporter"
+
+/* "env NAME=VALUE... " before the prober's command, or NULL */
+static const char *prober_env;
 
 static void *keep(void *p)
 {
@@ -338,6 +342,7 @@ static void teardown(void)
     ca_cert = other_cert = NULL;
     ca_key = other_key = NULL;
     p_http = p_https = p_mtls = p_proxy = p_tls12 = 0;
+    prober_env = NULL;
     for (int i = 0; i < MAX_GC; i++) {
         free(gc[i]);
         gc[i] = NULL;
@@ -405,7 +410,8 @@ static void probe_all(const char *cfg, int want, struct outcome *o)
 
     write_file("probes.yaml", "defaults: {interval: 1s, timeout: 900ms}\n%s", cfg);
     remove(path_of("probe.log"));
-    pid = spawn("%s probe --listen 127.0.0.1:%u --log-results --log %s %s 2>%s", TWKIT_BIN, port,
+    pid = spawn("%s%s probe --listen 127.0.0.1:%u --log-results --log %s %s 2>%s",
+                prober_env ? prober_env : "", TWKIT_BIN, port,
                 path_of("probe.log"), path_of("probes.yaml"), path_of("probe.err"));
     wait_port(port, "twkit probe");
     for (end = tw_now_ms() + 10000;; usleep(50000)) {
@@ -897,6 +903,207 @@ Test(probe_http, credentials_and_proxy)
     }
 }
 
+/* ---- proxy options ---- */
+
+/* The line of the proxy's log (probe_http_targets.py) that has a and b,
+ * or NULL. */
+static const char *proxy_line(const char *log, const char *a, const char *b)
+{
+    for (const char *l = log; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *nl = strchr(l, '\n');
+        char *line = keep(nl ? strndup(l, (size_t)(nl - l)) : strdup(l));
+        if (strstr(line, a) && (!b || strstr(line, b)))
+            return line;
+    }
+    return NULL;
+}
+
+/* Whether /metrics has family's series of probe with rest among its
+ * labels ("" for any). */
+static bool has_series(const struct outcome *o, const char *family, const char *probe,
+                       const char *rest)
+{
+    char pat[256];
+
+    snprintf(pat, sizeof(pat), "\n%s{name=\"%s\",kind=\"http\",", family, probe);
+    for (const char *p = o->metrics; (p = strstr(p, pat)); p++) {
+        const char *close = strchr(p, '}');
+        if (close && (!rest[0] || memmem(p, (size_t)(close - p), rest, strlen(rest))))
+            return true;
+    }
+    return false;
+}
+
+/* probe.test and other.test resolve at the proxy only: a probe that
+ * reaches them went through it. */
+#define PROXY keep_fmt("proxy_url: 'http://127.0.0.1:%u'", p_proxy)
+#define TONAME(name) keep_fmt("/toname/%u/%s", p_http, name)
+#define NAMED(scheme, port) keep_fmt("%s://probe.test:%u/ok", scheme, port)
+
+Test(probe_http, proxy_options)
+{
+    struct outcome o;
+    const char *log, *l;
+
+    /* the environment of blackbox's proxy_from_environment; the other
+     * probes must not see it (curl's own reading of it) */
+    prober_env = keep_fmt("env HTTP_PROXY=127.0.0.1:%u HTTPS_PROXY=http://127.0.0.1:%u "
+                          "NO_PROXY=other.test ", p_proxy, p_proxy);
+    /* no_proxy: Go's rules; the first hop, to 127.0.0.1, is never proxied
+     * then (loopback), the redirect to a name is unless no_proxy names it */
+    probe("np_pass", "target: '%s', %s, no_proxy: 'x.test, 10.0.0.0/8'", H(TONAME("probe.test")),
+          PROXY);
+    probe("np_fail", "target: '%s', %s, no_proxy: '.x.test, Probe.Test'",
+          H(TONAME("probe.test")), PROXY);
+    /* proxy_url alone proxies everything, whatever NO_PROXY says */
+    probe("url_not_env", "target: '%s', %s", H(TONAME("other.test")), PROXY);
+    /* proxy_from_environment */
+    probe("env_pass", "target: '%s', proxy_from_environment: true", H(TONAME("probe.test")));
+    probe("env_tls", "target: '%s', proxy_from_environment: true, " CA,
+          S(keep_fmt("/toname/%u", p_https)));
+    probe("env_noproxy", "target: '%s', proxy_from_environment: true", H(TONAME("other.test")));
+    probe("env_off", "target: '%s'", H(TONAME("probe.test")));
+    /* proxy_connect_header: a CONNECT's, never the target's */
+    probe("pch_pass", "target: '%s', %s, " CA ", proxy_connect_header: {X-Proxy-Token: "
+                      "[let-me-in], X-Probe: [pch_pass, again]}", S("/noproxyhdr"), PROXY);
+    probe("pch_fail", "target: '%s', %s, " CA ", proxy_connect_header: {X-Proxy-Token: [nope], "
+                      "X-Probe: [pch_fail]}", S("/ok"), PROXY);
+    probe("pch_plain", "target: '%s', %s, proxy_connect_header: {X-Proxy-Token: [nope], "
+                       "X-Probe: [pch_plain]}", H("/noproxyhdr?plain"), PROXY);
+    /* skip_resolve_phase_with_proxy: the proxy gets the name */
+    probe("skip_pass", "target: '%s', %s, skip_resolve_phase_with_proxy: true, " CA
+                       ", proxy_connect_header: {X-Probe: [skip_pass]}",
+          NAMED("https", p_https), PROXY);
+    probe("skip_fail", "target: '%s', %s, " CA, NAMED("https", p_https), PROXY);
+    probe("skip_http", "target: '%s', %s, skip_resolve_phase_with_proxy: true",
+          NAMED("http", p_http), PROXY);
+    probe("skip_redirect", "target: '%s', %s, skip_resolve_phase_with_proxy: true",
+          keep_fmt("http://probe.test:%u/redirect/1", p_http), PROXY);
+    /* a server_name: the URL names it, the CONNECT the target's host */
+    probe("skip_sni", "target: 'https://localhost:%u/ok', %s, skip_resolve_phase_with_proxy: "
+                      "true, tls_config: {ca_file: ca.pem, server_name: probe.test}, "
+                      "proxy_connect_header: {X-Probe: [skip_sni]}", p_https, PROXY);
+    /* without skip, a CONNECT names the address resolved, as blackbox's */
+    probe("connect_addr", "target: 'https://localhost:%u/ok', %s, tls_config: {ca_file: "
+                          "ca.pem, server_name: probe.test}, proxy_connect_header: {X-Probe: "
+                          "[connect_addr]}", p_https, PROXY);
+    probe_them(&o);
+    log = slurp("proxy.log");
+
+    expect(&o, "np_pass", NULL);
+    cr_expect_null(proxy_line(log, keep_fmt("GET %s ", H(TONAME("probe.test"))), NULL),
+                   "no_proxy set: loopback is not proxied:\n%s", log);
+    cr_expect_not_null(proxy_line(log, keep_fmt("GET http://probe.test:%u/ok name", p_http),
+                                  NULL), "%s", log);
+    expect(&o, "np_fail", "dns");
+    expect(&o, "url_not_env", NULL);
+    expect(&o, "env_pass", NULL);
+    expect(&o, "env_tls", NULL);
+    cr_expect_not_null(proxy_line(log, keep_fmt("CONNECT probe.test:%u name", p_https), NULL),
+                       "%s", log);
+    expect(&o, "env_noproxy", "dns");
+    expect(&o, "env_off", "dns");
+
+    expect(&o, "pch_pass", NULL);
+    l = proxy_line(log, "CONNECT ", "X-Probe: pch_pass");
+    cr_expect_not_null(l, "%s", log);
+    cr_expect(l && strstr(l, "\tX-Probe: again") && strstr(l, "\tX-Proxy-Token: let-me-in"),
+              "%s", l ? l : log);
+    expect(&o, "pch_fail", "proxy");
+    cr_expect_eq(metric(&o, "probe_http_status_code", "pch_fail", ""), 0);
+    expect(&o, "pch_plain", NULL);
+    l = proxy_line(log, "GET ", "/noproxyhdr?plain");
+    cr_expect(l && !strstr(l, "X-Probe") && !strstr(l, "X-Proxy-Token"),
+              "a plain request through the proxy has no CONNECT headers: %s", l ? l : log);
+
+    expect(&o, "skip_pass", NULL);
+    cr_expect_not_null(proxy_line(log, keep_fmt("CONNECT probe.test:%u name", p_https),
+                                  "X-Probe: skip_pass"), "%s", log);
+    expect(&o, "skip_fail", "dns");
+    expect(&o, "skip_http", NULL);
+    expect(&o, "skip_redirect", NULL);
+    expect(&o, "skip_sni", NULL);
+    cr_expect_not_null(proxy_line(log, keep_fmt("CONNECT localhost:%u name", p_https),
+                                  "X-Probe: skip_sni"), "%s", log);
+    expect(&o, "connect_addr", NULL);
+    cr_expect_not_null(proxy_line(log, keep_fmt("CONNECT 127.0.0.1:%u address", p_https),
+                                  "X-Probe: connect_addr"), "%s", log);
+    /* not resolved: no lookup, no address, no resolve phase (but that of
+     * a redirect's hop), as blackbox */
+    for (const char *const *n = (const char *const[]){"skip_pass", "skip_http", "skip_sni", NULL};
+         *n; n++) {
+        cr_expect_not(has_series(&o, "probe_dns_lookup_time_seconds", *n, ""), "%s", *n);
+        cr_expect_not(has_series(&o, "probe_ip_protocol", *n, ""), "%s", *n);
+        cr_expect_not(has_series(&o, "probe_ip_addr_hash", *n, ""), "%s", *n);
+        cr_expect_not(has_series(&o, "probe_http_duration_seconds", *n, "phase=\"resolve\""),
+                      "%s", *n);
+        cr_expect(has_series(&o, "probe_http_duration_seconds", *n, "phase=\"connect\""), "%s",
+                  *n);
+    }
+    cr_expect(has_series(&o, "probe_http_duration_seconds", "skip_redirect", "phase=\"resolve\""));
+    cr_expect(has_series(&o, "probe_ip_protocol", "connect_addr", ""));
+    cr_expect(has_series(&o, "probe_dns_lookup_time_seconds", "skip_fail", ""));
+}
+
+/* What blackbox_exporter reports of the same, through the same proxy:
+ * the families twkit leaves out without resolving are the ones it does,
+ * and proxy_connect_header (which Debian's build has) fails alike. */
+Test(probe_http, proxy_series_match_blackbox_exporter)
+{
+    static const char *const bbonly[] = {"probe_dns_lookup_time_seconds", "probe_ip_protocol",
+                                         "probe_ip_addr_hash"};
+    struct {
+        const char *name, *target, *opts;
+    } cases[] = {
+        {"skip", NAMED("https", p_https), "skip_resolve_phase_with_proxy: true"},
+        {"noskip", S("/ok"), ""},
+        {"skip_redirect", keep_fmt("http://probe.test:%u/redirect/1", p_http),
+         "skip_resolve_phase_with_proxy: true"},
+        {"pch_bad", S("/ok"), "proxy_connect_header: {X-Proxy-Token: [nope]}"},
+    };
+    unsigned bbport = free_port();
+    struct outcome o;
+    FILE *bbcfg;
+    pid_t bbpid;
+
+    if (access(BLACKBOX, X_OK) != 0)
+        cr_skip_test("no %s", BLACKBOX);
+    cr_assert_not_null(bbcfg = fopen(path_of("bb.yml"), "w"));
+    fputs("modules:\n", bbcfg);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *opts = keep_fmt("%s, tls_config: {ca_file: %s}%s%s", PROXY, path_of("ca.pem"),
+                                    cases[i].opts[0] ? ", " : "", cases[i].opts);
+        fprintf(bbcfg, "  m_%s: {prober: http, timeout: 5s, http: {%s}}\n", cases[i].name, opts);
+        probe(cases[i].name, "target: '%s', %s", cases[i].target, opts);
+    }
+    fclose(bbcfg);
+    bbpid = spawn("%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1", BLACKBOX,
+                  path_of("bb.yml"), bbport, path_of("bb.log"));
+    wait_port(bbport, "blackbox_exporter");
+    probe_them(&o);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *text;
+        double ok;
+
+        cr_assert_eq(run(10000, "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
+                         path_of("bb.txt"), bbport, cases[i].name, cases[i].target), 0);
+        text = slurp("bb.txt");
+        cr_assert(strstr(text, "\nprobe_success "), "blackbox on %s: %s\n%s", cases[i].name,
+                  text, slurp("bb.log"));
+        ok = strtod(strstr(text, "\nprobe_success ") + 15, NULL);
+        cr_expect_eq(metric(&o, "probe_success", cases[i].name, ""), ok, "%s", cases[i].name);
+        for (size_t k = 0; k < sizeof(bbonly) / sizeof(bbonly[0]); k++)
+            cr_expect_eq(has_series(&o, bbonly[k], cases[i].name, ""),
+                         strstr(text, keep_fmt("\n%s ", bbonly[k])) != NULL,
+                         "%s: %s: blackbox:\n%s", cases[i].name, bbonly[k], text);
+        cr_expect_eq(has_series(&o, "probe_http_duration_seconds", cases[i].name,
+                                "phase=\"resolve\""),
+                     strstr(text, "phase=\"resolve\"") != NULL, "%s: resolve phase: blackbox:\n%s",
+                     cases[i].name, text);
+    }
+    stop(bbpid, SIGTERM);
+}
+
 /* ---- TLS ---- */
 
 Test(probe_http, tls_config_and_ssl_checks)
@@ -989,8 +1196,6 @@ Test(probe_http, tls_config_and_ssl_checks)
 }
 
 /* ---- side by side with blackbox_exporter ---- */
-
-#define BLACKBOX "/usr/bin/prometheus-blackbox-exporter"
 
 /* The families and values of one probe in Prometheus text: from twkit's
  * /metrics (the series of probe name) or from blackbox's /probe (all). */

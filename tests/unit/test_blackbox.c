@@ -215,3 +215,40 @@ Test(blackbox, regexes_mean_what_go_means)
         tp_regex_free(&re);
     }
 }
+
+/* Prometheus' proxy options, which blackbox's http prober inherits, are
+ * the same key rows as in twkit's YAML: taken, and judged alike. */
+Test(blackbox, the_proxy_options_are_taken)
+{
+    struct tp_bb_config bb;
+    const struct tp_def *d;
+    const struct tp_http_opts *h;
+    const char *why;
+
+    load_says("modules:\n"
+              "  via_proxy:\n"
+              "    prober: http\n"
+              "    http:\n"
+              "      proxy_url: http://proxy:3128\n"
+              "      no_proxy: internal.example\n"
+              "      proxy_connect_header: {X-Token: [t]}\n"
+              "      skip_resolve_phase_with_proxy: true\n"
+              "  from_env: {prober: http, http: {proxy_from_environment: true}}\n",
+              0, "", &bb);
+    d = tp_bb_module(&bb, "via_proxy", &why);
+    cr_assert_not_null(d, "%s", why);
+    h = d->opts;
+    cr_assert_str_eq(h->no_proxy, "internal.example");
+    cr_assert_eq(h->nproxy_hdrs, 1);
+    cr_assert(d->no_resolve);
+    d = tp_bb_module(&bb, "from_env", &why);
+    cr_assert_not_null(d, "%s", why);
+    cr_assert(((const struct tp_http_opts *)d->opts)->proxy_env);
+    tp_bb_free(&bb);
+    load_says("modules:\n"
+              "  m: {prober: http, http: {no_proxy: x, proxy_connect_header: {X-A: [b]}}}\n",
+              1,
+              "bb.yml:2:38: no_proxy needs proxy_url: it names the hosts that do not take "
+              "proxy_url\n",
+              &bb);
+}

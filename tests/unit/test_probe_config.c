@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "probe/engine.h"
+#include "probe/kind_http.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
 
@@ -1744,4 +1745,151 @@ Test(probe_config, body_size_limit_units_and_http2_only)
                "10MiB (KB and KiB are both 1024 bytes), or 0 for none\n"
                "x.yaml:3:49: valid_http_versions accepts HTTP/2.0 only, but enable_http2 is "
                "false\n");
+}
+
+/* ---- proxies ---- */
+
+Test(probe_config, proxy_options)
+{
+    struct tp_config cfg;
+    const struct tp_http_opts *h;
+
+    put("x.yaml", "probes:\n"
+                  "  - name: a\n"
+                  "    kind: http\n"
+                  "    target: https://h/\n"
+                  "    skip_resolve_phase_with_proxy: true\n"
+                  "    no_proxy: 'example.com, 10.0.0.0/8'\n"
+                  "    proxy_connect_header:\n"
+                  "      X-Token: [t1, '']\n"
+                  "      x-one: alone\n"
+                  "      X-None: []\n"
+                  "      Host: [ignored]\n"
+                  "    proxy_url: http://proxy:3128\n"
+                  "  - {name: b, kind: http, target: 'http://h/', proxy_from_environment: true,\n"
+                  "     proxy_connect_header: {X-A: [b]}, skip_resolve_phase_with_proxy: true}\n"
+                  "  - {name: c, kind: http, target: 'http://h/', skip_resolve_phase_with_proxy: "
+                  "yes,\n"
+                  "     no_proxy: ''}\n"
+                  "  - {name: d, kind: http, target: 'http://h/', proxy_url: 'socks5://p:1',\n"
+                  "     skip_resolve_phase_with_proxy: false, proxy_from_environment: false}\n");
+    load_ok("x.yaml", &cfg);
+    h = http(def_named(&cfg, "a"));
+    cr_assert_str_eq(h->proxy_url, "http://proxy:3128");
+    cr_assert_str_eq(h->no_proxy, "example.com, 10.0.0.0/8");
+    cr_assert_not(h->proxy_env);
+    /* Host is Go's to write; an empty value is curl's "Name;" */
+    cr_assert_eq(h->nproxy_hdrs, 3);
+    cr_assert_str_eq(h->proxy_hdrs[0], "X-Token: t1");
+    cr_assert_str_eq(h->proxy_hdrs[1], "X-Token;");
+    cr_assert_str_eq(h->proxy_hdrs[2], "x-one: alone");
+    cr_assert(h->skip_resolve);
+    cr_assert(def_named(&cfg, "a")->no_resolve, "skip with a proxy_url written after it");
+    h = http(def_named(&cfg, "b"));
+    cr_assert(h->proxy_env);
+    cr_assert_eq(h->nproxy_hdrs, 1);
+    /* blackbox resolves when the proxy is the environment's */
+    cr_assert_not(def_named(&cfg, "b")->no_resolve);
+    cr_assert(http(def_named(&cfg, "c"))->skip_resolve);
+    cr_assert_not(def_named(&cfg, "c")->no_resolve, "no proxy: skip does nothing");
+    cr_assert_not(def_named(&cfg, "d")->no_resolve);
+    tp_config_free(&cfg);
+}
+
+Test(probe_config, proxy_option_errors)
+{
+    put("x.yaml", "probes:\n"
+                  "  - {name: a, kind: http, target: 'http://h/', no_proxy: example.com}\n"
+                  "  - {name: b, kind: http, target: 'http://h/', proxy_url: 'http://p:1',\n"
+                  "     proxy_from_environment: true}\n"
+                  "  - {name: c, kind: http, target: 'http://h/', proxy_from_environment: true,\n"
+                  "     proxy_url: 'http://p:1'}\n"
+                  "  - {name: d, kind: http, target: 'http://h/', proxy_from_environment: true,\n"
+                  "     no_proxy: h}\n"
+                  "  - {name: e, kind: http, target: 'http://h/', proxy_connect_header: {X-A: []}}\n"
+                  "  - name: f\n"
+                  "    kind: http\n"
+                  "    target: http://h/\n"
+                  "    proxy_url: http://p:1\n"
+                  "    proxy_connect_header:\n"
+                  "      'bad name': [x]\n"
+                  "      X-Break: [\"a\\nb\"]\n"
+                  "      X-Map: {a: b}\n"
+                  "      X-Null: [~]\n"
+                  "      x-dup: [1]\n"
+                  "      X-Dup: [2]\n"
+                  "  - {name: g, kind: http, target: 'http://h/', proxy_connect_header: [a]}\n"
+                  "  - {name: h, kind: http, target: 'http://h/', no_proxy: [a, b]}\n"
+                  "  - {name: i, kind: tcp, target: 'h:1', skip_resolve_phase_with_proxy: true}\n");
+    load_fails("x.yaml",
+               "x.yaml:2:58: no_proxy needs proxy_url: it names the hosts that do not take "
+               "proxy_url\n"
+               "x.yaml:4:30: proxy_from_environment and proxy_url cannot both be set\n"
+               "x.yaml:6:17: proxy_from_environment and proxy_url cannot both be set\n"
+               "x.yaml:8:16: proxy_from_environment and no_proxy cannot both be set: no_proxy "
+               "is for proxy_url (the environment's NO_PROXY goes with its proxies)\n"
+               "x.yaml:9:71: proxy_connect_header needs proxy_url or proxy_from_environment\n"
+               "x.yaml:15:7: bad proxy_connect_header name \"bad name\": expected an HTTP token "
+               "(letters, digits, !#$%&'*+-.^_`|~)\n"
+               "x.yaml:16:17: proxy_connect_header \"X-Break\" value contains a line break\n"
+               "x.yaml:17:14: proxy_connect_header \"X-Map\" value must be a string, not a "
+               "mapping\n"
+               "x.yaml:18:16: proxy_connect_header \"X-Null\" value has no value (expected a "
+               "string)\n"
+               "x.yaml:20:7: duplicate header name \"X-Dup\" (first at line 19)\n"
+               "x.yaml:21:70: proxy_connect_header must be a mapping of names to values, not "
+               "a sequence\n"
+               "x.yaml:22:58: no_proxy must be a string of hosts separated by commas, not a "
+               "sequence\n"
+               "x.yaml:23:41: skip_resolve_phase_with_proxy applies to http probes only\n");
+}
+
+/* Go's no_proxy rules (golang.org/x/net/http/httpproxy), which blackbox's
+ * client follows: true where the request takes the proxy. */
+Test(probe_config, no_proxy_rules)
+{
+    static const struct {
+        const char *no_proxy, *host, *port;
+        bool proxied;
+    } cases[] = {
+        {NULL, "example.com", "80", true},
+        {"", "example.com", "80", true},
+        {NULL, "localhost", "80", false},  /* never proxied, whatever no_proxy says */
+        {NULL, "127.0.0.53", "80", false},
+        {NULL, "::1", "443", false},
+        {NULL, "::ffff:127.0.0.1", "443", false},
+        {NULL, "LOCALHOST", "80", true},   /* Go compares it as is */
+        {"*", "example.com", "80", false},
+        {"a.test, *", "example.com", "80", false},
+        {"example.com", "example.com", "80", false},
+        {"example.com", "www.example.com", "80", false},
+        {"example.com", "notexample.com", "80", true},
+        {".example.com", "example.com", "80", true},
+        {".example.com", "www.example.com", "80", false},
+        {"*.example.com", "example.com", "80", true},
+        {"*.example.com", "a.b.example.com", "443", false},
+        {" Example.COM ", "www.EXAMPLE.com", "80", false},
+        {"example.com:443", "example.com", "443", false},
+        {"example.com:443", "example.com", "80", true},
+        {"10.0.0.0/8", "10.1.2.3", "80", false},
+        {"10.0.0.0/8", "11.1.2.3", "80", true},
+        {"10.0.0.0/8", "::ffff:10.1.2.3", "80", false},
+        {"fd00::/8", "fd12::1", "80", false},
+        {"fd00::/8", "fe80::1", "80", true},
+        {"::ffff:10.0.0.0/104", "10.1.2.3", "80", true}, /* an IPv6 net: no IPv4 in it */
+        {"10.1.2.3", "10.1.2.3", "8080", false},
+        {"10.1.2.3:8080", "10.1.2.3", "8080", false},
+        {"10.1.2.3:8080", "10.1.2.3", "80", true},
+        {"[fd00::1]:443", "fd00::1", "443", false},
+        {"fd00::1", "fd00::1", "443", false},
+        {":80", "example.com", "80", true}, /* no host: ignored */
+        {"0.1", "10.0.0.1", "80", false},   /* a name to Go, and a suffix */
+        {"a.test,,b.test", "b.test", "80", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        cr_expect_eq(tp_http_use_proxy(cases[i].no_proxy, cases[i].host, cases[i].port),
+                     cases[i].proxied, "no_proxy %s, %s:%s: want %s",
+                     cases[i].no_proxy ? cases[i].no_proxy : "(none)", cases[i].host,
+                     cases[i].port, cases[i].proxied ? "proxied" : "direct");
 }
