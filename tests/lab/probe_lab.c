@@ -30,7 +30,7 @@ char tmpdir[64];
 static pid_t procs[MAX_PROCS];
 
 /* Buffers that must not outlive the test, even one an assertion ends. */
-#define MAX_GC 256
+#define MAX_GC 1024
 static void *gc[MAX_GC];
 char *scratch; /* the latest read of a polled file */
 
@@ -51,19 +51,27 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
+static bool lab_up; /* pl_setup created the lab */
+
+/* The temporary directory alone: for suites whose processes run in the
+ * test's own namespace (PL_HERE), root or not. */
+void pl_setup_here(void)
+{
+    strcpy(tmpdir, "/tmp/twkit-probe-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
 void pl_setup(void)
 {
     if (geteuid() != 0)
         return;
     cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
-    strcpy(tmpdir, "/tmp/twkit-probe-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    lab_up = true;
+    pl_setup_here();
 }
 
 void pl_teardown(void)
 {
-    if (geteuid() != 0)
-        return;
     for (int i = 0; i < MAX_PROCS; i++)
         if (procs[i] > 0) {
             kill(procs[i], SIGKILL);
@@ -73,7 +81,9 @@ void pl_teardown(void)
     if (tmpdir[0])
         nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     tmpdir[0] = '\0';
-    tw_lab_destroy(&lab);
+    if (lab_up)
+        tw_lab_destroy(&lab);
+    lab_up = false;
     for (int i = 0; i < MAX_GC; i++) {
         free(gc[i]);
         gc[i] = NULL;
@@ -154,13 +164,13 @@ int wait_for(const char *name, const char *needle, int min, uint64_t ms)
 
 /* ---- processes ---- */
 
-/* Run a shell command line in a side's namespace. The line is exec'd (no
- * shell left in between) under a parent-death signal. Registered for
- * teardown. */
+/* Run a shell command line in a side's namespace (PL_HERE: the test's
+ * own). The line is exec'd (no shell left in between) under a
+ * parent-death signal. Registered for teardown. */
 __attribute__((format(printf, 2, 3))) pid_t spawn(enum tw_lab_side side, const char *fmt,
                                                          ...)
 {
-    char cmd[2048];
+    char cmd[4096];
     va_list ap;
     pid_t pid;
     int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
@@ -168,8 +178,17 @@ __attribute__((format(printf, 2, 3))) pid_t spawn(enum tw_lab_side side, const c
     va_start(ap, fmt);
     vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
     va_end(ap);
-    pid = tw_lab_spawn(&lab, side, (char *[]){"/bin/sh", "-c", cmd, NULL});
-    cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
+    if (side == PL_HERE) {
+        pid = fork();
+        cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+    } else {
+        pid = tw_lab_spawn(&lab, side, (char *[]){"/bin/sh", "-c", cmd, NULL});
+        cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
+    }
     for (int i = 0; i < MAX_PROCS; i++)
         if (!procs[i]) {
             procs[i] = pid;
@@ -221,7 +240,7 @@ int stop(pid_t pid, int sig, uint64_t ms)
 __attribute__((format(printf, 3, 4))) int run(enum tw_lab_side side, uint64_t ms,
                                                      const char *fmt, ...)
 {
-    char cmd[2048];
+    char cmd[4096];
     va_list ap;
     pid_t pid;
     int status;
@@ -298,16 +317,19 @@ pid_t start_twp_server(uint16_t port)
     return pid;
 }
 
-/* curl url from the client namespace into tmpdir/out; the body, or "" if
- * curl failed. */
-char *fetch(const char *url, const char *out)
+/* curl url from a side's namespace into tmpdir/out, with more curl
+ * options (opts, may be ""); the body. Asserts curl succeeded. */
+char *fetch_from(enum tw_lab_side side, const char *url, const char *opts, const char *out)
 {
     char p[256];
-    int rc = run(TW_LAB_CLIENT, 5000, "curl -s -o %s '%s'", tpath(p, sizeof(p), out), url);
+    int rc = run(side, 5000, "curl -s %s -o %s '%s'", opts, tpath(p, sizeof(p), out), url);
 
     cr_assert_eq(rc, 0, "curl %s: exit %d", url, rc);
     return slurp(out);
 }
+
+/* curl url from the client namespace into tmpdir/out; the body. */
+char *fetch(const char *url, const char *out) { return fetch_from(TW_LAB_CLIENT, url, "", out); }
 
 /* ---- JSON lines (no JSON library: the prober's own fixed layout) ---- */
 
@@ -438,16 +460,20 @@ void expect_sample(const char *text, const char *series, double lo, double hi)
     double v = sample(text, series);
 
     if (lo == hi)
-        cr_assert_eq(v, lo, "%s: expected %g, got %g", series, lo, v);
+        cr_assert_eq(v, lo, "%s: expected %.15g, got %.15g", series, lo, v);
     else
-        cr_assert(v >= lo && v <= hi, "%s: expected %g to %g, got %g", series, lo, hi, v);
+        cr_assert(v >= lo && v <= hi, "%s: expected %.15g to %.15g, got %.15g", series, lo, hi,
+                  v);
 }
 
 /* ---- certificates ---- */
 
-/* A self-signed ECDSA P-256 certificate for IP:10.201.0.2, valid from
- * now+from_s to now+to_s (both may be in the past), and its key. */
-void make_cert(const char *cert, const char *key, long from_s, long to_s)
+/* A self-signed ECDSA P-256 certificate for the subjectAltName san, valid
+ * from now+from_s to now+to_s (both may be in the past), subject CN=cn
+ * (with org: C=DE, O=org, CN=cn, emailAddress=ops@example.org), and its
+ * key. */
+void make_cert_named(const char *cert, const char *key, long from_s, long to_s, const char *cn,
+                     const char *org, const char *san)
 {
     EVP_PKEY *pk = EVP_EC_gen("P-256");
     X509 *x = X509_new();
@@ -459,17 +485,25 @@ void make_cert(const char *cert, const char *key, long from_s, long to_s)
 
     cr_assert(pk && x, "OpenSSL: no key or certificate");
     X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ from_s);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ from_s ^ to_s);
     X509_gmtime_adj(X509_getm_notBefore(x), from_s);
     X509_gmtime_adj(X509_getm_notAfter(x), to_s);
     X509_set_pubkey(x, pk);
     nm = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"twkit lab", -1, -1,
-                               0);
+    if (org) {
+        X509_NAME_add_entry_by_txt(nm, "C", MBSTRING_ASC, (const unsigned char *)"DE", -1, -1,
+                                   0);
+        X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1,
+                                   0);
+    }
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    if (org)
+        X509_NAME_add_entry_by_txt(nm, "emailAddress", MBSTRING_ASC,
+                                   (const unsigned char *)"ops@example.org", -1, -1, 0);
     X509_set_issuer_name(x, nm);
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:10.201.0.2");
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
     cr_assert_not_null(ext);
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
@@ -482,6 +516,12 @@ void make_cert(const char *cert, const char *key, long from_s, long to_s)
     fclose(f);
     X509_free(x);
     EVP_PKEY_free(pk);
+}
+
+/* make_cert_named for IP:10.201.0.2, CN=twkit lab. */
+void make_cert(const char *cert, const char *key, long from_s, long to_s)
+{
+    make_cert_named(cert, key, from_s, to_s, "twkit lab", NULL, "IP:10.201.0.2");
 }
 
 pid_t start_tls_server(uint16_t port, const char *cert, const char *key)

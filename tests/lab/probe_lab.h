@@ -13,6 +13,9 @@
 #include "need_root.h"
 #include "twkit/lab.h"
 
+/* spawn/run's side for the test's own network namespace (no lab). */
+#define PL_HERE ((enum tw_lab_side)2)
+
 extern struct tw_lab lab;
 extern char tmpdir[64];
 extern char
@@ -20,6 +23,7 @@ extern char
 
 void *keep(void *p);
 void pl_setup(void);
+void pl_setup_here(void);
 void pl_teardown(void);
 char *tpath(char *buf, size_t len, const char *name);
 __attribute__((format(printf, 2, 3))) void write_file(const char *name,
@@ -40,6 +44,7 @@ void drop_port(unsigned port);
 void wait_listening(enum tw_lab_side side, uint16_t port, const char *what);
 uint32_t time_wait(enum tw_lab_side side);
 pid_t start_twp_server(uint16_t port);
+char *fetch_from(enum tw_lab_side side, const char *url, const char *opts, const char *out);
 char *fetch(const char *url, const char *out);
 char **split_lines(char *text, size_t *n);
 const char *jfind(const char *line, const char *key);
@@ -51,6 +56,8 @@ void expect_str(const char *line, const char *key, const char *want);
 double expect_num(const char *line, const char *key);
 double sample(const char *text, const char *series);
 void expect_sample(const char *text, const char *series, double lo, double hi);
+void make_cert_named(const char *cert, const char *key, long from_s, long to_s, const char *cn,
+                     const char *org, const char *san);
 void make_cert(const char *cert, const char *key, long from_s, long to_s);
 pid_t start_tls_server(uint16_t port, const char *cert, const char *key);
 void prom_value(const char *json, const char *label, const char *value,

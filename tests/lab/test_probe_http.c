@@ -10,8 +10,6 @@
  * fixture's fini; everything lives in one temporary directory.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,14 +29,8 @@
 
 #include <criterion/criterion.h>
 
+#include "probe_lab.h"
 #include "twkit/time.h"
-
-static char dir[64];
-
-#define MAX_PROCS 8
-static pid_t procs[MAX_PROCS];
-#define MAX_GC 1024
-static void *gc[MAX_GC];
 
 /* the targets' ports (probe_http_targets.py) */
 static unsigned p_http, p_https, p_mtls, p_proxy, p_tls12;
@@ -47,149 +39,17 @@ static unsigned p_http, p_https, p_mtls, p_proxy, p_tls12;
 /* "env NAME=VALUE... " before the prober's command, or NULL */
 static const char *prober_env;
 
-static void *keep(void *p)
-{
-    for (int i = 0; i < MAX_GC; i++)
-        if (!gc[i]) {
-            gc[i] = p;
-            return p;
-        }
-    cr_assert_fail("more than %d buffers kept in one test", MAX_GC);
-    return p;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    remove(path);
-    return 0;
-}
-
 /* ---- files ---- */
 
+/* tmpdir/name, kept until teardown. */
 static char *path_of(const char *name)
 {
-    char *p;
+    char p[256];
 
-    cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
-    return keep(p);
-}
-
-__attribute__((format(printf, 2, 3))) static void write_file(const char *name, const char *fmt,
-                                                             ...)
-{
-    FILE *f = fopen(path_of(name), "w");
-    va_list ap;
-
-    cr_assert_not_null(f, "%s: %s", name, strerror(errno));
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(fclose(f), 0);
-}
-
-static char *read_all(const char *name)
-{
-    FILE *f = fopen(path_of(name), "r");
-    char *buf = NULL, chunk[65536];
-    size_t len = 0, n;
-    FILE *m = open_memstream(&buf, &len);
-
-    cr_assert_not_null(m);
-    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    if (f)
-        fclose(f);
-    fclose(m);
-    return buf;
-}
-
-static char *slurp(const char *name) { return keep(read_all(name)); }
-
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
+    return keep(strdup(tpath(p, sizeof(p), name)));
 }
 
 /* ---- processes ---- */
-
-__attribute__((format(printf, 1, 2))) static pid_t spawn(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    pid_t pid;
-    int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
-
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (!procs[i]) {
-            procs[i] = pid;
-            return pid;
-        }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    cr_assert_fail("more than %d processes in one test", MAX_PROCS);
-    return -1;
-}
-
-static bool wait_exit(pid_t pid, uint64_t ms, int *status)
-{
-    uint64_t end = tw_now_ms() + ms;
-
-    do {
-        if (waitpid(pid, status, WNOHANG) == pid) {
-            for (int i = 0; i < MAX_PROCS; i++)
-                if (procs[i] == pid)
-                    procs[i] = 0;
-            return true;
-        }
-        usleep(5000);
-    } while (tw_now_ms() < end);
-    return false;
-}
-
-static int stop(pid_t pid, int sig)
-{
-    int status = -1;
-
-    kill(pid, sig);
-    if (!wait_exit(pid, 5000, &status)) {
-        kill(pid, SIGKILL);
-        wait_exit(pid, 5000, &status);
-    }
-    return status;
-}
-
-/* Run a command line to its end (ms at most); its exit status. */
-__attribute__((format(printf, 2, 3))) static int run(uint64_t ms, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    pid_t pid;
-    int status;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    pid = spawn("%s", cmd);
-    if (!wait_exit(pid, ms, &status)) {
-        stop(pid, SIGKILL);
-        cr_assert_fail("`%s` did not finish within %llu ms", cmd, (unsigned long long)ms);
-    }
-    cr_assert(WIFEXITED(status), "`%s` died: status %d", cmd, status);
-    return WEXITSTATUS(status);
-}
 
 /* A loopback port nobody listens on right now. */
 static unsigned free_port(void)
@@ -243,7 +103,7 @@ static void save(const char *cert_name, X509 *x, const char *key_name, EVP_PKEY 
 
 /* An ECDSA P-256 certificate named cn, signed by issuer (NULL: itself, a
  * CA), with subjectAltName san (NULL: none). */
-static X509 *make_cert(const char *cn, const char *san, X509 *issuer, EVP_PKEY *issuer_key,
+static X509 *issue_cert(const char *cn, const char *san, X509 *issuer, EVP_PKEY *issuer_key,
                        EVP_PKEY **key_out)
 {
     static long serial = 1;
@@ -288,15 +148,15 @@ static void make_certs(void)
     EVP_PKEY *k;
     X509 *x;
 
-    ca_cert = make_cert("twkit lab CA", NULL, NULL, NULL, &ca_key);
+    ca_cert = issue_cert("twkit lab CA", NULL, NULL, NULL, &ca_key);
     save("ca.pem", ca_cert, "ca.key", ca_key);
-    other_cert = make_cert("another CA", NULL, NULL, NULL, &other_key);
+    other_cert = issue_cert("another CA", NULL, NULL, NULL, &other_key);
     save("other-ca.pem", other_cert, "other-ca.key", other_key);
-    x = make_cert("probe.test", "IP:127.0.0.1,DNS:probe.test", ca_cert, ca_key, &k);
+    x = issue_cert("probe.test", "IP:127.0.0.1,DNS:probe.test", ca_cert, ca_key, &k);
     save("server.pem", x, "server.key", k);
     X509_free(x);
     EVP_PKEY_free(k);
-    x = make_cert("lab client", NULL, ca_cert, ca_key, &k);
+    x = issue_cert("lab client", NULL, ca_cert, ca_key, &k);
     save("client.pem", x, "client.key", k);
     X509_free(x);
     EVP_PKEY_free(k);
@@ -304,15 +164,16 @@ static void make_certs(void)
 
 /* ---- the fixture ---- */
 
+/* Everything runs in the test's own namespace, on its loopback. */
 static void setup(void)
 {
     uint64_t end;
     char *ports = NULL;
 
-    snprintf(dir, sizeof(dir), "/tmp/twkit-probe-http-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    pl_setup_here();
     make_certs();
-    spawn("/usr/bin/python3 %s %s >%s/targets.log 2>&1", PROBE_HTTP_TARGETS, dir, dir);
+    spawn(PL_HERE, "/usr/bin/python3 %s %s >%s/targets.log 2>&1", PROBE_HTTP_TARGETS, tmpdir,
+          tmpdir);
     for (end = tw_now_ms() + 10000; tw_now_ms() < end; usleep(20000)) {
         free(ports);
         ports = read_all("ports");
@@ -326,15 +187,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i] > 0) {
-            kill(procs[i], SIGKILL);
-            waitpid(procs[i], NULL, 0);
-            procs[i] = 0;
-        }
-    if (dir[0])
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    dir[0] = '\0';
+    pl_teardown();
     X509_free(ca_cert);
     X509_free(other_cert);
     EVP_PKEY_free(ca_key);
@@ -343,10 +196,6 @@ static void teardown(void)
     ca_key = other_key = NULL;
     p_http = p_https = p_mtls = p_proxy = p_tls12 = 0;
     prober_env = NULL;
-    for (int i = 0; i < MAX_GC; i++) {
-        free(gc[i]);
-        gc[i] = NULL;
-    }
 }
 
 TestSuite(probe_http, .init = setup, .fini = teardown, .timeout = 60);
@@ -360,22 +209,6 @@ struct outcome {
     char **lines;
     size_t nlines;
 };
-
-static char **split_lines(char *text, size_t *n)
-{
-    size_t cap = (size_t)count_of(text, "\n") + 1, k = 0;
-    char **v = keep(calloc(cap, sizeof(*v)));
-
-    for (char *p = text, *nl; *p; p = nl + 1) {
-        nl = strchr(p, '\n');
-        v[k++] = p;
-        if (!nl)
-            break;
-        *nl = '\0';
-    }
-    *n = k;
-    return v;
-}
 
 /* Probe every target of cfg (written to probes.yaml), with /metrics and
  * /status read once each has a result: nprobes results are awaited. The
@@ -410,7 +243,7 @@ static void probe_all(const char *cfg, int want, struct outcome *o)
 
     write_file("probes.yaml", "defaults: {interval: 1s, timeout: 900ms}\n%s", cfg);
     remove(path_of("probe.log"));
-    pid = spawn("%s%s probe --listen 127.0.0.1:%u --log-results --log %s %s 2>%s",
+    pid = spawn(PL_HERE, "%s%s probe --listen 127.0.0.1:%u --log-results --log %s %s 2>%s",
                 prober_env ? prober_env : "", TWKIT_BIN, port,
                 path_of("probe.log"), path_of("probes.yaml"), path_of("probe.err"));
     wait_port(port, "twkit probe");
@@ -425,44 +258,15 @@ static void probe_all(const char *cfg, int want, struct outcome *o)
                      slurp("probe.log"), slurp("probe.err"));
     }
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
-    cr_assert_eq(run(5000, "curl -s -o %s %s/metrics", path_of("metrics.txt"), url), 0);
-    cr_assert_eq(run(5000, "curl -s -o %s %s/status", path_of("status.json"), url), 0);
-    status = stop(pid, SIGTERM);
+    cr_assert_eq(run(PL_HERE, 5000, "curl -s -o %s %s/metrics", path_of("metrics.txt"), url), 0);
+    cr_assert_eq(run(PL_HERE, 5000, "curl -s -o %s %s/status", path_of("status.json"), url), 0);
+    status = stop(pid, SIGTERM, 5000);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit probe: status %d: %s",
               status, slurp("probe.err"));
     o->log = slurp("probe.log");
     o->metrics = slurp("metrics.txt");
     o->status = slurp("status.json");
     o->lines = split_lines(keep(strdup(o->log)), &o->nlines);
-}
-
-/* Where key's value starts in a JSON line, or NULL. */
-static const char *jfind(const char *line, const char *key)
-{
-    char pat[64];
-    size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
-
-    for (const char *p = line; (p = strstr(p, pat)); p++)
-        if (p > line && (p[-1] == '{' || p[-1] == ','))
-            return p + n;
-    return NULL;
-}
-
-static const char *jstr(const char *line, const char *key, char *out, size_t len)
-{
-    const char *v = jfind(line, key);
-    size_t k = 0;
-
-    out[0] = '\0';
-    if (!v || *v != '"')
-        return out;
-    for (v++; *v && *v != '"' && k + 1 < len; v++) {
-        if (*v == '\\' && v[1])
-            out[k++] = *v++;
-        out[k++] = *v;
-    }
-    out[k] = '\0';
-    return out;
 }
 
 /* The first result line of probe name. */
@@ -472,7 +276,7 @@ static const char *result_of(const struct outcome *o, const char *name)
 
     for (size_t i = 0; i < o->nlines; i++)
         if (strstr(o->lines[i], "\"event\":\"result\"") &&
-            !strcmp(jstr(o->lines[i], "name", v, sizeof(v)), name))
+            (jstr(o->lines[i], "name", v, sizeof(v)), !strcmp(v, name)))
             return o->lines[i];
     cr_assert_fail("no result for probe %s in:\n%s", name, o->log);
     return NULL;
@@ -484,13 +288,14 @@ static void expect(const struct outcome *o, const char *name, const char *reason
     const char *l = result_of(o, name);
     char v[64];
 
+    jstr(l, "result", v, sizeof(v));
     if (!reason) {
-        cr_expect_str_eq(jstr(l, "result", v, sizeof(v)), "success", "%s should pass: %s", name,
-                         l);
+        cr_expect_str_eq(v, "success", "%s should pass: %s", name, l);
         return;
     }
-    cr_expect_str_eq(jstr(l, "result", v, sizeof(v)), "failure", "%s should fail: %s", name, l);
-    cr_expect_str_eq(jstr(l, "reason", v, sizeof(v)), reason, "%s: reason: %s", name, l);
+    cr_expect_str_eq(v, "failure", "%s should fail: %s", name, l);
+    jstr(l, "reason", v, sizeof(v));
+    cr_expect_str_eq(v, reason, "%s: reason: %s", name, l);
 }
 
 /* The value of metric{name="probe",kind="http",target="...",REST}: the
@@ -613,7 +418,7 @@ Test(probe_http, statuses_redirects_methods_and_versions)
 
     cr_assert_eq(mkdir(path_of("www"), 0755), 0);
     write_file("www/index.html", "h2\n");
-    spawn("nghttpd --address=127.0.0.1 -d %s %u %s %s >/dev/null 2>&1", path_of("www"), h2,
+    spawn(PL_HERE, "nghttpd --address=127.0.0.1 -d %s %u %s %s >/dev/null 2>&1", path_of("www"), h2,
           path_of("server.key"), path_of("server.pem"));
     wait_port(h2, "nghttpd");
     probe("ok", "target: '%s'", H("/ok"));
@@ -1077,15 +882,16 @@ Test(probe_http, proxy_series_match_blackbox_exporter)
         probe(cases[i].name, "target: '%s', %s", cases[i].target, opts);
     }
     fclose(bbcfg);
-    bbpid = spawn("%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1", BLACKBOX,
-                  path_of("bb.yml"), bbport, path_of("bb.log"));
+    bbpid = spawn(PL_HERE, "%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1",
+                  BLACKBOX, path_of("bb.yml"), bbport, path_of("bb.log"));
     wait_port(bbport, "blackbox_exporter");
     probe_them(&o);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *text;
         double ok;
 
-        cr_assert_eq(run(10000, "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
+        cr_assert_eq(run(PL_HERE, 10000,
+                         "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
                          path_of("bb.txt"), bbport, cases[i].name, cases[i].target), 0);
         text = slurp("bb.txt");
         cr_assert(strstr(text, "\nprobe_success "), "blackbox on %s: %s\n%s", cases[i].name,
@@ -1101,7 +907,7 @@ Test(probe_http, proxy_series_match_blackbox_exporter)
                      strstr(text, "phase=\"resolve\"") != NULL, "%s: resolve phase: blackbox:\n%s",
                      cases[i].name, text);
     }
-    stop(bbpid, SIGTERM);
+    stop(bbpid, SIGTERM, 5000);
 }
 
 /* ---- TLS ---- */
@@ -1331,8 +1137,8 @@ Test(probe_http, families_and_values_match_blackbox_exporter)
         probe(cases[i].name, "target: '%s'%s%s", url, opts[0] ? ", " : "", opts);
     }
     fclose(bbcfg);
-    bbpid = spawn("%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1", BLACKBOX,
-                  path_of("bb.yml"), bbport, path_of("bb.log"));
+    bbpid = spawn(PL_HERE, "%s --config.file=%s --web.listen-address=127.0.0.1:%u >%s 2>&1",
+                  BLACKBOX, path_of("bb.yml"), bbport, path_of("bb.log"));
     wait_port(bbport, "blackbox_exporter");
     probe_them(&o);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1340,7 +1146,8 @@ Test(probe_http, families_and_values_match_blackbox_exporter)
         char *text;
         size_t ntw, nbb;
 
-        cr_assert_eq(run(10000, "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
+        cr_assert_eq(run(PL_HERE, 10000,
+                         "curl -s -o %s 'http://127.0.0.1:%u/probe?module=m_%s&target=%s'",
                          path_of("bb.txt"), bbport, cases[i].name, url), 0);
         text = slurp("bb.txt");
         cr_assert(strstr(text, "probe_success"), "blackbox on %s: %s\n%s", cases[i].name, text,
@@ -1367,5 +1174,5 @@ Test(probe_http, families_and_values_match_blackbox_exporter)
                 cr_expect_not_null(fam_find(bb, nbb, tw[k].name), "%s: twkit has %s, blackbox not",
                                    cases[i].name, tw[k].name);
     }
-    stop(bbpid, SIGTERM);
+    stop(bbpid, SIGTERM, 5000);
 }

@@ -11,260 +11,32 @@
  * own). Every process is registered and killed in the fixture's fini and
  * runs with a parent-death signal.
  */
-#include <errno.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
-#include "need_root.h"
-#include "twkit/diag.h"
-#include "twkit/lab.h"
+#include "probe_lab.h"
 #include "twkit/time.h"
 
-static struct tw_lab lab;
-static char tmpdir[64];
 static char script[512]; /* probe_ip_lab.py */
-
-#define MAX_PROCS 8
-static pid_t procs[MAX_PROCS];
-#define MAX_GC 64
-static void *gc[MAX_GC];
-
-static void *keep(void *p)
-{
-    for (int i = 0; i < MAX_GC; i++)
-        if (!gc[i]) {
-            gc[i] = p;
-            return p;
-        }
-    cr_assert_fail("more than %d buffers kept in one test", MAX_GC);
-    return p;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    remove(path);
-    return 0;
-}
 
 static void setup(void)
 {
     const char *slash = strrchr(__FILE__, '/');
 
-    if (geteuid() != 0)
-        return;
     snprintf(script, sizeof(script), "%.*sprobe_ip_lab.py",
              slash ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
-    cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
-    strcpy(tmpdir, "/tmp/twkit-probe-ip-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+    pl_setup();
 }
 
-static void teardown(void)
-{
-    if (geteuid() != 0)
-        return;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i] > 0) {
-            kill(procs[i], SIGKILL);
-            waitpid(procs[i], NULL, 0);
-            procs[i] = 0;
-        }
-    if (tmpdir[0])
-        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    tmpdir[0] = '\0';
-    tw_lab_destroy(&lab);
-    for (int i = 0; i < MAX_GC; i++) {
-        free(gc[i]);
-        gc[i] = NULL;
-    }
-}
+TestSuite(probe_ip, .init = setup, .fini = pl_teardown, .timeout = 60);
 
-TestSuite(probe_ip, .init = setup, .fini = teardown, .timeout = 60);
-
-/* ---- files ---- */
-
-static char *tpath(char *buf, size_t len, const char *name)
-{
-    snprintf(buf, len, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-__attribute__((format(printf, 2, 3))) static void write_file(const char *name, const char *fmt,
-                                                             ...)
-{
-    char p[256];
-    FILE *f = fopen(tpath(p, sizeof(p), name), "w");
-    va_list ap;
-
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(fclose(f), 0);
-}
-
-/* The whole file, malloc'd; "" if it cannot be read. */
-static char *read_all(const char *name)
-{
-    char p[256], *buf = NULL, chunk[65536];
-    size_t len = 0, n;
-    FILE *f = fopen(tpath(p, sizeof(p), name), "r"), *m = open_memstream(&buf, &len);
-
-    cr_assert_not_null(m);
-    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    if (f)
-        fclose(f);
-    fclose(m);
-    return buf;
-}
-
-static char *slurp(const char *name) { return keep(read_all(name)); }
-
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-/* Poll a growing file until needle occurs in it min times (ms at most). */
-static int wait_for(const char *name, const char *needle, int min, uint64_t ms)
-{
-    uint64_t end = tw_now_ms() + ms;
-    int n;
-
-    for (;;) {
-        char *text = read_all(name);
-        n = count_of(text, needle);
-        free(text);
-        if (n >= min || tw_now_ms() >= end)
-            return n;
-        usleep(20000);
-    }
-}
-
-/* ---- processes ---- */
-
-/* A shell command line in a side's namespace, exec'd under a parent-death
- * signal; registered for teardown. */
-__attribute__((format(printf, 2, 3))) static pid_t spawn(enum tw_lab_side side, const char *fmt,
-                                                         ...)
-{
-    char cmd[2048];
-    va_list ap;
-    pid_t pid;
-    int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
-
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    pid = tw_lab_spawn(&lab, side, (char *[]){"/bin/sh", "-c", cmd, NULL});
-    cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (!procs[i]) {
-            procs[i] = pid;
-            return pid;
-        }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    cr_assert_fail("more than %d processes in one test", MAX_PROCS);
-    return -1;
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i] == pid)
-            procs[i] = 0;
-}
-
-static bool wait_exit(pid_t pid, uint64_t ms, int *status)
-{
-    uint64_t end = tw_now_ms() + ms;
-
-    do {
-        if (waitpid(pid, status, WNOHANG) == pid) {
-            forget(pid);
-            return true;
-        }
-        usleep(5000);
-    } while (tw_now_ms() < end);
-    return false;
-}
-
-static int stop(pid_t pid, int sig, uint64_t ms)
-{
-    int status = -1;
-
-    kill(pid, sig);
-    if (!wait_exit(pid, ms, &status)) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        forget(pid);
-    }
-    return status;
-}
-
-/* Run a command line to its end (ms at most); its exit status. */
-__attribute__((format(printf, 3, 4))) static int run(enum tw_lab_side side, uint64_t ms,
-                                                     const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    pid_t pid;
-    int status;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    pid = spawn(side, "%s", cmd);
-    if (!wait_exit(pid, ms, &status)) {
-        stop(pid, SIGKILL, 0);
-        cr_assert_fail("`%s` did not finish within %llu ms", cmd, (unsigned long long)ms);
-    }
-    cr_assert(WIFEXITED(status), "`%s` died: status %d", cmd, status);
-    return WEXITSTATUS(status);
-}
-
-struct listen_q {
-    uint16_t port;
-    bool found;
-};
-
-static int on_listener(const struct tw_diag_sock *s, void *arg)
-{
-    struct listen_q *q = arg;
-
-    q->found |= tw_addr_port(&s->local) == q->port;
-    return 0;
-}
-
-static void wait_listening(enum tw_lab_side side, uint16_t port, const char *what)
-{
-    struct listen_q q = {.port = port};
-
-    for (int i = 0; i < 500 && !q.found; i++) {
-        cr_assert_eq(tw_lab_enter(&lab, side), 0);
-        int r = tw_diag_dump(1u << 10 /* TCP_LISTEN */, on_listener, &q);
-        tw_lab_leave(&lab);
-        cr_assert_eq(r, 0, "sock_diag: %d", r);
-        if (!q.found)
-            usleep(10000);
-    }
-    cr_assert(q.found, "%s is not listening on port %u after 5 s", what, port);
-}
+/* ---- the servers and the prober ---- */
 
 /* The test's DNS and TCP servers in the server namespace, logging to
  * tmpdir/servers.log; IPv6 between the sides working (for a moment after
@@ -318,21 +90,10 @@ static char *probe_once(const char *cfg)
     return slurp("once.log");
 }
 
-/* curl url from the client namespace into tmpdir/out (extra: curl options). */
-static char *fetch(const char *url, const char *extra, const char *out)
-{
-    char p[256];
-    int rc = run(TW_LAB_CLIENT, 5000, "curl -s %s -o %s '%s'", extra,
-                 tpath(p, sizeof(p), out), url);
-
-    cr_assert_eq(rc, 0, "curl %s: exit %d", url, rc);
-    return slurp(out);
-}
-
 /* ---- JSON lines and Prometheus text ---- */
 
-/* The first line of text with "name":"NAME" (and needle), kept. */
-static const char *line_of(const char *text, const char *name)
+/* The first line of text with "name":"NAME", kept. */
+static const char *first_line_of(const char *text, const char *name)
 {
     char pat[128];
     const char *p;
@@ -358,26 +119,6 @@ static void expect_no_field(const char *line, const char *key)
 
     snprintf(pat, sizeof(pat), "\"%s\":", key);
     cr_assert_null(strstr(line, pat), "expected no %s in %s", key, line);
-}
-
-static double sample(const char *text, const char *series)
-{
-    char pat[512];
-    const char *p;
-    double v;
-
-    snprintf(pat, sizeof(pat), "\n%s ", series);
-    p = strstr(text, pat);
-    cr_assert_not_null(p, "no sample %s in /metrics:\n%s", series, text);
-    cr_assert_eq(sscanf(p + strlen(pat), "%lf", &v), 1, "unreadable sample %s", series);
-    return v;
-}
-
-static void expect_sample(const char *text, const char *series, double want)
-{
-    double v = sample(text, series);
-
-    cr_assert_eq(v, want, "%s: expected %.0f, got %.0f", series, want, v);
 }
 
 static double summary_num(const char *out, const char *key)
@@ -438,45 +179,45 @@ Test(probe_ip, names_take_the_preferred_family_and_fall_back_as_blackbox_does)
         cr_assert_geq(wait_for("names.log", pat, 1, 5000), 1, "no result for %s:\n%s", names[i],
                      slurp("names.log"));
     }
-    m = fetch("http://127.0.0.1:9464/metrics", "", "metrics.txt");
+    m = fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", "", "metrics.txt");
     stop(prober, SIGTERM, 5000);
     l = slurp("names.log");
 
     /* ip6 is preferred; with the fallback an IPv4-only name still works */
-    expect_field(line_of(l, "dual6"), "address", "[fd00:201::2]:7001");
-    expect_field(line_of(l, "dual6"), "result", "success");
-    expect_field(line_of(l, "dual4"), "address", "10.201.0.2:7001");
-    expect_field(line_of(l, "dual6only"), "address", "[fd00:201::2]:7001");
-    expect_field(line_of(l, "v4fallback"), "address", "10.201.0.2:7001");
-    expect_field(line_of(l, "v4fallback"), "result", "success");
-    expect_field(line_of(l, "v6fallback"), "address", "[fd00:201::2]:7001");
-    expect_field(line_of(l, "v6fallback"), "result", "success");
+    expect_field(first_line_of(l, "dual6"), "address", "[fd00:201::2]:7001");
+    expect_field(first_line_of(l, "dual6"), "result", "success");
+    expect_field(first_line_of(l, "dual4"), "address", "10.201.0.2:7001");
+    expect_field(first_line_of(l, "dual6only"), "address", "[fd00:201::2]:7001");
+    expect_field(first_line_of(l, "v4fallback"), "address", "10.201.0.2:7001");
+    expect_field(first_line_of(l, "v4fallback"), "result", "success");
+    expect_field(first_line_of(l, "v6fallback"), "address", "[fd00:201::2]:7001");
+    expect_field(first_line_of(l, "v6fallback"), "result", "success");
     /* without it the name must have the preferred family */
-    expect_field(line_of(l, "v4strict"), "reason", "dns");
-    expect_field(line_of(l, "v4strict"), "detail", "v4.test: no IPv6 address");
-    expect_no_field(line_of(l, "v4strict"), "address");
-    expect_field(line_of(l, "v6strict"), "detail", "v6.test: no IPv4 address");
-    expect_field(line_of(l, "nxdomain"), "reason", "dns");
-    expect_field(line_of(l, "web6"), "result", "success");
-    expect_field(line_of(l, "web6"), "address", "[fd00:201::2]:7002");
-    expect_field(line_of(l, "web4"), "result", "success");
-    expect_field(line_of(l, "web4"), "address", "10.201.0.2:7002");
+    expect_field(first_line_of(l, "v4strict"), "reason", "dns");
+    expect_field(first_line_of(l, "v4strict"), "detail", "v4.test: no IPv6 address");
+    expect_no_field(first_line_of(l, "v4strict"), "address");
+    expect_field(first_line_of(l, "v6strict"), "detail", "v6.test: no IPv4 address");
+    expect_field(first_line_of(l, "nxdomain"), "reason", "dns");
+    expect_field(first_line_of(l, "web6"), "result", "success");
+    expect_field(first_line_of(l, "web6"), "address", "[fd00:201::2]:7002");
+    expect_field(first_line_of(l, "web4"), "result", "success");
+    expect_field(first_line_of(l, "web4"), "address", "10.201.0.2:7002");
 
 #define T(name, target) "{name=\"" name "\",kind=\"tcp\",target=\"" target "\"}"
-    expect_sample(m, "probe_ip_protocol" T("dual6", "dual.test:7001"), 6);
-    expect_sample(m, "probe_ip_addr_hash" T("dual6", "dual.test:7001"), HASH_SERVER6);
-    expect_sample(m, "probe_ip_protocol" T("dual4", "dual.test:7001"), 4);
-    expect_sample(m, "probe_ip_addr_hash" T("dual4", "dual.test:7001"), HASH_SERVER4);
-    expect_sample(m, "probe_ip_protocol" T("v4fallback", "v4.test:7001"), 4);
+    expect_sample(m, "probe_ip_protocol" T("dual6", "dual.test:7001"), 6, 6);
+    expect_sample(m, "probe_ip_addr_hash" T("dual6", "dual.test:7001"), HASH_SERVER6, HASH_SERVER6);
+    expect_sample(m, "probe_ip_protocol" T("dual4", "dual.test:7001"), 4, 4);
+    expect_sample(m, "probe_ip_addr_hash" T("dual4", "dual.test:7001"), HASH_SERVER4, HASH_SERVER4);
+    expect_sample(m, "probe_ip_protocol" T("v4fallback", "v4.test:7001"), 4, 4);
     /* blackbox_exporter writes both as 0 when the name did not resolve */
-    expect_sample(m, "probe_ip_protocol" T("v4strict", "v4.test:7001"), 0);
-    expect_sample(m, "probe_ip_addr_hash" T("v4strict", "v4.test:7001"), 0);
-    expect_sample(m, "probe_ip_protocol" T("nxdomain", "nope.test:7001"), 0);
-    expect_sample(m, "probe_ip_addr_hash" T("nxdomain", "nope.test:7001"), 0);
-    expect_sample(m, "probe_success" T("nxdomain", "nope.test:7001"), 0);
+    expect_sample(m, "probe_ip_protocol" T("v4strict", "v4.test:7001"), 0, 0);
+    expect_sample(m, "probe_ip_addr_hash" T("v4strict", "v4.test:7001"), 0, 0);
+    expect_sample(m, "probe_ip_protocol" T("nxdomain", "nope.test:7001"), 0, 0);
+    expect_sample(m, "probe_ip_addr_hash" T("nxdomain", "nope.test:7001"), 0, 0);
+    expect_sample(m, "probe_success" T("nxdomain", "nope.test:7001"), 0, 0);
 #undef T
     expect_sample(m, "probe_ip_protocol{name=\"web6\",kind=\"http\",target=\"http://dual.test:7002/\"}",
-                  6);
+                  6, 6);
     cr_assert_not_null(strstr(m, "# HELP probe_ip_addr_hash Specifies the hash of IP address. "
                                  "It's useful to detect if the IP address changes.\n"));
     cr_assert_not_null(
@@ -515,19 +256,19 @@ Test(probe_ip, a_literal_keeps_its_family_and_fails_only_without_the_fallback)
                "  - {name: lh, kind: tcp, target: 'localhost:9'}\n"
                "  - {name: lhstrict, kind: tcp, target: 'localhost:9', ip_protocol_fallback: false}\n");
     l = probe_once("lit.yaml");
-    expect_field(line_of(l, "lit4"), "result", "success");
-    expect_field(line_of(l, "lit4"), "address", "10.201.0.2:7001");
-    expect_field(line_of(l, "lit4strict"), "result", "failure");
-    expect_field(line_of(l, "lit4strict"), "reason", "dns");
-    expect_field(line_of(l, "lit4strict"), "detail",
+    expect_field(first_line_of(l, "lit4"), "result", "success");
+    expect_field(first_line_of(l, "lit4"), "address", "10.201.0.2:7001");
+    expect_field(first_line_of(l, "lit4strict"), "result", "failure");
+    expect_field(first_line_of(l, "lit4strict"), "reason", "dns");
+    expect_field(first_line_of(l, "lit4strict"), "detail",
                  "10.201.0.2 is not an IPv6 address, and ip_protocol_fallback is false");
-    expect_field(line_of(l, "lit4strict4"), "result", "success");
-    expect_field(line_of(l, "lit6"), "result", "success");
-    expect_field(line_of(l, "lit6"), "address", "[fd00:201::2]:7001");
-    expect_field(line_of(l, "lit6strict4"), "reason", "dns");
-    expect_field(line_of(l, "web6strict4"), "reason", "dns");
-    expect_field(line_of(l, "lh"), "address", "127.0.0.1:9");
-    expect_field(line_of(l, "lhstrict"), "detail", "localhost: no IPv6 address");
+    expect_field(first_line_of(l, "lit4strict4"), "result", "success");
+    expect_field(first_line_of(l, "lit6"), "result", "success");
+    expect_field(first_line_of(l, "lit6"), "address", "[fd00:201::2]:7001");
+    expect_field(first_line_of(l, "lit6strict4"), "reason", "dns");
+    expect_field(first_line_of(l, "web6strict4"), "reason", "dns");
+    expect_field(first_line_of(l, "lh"), "address", "127.0.0.1:9");
+    expect_field(first_line_of(l, "lhstrict"), "detail", "localhost: no IPv6 address");
     cr_assert_eq(count_of(slurp("servers.log"), "7002 "), 0, "no http request was made");
 }
 
@@ -564,19 +305,19 @@ Test(probe_ip, source_ip_address_binds_tcp_tls_and_http_probes)
                "  - {name: tls_src, kind: tls, target: '10.201.0.2:7003',\n"
                "     source_ip_address: 10.201.0.11}\n");
     l = probe_once("src.yaml");
-    expect_field(line_of(l, "tcp_src"), "result", "success");
-    cr_assert_not_null(strstr(line_of(l, "tcp_any"), "\"regex_failed\":true"), "%s",
-                       line_of(l, "tcp_any"));
-    expect_field(line_of(l, "tcp_src6"), "result", "success");
-    expect_field(line_of(l, "tcp_other_family"), "error", "EAFNOSUPPORT");
-    expect_field(line_of(l, "tcp_other_family"), "detail",
+    expect_field(first_line_of(l, "tcp_src"), "result", "success");
+    cr_assert_not_null(strstr(first_line_of(l, "tcp_any"), "\"regex_failed\":true"), "%s",
+                       first_line_of(l, "tcp_any"));
+    expect_field(first_line_of(l, "tcp_src6"), "result", "success");
+    expect_field(first_line_of(l, "tcp_other_family"), "error", "EAFNOSUPPORT");
+    expect_field(first_line_of(l, "tcp_other_family"), "detail",
                  "source_ip_address fd00:201::11 is IPv6, the target's address 10.201.0.2 is not");
     /* an address this host does not have: this host cannot probe */
-    expect_field(line_of(l, "tcp_not_ours"), "result", "local_error");
-    expect_field(line_of(l, "tcp_not_ours"), "error", "EADDRNOTAVAIL");
-    expect_field(line_of(l, "http_src"), "result", "success");
-    expect_field(line_of(l, "http_any"), "reason", "body");
-    expect_field(line_of(l, "tls_src"), "result", "failure");
+    expect_field(first_line_of(l, "tcp_not_ours"), "result", "local_error");
+    expect_field(first_line_of(l, "tcp_not_ours"), "error", "EADDRNOTAVAIL");
+    expect_field(first_line_of(l, "http_src"), "result", "success");
+    expect_field(first_line_of(l, "http_any"), "reason", "body");
+    expect_field(first_line_of(l, "tls_src"), "result", "failure");
     seen = slurp("servers.log");
     cr_assert_not_null(strstr(seen, "7003 10.201.0.11\n"), "the tls probe came from %s", seen);
     cr_assert_null(strstr(seen, "7003 10.201.0.1\n"), "%s", seen);
@@ -603,11 +344,11 @@ Test(probe_ip, a_redirect_keeps_the_family_only_without_the_fallback)
                "     max_redirects: 1, source_ip_address: 10.201.0.11,\n"
                "     expect_body: 'from 10\\.201\\.0\\.11\\n'}\n");
     l = probe_once("redir.yaml");
-    expect_field(line_of(l, "falls_back"), "result", "success");
-    expect_field(line_of(l, "strict"), "result", "failure");
-    expect_field(line_of(l, "strict"), "reason", "dns");
+    expect_field(first_line_of(l, "falls_back"), "result", "success");
+    expect_field(first_line_of(l, "strict"), "result", "failure");
+    expect_field(first_line_of(l, "strict"), "reason", "dns");
     /* the hop after the redirect binds the source address too */
-    expect_field(line_of(l, "bound"), "result", "success");
+    expect_field(first_line_of(l, "bound"), "result", "success");
     cr_assert_not_null(strstr(slurp("servers.log"), "7002 fd00:201::1 /\n"),
                        "falls_back did not reach v6.test over IPv6: %s", slurp("servers.log"));
 }
@@ -632,7 +373,7 @@ static const char *metrics_settled(double *own, double *ok)
     const char *m = "";
 
     for (int i = 0; i < 10; i++) {
-        m = fetch("http://127.0.0.1:9464/metrics", "", "metrics.txt");
+        m = fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", "", "metrics.txt");
         *own = sample(m, "twkit_probe_time_wait_sockets");
         *ok = sample(m, "twkit_probes_total{name=\"t\",kind=\"tcp\",result=\"success\"}") +
               sample(m, "twkit_probes_total{name=\"web\",kind=\"http\",result=\"success\"}");
@@ -663,8 +404,8 @@ Test(probe_ip, the_time_wait_gauge_counts_the_probers_own_not_the_namespaces)
     prober = spawn_probe(args, tw_config("rst.yaml", "reset"));
     wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
     cr_assert_geq(wait_for("rst.log", "\"event\":\"result\"", 4, 5000), 4);
-    m = fetch("http://127.0.0.1:9464/metrics", "", "metrics.txt");
-    expect_sample(m, "twkit_probe_time_wait_sockets", 0);
+    m = fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", "", "metrics.txt");
+    expect_sample(m, "twkit_probe_time_wait_sockets", 0, 0);
     all = sample(m, "twkit_probe_netns_time_wait_sockets");
     cr_assert_geq(all, 5, "the namespace holds the other client's 5: %.0f", all);
     status = stop(prober, SIGTERM, 5000);
@@ -740,25 +481,26 @@ Test(probe_ip, metrics_go_gzip_compressed_to_curl_and_a_real_prometheus)
 
     /* curl --compressed asks for gzip and inflates it */
     snprintf(args, sizeof(args), "--compressed -D %s", tpath(p, sizeof(p), "head.txt"));
-    fetch("http://127.0.0.1:9464/metrics", args, "c.txt");
+    fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", args, "c.txt");
     cr_assert_not_null(strstr(slurp("c.txt"), "\nprobe_success{name=\"up\""), "%s", slurp("c.txt"));
     h = slurp("head.txt");
     cr_assert_not_null(strstr(h, "Content-Encoding: gzip\r\n"), "%s", h);
     cr_assert_not_null(strstr(h, "Vary: Accept-Encoding\r\n"), "%s", h);
     /* the raw body is gzip: what gzip -d makes of it is the exposition */
-    fetch("http://127.0.0.1:9464/metrics", "-H 'Accept-Encoding: gzip'", "raw.gz");
+    fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", "-H 'Accept-Encoding: gzip'",
+               "raw.gz");
     cr_assert_eq(run(TW_LAB_CLIENT, 5000, "gzip -dc %s >%s", tpath(p, sizeof(p), "raw.gz"),
                      tpath(cfg, sizeof(cfg), "raw.txt")), 0);
     cr_assert_not_null(strstr(slurp("raw.txt"), "# TYPE probe_success gauge\n"));
     /* not asked, or refused with q=0: as it is */
     snprintf(args, sizeof(args), "-D %s", tpath(p, sizeof(p), "head2.txt"));
-    fetch("http://127.0.0.1:9464/metrics", args, "plain.txt");
+    fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", args, "plain.txt");
     cr_assert_null(strstr(slurp("head2.txt"), "Content-Encoding"), "%s", slurp("head2.txt"));
     cr_assert_not_null(strstr(slurp("head2.txt"), "Vary: Accept-Encoding\r\n"));
     cr_assert_not_null(strstr(slurp("plain.txt"), "# TYPE probe_success gauge\n"));
     snprintf(args, sizeof(args), "-H 'Accept-Encoding: gzip;q=0, br' -D %s",
              tpath(p, sizeof(p), "head3.txt"));
-    fetch("http://127.0.0.1:9464/metrics", args, "plain.txt");
+    fetch_from(TW_LAB_CLIENT, "http://127.0.0.1:9464/metrics", args, "plain.txt");
     cr_assert_null(strstr(slurp("head3.txt"), "Content-Encoding"), "%s", slurp("head3.txt"));
 
     /* Prometheus, through a relay that notes what each side said */

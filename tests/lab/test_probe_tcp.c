@@ -9,252 +9,24 @@
  * for both ends at once. Every process is registered, killed and reaped
  * in the fixture's fini, under a parent-death signal.
  */
-#include <errno.h>
-#include <ftw.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <criterion/criterion.h>
 
-#include "need_root.h"
-#include "twkit/diag.h"
-#include "twkit/lab.h"
-#include "twkit/time.h"
+#include "probe_lab.h"
 
 #define SIDE TW_LAB_SERVER /* where everything of these tests runs */
 
-static struct tw_lab lab;
-static char tmpdir[64];
-
-#define MAX_PROCS 8
-static pid_t procs[MAX_PROCS];
-
-#define MAX_GC 64
-static void *gc[MAX_GC];
-
-static void *keep(void *p)
-{
-    for (int i = 0; i < MAX_GC; i++)
-        if (!gc[i]) {
-            gc[i] = p;
-            return p;
-        }
-    cr_assert_fail("more than %d buffers kept in one test", MAX_GC);
-    return p;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    remove(path);
-    return 0;
-}
-
-static void setup(void)
-{
-    if (geteuid() != 0)
-        return;
-    cr_assert_eq(tw_lab_create(&lab), 0, "lab: %s", lab.err);
-    strcpy(tmpdir, "/tmp/twkit-probe-tcp-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
-}
-
-static void teardown(void)
-{
-    if (geteuid() != 0)
-        return;
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i] > 0) {
-            kill(procs[i], SIGKILL);
-            waitpid(procs[i], NULL, 0);
-            procs[i] = 0;
-        }
-    if (tmpdir[0])
-        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    tmpdir[0] = '\0';
-    tw_lab_destroy(&lab);
-    for (int i = 0; i < MAX_GC; i++) {
-        free(gc[i]);
-        gc[i] = NULL;
-    }
-}
-
-TestSuite(probe_tcp, .init = setup, .fini = teardown, .timeout = 60);
-
-/* ---- files ---- */
-
-static char *tpath(char *buf, size_t len, const char *name)
-{
-    snprintf(buf, len, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-__attribute__((format(printf, 2, 3))) static void write_file(const char *name, const char *fmt,
-                                                             ...)
-{
-    char p[256];
-    FILE *f = fopen(tpath(p, sizeof(p), name), "w");
-    va_list ap;
-
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(fclose(f), 0);
-}
-
-/* The whole file, malloc'd; "" if it cannot be read. */
-static char *read_all(const char *name)
-{
-    char p[256], *buf = NULL, chunk[65536];
-    size_t len = 0, n;
-    FILE *f = fopen(tpath(p, sizeof(p), name), "r"), *m = open_memstream(&buf, &len);
-
-    cr_assert_not_null(m);
-    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, m);
-    if (f)
-        fclose(f);
-    fclose(m);
-    return buf;
-}
-
-/* The whole file, kept until teardown. */
-static char *slurp(const char *name) { return keep(read_all(name)); }
-
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-/* ---- processes ---- */
-
-__attribute__((format(printf, 1, 2))) static pid_t spawn(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    pid_t pid;
-    int n = snprintf(cmd, sizeof(cmd), "exec setpriv --pdeathsig KILL ");
-
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof(cmd) - (size_t)n, fmt, ap);
-    va_end(ap);
-    pid = tw_lab_spawn(&lab, SIDE, (char *[]){"/bin/sh", "-c", cmd, NULL});
-    cr_assert_gt(pid, 0, "spawn %s: %s", cmd, strerror((int)-pid));
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (!procs[i]) {
-            procs[i] = pid;
-            return pid;
-        }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    cr_assert_fail("more than %d processes in one test", MAX_PROCS);
-    return -1;
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < MAX_PROCS; i++)
-        if (procs[i] == pid)
-            procs[i] = 0;
-}
-
-static bool wait_exit(pid_t pid, uint64_t ms, int *status)
-{
-    uint64_t end = tw_now_ms() + ms;
-
-    do {
-        if (waitpid(pid, status, WNOHANG) == pid) {
-            forget(pid);
-            return true;
-        }
-        usleep(5000);
-    } while (tw_now_ms() < end);
-    return false;
-}
-
-/* Run a command line to its end (ms at most); its exit status. */
-__attribute__((format(printf, 2, 3))) static int run(uint64_t ms, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    pid_t pid;
-    int status;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    pid = spawn("%s", cmd);
-    if (!wait_exit(pid, ms, &status)) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        forget(pid);
-        cr_assert_fail("`%s` did not finish within %llu ms", cmd, (unsigned long long)ms);
-    }
-    cr_assert(WIFEXITED(status), "`%s` died: status %d", cmd, status);
-    return WEXITSTATUS(status);
-}
-
-struct listen_q {
-    uint16_t port;
-    bool found;
-};
-
-static int on_listener(const struct tw_diag_sock *s, void *arg)
-{
-    struct listen_q *q = arg;
-
-    q->found |= tw_addr_port(&s->local) == q->port;
-    return 0;
-}
-
-static void wait_listening(uint16_t port, const char *what)
-{
-    struct listen_q q = {.port = port};
-
-    for (int i = 0; i < 500 && !q.found; i++) {
-        cr_assert_eq(tw_lab_enter(&lab, SIDE), 0);
-        int r = tw_diag_dump(1u << 10 /* TCP_LISTEN */, on_listener, &q);
-        tw_lab_leave(&lab);
-        cr_assert_eq(r, 0, "sock_diag: %d", r);
-        if (!q.found)
-            usleep(10000);
-    }
-    cr_assert(q.found, "%s is not listening on port %u after 5 s", what, port);
-}
-
-static uint32_t time_wait(void)
-{
-    struct tw_tcp_states st;
-
-    cr_assert_eq(tw_lab_count_settled(&lab, SIDE, &st), 0);
-    return st.n[TW_TCP_TIME_WAIT];
-}
-
-/* curl url into tmpdir/out; the body. */
-static char *fetch(const char *url, const char *out)
-{
-    char p[256];
-    int rc = run(5000, "curl -s -o %s '%s'", tpath(p, sizeof(p), out), url);
-
-    cr_assert_eq(rc, 0, "curl %s: exit %d", url, rc);
-    return slurp(out);
-}
+TestSuite(probe_tcp, .init = pl_setup, .fini = pl_teardown, .timeout = 60);
 
 /* ---- the servers ---- */
 
@@ -266,14 +38,14 @@ static void start_servers(const char *cert, const char *key, const char *specs)
 {
     char lg[256], c[256], k[256], copy[512], *save = NULL;
 
-    spawn("/usr/bin/python3 %s %s %s %s %s >%s/servers.err 2>&1", PROBE_SERVERS_PY,
+    spawn(SIDE, "/usr/bin/python3 %s %s %s %s %s >%s/servers.err 2>&1", PROBE_SERVERS_PY,
           tpath(lg, sizeof(lg), "servers.log"),
           tpath(c, sizeof(c), cert), tpath(k, sizeof(k), key), specs, tmpdir);
     snprintf(copy, sizeof(copy), "%s", specs);
     for (char *s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
         char *port = strchr(s, ':');
         cr_assert_not_null(port);
-        wait_listening((uint16_t)atoi(port + 1), s);
+        wait_listening(SIDE, (uint16_t)atoi(port + 1), s);
     }
 }
 
@@ -301,50 +73,6 @@ static void wait_server(unsigned port, const char *what)
 
 /* ---- certificates ---- */
 
-/* A self-signed ECDSA P-256 certificate for IP:127.0.0.1 (and the other
- * names in san), valid from now-1h to now+days, subject CN=cn and O=org,
- * and its key. */
-static void make_cert(const char *cert, const char *key, long days, const char *cn,
-                      const char *org, const char *san)
-{
-    EVP_PKEY *pk = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    X509_EXTENSION *ext;
-    X509V3_CTX v3;
-    X509_NAME *nm;
-    char p[256];
-    FILE *f;
-
-    cr_assert(pk && x, "OpenSSL: no key or certificate");
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL) ^ days);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), days * 86400);
-    X509_set_pubkey(x, pk);
-    nm = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(nm, "C", MBSTRING_ASC, (const unsigned char *)"DE", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1, 0);
-    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-    X509_NAME_add_entry_by_txt(nm, "emailAddress", MBSTRING_ASC,
-                               (const unsigned char *)"ops@example.org", -1, -1, 0);
-    X509_set_issuer_name(x, nm);
-    X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
-    cr_assert_not_null(ext);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    cr_assert_gt(X509_sign(x, pk, EVP_sha256()), 0, "X509_sign failed");
-    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), cert), "w"));
-    PEM_write_X509(f, x);
-    fclose(f);
-    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), key), "w"));
-    PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(pk);
-}
-
 /* notAfter of a PEM certificate, unix seconds. */
 static double cert_not_after(const char *cert)
 {
@@ -362,117 +90,17 @@ static double cert_not_after(const char *cert)
 
 /* ---- the prober's JSON lines ---- */
 
-static char **split_lines(char *text, size_t *n)
-{
-    size_t cap = (size_t)count_of(text, "\n") + 1, k = 0;
-    char **v = keep(calloc(cap, sizeof(*v)));
-
-    for (char *p = text, *nl; *p; p = nl + 1) {
-        nl = strchr(p, '\n');
-        v[k++] = p;
-        if (!nl)
-            break;
-        *nl = '\0';
-    }
-    *n = k;
-    return v;
-}
-
-static const char *jfind(const char *line, const char *key)
-{
-    char pat[64];
-    size_t n = (size_t)snprintf(pat, sizeof(pat), "\"%s\":", key);
-
-    for (const char *p = line; (p = strstr(p, pat)); p++)
-        if (p > line && (p[-1] == '{' || p[-1] == ','))
-            return p + n;
-    return NULL;
-}
-
-static bool jstr(const char *line, const char *key, char *out, size_t len)
-{
-    const char *v = jfind(line, key);
-    size_t k = 0;
-
-    out[0] = '\0';
-    if (!v || *v != '"')
-        return false;
-    for (v++; *v && *v != '"' && k + 1 < len; v++) {
-        if (*v == '\\' && v[1])
-            out[k++] = *v++;
-        out[k++] = *v;
-    }
-    out[k] = '\0';
-    return true;
-}
-
-static double jnum(const char *line, const char *key)
-{
-    const char *v = jfind(line, key);
-
-    cr_assert_not_null(v, "no %s in %s", key, line);
-    return strtod(v, NULL);
-}
-
-static double jphase(const char *line, const char *phase)
-{
-    const char *ph = jfind(line, "phases"), *close;
-    char obj[256];
-    const char *v;
-
-    if (!ph || !(close = strchr(ph, '}')))
-        return -1;
-    snprintf(obj, sizeof(obj), "%.*s", (int)(close - ph + 1), ph);
-    v = jfind(obj, phase);
-    return v ? strtod(v, NULL) : 0;
-}
-
-static const char *line_of(char **lines, size_t n, const char *name)
-{
-    const char *hit = NULL;
-    char v[128];
-    int seen = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if (jstr(lines[i], "name", v, sizeof(v)) && strcmp(v, name) == 0) {
-            hit = lines[i];
-            seen++;
-        }
-    cr_assert_eq(seen, 1, "expected one result line for probe %s, got %d", name, seen);
-    return hit;
-}
-
-static void expect_str(const char *line, const char *key, const char *want)
-{
-    char v[256];
-
-    jstr(line, key, v, sizeof(v));
-    cr_assert_str_eq(v, want, "expected %s \"%s\", got \"%s\" in %s", key, want, v, line);
-}
-
 /* The lines of `twkit probe --once` over the config in tmpdir/name. */
 static char **probe_once(const char *name, size_t *n)
 {
     char cfg[256], out[256], err[256];
 
-    run(15000, "%s probe --once %s >%s 2>%s", TWKIT_BIN, tpath(cfg, sizeof(cfg), name),
+    run(SIDE, 15000, "%s probe --once %s >%s 2>%s", TWKIT_BIN, tpath(cfg, sizeof(cfg), name),
         tpath(out, sizeof(out), "once.out"), tpath(err, sizeof(err), "once.err"));
     return split_lines(slurp("once.out"), n);
 }
 
 /* ---- Prometheus text ---- */
-
-/* The value of the sample written exactly as series; asserts it is there. */
-static double sample(const char *text, const char *series)
-{
-    char pat[1024];
-    const char *p;
-
-    snprintf(pat, sizeof(pat), "\n%s ", series);
-    p = strstr(text, pat);
-    cr_assert_not_null(p, "no sample %s in:\n%s", series, text);
-    return strtod(p + strlen(pat), NULL);
-}
 
 /* The labels after prefix in the first sample of family that starts so
  * ("probe_ssl_last_chain_info{" + the target's labels), up to its '}'. */
@@ -496,7 +124,7 @@ Test(probe_tcp, smtp_starttls_conversation_and_one_without_starttls)
     size_t n;
 
     NEED_ROOT();
-    make_cert("mx.pem", "mx.key", 30, "mx.lab", "Lab", "IP:127.0.0.1");
+    make_cert_named("mx.pem", "mx.key", -3600, 30 * 86400L, "mx.lab", "Lab", "IP:127.0.0.1");
     start_servers("mx.pem", "mx.key", "smtp:2525 smtp_plain:2526");
     write_file("smtp.yaml",
                "defaults: {timeout: 3s}\n"
@@ -528,8 +156,8 @@ Test(probe_tcp, smtp_starttls_conversation_and_one_without_starttls)
     expect_str(l, "result", "success");
     cr_assert_gt(jphase(l, "connect"), 0, "%s", l);
     cr_assert_gt(jphase(l, "tls"), 0, "no tls phase after starttls: %s", l);
-    cr_assert_eq(jnum(l, "verify"), 0, "%s", l);
-    cr_assert_eq(jnum(l, "cert_expiry"), cert_not_after("mx.pem"), "%s", l);
+    cr_assert_eq(expect_num(l, "verify"), 0, "%s", l);
+    cr_assert_eq(expect_num(l, "cert_expiry"), cert_not_after("mx.pem"), "%s", l);
     cr_assert_null(strstr(l, "regex_failed"), "%s", l);
     /* each send is the text and "\n", as blackbox writes it */
     wait_server(2525, "got b'EHLO prober.lab\\n'");
@@ -545,7 +173,7 @@ Test(probe_tcp, smtp_starttls_conversation_and_one_without_starttls)
     cr_assert_not_null(strstr(l, "\"regex_failed\":true"), "%s", l);
     cr_assert_null(strstr(l, "cert_expiry"), "no handshake, no TLS fields: %s", l);
     cr_assert_eq(server_said(2526, "got b'EHLO prober.lab\\n'"), 1);
-    cr_assert_eq(time_wait(), 0, "a probe left TIME_WAIT behind");
+    cr_assert_eq(time_wait(SIDE), 0, "a probe left TIME_WAIT behind");
 }
 
 /* ${1} in a send is the group of the step's own expect; the server checks
@@ -558,7 +186,7 @@ Test(probe_tcp, irc_ping_pong_sends_the_captured_token)
     size_t n;
 
     NEED_ROOT();
-    make_cert("c.pem", "c.key", 30, "x", "Lab", "IP:127.0.0.1");
+    make_cert_named("c.pem", "c.key", -3600, 30 * 86400L, "x", "Lab", "IP:127.0.0.1");
     start_servers("c.pem", "c.key", "irc:6667:tok-8f3a irc:6668:tok-8f3a echo:6669");
     write_file("irc.yaml",
                "probes:\n"
@@ -614,7 +242,7 @@ Test(probe_tcp, a_line_past_64_kib_fails_the_probe)
     size_t n;
 
     NEED_ROOT();
-    make_cert("c.pem", "c.key", 30, "x", "Lab", "IP:127.0.0.1");
+    make_cert_named("c.pem", "c.key", -3600, 30 * 86400L, "x", "Lab", "IP:127.0.0.1");
     start_servers("c.pem", "c.key", "long:7001:65535 long:7002:65536");
     write_file("long.yaml", "probes:\n"
                             "  - {name: fits, kind: tcp, target: '127.0.0.1:7001',\n"
@@ -642,7 +270,7 @@ Test(probe_tcp, a_target_that_closes_early_or_never_speaks)
     size_t n;
 
     NEED_ROOT();
-    make_cert("c.pem", "c.key", 30, "x", "Lab", "IP:127.0.0.1");
+    make_cert_named("c.pem", "c.key", -3600, 30 * 86400L, "x", "Lab", "IP:127.0.0.1");
     start_servers("c.pem", "c.key", "close:7101 silent:7102");
     write_file("early.yaml",
                "defaults: {timeout: 400ms}\n"
@@ -686,8 +314,8 @@ Test(probe_tcp, tls_true_verifies_then_talks_over_tls)
     size_t n;
 
     NEED_ROOT();
-    make_cert("imap.pem", "imap.key", 20, "imap.lab", "Lab", "IP:127.0.0.1");
-    make_cert("other.pem", "other.key", 20, "other", "Lab", "IP:127.0.0.1");
+    make_cert_named("imap.pem", "imap.key", -3600, 20 * 86400L, "imap.lab", "Lab", "IP:127.0.0.1");
+    make_cert_named("other.pem", "other.key", -3600, 20 * 86400L, "other", "Lab", "IP:127.0.0.1");
     start_servers("imap.pem", "imap.key", "tlsbanner:9931 tlsbanner:9932 tlsbanner:9933");
     write_file("tls.yaml",
                "probes:\n"
@@ -710,7 +338,7 @@ Test(probe_tcp, tls_true_verifies_then_talks_over_tls)
     l = line_of(lines, n, "imaps");
     expect_str(l, "result", "success");
     cr_assert_gt(jphase(l, "tls"), 0, "%s", l);
-    cr_assert_eq(jnum(l, "verify"), 0, "%s", l);
+    cr_assert_eq(expect_num(l, "verify"), 0, "%s", l);
     wait_server(9931, "tls got b'a1 LOGOUT\\n'");
     wait_server(9931, "end RST");
 
@@ -723,8 +351,8 @@ Test(probe_tcp, tls_true_verifies_then_talks_over_tls)
 
     l = line_of(lines, n, "insecure");
     expect_str(l, "result", "success");
-    cr_assert_eq(jnum(l, "cert_expiry"), cert_not_after("imap.pem"), "%s", l);
-    cr_assert_eq(time_wait(), 0, "a probe left TIME_WAIT behind");
+    cr_assert_eq(expect_num(l, "cert_expiry"), cert_not_after("imap.pem"), "%s", l);
+    cr_assert_eq(time_wait(SIDE), 0, "a probe left TIME_WAIT behind");
 }
 
 /* /metrics has blackbox's TLS series for a tcp probe with TLS, and none
@@ -736,8 +364,9 @@ Test(probe_tcp, metrics_have_blackbox_tls_series)
     int rc;
 
     NEED_ROOT();
-    make_cert("s.pem", "s.key", 40, "a, b+c", " Acme #1", "IP:127.0.0.1,DNS:mx.lab,DNS:b.lab");
-    make_cert("other.pem", "other.key", 40, "other", "Lab", "IP:127.0.0.1");
+    make_cert_named("s.pem", "s.key", -3600, 40 * 86400L, "a, b+c", " Acme #1",
+                    "IP:127.0.0.1,DNS:mx.lab,DNS:b.lab");
+    make_cert_named("other.pem", "other.key", -3600, 40 * 86400L, "other", "Lab", "IP:127.0.0.1");
     start_servers("s.pem", "s.key", "tlsbanner:9941 smtp:9942 tlsbanner:9943 close:9944");
     write_file("m.yaml",
                "defaults: {interval: 300ms, timeout: 250ms}\n"
@@ -755,9 +384,9 @@ Test(probe_tcp, metrics_have_blackbox_tls_series)
                "     ca_file: other.pem}\n"
                "  - {name: plain, kind: tcp, target: '127.0.0.1:9944',\n"
                "     query_response: [{expect: '^nothing like this'}]}\n");
-    spawn("%s probe --listen 127.0.0.1:9464 --log-results --log %s %s 2>%s/probe.err",
+    spawn(SIDE, "%s probe --listen 127.0.0.1:9464 --log-results --log %s %s 2>%s/probe.err",
           TWKIT_BIN, tpath(log, sizeof(log), "m.log"), tpath(cfg, sizeof(cfg), "m.yaml"), tmpdir);
-    wait_listening(9464, "twkit probe --listen");
+    wait_listening(SIDE, 9464, "twkit probe --listen");
     for (int i = 0; i < 300; i++) {
         char *text = read_all("m.log");
         int results = count_of(text, "\"event\":\"result\"");
@@ -766,8 +395,9 @@ Test(probe_tcp, metrics_have_blackbox_tls_series)
             break;
         usleep(10000);
     }
-    m = fetch("http://127.0.0.1:9464/metrics", "metrics.txt");
-    rc = run(10000, "promtool check metrics <%s >%s 2>&1", tpath(cfg, sizeof(cfg), "metrics.txt"),
+    m = fetch_from(SIDE, "http://127.0.0.1:9464/metrics", "", "metrics.txt");
+    rc = run(SIDE, 10000, "promtool check metrics <%s >%s 2>&1", tpath(cfg, sizeof(cfg),
+             "metrics.txt"),
              tpath(p, sizeof(p), "promtool.out"));
     cr_assert_eq(rc, 0, "promtool check metrics: exit %d:\n%s\n%s", rc, slurp("promtool.out"), m);
 
@@ -834,7 +464,8 @@ Test(probe_tcp, tls_series_agree_with_blackbox_exporter)
     NEED_ROOT();
     if (access("/usr/bin/prometheus-blackbox-exporter", X_OK) != 0)
         cr_skip_test("prometheus-blackbox-exporter is not installed");
-    make_cert("s.pem", "s.key", 40, "Zoë; \"x\"", "Org<A>", "IP:127.0.0.1,DNS:s.lab");
+    make_cert_named("s.pem", "s.key", -3600, 40 * 86400L, "Zoë; \"x\"", "Org<A>",
+                    "IP:127.0.0.1,DNS:s.lab");
     start_servers("s.pem", "s.key", "smtp:9951");
     write_file("bb.yml",
                "modules:\n"
@@ -857,14 +488,15 @@ Test(probe_tcp, tls_series_agree_with_blackbox_exporter)
                           "      - {expect: '^220 ', send: EHLO x}\n"
                           "      - {expect: '^250 ', send: STARTTLS}\n"
                           "      - {expect: '^220', starttls: true}\n");
-    spawn("/usr/bin/prometheus-blackbox-exporter --config.file=%s "
+    spawn(SIDE, "/usr/bin/prometheus-blackbox-exporter --config.file=%s "
           "--web.listen-address=127.0.0.1:9115 >%s/bb.log 2>&1",
           tpath(cfg, sizeof(cfg), "bb.yml"), tmpdir);
-    spawn("%s probe --listen 127.0.0.1:9464 --log-results --log %s %s 2>/dev/null", TWKIT_BIN,
+    spawn(SIDE, "%s probe --listen 127.0.0.1:9464 --log-results --log %s %s 2>/dev/null", TWKIT_BIN,
           tpath(log, sizeof(log), "tw.log"), tpath(p, sizeof(p), "tw.yaml"));
-    wait_listening(9115, "blackbox_exporter");
-    wait_listening(9464, "twkit probe");
-    bb = fetch("http://127.0.0.1:9115/probe?target=127.0.0.1:9951&module=smtp", "bb.txt");
+    wait_listening(SIDE, 9115, "blackbox_exporter");
+    wait_listening(SIDE, 9464, "twkit probe");
+    bb = fetch_from(SIDE, "http://127.0.0.1:9115/probe?target=127.0.0.1:9951&module=smtp", "",
+                    "bb.txt");
     for (int i = 0; i < 300; i++) {
         char *text = read_all("tw.log");
         int results = count_of(text, "\"event\":\"result\"");
@@ -873,7 +505,7 @@ Test(probe_tcp, tls_series_agree_with_blackbox_exporter)
             break;
         usleep(10000);
     }
-    tw = fetch("http://127.0.0.1:9464/metrics", "tw.txt");
+    tw = fetch_from(SIDE, "http://127.0.0.1:9464/metrics", "", "tw.txt");
     cr_assert_eq(sample(bb, "probe_success"), 1, "blackbox:\n%s\n%s", bb, slurp("bb.log"));
     cr_assert_eq(sample(tw, "probe_success{name=\"smtp\",kind=\"tcp\",target=\"127.0.0.1:9951\"}"),
                  1, "%s", tw);
