@@ -278,6 +278,32 @@ static void check_config(const struct tp_config *cfg)
         fail("ntargets does not add up", NULL);
 }
 
+/* Run one loader on the input with the harness's fopen, its messages in
+ * *errs: the result, never -errno. */
+static int run_load(int (*load)(const char *buf, size_t len, void *out, FILE *errs),
+                    const uint8_t *data, size_t size, void *out, char **errs, size_t *elen,
+                    struct extent *config)
+{
+    FILE *f = open_memstream(errs, elen);
+    int rc;
+
+    if (!f)
+        abort();
+    loading = true;
+    rc = load((const char *)data, size, out, f);
+    loading = false;
+    if (fclose(f) != 0)
+        abort();
+    measure(config, (const char *)data, size);
+    if (verbose)
+        fprintf(stderr, "fuzz_config: result %d\n%.*s", rc, (int)*elen, *errs);
+    if (rc < 0) {
+        fprintf(stderr, "fuzz_config: result %d\n", rc);
+        abort();
+    }
+    return rc;
+}
+
 #ifdef FUZZ_BLACKBOX
 static void check_modules(const struct tp_bb_config *bb)
 {
@@ -302,6 +328,11 @@ static void check_modules(const struct tp_bb_config *bb)
             fail("a module not loaded without a reason", bb->rejected[i].name);
 }
 
+static int load_bb(const char *buf, size_t len, void *out, FILE *errs)
+{
+    return tp_bb_load_mem(CONFIG, buf, len, out, errs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct tp_bb_config zero;
@@ -309,24 +340,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct extent config;
     char *errs = NULL;
     size_t elen = 0;
-    FILE *f = open_memstream(&errs, &elen);
     int rc;
 
-    if (!f)
-        abort();
-    memset(&bb, 0xa5, sizeof(bb));
-    loading = true;
-    rc = tp_bb_load_mem(CONFIG, (const char *)data, size, &bb, f);
-    loading = false;
-    if (fclose(f) != 0)
-        abort();
-    measure(&config, (const char *)data, size);
-    if (verbose)
-        fprintf(stderr, "fuzz_blackbox: result %d\n%.*s", rc, (int)elen, errs);
-    if (rc < 0) {
-        fprintf(stderr, "fuzz_blackbox: result %d\n", rc);
-        abort();
-    }
+    memset(&bb, 0xa5, sizeof(bb)); /* the loader must not rely on a zeroed struct */
+    rc = run_load(load_bb, data, size, &bb, &errs, &elen, &config);
     check_errors(errs, elen, rc, rc ? 0 : bb.nrejected, &config);
     if (rc > 0 && memcmp(&bb, &zero, sizeof(bb)) != 0)
         fail("errors, and the modules not left empty", NULL);
@@ -337,6 +354,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 #else
+static int load_config(const char *buf, size_t len, void *out, FILE *errs)
+{
+    return tp_config_load_mem(CONFIG, buf, len, out, errs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct tp_config zero;
@@ -344,24 +366,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct extent config;
     char *errs = NULL;
     size_t elen = 0;
-    FILE *f = open_memstream(&errs, &elen);
     int rc;
 
-    if (!f)
-        abort();
     memset(&cfg, 0xa5, sizeof(cfg)); /* the loader must not rely on a zeroed struct */
-    loading = true;
-    rc = tp_config_load_mem(CONFIG, (const char *)data, size, &cfg, f);
-    loading = false;
-    if (fclose(f) != 0)
-        abort();
-    measure(&config, (const char *)data, size);
-    if (verbose)
-        fprintf(stderr, "fuzz_config: result %d\n%.*s", rc, (int)elen, errs);
-    if (rc < 0) {
-        fprintf(stderr, "fuzz_config: result %d\n", rc);
-        abort();
-    }
+    rc = run_load(load_config, data, size, &cfg, &errs, &elen, &config);
     if (rc > 0) {
         check_errors(errs, elen, rc, 0, &config);
         if (memcmp(&cfg, &zero, sizeof(cfg)) != 0)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpcwd.h"
 #include "probe/engine.h"
 #include "probe/kind_http.h"
 #include "probe/kinds.h"
@@ -28,28 +29,8 @@
 #define under_valgrind() false
 #endif
 
-static char dir[64];
-static char oldcwd[4096];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/tp_config.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    cr_assert_not_null(getcwd(oldcwd, sizeof(oldcwd)));
-    cr_assert_eq(chdir(dir), 0);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    if (chdir(oldcwd) != 0)
-        (void)chdir("/");
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void setup(void) { ut_cwd_enter("tp_config"); }
+static void teardown(void) { ut_cwd_leave(); }
 
 TestSuite(probe_config, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -1033,7 +1014,7 @@ Test(probe_config, targets_file_relative_to_config)
     load_ok("conf/x.yaml", &cfg);
     cr_assert_eq(cfg.ntargets, 2);
     tp_config_free(&cfg);
-    cr_assert_geq(asprintf(&abs, "%s/conf/x.yaml", dir), 0);
+    cr_assert_geq(asprintf(&abs, "%s/conf/x.yaml", ut_dir), 0);
     load_ok(abs, &cfg);
     cr_assert_eq(cfg.ntargets, 2);
     tp_config_free(&cfg);

@@ -13,32 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmpcwd.h"
 #include "probe/gzip.h"
 #include "probe/ipproto.h"
 #include "probe/probe.h"
 
-static char dir[64];
-static char oldcwd[4096];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/tp_ip.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    cr_assert_not_null(getcwd(oldcwd, sizeof(oldcwd)));
-    cr_assert_eq(chdir(dir), 0);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    if (chdir(oldcwd) != 0)
-        (void)chdir("/");
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void setup(void) { ut_cwd_enter("tp_ip"); }
+static void teardown(void) { ut_cwd_leave(); }
 
 TestSuite(probe_ipproto, .init = setup, .fini = teardown, .timeout = 30);
 
