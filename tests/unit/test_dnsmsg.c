@@ -22,7 +22,8 @@ struct mb {
 static void mb_put(struct mb *m, const void *p, size_t n)
 {
     cr_assert_leq(m->n + n, sizeof m->b);
-    memcpy(m->b + m->n, p, n);
+    if (n) /* p may be NULL then */
+        memcpy(m->b + m->n, p, n);
     m->n += n;
 }
 
