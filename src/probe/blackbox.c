@@ -44,6 +44,13 @@ static const char *const bb_tcp_opts[] = {
     "tls", "tls_config",
 };
 
+static const char *const bb_dns_opts[] = {
+    "preferred_ip_protocol", "ip_protocol_fallback", "dns_over_tls", "tls_config",
+    "source_ip_address", "transport_protocol", "query_class", "query_name", "query_type",
+    "recursion_desired", "valid_rcodes", "validate_answer_rrs", "validate_authority_rrs",
+    "validate_additional_rrs",
+};
+
 /* Sections and probers blackbox has: the kinds they map to (NULL: none
  * yet, with why). */
 static const struct bb_prober {
@@ -53,7 +60,7 @@ static const struct bb_prober {
 } bb_probers[] = {
     {"http", "http", NULL, bb_http_opts, sizeof(bb_http_opts) / sizeof(bb_http_opts[0])},
     {"tcp", "tcp", NULL, bb_tcp_opts, sizeof(bb_tcp_opts) / sizeof(bb_tcp_opts[0])},
-    {"dns", NULL, "the dns prober is not supported by twkit yet", NULL, 0},
+    {"dns", "dns", NULL, bb_dns_opts, sizeof(bb_dns_opts) / sizeof(bb_dns_opts[0])},
     {"icmp", NULL, "the icmp prober is not supported by twkit yet", NULL, 0},
     {"grpc", NULL, "the grpc prober is not supported by twkit", NULL, 0},
 };

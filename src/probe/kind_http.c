@@ -799,4 +799,5 @@ const struct tp_kind tp_kind_http = {
     .metrics = tp_http_metrics,
     .nmetrics = TP_HTTP_NMETRICS,
     .json = tp_http_json,
+    .regex_gauge = true,
 };

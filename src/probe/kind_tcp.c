@@ -784,4 +784,5 @@ const struct tp_kind tp_kind_tcp = {
     .cancel = tcp_cancel,
     .metrics = tcp_metrics,
     .nmetrics = sizeof(tcp_metrics) / sizeof(tcp_metrics[0]),
+    .regex_gauge = true,
 };

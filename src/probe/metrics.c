@@ -338,8 +338,9 @@ void tp_metrics_one(const struct tp_target *t, FILE *f)
     struct tu_prom p;
 
     for (size_t i = 0; i < NCOMMON; i++)
-        rows[n++] = (struct one_row){common[i].name, common[i].help,
-                                     common[i].probe ? common[i].probe : common[i].sample};
+        if (common[i].sample != m_regex || kind->regex_gauge)
+            rows[n++] = (struct one_row){common[i].name, common[i].help,
+                                         common[i].probe ? common[i].probe : common[i].sample};
     for (size_t i = 0; i < TP_NIP_METRICS; i++)
         rows[n++] = (struct one_row){tp_ip_metrics[i].name, tp_ip_metrics[i].help,
                                      tp_ip_metrics[i].sample};

@@ -37,6 +37,8 @@ struct tp_endpoint {
     char host[256];
     uint16_t port;
     bool https;       /* http kind, https:// URL */
+    bool port_default; /* the target named no port: the kind's default is
+                          in port (the dns kind's depends on the probe) */
 };
 
 /* Parse target for kind (target.c). Returns 0, or -EINVAL with *why set to a short
@@ -276,6 +278,9 @@ struct tp_kind {
     void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
     const struct tp_metric *metrics;
     size_t nmetrics;
+    bool regex_gauge;       /* /probe writes probe_failed_due_to_regex for
+                               every probe, as blackbox's http and tcp
+                               probers do (its dns and icmp ones have none) */
     void (*json)(FILE *f, const struct tp_result *r);
 };
 

@@ -135,6 +135,7 @@ int tp_hostport_parse(const char *s, struct tp_endpoint *ep, uint16_t default_po
             return tp_bad_target(ep, why, "bad port (expected 1 to 65535)");
     } else if (default_port) {
         ep->port = default_port;
+        ep->port_default = true;
     } else {
         return tp_bad_target(ep, why, "missing port (expected host:port)");
     }

@@ -15,6 +15,7 @@
 
 #include "tmpcwd.h"
 #include "probe/engine.h"
+#include "probe/kind_dns.h"
 #include "probe/kind_http.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
@@ -843,7 +844,7 @@ Test(probe_config, error_unknown_kind)
     put_probe("x.yaml", "name: a\n"
                         "    kind: udp\n"
                         "    target: h:1\n");
-    load_fails("x.yaml", "x.yaml:3:11: unknown kind \"udp\" (expected tcp, http or tls)\n");
+    load_fails("x.yaml", "x.yaml:3:11: unknown kind \"udp\" (expected tcp, http, tls or dns)\n");
 }
 
 Test(probe_config, error_bad_interval)
@@ -1149,14 +1150,14 @@ Test(probe_config, error_missing_and_conflicting_keys)
                   "  - target: h:1\n");
     load_fails("x.yaml",
                "x.yaml:2:5: probe has no name\n"
-               "x.yaml:4:5: probe \"b\" has no kind (expected tcp, http or tls)\n"
+               "x.yaml:4:5: probe \"b\" has no kind (expected tcp, http, tls or dns)\n"
                "x.yaml:6:5: probe \"c\" has no target or targets_file\n"
                "x.yaml:11:5: target and targets_file cannot both be set (line 10 has target)\n"
                "x.yaml:15:5: duplicate key \"kind\" (first at line 13)\n"
                "x.yaml:16:5: a probe must be a mapping of keys, not a single value\n"
                "x.yaml:17:4: a probe must be a mapping of keys, not empty\n"
                "x.yaml:18:5: probe has no name\n"
-               "x.yaml:18:5: probe has no kind (expected tcp, http or tls)\n");
+               "x.yaml:18:5: probe has no kind (expected tcp, http, tls or dns)\n");
 }
 
 Test(probe_config, error_bad_targets)
@@ -1250,7 +1251,7 @@ Test(probe_config, several_errors_in_one_run)
                "edge.txt:2:1: bad tcp target \"e2\": missing port (expected host:port)\n"
                "x.yaml:10:14: bad label name \"__x\": names starting with __ are reserved\n"
                "x.yaml:11:11: duplicate probe name \"db\" (first defined at line 2)\n"
-               "x.yaml:12:11: unknown kind \"udp\" (expected tcp, http or tls)\n"
+               "x.yaml:12:11: unknown kind \"udp\" (expected tcp, http, tls or dns)\n"
                "x.yaml:15:13: bad interval \"soon\": expected a duration like 5s or 500ms\n");
 }
 
@@ -1338,6 +1339,11 @@ Test(probe_config, target_parse_good)
         {"http", "https://[2001:db8::2]/", "2001:db8::2", 443, true},
         {"http", "HTTPS://Example.COM:444/", "Example.COM", 444, true},
         {"http", "http://user:pw@h.example/", "h.example", 80, false},
+        {"dns", "10.0.0.53", "10.0.0.53", 53, false},
+        {"dns", "ns1.example.com:5353", "ns1.example.com", 5353, false},
+        {"dns", "[2001:db8::53]", "2001:db8::53", 53, false},
+        {"dns", "2001:db8::53", "2001:db8::53", 53, false}, /* bare, as blackbox takes it */
+        {"dns", "[2001:db8::53]:5353", "2001:db8::53", 5353, false},
     };
     struct tp_endpoint ep;
     const char *why;
@@ -1350,6 +1356,11 @@ Test(probe_config, target_parse_good)
         cr_assert_eq(ep.port, ok[i].port, "%s: port %u", ok[i].in, ep.port);
         cr_assert_eq(ep.https, ok[i].https, "%s", ok[i].in);
     }
+    /* whether the port was written: a dns probe's default is 853 over TLS */
+    cr_assert_eq(tp_target_parse(tp_kind_find("dns"), "10.0.0.53", &ep, &why), 0);
+    cr_assert(ep.port_default);
+    cr_assert_eq(tp_target_parse(tp_kind_find("dns"), "10.0.0.53:53", &ep, &why), 0);
+    cr_assert(!ep.port_default);
     /* why may be NULL */
     cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), "h:1", &ep, NULL), 0);
     cr_assert_eq(tp_target_parse(tp_kind_find("tcp"), "h", &ep, NULL), -EINVAL);
@@ -1874,3 +1885,86 @@ Test(probe_config, no_proxy_rules)
                      cases[i].no_proxy ? cases[i].no_proxy : "(none)", cases[i].host,
                      cases[i].port, cases[i].proxied ? "proxied" : "direct");
 }
+
+/* The dns kind's keys: blackbox's defaults, what is written, and every
+ * mistake where it was written. */
+Test(probe_config, dns_keys_take_blackboxs_defaults_and_name_each_mistake)
+{
+    struct tp_config cfg;
+    const struct tp_dns_opts *o;
+
+    put("x.yaml", "probes:\n"
+                  "  - {name: d, kind: dns, target: 10.0.0.53, query_name: www.example.com}\n"
+                  "  - name: e\n"
+                  "    kind: dns\n"
+                  "    target: 'fd00::53'\n"
+                  "    query_name: example.com.\n"
+                  "    query_type: SOA\n"
+                  "    query_class: CH\n"
+                  "    recursion_desired: false\n"
+                  "    transport_protocol: tcp\n"
+                  "    dns_over_tls: true\n"
+                  "    valid_rcodes: [NXDOMAIN, SERVFAIL]\n"
+                  "    edns0_buffer_size: 1232\n"
+                  "    tcp_fallback: false\n"
+                  "    validate_answer_rrs:\n"
+                  "      fail_if_matches_regexp: a\n"
+                  "      fail_if_not_matches_regexp: [b, c]\n"
+                  "    validate_additional_rrs: {fail_if_none_matches_regexp: [d]}\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_eq(cfg.ndefs, 2);
+    o = cfg.defs[0].opts;
+    cr_assert_str_eq(o->qname, "www.example.com");
+    cr_assert_eq(o->qtype, 255); /* ANY */
+    cr_assert_eq(o->qclass, 1);
+    cr_assert(o->rd && !o->tcp && !o->dot && o->tcp_fallback);
+    cr_assert_eq(o->nrcodes, 1);
+    cr_assert_eq(o->rcodes[0], 0);
+    cr_assert_eq(o->edns, 0);
+    o = cfg.defs[1].opts;
+    cr_assert_eq(o->qtype, 6);
+    cr_assert_eq(o->qclass, 3);
+    cr_assert(!o->rd && o->tcp && o->dot && !o->tcp_fallback);
+    cr_assert_eq(o->nrcodes, 2);
+    cr_assert(o->rcodes[0] == 3 && o->rcodes[1] == 2);
+    cr_assert_eq(o->edns, 1232);
+    cr_assert_eq(o->check[0].n[TP_RR_MATCHES], 1);
+    cr_assert_eq(o->check[0].n[TP_RR_NOT_MATCHES], 2);
+    cr_assert_eq(o->check[2].n[TP_RR_NONE_MATCHES], 1);
+    cr_assert_eq(o->check[1].n[TP_RR_MATCHES], 0);
+    tp_config_free(&cfg);
+
+    put("x.yaml",
+        "probes:\n"
+        "  - {name: a, kind: dns, target: 10.0.0.1}\n"
+        "  - {name: b, kind: dns, target: 10.0.0.1, query_name: x, query_type: AA, query_class: a}\n"
+        "  - {name: c, kind: dns, target: 10.0.0.1, query_name: 'a..b', valid_rcodes: [NOPE]}\n"
+        "  - {name: d, kind: dns, target: 10.0.0.1, query_name: x, dns_over_tls: true}\n"
+        "  - {name: e, kind: dns, target: 'fd00::zz', query_name: x, edns0_buffer_size: 5}\n"
+        "  - {name: f, kind: dns, target: 10.0.0.1, query_name: x,\n"
+        "     validate_answer_rrs: {fail_if_matches: [x], fail_if_none_matches_regexp: ['(']}}\n"
+        "  - {name: g, kind: dns, target: 10.0.0.1, query_name: x, validate_answer_rrs: [x]}\n"
+        "  - {name: h, kind: dns, target: '10.0.0.1:0', query_name: x, transport_protocol: "
+        "sctp}\n");
+    load_fails("x.yaml",
+               "x.yaml:2:5: a dns probe needs query_name (the name to ask the server about)\n"
+               "x.yaml:3:71: unknown query_type \"AA\" (expected a record type in capitals: A, "
+               "AAAA, MX, TXT, SOA, ANY...)\n"
+               "x.yaml:3:88: unknown query_class \"a\" (expected IN, CH, HS, CS, NONE or ANY)\n"
+               "x.yaml:4:56: bad query_name \"a..b\": expected a DNS name (labels of 1 to 63 "
+               "bytes, 255 in all)\n"
+               "x.yaml:4:79: unknown rcode \"NOPE\" in valid_rcodes (expected NOERROR, NXDOMAIN, "
+               "SERVFAIL, REFUSED...)\n"
+               "x.yaml:5:5: dns_over_tls needs transport_protocol: tcp\n"
+               "x.yaml:6:34: bad dns target \"fd00::zz\": bad IPv6 address\n"
+               "x.yaml:6:80: edns0_buffer_size must be 0 (no EDNS) or 512 to 65535, not 5\n"
+               "x.yaml:8:28: unknown key \"fail_if_matches\" in validate_answer_rrs (expected "
+               "fail_if_matches_regexp, fail_if_all_match_regexp, fail_if_not_matches_regexp "
+               "or fail_if_none_matches_regexp)\n"
+               "x.yaml:8:80: bad validate_answer_rrs.fail_if_none_matches_regexp regex \"(\": "
+               "missing closing parenthesis at offset 1\n"
+               "x.yaml:9:80: validate_answer_rrs must be a mapping, not a sequence\n"
+               "x.yaml:10:34: bad dns target \"10.0.0.1:0\": bad port (expected 1 to 65535)\n"
+               "x.yaml:10:83: bad transport_protocol \"sctp\" (expected udp or tcp)\n");
+}
+
