@@ -6,11 +6,12 @@
 #   DURATION=5 BIG_TCP=2000 BIG_HTTPS=200 BIG_DURATION=5 bench/probe_vs_blackbox.sh
 #
 # Knobs (environment): DURATION=20 (s, each side-by-side run), RATE_TCP=500,
-# RATE_HTTP=250 (probes/s for both probers: that many targets at 1 s),
+# RATE_HTTP=250, RATE_DNS=500 (probes/s for both probers: that many targets
+# at 1 s),
 # BIG_TCP=20000, BIG_HTTPS=2000 (targets at 1 s for the standalone twkit
 # runs), BIG_DURATION=30 (s), JSON=1 (same as --json).
 #
-# Rows: tcp and http, twkit probe and blackbox_exporter at the same rate,
+# Rows: tcp, http and dns, twkit probe and blackbox_exporter at the same rate,
 # and twkit probe's /probe (--blackbox-config, the same blackbox.yml)
 # driven exactly as blackbox_exporter is; then twkit alone with BIG_TCP tcp targets and BIG_HTTPS https targets
 # (full handshakes: nginx has session caches and tickets off).
@@ -23,7 +24,8 @@
 # serve (twp, port 7070), twkit serve --proto http --after-fin fin (8080;
 # it answers a FIN with FIN, as most HTTP servers do, so a prober that
 # closes with FIN holds the TIME_WAIT it would hold against them), nginx
-# (https, 8443, ECDSA P-256). blackbox_exporter listens on 127.0.0.1:9115 and is
+# (https, 8443, ECDSA P-256), dnsmasq (dns, 53: one A record, on every
+# address; both probers ask it over UDP). blackbox_exporter listens on 127.0.0.1:9115 and is
 # driven by a second twkit probe (the driver): one http probe per target,
 # GET /probe?module=...&target=..., interval 1 s, body must match
 # "probe_success 1", so the driver's results are blackbox's probes. The
@@ -63,6 +65,7 @@ TWKIT=${1:-build/twkit}
 DURATION=${DURATION:-20}
 RATE_TCP=${RATE_TCP:-500}
 RATE_HTTP=${RATE_HTTP:-250}
+RATE_DNS=${RATE_DNS:-500}
 BIG_TCP=${BIG_TCP:-20000}
 BIG_HTTPS=${BIG_HTTPS:-2000}
 BIG_DURATION=${BIG_DURATION:-30}
@@ -72,7 +75,7 @@ TWBB_ADDR=127.0.0.1:9116
 
 die() { echo "probe_vs_blackbox: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
-for v in DURATION RATE_TCP RATE_HTTP BIG_TCP BIG_HTTPS BIG_DURATION; do
+for v in DURATION RATE_TCP RATE_HTTP RATE_DNS BIG_TCP BIG_HTTPS BIG_DURATION; do
     case ${!v} in ''|*[!0-9]*) die "$v=${!v}: not a whole number" ;; esac
     [ "${!v}" -gt 0 ] || die "$v must be at least 1"
 done
@@ -84,6 +87,7 @@ need=""
 command -v prometheus-blackbox-exporter >/dev/null || need="$need prometheus-blackbox-exporter"
 command -v nginx >/dev/null || need="$need nginx-light"
 command -v openssl >/dev/null || need="$need openssl"
+command -v dnsmasq >/dev/null || need="$need dnsmasq-base"
 if [ -n "$need" ]; then
     say "probe_vs_blackbox: installing$need from Debian"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >/dev/null ||
@@ -102,7 +106,7 @@ NOTES=""
 note() { NOTES="$NOTES  $*
 "; }
 max=$RATE_TCP
-for n in $RATE_HTTP $BIG_TCP $BIG_HTTPS; do [ "$n" -le "$max" ] || max=$n; done
+for n in $RATE_HTTP $RATE_DNS $BIG_TCP $BIG_HTTPS; do [ "$n" -le "$max" ] || max=$n; done
 want=$((2 * max + 1024))
 [ "$want" -ge 65536 ] || want=65536
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want" ]; then
@@ -231,6 +235,13 @@ start_servers() {
             -e "$TMP/nginx/error.log" </dev/null >"$RUN/serve.out" 2>"$RUN/serve.err" &
         track $!; SERVER_PID=$!
         wait_listen 8443 serve $SERVER_PID ;;
+    dns)
+        # no --bind-interfaces: one wildcard socket answers on every address
+        ip netns exec "$NS" $PIN_REST dnsmasq --keep-in-foreground --no-resolv --no-hosts \
+            --port=53 --local=/lab/ --host-record=web.lab,127.0.0.1 --local-ttl=300 \
+            --pid-file= --log-facility=- </dev/null >"$RUN/serve.out" 2>"$RUN/serve.err" &
+        track $!; SERVER_PID=$!
+        wait_listen 53 serve $SERVER_PID ;;
     esac
 }
 
@@ -278,6 +289,12 @@ modules:
   http_2xx:
     prober: http
     timeout: 2s
+  dns_a:
+    prober: dns
+    timeout: 2s
+    dns:
+      query_name: web.lab
+      query_type: A
 EOF
 }
 
@@ -311,8 +328,10 @@ measure() {
         tcp) targets "$n" "%s:7070" "$RUN/targets.txt"; extra="" ;;
         http) targets "$n" "http://%s:8080/" "$RUN/targets.txt"; extra="" ;;
         https) targets "$n" "https://%s:8443/" "$RUN/targets.txt"; extra="    tls_verify: false" ;;
+        dns) targets "$n" "%s" "$RUN/targets.txt"
+             extra=$(printf '    query_name: web.lab\n    query_type: A') ;;
         esac
-        probe_config "$RUN/probe.yml" bench "$([ "$kind" = tcp ] && echo tcp || echo http)" \
+        probe_config "$RUN/probe.yml" bench "$(case $kind in https) echo http ;; *) echo "$kind" ;; esac)" \
             targets.txt "$extra"
         ip netns exec "$NS" $PIN_PROBER "$TWKIT" probe --listen off \
             --duration "$((WARMUP + dur + 60))s" --summary --log "$RUN/probe.log" "$RUN/probe.yml" \
@@ -338,6 +357,7 @@ measure() {
                 "$RUN/targets.txt" ;;
         http) targets "$n" "http://$addr/probe?module=http_2xx&target=http://%s:8080/" \
                 "$RUN/targets.txt" ;;
+        dns) targets "$n" "http://$addr/probe?module=dns_a&target=%s" "$RUN/targets.txt" ;;
         esac
         probe_config "$RUN/driver.yml" blackbox http targets.txt '    expect_body: "probe_success 1"'
         ip netns exec "$NS" $PIN_REST "$TWKIT" probe --listen off \
@@ -429,6 +449,9 @@ measure "twkit /probe tcp" tcp twkit-probe "$RATE_TCP" "$DURATION"
 measure "twkit http" http twkit "$RATE_HTTP" "$DURATION"
 measure "blackbox http" http blackbox "$RATE_HTTP" "$DURATION"
 measure "twkit /probe http" http twkit-probe "$RATE_HTTP" "$DURATION"
+measure "twkit dns" dns twkit "$RATE_DNS" "$DURATION"
+measure "blackbox dns" dns blackbox "$RATE_DNS" "$DURATION"
+measure "twkit /probe dns" dns twkit-probe "$RATE_DNS" "$DURATION"
 measure "twkit tcp (big)" tcp twkit "$BIG_TCP" "$BIG_DURATION"
 measure "twkit https (big)" https twkit "$BIG_HTTPS" "$BIG_DURATION"
 ELAPSED=$(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
@@ -441,6 +464,7 @@ ratio() {
 }
 R_TCP=$(ratio tcp)
 R_HTTP=$(ratio http)
+R_DNS=$(ratio dns)
 # the same for /probe: blackbox_exporter's over twkit probe's, both driven
 ratio_probe() {
     awk -F'\t' -v k="$1" '$16 == k && $17 == "twkit-probe" && !t { t = $8 }
@@ -449,6 +473,7 @@ ratio_probe() {
 }
 RP_TCP=$(ratio_probe tcp)
 RP_HTTP=$(ratio_probe http)
+RP_DNS=$(ratio_probe dns)
 
 table() {
     printf '%-20s %8s %7s %8s %6s %9s %12s %6s %8s %8s %9s\n' run targets rate/s probes "ok %" \
@@ -458,10 +483,10 @@ table() {
         printf "%-20s %8d %7d %8d %6s %9s %12s %6.1f %8.1f %8d %9s\n",
             $1, $2, $3, $4, $5, $8, $9, $10, $11, $12, late
     }' "$TMP/rows"
-    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x;" \
-         "blackbox / twkit's /probe: tcp ${RP_TCP}x, http ${RP_HTTP}x"
+    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x, dns ${R_DNS}x;" \
+         "blackbox / twkit's /probe: tcp ${RP_TCP}x, http ${RP_HTTP}x, dns ${RP_DNS}x"
     echo
-    echo "side by side: $RATE_TCP tcp / $RATE_HTTP http targets at 1 s, ${DURATION} s window;" \
+    echo "side by side: $RATE_TCP tcp / $RATE_HTTP http / $RATE_DNS dns targets at 1 s, ${DURATION} s window;" \
          "standalone: $BIG_TCP tcp / $BIG_HTTPS https targets, ${BIG_DURATION} s window; ${ELAPSED} s in all."
     echo "rate/s, probes, ok %: whole run (summary counts / wall time; blackbox and /probe: the driver's)."
     echo "CPU: the prober process only, user + system, in the steady window after ${WARMUP} s warm-up;"
@@ -473,8 +498,8 @@ table() {
 json() {
     printf '{"bench":"probe_vs_blackbox","duration_s":%d,"big_duration_s":%d,"warmup_s":%d,' \
         "$DURATION" "$BIG_DURATION" "$WARMUP"
-    printf '"rate_tcp":%d,"rate_http":%d,"big_tcp":%d,"big_https":%d,"elapsed_s":%d,"runs":[' \
-        "$RATE_TCP" "$RATE_HTTP" "$BIG_TCP" "$BIG_HTTPS" "$ELAPSED"
+    printf '"rate_tcp":%d,"rate_http":%d,"rate_dns":%d,"big_tcp":%d,"big_https":%d,"elapsed_s":%d,"runs":[' \
+        "$RATE_TCP" "$RATE_HTTP" "$RATE_DNS" "$BIG_TCP" "$BIG_HTTPS" "$ELAPSED"
     awk -F'\t' 'function num(x) { return x == "-" ? "null" : x + 0 }
     {
         f = "%s{\"run\":\"%s\",\"kind\":\"%s\",\"prober\":\"%s\",\"targets\":%d,"
@@ -484,12 +509,14 @@ json() {
         printf f, (NR > 1 ? "," : ""), $1, $16, $17, $2, $3, $4, num($5), $6 + 0, $7 + 0, num($8),
             num($9), $10 + 0, $11 + 0, $12, num($13), $14, $15
     }' "$TMP/rows"
-    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s},' \
+    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s,"dns":%s},' \
         "$([ "$R_TCP" = - ] && echo null || echo "$R_TCP")" \
-        "$([ "$R_HTTP" = - ] && echo null || echo "$R_HTTP")"
-    printf '"cpu_ratio_blackbox_over_twkit_probe":{"tcp":%s,"http":%s},"notes":[' \
+        "$([ "$R_HTTP" = - ] && echo null || echo "$R_HTTP")" \
+        "$([ "$R_DNS" = - ] && echo null || echo "$R_DNS")"
+    printf '"cpu_ratio_blackbox_over_twkit_probe":{"tcp":%s,"http":%s,"dns":%s},"notes":[' \
         "$([ "$RP_TCP" = - ] && echo null || echo "$RP_TCP")" \
-        "$([ "$RP_HTTP" = - ] && echo null || echo "$RP_HTTP")"
+        "$([ "$RP_HTTP" = - ] && echo null || echo "$RP_HTTP")" \
+        "$([ "$RP_DNS" = - ] && echo null || echo "$RP_DNS")"
     printf '%s' "$NOTES" | sed 's/^  //; s/\\/\\\\/g; s/"/\\"/g; s/\t/ /g' |
         awk '{ printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }'
     printf ']}\n'

@@ -2,6 +2,7 @@
  * files, JSON lines, Prometheus text and certificates. */
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -308,6 +309,27 @@ uint32_t time_wait(enum tw_lab_side side)
     return st.n[TW_TCP_TIME_WAIT];
 }
 
+static int count_not_loopback(const struct tw_diag_sock *s, void *arg)
+{
+    char a[64];
+
+    tw_addr_format(&s->remote, a, sizeof(a));
+    if (strncmp(a, "127.", 4) != 0 && strncmp(a, "[::1]", 5) != 0)
+        ++*(int *)arg;
+    return 0;
+}
+
+int time_wait_off_loopback(enum tw_lab_side side)
+{
+    int n = 0, r;
+
+    cr_assert_eq(tw_lab_enter(&lab, side), 0);
+    r = tw_diag_dump(1u << 6 /* TCP_TIME_WAIT */, count_not_loopback, &n);
+    tw_lab_leave(&lab);
+    cr_assert_eq(r, 0, "sock_diag: %d", r);
+    return n;
+}
+
 /* twkit serve (twp) on 0.0.0.0:port in the server namespace. */
 pid_t start_twp_server(uint16_t port)
 {
@@ -551,4 +573,129 @@ void prom_value(const char *json, const char *label, const char *value, char *ou
         p[1] != '"')
         return;
     snprintf(out, len, "%.*s", (int)strcspn(p + 2, "\""), p + 2);
+}
+
+/* ---- /probe answers, side by side with blackbox_exporter ---- */
+
+/* Durations agree within a factor of 2 or 5 ms, whichever is larger; in a
+ * sanitizer build (make test SAN=1) twkit runs several times slower, and
+ * the bound is 5 times or 25 ms. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLACK_FACTOR 5.0
+#define SLACK_S 0.025
+#else
+#define SLACK_FACTOR 2.0
+#define SLACK_S 0.005
+#endif
+
+void pl_parse(const char *text, struct pl_answer *a)
+{
+    const char *p = text;
+
+    a->n = 0;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len && *p != '#' && a->n < 64) {
+            struct pl_series *s = &a->s[a->n];
+            const char *sp = memchr(p, ' ', len), *br = memchr(p, '{', len);
+            if (sp) {
+                const char *close = br && br < sp ? memchr(br, '}', len - (size_t)(br - p)) : NULL;
+                const char *endname = close ? close + 1 : sp;
+                if (close && close[1] != ' ')
+                    endname = sp;
+                snprintf(s->name, sizeof(s->name), "%.*s", (int)(endname - p), p);
+                snprintf(s->fam, sizeof(s->fam), "%.*s",
+                         (int)((br && br < endname ? br : endname) - p), p);
+                s->v = strtod(endname + 1, NULL);
+                a->n++;
+            }
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+const struct pl_series *pl_find(const struct pl_answer *a, const char *name)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!strcmp(a->s[i].name, name))
+            return &a->s[i];
+    return NULL;
+}
+
+static bool is_duration(const char *fam)
+{
+    size_t n = strlen(fam);
+
+    return n > 8 && !strcmp(fam + n - 8, "_seconds") && !strstr(fam, "timestamp") &&
+           !strstr(fam, "expiry");
+}
+
+/* /probe of module and target from the exporter on port, scrape timeout 2 s. */
+char *pl_probe(unsigned port, const char *module, const char *target, const char *out)
+{
+    char p[256];
+    int rc = run(TW_LAB_CLIENT, 10000,
+                 "curl -s -o %s -H 'X-Prometheus-Scrape-Timeout-Seconds: 2' "
+                 "'http://127.0.0.1:%u/probe?module=%s&target=%s'",
+                 tpath(p, sizeof(p), out), port, module, target);
+
+    cr_assert_eq(rc, 0, "curl /probe on %u: exit %d", port, rc);
+    return slurp(out);
+}
+
+/* Both exporters' answers for module and target: same series, same
+ * success, values that mean the same. Returns probe_success. */
+/* Whether every duration of both answers agrees. */
+static bool durations_agree(const struct pl_answer *bb, const struct pl_answer *tw)
+{
+    for (size_t i = 0; i < bb->n; i++) {
+        const struct pl_series *b = &bb->s[i], *t = pl_find(tw, b->name);
+        if (t && is_duration(b->fam)) {
+            double lo = fmin(b->v, t->v), hi = fmax(b->v, t->v);
+            if (!(hi - lo <= SLACK_S || hi <= SLACK_FACTOR * lo))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* A duration is one probe's, and either exporter may be held up for a few
+ * ms by a busy machine: when only durations disagree, both probe again
+ * (three times at most); every other value must agree at once. */
+int pl_compare(unsigned bb_port, unsigned tw_port, const char *module, const char *target)
+{
+    struct pl_answer *bb = keep(calloc(1, sizeof(*bb))), *tw = keep(calloc(1, sizeof(*tw)));
+    char *tb, *tt;
+    const struct pl_series *ok;
+
+    for (int round = 0; round < 3; round++) {
+        tb = pl_probe(bb_port, module, target, "bb.txt");
+        tt = pl_probe(tw_port, module, target, "tw.txt");
+        pl_parse(tb, bb);
+        pl_parse(tt, tw);
+        if (durations_agree(bb, tw))
+            break;
+    }
+    cr_assert_not_null(ok = pl_find(bb, "probe_success"), "%s %s: blackbox said:\n%s", module,
+                       target, tb);
+    for (size_t i = 0; i < bb->n; i++) {
+        const struct pl_series *b = &bb->s[i], *t = pl_find(tw, b->name);
+        cr_assert_not_null(t, "%s %s: twkit lacks %s\nblackbox:\n%s\ntwkit:\n%s", module, target,
+                           b->name, tb, tt);
+        if (is_duration(b->fam)) {
+            double lo = fmin(b->v, t->v), hi = fmax(b->v, t->v);
+            cr_assert(hi - lo <= SLACK_S || hi <= SLACK_FACTOR * lo,
+                      "%s %s: %s: blackbox %g, twkit %g (3 tries)\nblackbox:\n%s\ntwkit:\n%s",
+                      module, target, b->name, b->v, t->v, tb, tt);
+        } else {
+            cr_assert_eq(b->v, t->v, "%s %s: %s: blackbox %g, twkit %g\nblackbox:\n%s\ntwkit:\n%s",
+                         module, target, b->name, b->v, t->v, tb, tt);
+        }
+    }
+    for (size_t i = 0; i < tw->n; i++)
+        cr_assert(!strncmp(tw->s[i].name, "twkit_", 6) || pl_find(bb, tw->s[i].name),
+                  "%s %s: twkit has %s, blackbox does not\nblackbox:\n%s\ntwkit:\n%s", module,
+                  target, tw->s[i].name, tb, tt);
+    return (int)ok->v;
 }

@@ -43,6 +43,9 @@ void drop_proto_port(const char *proto, unsigned port);
 void drop_port(unsigned port);
 void wait_listening(enum tw_lab_side side, uint16_t port, const char *what);
 uint32_t time_wait(enum tw_lab_side side);
+/* TIME_WAIT sockets of side's namespace whose peer is not a loopback
+ * address: the probes', not those of the test's own curl to /probe. */
+int time_wait_off_loopback(enum tw_lab_side side);
 pid_t start_twp_server(uint16_t port);
 char *fetch_from(enum tw_lab_side side, const char *url, const char *opts, const char *out);
 char *fetch(const char *url, const char *out);
@@ -62,5 +65,28 @@ void make_cert(const char *cert, const char *key, long from_s, long to_s);
 pid_t start_tls_server(uint16_t port, const char *cert, const char *key);
 void prom_value(const char *json, const char *label, const char *value,
                 char *out, size_t len);
+
+/* One sample of a /probe answer. */
+struct pl_series {
+    char name[160]; /* name{labels} as written */
+    char fam[96];   /* the name alone */
+    double v;
+};
+
+struct pl_answer {
+    struct pl_series s[64];
+    size_t n;
+};
+
+void pl_parse(const char *text, struct pl_answer *a);
+const struct pl_series *pl_find(const struct pl_answer *a, const char *name);
+/* /probe of module and target from the exporter on port (scrape timeout
+ * 2 s), from the client namespace; the answer (slurped from out). */
+char *pl_probe(unsigned port, const char *module, const char *target, const char *out);
+/* Both exporters' answers (blackbox_exporter on bb_port, twkit on
+ * tw_port) for module and target: the same series, the same values, and
+ * durations within a factor of 2 or 5 ms (probed again, 3 times at most,
+ * when only durations disagree). Returns probe_success. */
+int pl_compare(unsigned bb_port, unsigned tw_port, const char *module, const char *target);
 
 #endif

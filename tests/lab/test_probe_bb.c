@@ -25,143 +25,8 @@
 
 TestSuite(probe_bb, .init = pl_setup, .fini = pl_teardown, .timeout = 120);
 
-/* Durations agree within a factor of 2 or 5 ms, whichever is larger; in a
- * sanitizer build (make test SAN=1) twkit runs several times slower, and
- * the bound is 5 times or 25 ms. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SLACK_FACTOR 5.0
-#define SLACK_S 0.025
-#else
-#define SLACK_FACTOR 2.0
-#define SLACK_S 0.005
-#endif
-
 #define BB_PORT 9115
 #define TW_PORT 9116
-
-/* One sample of a /probe answer. */
-struct series {
-    char name[160]; /* name{labels} as written */
-    char fam[96];   /* the name alone */
-    double v;
-};
-
-struct answer {
-    struct series s[64];
-    size_t n;
-};
-
-static void parse(const char *text, struct answer *a)
-{
-    const char *p = text;
-
-    a->n = 0;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len && *p != '#' && a->n < 64) {
-            struct series *s = &a->s[a->n];
-            const char *sp = memchr(p, ' ', len), *br = memchr(p, '{', len);
-            if (sp) {
-                const char *close = br && br < sp ? memchr(br, '}', len - (size_t)(br - p)) : NULL;
-                const char *endname = close ? close + 1 : sp;
-                if (close && close[1] != ' ')
-                    endname = sp;
-                snprintf(s->name, sizeof(s->name), "%.*s", (int)(endname - p), p);
-                snprintf(s->fam, sizeof(s->fam), "%.*s",
-                         (int)((br && br < endname ? br : endname) - p), p);
-                s->v = strtod(endname + 1, NULL);
-                a->n++;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-}
-
-static const struct series *find(const struct answer *a, const char *name)
-{
-    for (size_t i = 0; i < a->n; i++)
-        if (!strcmp(a->s[i].name, name))
-            return &a->s[i];
-    return NULL;
-}
-
-static bool is_duration(const char *fam)
-{
-    size_t n = strlen(fam);
-
-    return n > 8 && !strcmp(fam + n - 8, "_seconds") && !strstr(fam, "timestamp") &&
-           !strstr(fam, "expiry");
-}
-
-/* /probe of module and target from the exporter on port, scrape timeout 2 s. */
-static char *probe(unsigned port, const char *module, const char *target, const char *out)
-{
-    char p[256];
-    int rc = run(TW_LAB_CLIENT, 10000,
-                 "curl -s -o %s -H 'X-Prometheus-Scrape-Timeout-Seconds: 2' "
-                 "'http://127.0.0.1:%u/probe?module=%s&target=%s'",
-                 tpath(p, sizeof(p), out), port, module, target);
-
-    cr_assert_eq(rc, 0, "curl /probe on %u: exit %d", port, rc);
-    return slurp(out);
-}
-
-/* Both exporters' answers for module and target: same series, same
- * success, values that mean the same. Returns probe_success. */
-/* Whether every duration of both answers agrees. */
-static bool durations_agree(const struct answer *bb, const struct answer *tw)
-{
-    for (size_t i = 0; i < bb->n; i++) {
-        const struct series *b = &bb->s[i], *t = find(tw, b->name);
-        if (t && is_duration(b->fam)) {
-            double lo = fmin(b->v, t->v), hi = fmax(b->v, t->v);
-            if (!(hi - lo <= SLACK_S || hi <= SLACK_FACTOR * lo))
-                return false;
-        }
-    }
-    return true;
-}
-
-/* A duration is one probe's, and either exporter may be held up for a few
- * ms by a busy machine: when only durations disagree, both probe again
- * (three times at most); every other value must agree at once. */
-static int compare(const char *module, const char *target)
-{
-    struct answer *bb = keep(calloc(1, sizeof(*bb))), *tw = keep(calloc(1, sizeof(*tw)));
-    char *tb, *tt;
-    const struct series *ok;
-
-    for (int round = 0; round < 3; round++) {
-        tb = probe(BB_PORT, module, target, "bb.txt");
-        tt = probe(TW_PORT, module, target, "tw.txt");
-        parse(tb, bb);
-        parse(tt, tw);
-        if (durations_agree(bb, tw))
-            break;
-    }
-    cr_assert_not_null(ok = find(bb, "probe_success"), "%s %s: blackbox said:\n%s", module,
-                       target, tb);
-    for (size_t i = 0; i < bb->n; i++) {
-        const struct series *b = &bb->s[i], *t = find(tw, b->name);
-        cr_assert_not_null(t, "%s %s: twkit lacks %s\nblackbox:\n%s\ntwkit:\n%s", module, target,
-                           b->name, tb, tt);
-        if (is_duration(b->fam)) {
-            double lo = fmin(b->v, t->v), hi = fmax(b->v, t->v);
-            cr_assert(hi - lo <= SLACK_S || hi <= SLACK_FACTOR * lo,
-                      "%s %s: %s: blackbox %g, twkit %g (3 tries)\nblackbox:\n%s\ntwkit:\n%s",
-                      module, target, b->name, b->v, t->v, tb, tt);
-        } else {
-            cr_assert_eq(b->v, t->v, "%s %s: %s: blackbox %g, twkit %g\nblackbox:\n%s\ntwkit:\n%s",
-                         module, target, b->name, b->v, t->v, tb, tt);
-        }
-    }
-    for (size_t i = 0; i < tw->n; i++)
-        cr_assert(!strncmp(tw->s[i].name, "twkit_", 6) || find(bb, tw->s[i].name),
-                  "%s %s: twkit has %s, blackbox does not\nblackbox:\n%s\ntwkit:\n%s", module,
-                  target, tw->s[i].name, tb, tt);
-    return (int)ok->v;
-}
 
 static void start_targets(void)
 {
@@ -288,31 +153,8 @@ Test(probe_bb, every_module_and_target_answers_as_blackbox_exporter_does)
     start_targets();
     start_exporters(true);
     for (size_t i = 0; i < NCASES; i++)
-        cr_assert_eq(compare(cases[i].module, cases[i].target), cases[i].success,
+        cr_assert_eq(pl_compare(BB_PORT, TW_PORT, cases[i].module, cases[i].target), cases[i].success,
                      "%s %s: probe_success", cases[i].module, cases[i].target);
-}
-
-static int count_not_loopback(const struct tw_diag_sock *s, void *arg)
-{
-    char a[64];
-
-    tw_addr_format(&s->remote, a, sizeof(a));
-    if (strncmp(a, "127.", 4) != 0)
-        ++*(int *)arg;
-    return 0;
-}
-
-/* TIME_WAIT sockets in the prober's namespace towards the targets: the
- * test's own curl to /probe closes first, and holds one on loopback. */
-static int time_wait_to_targets(void)
-{
-    int n = 0;
-
-    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
-    int r = tw_diag_dump(1u << 6 /* TCP_TIME_WAIT */, count_not_loopback, &n);
-    tw_lab_leave(&lab);
-    cr_assert_eq(r, 0, "sock_diag: %d", r);
-    return n;
 }
 
 /* Ad-hoc probes end with RST like scheduled ones: after all of them, no
@@ -324,19 +166,19 @@ Test(probe_bb, probes_through_probe_leave_no_time_wait_on_either_side)
     start_targets();
     start_exporters(false);
     for (size_t i = 0; i < NCASES; i++) {
-        char *t = probe(TW_PORT, cases[i].module, cases[i].target, "tw.txt");
-        struct answer *a = keep(calloc(1, sizeof(*a)));
-        const struct series *ok;
-        parse(t, a);
-        cr_assert_not_null(ok = find(a, "probe_success"), "%s %s:\n%s", cases[i].module,
+        char *t = pl_probe(TW_PORT, cases[i].module, cases[i].target, "tw.txt");
+        struct pl_answer *a = keep(calloc(1, sizeof(*a)));
+        const struct pl_series *ok;
+        pl_parse(t, a);
+        cr_assert_not_null(ok = pl_find(a, "probe_success"), "%s %s:\n%s", cases[i].module,
                            cases[i].target, t);
         cr_assert_eq((int)ok->v, cases[i].success, "%s %s:\n%s", cases[i].module,
                      cases[i].target, t);
     }
-    cr_assert_eq(time_wait_to_targets(), 0, "TIME_WAIT in the prober's namespace");
+    cr_assert_eq(time_wait_off_loopback(TW_LAB_CLIENT), 0, "TIME_WAIT in the prober's namespace");
     /* debug=true: blackbox's three parts */
     {
-        char *d = probe(TW_PORT, "tcp_connect", "10.201.0.2:8081&debug=true", "d.txt");
+        char *d = pl_probe(TW_PORT, "tcp_connect", "10.201.0.2:8081&debug=true", "d.txt");
         cr_assert(strstr(d, "Logs for the probe:\n") && strstr(d, "msg=\"Probe failed\"") &&
                       strstr(d, "reason=refused") &&
                       strstr(d, "\n\n\n\nMetrics that would have been returned:\n") &&
@@ -430,7 +272,7 @@ Test(probe_bb, watch_and_post_reload_pick_up_changed_files_and_keep_the_old_on_e
           tpath(log, sizeof(log), "tw.log"));
     wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
     cr_assert_eq(metric_of(url, "twkit_probe_targets"), 1);
-    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "a.txt"), "Unknown module"));
+    cr_assert(strstr(pl_probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "a.txt"), "Unknown module"));
 
     /* a module added (by rename, as editors and ConfigMaps do), a target added */
     write_file("bb.new", "modules:\n  tcp_connect: {prober: tcp}\n  http_2xx: {prober: http}\n");
@@ -440,7 +282,7 @@ Test(probe_bb, watch_and_post_reload_pick_up_changed_files_and_keep_the_old_on_e
                   slurp("tw.log"));
     cr_assert_geq(wait_for("tw.log", "\"ok\":true,\"targets\":2", 1, 5000), 1, "%s",
                   slurp("tw.log"));
-    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "b.txt"), "\nprobe_success 1"));
+    cr_assert(strstr(pl_probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "b.txt"), "\nprobe_success 1"));
     cr_assert_eq(metric_of(url, "twkit_probe_targets"), 2);
     cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 1);
 
@@ -448,7 +290,7 @@ Test(probe_bb, watch_and_post_reload_pick_up_changed_files_and_keep_the_old_on_e
     write_file("blackbox.yml", "modules:\n  http_2xx: {prober: htp}\n");
     cr_assert_geq(wait_for("tw.log", "\"ok\":false", 1, 5000), 1, "%s", slurp("tw.log"));
     cr_assert_eq(metric_of(url, "blackbox_exporter_config_last_reload_successful"), 0);
-    cr_assert(strstr(probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "c.txt"), "\nprobe_success 1"));
+    cr_assert(strstr(pl_probe(TW_PORT, "http_2xx", "10.201.0.2:8080", "c.txt"), "\nprobe_success 1"));
     cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o /dev/null -w '%%{http_code}' -X POST "
                                           "http://127.0.0.1:%u/-/reload >%s",
                      TW_PORT, tpath(p, sizeof(p), "code.txt")), 0);
@@ -558,7 +400,7 @@ Test(probe_bb, after_a_local_error_each_series_says_what_it_knows)
           "--log %s'",
           limit, TWKIT_BIN, bb, log);
     wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
-    m = probe(TW_PORT, "tcp_connect", "10.201.0.2:8080", "fd1.txt");
+    m = pl_probe(TW_PORT, "tcp_connect", "10.201.0.2:8080", "fd1.txt");
     expect_sample(m, "probe_success", 0, 0);
     expect_sample(m, "twkit_probe_local_error", 1, 1);
     cr_assert(strstr(slurp("bb.log"), "\"event\":\"probe\",\"module\":\"tcp_connect\""),
