@@ -43,6 +43,10 @@ static const char *const bb_tcp_opts[] = {
     "preferred_ip_protocol", "ip_protocol_fallback", "source_ip_address", "query_response",
     "tls", "tls_config",
 };
+static const char *const bb_icmp_opts[] = {
+    "preferred_ip_protocol", "ip_protocol_fallback", "source_ip_address", "payload_size",
+    "dont_fragment", "ttl",
+};
 
 /* Sections and probers blackbox has: the kinds they map to (NULL: none
  * yet, with why). */
@@ -54,7 +58,7 @@ static const struct bb_prober {
     {"http", "http", NULL, bb_http_opts, sizeof(bb_http_opts) / sizeof(bb_http_opts[0])},
     {"tcp", "tcp", NULL, bb_tcp_opts, sizeof(bb_tcp_opts) / sizeof(bb_tcp_opts[0])},
     {"dns", NULL, "the dns prober is not supported by twkit yet", NULL, 0},
-    {"icmp", NULL, "the icmp prober is not supported by twkit yet", NULL, 0},
+    {"icmp", "icmp", NULL, bb_icmp_opts, sizeof(bb_icmp_opts) / sizeof(bb_icmp_opts[0])},
     {"grpc", NULL, "the grpc prober is not supported by twkit", NULL, 0},
 };
 #define BB_NPROBERS (sizeof(bb_probers) / sizeof(bb_probers[0]))

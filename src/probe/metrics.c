@@ -139,7 +139,7 @@ static void m_local(const struct tp_target *t, struct tu_prom *p, const char *l)
  * probe of a kind that can have one (tcp and http), on success too. */
 static void m_regex_always(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    if (t->have_last)
+    if (t->have_last && !t->def->kind->no_regex)
         tu_prom_sample(p, l, "%d", t->last.regex_failed);
 }
 

@@ -229,6 +229,8 @@ struct tp_target {
  * every kind takes. */
 #define TP_KEYS_TLS 1u      /* tls_verify, ca_file, tls_config (the TLS
                                settings of struct tp_def) */
+#define TP_KEYS_CONN 2u     /* close: the kinds that make a connection
+                               (icmp sends datagrams: nothing to close) */
 /* bits of tp_def.tls_written */
 #define TP_TLSW_VERIFY 1u     /* tls_verify */
 #define TP_TLSW_CA 2u         /* ca_file */
@@ -277,6 +279,9 @@ struct tp_kind {
     const struct tp_metric *metrics;
     size_t nmetrics;
     void (*json)(FILE *f, const struct tp_result *r);
+    bool no_regex;          /* it never has a regex: /probe leaves out
+                               probe_failed_due_to_regex, as blackbox's
+                               icmp prober does */
 };
 
 /* The kinds, in the order the docs and messages name them (kinds.c). */
