@@ -526,7 +526,7 @@ static bool range_takes_us(const char *range)
 static int refused(struct tp_icmp_sock *k, int ping_err, int raw_err)
 {
     const char *fam = k->family == AF_INET ? "IPv4" : "IPv6";
-    char range[64] = "?";
+    char range[32] = "?"; /* "2147483647 2147483647" at most */
     FILE *f;
 
     if ((ping_err == EACCES || ping_err == EPERM) && (raw_err == EPERM || raw_err == EACCES)) {
@@ -547,17 +547,18 @@ static int refused(struct tp_icmp_sock *k, int ping_err, int raw_err)
         }
         if (range_takes_us(range))
             snprintf(k->why, sizeof(k->why),
-                     "icmp: no %s ping socket (%s, though net.ipv4.ping_group_range is \"%s\") "
+                     "icmp: no %s ping socket (%.15s, though net.ipv4.ping_group_range is "
+                     "\"%.21s\") "
                      "and no raw socket (needs CAP_NET_RAW)",
                      fam, tw_errname(ping_err), range);
         else
             snprintf(k->why, sizeof(k->why),
-                     "icmp: no %s ping socket (net.ipv4.ping_group_range is \"%s\", which leaves "
-                     "out gid %u) and no raw socket (needs CAP_NET_RAW)",
+                     "icmp: no %s ping socket (net.ipv4.ping_group_range is \"%.21s\", which "
+                     "leaves out gid %u) and no raw socket (needs CAP_NET_RAW)",
                      fam, range, (unsigned)getegid());
         return k->err = -EPERM;
     }
-    snprintf(k->why, sizeof(k->why), "icmp: no %s ICMP socket: %s: %s", fam,
+    snprintf(k->why, sizeof(k->why), "icmp: no %s ICMP socket: %.15s: %.80s", fam,
              tw_errname(raw_err ? raw_err : ping_err), tw_strerror(raw_err ? raw_err : ping_err));
     return k->err = -(raw_err ? raw_err : ping_err);
 }
@@ -630,14 +631,14 @@ static int sock_open(struct tp_icmp_sock *k)
     if ((err = configure(k, fd)) < 0 ||
         (!k->slot && !(k->slot = calloc(NSEQ, sizeof(*k->slot))) && (err = -ENOMEM))) {
         close(fd);
-        snprintf(k->why, sizeof(k->why), "icmp: setting up the %s socket: %s: %s",
+        snprintf(k->why, sizeof(k->why), "icmp: setting up the %s socket: %.15s: %.80s",
                  k->family == AF_INET ? "IPv4" : "IPv6", tw_errname(err), tw_strerror(err));
         return k->err = err;
     }
     tw_io_init(&k->io, fd, on_io, k);
     if ((err = tw_io_start(k->set->loop, &k->io, TW_IO_READ)) < 0) {
         tw_io_close(&k->io);
-        snprintf(k->why, sizeof(k->why), "icmp: watching the socket: %s", tw_errname(err));
+        snprintf(k->why, sizeof(k->why), "icmp: watching the socket: %.15s", tw_errname(err));
         return k->err = err;
     }
     k->ident = (uint16_t)rand64(k->set);
