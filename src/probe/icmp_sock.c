@@ -90,6 +90,7 @@ struct tp_icmp_sock {
     struct tp_icmp_echo **slot; /* NSEQ, by sequence number */
     int err;
     char why[TP_ICMP_WHY];
+    bool said;                /* why was said on stderr */
     uint64_t retry_ms;
     struct pend pend[PEND_MAX];
     unsigned npend;
@@ -100,7 +101,6 @@ struct tp_icmp_set {
     tw_loop *loop;
     struct tp_icmp_sock **socks;
     size_t n, cap;
-    bool said[2];             /* IPv4, IPv6: a failure was said on stderr */
     uint64_t rng;
     unsigned char *sbuf;      /* the request being sent */
     size_t scap;
@@ -700,12 +700,11 @@ int tp_icmp_sock_get(struct tp_icmp_set *s, int family, const tw_addr *source, b
         return k->err;
     }
     if ((err = sock_open(k)) < 0) {
-        bool *said = &s->said[family == AF_INET6];
         k->retry_ms = now + RETRY_MS;
         snprintf(why, TP_ICMP_WHY, "%s", k->why);
-        if (!*said && k->why[0]) /* once, not once per probe */
+        if (!k->said && k->why[0]) /* once, not once per probe */
             fprintf(stderr, "twkit probe: %s\n", k->why);
-        *said = true;
+        k->said = true;
         return err;
     }
     *out = k;

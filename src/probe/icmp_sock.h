@@ -66,7 +66,7 @@ void tp_icmp_set_free(struct tp_icmp_set *s);
  * *out; or -errno with why (TP_ICMP_WHY bytes) saying what was refused:
  * -EPERM when neither a ping socket nor a raw socket is allowed, naming
  * net.ipv4.ping_group_range and CAP_NET_RAW (said on stderr too, once per
- * family). A socket that could not be made is not tried again for a
+ * socket that could not be made). A socket that could not be made is not tried again for a
  * second: the probes of that second get the same answer. */
 int tp_icmp_sock_get(struct tp_icmp_set *s, int family, const tw_addr *source, bool df,
                      struct tp_icmp_sock **out, char *why);

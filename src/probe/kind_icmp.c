@@ -31,8 +31,8 @@ extern const struct tp_kind tp_kind_icmp;
 enum {
     ICMP_STARTED,             /* 1: an address was chosen and the kind ran
                                  (else blackbox's phases are all 0) */
-    ICMP_SETUP_NS,            /* start to the request's sendmsg */
-    ICMP_RTT_NS,              /* sendmsg to the reply; success only */
+    ICMP_SETUP_US,            /* start to the request's sendmsg */
+    ICMP_RTT_US,              /* sendmsg to the reply; success only */
     ICMP_HOP,                 /* the reply's TTL / hop limit + 1; 0: none */
 };
 
@@ -42,7 +42,8 @@ struct icmp_run {
     struct tp_target *t;
     uint64_t start_ns, sent_ns;
     tw_defer later;           /* reports a failure found while starting */
-    struct tp_result r;       /* that failure */
+    int fail_err;             /* that failure's errno */
+    char *fail_why;           /* and its detail (malloc'd; NULL: errno's) */
 };
 
 /* ---- init / fini: the sockets ---- */
@@ -68,12 +69,20 @@ static void icmp_fini(struct tp_engine *e)
 
 /* ---- one probe ---- */
 
+static long usecs(uint64_t ns) { return (long)(ns / 1000); }
+
+static void run_free(struct icmp_run *run)
+{
+    free(run->fail_why);
+    free(run);
+}
+
 static void run_done(struct icmp_run *run, struct tp_result *r)
 {
     struct tp_engine *e = run->e;
     struct tp_target *t = run->t;
 
-    free(run);
+    run_free(run);
     t->run = NULL;
     tp_probe_done(e, t, r);
 }
@@ -81,8 +90,14 @@ static void run_done(struct icmp_run *run, struct tp_result *r)
 static void report_later(tw_defer *d)
 {
     struct icmp_run *run = d->data;
-    struct tp_result r = run->r;
+    struct tp_result r = {.verify = -1};
 
+    tp_result_errno(&r, run->fail_err);
+    if (run->fail_why)
+        snprintf(r.detail, sizeof(r.detail), "%s", run->fail_why);
+    r.kind_val[ICMP_STARTED] = 1;
+    if (run->sent_ns) /* blackbox's setup ends where the send begins */
+        r.kind_val[ICMP_SETUP_US] = usecs(run->sent_ns - run->start_ns);
     run_done(run, &r);
 }
 
@@ -139,10 +154,10 @@ static void on_answer(struct tp_icmp_echo *echo, const struct tp_icmp_answer *a)
     char msg[80], from[TW_ADDRSTRLEN];
 
     r.kind_val[ICMP_STARTED] = 1;
-    r.kind_val[ICMP_SETUP_NS] = (long)(run->sent_ns - run->start_ns);
+    r.kind_val[ICMP_SETUP_US] = usecs(run->sent_ns - run->start_ns);
     if (a->reply) {
         r.outcome = TP_SUCCESS;
-        r.kind_val[ICMP_RTT_NS] = (long)(a->at_ns - run->sent_ns);
+        r.kind_val[ICMP_RTT_US] = usecs(a->at_ns - run->sent_ns);
         r.kind_val[ICMP_HOP] = a->hop_limit >= 0 ? a->hop_limit + 1 : 0;
         run_done(run, &r);
         return;
@@ -169,12 +184,9 @@ static void on_answer(struct tp_icmp_echo *echo, const struct tp_icmp_answer *a)
  * inside start), with its own words. */
 static int fail_later(struct icmp_run *run, int err, const char *why)
 {
-    tp_result_errno(&run->r, err);
+    run->fail_err = err;
     if (why && why[0])
-        snprintf(run->r.detail, sizeof(run->r.detail), "%s", why);
-    run->r.kind_val[ICMP_STARTED] = 1;
-    if (run->sent_ns)
-        run->r.kind_val[ICMP_SETUP_NS] = (long)(run->sent_ns - run->start_ns);
+        run->fail_why = strdup(why); /* no memory: the errno's words */
     tw_defer_post(tp_engine_loop(run->e), &run->later);
     return 0;
 }
@@ -193,7 +205,6 @@ static int icmp_start(struct tp_engine *e, struct tp_target *t)
     run->e = e;
     run->t = t;
     run->start_ns = tw_now_ns();
-    run->r.verify = -1;
     run->echo.cb = on_answer;
     tw_defer_init(&run->later, report_later, run);
     t->run = run;
@@ -220,14 +231,14 @@ static void icmp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
         return;
     r->kind_val[ICMP_STARTED] = 1;
     if (run->sent_ns)
-        r->kind_val[ICMP_SETUP_NS] = (long)(run->sent_ns - run->start_ns);
+        r->kind_val[ICMP_SETUP_US] = usecs(run->sent_ns - run->start_ns);
     if (run->echo.sock)
         snprintf(r->detail, sizeof(r->detail), "no echo reply within %llu ms (%s socket)",
                  (unsigned long long)t->timeout_ms,
                  tp_icmp_sock_raw(run->echo.sock) ? "raw" : "ping");
     tp_icmp_forget(&run->echo);
     tw_defer_cancel(&run->later);
-    free(run);
+    run_free(run);
     t->run = NULL;
 }
 
@@ -291,7 +302,7 @@ static const struct tp_key icmp_keys[] = {
 
 /* ---- output ---- */
 
-static double secs(long ns) { return (double)ns / 1e9; }
+static double secs(long us) { return (double)us / 1e6; }
 
 /* blackbox registers all three phases before it resolves: each is 0 where
  * the probe did not get to it (resolve too, when the name did not
@@ -305,8 +316,8 @@ static void m_phases(const struct tp_target *t, struct tu_prom *p, const char *l
     if (!t->have_last)
         return;
     v[0] = kv[ICMP_STARTED] ? t->last.dns : 0;
-    v[1] = secs(kv[ICMP_RTT_NS]);
-    v[2] = secs(kv[ICMP_SETUP_NS]);
+    v[1] = secs(kv[ICMP_RTT_US]);
+    v[2] = secs(kv[ICMP_SETUP_US]);
     for (int i = 0; i < 3; i++) {
         tu_prom_begin(p, NULL);
         tu_prom_labels(p, l);
@@ -330,9 +341,9 @@ static void icmp_json(FILE *f, const struct tp_result *r)
 {
     if (!r->kind_val[ICMP_STARTED])
         return;
-    fprintf(f, ",\"setup_s\":%.6f", secs(r->kind_val[ICMP_SETUP_NS]));
+    fprintf(f, ",\"setup_s\":%.6f", secs(r->kind_val[ICMP_SETUP_US]));
     if (r->outcome == TP_SUCCESS)
-        fprintf(f, ",\"rtt_s\":%.6f", secs(r->kind_val[ICMP_RTT_NS]));
+        fprintf(f, ",\"rtt_s\":%.6f", secs(r->kind_val[ICMP_RTT_US]));
     if (r->kind_val[ICMP_HOP])
         fprintf(f, ",\"hop_limit\":%ld", r->kind_val[ICMP_HOP] - 1);
 }

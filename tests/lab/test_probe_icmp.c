@@ -183,7 +183,12 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
                "  - {name: df_big, kind: icmp, target: 10.201.0.2, dont_fragment: true,\n"
                "     payload_size: 1473}\n"
                "  - {name: frag_big, kind: icmp, target: 10.201.0.2, payload_size: 3000}\n"
-               "  - {name: tiny, kind: icmp, target: 10.201.0.2, payload_size: 3}\n");
+               "  - {name: tiny, kind: icmp, target: 10.201.0.2, payload_size: 3}\n"
+               "  - {name: src4, kind: icmp, target: 10.201.0.2, source_ip_address: 10.201.0.1}\n"
+               "  - {name: src6, kind: icmp, target: 'fd00:201::2',\n"
+               "     source_ip_address: 'fd00:201::1'}\n"
+               "  - {name: src_bad, kind: icmp, target: 10.201.0.2,\n"
+               "     source_ip_address: 10.201.0.99}\n");
     for (int mode = 0; mode < 2; mode++) {
         size_t n;
         char **lines, want[64];
@@ -192,12 +197,12 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
 
         ping_range(ranges[mode]);
         lines = once("once.yaml", "", 1, &n);
-        cr_assert_eq(n, 17, "%s: expected 17 result lines, got %zu:\n%s", kinds[mode], n,
+        cr_assert_eq(n, 20, "%s: expected 20 result lines, got %zu:\n%s", kinds[mode], n,
                      slurp("once.out"));
         for (size_t i = 0; i < n; i++)
             expect_str(lines[i], "kind", "icmp");
         static const char *const ok[] = {"ok4", "ok6", "far4", "far6", "ttl2", "df_fits",
-                                         "frag_big", "tiny"};
+                                         "frag_big", "tiny", "src4", "src6"};
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
             l = line_of(lines, n, ok[i]);
             expect_str(l, "result", "success");
@@ -251,6 +256,10 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
         expect_str(l, "error", "EMSGSIZE");
         expect_str(l, "detail", "EMSGSIZE: 1473 bytes of payload with dont_fragment exceed the "
                                 "MTU towards 10.201.0.2");
+        /* a source address this host does not have: this host's trouble */
+        l = line_of(lines, n, "src_bad");
+        expect_str(l, "result", "local_error");
+        expect_str(l, "error", "EADDRNOTAVAIL");
     }
 }
 
@@ -608,6 +617,7 @@ Test(probe_icmp, five_thousand_targets_at_one_second_have_every_reply_matched)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit probe: status %d:\n%s",
               status, slurp("scale.out"));
     s = summary_line(slurp("scale.out"));
+    cr_log_info("%s (descriptors %d, %d; VmRSS %ld, %ld KiB)", s, fds0, fds1, rss0, rss1);
     cr_assert_eq(expect_num(s, "targets"), 5000, "%s", s);
     cr_assert_geq(expect_num(s, "success"), 49500,
                   "5,000 targets at 1 s for 10 s: expected ~50,000 successes: %s", s);
@@ -656,10 +666,56 @@ Test(probe_icmp, timeouts_by_the_thousand_leave_nothing_behind)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "twkit probe: status %d:\n%s",
               status, slurp("timeouts.out"));
     s = summary_line(slurp("timeouts.out"));
+    cr_log_info("%s (descriptors %d, %d; VmRSS %ld, %ld KiB)", s, fds0, fds1, rss0, rss1);
     /* 1,000 targets (10.206.0.1 to 10.206.3.250) dropped, the rest not */
     cr_assert_geq(expect_num(s, "failure"), 9000, "%s", s);
     cr_assert_geq(expect_num(s, "success"), 9000, "%s", s);
     cr_assert_eq(expect_num(s, "local_error"), 0, "%s", s);
     cr_assert_eq(fds0, fds1, "descriptors: %d at 1.5 s, %d at 4 s", fds0, fds1);
     RSS_STAYS(rss0, rss1);
+}
+
+/* More requests in flight on one socket than there are sequence numbers:
+ * 65,600 targets whose requests are all dropped, a timeout as long as the
+ * interval, so the last ones start while the first still wait. They are
+ * local errors, and every other probe times out as it should. */
+Test(probe_icmp, more_requests_in_flight_than_sequence_numbers_are_local_errors)
+{
+    char cfg[256], out[256], log[256];
+    const char *s;
+    double local, failed;
+    int rc;
+
+    NEED_ROOT();
+    sh(TW_LAB_CLIENT, "ip route add 10.208.0.0/15 via 10.201.0.2");
+    sh(TW_LAB_SERVER, "nft add table inet twicmp");
+    sh(TW_LAB_SERVER, "nft add chain inet twicmp pre '{ type filter hook prerouting priority 0; }'");
+    sh(TW_LAB_SERVER, "nft add rule inet twicmp pre ip daddr 10.208.0.0/15 drop");
+    ping_range("0 2147483647");
+    {
+        char p[256];
+        FILE *f = fopen(tpath(p, sizeof(p), "t65600.txt"), "w");
+        cr_assert_not_null(f);
+        for (int i = 0; i < 65600; i++) /* 10.208.0.0 on, every address */
+            fprintf(f, "10.%d.%d.%d\n", 208 + i / 65536, i / 256 % 256, i % 256);
+        cr_assert_eq(fclose(f), 0);
+    }
+    write_file("full.yaml", "probes:\n"
+                            "  - {name: many, kind: icmp, targets_file: t65600.txt,\n"
+                            "     interval: 4s, timeout: 4s}\n");
+    rc = run(TW_LAB_CLIENT, 30000,
+             "%s probe --listen off --duration 5500ms --summary --log-results --log %s %s >%s 2>&1",
+             TWKIT_BIN, tpath(log, sizeof(log), "full.log"), tpath(cfg, sizeof(cfg), "full.yaml"),
+             tpath(out, sizeof(out), "full.out"));
+    cr_assert_eq(rc, 0, "twkit probe: exit %d:\n%s", rc, slurp("full.out"));
+    s = summary_line(slurp("full.out"));
+    cr_log_info("%s", s);
+    local = expect_num(s, "local_error");
+    failed = expect_num(s, "failure");
+    cr_assert_eq(expect_num(s, "success"), 0, "%s", s);
+    cr_assert(local >= 1 && local <= 64, "expected a few of the last 64 to find no number: %s", s);
+    cr_assert_geq(failed, 65536 * 0.3, "timeouts: %s", s);
+    cr_assert_geq(wait_for("full.log", "\"error\":\"ENOBUFS\",\"detail\":\"icmp: 65536 echo "
+                                       "requests in flight on one socket: no sequence number is "
+                                       "free\"", 1, 100), 1, "no ENOBUFS line in the log");
 }
