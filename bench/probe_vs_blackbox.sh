@@ -4,17 +4,22 @@
 #
 #   bench/probe_vs_blackbox.sh [--json] [TWKIT_BINARY]
 #   DURATION=5 BIG_TCP=2000 BIG_HTTPS=200 BIG_DURATION=5 bench/probe_vs_blackbox.sh
+#   ONLY=icmp bench/probe_vs_blackbox.sh
 #
 # Knobs (environment): DURATION=20 (s, each side-by-side run), RATE_TCP=500,
-# RATE_HTTP=250, RATE_DNS=500 (probes/s for both probers: that many targets
-# at 1 s),
-# BIG_TCP=20000, BIG_HTTPS=2000 (targets at 1 s for the standalone twkit
-# runs), BIG_DURATION=30 (s), JSON=1 (same as --json).
+# RATE_HTTP=250, RATE_DNS=500, RATE_ICMP=500 (probes/s for both probers: that
+# many targets at 1 s), BIG_TCP=20000, BIG_HTTPS=2000 (targets at 1 s for the
+# standalone twkit runs), BIG_DURATION=30 (s), JSON=1 (same as --json),
+# ONLY=KIND,... (the rows of these kinds only: tcp, http, https, dns, icmp;
+# default all).
 #
-# Rows: tcp, http and dns, twkit probe and blackbox_exporter at the same rate,
+# Rows: tcp, http, dns and icmp, twkit probe and blackbox_exporter at the same rate,
 # and twkit probe's /probe (--blackbox-config, the same blackbox.yml)
 # driven exactly as blackbox_exporter is; then twkit alone with BIG_TCP tcp targets and BIG_HTTPS https targets
-# (full handshakes: nginx has session caches and tickets off).
+# (full handshakes: nginx has session caches and tickets off). icmp targets
+# are the same loopback addresses, answered by the namespace's kernel; its
+# net.ipv4.ping_group_range lets both probers have ping sockets (neither
+# needs a raw one), and each icmp probe is one echo request.
 #
 # Every run gets a fresh network namespace (twpb-PID-N) with only lo in
 # it, so each run counts its own TIME_WAIT and the host is not touched.
@@ -66,6 +71,8 @@ DURATION=${DURATION:-20}
 RATE_TCP=${RATE_TCP:-500}
 RATE_HTTP=${RATE_HTTP:-250}
 RATE_DNS=${RATE_DNS:-500}
+RATE_ICMP=${RATE_ICMP:-500}
+ONLY=${ONLY:-all}
 BIG_TCP=${BIG_TCP:-20000}
 BIG_HTTPS=${BIG_HTTPS:-2000}
 BIG_DURATION=${BIG_DURATION:-30}
@@ -75,7 +82,7 @@ TWBB_ADDR=127.0.0.1:9116
 
 die() { echo "probe_vs_blackbox: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
-for v in DURATION RATE_TCP RATE_HTTP RATE_DNS BIG_TCP BIG_HTTPS BIG_DURATION; do
+for v in DURATION RATE_TCP RATE_HTTP RATE_DNS RATE_ICMP BIG_TCP BIG_HTTPS BIG_DURATION; do
     case ${!v} in ''|*[!0-9]*) die "$v=${!v}: not a whole number" ;; esac
     [ "${!v}" -gt 0 ] || die "$v must be at least 1"
 done
@@ -106,7 +113,7 @@ NOTES=""
 note() { NOTES="$NOTES  $*
 "; }
 max=$RATE_TCP
-for n in $RATE_HTTP $RATE_DNS $BIG_TCP $BIG_HTTPS; do [ "$n" -le "$max" ] || max=$n; done
+for n in $RATE_HTTP $RATE_DNS $RATE_ICMP $BIG_TCP $BIG_HTTPS; do [ "$n" -le "$max" ] || max=$n; done
 want=$((2 * max + 1024))
 [ "$want" -ge 65536 ] || want=65536
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want" ]; then
@@ -242,6 +249,10 @@ start_servers() {
             --pid-file= --log-facility=- </dev/null >"$RUN/serve.out" 2>"$RUN/serve.err" &
         track $!; SERVER_PID=$!
         wait_listen 53 serve $SERVER_PID ;;
+    icmp)
+        # the namespace's kernel answers; ping sockets for everyone
+        nsx sysctl -q -w net.ipv4.ping_group_range="0 2147483647"
+        SERVER_PID="" ;;
     esac
 }
 
@@ -295,6 +306,9 @@ modules:
     dns:
       query_name: web.lab
       query_type: A
+  icmp:
+    prober: icmp
+    timeout: 2s
 EOF
 }
 
@@ -318,6 +332,7 @@ probe_config() {
 ROWS=0
 measure() {
     local label=$1 kind=$2 prober=$3 n=$4 dur=$5 extra summ c0 c1 t0 t1 hwm tw rc
+    case ",$ONLY," in *,all,*|*",$kind,"*) ;; *) return 0 ;; esac
     say "$kind: $(case $prober in twkit) echo "twkit probe" ;; blackbox) echo blackbox_exporter ;;
                   *) echo "twkit probe /probe" ;; esac)," \
         "$n targets, ${dur} s (+${WARMUP} s warm-up) ..."
@@ -330,6 +345,7 @@ measure() {
         https) targets "$n" "https://%s:8443/" "$RUN/targets.txt"; extra="    tls_verify: false" ;;
         dns) targets "$n" "%s" "$RUN/targets.txt"
              extra=$(printf '    query_name: web.lab\n    query_type: A') ;;
+        icmp) targets "$n" "%s" "$RUN/targets.txt"; extra="" ;;
         esac
         probe_config "$RUN/probe.yml" bench "$(case $kind in https) echo http ;; *) echo "$kind" ;; esac)" \
             targets.txt "$extra"
@@ -358,6 +374,7 @@ measure() {
         http) targets "$n" "http://$addr/probe?module=http_2xx&target=http://%s:8080/" \
                 "$RUN/targets.txt" ;;
         dns) targets "$n" "http://$addr/probe?module=dns_a&target=%s" "$RUN/targets.txt" ;;
+        icmp) targets "$n" "http://$addr/probe?module=icmp&target=%s" "$RUN/targets.txt" ;;
         esac
         probe_config "$RUN/driver.yml" blackbox http targets.txt '    expect_body: "probe_success 1"'
         ip netns exec "$NS" $PIN_REST "$TWKIT" probe --listen off \
@@ -383,7 +400,7 @@ measure() {
     else
         stop "$PROBER_PID" 10; rc=$RC
     fi
-    stop "$SERVER_PID" 10
+    [ -z "$SERVER_PID" ] || stop "$SERVER_PID" 10
     del_ns
     [ "$rc" = 0 ] || note "$label: twkit probe ($([ "$prober" = twkit ] && echo prober || echo driver)) exited with status $rc: $(tail -n 3 "$summ" "${summ%.out}.err" | tr '\n' ' ' | cut -c1-300)"
     grep -v '^{"event"' "${summ%.out}.err" 2>/dev/null | grep . | sort -u | head -n 3 |
@@ -411,7 +428,7 @@ measure() {
     # twkit serve prints how many connections it accepted: one per probe
     # (less the probes cancelled when the prober stopped)
     local acc
-    acc=$(awk '$1 == "accepted" { print $2 }' "$RUN/serve.out" 2>/dev/null)
+    acc=$(awk '$1 == "accepted" { print $2 }' "$RUN/serve.out" 2>/dev/null || true) # icmp: none
     if [ -n "$acc" ] && [ $((ok + fail)) -gt 0 ] &&
        ! awk -v a="$acc" -v p="$((ok + fail))" 'BEGIN { d = a - p; if (d < 0) d = -d; exit !(d <= 5 || d <= p / 1000) }'; then
         note "$label: the server accepted $acc connections for $((ok + fail)) probes"
@@ -452,6 +469,9 @@ measure "twkit /probe http" http twkit-probe "$RATE_HTTP" "$DURATION"
 measure "twkit dns" dns twkit "$RATE_DNS" "$DURATION"
 measure "blackbox dns" dns blackbox "$RATE_DNS" "$DURATION"
 measure "twkit /probe dns" dns twkit-probe "$RATE_DNS" "$DURATION"
+measure "twkit icmp" icmp twkit "$RATE_ICMP" "$DURATION"
+measure "blackbox icmp" icmp blackbox "$RATE_ICMP" "$DURATION"
+measure "twkit /probe icmp" icmp twkit-probe "$RATE_ICMP" "$DURATION"
 measure "twkit tcp (big)" tcp twkit "$BIG_TCP" "$BIG_DURATION"
 measure "twkit https (big)" https twkit "$BIG_HTTPS" "$BIG_DURATION"
 ELAPSED=$(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
@@ -465,6 +485,7 @@ ratio() {
 R_TCP=$(ratio tcp)
 R_HTTP=$(ratio http)
 R_DNS=$(ratio dns)
+R_ICMP=$(ratio icmp)
 # the same for /probe: blackbox_exporter's over twkit probe's, both driven
 ratio_probe() {
     awk -F'\t' -v k="$1" '$16 == k && $17 == "twkit-probe" && !t { t = $8 }
@@ -474,6 +495,7 @@ ratio_probe() {
 RP_TCP=$(ratio_probe tcp)
 RP_HTTP=$(ratio_probe http)
 RP_DNS=$(ratio_probe dns)
+RP_ICMP=$(ratio_probe icmp)
 
 table() {
     printf '%-20s %8s %7s %8s %6s %9s %12s %6s %8s %8s %9s\n' run targets rate/s probes "ok %" \
@@ -483,10 +505,12 @@ table() {
         printf "%-20s %8d %7d %8d %6s %9s %12s %6.1f %8.1f %8d %9s\n",
             $1, $2, $3, $4, $5, $8, $9, $10, $11, $12, late
     }' "$TMP/rows"
-    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x, dns ${R_DNS}x;" \
-         "blackbox / twkit's /probe: tcp ${RP_TCP}x, http ${RP_HTTP}x, dns ${RP_DNS}x"
+    echo "CPU per probe, blackbox / twkit: tcp ${R_TCP}x, http ${R_HTTP}x, dns ${R_DNS}x," \
+         "icmp ${R_ICMP}x; blackbox / twkit's /probe: tcp ${RP_TCP}x, http ${RP_HTTP}x," \
+         "dns ${RP_DNS}x, icmp ${RP_ICMP}x"
     echo
-    echo "side by side: $RATE_TCP tcp / $RATE_HTTP http / $RATE_DNS dns targets at 1 s, ${DURATION} s window;" \
+    echo "side by side: $RATE_TCP tcp / $RATE_HTTP http / $RATE_DNS dns / $RATE_ICMP icmp targets at 1 s," \
+         "${DURATION} s window;" \
          "standalone: $BIG_TCP tcp / $BIG_HTTPS https targets, ${BIG_DURATION} s window; ${ELAPSED} s in all."
     echo "rate/s, probes, ok %: whole run (summary counts / wall time; blackbox and /probe: the driver's)."
     echo "CPU: the prober process only, user + system, in the steady window after ${WARMUP} s warm-up;"
@@ -498,8 +522,9 @@ table() {
 json() {
     printf '{"bench":"probe_vs_blackbox","duration_s":%d,"big_duration_s":%d,"warmup_s":%d,' \
         "$DURATION" "$BIG_DURATION" "$WARMUP"
-    printf '"rate_tcp":%d,"rate_http":%d,"rate_dns":%d,"big_tcp":%d,"big_https":%d,"elapsed_s":%d,"runs":[' \
-        "$RATE_TCP" "$RATE_HTTP" "$RATE_DNS" "$BIG_TCP" "$BIG_HTTPS" "$ELAPSED"
+    printf '"rate_tcp":%d,"rate_http":%d,"rate_dns":%d,"rate_icmp":%d,"big_tcp":%d,"big_https":%d,' \
+        "$RATE_TCP" "$RATE_HTTP" "$RATE_DNS" "$RATE_ICMP" "$BIG_TCP" "$BIG_HTTPS"
+    printf '"elapsed_s":%d,"runs":[' "$ELAPSED"
     awk -F'\t' 'function num(x) { return x == "-" ? "null" : x + 0 }
     {
         f = "%s{\"run\":\"%s\",\"kind\":\"%s\",\"prober\":\"%s\",\"targets\":%d,"
@@ -509,14 +534,16 @@ json() {
         printf f, (NR > 1 ? "," : ""), $1, $16, $17, $2, $3, $4, num($5), $6 + 0, $7 + 0, num($8),
             num($9), $10 + 0, $11 + 0, $12, num($13), $14, $15
     }' "$TMP/rows"
-    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s,"dns":%s},' \
+    printf '],"cpu_ratio_blackbox_over_twkit":{"tcp":%s,"http":%s,"dns":%s,"icmp":%s},' \
         "$([ "$R_TCP" = - ] && echo null || echo "$R_TCP")" \
         "$([ "$R_HTTP" = - ] && echo null || echo "$R_HTTP")" \
-        "$([ "$R_DNS" = - ] && echo null || echo "$R_DNS")"
-    printf '"cpu_ratio_blackbox_over_twkit_probe":{"tcp":%s,"http":%s,"dns":%s},"notes":[' \
+        "$([ "$R_DNS" = - ] && echo null || echo "$R_DNS")" \
+        "$([ "$R_ICMP" = - ] && echo null || echo "$R_ICMP")"
+    printf '"cpu_ratio_blackbox_over_twkit_probe":{"tcp":%s,"http":%s,"dns":%s,"icmp":%s},"notes":[' \
         "$([ "$RP_TCP" = - ] && echo null || echo "$RP_TCP")" \
         "$([ "$RP_HTTP" = - ] && echo null || echo "$RP_HTTP")" \
-        "$([ "$RP_DNS" = - ] && echo null || echo "$RP_DNS")"
+        "$([ "$RP_DNS" = - ] && echo null || echo "$RP_DNS")" \
+        "$([ "$RP_ICMP" = - ] && echo null || echo "$RP_ICMP")"
     printf '%s' "$NOTES" | sed 's/^  //; s/\\/\\\\/g; s/"/\\"/g; s/\t/ /g' |
         awk '{ printf "%s\"%s\"", (NR > 1 ? "," : ""), $0 }'
     printf ']}\n'

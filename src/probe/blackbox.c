@@ -43,6 +43,10 @@ static const char *const bb_tcp_opts[] = {
     "preferred_ip_protocol", "ip_protocol_fallback", "source_ip_address", "query_response",
     "tls", "tls_config",
 };
+static const char *const bb_icmp_opts[] = {
+    "preferred_ip_protocol", "ip_protocol_fallback", "source_ip_address", "payload_size",
+    "dont_fragment", "ttl",
+};
 
 static const char *const bb_dns_opts[] = {
     "preferred_ip_protocol", "ip_protocol_fallback", "dns_over_tls", "tls_config",
@@ -61,7 +65,7 @@ static const struct bb_prober {
     {"http", "http", NULL, bb_http_opts, sizeof(bb_http_opts) / sizeof(bb_http_opts[0])},
     {"tcp", "tcp", NULL, bb_tcp_opts, sizeof(bb_tcp_opts) / sizeof(bb_tcp_opts[0])},
     {"dns", "dns", NULL, bb_dns_opts, sizeof(bb_dns_opts) / sizeof(bb_dns_opts[0])},
-    {"icmp", NULL, "the icmp prober is not supported by twkit yet", NULL, 0},
+    {"icmp", "icmp", NULL, bb_icmp_opts, sizeof(bb_icmp_opts) / sizeof(bb_icmp_opts[0])},
     {"grpc", NULL, "the grpc prober is not supported by twkit", NULL, 0},
 };
 #define BB_NPROBERS (sizeof(bb_probers) / sizeof(bb_probers[0]))

@@ -101,6 +101,8 @@ static bool set_close(struct tp_cfgctx *c, struct tp_def *def, const struct tp_a
     return true;
 }
 
+static void free_close(struct tp_def *def) { def->graceful = false; }
+
 /* twkit's spelling and blackbox's (tls_config:) of one setting, both
  * written in one probe (or both in defaults): which is meant is anyone's
  * guess, so neither is taken. */
@@ -258,7 +260,8 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
     [TP_K_LABELS] = {"labels", TP_T_MAP, "label", .in_defaults = true,
                      .validate = check_label, .apply = add_label},
     [TP_K_CLOSE] = {"close", TP_T_STR, "reset or graceful", .in_defaults = true,
-                    .validate = check_close, .apply = set_close},
+                    .group = TP_KEYS_CONN, .validate = check_close, .apply = set_close,
+                    .free = free_close},
     [TP_K_TLS_VERIFY] = {"tls_verify", TP_T_BOOL, .in_defaults = true, .group = TP_KEYS_TLS,
                          .apply = set_tls_verify},
     [TP_K_CA_FILE] = {"ca_file", TP_T_PATH, .in_defaults = true, .group = TP_KEYS_TLS,

@@ -13,6 +13,7 @@ extern const struct tp_kind tp_kind_tcp;  /* kind_tcp.c */
 extern const struct tp_kind tp_kind_http; /* kind_http.c */
 extern const struct tp_kind tp_kind_tls;  /* kind_tls.c */
 extern const struct tp_kind tp_kind_dns;  /* kind_dns.c */
+extern const struct tp_kind tp_kind_icmp; /* kind_icmp.c */
 
 /* The order is the one messages and the docs name the kinds in. */
 const struct tp_kind *const tp_kinds[] = {
@@ -20,6 +21,7 @@ const struct tp_kind *const tp_kinds[] = {
     &tp_kind_http,
     &tp_kind_tls,
     &tp_kind_dns,
+    &tp_kind_icmp,
 };
 const size_t tp_nkinds = sizeof(tp_kinds) / sizeof(tp_kinds[0]);
 

@@ -123,4 +123,12 @@ struct tp_tls_opts {
     char *server_name;        /* SNI and name to verify; NULL: the host */
 };
 
+/* The icmp kind's: blackbox_exporter's icmp options. */
+struct tp_icmp_opts {
+    unsigned payload_size;    /* 0: blackbox's text alone (28 bytes) */
+    unsigned ttl;             /* TTL / hop limit; default 64, 0: the
+                                 system's */
+    bool df;                  /* dont_fragment (IPv4 only, as blackbox) */
+};
+
 #endif

@@ -37,7 +37,10 @@ static void json_result(FILE *f, const struct tp_kind *kind, const struct tp_res
     }
     if (r->ip_protocol) { /* the address probed, once one was chosen */
         char a[TW_ADDRSTRLEN];
-        fprintf(f, ",\"address\":\"%s\"", tw_addr_format(&r->addr, a, sizeof(a)));
+        /* with its port; an icmp probe's has none */
+        fprintf(f, ",\"address\":\"%s\"",
+                tw_addr_port(&r->addr) ? tw_addr_format(&r->addr, a, sizeof(a))
+                                       : tw_addr_host(&r->addr, a, sizeof(a)));
     }
     fprintf(f, ",\"duration_s\":%.6f,\"dns_s\":%.6f,\"phases\":{", r->duration, r->dns);
     for (int i = 0, n = 0; i < TP_NPHASE; i++)

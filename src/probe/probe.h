@@ -231,6 +231,8 @@ struct tp_target {
  * every kind takes. */
 #define TP_KEYS_TLS 1u      /* tls_verify, ca_file, tls_config (the TLS
                                settings of struct tp_def) */
+#define TP_KEYS_CONN 2u     /* close: the kinds that make a connection
+                               (icmp sends datagrams: nothing to close) */
 /* bits of tp_def.tls_written */
 #define TP_TLSW_VERIFY 1u     /* tls_verify */
 #define TP_TLSW_CA 2u         /* ca_file */

@@ -759,7 +759,7 @@ Test(probe, check_reports_each_config_error_at_its_file_line_and_column)
     cr_assert_eq(rc, 1, "--check of a bad config: expected exit 1, got %d", rc);
     cr_assert_str_eq(slurp("check.out"), "", "nothing on stdout expected");
     snprintf(want, sizeof(want),
-             "%s/bad.yaml:3:11: unknown kind \"udp\" (expected tcp, http, tls or dns)\n"
+             "%s/bad.yaml:3:11: unknown kind \"udp\" (expected tcp, http, tls, dns or icmp)\n"
              "%s/bad.yaml:8:15: bad interval \"5x\": expected a duration like 5s or 500ms\n"
              "%s/bad.yaml:9:11: duplicate probe name \"a\" (first defined at line 2)\n"
              "%s/bad.yaml:14:19: cannot read targets file \"nofile\": No such file or directory\n"

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "probe/blackbox.h"
 #include "probe/kinds.h"
@@ -72,8 +74,6 @@ Test(blackbox, a_module_twkit_cannot_run_is_not_loaded_alone_with_its_reason)
     const char *why;
 
     load_says("modules:\n"
-              "  ping:\n"
-              "    prober: icmp\n"
               "  rpc: {prober: grpc}\n"
               "  web:\n"
               "    prober: http\n"
@@ -81,19 +81,72 @@ Test(blackbox, a_module_twkit_cannot_run_is_not_loaded_alone_with_its_reason)
               "      oauth2: {client_id: x, token_url: 'http://t/'}\n"
               "  tcp_connect: {prober: tcp}\n",
               0,
-              "bb.yml:3:13: module \"ping\" not loaded: the icmp prober is not supported by "
-              "twkit yet\n"
-              "bb.yml:4:17: module \"rpc\" not loaded: the grpc prober is not supported by "
+              "bb.yml:2:17: module \"rpc\" not loaded: the grpc prober is not supported by "
               "twkit\n"
-              "bb.yml:8:7: module \"web\" not loaded: http option oauth2 is not supported by "
+              "bb.yml:6:7: module \"web\" not loaded: http option oauth2 is not supported by "
               "twkit\n",
               &bb);
     cr_assert_eq(bb.cfg.ndefs, 1);
-    cr_assert_eq(bb.nrejected, 3);
+    cr_assert_eq(bb.nrejected, 2);
     cr_assert_null(tp_bb_module(&bb, "web", &why));
-    cr_assert_str_eq(why, "http option oauth2 is not supported by twkit (bb.yml:8:7)");
+    cr_assert_str_eq(why, "http option oauth2 is not supported by twkit (bb.yml:6:7)");
     cr_assert_not_null(tp_bb_module(&bb, "tcp_connect", &why));
     tp_bb_free(&bb);
+}
+
+/* blackbox's icmp options, its defaults (ttl 64) and its limits. */
+Test(blackbox, icmp_modules_take_blackbox_options_and_defaults)
+{
+    struct tp_bb_config bb;
+    const struct tp_icmp_opts *o;
+    const struct tp_def *d;
+    const char *why;
+
+    load_says("modules:\n"
+              "  icmp: {prober: icmp}\n"
+              "  icmp_ttl5:\n"
+              "    prober: icmp\n"
+              "    timeout: 5s\n"
+              "    icmp:\n"
+              "      ttl: 5\n"
+              "      payload_size: 1400\n"
+              "      dont_fragment: true\n"
+              "      preferred_ip_protocol: ip4\n"
+              "      ip_protocol_fallback: false\n"
+              "      source_ip_address: 127.0.0.1\n",
+              0, "", &bb);
+    cr_assert_eq(bb.cfg.ndefs, 2);
+    d = tp_bb_module(&bb, "icmp", &why);
+    cr_assert_not_null(d);
+    cr_assert_str_eq(d->kind->name, "icmp");
+    o = d->opts;
+    cr_assert_eq(o->ttl, 64, "blackbox's DefaultICMPTTL");
+    cr_assert_eq(o->payload_size, 0);
+    cr_assert(!o->df);
+    d = tp_bb_module(&bb, "icmp_ttl5", &why);
+    o = d->opts;
+    cr_assert_eq(o->ttl, 5);
+    cr_assert_eq(o->payload_size, 1400);
+    cr_assert(o->df);
+    cr_assert_eq(d->timeout_ms, 5000);
+    cr_assert_eq(d->ip_prefer, AF_INET);
+    cr_assert(d->ip_no_fallback);
+    cr_assert_eq(d->source.len, sizeof(struct sockaddr_in));
+    tp_bb_free(&bb);
+
+    load_says("modules:\n"
+              "  a: {prober: icmp, icmp: {ttl: 256}}\n"
+              "  b: {prober: icmp, icmp: {payload_size: 65508}}\n"
+              "  c: {prober: icmp, icmp: {tll: 5}}\n"
+              "  d: {prober: icmp, icmp: {query_response: []}}\n",
+              4,
+              "bb.yml:2:33: bad ttl \"256\": expected an integer from 0 to 255\n"
+              "bb.yml:3:42: bad payload_size \"65508\": expected an integer from 0 to 65507\n"
+              "bb.yml:4:28: unknown key \"tll\" in the icmp section of a blackbox module (did "
+              "you mean ttl?)\n"
+              "bb.yml:5:28: unknown key \"query_response\" in the icmp section of a blackbox "
+              "module\n",
+              &bb);
 }
 
 Test(blackbox, mistakes_are_errors_at_their_line_and_column_and_nothing_is_kept)

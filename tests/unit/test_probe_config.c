@@ -844,7 +844,7 @@ Test(probe_config, error_unknown_kind)
     put_probe("x.yaml", "name: a\n"
                         "    kind: udp\n"
                         "    target: h:1\n");
-    load_fails("x.yaml", "x.yaml:3:11: unknown kind \"udp\" (expected tcp, http, tls or dns)\n");
+    load_fails("x.yaml", "x.yaml:3:11: unknown kind \"udp\" (expected tcp, http, tls, dns or icmp)\n");
 }
 
 Test(probe_config, error_bad_interval)
@@ -1071,7 +1071,19 @@ Test(probe_config, error_key_not_for_kind)
                   "    expect_body: x\n"
                   "    max_redirects: 1\n"
                   "    ca_file: /dev/null\n"
-                  "    kind: tls\n");
+                  "    kind: tls\n"
+                  "  - name: d\n"
+                  "    kind: icmp\n"
+                  "    target: h\n"
+                  "    close: graceful\n"
+                  "    tls_verify: false\n"
+                  "    send: x\n"
+                  "    ttl: 5\n"
+                  "  - name: e\n"
+                  "    kind: tcp\n"
+                  "    target: h:1\n"
+                  "    ttl: 5\n"
+                  "    dont_fragment: true\n");
     load_fails("x.yaml",
                "x.yaml:5:5: expect_status applies to http probes only\n"
                "x.yaml:6:5: body applies to http probes only\n"
@@ -1083,7 +1095,12 @@ Test(probe_config, error_key_not_for_kind)
                "x.yaml:17:5: headers applies to http probes only\n"
                "x.yaml:18:5: body applies to http probes only\n"
                "x.yaml:19:5: expect_body applies to http probes only\n"
-               "x.yaml:20:5: max_redirects applies to http probes only\n");
+               "x.yaml:20:5: max_redirects applies to http probes only\n"
+               "x.yaml:26:5: close applies to tcp, http, tls and dns probes only\n"
+               "x.yaml:27:5: tls_verify applies to tcp, http, tls and dns probes only\n"
+               "x.yaml:28:5: send applies to tcp probes only\n"
+               "x.yaml:33:5: ttl applies to icmp probes only\n"
+               "x.yaml:34:5: dont_fragment applies to icmp probes only\n");
 }
 
 Test(probe_config, error_timeout_over_interval)
@@ -1150,14 +1167,14 @@ Test(probe_config, error_missing_and_conflicting_keys)
                   "  - target: h:1\n");
     load_fails("x.yaml",
                "x.yaml:2:5: probe has no name\n"
-               "x.yaml:4:5: probe \"b\" has no kind (expected tcp, http, tls or dns)\n"
+               "x.yaml:4:5: probe \"b\" has no kind (expected tcp, http, tls, dns or icmp)\n"
                "x.yaml:6:5: probe \"c\" has no target or targets_file\n"
                "x.yaml:11:5: target and targets_file cannot both be set (line 10 has target)\n"
                "x.yaml:15:5: duplicate key \"kind\" (first at line 13)\n"
                "x.yaml:16:5: a probe must be a mapping of keys, not a single value\n"
                "x.yaml:17:4: a probe must be a mapping of keys, not empty\n"
                "x.yaml:18:5: probe has no name\n"
-               "x.yaml:18:5: probe has no kind (expected tcp, http, tls or dns)\n");
+               "x.yaml:18:5: probe has no kind (expected tcp, http, tls, dns or icmp)\n");
 }
 
 Test(probe_config, error_bad_targets)
@@ -1251,7 +1268,7 @@ Test(probe_config, several_errors_in_one_run)
                "edge.txt:2:1: bad tcp target \"e2\": missing port (expected host:port)\n"
                "x.yaml:10:14: bad label name \"__x\": names starting with __ are reserved\n"
                "x.yaml:11:11: duplicate probe name \"db\" (first defined at line 2)\n"
-               "x.yaml:12:11: unknown kind \"udp\" (expected tcp, http, tls or dns)\n"
+               "x.yaml:12:11: unknown kind \"udp\" (expected tcp, http, tls, dns or icmp)\n"
                "x.yaml:15:13: bad interval \"soon\": expected a duration like 5s or 500ms\n");
 }
 
@@ -1344,6 +1361,11 @@ Test(probe_config, target_parse_good)
         {"dns", "[2001:db8::53]", "2001:db8::53", 53, false},
         {"dns", "2001:db8::53", "2001:db8::53", 53, false}, /* bare, as blackbox takes it */
         {"dns", "[2001:db8::53]:5353", "2001:db8::53", 5353, false},
+        {"icmp", "10.1.2.3", "10.1.2.3", 0, false},
+        {"icmp", "example.com", "example.com", 0, false},
+        {"icmp", "::1", "::1", 0, false},
+        {"icmp", "2001:db8::1", "2001:db8::1", 0, false},
+        {"icmp", "::ffff:10.0.0.1", "::ffff:10.0.0.1", 0, false},
     };
     struct tp_endpoint ep;
     const char *why;
@@ -1416,6 +1438,15 @@ Test(probe_config, target_parse_bad)
         {"http", "http://[::g]/", NULL},
         {"http", "http://exa mple.com/", "contains spaces or control characters"},
         {"http", "http://1.2.3.4.5/", "bad host name"},
+        {"icmp", "10.0.0.1:80", "an icmp target has no port: write the host alone"},
+        {"icmp", "example.com:443", "an icmp target has no port: write the host alone"},
+        {"icmp", "[::1]", "an icmp target is a host or an address alone: an IPv6 address "
+                          "without brackets, no port"},
+        {"icmp", "[::1]:80", NULL},
+        {"icmp", "::g", "bad IPv6 address"},
+        {"icmp", "1::2::3", "bad IPv6 address"},
+        {"icmp", "300.1.1.1", "bad host name"},
+        {"icmp", "http://h/", NULL},
     };
     struct tp_endpoint ep;
     const char *why;
