@@ -287,6 +287,19 @@ static void judge(struct dns_run *run, const struct tp_dns_msg *m)
     char b1[16];
     bool ok = false;
 
+    {   /* blackbox's DNS library verifies a TSIG signature, and with no key
+         * fails the exchange, as if no answer came: so does this probe */
+        struct tp_dns_iter it;
+        struct tp_dns_rr rr;
+        tp_dns_iter_init(&it, m, TP_DNS_AR);
+        while (tp_dns_next(&it, &rr)) {
+            if (rr.type == 250) {
+                fail(run, &r, "tsig", "the answer is signed (TSIG) and the probe has no key "
+                                      "to verify it");
+                return;
+            }
+        }
+    }
     r.kind_val[DNS_ANSWER] = m->count[TP_DNS_AN];
     r.kind_val[DNS_AUTHORITY] = m->count[TP_DNS_NS];
     r.kind_val[DNS_ADDITIONAL] = m->count[TP_DNS_AR];
@@ -750,7 +763,7 @@ const struct tp_kind tp_kind_dns = {
     .name = "dns",
     .keys = tp_dns_keys,
     .nkeys = TP_DNS_NKEYS,
-    .common = TP_KEYS_TLS,
+    .common = TP_KEYS_TLS | TP_KEYS_CONN,
     .opts_size = sizeof(struct tp_dns_opts),
     .parse_target = dns_parse_target,
     .init = dns_init,

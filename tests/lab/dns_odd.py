@@ -10,6 +10,7 @@ PORT + 1), by the question's name:
                  (A 10.9.9.9)
   garbage.odd.   the query's ID followed by bytes that are no DNS message
   silent.odd.    nothing at all
+  tsig.odd.      A 10.9.9.9, signed with a TSIG record nobody can verify
   anything else  A 10.9.9.9, TTL 60
 """
 import socket
@@ -41,6 +42,13 @@ def answers(q):
         return [qid + struct.pack(">HHHHH", 0x8182, 1, 0, 0, 0) + qsec]
     a = struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + qsec + \
         b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([10, 9, 9, 9])
+    if name == "tsig.odd.":
+        alg = b"\x0bhmac-sha256\x00"
+        mac = bytes(32)
+        rdata = alg + b"\x00\x00\x65\x4f\x00\x00" + struct.pack(">HH", 300, len(mac)) + mac + \
+            qid + struct.pack(">HH", 0, 0)
+        tsig = b"\x00" + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
+        return [qid + a[:8] + b"\x00\x01" + a[10:] + tsig]
     if name == "wrongid.odd.":
         other = struct.pack(">H", (struct.unpack(">H", qid)[0] + 1) & 0xffff)
         return [other + a, qid + a]

@@ -94,6 +94,7 @@ static const struct {
     {"edns", "success", NULL, 1, false},
     {"wrong_id", "success", NULL, 1, false},
     {"garbage", "failure", "malformed", -1, false},
+    {"tsig", "failure", "tsig", -1, false},
     {"silent", "failure", "timeout", -1, false},
     {"refused", "failure", "refused", -1, false},
     {"dot", "success", NULL, 1, true},
@@ -157,6 +158,7 @@ Test(probe_dns, each_check_passes_and_fails_where_it_should)
                "  - {name: wrong_id, kind: dns, target: '" SRV ":5300', query_name: wrongid.odd,\n"
                "     query_type: A}\n"
                "  - {name: garbage, kind: dns, target: '" SRV ":5300', query_name: garbage.odd}\n"
+               "  - {name: tsig, kind: dns, target: '" SRV ":5300', query_name: tsig.odd}\n"
                "  - {name: silent, kind: dns, target: '" SRV ":5300', query_name: silent.odd,\n"
                "     timeout: 300ms}\n"
                "  - {name: refused, kind: dns, target: '" SRV ":5399', query_name: web.lab}\n"
@@ -321,6 +323,9 @@ static void start_exporters(void)
                "      transport_protocol: tcp\n"
                "      dns_over_tls: true\n"
                "      tls_config: {ca_file: %s/dot.pem}\n"
+               "  tsig:\n"
+               "    prober: dns\n"
+               "    dns: {query_name: tsig.odd, query_type: A}\n"
                "  norec:\n"
                "    prober: dns\n"
                "    dns: {query_name: web.lab, query_type: A, recursion_desired: false}\n",
@@ -356,6 +361,7 @@ static const struct {
     {"nx_authority", SRV, 1},
     {"dot", SRV ":5301", 1},
     {"dot", SRV ":5300", 0},    /* no TLS there */
+    {"tsig", SRV ":5300", 0},   /* signed, and no key */
     {"a", SRV ":5399", 0},      /* nothing listens: ICMP port unreachable */
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
