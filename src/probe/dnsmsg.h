@@ -23,7 +23,8 @@
  * into text (NULL's data, the NSID, EDE and ESU options) shows as "\000".
  * Where the parse differs, miekg being laxer: it takes RDATA cut short at
  * a field boundary or empty for any type (the rest zero), pointers
- * forwards or into the header, and bytes after the last record, all
+ * forwards, into the header or to what is not a label, more than one OPT
+ * record (it reads the last) and bytes after the last record, all
  * refused here; a reply with a TSIG record fails blackbox's probe (miekg
  * verifies it, with no key), which parses here.
  */
@@ -108,7 +109,8 @@ int tp_dns_rr_text(const struct tp_dns_msg *m, const struct tp_dns_rr *rr, char 
                    size_t len);
 /* The name at offset off of a parsed message, rendered as in a record
  * ("www.example.com.", "." for the root). Returns its length or -ENOSPC;
- * -EBADMSG when off is not where a name is. */
+ * -EBADMSG when the bytes at off do not read as a name (never for a
+ * record's name; an offset that is no name's may still read as one). */
 int tp_dns_name_text(const struct tp_dns_msg *m, size_t off, char *buf, size_t len);
 
 /* A query into buf (len bytes): id, one question (name as written, with
