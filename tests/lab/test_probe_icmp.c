@@ -175,7 +175,9 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
                "  - {name: drop4, kind: icmp, target: 10.201.0.3}\n"
                "  - {name: drop6, kind: icmp, target: 'fd00:201::3'}\n"
                "  - {name: reject4, kind: icmp, target: 10.201.0.4}\n"
+               "  - {name: after4, kind: icmp, target: 10.201.0.2}\n"
                "  - {name: reject6, kind: icmp, target: 'fd00:201::4'}\n"
+               "  - {name: after6, kind: icmp, target: 'fd00:201::2'}\n"
                "  - {name: noroute4, kind: icmp, target: 10.203.0.1}\n"
                "  - {name: noroute6, kind: icmp, target: 'fd00:203::1'}\n"
                "  - {name: df_fits, kind: icmp, target: 10.201.0.2, dont_fragment: true,\n"
@@ -197,12 +199,13 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
 
         ping_range(ranges[mode]);
         lines = once("once.yaml", "", 1, &n);
-        cr_assert_eq(n, 20, "%s: expected 20 result lines, got %zu:\n%s", kinds[mode], n,
+        cr_assert_eq(n, 22, "%s: expected 22 result lines, got %zu:\n%s", kinds[mode], n,
                      slurp("once.out"));
         for (size_t i = 0; i < n; i++)
             expect_str(lines[i], "kind", "icmp");
         static const char *const ok[] = {"ok4", "ok6", "far4", "far6", "ttl2", "df_fits",
-                                         "frag_big", "tiny", "src4", "src6"};
+                                         "frag_big", "tiny", "src4", "src6", "after4",
+                                         "after6"};
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
             l = line_of(lines, n, ok[i]);
             expect_str(l, "result", "success");
@@ -239,7 +242,10 @@ Test(probe_icmp, echo_drop_reject_no_route_ttl_and_df_over_raw_and_ping_sockets_
             snprintf(want, sizeof(want), "no echo reply within 400 ms (%s socket)", kinds[mode]);
             expect_str(l, "detail", want);
         }
-        /* rejected: the target answers admin-prohibited */
+        /* rejected: the target answers admin-prohibited, at once (inside
+         * the sendmsg on veth): on a ping socket that error is left in
+         * sk_err too, which the next send, after4's and after6's, must not
+         * take for its own (they are in the list for that) */
         expect_fast_failure(line_of(lines, n, "reject4"), "unreachable",
                             "ICMP destination unreachable (communication administratively "
                             "prohibited) from 10.201.0.4");
@@ -714,7 +720,7 @@ Test(probe_icmp, more_requests_in_flight_than_sequence_numbers_are_local_errors)
     failed = expect_num(s, "failure");
     cr_assert_eq(expect_num(s, "success"), 0, "%s", s);
     cr_assert(local >= 1 && local <= 64, "expected a few of the last 64 to find no number: %s", s);
-    cr_assert_geq(failed, 65536 * 0.3, "timeouts: %s", s);
+    cr_assert_geq(failed, 1000, "the others time out: %s", s);
     cr_assert_geq(wait_for("full.log", "\"error\":\"ENOBUFS\",\"detail\":\"icmp: 65536 echo "
                                        "requests in flight on one socket: no sequence number is "
                                        "free\"", 1, 100), 1, "no ENOBUFS line in the log");
