@@ -94,7 +94,8 @@ static inline int raw_connect(void)
     r = tw_sock_connect(&dst, NULL, &fd);
     tw_lab_leave(&lab);
     cr_assert(r == 0 || r == -EINPROGRESS, "%s", tw_errname(r));
-    for (int i = 0; i < 100 && tw_sock_connect_result(fd) == 0 &&
+    /* up to 3 s: a SYN lost on a busy machine is sent again after 1 s */
+    for (int i = 0; i < 600 && tw_sock_connect_result(fd) == 0 &&
                     tw_sock_tcp_state(fd) != 1 /* ESTABLISHED */; i++)
         tw_loop_run_once(loop, 5);
     return fd;
