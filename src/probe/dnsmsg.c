@@ -32,17 +32,6 @@
 #define MAX_WIRE 254    /* a name's labels with their length bytes, the
                            root byte aside: 255 in all (RFC 1035 2.3.4) */
 
-static bool digit(int c) { return c >= '0' && c <= '9'; }
-
-static uint32_t getn(const uint8_t *p, size_t k)
-{
-    uint32_t v = 0;
-
-    while (k--)
-        v = v << 8 | *p++;
-    return v;
-}
-
 /* ---- names ---- */
 
 /* The name at off, into o ("." for the root). False when off is not a name

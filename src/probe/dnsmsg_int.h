@@ -7,6 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+static inline bool digit(int c) { return c >= '0' && c <= '9'; }
+
+/* k bytes at p, big-endian */
+static inline uint32_t getn(const uint8_t *p, size_t k)
+{
+    uint32_t v = 0;
+
+    while (k--)
+        v = v << 8 | *p++;
+    return v;
+}
+
 /* ---- dnsmsg_names.c ---- */
 
 /* The RDATA form of a type miekg/dns has a record type for, one letter per
@@ -14,6 +26,7 @@
  * for a type it renders as RFC 3597 (no name, or a name and no record
  * type: AXFR, NXT). */
 const char *tp_dns_form(uint16_t type);
+
 
 /* miekg's mnemonics for DNSSEC algorithms, DS digest types, CERT types and
  * extended DNS errors (RFC 8914); NULL for a number without one. */

@@ -30,17 +30,6 @@
 #include "probe/dnsmsg.h"
 #include "probe/dnsmsg_int.h"
 
-static bool digit(int c) { return c >= '0' && c <= '9'; }
-
-static uint32_t getn(const uint8_t *p, size_t k)
-{
-    uint32_t v = 0;
-
-    while (k--)
-        v = v << 8 | *p++;
-    return v;
-}
-
 /* ---- text out ---- */
 
 void tp_dns_put(struct tp_dns_out *o, const void *s, size_t k)

@@ -356,54 +356,54 @@ static void answer(struct dns_run *run, const uint8_t *buf, size_t len)
 
 static int start_tcp(struct dns_run *run);
 
+/* One send (out) or read of n bytes at buf on the TCP or TLS connection:
+ * bytes (> 0; 0 when reading: the server closed), -EAGAIN when waiting for
+ * the socket is set up, or -1 when the probe has ended (reported). */
+static ssize_t tcp_io(struct dns_run *run, bool out, uint8_t *buf, size_t n)
+{
+    struct tp_result r = {.verify = -1};
+    unsigned want = out ? TW_IO_WRITE : TW_IO_READ;
+    ssize_t k;
+
+    if (run->ssl) {
+        k = out ? tp_tls_write(run->ssl, buf, n, &want, &r)
+                : tp_tls_read(run->ssl, buf, n, &want, &r);
+        if (k == -1) {
+            run_end(run, &r);
+            return -1;
+        }
+    } else {
+        k = out ? send(run->fd, buf, n, MSG_NOSIGNAL) : read(run->fd, buf, n);
+        if (k < 0 && errno != EAGAIN && errno != EINTR) {
+            fail_errno(run, errno);
+            return -1;
+        }
+        if (k < 0)
+            k = -EAGAIN;
+    }
+    if (k == -EAGAIN)
+        return wait_for(run, want) ? -EAGAIN : -1;
+    return k;
+}
+
 /* Send the query and read the answer over TCP, as far as the socket
  * allows now. */
 static void tcp_talk(struct dns_run *run)
 {
     struct tp_result r = {.verify = -1};
-    unsigned want;
     ssize_t n;
 
     while (run->sent < run->qlen + 2) {
-        want = TW_IO_WRITE;
-        if (run->ssl)
-            n = tp_tls_write(run->ssl, run->q + run->sent, run->qlen + 2 - run->sent, &want, &r);
-        else if ((n = send(run->fd, run->q + run->sent, run->qlen + 2 - run->sent,
-                           MSG_NOSIGNAL)) < 0)
-            n = errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-        if (n == -EAGAIN) {
-            wait_for(run, want);
+        if ((n = tcp_io(run, true, run->q + run->sent, run->qlen + 2 - run->sent)) < 0)
             return;
-        }
-        if (n < 0) {
-            if (run->ssl)
-                run_end(run, &r);
-            else
-                fail_errno(run, (int)-n);
-            return;
-        }
         run->sent += (size_t)n;
     }
     for (;;) {
         uint8_t *to = run->got < 2 ? run->len2 + run->got : run->in + (run->got - 2);
         size_t room = run->got < 2 ? 2 - run->got : run->need - (run->got - 2);
 
-        want = TW_IO_READ;
-        if (run->ssl)
-            n = tp_tls_read(run->ssl, to, room, &want, &r);
-        else if ((n = read(run->fd, to, room)) < 0)
-            n = errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
-        if (n == -EAGAIN) {
-            wait_for(run, want);
+        if ((n = tcp_io(run, false, to, room)) < 0)
             return;
-        }
-        if (n < 0) {
-            if (run->ssl)
-                run_end(run, &r);
-            else
-                fail_errno(run, (int)-n);
-            return;
-        }
         if (n == 0) {
             fail(run, &r, "eof", "the server closed the connection after %zu bytes of the "
                                  "answer", run->got);

@@ -85,8 +85,11 @@ const struct pl_series *pl_find(const struct pl_answer *a, const char *name);
 char *pl_probe(unsigned port, const char *module, const char *target, const char *out);
 /* Both exporters' answers (blackbox_exporter on bb_port, twkit on
  * tw_port) for module and target: the same series, the same values, and
- * durations within a factor of 2 or 5 ms (probed again, 3 times at most,
- * when only durations disagree). Returns probe_success. */
-int pl_compare(unsigned bb_port, unsigned tw_port, const char *module, const char *target);
+ * with timed, durations within a factor of 2 or 5 ms (probed again, 3
+ * times at most, when only durations disagree); without, durations are not
+ * compared (a probe that twkit ends at once and blackbox at its timeout).
+ * Returns probe_success. */
+int pl_compare(unsigned bb_port, unsigned tw_port, const char *module, const char *target,
+               bool timed);
 
 #endif
