@@ -17,6 +17,7 @@
 #include "probe/blackbox.h"
 #include "probe/gzip.h"
 #include "probe/probe.h"
+#include "probe/shard.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
@@ -63,6 +64,9 @@ static const char probe_usage[] =
     "  --log FILE            JSON lines to FILE instead of stdout\n"
     "  --log-results         log every result, not only state changes\n"
     "  --duration DUR        stop after DUR (default: run until a signal)\n"
+    "  --shard I/N           probe only shard I of N of CONFIG's targets (a stable\n"
+    "                        hash of probe name and target: N instances with one\n"
+    "                        config split it without talking to each other)\n"
     "  --summary             at the end print one JSON object to stdout: results,\n"
     "                        skips, late starts, CPU, peak memory, TIME_WAIT\n"
     "  -h, --help            this text\n"
@@ -90,6 +94,7 @@ struct probe_cli {
         double success_time;   /* unix seconds of the last that did */
     } rs[2];
     bool watch;                /* --watch: reload when a file changes */
+    struct tp_shard shard;     /* --shard; count 0: all targets */
     tw_timer watch_timer;
     struct file_sig {
         dev_t dev;
@@ -157,7 +162,7 @@ static void stop_all(struct probe_cli *p)
     tw_timer_start(p->loop, &p->stop_timer, 0);
 }
 
-static struct tp_config *config_load(const char *path, int *n)
+static struct tp_config *config_load(const char *path, const struct tp_shard *shard, int *n)
 {
     struct tp_config *cfg = calloc(1, sizeof(*cfg));
 
@@ -169,6 +174,7 @@ static struct tp_config *config_load(const char *path, int *n)
         free(cfg);
         return NULL;
     }
+    tp_config_shard(cfg, shard);
     return cfg;
 }
 
@@ -207,7 +213,7 @@ static int reload(struct probe_cli *p)
         bad = reload_blackbox(p) != 0;
     if (!p->path)
         return bad;
-    cfg = config_load(p->path, &n);
+    cfg = config_load(p->path, &p->shard, &n);
 
     if (cfg && (n = tp_engine_new(p->loop, cfg, &p->eo, &e)) < 0) {
         fprintf(stderr, "twkit probe: reload: %s\n", tw_strerror(n));
@@ -323,6 +329,17 @@ static void reload_metrics(struct probe_cli *p, FILE *f)
     tu_prom_init(&pr, f);
     tu_prom_family(&pr, "twkit_build_info", TU_PROM_GAUGE, "twkit's version, always 1");
     tu_prom_sample_label(&pr, "version", TW_VERSION, "1");
+    if (p->shard.count) {
+        char i[12], n[12];
+        snprintf(i, sizeof(i), "%u", p->shard.index);
+        snprintf(n, sizeof(n), "%u", p->shard.count);
+        tu_prom_family(&pr, "twkit_probe_shard", TU_PROM_GAUGE,
+                       "The shard of the config this instance probes (--shard I/N), always 1");
+        tu_prom_begin(&pr, NULL);
+        tu_prom_label(&pr, "shard", i);
+        tu_prom_label(&pr, "shards", n);
+        tu_prom_value(&pr, "1");
+    }
     tu_prom_family(&pr, "twkit_probe_config_last_reload_successful", TU_PROM_GAUGE,
                    "1 if the last load of the config file succeeded");
     for (int i = 0; i < 2; i++)
@@ -462,6 +479,7 @@ int cmd_probe(int argc, char **argv)
         {"max-probes", required_argument, NULL, 'M'},
         {"timeout-offset", required_argument, NULL, 'o'},
         {"watch", no_argument, NULL, 'w'},
+        {"shard", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464"};
@@ -498,6 +516,13 @@ int cmd_probe(int argc, char **argv)
         case 's': summary = true; break;
         case 'b': p.bb_path = optarg; break;
         case 'w': p.watch = true; break;
+        case 'S':
+            if (tp_shard_parse(optarg, &p.shard) < 0) {
+                fprintf(stderr, "probe: --shard %s: expected I/N, 1 <= I <= N <= 65536 (like "
+                                "2/3)\n", optarg);
+                return 2;
+            }
+            break;
         case 'M':
             if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
                 if (!ul)
@@ -538,7 +563,8 @@ int cmd_probe(int argc, char **argv)
         return 1;
     }
     n = 0;
-    if (p.path ? !(p.cfg = config_load(p.path, &n)) : !(p.cfg = calloc(1, sizeof(*p.cfg)))) {
+    if (p.path ? !(p.cfg = config_load(p.path, &p.shard, &n))
+               : !(p.cfg = calloc(1, sizeof(*p.cfg)))) {
         if (n > 0)
             fprintf(stderr, "twkit probe: %s: %d error%s\n", p.path, n, n == 1 ? "" : "s");
         tp_bb_free(&bb);
@@ -549,9 +575,9 @@ int cmd_probe(int argc, char **argv)
             printf("%s: ok: %zu module%s, %zu not loaded\n", p.bb_path, bb.cfg.ndefs,
                    bb.cfg.ndefs == 1 ? "" : "s", bb.nrejected);
         if (p.path)
-            printf("%s: ok: %zu probe%s, %zu target%s\n", p.path, p.cfg->ndefs,
+            printf("%s: ok: %zu probe%s, %zu target%s%s\n", p.path, p.cfg->ndefs,
                    p.cfg->ndefs == 1 ? "" : "s", p.cfg->ntargets,
-                   p.cfg->ntargets == 1 ? "" : "s");
+                   p.cfg->ntargets == 1 ? "" : "s", p.shard.count ? " in this shard" : "");
         config_free(p.cfg);
         tp_bb_free(&bb);
         return 0;

@@ -785,3 +785,44 @@ Test(probe, check_reports_each_config_error_at_its_file_line_and_column)
     snprintf(want, sizeof(want), "%s/good.yaml: ok: 2 probes, 3 targets\n", tmpdir);
     cr_assert_str_eq(slurp("check.out"), want);
 }
+
+/* --shard: two instances of one 10,000-target config probe disjoint sets
+ * whose union is the whole (every target refuses at once: a loopback port
+ * nothing listens on). */
+Test(probe, two_shards_of_one_config_probe_disjoint_halves_of_it)
+{
+    static char seen[10000]; /* 1 + the shard that probed target i */
+    char cfg[256], out[256], p[256];
+    FILE *f = NULL;
+    size_t n[2];
+
+    NEED_ROOT();
+    cr_assert_not_null(f = fopen(tpath(p, sizeof(p), "t.txt"), "w"));
+    for (int i = 0; i < 10000; i++)
+        fprintf(f, "127.1.%d.%d:9\n", i / 250, i % 250 + 1);
+    cr_assert_eq(fclose(f), 0);
+    write_file("shard.yaml", "probes:\n"
+                             "  - {name: many, kind: tcp, targets_file: t.txt, timeout: 2s}\n");
+    memset(seen, 0, sizeof(seen));
+    for (int k = 0; k < 2; k++) {
+        char **lines;
+        run(TW_LAB_CLIENT, 60000, "%s probe --once --shard %d/2 %s >%s 2>&1", TWKIT_BIN, k + 1,
+            tpath(cfg, sizeof(cfg), "shard.yaml"), tpath(out, sizeof(out), "shard.out"));
+        lines = split_lines(slurp("shard.out"), &n[k]);
+        for (size_t i = 0; i < n[k]; i++) {
+            char t[64];
+            int a, b, idx;
+            cr_assert(jstr(lines[i], "target", t, sizeof(t)), "%s", lines[i]);
+            expect_str(lines[i], "reason", "refused");
+            cr_assert_eq(sscanf(t, "127.1.%d.%d:9", &a, &b), 2, "%s", lines[i]);
+            idx = a * 250 + b - 1;
+            cr_assert(idx >= 0 && idx < 10000, "%s", t);
+            cr_assert_eq(seen[idx], 0, "%s probed by shard %d and by shard %d", t, seen[idx],
+                         k + 1);
+            seen[idx] = (char)(k + 1);
+        }
+    }
+    for (int i = 0; i < 10000; i++)
+        cr_assert_neq(seen[i], 0, "127.1.%d.%d:9 probed by no shard", i / 250, i % 250 + 1);
+    cr_assert(n[0] > 4700 && n[1] > 4700, "uneven: %zu and %zu", n[0], n[1]);
+}

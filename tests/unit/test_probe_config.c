@@ -19,6 +19,7 @@
 #include "probe/kind_http.h"
 #include "probe/kinds.h"
 #include "probe/probe.h"
+#include "probe/shard.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -1997,5 +1998,51 @@ Test(probe_config, dns_keys_take_blackboxs_defaults_and_name_each_mistake)
                "x.yaml:9:80: validate_answer_rrs must be a mapping, not a sequence\n"
                "x.yaml:10:34: bad dns target \"10.0.0.1:0\": bad port (expected 1 to 65535)\n"
                "x.yaml:10:83: bad transport_protocol \"sctp\" (expected udp or tcp)\n");
+}
+
+/* --shard I/N: the hash is pinned (the same on every host, every build:
+ * docs/PROBE.md gives it in Python), and N shards of one config are
+ * disjoint, whole and about even. */
+Test(probe_config, shards_split_the_targets_disjointly_evenly_and_stably)
+{
+    struct tp_shard sh;
+    struct tp_config c[3];
+    FILE *f;
+    size_t total = 0;
+
+    cr_assert_eq(tp_shard_hash("web", "http://10.0.0.1/"), 0xc0e6fb7bb1524da2ull);
+    cr_assert_eq(tp_shard_of("web", "http://10.0.0.1/", 2), 2);
+    cr_assert_eq(tp_shard_of("db", "10.0.0.5:5432", 3), 3);
+    cr_assert_eq(tp_shard_parse("2/3", &sh), 0);
+    cr_assert(sh.index == 2 && sh.count == 3);
+    static const char *const bad[] = {"", "1", "0/2", "3/2", "1/0", "1/x", "x/2", "-1/2",
+                                      "1/2/3", "1/65537", " 1/2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(tp_shard_parse(bad[i], &sh), -EINVAL, "%s accepted", bad[i]);
+
+    cr_assert_not_null(f = fopen("t.txt", "w"));
+    for (int i = 0; i < 10000; i++)
+        fprintf(f, "10.%d.%d.%d:80 n=%d\n", i / 62500, i / 250 % 250, i % 250 + 1, i);
+    cr_assert_eq(fclose(f), 0);
+    put("x.yaml", "probes:\n  - {name: a, kind: tcp, targets_file: t.txt}\n"
+                  "  - {name: b, kind: tcp, target: '10.0.0.1:80'}\n");
+    for (unsigned k = 0; k < 3; k++) {
+        load_ok("x.yaml", &c[k]);
+        tp_config_shard(&c[k], &(struct tp_shard){k + 1, 3});
+        total += c[k].ntargets;
+        cr_assert(c[k].ntargets > 3100 && c[k].ntargets < 3570, "shard %u: %zu targets", k + 1,
+                  c[k].ntargets);
+        for (size_t i = 0; i < c[k].defs[0].ntargets; i++) { /* labels stay with their line */
+            const char *t = c[k].defs[0].targets[i];
+            char want[32];
+            int n = atoi(c[k].defs[0].tlabels[i].kv[0].value);
+            snprintf(want, sizeof(want), "10.%d.%d.%d:80", n / 62500, n / 250 % 250, n % 250 + 1);
+            cr_assert_str_eq(t, want);
+            cr_assert_eq(tp_shard_of("a", t, 3), k + 1);
+        }
+    }
+    cr_assert_eq(total, 10001, "the shards hold %zu of 10,001 targets", total);
+    for (unsigned k = 0; k < 3; k++)
+        tp_config_free(&c[k]);
 }
 
