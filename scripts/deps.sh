@@ -15,10 +15,16 @@ set -eu
 # wget, apache2-utils (ab), nghttp2-client (h2load), python3 (Debian's, for the
 # scripted clients): the real HTTP clients of the client matrix (tests/matrix);
 # iputils-ping: the matrix checks its delay line's RTT
+# chromium (Debian's, headless), python3-html5lib, fonts-dejavu-core: the
+# status page's lab test looks at the page in a real browser at 1280 and
+# 390 px and parses it as HTML5; scripts/status_screenshots.sh makes the
+# docs' screenshots with it. chromium is large: about 350 MB installed,
+# with its libraries
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
       libbrotli-dev libjansson-dev openssl nftables prometheus prometheus-blackbox-exporter
-      dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping"
+      dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping
+      chromium python3-html5lib fonts-dejavu-core"
 
 missing=""
 for p in $PKGS; do

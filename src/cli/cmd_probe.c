@@ -18,6 +18,7 @@
 #include "probe/gzip.h"
 #include "probe/probe.h"
 #include "probe/shard.h"
+#include "probe/statuspage.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
@@ -53,8 +54,14 @@ static const char probe_usage[] =
     "  --once                probe every target once, print one JSON line per\n"
     "                        result, exit 0 if all succeeded, 1 otherwise\n"
     "  --max-inflight N      --once: probes at a time (default 1000)\n"
-    "  --listen ADDR:PORT    serve /metrics, /health, /status and /probe here\n"
-    "                        (default 127.0.0.1:9464; \"off\": no server)\n"
+    "  --listen ADDR:PORT    serve the status page (/), /metrics, /health, /status\n"
+    "                        and /probe here (default 127.0.0.1:9464; \"off\": none)\n"
+    "  --status-group LABEL  the status page groups targets by LABEL: a label of the\n"
+    "                        probes' labels, or kind (default: name, by probe)\n"
+    "  --status-refresh DUR  the status page reloads itself every DUR (default 30s;\n"
+    "                        0: never)\n"
+    "  --status-samples N    durations kept per target for the status page's\n"
+    "                        sparklines (default 60, at most 1000; 0: none)\n"
     "  --blackbox-config F   blackbox_exporter's blackbox.yml: its modules for /probe\n"
     "  --max-probes N        /probe: probes at a time (default 1000; 4 times as many\n"
     "                        requests wait, the rest answer as local errors)\n"
@@ -95,6 +102,8 @@ struct probe_cli {
     } rs[2];
     bool watch;                /* --watch: reload when a file changes */
     struct tp_shard shard;     /* --shard; count 0: all targets */
+    const char *status_group;  /* --status-group; NULL: by probe */
+    unsigned status_refresh_s; /* --status-refresh */
     tw_timer watch_timer;
     struct file_sig {
         dev_t dev;
@@ -360,6 +369,36 @@ static void reload_metrics(struct probe_cli *p, FILE *f)
     tu_prom_sample(&pr, NULL, "%.3f", p->rs[1].success_time);
 }
 
+/* GET /: the status page (statuspage.c), or with /probe alone the
+ * endpoints; gzip-compressed when asked (a page of 20,000 targets is a
+ * few MB of repetitive markup). No history store yet: NULL. */
+static void status_page(struct probe_cli *p, tw_sconn *c, const struct tw_http_req *req)
+{
+    struct tp_status_view v = {.group_label = p->status_group,
+                               .refresh_s = p->status_refresh_s, .now = unix_now(),
+                               .blackbox = p->bb != NULL};
+    struct tp_status_row *rows = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int err = f ? 0 : -ENOMEM;
+
+    if (f && !p->path)
+        tp_status_endpoints(p->bb != NULL, f);
+    else if (f && (err = tp_status_rows(p->engine, p->status_group, &rows, &v.nrows)) == 0) {
+        v.rows = rows;
+        err = tp_status_render(&v, f);
+    }
+    free(rows);
+    if (f && fclose(f) != 0 && !err)
+        err = -ENOMEM;
+    if (err)
+        tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
+    else
+        tp_respond_maybe_gzip(c, req, 200, "text/html; charset=utf-8", buf, len);
+    free(buf);
+}
+
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
 {
     struct probe_cli *p = data;
@@ -390,7 +429,11 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tp_bbsrv_handle(p->bb, c, req);
         return;
     }
-    if (!PATH_IS("/metrics") && !PATH_IS("/status") && !PATH_IS("/")) {
+    if (PATH_IS("/")) {
+        status_page(p, c, req);
+        return;
+    }
+    if (!PATH_IS("/metrics") && !PATH_IS("/status")) {
         tw_sconn_respond(c, 404, "text/plain", NULL, "not found\n", 10);
         return;
     }
@@ -400,25 +443,31 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
     }
     if (PATH_IS("/status"))
         tp_engine_status(p->engine, f);
-    else if (PATH_IS("/metrics")) {
+    else {
         tp_engine_metrics(p->engine, f);
         if (p->bb)
             tp_bbsrv_metrics(p->bb, f);
         reload_metrics(p, f);
-    } else
-        fputs(p->bb ? "twkit probe: /probe?target=T&module=M (blackbox_exporter's), /metrics "
-                      "(Prometheus), /status (JSON), /health\n"
-                    : "twkit probe: /metrics (Prometheus), /status (JSON), /health\n",
-              f);
+    }
     if (fclose(f) != 0)
         tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
     else if (PATH_IS("/metrics")) /* gzip when asked, as Prometheus does */
         tp_respond_maybe_gzip(c, req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
     else
-        tw_sconn_respond(c, 200, PATH_IS("/status") ? "application/json" : "text/plain", NULL,
-                         buf, len);
+        tw_sconn_respond(c, 200, "application/json", NULL, buf, len);
     free(buf);
 #undef PATH_IS
+}
+
+static bool label_name_ok(const char *s)
+{
+    if (!*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
 }
 
 static void on_conn_close(tw_sconn *c, void *data)
@@ -480,15 +529,19 @@ int cmd_probe(int argc, char **argv)
         {"timeout-offset", required_argument, NULL, 'o'},
         {"watch", no_argument, NULL, 'w'},
         {"shard", required_argument, NULL, 'S'},
+        {"status-group", required_argument, NULL, 'g'},
+        {"status-refresh", required_argument, NULL, 'R'},
+        {"status-samples", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
-    struct probe_cli p = {.listen = "127.0.0.1:9464"};
+    struct probe_cli p = {.listen = "127.0.0.1:9464", .status_refresh_s = TP_STATUS_REFRESH_S};
+    unsigned long samples = TP_STATUS_SAMPLES;
     struct tp_bbsrv_opts bo = {.max_inflight = 1000, .timeout_offset = 0.5};
     struct tp_bb_config bb = {0};
     char *end;
     bool check = false, summary = false;
     const char *log_path = NULL;
-    uint64_t duration = 0, t0;
+    uint64_t duration = 0, duration_tmp, t0;
     unsigned long ul;
     sigset_t mask;
     int opt, n, rc = 0, sfd;
@@ -522,6 +575,24 @@ int cmd_probe(int argc, char **argv)
                                 "2/3)\n", optarg);
                 return 2;
             }
+            break;
+        case 'g':
+            if (!label_name_ok(optarg)) {
+                fprintf(stderr, "probe: --status-group %s: not a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+                                "\n", optarg);
+                return 2;
+            }
+            p.status_group = optarg;
+            break;
+        case 'R':
+            if (cli_parse_dur("probe", "--status-refresh", optarg, &duration_tmp) < 0)
+                return 2;
+            /* whole seconds, as <meta refresh> takes them; at least 1 */
+            p.status_refresh_s = duration_tmp ? (unsigned)((duration_tmp + 999) / 1000) : 0;
+            break;
+        case 'N':
+            if (cli_parse_uint("probe", "--status-samples", optarg, 1000, &samples) < 0)
+                return 2;
             break;
         case 'M':
             if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
@@ -589,6 +660,8 @@ int cmd_probe(int argc, char **argv)
         tp_bb_free(&bb);
         return 2;
     }
+    /* the sparklines' memory, only where a page can show it */
+    p.eo.recent = !p.eo.once && strcmp(p.listen, "off") != 0 ? (unsigned)samples : 0;
     /* a /probe request holds its connection and its probe's socket */
     raise_nofile(p.cfg->ntargets, p.bb_path ? bo.max_inflight : 0);
     signal(SIGPIPE, SIG_IGN);

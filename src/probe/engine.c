@@ -11,8 +11,10 @@
  * never probed twice at once.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/list.h"
 #include "probe/engine.h"
@@ -284,6 +286,37 @@ static void reap(tw_defer *d)
     }
 }
 
+static double unix_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The status page's memory of a result (struct tp_recent): today's counts
+ * and, when kept, the duration (a failure's as -1: how long a probe took
+ * to fail says nothing of the target's latency). */
+static void recent_note(struct tp_recent *rc, const struct tp_result *r, double now)
+{
+    int32_t day = (int32_t)floor(now / 86400);
+
+    if (day != rc->day) {
+        rc->day = day;
+        rc->day_ok = rc->day_fail = 0;
+    }
+    if (r->outcome == TP_SUCCESS)
+        rc->day_ok++;
+    else
+        rc->day_fail++;
+    if (!rc->cap)
+        return;
+    rc->lat[rc->head] = r->outcome == TP_SUCCESS ? (float)r->duration : -1.0f;
+    rc->head = (uint16_t)((rc->head + 1) % rc->cap);
+    if (rc->n < rc->cap)
+        rc->n++;
+}
+
 static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r)
 {
     const struct tp_def *def = t->def;
@@ -323,6 +356,10 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
             if (++t->consec_fail >= def->failure_threshold)
                 t->state = TP_DOWN;
         }
+        double now = unix_now();
+        if (t->state != from)
+            t->since = now;
+        recent_note(&t->recent, r, now);
     }
     if (e->opts.log && (t->state != from || e->opts.log_results || e->opts.once))
         tp_log_line(e, t, r, from);
@@ -561,8 +598,15 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     e->defstat = calloc(cfg->ndefs ? cfg->ndefs : 1, sizeof(*e->defstat));
     e->kind_data = calloc(tp_nkinds, sizeof(*e->kind_data));
     e->kind_ready = calloc(tp_nkinds, sizeof(*e->kind_ready));
+    if (e->opts.recent > UINT16_MAX)
+        e->opts.recent = UINT16_MAX;
+    if (e->opts.recent &&
+        !(e->recent_lat = calloc((cfg->ntargets ? cfg->ntargets : 1) * e->opts.recent,
+                                 sizeof(*e->recent_lat))))
+        goto fail;
     if (!e->targets || !e->labels || !e->defstat || !e->kind_data || !e->kind_ready)
         goto fail;
+    double now = unix_now();
     for (size_t d = 0; d < cfg->ndefs; d++) {
         const struct tp_def *def = &cfg->defs[d];
         for (size_t i = 0; i < def->ntargets; i++, k++) {
@@ -579,6 +623,11 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             if (shown)
                 t->shown = shown;
             t->last.verify = -1;
+            t->since = now;
+            if (e->recent_lat) {
+                t->recent.lat = e->recent_lat + k * e->opts.recent;
+                t->recent.cap = (uint16_t)e->opts.recent;
+            }
             if (tp_target_parse(def->kind, t->target, &t->ep, &why) < 0) {
                 err = -EINVAL;
                 goto fail;
@@ -633,6 +682,7 @@ void tp_engine_free(struct tp_engine *e)
         tp_result_release(&e->targets[k].last);
     }
     free(e->labels);
+    free(e->recent_lat);
     free(e->targets);
     free(e->defstat);
     free(e->kind_data);
@@ -654,6 +704,20 @@ static int target_cmp(const struct tp_target *a, const struct tp_target *b)
 static int target_pcmp(const void *a, const void *b)
 {
     return target_cmp(*(const struct tp_target *const *)a, *(const struct tp_target *const *)b);
+}
+
+/* The old ring's durations, oldest first, as many as the new one holds. */
+static void recent_adopt(struct tp_recent *to, const struct tp_recent *from)
+{
+    unsigned n = from->n < to->cap ? from->n : to->cap;
+
+    to->day = from->day;
+    to->day_ok = from->day_ok;
+    to->day_fail = from->day_fail;
+    for (unsigned i = 0; i < n; i++)
+        to->lat[i] = from->lat[(from->head + from->cap - n + i) % from->cap];
+    to->n = (uint16_t)n;
+    to->head = (uint16_t)(to->cap ? n % to->cap : 0);
 }
 
 void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
@@ -680,6 +744,8 @@ void tp_engine_adopt(struct tp_engine *e, const struct tp_engine *old)
         t->last_local = (*hit)->last_local;
         t->last_local_err = (*hit)->last_local_err;
         t->state = (*hit)->state;
+        t->since = (*hit)->since;
+        recent_adopt(&t->recent, &(*hit)->recent);
         t->consec_ok = (*hit)->consec_ok;
         t->consec_fail = (*hit)->consec_fail;
         t->seq = (*hit)->seq;

@@ -27,6 +27,7 @@ struct tp_engine {
     struct tp_engine_opts opts;
     struct tp_target *targets;
     char **labels;             /* per target: the label set, pre-rendered */
+    float *recent_lat;         /* opts.recent per target (struct tp_recent) */
     size_t ntargets;
     struct tp_defstat *defstat; /* per definition */
     void **kind_data;          /* per kind, as tp_kinds */

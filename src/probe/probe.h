@@ -192,6 +192,17 @@ struct tp_resolve_req;
 
 enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 
+/* What the status page (statuspage.c) shows of a target's latest results,
+ * kept by the engine: a ring of durations (seconds; -1 a failure), when
+ * tp_engine_opts.recent asks for one, and today's counts (UTC), always.
+ * Local errors count in neither. */
+struct tp_recent {
+    float *lat;               /* cap of them, in the engine's one block */
+    uint16_t cap, n, head;    /* head: where the next goes */
+    int32_t day;              /* unix days of the counts below */
+    uint32_t day_ok, day_fail;
+};
+
 struct tp_target {
     const struct tp_def *def;
     const char *target;       /* the string from the config */
@@ -219,6 +230,9 @@ struct tp_target {
     bool last_local;          /* the last attempt was a local error */
     int last_local_err;
     enum tp_state state;
+    double since;             /* unix seconds: when state last changed (or the
+                                 engine was made: unknown since then) */
+    struct tp_recent recent;
     unsigned consec_ok, consec_fail;
     uint64_t seq;             /* results so far (local errors included) */
     struct tp_adhoc *adhoc;   /* an ad-hoc probe's (/probe), not the
@@ -305,6 +319,8 @@ struct tp_engine_opts {
     unsigned max_inflight;  /* once: probes at a time (0: 1000) */
     bool log_results;       /* log every result, not only state changes */
     FILE *log;              /* JSON lines; NULL: none */
+    unsigned recent;        /* durations kept per target for the status page
+                               (struct tp_recent; at most 65535); 0: none */
 };
 
 /* Targets from cfg (which must outlive the engine). Returns 0 or -errno. */
