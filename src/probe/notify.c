@@ -25,7 +25,7 @@
  * backoff_max, +- jitter, up to retries times; DEAD_AFTER failed attempts
  * in a row mark the channel down (twkit_probe_notify_channel_up 0, a log
  * line, and the TwkitNotifyChannelDown alert to the other channels) until
- * one succeeds. Never fatal.
+ * one succeeds; meanwhile it gets one attempt at a time. Never fatal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +66,10 @@ struct msg {
     unsigned attempts;
     uint64_t due_ms;
     bool running;
+    bool barrier;              /* alertmanager's firing set: sent alone,
+                                  after everything before it, before
+                                  anything after it (a resolve it overtook
+                                  would be undone) */
     struct tp_send send;
     struct tp_after_xfer x;
 };
@@ -84,7 +88,9 @@ struct slot {
     const struct tp_chan *cc;  /* the current config's; NULL: retired */
     struct tw_list queue;
     unsigned inflight, fails_in_row;
+    uint64_t knock_ms;         /* while down: no attempt before this */
     uint64_t next_repeat_ms;   /* alertmanager: firing alerts again */
+    bool repeat_queued;        /* one such message at a time */
     struct am_health health[MAX_AM_HEALTH];
 };
 
@@ -199,6 +205,8 @@ static char *jstr(char *buf, size_t len, const char *s)
 
 static void msg_free(struct msg *m)
 {
+    if (m->barrier)
+        m->slot->repeat_queued = false;
     tw__list_del(&m->link);
     tp_msgspec_free(&m->spec);
     tp_notify_cfg_unref(m->cfg);
@@ -307,7 +315,7 @@ static void offer(struct notifier *nf, struct ptarget *pt, struct sub *sb,
 
     if (!cc)
         return;
-    if (sb->held || (cc->min_interval_ms && sb->told_ms &&
+    if (sb->held || (cc->min_interval_ms && sb->told_ms && !nf->stopping &&
                      nf->now_ms < sb->told_ms + cc->min_interval_ms)) {
         struct tp_note *c = note_dup(n); /* the latest wins */
         if (c) {
@@ -577,7 +585,9 @@ static void on_done(struct tp_after_xfer *x, int code)
     }
     if (v == 1 && ++s->fails_in_row == DEAD_AFTER)
         channel_up(nf, s, false, why);
-    if (v == 1 && m->attempts <= m->cc->retries) {
+    if (v == 1 && s->fails_in_row >= DEAD_AFTER) /* the channel's own backoff */
+        s->knock_ms = nf->now_ms + backoff(nf, m->cc, s->fails_in_row - DEAD_AFTER + 1);
+    if (v == 1 && m->attempts <= m->cc->retries && atomic_load(&s->live)) {
         atomic_fetch_add(&s->retries, 1);
         m->due_ms = nf->now_ms + backoff(nf, m->cc, m->attempts);
         return;
@@ -612,17 +622,33 @@ static bool start(struct notifier *nf, struct msg *m)
 }
 
 /* Start what is due on s, in order, at most MAX_INFLIGHT at once, a
- * target's messages one at a time. */
+ * target's messages one at a time. A channel that is down gets one
+ * attempt at a time, after a backoff of its own: the first message due
+ * finds out whether it is back, and the rest wait for it rather than each
+ * knocking on a dead door. */
 static void pump(struct notifier *nf, struct slot *s)
 {
     uint64_t seen[SCAN_MAX];
     size_t nseen = 0, scanned = 0;
+    bool up = atomic_load(&s->up);
+    unsigned limit = up ? MAX_INFLIGHT : 1;
 
-    for (struct tw_list *l = s->queue.next; l != &s->queue && s->inflight < MAX_INFLIGHT &&
+    if (!up && !nf->stopping && tw_ms_diff(s->knock_ms, nf->now_ms) > 0)
+        return;
+    for (struct tw_list *l = s->queue.next; l != &s->queue && s->inflight < limit &&
                                             scanned < SCAN_MAX;
          l = l->next, scanned++) {
         struct msg *m = tw__container_of(l, struct msg, link);
         bool blocked = false;
+        if (m->barrier) {
+            if (!scanned && !m->running && tw_ms_diff(m->due_ms, nf->now_ms) <= 0)
+                start(nf, m);
+            break;
+        }
+        if (l->prev != &s->queue &&
+            tw__container_of(s->queue.next, struct msg, link)->barrier &&
+            tw__container_of(s->queue.next, struct msg, link)->running)
+            break;
         for (size_t i = 0; m->order && i < nseen && !blocked; i++)
             blocked = seen[i] == m->order;
         if (m->order && !blocked)
@@ -642,6 +668,8 @@ static void repeat_firing(struct notifier *nf, struct slot *s)
     char key[64];
 
     s->next_repeat_ms = nf->now_ms + s->cc->repeat_ms;
+    if (s->repeat_queued) /* the last one is still on its way: a backlog */
+        return;
     for (size_t i = 0; i < nf->nby; i++)
         for (size_t j = 0; nf->by_index[i] && j < nf->by_index[i]->nsubs; j++) {
             struct sub *sb = &nf->by_index[i]->subs[j];
@@ -667,6 +695,10 @@ static void repeat_firing(struct notifier *nf, struct slot *s)
     if (n && tp_am_body(s->cc, v, n, &spec) == 0) {
         enqueue(nf, s, &spec, key, 0, "firing alerts again");
         spec = (struct tp_msgspec){0};
+        if (s->queue.prev != &s->queue) {
+            struct msg *m = tw__container_of(s->queue.prev, struct msg, link);
+            m->barrier = s->repeat_queued = !strcmp(m->key, key);
+        }
     }
 out:
     tp_msgspec_free(&spec);

@@ -531,7 +531,9 @@ static void chan_settle(struct tp_cfgctx *c, struct chan_load *l, const struct t
     else if (ch->url)
         url_ok(c, &l->at[l->written[K_URL] ? K_URL : l->written[K_URL_FILE] ? K_URL_FILE
                                                                              : K_URL_ENV],
-               "url", ch->url, mail ? "smtp" : "http", mail ? "smtps" : "https");
+               l->written[K_URL] ? "url" : l->written[K_URL_FILE] ? "url (from url_file)"
+                                                                  : "url (from url_env)",
+               ch->url, mail ? "smtp" : "http", mail ? "smtps" : "https");
     if (kind->keys & TP_CK_TG) {
         if (!ch->token)
             tp_cfg_err(c, &m->at, "%s has no token (or token_file, token_env)", who);

@@ -30,12 +30,30 @@ static void blank(char *text, const char *secret)
     }
 }
 
+/* A URL is a secret as a whole, but an error names only a part of it: the
+ * parts a token hides in (path, query, password) are blanked too. */
+static void blank_url(char *text, const char *url)
+{
+    static const CURLUPart parts[] = {CURLUPART_PATH, CURLUPART_QUERY, CURLUPART_PASSWORD};
+    CURLU *u = url ? curl_url() : NULL;
+
+    blank(text, url);
+    for (size_t i = 0; u && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char *p = NULL;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, parts[i], &p, 0) == CURLUE_OK && p && strcmp(p, "/"))
+            blank(text, p);
+        curl_free(p);
+    }
+    curl_url_cleanup(u);
+}
+
 void tp_chan_scrub(const struct tp_chan *ch, char *text)
 {
-    blank(text, ch->url);
+    blank_url(text, ch->url);
     blank(text, ch->token);
     blank(text, ch->password);
-    blank(text, ch->proxy_url);
+    blank_url(text, ch->proxy_url);
 }
 
 /* ---- a handle ---- */
