@@ -116,6 +116,7 @@ static const struct tp_key chan_keys[NKEYS] = {
 struct chan_load {
     struct tp_chan *ch;
     struct tp_pos at[NKEYS];   /* where each key's name was written */
+    struct tp_pos name_at;     /* name's value */
     bool written[NKEYS], bad;
     char *secret_file[3];      /* url_file, token_file, password_file: paths */
     const char *secret_env[3];
@@ -286,6 +287,7 @@ static bool set_key(struct tp_cfgctx *c, void *obj, const struct tp_key *k, stru
     l->at[i] = a->name->at;
     switch (i) {
     case K_NAME:
+        l->name_at = a->v->at;
         if (!name_ok(a->s)) {
             tp_cfg_err(c, &a->v->at, "bad channel name %s: use letters, digits and _ . : -",
                        tp_qs(&q, a->s));
@@ -499,7 +501,7 @@ static void chan_settle(struct tp_cfgctx *c, struct chan_load *l, const struct t
         tp_cfg_err(c, &m->at, "a notify channel has no name");
     for (size_t i = 0; ch->name && i < (size_t)(ch - n->chans); i++)
         if (n->chans[i].name && !strcmp(n->chans[i].name, ch->name))
-            tp_cfg_err(c, &l->at[K_NAME], "duplicate channel name %s (first at line %lu)",
+            tp_cfg_err(c, &l->name_at, "duplicate channel name %s (first at line %lu)",
                        tp_qs(&q, ch->name), n->chans[i].line);
     if (!l->written[K_KIND])
         tp_cfg_err(c, &m->at, "%s has no kind", who);
