@@ -712,3 +712,68 @@ Test(notify, test_notify_sends_one_message_and_says_whether_it_arrived)
     cr_assert_not_null(strstr(slurp("none.out"), "no channel \"nosuch\"") ||
                        strstr(slurp("none.out"), "no channel nosuch"), "%s", slurp("none.out"));
 }
+
+/* ---- 6. the prober's own health ---- */
+
+Test(notify, a_storm_of_local_errors_raises_an_alert_on_the_channels_and_it_resolves)
+{
+    char cfg[256], log[256], p[256];
+    json_t *all, *r[8], *b;
+    pid_t prober;
+    const char *m;
+    size_t n;
+    FILE *f;
+
+    NEED_ROOT();
+    start_receiver("recv.log", "--http 127.0.0.1:9000");
+    wait_listening(TW_LAB_CLIENT, 9000, "the receiver");
+    /* 300 targets whose SYNs are dropped, each in flight for its timeout;
+     * 64 descriptors (the soft limit, lowered once it runs: raising a hard
+     * limit again would need CAP_SYS_RESOURCE): most probes fail with
+     * EMFILE, a local error */
+    drop_port(7100);
+    cr_assert_eq(run(TW_LAB_SERVER, 5000, "nft add rule inet twt in tcp dport 7101-7399 drop"), 0);
+    f = fopen(tpath(p, sizeof(p), "t300.txt"), "w");
+    cr_assert_not_null(f);
+    for (int k = 7100; k < 7400; k++)
+        fprintf(f, "10.201.0.2:%d\n", k);
+    cr_assert_eq(fclose(f), 0);
+    write_file("n.yaml",
+               "notify:\n"
+               "  - {name: ops, kind: webhook, url: 'http://127.0.0.1:9000/hook',\n"
+               "     backoff: 100ms, backoff_max: 200ms, retries: 50}\n"
+               "health: {local_errors: 100, window: 2s}\n"
+               "probes:\n"
+               "  - {name: many, kind: tcp, targets_file: t300.txt, interval: 500ms,\n"
+               "     timeout: 400ms}\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen 127.0.0.1:9464 --log %s %s 2>/dev/null",
+                   TWKIT_BIN, tpath(log, sizeof(log), "n.log"), tpath(cfg, sizeof(cfg), "n.yaml"));
+    wait_listening(TW_LAB_CLIENT, 9464, "twkit probe --listen");
+    cr_assert_eq(run(PL_HERE, 5000, "prlimit --pid %d --nofile=64:", (int)prober), 0);
+    cr_assert_eq(wait_for("n.log", "\"alert\":\"TwkitProbeLocalErrors\",\"state\":\"firing\"", 1,
+                          5000), 1, "no alert for a storm of local errors:\n%.3000s",
+                 slurp("n.log"));
+    m = fetch("http://127.0.0.1:9464/metrics", "m1.txt");
+    expect_sample(m, "twkit_probe_health_alert{alert=\"TwkitProbeLocalErrors\"}", 1, 1);
+    cr_assert_gt(metric_or(m, "twkit_probe_local_errors_total{errno=\"EMFILE\"}", 0), 100, "%s",
+                 notify_lines(m));
+    /* enough descriptors again: the storm is over within the window */
+    cr_assert_eq(run(PL_HERE, 5000, "prlimit --pid %d --nofile=4096:", (int)prober), 0);
+    cr_assert_eq(wait_for("n.log", "\"alert\":\"TwkitProbeLocalErrors\",\"state\":\"resolved\"", 1,
+                          6000), 1, "the alert never resolved:\n%.3000s", slurp("n.log"));
+    cr_assert_geq(wait_recv("recv.log", "TwkitProbeLocalErrors", 2, 5000), 2, "%s",
+                  slurp("recv.log"));
+    m = fetch("http://127.0.0.1:9464/metrics", "m2.txt");
+    expect_sample(m, "twkit_probe_health_alert{alert=\"TwkitProbeLocalErrors\"}", 0, 0);
+    stop(prober, SIGTERM, 5000);
+    all = keep_json(received("recv.log"));
+    n = pick(all, "/hook", "alert", r, 8);
+    cr_assert_eq(n, 2, "expected the alert firing, then resolved: %s", slurp("recv.log"));
+    b = keep_json(body_of(r[0]));
+    cr_assert_str_eq(str_of(b, "alert"), "TwkitProbeLocalErrors");
+    cr_assert_str_eq(str_of(b, "state"), "firing");
+    cr_assert_not_null(strstr(str_of(b, "detail"), "EMFILE"), "%s", str_of(b, "detail"));
+    b = keep_json(body_of(r[1]));
+    cr_assert_str_eq(str_of(b, "state"), "resolved");
+    cr_assert_eq(pick(all, "/hook", "state", r, 8), 0, "local errors are no state change");
+}
