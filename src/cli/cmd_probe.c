@@ -127,6 +127,7 @@ static void reload_said(struct probe_cli *p, int which, const char *path, int n,
     p->rs[which].ok = n == 0;
     if (n == 0)
         p->rs[which].success_time = unix_now();
+    flockfile(log); /* the after thread writes lines of its own */
     tp_log_begin(log, "reload");
     fputs(",\"config\":", log);
     tu_json_str(log, path);
@@ -137,6 +138,7 @@ static void reload_said(struct probe_cli *p, int which, const char *path, int n,
     else
         fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
     fflush(log);
+    funlockfile(log);
 }
 
 /* Probes in flight are cancelled (RST); /metrics connections get the

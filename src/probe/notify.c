@@ -48,6 +48,7 @@
 #define DEAD_AFTER 3          /* failed attempts in a row */
 #define SCAN_MAX 512          /* queued messages looked at per wakeup */
 #define MAX_AM_HEALTH 8       /* health alerts firing, per Alertmanager */
+#define NO_SLOT ((unsigned)-1)
 
 static const char *const state_names[] = {"unknown", "up", "down"};
 
@@ -281,12 +282,14 @@ static struct ptarget *ptarget_fit(struct notifier *nf, struct ptarget *old,
     if (!pt)
         return old; /* keeps what it had: no memory */
     pt->hash = id->hash;
-    pt->nsubs = id->nchans;
     for (size_t j = 0; j < id->nchans; j++) {
-        pt->subs[j].slot = nf->slot_of[id->chans[j]];
+        struct sub *sb = &pt->subs[pt->nsubs];
+        if ((sb->slot = nf->slot_of[id->chans[j]]) == NO_SLOT)
+            continue;
+        pt->nsubs++;
         for (size_t k = 0; old && k < old->nsubs; k++)
-            if (old->subs[k].slot == pt->subs[j].slot) {
-                pt->subs[j] = old->subs[k];
+            if (old->subs[k].slot == sb->slot) {
+                *sb = old->subs[k];
                 old->subs[k].held = NULL;
                 old->subs[k].am_alert = NULL;
             }
@@ -375,8 +378,8 @@ static void on_config(void *data, const struct tp_after_gen *gen)
         if (k == ns) { /* a new channel: a new slot (there is always room:
                           a config has at most TP_NOTIFY_MAX_CHANNELS) */
             struct slot *s = k < TP_NOTIFY_MAX_CHANNELS ? calloc(1, sizeof(*s)) : NULL;
-            if (!s) {
-                nf->slot_of[i] = 0;
+            if (!s) { /* no memory: this channel is not told anything */
+                nf->slot_of[i] = NO_SLOT;
                 continue;
             }
             snprintf(s->name, sizeof(s->name), "%s", n->chans[i].name);
@@ -489,8 +492,10 @@ static void on_alert(void *data, const struct tp_alert *al)
         bool chosen = !n->health.chans;
         for (size_t j = 0; !chosen && j < n->health.nchans; j++)
             chosen = n->health.chans[j] == i;
+        if (!chosen || nf->slot_of[i] == NO_SLOT)
+            continue;
         s = nf->slots[nf->slot_of[i]];
-        if (!chosen || !s->cc || !strcmp(s->name, al->about))
+        if (!s->cc || !strcmp(s->name, al->about))
             continue;
         if (s->cc->kind->alertmanager) {
             int free_h = -1, h;
@@ -547,7 +552,7 @@ static void channel_up(struct notifier *nf, struct slot *s, bool up, const char 
 {
     struct tp_alert al = {.name = "TwkitNotifyChannelDown", .about = s->name, .firing = !up};
     struct timespec ts;
-    char j[400];
+    char j[700];
 
     atomic_store(&s->up, up ? 1 : 0);
     log_line(nf, "notify_channel", s, ",\"up\":%s,\"detail\":%s", up ? "true" : "false",
@@ -564,7 +569,7 @@ static void on_done(struct tp_after_xfer *x, int code)
     struct msg *m = tw__container_of(x, struct msg, x);
     struct slot *s = m->slot;
     struct notifier *nf = m->nf;
-    char why[300], j[400];
+    char why[300], jw[200], jy[700];
     int err, v;
 
     v = tp_send_verdict(&m->send, m->cc, code, why, sizeof(why), &err);
@@ -595,8 +600,8 @@ static void on_done(struct tp_after_xfer *x, int code)
     atomic_fetch_add(&s->failed, 1);
     log_line(nf, "notify", s, ",\"ok\":false,\"what\":%s,\"key\":\"%s\",\"attempts\":%u,"
              "\"error\":\"%s\",\"detail\":%s",
-             jstr(j, sizeof(j), m->what), m->key, m->attempts, err ? tw_errname(err) : "",
-             jstr(j + 200, sizeof(j) - 200, why));
+             jstr(jw, sizeof(jw), m->what), m->key, m->attempts, err ? tw_errname(err) : "",
+             jstr(jy, sizeof(jy), why));
     atomic_fetch_sub(&s->queued, 1);
     msg_free(m);
 }

@@ -777,3 +777,74 @@ Test(notify, a_storm_of_local_errors_raises_an_alert_on_the_channels_and_it_reso
     cr_assert_str_eq(str_of(b, "state"), "resolved");
     cr_assert_eq(pick(all, "/hook", "state", r, 8), 0, "local errors are no state change");
 }
+
+/* ---- 7. reloads ---- */
+
+/* What a channel was told follows the target across a reload (a new
+ * engine, the target at another index), new settings apply, a channel
+ * gone from the config is told nothing more and leaves /metrics, and a new
+ * channel hears of no outage it was never told of. */
+Test(notify, a_reload_keeps_what_each_channel_was_told_of_each_target)
+{
+    char cfg[256], log[256];
+    pid_t server, prober;
+    json_t *all, *r[8], *b;
+    const char *m;
+    double t_down;
+    size_t n;
+    int status;
+
+    NEED_ROOT();
+    server = start_twp_server(7070);
+    start_receiver("recv.log", "--http 127.0.0.1:9000");
+    wait_listening(TW_LAB_CLIENT, 9000, "the receiver");
+    write_file("n.yaml", "defaults: {interval: 100ms, timeout: 100ms}\n"
+                         "notify:\n"
+                         "  - {name: ops, kind: webhook, url: 'http://127.0.0.1:9000/v1'}\n"
+                         "  - {name: old, kind: webhook, url: 'http://127.0.0.1:9000/old'}\n"
+                         "probes:\n"
+                         "  - {name: db, kind: tcp, target: '10.201.0.2:7070', notify: [ops, old]}\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen 127.0.0.1:9464 --log %s %s 2>&1", TWKIT_BIN,
+                   tpath(log, sizeof(log), "n.log"), tpath(cfg, sizeof(cfg), "n.yaml"));
+    cr_assert_eq(wait_for("n.log", "\"state\":\"up\"", 1, 5000), 1, "%s", slurp("n.log"));
+    stop(server, SIGKILL, 0);
+    cr_assert_eq(wait_recv("recv.log", "\"t\":", 2, 5000), 2, "%s", slurp("recv.log"));
+
+    write_file("n.yaml", "defaults: {interval: 100ms, timeout: 100ms}\n"
+                         "notify:\n"
+                         "  - {name: fresh, kind: webhook, url: 'http://127.0.0.1:9000/fresh'}\n"
+                         "  - {name: ops, kind: webhook, url: 'http://127.0.0.1:9000/v2'}\n"
+                         "probes:\n"
+                         "  - {name: first, kind: tcp, target: '10.201.0.2:7071'}\n"
+                         "  - {name: db, kind: tcp, target: '10.201.0.2:7070',\n"
+                         "     notify: [ops, fresh]}\n");
+    kill(prober, SIGHUP);
+    cr_assert_eq(wait_for("n.log", "\"event\":\"reload\"", 1, 3000), 1, "%s", slurp("n.log"));
+    cr_assert_not_null(strstr(slurp("n.log"), "\"ok\":true,\"targets\":2"), "%s", slurp("n.log"));
+    server = start_twp_server(7070);
+    cr_assert_eq(wait_for("n.log", "\"state\":\"up\"", 2, 3000), 2, "%s", slurp("n.log"));
+    cr_assert_eq(wait_recv("recv.log", "/v2", 1, 3000), 1, "%s", slurp("recv.log"));
+    usleep(500000);
+    m = fetch("http://127.0.0.1:9464/metrics", "m.txt");
+    status = stop(prober, SIGTERM, 5000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "prober: status %d", status);
+
+    all = keep_json(received("recv.log"));
+    cr_assert_eq(json_array_size(all), 3, "%s", slurp("recv.log"));
+    cr_assert_eq(pick(all, "/v1", NULL, r, 8), 1);
+    b = keep_json(body_of(r[0]));
+    cr_assert_str_eq(str_of(b, "state"), "down");
+    t_down = rfc3339(str_of(b, "time"));
+    cr_assert_eq(pick(all, "/old", NULL, r, 8), 1, "old: its down only");
+    cr_assert_eq(pick(all, "/fresh", NULL, r, 8), 0, "fresh was never told of the outage");
+    n = pick(all, "/v2", NULL, r, 8);
+    cr_assert_eq(n, 1);
+    b = keep_json(body_of(r[0]));
+    cr_assert_str_eq(str_of(b, "state"), "up");
+    cr_assert_str_eq(str_of(b, "probe"), "db");
+    cr_assert_eq(rfc3339(str_of(b, "down_since")), t_down, "the outage began before the reload");
+    cr_assert_null(strstr(m, "channel=\"old\""), "a channel gone still in /metrics:\n%s",
+                   notify_lines(m));
+    expect_sample(m, "twkit_probe_notify_sent_total{channel=\"ops\"}", 2, 2);
+    expect_sample(m, "twkit_probe_notify_sent_total{channel=\"fresh\"}", 0, 0);
+}
