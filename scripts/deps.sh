@@ -15,10 +15,14 @@ set -eu
 # wget, apache2-utils (ab), nghttp2-client (h2load), python3 (Debian's, for the
 # scripted clients): the real HTTP clients of the client matrix (tests/matrix);
 # iputils-ping: the matrix checks its delay line's RTT
+# prometheus-alertmanager, python3-aiosmtpd: the notification tests' real
+# Alertmanager (its API must show an alert firing, then resolved) and SMTP
+# receiver (tests/lab/notify_receiver.py, run with Debian's /usr/bin/python3)
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
       libbrotli-dev libjansson-dev openssl nftables prometheus prometheus-blackbox-exporter
-      dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping"
+      dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping
+      prometheus-alertmanager python3-aiosmtpd"
 
 missing=""
 for p in $PKGS; do

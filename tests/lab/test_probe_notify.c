@@ -154,13 +154,15 @@ static void start_receiver(const char *log, const char *args)
 }
 
 /* A real Alertmanager on 127.0.0.1:9093 in the client namespace: its own
- * config and storage in tmpdir, no cluster. */
+ * config and storage in tmpdir, no cluster. An alert posted without an end
+ * ends resolve_timeout (4 s) after it was last posted. */
 static void start_alertmanager(void)
 {
     char cfg[256], data[256], out[256];
     int rc = 1;
 
-    write_file("am.yml", "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n"
+    write_file("am.yml", "global:\n  resolve_timeout: 4s\n"
+                         "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n"
                          "  - name: none\n");
     spawn(TW_LAB_CLIENT,
           "/usr/bin/prometheus-alertmanager --config.file=%s --storage.path=%s "
@@ -292,7 +294,7 @@ Test(notify, an_outage_reaches_every_channel_once_down_once_up_and_alertmanager_
                "  - {name: mail, kind: email, url: 'smtp://127.0.0.1:2525', starttls: try,\n"
                "     from: twkit@example.org, to: [ops@example.org, oncall@example.org]}\n"
                "  - {name: am, kind: alertmanager, url: 'http://127.0.0.1:9093',\n"
-               "     labels: {severity: page}}\n"
+               "     labels: {severity: page}, resolve_timeout: 4s}\n"
                "probes:\n"
                "  - name: db\n"
                "    kind: tcp\n"
@@ -313,7 +315,8 @@ Test(notify, an_outage_reaches_every_channel_once_down_once_up_and_alertmanager_
         if (!(a = am_find(alerts, "TwkitProbeDown", "db")))
             usleep(100000);
     }
-    cr_assert_not_null(a, "Alertmanager never showed TwkitProbeDown firing: %s", slurp("am.json"));
+    cr_assert_not_null(a, "Alertmanager never showed TwkitProbeDown firing: %s",
+                       slurp("am.json"));
     cr_assert_str_eq(str_of(a, "status.state"), "active");
     cr_assert_str_eq(str_of(a, "labels.kind"), "tcp");
     cr_assert_str_eq(str_of(a, "labels.target"), "10.201.0.2:7070");
@@ -323,7 +326,18 @@ Test(notify, an_outage_reaches_every_channel_once_down_once_up_and_alertmanager_
     t0 = rfc3339(str_of(a, "startsAt"));
     cr_assert(t0 >= t_kill - 0.05 && t0 <= t_kill + 1.5, "startsAt %.3f, killed at %.3f", t0,
               t_kill);
-    usleep(1700000);
+    t1 = rfc3339(str_of(a, "updatedAt"));
+    /* 5 s down: past Alertmanager's resolve_timeout, it still fires only
+     * because the prober posts it again every 2 s */
+    while (now_s() < t_kill + 5.2)
+        usleep(50000);
+    alerts = keep_json(am_alerts());
+    a = am_find(alerts, "TwkitProbeDown", "db");
+    cr_assert_not_null(a, "the alert ended while the target was down (not posted again): %s",
+                       slurp("am.json"));
+    cr_assert_gt(rfc3339(str_of(a, "updatedAt")), t1 + 1.5, "not posted again: %s",
+                 slurp("am.json"));
+    cr_assert_eq(rfc3339(str_of(a, "startsAt")), t0, "posted again, it began when it began");
     t_back = now_s();
     server = start_twp_server(7070);
     cr_assert_eq(wait_for("n.log", "\"state\":\"up\"", 2, 3000), 2, "%s", slurp("n.log"));
@@ -847,4 +861,47 @@ Test(notify, a_reload_keeps_what_each_channel_was_told_of_each_target)
                    notify_lines(m));
     expect_sample(m, "twkit_probe_notify_sent_total{channel=\"ops\"}", 2, 2);
     expect_sample(m, "twkit_probe_notify_sent_total{channel=\"fresh\"}", 0, 0);
+}
+
+/* ---- 8. shutdown ---- */
+
+/* SIGTERM: a send under way finishes, a retry waits no more, and after
+ * the 2 s grace what is left is counted and logged; the prober exits. */
+Test(notify, sigterm_gives_sends_their_grace_and_never_hangs)
+{
+    char cfg[256], log[256];
+    pid_t prober;
+    uint64_t t0, took;
+    int status;
+
+    NEED_ROOT();
+    start_receiver("slow.log", "--http 127.0.0.1:9000 --slow-for 100 --delay 1");
+    wait_listening(TW_LAB_CLIENT, 9000, "the receiver");
+    write_file("n.yaml",
+               "defaults: {interval: 100ms, timeout: 100ms}\n"
+               "notify:\n"
+               "  - {name: slow, kind: webhook, url: 'http://127.0.0.1:9000/slow'}\n"
+               "  - {name: dead, kind: webhook, url: 'http://127.0.0.1:9/dead', retries: 100,\n"
+               "     backoff: 10s, backoff_max: 10s}\n"
+               "probes:\n"
+               "  - {name: gone, kind: tcp, target: '10.201.0.2:7079', notify: [slow, dead]}\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen off --log %s %s 2>&1", TWKIT_BIN,
+                   tpath(log, sizeof(log), "n.log"), tpath(cfg, sizeof(cfg), "n.yaml"));
+    cr_assert_eq(wait_for("n.log", "\"state\":\"down\"", 1, 3000), 1, "%s", slurp("n.log"));
+    cr_assert_eq(wait_recv("slow.log", "/slow", 1, 3000), 1, "the slow send never began");
+    t0 = tw_now_ms();
+    kill(prober, SIGTERM);
+    cr_assert(wait_exit(prober, 6000, &status), "the prober hangs after SIGTERM");
+    took = tw_now_ms() - t0;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    cr_assert(took >= 1800 && took < 3500, "exit %llu ms after SIGTERM: the grace is 2 s",
+              (unsigned long long)took);
+    cr_assert_not_null(strstr(slurp("n.log"), "\"channel\":\"dead\",\"kind\":\"webhook\",\"ok\":"
+                                              "false,\"dropped\":1,"),
+                       "the message left behind is not logged:\n%s", slurp("n.log"));
+    cr_assert_null(strstr(slurp("n.log"), "\"channel\":\"slow\",\"kind\":\"webhook\",\"ok\":false"),
+                   "the send under way was not let finish:\n%s", slurp("n.log"));
+    /* its one state change (the dead channel's alert may follow it) */
+    cr_assert_eq(pick(keep_json(received("slow.log")), "/slow", "state", NULL, 0), 1, "%s",
+                 slurp("slow.log"));
 }
