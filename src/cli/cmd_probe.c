@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "probe/after.h"
 #include "probe/bbhttp.h"
 #include "probe/blackbox.h"
 #include "probe/gzip.h"
+#include "probe/notify.h"
 #include "probe/probe.h"
 #include "probe/shard.h"
 #include "probe/statuspage.h"
@@ -45,6 +47,9 @@ static const char probe_usage[] =
     "With --blackbox-config, GET /probe?target=T&module=M runs module M of\n"
     "blackbox_exporter's own config file against T now and answers in\n"
     "blackbox_exporter's metric names (a drop-in for it; docs/PROBE.md).\n"
+    "State changes go to CONFIG's notify channels (webhook, Slack, Discord,\n"
+    "Teams, Telegram, email, Alertmanager), sent by a thread of their own that\n"
+    "never delays a probe, retried with backoff, each with an idempotency key.\n"
     "SIGTERM/SIGINT: stop. SIGHUP or POST /-/reload: reload CONFIG and\n"
     "BLACKBOX.YML (each kept as it was if it has errors).\n"
     "\n"
@@ -76,6 +81,9 @@ static const char probe_usage[] =
     "                        config split it without talking to each other)\n"
     "  --summary             at the end print one JSON object to stdout: results,\n"
     "                        skips, late starts, CPU, peak memory, TIME_WAIT\n"
+    "  --test-notify CHANNEL send one test message on CONFIG's notify channel\n"
+    "                        CHANNEL, wait for the answer, print it; exit 0 if it\n"
+    "                        was delivered, 1 if not\n"
     "  -h, --help            this text\n"
     "\n"
     "Exit status: 0 ok; 1 config errors, or --once with a failed probe;\n"
@@ -90,6 +98,7 @@ struct probe_cli {
     struct tp_config *cfg;     /* on the heap: the engine points into it */
     struct tp_engine *engine;
     struct tp_engine_opts eo;
+    struct tp_after *after;    /* the after thread: notifications (after.h) */
     tw_server *srv;
     tw_io sig_io;
     tw_timer stop_timer;       /* --duration, then the drain check */
@@ -132,6 +141,7 @@ static void reload_said(struct probe_cli *p, int which, const char *path, int n,
     p->rs[which].ok = n == 0;
     if (n == 0)
         p->rs[which].success_time = unix_now();
+    flockfile(log); /* the after thread writes lines of its own */
     tp_log_begin(log, "reload");
     fputs(",\"config\":", log);
     tu_json_str(log, path);
@@ -142,6 +152,7 @@ static void reload_said(struct probe_cli *p, int which, const char *path, int n,
     else
         fprintf(log, ",\"ok\":false,\"error\":\"%s\"}\n", tw_errname(n));
     fflush(log);
+    funlockfile(log);
 }
 
 /* Probes in flight are cancelled (RST); /metrics connections get the
@@ -163,6 +174,7 @@ static void stop_all(struct probe_cli *p)
     p->stopping = true;
     tw_timer_stop(&p->watch_timer);
     tp_engine_stop(p->engine);
+    tp_after_shutdown(p->after); /* sends get their grace while we drain */
     tw_io_stop(&p->sig_io);
     if (p->srv)
         tw_server_shutdown(p->srv);
@@ -445,6 +457,8 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tp_engine_status(p->engine, f);
     else {
         tp_engine_metrics(p->engine, f);
+        if (p->after)
+            tp_after_metrics(p->after, f);
         if (p->bb)
             tp_bbsrv_metrics(p->bb, f);
         reload_metrics(p, f);
@@ -532,6 +546,7 @@ int cmd_probe(int argc, char **argv)
         {"status-group", required_argument, NULL, 'g'},
         {"status-refresh", required_argument, NULL, 'R'},
         {"status-samples", required_argument, NULL, 'N'},
+        {"test-notify", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464", .status_refresh_s = TP_STATUS_REFRESH_S};
@@ -540,7 +555,7 @@ int cmd_probe(int argc, char **argv)
     struct tp_bb_config bb = {0};
     char *end;
     bool check = false, summary = false;
-    const char *log_path = NULL;
+    const char *log_path = NULL, *test_notify = NULL;
     uint64_t duration = 0, duration_tmp, t0;
     unsigned long ul;
     sigset_t mask;
@@ -594,6 +609,7 @@ int cmd_probe(int argc, char **argv)
             if (cli_parse_uint("probe", "--status-samples", optarg, 1000, &samples) < 0)
                 return 2;
             break;
+        case 'T': test_notify = optarg; break;
         case 'M':
             if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
                 if (!ul)
@@ -641,6 +657,14 @@ int cmd_probe(int argc, char **argv)
         tp_bb_free(&bb);
         return 1;
     }
+    if (test_notify) {
+        rc = p.path ? tp_notify_test(p.cfg, test_notify, stdout) : 2;
+        if (!p.path)
+            fprintf(stderr, "twkit probe: --test-notify needs CONFIG\n");
+        config_free(p.cfg);
+        tp_bb_free(&bb);
+        return rc == 2 ? 1 : rc;
+    }
     if (check) {
         if (p.bb_path)
             printf("%s: ok: %zu module%s, %zu not loaded\n", p.bb_path, bb.cfg.ndefs,
@@ -679,6 +703,17 @@ int cmd_probe(int argc, char **argv)
     }
     tw_io_init(&p.sig_io, sfd, on_signal, &p);
     tw_io_start(p.loop, &p.sig_io, TW_IO_READ);
+    if (!p.eo.once) { /* a reload may bring channels: the thread is there anyway */
+        struct tp_after_opts ao = {.log = p.eo.log};
+        struct tp_after_sink sink;
+        if ((n = tp_after_new(&ao, &p.after)) < 0 || (n = tp_notify_sink(p.after, &sink)) < 0 ||
+            (n = tp_after_add_sink(p.after, &sink)) < 0 || (n = tp_after_start(p.after)) < 0) {
+            fprintf(stderr, "twkit probe: the after thread: %s\n", tw_strerror(n));
+            rc = 2;
+            goto out;
+        }
+        p.eo.after = p.after;
+    }
     if ((n = tp_engine_new(p.loop, p.cfg, &p.eo, &p.engine)) < 0) {
         fprintf(stderr, "twkit probe: %s\n", tw_strerror(n));
         rc = 2;
@@ -722,6 +757,7 @@ int cmd_probe(int argc, char **argv)
     t0 = tw_now_ns();
     tp_engine_start(p.engine);
     tw_loop_run(p.loop);
+    tp_after_stop(p.after); /* what is queued is sent, within the grace */
     if (summary && p.engine)
         print_summary(p.engine, (double)(tw_now_ns() - t0) / 1e9);
     if (p.eo.once && p.engine) {
@@ -736,6 +772,7 @@ out:
     tp_bb_free(&bb);
     free(p.sigs);
     tp_engine_free(p.engine);
+    tp_after_free(p.after);
     tw_io_close(&p.sig_io);
     if (p.loop)
         tw_loop_free(p.loop);

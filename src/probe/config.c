@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "probe/config.h"
+#include "probe/notify.h"
 #include "probe/probe.h"
 #include "probe/yaml.h"
 
@@ -441,8 +442,9 @@ static void load_probes(struct ctx *c, const yaml_node_t *v, const struct dflt *
 
 static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *cfg)
 {
-    static const char *const top[] = {"defaults", "probes"};
+    static const char *const top[] = {"defaults", "probes", "notify", "health"};
     const yaml_node_t *dv = NULL, *pk = NULL, *pv = NULL, *dk = NULL;
+    const yaml_node_t *nk = NULL, *nv = NULL, *hk = NULL, *hv = NULL; /* notify.h */
     struct dflt d;
 
     if (!root) {
@@ -470,8 +472,11 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
         } else if (!strcmp(tp_y_s(k), "probes")) {
             kslot = &pk;
             vslot = &pv;
+        } else if (!strcmp(tp_y_s(k), "notify") || !strcmp(tp_y_s(k), "health")) {
+            kslot = tp_y_s(k)[0] == 'n' ? &nk : &hk;
+            vslot = tp_y_s(k)[0] == 'n' ? &nv : &hv;
         } else {
-            tp_y_unknown_key(c->y, k, NULL, top, 2);
+            tp_y_unknown_key(c->y, k, NULL, top, 4);
             continue;
         }
         if (*kslot) {
@@ -494,6 +499,17 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
         tp_y_err(c->y, root, "missing key \"probes\": there is nothing to probe");
     else
         load_probes(c, pv, &d, cfg);
+    if (nv || hv) { /* channels may be written after the probes naming them */
+        struct tp_val n, h;
+        struct tp_notify_cfg *nc;
+        if (nv)
+            tp_y_to_val(nv, &n);
+        if (hv)
+            tp_y_to_val(hv, &h);
+        tp_notify_load(&c->y->pub, nv ? &n : NULL, hv ? &h : NULL, &nc);
+        cfg->notify = nc;
+    }
+    tp_notify_resolve(&c->y->pub, cfg->notify, &d.def, cfg->defs, cfg->ndefs);
     tp_def_free(&d.def);
     free(d.sl.s);
 }

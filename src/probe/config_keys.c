@@ -13,6 +13,7 @@
 
 #include "probe/config.h"
 #include "probe/ipproto.h"
+#include "probe/notify.h"
 #include "twkit/time.h"
 
 /* ---- the common keys ---- */
@@ -277,6 +278,9 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
                         .validate = tp_key_check_source_ip, .apply = tp_key_set_source_ip},
     [TP_K_TLS_CONFIG] = {"tls_config", TP_T_VALUE, .in_defaults = true, .group = TP_KEYS_TLS,
                          .blackbox = true, .apply = set_tls_config, .free = free_tls_config},
+    /* the channels of notify: its state changes go to (notify_cfg.c) */
+    [TP_K_NOTIFY] = {"notify", TP_T_VALUE, .in_defaults = true, .apply = tp_notify_key_apply,
+                     .free = tp_notify_sel_free},
 };
 
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
@@ -419,7 +423,7 @@ bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def
         return false;
     if (d->tls_server_name && !(def->tls_server_name = tp_cfg_dup(c, d->tls_server_name)))
         return false;
-    return true;
+    return tp_notify_sel_inherit(c, def, d);
 }
 
 void tp_def_free(struct tp_def *def)
@@ -436,6 +440,7 @@ void tp_def_free(struct tp_def *def)
     tp_free_kv(&def->labels, &def->nlabels);
     free(def->ca_file);
     free_tls_config(def);
+    tp_notify_sel_free(def);
     if (def->opts) {
         for (size_t i = 0; i < def->kind->nkeys; i++)
             if (def->kind->keys[i].free)
@@ -453,5 +458,6 @@ void tp_config_free(struct tp_config *cfg)
         tp_def_free(&cfg->defs[i]);
     free(cfg->defs);
     free(cfg->path);
+    tp_notify_cfg_unref(cfg->notify);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -23,7 +23,7 @@ void tp_cfg_unknown_inner(struct tp_cfgctx *c, const struct tp_val *name, const 
 {
     struct tp_quoted q;
     const char *best = tp_cfg_suggest(name->s, cands, ncands);
-    char list[256];
+    char list[512];
     size_t used = 0;
 
     list[0] = '\0';

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/list.h"
+#include "probe/after.h"
 #include "probe/engine.h"
 #include "probe/ipproto.h"
 #include "probe/probe.h"
@@ -363,6 +364,9 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
     }
     if (e->opts.log && (t->state != from || e->opts.log_results || e->opts.once))
         tp_log_line(e, t, r, from);
+    /* to the after thread: notifications, the store (a copy, no wait) */
+    if (e->opts.after)
+        tp_after_result(e->opts.after, e->after_gen, (uint32_t)(t - e->targets), t, r, from);
     if (r->outcome == TP_LOCAL)
         tp_result_release(r); /* not kept */
     if (e->opts.once) {
@@ -428,6 +432,9 @@ int tp_engine_start(struct tp_engine *e)
         once_pump(e);
         return 0;
     }
+    /* Our targets' identities before any of their results (after.h). */
+    if (e->opts.after)
+        tp_after_config(e->opts.after, e->cfg, e->targets, e->ntargets, &e->after_gen);
     /* Spread over all targets: target k of n starts k/n of its interval in. */
     for (size_t k = 0; k < e->ntargets; k++) {
         struct tp_target *t = &e->targets[k];

@@ -46,6 +46,7 @@ struct tp_engine {
     uint64_t late_buckets[TP_NLATE + 1];
     uint64_t late_sum_us;
     uint64_t local_errs[TU_NERRNO];
+    uint64_t after_gen;        /* our identity table's number (after.h) */
 };
 
 /* log.c: a JSON line for the result r of t, whose state was from before. */

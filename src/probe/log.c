@@ -87,11 +87,15 @@ void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp
 {
     FILE *f = e->opts.log;
 
+    /* The after thread writes lines of its own to f (after.h): a line
+     * goes out whole, under f's lock. */
+    flockfile(f);
     if (e->opts.log_results || e->opts.once)
         line(f, t, r, from, false);
     if (from != t->state && !e->opts.once)
         line(f, t, r, from, true);
     fflush(f);
+    funlockfile(f);
 }
 
 void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
@@ -99,6 +103,7 @@ void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
 {
     if (!f)
         return;
+    flockfile(f);
     tp_log_begin(f, "probe");
     fputs(",\"module\":", f);
     tu_json_str(f, module);
@@ -108,6 +113,7 @@ void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
     json_result(f, t->def->kind, r);
     fputs("}\n", f);
     fflush(f);
+    funlockfile(f);
 }
 
 void tp_engine_status(struct tp_engine *e, FILE *f)

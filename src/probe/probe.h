@@ -99,15 +99,27 @@ struct tp_def {
                                  blackbox's series of those are left out */
     void *opts;               /* the kind's options (its tp_kind.opts_size
                                  bytes, filled by its keys) */
+    /* notify: the channels its state changes go to (notify_cfg.c) */
+    struct tp_notify_sel {
+        char *name;
+        unsigned long line, col;  /* where it was written */
+        bool inherited;           /* from defaults (reported there) */
+        unsigned idx;             /* in tp_config.notify->chans, once resolved */
+    } *notify;
+    size_t nnotify;
     /* where in the config it was defined (for messages) */
     unsigned line, col;
 };
+
+struct tp_notify_cfg;
 
 struct tp_config {
     char *path;
     struct tp_def *defs;
     size_t ndefs;
     size_t ntargets;          /* over every definition */
+    const struct tp_notify_cfg *notify; /* notify: and health: (notify.h), a
+                                 reference; NULL when neither is written */
 };
 
 /* Load and check a config. Every problem is printed to errs as
@@ -189,6 +201,7 @@ void tp_result_release(struct tp_result *r);
 
 struct tp_engine;
 struct tp_resolve_req;
+struct tp_after;
 
 enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 
@@ -321,6 +334,8 @@ struct tp_engine_opts {
     FILE *log;              /* JSON lines; NULL: none */
     unsigned recent;        /* durations kept per target for the status page
                                (struct tp_recent; at most 65535); 0: none */
+    struct tp_after *after; /* results and state changes go there (after.h):
+                               notifications, the store; NULL: nowhere */
 };
 
 /* Targets from cfg (which must outlive the engine). Returns 0 or -errno. */

@@ -1041,7 +1041,7 @@ Test(probe_config, error_unknown_keys)
                "x.yaml:2:3: unknown key \"intervall\" in defaults (did you mean interval?)\n"
                "x.yaml:3:3: method cannot be set in defaults (only interval, timeout, "
                "success_threshold, failure_threshold, labels, close, tls_verify, ca_file, "
-               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address, tls_config)\n"
+               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address, tls_config, notify)\n"
                "x.yaml:4:3: unknown key \"bogus\" in defaults\n"
                "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
                "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
