@@ -15,9 +15,11 @@ set -eu
 # wget, apache2-utils (ab), nghttp2-client (h2load), python3 (Debian's, for the
 # scripted clients): the real HTTP clients of the client matrix (tests/matrix);
 # iputils-ping: the matrix checks its delay line's RTT
+# libsqlite3-dev: twkit probe's uptime history (history: in the config) and
+# its SLA report, SQLite embedded in WAL mode
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
-      libbrotli-dev libjansson-dev openssl nftables prometheus prometheus-blackbox-exporter
+      libbrotli-dev libjansson-dev libsqlite3-dev openssl nftables prometheus prometheus-blackbox-exporter
       dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping"
 
 missing=""

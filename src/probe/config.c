@@ -441,8 +441,8 @@ static void load_probes(struct ctx *c, const yaml_node_t *v, const struct dflt *
 
 static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *cfg)
 {
-    static const char *const top[] = {"defaults", "probes"};
-    const yaml_node_t *dv = NULL, *pk = NULL, *pv = NULL, *dk = NULL;
+    static const char *const top[] = {"defaults", "probes", "history"};
+    const yaml_node_t *dv = NULL, *pk = NULL, *pv = NULL, *dk = NULL, *hk = NULL, *hv = NULL;
     struct dflt d;
 
     if (!root) {
@@ -470,8 +470,11 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
         } else if (!strcmp(tp_y_s(k), "probes")) {
             kslot = &pk;
             vslot = &pv;
+        } else if (!strcmp(tp_y_s(k), "history")) {
+            kslot = &hk;
+            vslot = &hv;
         } else {
-            tp_y_unknown_key(c->y, k, NULL, top, 2);
+            tp_y_unknown_key(c->y, k, NULL, top, 3);
             continue;
         }
         if (*kslot) {
@@ -496,6 +499,11 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
         load_probes(c, pv, &d, cfg);
     tp_def_free(&d.def);
     free(d.sl.s);
+    if (hv) {
+        struct tp_val v;
+        tp_y_to_val(hv, &v);
+        tp_history_load(&c->y->pub, &v, &cfg->history);
+    }
 }
 
 

@@ -453,5 +453,6 @@ void tp_config_free(struct tp_config *cfg)
         tp_def_free(&cfg->defs[i]);
     free(cfg->defs);
     free(cfg->path);
+    tp_history_free(&cfg->history);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -103,11 +103,22 @@ struct tp_def {
     unsigned line, col;
 };
 
+/* `history:` (config_history.c; the store, store.h). */
+struct tp_history {
+    char *path;               /* resolved against the config's directory;
+                                 NULL: no history kept */
+    uint64_t retention_s;     /* day rows and state changes: 90 d */
+    uint64_t minutes_s;       /* minute rows: 3 d (at most retention) */
+    uint64_t hours_s;         /* hour rows: 30 d (at most retention) */
+    char *timezone;           /* days of the roll-ups and reports; NULL: UTC */
+};
+
 struct tp_config {
     char *path;
     struct tp_def *defs;
     size_t ndefs;
     size_t ntargets;          /* over every definition */
+    struct tp_history history;
 };
 
 /* Load and check a config. Every problem is printed to errs as
