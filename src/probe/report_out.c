@@ -116,7 +116,7 @@ static void jtime(FILE *f, const struct rp *r, const char *name, double t)
 static void json_acc(FILE *f, const struct rp_acc *a)
 {
     fputs("\"uptime_pct\":", f);
-    tu_json_num_or_null(f, pct(a), 4, !isnan(pct(a)));
+    tu_json_num_or_null(f, pct(a), 6, !isnan(pct(a)));
     jnum(f, "up_s", a->up, 3);
     jnum(f, "downtime_s", a->down, 3);
     jnum(f, "unknown_s", unknown(a), 3);

@@ -72,8 +72,13 @@ size_t tp_lh_encode(const uint32_t *h, uint8_t *out)
             gap++;
             continue;
         }
-        n += put_varint(out + n, gap);
-        n += put_varint(out + n, h[i]);
+        if (gap < 8 && h[i] < 16) /* the usual minute: one byte a bucket */
+            out[n++] = (uint8_t)(0x80 | gap << 4 | h[i]);
+        else {
+            out[n++] = 0;
+            n += put_varint(out + n, gap);
+            n += put_varint(out + n, h[i]);
+        }
         gap = 0;
     }
     return n == 1 ? 0 : n;
@@ -91,15 +96,25 @@ int tp_lh_add_blob(uint32_t *h, const uint8_t *b, size_t n)
     if (b[0] != 1)
         return -EINVAL;
     while (at < n) {
-        if (!(k = get_varint(b + at, n - at, &gap)))
+        if (b[at] & 0x80) {
+            gap = (b[at] >> 4) & 7;
+            cnt = b[at] & 15;
+            at++;
+        } else if (b[at] == 0) {
+            at++;
+            if (!(k = get_varint(b + at, n - at, &gap)))
+                return -EINVAL;
+            at += k;
+            if (!(k = get_varint(b + at, n - at, &cnt)))
+                return -EINVAL;
+            at += k;
+        } else
             return -EINVAL;
-        at += k;
-        if (!(k = get_varint(b + at, n - at, &cnt)) || gap >= TP_LH_N)
+        if (gap >= TP_LH_N || !cnt || cnt > UINT32_MAX)
             return -EINVAL;
-        at += k;
         i = first ? gap : i + 1 + gap;
         first = false;
-        if (i >= TP_LH_N || cnt > UINT32_MAX)
+        if (i >= TP_LH_N)
             return -EINVAL;
         add[i] = (uint32_t)cnt;
     }

@@ -4,11 +4,13 @@
  * power of two up to 2^31 us (36 min; above: the last bucket), so a
  * bucket is at most 1/8 of its lower bound wide and a percentile taken at
  * its middle is within 6 % of the truth. 232 buckets. In the database a
- * histogram is a BLOB: a version byte (1), then for each bucket that is not
- * empty, in order, two LEB128 varints: how many empty buckets came before
- * it (since the last one written) and its count. A minute of one target's
- * results is a few bytes. SQL gets tp_hmerge(a, b) (the sum of two) and
- * the aggregate tp_hsum(x), for the roll-ups.
+ * histogram is a BLOB: a version byte (1), then each bucket that is not
+ * empty, in order, with gap (how many empty buckets came before it since
+ * the last one written) and its count: one byte 1GGGCCCC when gap < 8 and
+ * count < 16 (a minute's buckets, mostly), else a 0 byte and two LEB128
+ * varints, gap and count. A minute of one target's results is a few tens
+ * of bytes at most. SQL gets tp_hmerge(a, b) (the sum of two) and the
+ * aggregate tp_hsum(x), for the roll-ups.
  */
 #ifndef TW_PROBE_STORE_HIST_H
 #define TW_PROBE_STORE_HIST_H
@@ -17,7 +19,7 @@
 #include <stdint.h>
 
 #define TP_LH_N 232
-#define TP_LH_MAXBLOB (1 + TP_LH_N * 10)
+#define TP_LH_MAXBLOB (1 + TP_LH_N * 11)
 
 struct sqlite3;
 

@@ -340,9 +340,24 @@ Test(store, the_histogram_gives_percentiles_within_its_bucket_error)
         cr_assert_leq((double)(hi - lo), (double)lo / 8 + 1);
     }
     /* a blob that is not one is refused, and adds nothing */
-    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x02\x01\x01", 3), -EINVAL);
-    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\xff", 2), -EINVAL);
-    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\x7f\x01\x7f\x01", 5), -EINVAL);
+    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x02\x81", 2), -EINVAL); /* version */
+    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\x00\xff", 3), -EINVAL); /* cut */
+    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\x00\x7f\x01\x00\x7f\x01", 7),
+                 -EINVAL); /* past the last bucket */
+    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\x05", 2), -EINVAL); /* no form */
+    cr_assert_eq(tp_lh_add_blob(back, (const uint8_t *)"\x01\x80", 2), -EINVAL); /* count 0 */
+    cr_assert_arr_eq(h, back, sizeof(h));
+    /* both forms: a small bucket in a byte, a big one or after a long gap
+     * in varints */
+    memset(back, 0, sizeof(back));
+    memset(h, 0, sizeof(h));
+    h[3] = 2;
+    h[4] = 70000;
+    h[200] = 1;
+    n = tp_lh_encode(h, blob);
+    cr_assert_eq(n, 1 + 1 + 5 + 4);
+    cr_assert_eq(blob[1], 0x80 | 3 << 4 | 2);
+    cr_assert_eq(tp_lh_add_blob(back, blob, n), 0);
     cr_assert_arr_eq(h, back, sizeof(h));
 }
 
