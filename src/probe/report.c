@@ -502,7 +502,7 @@ static int totals(struct build *b)
 
     for (size_t i = 0; i < r->nitems; i++) {
         struct rp_item *it = &r->items[i];
-        double fs = it->first_seen > 0 ? (double)ts_floor((int64_t)floor(it->first_seen), 60) : 0;
+        double fs = it->first_seen > 0 ? it->first_seen : 0;
         it->from = fs > r->since ? fs : r->since;
         clip_span(&it->all, it->from, r->until, r->since, r->until);
         for (int u = 0; u < RP_NUNITS; u++)

@@ -69,7 +69,7 @@ static const char *dur(char *b, size_t len, double s)
 
     if (isnan(s))
         snprintf(b, len, "-");
-    else if (s <= 0)
+    else if (s < 0.0005) /* nothing, give or take the float */
         snprintf(b, len, "0s");
     else if (s < 1)
         snprintf(b, len, "%.0fms", s * 1000);
@@ -383,6 +383,8 @@ static void html_outages(FILE *f, const struct rp *r, const struct rp_probe *pr)
 {
     char a[40], b[40], d[32];
     bool any = false;
+
+    fputs("<h3>Outages</h3>\n", f);
 
     for (size_t j = 0; j < pr->n; j++) {
         const struct rp_item *it = &r->items[pr->first + j];

@@ -124,6 +124,7 @@ struct tp_store_stats {
     uint64_t dropped;        /* rows and state changes lost: buffer full */
     uint64_t buffered;       /* rows and state changes waiting */
     uint64_t results;        /* tp_store_result calls */
+    uint64_t targets;        /* held in memory (probed in the last hour) */
     uint64_t bytes;          /* the database and its WAL on disk */
     double write_seconds;    /* spent in transactions (wall) */
     double last_error_time;  /* unix seconds; 0: none */

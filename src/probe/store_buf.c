@@ -1,6 +1,11 @@
-/* The history's memory (store_int.h): every target the store has seen, the
+/* The history's memory (store_int.h): the targets with results lately, the
  * open minute of each, and the rows and state changes waiting for a
- * transaction. Nothing here touches SQLite but the targets read at open.
+ * transaction. Nothing here touches SQLite. A target's id is not looked up
+ * here: a new target (new to this process) is written at the next flush
+ * with an upsert that returns its id, the one it had or a new one. A
+ * target with nothing open or queued and no result for an hour is
+ * forgotten (a reload that dropped it, a targets file that changed), so
+ * memory follows the targets probed, not every one the history knows.
  *
  * A result is counted in the minute it happened in, and the time it covers
  * (store.h, "time attribution") is added when the next result comes, or at
@@ -134,6 +139,7 @@ static struct ts_tgt *tgt_add(struct tp_store *st, struct ts_tgt *t)
     }
     t->next = st->tab[t->hash & (st->tabcap - 1)];
     st->tab[t->hash & (st->tabcap - 1)] = t;
+    atomic_store_explicit(&st->c_targets, st->nall, memory_order_relaxed);
     return t;
 }
 
@@ -207,48 +213,6 @@ struct ts_tgt *ts_target(struct tp_store *st, const struct tp_store_key *k)
         return NULL;
     }
     return t;
-}
-
-int ts_load_targets(struct tp_store *st)
-{
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "SELECT id, probe, target, kind, labels, interval_ms "
-                                "FROM targets ORDER BY id",
-                                -1, &s, NULL);
-
-    if (rc != SQLITE_OK)
-        return rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct ts_tgt *t = calloc(1, sizeof(*t));
-        struct tp_store_key k = {.probe = (const char *)sqlite3_column_text(s, 1),
-                                 .target = (const char *)sqlite3_column_text(s, 2)};
-        if (!t || !k.probe || !k.target) {
-            free(t);
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        t->id = sqlite3_column_int64(s, 0);
-        t->hash = key_hash(&k);
-        t->interval_ms = (uint64_t)sqlite3_column_int64(s, 5);
-        t->cap_s = t->interval_ms ? 2.0 * (double)t->interval_ms / 1000.0 : 60.0;
-        t->first_t = 0; /* has its row */
-        if (!(t->probe = strdup(k.probe)) || !(t->target = strdup(k.target)) ||
-            !(t->kind = dup0((const char *)sqlite3_column_text(s, 3))) ||
-            !(t->labels = dup0((const char *)sqlite3_column_text(s, 4)))) {
-            tgt_free(t);
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        if (!tgt_add(st, t)) { /* which freed it */
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        if (t->id > st->max_id)
-            st->max_id = t->id;
-    }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ---- the open minute and its covered time ---- */
@@ -348,13 +312,31 @@ void tp_store_result(struct tp_store *st, const struct tp_store_key *k, double t
         a->local++;
 }
 
+/* t out of the table and of st->all (at i: the last one takes its place). */
+static void forget(struct tp_store *st, size_t i)
+{
+    struct ts_tgt *t = st->all[i], **p = &st->tab[t->hash & (st->tabcap - 1)];
+
+    while (*p != t)
+        p = &(*p)->next;
+    *p = t->next;
+    st->all[i] = st->all[--st->nall];
+    atomic_store_explicit(&st->c_targets, st->nall, memory_order_relaxed);
+    tgt_free(t);
+}
+
 void ts_settle(struct tp_store *st, double until)
 {
-    for (size_t i = 0; i < st->nall; i++) {
+    for (size_t i = 0; i < st->nall;) {
         struct ts_tgt *t = st->all[i];
         cover(st, t, until);
         if (t->open && (double)(t->bstart + 60) <= until)
             ts_queue_row(st, t);
+        if (!t->open && !t->queued && !t->is_new && t->id && until - t->cov_to > TS_IDLE_S) {
+            forget(st, i);
+            continue;
+        }
+        i++;
     }
     if (until > st->settled)
         st->settled = until;
@@ -396,13 +378,17 @@ static void *ring_slot(void **arr, size_t *head, size_t *len, size_t *cap, size_
 
 static void drop_row(void *p)
 {
-    free(((struct ts_row *)p)->blob);
+    struct ts_row *r = p;
+
+    r->t->queued--;
+    free(r->blob);
 }
 
 static void drop_event(void *p)
 {
     struct ts_event *e = p;
 
+    e->t->queued--;
     free(e->reason);
     free(e->detail);
 }
@@ -438,6 +424,7 @@ void ts_queue_row(struct tp_store *st, struct ts_tgt *t)
         r->bloblen = (uint16_t)n;
     }
     st->qlen++;
+    t->queued++;
     count_buffered(st);
 }
 
@@ -458,6 +445,7 @@ void ts_queue_event(struct tp_store *st, struct ts_tgt *t, double time, enum tp_
     }
     *e = (struct ts_event){t, time, (uint8_t)from, (uint8_t)to, dupn(reason), dupn(detail)};
     st->evlen++;
+    t->queued++;
     count_buffered(st);
 }
 

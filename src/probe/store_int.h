@@ -43,8 +43,9 @@ struct ts_tgt {
     int64_t id;                       /* in targets; 0: not written yet */
     int64_t new_id;                   /* given by the transaction under way */
     bool is_new, meta_dirty;          /* on st->news / its row is stale */
-    double first_t;                   /* its first result or change (NAN:
-                                         none yet; 0: read from the table) */
+    double first_t;                   /* its first result or change here
+                                         (NAN: none yet) */
+    uint32_t queued;                  /* its rows and changes in the queues */
     /* the last result: covers [last_t, the next one), at most cap_s */
     bool have_last;
     uint8_t last_cls;                 /* TS_* */
@@ -112,7 +113,8 @@ struct tp_store {
     unsigned fails;
     char err[320];
     /* counters, read by other threads (tp_store_stats) */
-    _Atomic uint64_t c_txn, c_rows[5], c_errors, c_dropped, c_buffered, c_results, c_bytes;
+    _Atomic uint64_t c_txn, c_rows[5], c_errors, c_dropped, c_buffered, c_results, c_bytes,
+        c_targets;
     _Atomic uint64_t c_errcode[32];   /* by SQLite's primary result code */
     _Atomic double c_write_s, c_last_err_t, c_last_ok_t;
     _Atomic int c_last_err;
@@ -159,8 +161,8 @@ static inline struct ts_event *ts_event_at(struct tp_store *st, size_t i)
 }
 /* Free every target and what is queued. */
 void ts_buf_free(struct tp_store *st);
-/* Read the targets table into memory (at open). 0 or SQLite's code. */
-int ts_load_targets(struct tp_store *st);
+/* A target idle this long (nothing open or queued) is forgotten. */
+#define TS_IDLE_S 3600.0
 
 /* ---- store_write.c ---- */
 

@@ -143,7 +143,7 @@ static int write_targets(struct tp_store *st)
         sqlite3_bind_text(s, 3, t->kind, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 4, t->labels, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 5, (int64_t)t->interval_ms);
-        sqlite3_bind_double(s, 6, isnan(t->first_t) || !t->first_t ? 0 : t->first_t);
+        sqlite3_bind_double(s, 6, isnan(t->first_t) ? 0 : t->first_t);
         rc = run1(st, s, &t->new_id);
         if (rc == SQLITE_OK && t->new_id == INT64_MIN)
             rc = SQLITE_ERROR; /* RETURNING gave nothing: cannot be */

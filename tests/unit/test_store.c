@@ -289,6 +289,26 @@ Test(store, a_reopened_history_keeps_its_rows_and_target_ids)
     cr_assert_eq(su_q("h.db", "SELECT count(*) FROM runs WHERE stopped IS NOT NULL"), 2);
 }
 
+Test(store, a_target_idle_for_an_hour_is_forgotten_and_comes_back_with_its_id)
+{
+    struct tp_store_opts o = {.now = T0};
+    struct tp_store *st = su_open("h.db", &o);
+    struct tp_store_key a = su_key("p", "a", 1000), b = su_key("p", "b", 1000);
+    struct tp_store_stats s;
+    double t = su_feed(st, &a, T0, 10, 1, 1000, 1000, 0.001);
+
+    t = su_feed(st, &b, t, 3700, 1, 1000, 1000, 0.001); /* a says nothing for 3,700 s */
+    tp_store_stats(st, &s);
+    cr_assert_eq(s.targets, 1);
+    su_feed(st, &a, t, 70, 1, 1000, 1000, 0.001);
+    tp_store_stats(st, &s);
+    cr_assert_eq(s.targets, 2);
+    su_close(st, t + 70);
+    cr_assert_eq(su_q("h.db", "SELECT count(*) FROM targets"), 2);
+    cr_assert_eq(su_q("h.db", "SELECT id FROM targets WHERE target = 'a'"), 1);
+    cr_assert_eq(su_q("h.db", "SELECT sum(success) FROM minute WHERE target_id = 1"), 80);
+}
+
 Test(store, a_changed_interval_or_label_updates_the_target_row)
 {
     struct tp_store_opts o = {.now = T0};
