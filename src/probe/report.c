@@ -271,6 +271,35 @@ static int read_rows(struct build *b, int l, int64_t lo, int64_t hi)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The zone the day rows were rolled up in ("" for UTC): the report's own
+ * may differ; the rows' days are theirs. A zone the C library does not
+ * know here is taken as UTC (and said). */
+static int history_zone(struct build *b, char *buf, size_t len)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(b->db, "SELECT value FROM meta WHERE key = 'timezone'", -1, &s,
+                                NULL);
+
+    buf[0] = 0;
+    if (rc != SQLITE_OK)
+        return rc;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (buf[0] && !tp_tz_known(buf)) {
+        snprintf(b->r.note, sizeof(b->r.note), "the history's days are in %s, unknown here: "
+                 "taken as UTC", buf);
+        buf[0] = 0;
+    }
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static bool same_zone(const char *a, const char *b)
+{
+    return (!a || !*a || !strcmp(a, "UTC")) ? (!b || !*b || !strcmp(b, "UTC"))
+                                            : b && !strcmp(a, b);
+}
+
 static int64_t ceil_to(int64_t t, int64_t unit)
 {
     int64_t f = ts_floor(t, unit);
@@ -284,9 +313,13 @@ static int read_all(struct build *b)
     struct rp *r = &b->r;
     int64_t hmark, dmark, min_lo, hour_lo, since, until = (int64_t)ceil(r->until);
     int64_t h0, h1, d0, d1, m0;
-    const char *moved = NULL;
+    const char *moved = NULL, *hz;
+    char zbuf[256];
     int rc;
 
+    if ((rc = history_zone(b, zbuf, sizeof(zbuf))))
+        return rc;
+    hz = zbuf[0] ? zbuf : NULL;
     if ((rc = q_int(b->db, "SELECT value FROM meta WHERE key = 'hour_mark'", &hmark)) ||
         (rc = q_int(b->db, "SELECT value FROM meta WHERE key = 'day_mark'", &dmark)) ||
         (rc = q_int(b->db, "SELECT min(start) FROM minute", &min_lo)) ||
@@ -299,8 +332,8 @@ static int read_all(struct build *b)
         moved = "hour";
     }
     if (dmark != INT64_MIN && since < dmark && (hour_lo == INT64_MIN || hour_lo > since) &&
-        tp_tz_floor(b->r.zone, TP_TZ_DAY, since) != since) {
-        since = tp_tz_floor(b->r.zone, TP_TZ_DAY, since);
+        tp_tz_floor(hz, TP_TZ_DAY, since) != since) {
+        since = tp_tz_floor(hz, TP_TZ_DAY, since);
         moved = "day";
     }
     if (moved)
@@ -313,12 +346,22 @@ static int read_all(struct build *b)
     h0 = ceil_to(since, 3600);
     h1 = hmark == INT64_MIN ? h0 : ts_floor(until, 3600) < hmark ? ts_floor(until, 3600) : hmark;
     /* days of the history's zone: the roll-up's */
-    d0 = dmark == INT64_MIN ? h0 : tp_tz_floor(b->r.zone, TP_TZ_DAY, since);
+    d0 = dmark == INT64_MIN ? h0 : tp_tz_floor(hz, TP_TZ_DAY, since);
     if (d0 < since)
-        d0 = tp_tz_next(b->r.zone, TP_TZ_DAY, d0);
-    d1 = dmark == INT64_MIN ? d0 : tp_tz_floor(b->r.zone, TP_TZ_DAY, until);
+        d0 = tp_tz_next(hz, TP_TZ_DAY, d0);
+    d1 = dmark == INT64_MIN ? d0 : tp_tz_floor(hz, TP_TZ_DAY, until);
     if (dmark != INT64_MIN && d1 > dmark)
         d1 = dmark;
+    /* The history's days are not the report's: its day rows would count
+     * in the report's day their start falls in. Hour rows fit any zone of
+     * whole hours; day rows only where the hours are gone. */
+    if (!same_zone(hz, r->zone) && hour_lo != INT64_MIN) {
+        int64_t d = tp_tz_floor(hz, TP_TZ_DAY, hour_lo);
+        if (d < hour_lo)
+            d = tp_tz_next(hz, TP_TZ_DAY, d);
+        if (d1 > d)
+            d1 = d;
+    }
     m0 = since;
     if (d0 < d1) {
         if ((rc = read_rows(b, 2, d0, d1)) || (rc = read_rows(b, 1, h0, d0)) ||

@@ -126,8 +126,8 @@ static int max_id(struct tp_store *st)
 
 static void free_store(struct tp_store *st)
 {
-    sqlite3_stmt *stmts[] = {st->s_row,  st->s_state,   st->s_tgt_ins, st->s_run,
-                             st->s_meta, st->s_roll[0], st->s_roll[1]};
+    sqlite3_stmt *stmts[] = {st->s_row,       st->s_state,   st->s_tgt_ins, st->s_run,
+                             st->s_meta,      st->s_meta_text, st->s_roll[0], st->s_roll[1]};
 
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
         sqlite3_finalize(stmts[i]);

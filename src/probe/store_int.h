@@ -88,7 +88,7 @@ struct tp_store {
     struct tp_store_opts o;           /* defaults filled in */
     char *zone;                       /* o.timezone's copy, NULL: UTC */
     int64_t run_id;
-    sqlite3_stmt *s_row, *s_state, *s_tgt_ins, *s_run, *s_meta, *s_roll[2];
+    sqlite3_stmt *s_row, *s_state, *s_tgt_ins, *s_run, *s_meta, *s_meta_text, *s_roll[2];
     /* targets */
     struct ts_tgt **tab;              /* hash table, tabcap chains */
     size_t tabcap;

@@ -429,6 +429,13 @@ int ts_write(struct tp_store *st, double now)
     if ((rc = roll_step(st, 0, &rolled)) != SQLITE_OK ||
         (!rolled && (rc = roll_step(st, 1, &rolled)) != SQLITE_OK))
         goto fail;
+    if (!st->marks_loaded && (rc = prep(st, &st->s_meta_text, "INSERT OR REPLACE INTO meta"
+                                                             " (key, value) VALUES ('timezone', ?1)"))
+                                 == SQLITE_OK) {
+        /* the zone the days are rolled up in from now on, for the report */
+        sqlite3_bind_text(st->s_meta_text, 1, st->zone ? st->zone : "", -1, SQLITE_STATIC);
+        rc = run1(st, st->s_meta_text, NULL);
+    }
     for (int l = 0; l < 2 && rc == SQLITE_OK; l++)
         if (memcmp(&st->roll_new[l], &st->roll[l], sizeof(st->roll[l])) || !st->marks_loaded) {
             rc = meta_set(st, mark_keys[l][0], st->roll_new[l].mark);

@@ -256,6 +256,35 @@ Test(report, days_weeks_and_months_in_a_zone)
     json_decref(j);
 }
 
+Test(report, a_report_in_another_zone_than_the_historys_counts_every_second_once)
+{
+    struct tp_store_opts o = {.now = T0, .timezone = "Europe/Paris", .minutes_s = 7200};
+    struct tp_store *st = su_open("h.db", &o);
+    double day = 1700006400.0; /* UTC midnight; Paris' is an hour before */
+    json_t *j;
+
+    days_of(st, 1, day, day + 3 * 86400, 0, 0);
+    su_close(st, day + 3 * 86400);
+    cr_assert_gt(su_q("h.db", "SELECT count(*) FROM day"), 1);
+    /* UTC days from hour rows: each exactly a day */
+    j = report_json(day, day + 3 * 86400, day + 3 * 86400 + 10, NULL);
+    cr_assert_lt(fabs(num(j, "probes.0.targets.0.summary.up_s") - 3 * 86400), 1e-3);
+    cr_assert_lt(fabs(num(j, "probes.0.targets.0.summary.unknown_s")), 1e-3);
+    cr_assert_eq(json_array_size(at(j, "probes.0.days")), 3);
+    for (int d = 0; d < 3; d++) {
+        char path[64];
+        snprintf(path, sizeof(path), "probes.0.days.%d.up_s", d);
+        cr_assert_lt(fabs(num(j, path) - 86400), 1e-3, "day %d", d);
+    }
+    json_decref(j);
+    /* in the history's own zone, its day rows */
+    j = report_json(day - 3600, day + 3 * 86400, day + 3 * 86400 + 10, "Europe/Paris");
+    cr_assert_lt(fabs(num(j, "probes.0.targets.0.summary.up_s") - 3 * 86400), 1e-3);
+    cr_assert_eq(json_array_size(at(j, "probes.0.days")), 4);
+    cr_assert_lt(fabs(num(j, "probes.0.days.1.up_s") - 86400), 1e-3);
+    json_decref(j);
+}
+
 Test(report, text_and_html_forms)
 {
     struct tp_store_opts o = {.now = T0};
