@@ -1,7 +1,8 @@
 /* twkit-bench-store: what the uptime history costs (make bench-store, and
  * the end of make bench-probe).
  *
- *   twkit-bench-store [--targets N] [--rate R] [--seconds S] [--size-days D] [--dir DIR]
+ *   twkit-bench-store [--targets N] [--rate R] [--seconds S] [--size-days D] [--sync S]
+ *                     [--dir DIR]
  *
  * Load: N targets (20,000), R results a second (20,000: each target once a
  * second), S seconds of simulated time (300: five minute boundaries, each
@@ -13,7 +14,8 @@
  * at that rate. Printed: CPU seconds per second of results (all of it, and
  * the flushes' share; the load generator's own CPU, measured in a run
  * without the store, is taken off), transactions and rows per simulated
- * second, and the file's size.
+ * second, and the file's size. --sync S: the store's sync_s (the open
+ * minutes written every S seconds too).
  *
  * Then the disk per 1,000 targets (--size-days D, default 2; 0: skip):
  * 1,000 targets at a 1 s interval for D simulated days, so that minute,
@@ -182,7 +184,7 @@ static void bytes_per_row(const char *path, double out[4])
 static int usage(void)
 {
     fputs("usage: twkit-bench-store [--targets N] [--rate R] [--seconds S] [--size-days D] "
-          "[--dir DIR]\n",
+          "[--sync S] [--dir DIR]\n",
           stderr);
     return 2;
 }
@@ -212,6 +214,8 @@ int main(int argc, char **argv)
             size_days = strtod(v, NULL);
         else if (!strcmp(argv[i], "--dir"))
             userdir = v;
+        else if (!strcmp(argv[i], "--sync"))
+            o.sync_s = strtod(v, NULL);
         else
             return usage();
         i++;

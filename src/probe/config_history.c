@@ -7,6 +7,7 @@
  *     minutes: 3d                     # minute rows (default 3d)
  *     hours: 30d                      # hour rows (default 30d)
  *     timezone: Europe/Paris          # days of roll-ups and reports (UTC)
+ *     sync: 10s                       # open minutes written this often too
  */
 #include <errno.h>
 #include <math.h>
@@ -57,8 +58,9 @@ int tp_parse_period(const char *s, uint64_t *secs)
     return 0;
 }
 
-static const char *const history_keys[] = {"path", "retention", "minutes", "hours", "timezone"};
-enum { HK_PATH, HK_RETENTION, HK_MINUTES, HK_HOURS, HK_TIMEZONE, HK_N };
+static const char *const history_keys[] = {"path",  "retention", "minutes",
+                                           "hours", "timezone",  "sync"};
+enum { HK_PATH, HK_RETENTION, HK_MINUTES, HK_HOURS, HK_TIMEZONE, HK_SYNC, HK_N };
 
 struct hload {
     struct tp_history *h;
@@ -85,7 +87,7 @@ static bool period(struct tp_cfgctx *c, const char *key, const struct tp_val *v,
     }
     if (*out < min) {
         tp_cfg_err(c, &v->at, "bad history %s %s: must be at least %s", key, tp_qs(&q, s),
-                   min == DAY ? "1d" : "1h");
+                   min == DAY ? "1d" : min == 3600 ? "1h" : "1s");
         return false;
     }
     return true;
@@ -131,6 +133,15 @@ static bool each(struct tp_cfgctx *c, size_t k, const struct tp_val *name,
     case HK_RETENTION: return period(c, "retention", val, DAY, &h->retention_s);
     case HK_MINUTES: return period(c, "minutes", val, 3600, &h->minutes_s);
     case HK_HOURS: return period(c, "hours", val, DAY, &h->hours_s);
+    case HK_SYNC:
+        if (!period(c, "sync", val, 1, &h->sync_s))
+            return false;
+        if (h->sync_s >= 60) {
+            tp_cfg_err(c, &val->at, "bad history sync %s: must be less than a minute (a "
+                       "minute is written when it is over anyway)", tp_qs(&q, val->s));
+            return false;
+        }
+        return true;
     default:
         if (!(s = tp_val_str(c, "history timezone", val, "a zone name like Europe/Paris")))
             return false;

@@ -111,6 +111,8 @@ struct tp_history {
     uint64_t minutes_s;       /* minute rows: 3 d (at most retention) */
     uint64_t hours_s;         /* hour rows: 30 d (at most retention) */
     char *timezone;           /* days of the roll-ups and reports; NULL: UTC */
+    uint64_t sync_s;          /* sync: the open minutes written this often
+                                 too; 0 (default): once they are over */
 };
 
 struct tp_config {

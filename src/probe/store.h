@@ -72,6 +72,11 @@ struct tp_store_opts {
     size_t max_buffered;  /* rows (and as many state changes) held while
                              the database cannot be written; past it the
                              oldest are dropped and counted: 500000 */
+    double sync_s;        /* also write what the open minutes hold this
+                             often (a crash then loses at most this much
+                             of them, for about 60 / sync_s times the
+                             rows); 0: a minute is written once, when it
+                             is over */
     double now;           /* the run's start, unix seconds; 0: the clock */
 };
 

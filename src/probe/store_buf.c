@@ -217,6 +217,8 @@ struct ts_tgt *ts_target(struct tp_store *st, const struct tp_store_key *k)
 
 /* ---- the open minute and its covered time ---- */
 
+static void queue_acc(struct tp_store *st, struct ts_tgt *t);
+
 static void count_buffered(struct tp_store *st)
 {
     atomic_store_explicit(&st->c_buffered, st->qlen + st->evlen, memory_order_relaxed);
@@ -332,6 +334,14 @@ void ts_settle(struct tp_store *st, double until)
         cover(st, t, until);
         if (t->open && (double)(t->bstart + 60) <= until)
             ts_queue_row(st, t);
+        else if (t->open && st->o.sync_s > 0 && until - t->synced >= st->o.sync_s) {
+            /* sync: what the open minute has so far goes now, and the
+             * rest adds to it (the minute's upsert sums) */
+            queue_acc(st, t);
+            memset(&t->acc, 0, sizeof(t->acc));
+            memset(t->hist, 0, sizeof(t->hist));
+            t->synced = until;
+        }
         if (!t->open && !t->queued && !t->is_new && t->id && until - t->cov_to > TS_IDLE_S) {
             forget(st, i);
             continue;
@@ -393,7 +403,8 @@ static void drop_event(void *p)
     free(e->detail);
 }
 
-void ts_queue_row(struct tp_store *st, struct ts_tgt *t)
+/* The open minute's numbers so far as a row in the queue. */
+static void queue_acc(struct tp_store *st, struct ts_tgt *t)
 {
     const struct ts_acc *a = &t->acc;
     uint8_t blob[TP_LH_MAXBLOB];
@@ -401,7 +412,6 @@ void ts_queue_row(struct tp_store *st, struct ts_tgt *t)
     struct ts_row *r;
     size_t n = 0;
 
-    t->open = false;
     if (!a->ok && !a->fail && !a->local && a->up_s <= 0 && a->down_s <= 0 && a->local_s <= 0)
         return;
     if (a->ok) {
@@ -426,6 +436,12 @@ void ts_queue_row(struct tp_store *st, struct ts_tgt *t)
     st->qlen++;
     t->queued++;
     count_buffered(st);
+}
+
+void ts_queue_row(struct tp_store *st, struct ts_tgt *t)
+{
+    t->open = false;
+    queue_acc(st, t);
 }
 
 static char *dupn(const char *s)

@@ -46,6 +46,7 @@ struct ts_tgt {
     double first_t;                   /* its first result or change here
                                          (NAN: none yet) */
     uint32_t queued;                  /* its rows and changes in the queues */
+    double synced;                    /* sync_s: when its open minute last went */
     /* the last result: covers [last_t, the next one), at most cap_s */
     bool have_last;
     uint8_t last_cls;                 /* TS_* */

@@ -163,6 +163,34 @@ static void steady(struct tp_store *st, int n, double t0, double t1, double iv)
     }
 }
 
+Test(store, with_sync_the_open_minute_is_written_as_it_fills_and_adds_up)
+{
+    struct tp_store_opts o = {.now = T0, .sync_s = 10};
+    struct tp_store *st = su_open("h.db", &o);
+    struct tp_store_key k = su_key("p", "a", 1000);
+    struct tp_store_stats s;
+
+    /* 45 s of results: by the flush at T0 + 45 (settled to T0 + 43) at
+     * most the last 10 s of them are not written */
+    su_feed(st, &k, T0, 46, 1, 30, 35, 0.002);
+    cr_assert_geq(su_q("h.db", "SELECT sum(success + failure) FROM minute"), 33);
+    cr_assert_eq(su_q("h.db", "SELECT count(*) FROM minute"), 1);
+    su_feed(st, &k, T0 + 46, 30, 1, 1000, 1000, 0.002);
+    tp_store_stats(st, &s);
+    cr_assert_gt(s.rows[TP_STORE_T_MINUTE], 2, "the open minute went in parts");
+    su_close(st, T0 + 76);
+    /* one row per minute, whatever went in between */
+    cr_assert_eq(su_q("h.db", "SELECT count(*) FROM minute"), 2);
+    cr_assert_eq(su_q("h.db", "SELECT success FROM minute WHERE start = 1700000040"), 55);
+    cr_assert_eq(su_q("h.db", "SELECT failure FROM minute WHERE start = 1700000040"), 5);
+    cr_assert_eq(su_q("h.db", "SELECT up_ms + down_ms FROM minute WHERE start = 1700000040"),
+                 60000);
+    cr_assert_eq(su_q("h.db", "SELECT down_ms FROM minute WHERE start = 1700000040"), 5000);
+    cr_assert_eq(su_q("h.db", "SELECT lat_sum_us FROM minute WHERE start = 1700000040"),
+                 55 * 2000);
+    cr_assert_eq(su_q("h.db", "SELECT lat_min_us FROM minute WHERE start = 1700000040"), 2000);
+}
+
 Test(store, finished_hours_and_days_are_rolled_up_and_keep_every_count)
 {
     struct tp_store_opts o = {.now = T0};
@@ -443,7 +471,7 @@ Test(store, the_history_section_of_the_config)
     free(errs);
 
     cr_assert_eq(load_text("history:\n  path: /var/lib/twkit/probe.db\n  retention: 7d\n"
-                           "  minutes: 36h\n  timezone: Europe/Paris\n"
+                           "  minutes: 36h\n  timezone: Europe/Paris\n  sync: 10s\n"
                            "probes:\n  - {name: a, kind: tcp, target: 'h:1'}\n",
                            &c, &errs),
                  0, "%s", errs);
@@ -451,6 +479,7 @@ Test(store, the_history_section_of_the_config)
     cr_assert_eq(c.history.hours_s, 7 * 86400); /* 30d, shortened to retention */
     cr_assert_eq(c.history.minutes_s, 36 * 3600);
     cr_assert_str_eq(c.history.timezone, "Europe/Paris");
+    cr_assert_eq(c.history.sync_s, 10);
     tp_config_free(&c);
     free(errs);
 
@@ -473,6 +502,13 @@ Test(store, the_history_section_of_the_config)
                             &c, &errs),
                   0);
     cr_assert_str_eq(errs, "x.yaml:4:10: history hours 20d is longer than retention 10d\n");
+    free(errs);
+    cr_assert_neq(load_text("history:\n  path: a.db\n  sync: 2m\n"
+                            "probes:\n  - {name: a, kind: tcp, target: 'h:1'}\n",
+                            &c, &errs),
+                  0);
+    cr_assert_str_eq(errs, "x.yaml:3:9: bad history sync \"2m\": must be less than a minute (a "
+                           "minute is written when it is over anyway)\n");
     free(errs);
     cr_assert_neq(load_text("history:\n  retention: 10d\n"
                             "probes:\n  - {name: a, kind: tcp, target: 'h:1'}\n",
