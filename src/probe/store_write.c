@@ -362,8 +362,12 @@ static int init_marks(struct tp_store *st)
                                         : "SELECT min(start) FROM hour WHERE ?1 = ?1",
                              0, &first)) != SQLITE_OK)
                 return rc;
-            if (first == INT64_MIN)
-                first = l == 0 ? (int64_t)floor(st->settled) : st->roll[0].mark;
+            if (l == 0) { /* nor before what waits to be written */
+                int64_t lim = roll_limit(st, 0);
+                if (first == INT64_MIN || lim < first)
+                    first = lim;
+            } else if (first == INT64_MIN || st->roll[0].mark < first)
+                first = st->roll[0].mark;
             v = period_floor(st, l, first);
             st->roll[l].cursor = 0;
         } else {

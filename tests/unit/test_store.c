@@ -228,6 +228,24 @@ Test(store, finished_hours_and_days_are_rolled_up_and_keep_every_count)
     cr_assert_eq(su_q("h.db", "SELECT count(*) FROM minute"), 3 * 5 * 60);
 }
 
+Test(store, hours_buffered_before_the_first_flush_are_rolled_up_too)
+{
+    struct tp_store_opts o = {.now = T0};
+    struct tp_store *st = su_open("h.db", &o);
+    struct tp_store_key k = su_key("p", "a", 10000);
+    double t;
+
+    /* two hours and a half of results, and no flush until then */
+    for (t = 1700002800.0; t < 1700002800.0 + 9000; t += 10)
+        tp_store_result(st, &k, t, TP_SUCCESS, TP_UP, 0.001);
+    for (int i = 0; i < 100 && tp_store_flush(st, t) == 1; i++)
+        ;
+    su_close(st, t);
+    cr_assert_eq(su_q("h.db", "SELECT count(*) FROM hour"), 2);
+    cr_assert_eq(su_q("h.db", "SELECT min(start) FROM hour"), 1700002800);
+    cr_assert_eq(su_q("h.db", "SELECT sum(success) FROM hour"), 720);
+}
+
 Test(store, rows_past_their_period_are_deleted_once_rolled_up)
 {
     struct tp_store_opts o = {.now = T0, .minutes_s = 3600, .hours_s = 86400,
