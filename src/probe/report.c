@@ -538,11 +538,32 @@ static void sum_into(struct rp_item *s, const struct rp_item *it, const struct r
     s->ntargets++;
 }
 
+/* Targets with neither a row nor an outage in the range (removed from
+ * the config before it, or never probed in it) are left out. */
+static void drop_empty(struct build *b)
+{
+    struct rp *r = &b->r;
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->nitems; i++) {
+        struct rp_item *it = &r->items[i];
+        if (it->last_data > 0 || it->ninc > 0) {
+            r->items[n++] = *it;
+            continue;
+        }
+        for (int u = 0; u < RP_NUNITS; u++)
+            free(it->per[u]);
+        free(it->inc);
+    }
+    r->nitems = n;
+}
+
 static int totals(struct build *b)
 {
     struct rp *r = &b->r;
     size_t cap = 0;
 
+    drop_empty(b);
     for (size_t i = 0; i < r->nitems; i++) {
         struct rp_item *it = &r->items[i];
         double fs = it->first_seen > 0 ? it->first_seen : 0;

@@ -311,6 +311,10 @@ Test(report, text_and_html_forms)
     cr_assert_null(strstr(html, "src="));
     cr_assert_null(strstr(html, "url("));
     free(html);
+    /* a range before the target's rows: it is left out */
+    txt = report(T0 - 86400, T0 - 3600, T0 + 300, TP_REPORT_TEXT, NULL, NULL);
+    cr_assert_not_null(strstr(txt, "no targets"), "%s", txt);
+    free(txt);
     /* another probe's name: nothing */
     txt = report(T0, T0 + 200, T0 + 300, TP_REPORT_TEXT, NULL, "db");
     cr_assert_not_null(strstr(txt, "no targets"), "%s", txt);
