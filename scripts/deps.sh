@@ -20,12 +20,15 @@ set -eu
 # 390 px and parses it as HTML5; scripts/status_screenshots.sh makes the
 # docs' screenshots with it. chromium is large: about 350 MB installed,
 # with its libraries
+# libsqlite3-dev: twkit probe's uptime history (history: in the config) and
+# its SLA report, SQLite embedded in WAL mode
 # prometheus-alertmanager, python3-aiosmtpd: the notification tests' real
 # Alertmanager (its API must show an alert firing, then resolved) and SMTP
 # receiver (tests/lab/notify_receiver.py, run with Debian's /usr/bin/python3)
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
-      libbrotli-dev libjansson-dev openssl nftables prometheus prometheus-blackbox-exporter
+      libbrotli-dev libjansson-dev libsqlite3-dev openssl nftables prometheus
+      prometheus-blackbox-exporter
       dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping
       chromium python3-html5lib fonts-dejavu-core prometheus-alertmanager python3-aiosmtpd"
 

@@ -12,6 +12,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_probe_report(int argc, char **argv); /* twkit probe report */
 
 /* Option values; on bad input print "<cmd>: <opt>: ..." and return -1. */
 int cli_parse_uint(const char *cmd, const char *opt, const char *s, unsigned long max,

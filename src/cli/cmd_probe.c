@@ -31,6 +31,8 @@
 static const char probe_usage[] =
     "usage: twkit probe [options] CONFIG\n"
     "       twkit probe [options] --blackbox-config BLACKBOX.YML [CONFIG]\n"
+    "       twkit probe report [--since WHEN] [--json|--html] CONFIG  (SLA report of\n"
+    "                          the history CONFIG keeps; twkit probe report --help)\n"
     "\n"
     "Probe every target of CONFIG (YAML, docs/PROBE.md) at its interval: tcp\n"
     "(connect, optional send/expect), http/https (status, body, phase timings),\n"
@@ -561,6 +563,8 @@ int cmd_probe(int argc, char **argv)
     sigset_t mask;
     int opt, n, rc = 0, sfd;
 
+    if (argc > 1 && !strcmp(argv[1], "report")) /* a subcommand, not a CONFIG */
+        return cmd_probe_report(argc - 1, argv + 1);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {

@@ -442,9 +442,10 @@ static void load_probes(struct ctx *c, const yaml_node_t *v, const struct dflt *
 
 static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *cfg)
 {
-    static const char *const top[] = {"defaults", "probes", "notify", "health"};
+    static const char *const top[] = {"defaults", "probes", "notify", "health", "history"};
     const yaml_node_t *dv = NULL, *pk = NULL, *pv = NULL, *dk = NULL;
     const yaml_node_t *nk = NULL, *nv = NULL, *hk = NULL, *hv = NULL; /* notify.h */
+    const yaml_node_t *yk = NULL, *yv = NULL;                         /* history */
     struct dflt d;
 
     if (!root) {
@@ -475,8 +476,11 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
         } else if (!strcmp(tp_y_s(k), "notify") || !strcmp(tp_y_s(k), "health")) {
             kslot = tp_y_s(k)[0] == 'n' ? &nk : &hk;
             vslot = tp_y_s(k)[0] == 'n' ? &nv : &hv;
+        } else if (!strcmp(tp_y_s(k), "history")) {
+            kslot = &yk;
+            vslot = &yv;
         } else {
-            tp_y_unknown_key(c->y, k, NULL, top, 4);
+            tp_y_unknown_key(c->y, k, NULL, top, 5);
             continue;
         }
         if (*kslot) {
@@ -512,6 +516,11 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
     tp_notify_resolve(&c->y->pub, cfg->notify, &d.def, cfg->defs, cfg->ndefs);
     tp_def_free(&d.def);
     free(d.sl.s);
+    if (yv) {
+        struct tp_val v;
+        tp_y_to_val(yv, &v);
+        tp_history_load(&c->y->pub, &v, &cfg->history);
+    }
 }
 
 

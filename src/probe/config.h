@@ -306,6 +306,13 @@ struct tp_strset {
 int tp_strset_add(struct tp_strset *ss, const char *s, unsigned long line, unsigned long *first);
 void tp_strset_free(struct tp_strset *ss);
 
+/* ---- history: (config_history.c) ---- */
+
+/* The mapping v of `history:` into h (zeroed first; the periods not
+ * written get their defaults). Problems are reported. */
+void tp_history_load(struct tp_cfgctx *c, const struct tp_val *v, struct tp_history *h);
+void tp_history_free(struct tp_history *h);
+
 /* ---- targets (target.c) ---- */
 
 /* The targets of def from the file v names (relative to the config), one

@@ -459,5 +459,6 @@ void tp_config_free(struct tp_config *cfg)
     free(cfg->defs);
     free(cfg->path);
     tp_notify_cfg_unref(cfg->notify);
+    tp_history_free(&cfg->history);
     memset(cfg, 0, sizeof(*cfg));
 }

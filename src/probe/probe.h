@@ -112,6 +112,17 @@ struct tp_def {
 };
 
 struct tp_notify_cfg;
+/* `history:` (config_history.c; the store, store.h). */
+struct tp_history {
+    char *path;               /* resolved against the config's directory;
+                                 NULL: no history kept */
+    uint64_t retention_s;     /* day rows and state changes: 90 d */
+    uint64_t minutes_s;       /* minute rows: 3 d (at most retention) */
+    uint64_t hours_s;         /* hour rows: 30 d (at most retention) */
+    char *timezone;           /* days of the roll-ups and reports; NULL: UTC */
+    uint64_t sync_s;          /* sync: the open minutes written this often
+                                 too; 0 (default): once they are over */
+};
 
 struct tp_config {
     char *path;
@@ -120,6 +131,7 @@ struct tp_config {
     size_t ntargets;          /* over every definition */
     const struct tp_notify_cfg *notify; /* notify: and health: (notify.h), a
                                  reference; NULL when neither is written */
+    struct tp_history history;
 };
 
 /* Load and check a config. Every problem is printed to errs as

@@ -120,16 +120,21 @@ void tp_y_unknown_key(struct tp_yctx *c, const yaml_node_t *k, const char *where
 {
     struct tp_quoted q;
     const char *best = tp_cfg_suggest(tp_y_s(k), cands, ncands);
-    char hint[64];
+    char hint[128];
+    size_t n = 0;
 
     if (best)
         snprintf(hint, sizeof(hint), " (did you mean %s?)", best);
-    else if (where)
+    else if (where || !ncands)
         hint[0] = '\0';
-    else if (ncands == 1)
-        snprintf(hint, sizeof(hint), " (expected %s)", cands[0]);
-    else
-        snprintf(hint, sizeof(hint), " (expected %s or %s)", cands[0], cands[1]);
+    else { /* " (expected a, b or c)" */
+        n = (size_t)snprintf(hint, sizeof(hint), " (expected %s", cands[0]);
+        for (size_t i = 1; i < ncands && n < sizeof(hint); i++)
+            n += (size_t)snprintf(hint + n, sizeof(hint) - n, "%s%s",
+                                  i + 1 == ncands ? " or " : ", ", cands[i]);
+        if (n < sizeof(hint))
+            snprintf(hint + n, sizeof(hint) - n, ")");
+    }
     if (where)
         tp_y_err(c, k, "unknown key %s in %s%s", tp_quote(&q, tp_y_s(k), tp_y_len(k)), where, hint);
     else

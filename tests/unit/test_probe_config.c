@@ -1046,7 +1046,7 @@ Test(probe_config, error_unknown_keys)
                "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
                "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
                "x.yaml:11:1: unknown top-level key \"prob\" (did you mean probes?)\n"
-               "x.yaml:12:1: unknown top-level key \"extra\" (expected defaults or probes)\n");
+               "x.yaml:12:1: unknown top-level key \"extra\" (expected defaults, probes, notify, health or history)\n");
 }
 
 Test(probe_config, error_key_not_for_kind)
