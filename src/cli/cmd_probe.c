@@ -707,6 +707,10 @@ int cmd_probe(int argc, char **argv)
     }
     tw_io_init(&p.sig_io, sfd, on_signal, &p);
     tw_io_start(p.loop, &p.sig_io, TW_IO_READ);
+    if (p.cfg->history.path) /* the store is in; the after thread does not feed it yet */
+        fprintf(stderr, "twkit probe: warning: %s: history: is checked, but this version does "
+                        "not write it yet (twkit probe report reads what is there; "
+                        "docs/PROBE.md, History)\n", p.path);
     if (!p.eo.once) { /* a reload may bring channels: the thread is there anyway */
         struct tp_after_opts ao = {.log = p.eo.log};
         struct tp_after_sink sink;

@@ -512,15 +512,24 @@ Test(notify, a_dead_or_slow_receiver_delays_no_probe_and_its_message_comes_later
     s = summary_line(slurp("n.out"));
     cr_assert_geq(expect_num(jfind(s, "late_start_us"), "n"), 8000, "%s", s);
     late_p99 = expect_num(jfind(s, "late_start_us"), "p99");
-    if (late_p99 >= 5000) { /* what the same targets give without channels, to tell */
+    /* Over 5 ms, it may be this machine's own jitter and not the channels:
+     * the same targets without channels, run next, tell; the receivers fail
+     * the test only if they make starts later than 1.5 times that. */
+    if (late_p99 >= 5000) {
+        const char *b;
+        double base_p99;
         write_file("base.yaml", "defaults: {interval: 1s, timeout: 1s}\n"
                                 "probes:\n  - {name: many, kind: tcp, targets_file: t1000.txt}\n");
         run(TW_LAB_CLIENT, 20000, "%s probe --listen off --duration 8s --summary --log /dev/null "
             "%s >%s 2>&1", TWKIT_BIN, tpath(cfg, sizeof(cfg), "base.yaml"),
             tpath(out, sizeof(out), "base.out"));
-        cr_assert_fail("late starts p99 %.0f us with a dead and a slow receiver: %s\n"
-                       "the same targets without channels: %s", late_p99, s,
-                       summary_line(slurp("base.out")));
+        b = summary_line(slurp("base.out"));
+        base_p99 = expect_num(jfind(b, "late_start_us"), "p99");
+        cr_log_warn("late starts p99 %.0f us with a dead and a slow receiver, %.0f us without "
+                    "channels", late_p99, base_p99);
+        cr_assert_leq(late_p99, 1.5 * base_p99,
+                      "late starts p99 %.0f us with a dead and a slow receiver: %s\n"
+                      "the same targets without channels: %s", late_p99, s, b);
     }
     cr_log_info("1,000 targets at 1 s, a dead and a slow receiver: late start p99 %.0f us", late_p99);
 
