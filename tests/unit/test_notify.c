@@ -23,15 +23,6 @@ static void teardown(void) { ut_cwd_leave(); }
 
 TestSuite(notify_unit, .init = setup, .fini = teardown, .timeout = 60);
 
-static void put(const char *name, const char *text)
-{
-    FILE *f = fopen(name, "w");
-
-    cr_assert_not_null(f, "%s: %s", name, strerror(errno));
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 static int load(const char *text, struct tp_config *cfg, char **errs)
 {
     size_t len;
@@ -39,7 +30,7 @@ static int load(const char *text, struct tp_config *cfg, char **errs)
     int rc;
 
     cr_assert_not_null(f);
-    put("x.yaml", text);
+    ut_put("x.yaml", text);
     rc = tp_config_load("x.yaml", cfg, f);
     fclose(f);
     return rc;
@@ -76,7 +67,7 @@ Test(notify_unit, channels_load_with_their_defaults_secrets_and_selections)
     struct tp_config cfg;
     const struct tp_chan *ch;
 
-    put("hook.url", "https://hooks.example.com/services/T0/B0/xyz\n\n");
+    ut_put("hook.url", "https://hooks.example.com/services/T0/B0/xyz\n\n");
     setenv("TWT_UNIT_TOKEN", "123:abc", 1);
     load_ok("defaults:\n"
             "  notify: [ops, am]\n"
@@ -190,7 +181,7 @@ Test(notify_unit, every_mistake_in_a_channel_has_its_line)
 {
     setenv("TWT_UNIT_EMPTY", "", 1);
     unsetenv("TWT_UNIT_UNSET");
-    put("empty.url", "\n");
+    ut_put("empty.url", "\n");
     load_fails("notify:\n"
                "  - {name: a, kind: webhook}\n"
                "  - {name: b, kind: sms, url: 'http://h/'}\n"

@@ -36,15 +36,6 @@ static void teardown(void) { ut_cwd_leave(); }
 
 TestSuite(probe_config, .init = setup, .fini = teardown, .timeout = 60);
 
-static void put(const char *name, const char *text)
-{
-    FILE *f = fopen(name, "w");
-
-    cr_assert_not_null(f, "%s: %s", name, strerror(errno));
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* Load name; *errs gets everything printed (caller frees). */
 static int load(const char *name, struct tp_config *cfg, char **errs)
 {
@@ -100,7 +91,7 @@ static void put_probe(const char *name, const char *keys)
     char *text;
 
     cr_assert_geq(asprintf(&text, "probes:\n  - %s", keys), 0);
-    put(name, text);
+    ut_put(name, text);
     free(text);
 }
 
@@ -164,8 +155,8 @@ Test(probe_config, example_loads)
     struct tp_config cfg;
     const struct tp_def *d;
 
-    put("x.yaml", example);
-    put("edge-targets.txt", "# edge nodes\n"
+    ut_put("x.yaml", example);
+    ut_put("edge-targets.txt", "# edge nodes\n"
                             "edge1.example.net:443\n"
                             "\n"
                             "   10.0.0.7:8080   \n"
@@ -278,7 +269,7 @@ Test(probe_config, durations)
 {
     struct tp_config cfg;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: a, kind: tcp, target: 'h:1', interval: 500ms, timeout: 250ms}\n"
                   "  - {name: b, kind: tcp, target: 'h:1', interval: 2, timeout: 1.5}\n"
                   "  - {name: c, kind: tcp, target: 'h:1', interval: 1m, timeout: 1m}\n"
@@ -305,7 +296,7 @@ Test(probe_config, durations)
 
 Test(probe_config, bad_durations)
 {
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  interval: 5x\n"
                   "probes:\n"
                   "  - name: a\n"
@@ -337,7 +328,7 @@ Test(probe_config, thresholds)
 {
     struct tp_config cfg;
 
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  success_threshold: 2\n"
                   "  failure_threshold: 3\n"
                   "probes:\n"
@@ -351,7 +342,7 @@ Test(probe_config, thresholds)
     cr_assert_eq(cfg.defs[1].failure_threshold, 1);
     tp_config_free(&cfg);
 
-    put("y.yaml", "probes:\n"
+    ut_put("y.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    target: h:1\n"
@@ -379,7 +370,7 @@ Test(probe_config, labels_merge)
     struct tp_config cfg;
     const struct tp_def *a, *b;
 
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  labels: {env: prod, team: core}\n"
                   "probes:\n"
                   "  - name: a\n"
@@ -409,7 +400,7 @@ Test(probe_config, labels_merge)
 
 Test(probe_config, bad_labels)
 {
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  labels: {target: x}\n"
                   "probes:\n"
                   "  - name: a\n"
@@ -458,7 +449,7 @@ Test(probe_config, expect_status_forms)
     struct tp_config cfg;
     const struct tp_def *d;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: http\n"
                   "    target: http://h/\n"
@@ -500,7 +491,7 @@ Test(probe_config, expect_status_forms)
     cr_assert_eq(http(d)->status[0].hi, 299);
     tp_config_free(&cfg);
 
-    put("y.yaml", "probes:\n"
+    ut_put("y.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: http\n"
                   "    target: http://h/\n"
@@ -530,7 +521,7 @@ Test(probe_config, tcp_options)
     struct tp_config cfg;
     const struct tp_def *d;
 
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  close: graceful\n"
                   "  ca_file: ca.pem\n"
                   "  tls_verify: no\n"
@@ -549,7 +540,7 @@ Test(probe_config, tcp_options)
                   "    kind: tcp\n"
                   "    target: h:1\n"
                   "    send: \"Y\\0Z\\r\\n\"\n");
-    put("ca.pem", "not really a certificate\n");
+    ut_put("ca.pem", "not really a certificate\n");
     load_ok("x.yaml", &cfg);
     d = def_named(&cfg, "a");
     cr_assert(d->graceful);
@@ -571,7 +562,7 @@ Test(probe_config, tcp_options)
     cr_assert_eq(memcmp(tcp(d)->send, "Y\0Z\r\n", 5), 0);
     tp_config_free(&cfg);
 
-    put("y.yaml", "probes:\n"
+    ut_put("y.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    target: h:1\n"
@@ -610,7 +601,7 @@ Test(probe_config, tcp_query_response)
     const struct tp_def *d;
     const struct tp_tcp_opts *o;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: smtp\n"
                   "    kind: tcp\n"
                   "    target: h:25\n"
@@ -666,7 +657,7 @@ Test(probe_config, tcp_query_response)
 
 Test(probe_config, tcp_query_response_errors)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    target: h:1\n"
@@ -741,8 +732,8 @@ Test(probe_config, http_and_tls_options)
     const struct tp_def *d;
 
     mkdir("certs", 0700);
-    put("certs/ca.pem", "pem\n");
-    put("x.yaml", "defaults:\n"
+    ut_put("certs/ca.pem", "pem\n");
+    ut_put("x.yaml", "defaults:\n"
                   "  tls_verify: false\n"
                   "  ca_file: certs/ca.pem\n"
                   "probes:\n"
@@ -787,7 +778,7 @@ Test(probe_config, http_and_tls_options)
     cr_assert_null(http(d)->method);
     tp_config_free(&cfg);
 
-    put("y.yaml", "probes:\n"
+    ut_put("y.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: http\n"
                   "    target: http://h/\n"
@@ -832,7 +823,7 @@ Test(probe_config, booleans)
         char *text;
         cr_assert_geq(asprintf(&text, "probes:\n  - {name: a, kind: tls, target: h, "
                                       "tls_verify: %s}\n", forms[i].text), 0);
-        put("x.yaml", text);
+        ut_put("x.yaml", text);
         free(text);
         load_ok("x.yaml", &cfg);
         cr_assert_eq(cfg.defs[0].tls_verify, forms[i].v, "%s", forms[i].text);
@@ -850,7 +841,7 @@ Test(probe_config, error_unknown_kind)
 
 Test(probe_config, error_bad_interval)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    interval: 5x\n"
@@ -861,7 +852,7 @@ Test(probe_config, error_bad_interval)
 
 Test(probe_config, error_duplicate_name)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - kind: tcp\n"
                   "    target: h:1\n"
                   "    name: db\n"
@@ -876,7 +867,7 @@ Test(probe_config, error_duplicate_name)
 
 Test(probe_config, error_bad_probe_name)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: 'a b', kind: tcp, target: 'h:1'}\n"
                   "  - {name: 'é', kind: tcp, target: 'h:1'}\n"
                   "  - {name: '', kind: tcp, target: 'h:1'}\n"
@@ -889,7 +880,7 @@ Test(probe_config, error_bad_probe_name)
 
 Test(probe_config, error_unreadable_targets_file)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    targets_file: edge.txt\n"
@@ -900,7 +891,7 @@ Test(probe_config, error_unreadable_targets_file)
                   "    kind: tcp\n"
                   "    targets_file: empty.txt\n");
     mkdir("sub", 0700);
-    put("empty.txt", "# nothing yet\n\n");
+    ut_put("empty.txt", "# nothing yet\n\n");
     load_fails("x.yaml",
                "x.yaml:4:19: cannot read targets file \"edge.txt\": No such file or directory\n"
                "x.yaml:7:19: cannot read targets file \"sub\": Is a directory\n");
@@ -910,15 +901,15 @@ Test(probe_config, error_unreadable_targets_file)
  * comment may follow a target after a blank, and a URL keeps its '#'. */
 Test(probe_config, targets_file_empty_is_zero_targets_and_comments_follow_targets)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: none\n"
                   "    kind: tcp\n"
                   "    targets_file: empty.txt\n"
                   "  - name: web\n"
                   "    kind: http\n"
                   "    targets_file: web.txt\n");
-    put("empty.txt", "# nothing yet\n\n");
-    put("web.txt", "http://a.example/#top   # the front page\n"
+    ut_put("empty.txt", "# nothing yet\n\n");
+    ut_put("web.txt", "http://a.example/#top   # the front page\n"
                    "http://b.example/\t#b\n");
     struct tp_config c;
     load_ok("x.yaml", &c);
@@ -932,12 +923,12 @@ Test(probe_config, targets_file_empty_is_zero_targets_and_comments_follow_target
 
 Test(probe_config, targets_file_lines_may_carry_labels_of_their_own)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: db\n"
                   "    kind: tcp\n"
                   "    labels: {team: core, env: prod}\n"
                   "    targets_file: db.txt\n");
-    put("db.txt", "10.0.0.1:5432  env=staging shard=a   # moved\n"
+    ut_put("db.txt", "10.0.0.1:5432  env=staging shard=a   # moved\n"
                   "10.0.0.2:5432\n"
                   "10.0.0.3:5432\tshard=\n");
     struct tp_config c;
@@ -958,7 +949,7 @@ Test(probe_config, targets_file_lines_may_carry_labels_of_their_own)
                         "env=\"staging\",shard=\"a\"");
     free(l);
     tp_config_free(&c);
-    put("db.txt", "h:1 env\n"
+    ut_put("db.txt", "h:1 env\n"
                   "h:2 9x=1\n"
                   "h:3 target=x\n"
                   "h:4 a=1 a=2\n");
@@ -973,20 +964,20 @@ Test(probe_config, targets_file_lines_may_carry_labels_of_their_own)
 
 Test(probe_config, error_bad_lines_in_targets_file)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    targets_file: edge.txt\n"
                   "  - name: b\n"
                   "    kind: http\n"
                   "    targets_file: urls.txt\n");
-    put("edge.txt", "h1:80\n"
+    ut_put("edge.txt", "h1:80\n"
                     "  h2\n"
                     "# fine\n"
                     "\th3:99999\n"
                     "h1:80\n"
                     "::1:80\n");
-    put("urls.txt", "https://a.example/\n"
+    ut_put("urls.txt", "https://a.example/\n"
                     "a.example\n");
     load_fails("x.yaml",
                "edge.txt:2:3: bad tcp target \"h2\": missing port (expected host:port)\n"
@@ -1003,16 +994,16 @@ Test(probe_config, targets_file_relative_to_config)
     char *errs, *abs;
 
     mkdir("conf", 0700);
-    put("conf/x.yaml", "probes:\n"
+    ut_put("conf/x.yaml", "probes:\n"
                        "  - name: a\n"
                        "    kind: tls\n"
                        "    targets_file: t.txt\n");
-    put("conf/t.txt", "a.example\nbad\x01host\n");
+    ut_put("conf/t.txt", "a.example\nbad\x01host\n");
     cr_assert_eq(load("conf/x.yaml", &cfg, &errs), 1);
     cr_assert_str_eq(errs, "conf/t.txt:2:1: bad tls target \"bad\\x01host\": contains spaces or "
                            "control characters\n");
     free(errs);
-    put("conf/t.txt", "a.example\n[::1]\n");
+    ut_put("conf/t.txt", "a.example\n[::1]\n");
     load_ok("conf/x.yaml", &cfg);
     cr_assert_eq(cfg.ntargets, 2);
     tp_config_free(&cfg);
@@ -1025,7 +1016,7 @@ Test(probe_config, targets_file_relative_to_config)
 
 Test(probe_config, error_unknown_keys)
 {
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  intervall: 5s\n"
                   "  method: GET\n"
                   "  bogus: 1\n"
@@ -1051,7 +1042,7 @@ Test(probe_config, error_unknown_keys)
 
 Test(probe_config, error_key_not_for_kind)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: tcp\n"
                   "    target: h:1\n"
@@ -1106,7 +1097,7 @@ Test(probe_config, error_key_not_for_kind)
 
 Test(probe_config, error_timeout_over_interval)
 {
-    put("x.yaml", "defaults:\n"
+    ut_put("x.yaml", "defaults:\n"
                   "  timeout: 3s\n"
                   "probes:\n"
                   "  - name: own\n"
@@ -1126,7 +1117,7 @@ Test(probe_config, error_timeout_over_interval)
                "x.yaml:12:15: timeout 3s (from defaults) exceeds interval 2s\n");
 
     /* Both in defaults: said once, at defaults. */
-    put("y.yaml", "defaults:\n"
+    ut_put("y.yaml", "defaults:\n"
                   "  interval: 1s\n"
                   "  timeout: 1500ms\n"
                   "probes:\n"
@@ -1136,7 +1127,7 @@ Test(probe_config, error_timeout_over_interval)
     load_fails("y.yaml", "y.yaml:3:12: timeout 1500ms exceeds interval 1s\n");
 
     /* One from defaults, one built in: at the probe. */
-    put("z.yaml", "defaults:\n"
+    ut_put("z.yaml", "defaults:\n"
                   "  timeout: 6s\n"
                   "probes:\n"
                   "  - name: a\n"
@@ -1148,7 +1139,7 @@ Test(probe_config, error_timeout_over_interval)
 
 Test(probe_config, error_missing_and_conflicting_keys)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - kind: tcp\n"
                   "    target: h:1\n"
                   "  - name: b\n"
@@ -1180,7 +1171,7 @@ Test(probe_config, error_missing_and_conflicting_keys)
 
 Test(probe_config, error_bad_targets)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: a, kind: tcp, target: '127.0.0.1'}\n"
                   "  - {name: b, kind: tls, target: '::1'}\n"
                   "  - {name: c, kind: http, target: 'https://h:0/'}\n"
@@ -1197,24 +1188,24 @@ Test(probe_config, error_bad_targets)
 
 Test(probe_config, error_top_level_shapes)
 {
-    put("a.yaml", "");
+    ut_put("a.yaml", "");
     load_fails("a.yaml", "a.yaml:1:1: the config is empty: expected a mapping with a probes key\n");
-    put("b.yaml", "- name: a\n");
+    ut_put("b.yaml", "- name: a\n");
     load_fails("b.yaml",
                "b.yaml:1:1: the top level must be a mapping with a probes key, not a sequence\n");
-    put("c.yaml", "defaults: {interval: 1s}\n");
+    ut_put("c.yaml", "defaults: {interval: 1s}\n");
     load_fails("c.yaml", "c.yaml:1:1: missing key \"probes\": there is nothing to probe\n");
-    put("d.yaml", "probes: []\n");
+    ut_put("d.yaml", "probes: []\n");
     load_fails("d.yaml", "d.yaml:1:9: probes is empty: define at least one probe\n");
-    put("e.yaml", "probes: {a: 1}\ndefaults: [1]\n");
+    ut_put("e.yaml", "probes: {a: 1}\ndefaults: [1]\n");
     load_fails("e.yaml", "e.yaml:1:9: probes must be a list of probes, not a mapping\n"
                          "e.yaml:2:11: defaults must be a mapping, not a sequence\n");
-    put("f.yaml", "probes:\n"
+    ut_put("f.yaml", "probes:\n"
                   "  - {name: a, kind: tcp, target: 'h:1'}\n"
                   "---\n"
                   "probes: []\n");
     load_fails("f.yaml", "f.yaml:4:1: a second YAML document: a config is one document\n");
-    put("g.yaml", "probes:\n"
+    ut_put("g.yaml", "probes:\n"
                   "  - {name: a, kind: tcp, target: 'h:1'}\n"
                   "probes:\n"
                   "  - {name: b, kind: tcp, target: 'h:1'}\n");
@@ -1223,23 +1214,23 @@ Test(probe_config, error_top_level_shapes)
 
 Test(probe_config, error_yaml_syntax)
 {
-    put("a.yaml", "probes:\n"
+    ut_put("a.yaml", "probes:\n"
                   "  - name: a\n"
                   "   kind: tcp\n");
     load_fails("a.yaml", "a.yaml:3:4: did not find expected '-' indicator (while parsing a "
                          "block collection at line 2, column 3)\n");
-    put("b.yaml", "probes:\n"
+    ut_put("b.yaml", "probes:\n"
                   "  - name: \"a\n");
     load_fails("b.yaml", "b.yaml:3:1: found unexpected end of stream (while scanning a quoted "
                          "scalar at line 2, column 11)\n");
-    put("c.yaml", "probes:\n"
+    ut_put("c.yaml", "probes:\n"
                   "\t- name: a\n");
     load_fails("c.yaml", "c.yaml:2:1: found character that cannot start any token (while "
                          "scanning for the next token at line 2, column 1)\n");
-    put("d.yaml", "probes:\n"
+    ut_put("d.yaml", "probes:\n"
                   "  - name: \xff\n");
     load_fails("d.yaml", "d.yaml:2:11: invalid leading UTF-8 octet (byte 0xff)\n");
-    put("e.yaml", "probes:\n"
+    ut_put("e.yaml", "probes:\n"
                   "  - *nowhere\n");
     load_fails("e.yaml", "e.yaml:2:5: found undefined alias\n");
 }
@@ -1248,7 +1239,7 @@ Test(probe_config, error_yaml_syntax)
  * targets files. */
 Test(probe_config, several_errors_in_one_run)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: db\n"
                   "    kind: tcp\n"
                   "    target: db:5432\n"
@@ -1263,7 +1254,7 @@ Test(probe_config, several_errors_in_one_run)
                   "    target: x\n"
                   "defaults:\n"
                   "  interval: soon\n");
-    put("edge.txt", "e1:1\ne2\n");
+    ut_put("edge.txt", "e1:1\ne2\n");
     load_fails("x.yaml",
                "x.yaml:6:14: timeout 2s exceeds interval 1s\n"
                "edge.txt:2:1: bad tcp target \"e2\": missing port (expected host:port)\n"
@@ -1280,7 +1271,7 @@ Test(probe_config, big_targets_file)
     struct timespec t0, t1;
     FILE *f;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: many\n"
                   "    kind: tcp\n"
                   "    targets_file: many.txt\n"
@@ -1509,7 +1500,7 @@ Test(probe_config, a_password_in_a_target_url_is_shown_as_xxxxx)
  * order; a merge of something else is an error at its place. */
 Test(probe_config, yaml_merge_keys_bring_in_an_anchored_mapping)
 {
-    put("x.yaml", "base: &base {kind: tcp, interval: 2s, timeout: 1s}\n"
+    ut_put("x.yaml", "base: &base {kind: tcp, interval: 2s, timeout: 1s}\n"
                   "fast: &fast {interval: 500ms, timeout: 200ms}\n"
                   "probes:\n"
                   "  - <<: *base\n"
@@ -1530,7 +1521,7 @@ Test(probe_config, yaml_merge_keys_bring_in_an_anchored_mapping)
     cr_assert_not_null(strstr(errs, "x.yaml:1:1:"), "%s", errs);
     free(errs);
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - &base\n"
                   "    name: a\n"
                   "    kind: tcp\n"
@@ -1553,7 +1544,7 @@ Test(probe_config, yaml_merge_keys_bring_in_an_anchored_mapping)
     cr_assert_eq(c.defs[2].kind, c.defs[0].kind);
     tp_config_free(&c);
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - <<: 5\n"
                   "    name: a\n"
                   "    kind: tcp\n"
@@ -1571,11 +1562,11 @@ Test(probe_config, blackbox_http_options_load)
     const struct tp_http_opts *h;
 
     mkdir("certs", 0755);
-    put("certs/ca.pem", "x\n");
-    put("certs/c.pem", "x\n");
-    put("certs/c.key", "x\n");
-    put("pw", "secret\n");
-    put("x.yaml", "defaults:\n"
+    ut_put("certs/ca.pem", "x\n");
+    ut_put("certs/c.pem", "x\n");
+    ut_put("certs/c.key", "x\n");
+    ut_put("pw", "secret\n");
+    ut_put("x.yaml", "defaults:\n"
                   "  tls_config: {min_version: TLS12}\n"
                   "probes:\n"
                   "  - name: a\n"
@@ -1658,8 +1649,8 @@ Test(probe_config, blackbox_http_options_load)
 
 Test(probe_config, blackbox_http_option_errors)
 {
-    put("pw", "x\n");
-    put("x.yaml", "probes:\n"
+    ut_put("pw", "x\n");
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: http\n"
                   "    target: http://h/\n"
@@ -1756,12 +1747,12 @@ Test(probe_config, body_size_limit_units_and_http2_only)
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         snprintf(text, sizeof(text), "probes:\n  - {name: a, kind: http, target: 'http://h/',"
                                      " body_size_limit: %s}\n", sizes[i].text);
-        put("x.yaml", text);
+        ut_put("x.yaml", text);
         load_ok("x.yaml", &cfg);
         cr_expect_eq(http(&cfg.defs[0])->body_size_limit, sizes[i].bytes, "%s", sizes[i].text);
         tp_config_free(&cfg);
     }
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: a, kind: http, target: 'http://h/', body_size_limit: 10,\n"
                   "     enable_http2: false, valid_http_versions: [HTTP/2.0]}\n");
     load_fails("x.yaml",
@@ -1778,7 +1769,7 @@ Test(probe_config, proxy_options)
     struct tp_config cfg;
     const struct tp_http_opts *h;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - name: a\n"
                   "    kind: http\n"
                   "    target: https://h/\n"
@@ -1822,7 +1813,7 @@ Test(probe_config, proxy_options)
 
 Test(probe_config, proxy_option_errors)
 {
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: a, kind: http, target: 'http://h/', no_proxy: example.com}\n"
                   "  - {name: b, kind: http, target: 'http://h/', proxy_url: 'http://p:1',\n"
                   "     proxy_from_environment: true}\n"
@@ -1925,7 +1916,7 @@ Test(probe_config, dns_keys_take_blackboxs_defaults_and_name_each_mistake)
     struct tp_config cfg;
     const struct tp_dns_opts *o;
 
-    put("x.yaml", "probes:\n"
+    ut_put("x.yaml", "probes:\n"
                   "  - {name: d, kind: dns, target: 10.0.0.53, query_name: www.example.com}\n"
                   "  - name: e\n"
                   "    kind: dns\n"
@@ -1966,7 +1957,7 @@ Test(probe_config, dns_keys_take_blackboxs_defaults_and_name_each_mistake)
     cr_assert_eq(o->check[1].n[TP_RR_MATCHES], 0);
     tp_config_free(&cfg);
 
-    put("x.yaml",
+    ut_put("x.yaml",
         "probes:\n"
         "  - {name: a, kind: dns, target: 10.0.0.1}\n"
         "  - {name: b, kind: dns, target: 10.0.0.1, query_name: x, query_type: AA, query_class: a}\n"
@@ -2024,7 +2015,7 @@ Test(probe_config, shards_split_the_targets_disjointly_evenly_and_stably)
     for (int i = 0; i < 10000; i++)
         fprintf(f, "10.%d.%d.%d:80 n=%d\n", i / 62500, i / 250 % 250, i % 250 + 1, i);
     cr_assert_eq(fclose(f), 0);
-    put("x.yaml", "probes:\n  - {name: a, kind: tcp, targets_file: t.txt}\n"
+    ut_put("x.yaml", "probes:\n  - {name: a, kind: tcp, targets_file: t.txt}\n"
                   "  - {name: b, kind: tcp, target: '10.0.0.1:80'}\n");
     for (unsigned k = 0; k < 3; k++) {
         load_ok("x.yaml", &c[k]);

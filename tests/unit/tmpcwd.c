@@ -1,7 +1,9 @@
 /* tmpcwd.h */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,4 +30,13 @@ void ut_cwd_leave(void)
     if (chdir(oldcwd) != 0)
         (void)chdir("/");
     nftw(ut_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void ut_put(const char *name, const char *text)
+{
+    FILE *f = fopen(name, "w");
+
+    cr_assert_not_null(f, "%s: %s", name, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
 }

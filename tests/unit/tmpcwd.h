@@ -8,5 +8,7 @@ extern char ut_dir[64]; /* the directory, while a test runs */
 /* Make /tmp/NAME.XXXXXX and go there (asserts); go back and remove it. */
 void ut_cwd_enter(const char *name);
 void ut_cwd_leave(void);
+/* Write text to the file name (in the scratch directory), asserting it. */
+void ut_put(const char *name, const char *text);
 
 #endif
