@@ -9,7 +9,9 @@
 # Knobs (environment): DURATION=20 (s, each side-by-side run), RATE_TCP=500,
 # RATE_HTTP=250, RATE_DNS=500, RATE_ICMP=500 (probes/s for both probers: that
 # many targets at 1 s), BIG_TCP=20000, BIG_HTTPS=2000 (targets at 1 s for the
-# standalone twkit runs), BIG_DURATION=30 (s), JSON=1 (same as --json),
+# standalone twkit runs; the BIG_TCP row runs again with a history: written,
+# its store counters read from /metrics at both ends of the window), BIG_DURATION=30
+# (s), JSON=1 (same as --json),
 # ONLY=KIND,... (the rows of these kinds only: tcp, http, https, dns, icmp;
 # default all).
 #
@@ -73,6 +75,7 @@ RATE_HTTP=${RATE_HTTP:-250}
 RATE_DNS=${RATE_DNS:-500}
 RATE_ICMP=${RATE_ICMP:-500}
 ONLY=${ONLY:-all}
+STORE=0
 BIG_TCP=${BIG_TCP:-20000}
 BIG_HTTPS=${BIG_HTTPS:-2000}
 BIG_DURATION=${BIG_DURATION:-30}
@@ -219,7 +222,8 @@ targets() {
 
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-tw_count() { nsx ss -Htan state time-wait | wc -l; }
+# (not the bench's own curl to the history row's /metrics on 9466)
+tw_count() { nsx ss -Htan state time-wait '( dport != :9466 )' | wc -l; }
 now() { echo "${EPOCHREALTIME:-$(date +%s.%N)}"; }
 # jnum FIELD FILE: a number from the summary line in FILE
 jnum() { grep '"event":"summary"' "$2" | tail -n 1 | sed -n "s/.*\"$1\":\([0-9.-]*\).*/\1/p"; }
@@ -326,7 +330,18 @@ probe_config() {
     } > "$1"
 }
 
-# measure LABEL KIND PROBER N DUR: one row. KIND tcp|http|https, PROBER
+# The history store's counters (STORE=1 runs): transactions, rows, seconds in
+# transactions, bytes, one a line as "0 VALUE" for paste.
+store_metrics() {
+    nsx curl -s http://127.0.0.1:9466/metrics | awk '
+        /^twkit_probe_store_transactions_total / { t = $2 }
+        /^twkit_probe_store_rows_written_total/ { r += $2 }
+        /^twkit_probe_store_write_seconds_total / { s = $2 }
+        /^twkit_probe_store_bytes / { b = $2 }
+        END { print t + 0; print r + 0; print s + 0; print b + 0 }'
+}
+
+# measure LABEL KIND PROBER N DUR: one row (STORE=1: with a history). KIND tcp|http|https, PROBER
 # twkit (its own YAML), blackbox or twkit-probe (/probe of twkit probe
 # --blackbox-config, driven as blackbox is), N targets at 1 s.
 ROWS=0
@@ -349,7 +364,12 @@ measure() {
         esac
         probe_config "$RUN/probe.yml" bench "$(case $kind in https) echo http ;; *) echo "$kind" ;; esac)" \
             targets.txt "$extra"
-        ip netns exec "$NS" $PIN_PROBER "$TWKIT" probe --listen off \
+        local listen=off
+        if [ "$STORE" = 1 ]; then # the history: written by the after thread
+            printf 'history:\n  path: %s\n' "$RUN/history.db" >> "$RUN/probe.yml"
+            listen=127.0.0.1:9466
+        fi
+        ip netns exec "$NS" $PIN_PROBER "$TWKIT" probe --listen $listen \
             --duration "$((WARMUP + dur + 60))s" --summary --log "$RUN/probe.log" "$RUN/probe.yml" \
             </dev/null >"$RUN/probe.out" 2>"$RUN/probe.err" &
         track $!; PROBER_PID=$!
@@ -387,11 +407,20 @@ measure() {
     kill -0 "$PROBER_PID" 2>/dev/null || die "$label: the prober exited: $(tail -n 5 "$RUN"/*.err)"
     [ "$prober" = twkit ] || kill -0 "$DRIVER_PID" 2>/dev/null ||
         die "$label: the driver exited: $(tail -n 5 "$RUN/driver.err")"
+    [ "$STORE" != 1 ] || store_metrics > "$RUN/store0"
     t0=$(now); c0=$(ticks "$PROBER_PID")
     sleep "$dur"
     kill -0 "$PROBER_PID" 2>/dev/null ||
         die "$label: the prober exited during the run: $(tail -n 5 "$RUN"/*.err)"
     c1=$(ticks "$PROBER_PID"); t1=$(now)
+    if [ "$STORE" = 1 ]; then
+        store_metrics > "$RUN/store1"
+        STORE_NOTE=$(paste "$RUN/store0" "$RUN/store1" | awk -v w="$(awk -v a="$t0" -v b="$t1" \
+            'BEGIN { print b - a }')" '{ d[NR] = $2 - $1 } END {
+            printf "store, window of %.0f s: %.2f transactions/s, %.0f rows/s, %.1f %% of a core in transactions (wall), %.1f MB on disk",
+                w, d[1] / w, d[2] / w, 100 * d[3] / w, $2 / 1e6 }')
+        note "$label: $STORE_NOTE"
+    fi
     hwm=$(hwm_kib "$PROBER_PID")
     tw=$(tw_count)
     if [ "$prober" != twkit ]; then
@@ -473,6 +502,9 @@ measure "twkit icmp" icmp twkit "$RATE_ICMP" "$DURATION"
 measure "blackbox icmp" icmp blackbox "$RATE_ICMP" "$DURATION"
 measure "twkit /probe icmp" icmp twkit-probe "$RATE_ICMP" "$DURATION"
 measure "twkit tcp (big)" tcp twkit "$BIG_TCP" "$BIG_DURATION"
+STORE=1 # a minute's rows are written once it is over: a window of 65 s at least
+measure "twkit tcp (big, history)" tcp twkit "$BIG_TCP" "$((BIG_DURATION > 65 ? BIG_DURATION : 65))"
+STORE=0
 measure "twkit https (big)" https twkit "$BIG_HTTPS" "$BIG_DURATION"
 ELAPSED=$(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
 

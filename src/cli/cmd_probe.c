@@ -19,8 +19,11 @@
 #include "probe/gzip.h"
 #include "probe/notify.h"
 #include "probe/probe.h"
+#include "probe/report_http.h"
 #include "probe/shard.h"
 #include "probe/statuspage.h"
+#include "probe/store.h"
+#include "probe/tz.h"
 #include "twkit/error.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
@@ -52,6 +55,8 @@ static const char probe_usage[] =
     "State changes go to CONFIG's notify channels (webhook, Slack, Discord,\n"
     "Teams, Telegram, email, Alertmanager), sent by a thread of their own that\n"
     "never delays a probe, retried with backoff, each with an idempotency key.\n"
+    "The same thread writes CONFIG's history: (SQLite) for twkit probe report,\n"
+    "GET /report and the status page's 90-day bars.\n"
     "SIGTERM/SIGINT: stop. SIGHUP or POST /-/reload: reload CONFIG and\n"
     "BLACKBOX.YML (each kept as it was if it has errors).\n"
     "\n"
@@ -61,8 +66,9 @@ static const char probe_usage[] =
     "  --once                probe every target once, print one JSON line per\n"
     "                        result, exit 0 if all succeeded, 1 otherwise\n"
     "  --max-inflight N      --once: probes at a time (default 1000)\n"
-    "  --listen ADDR:PORT    serve the status page (/), /metrics, /health, /status\n"
-    "                        and /probe here (default 127.0.0.1:9464; \"off\": none)\n"
+    "  --listen ADDR:PORT    serve the status page (/), /metrics, /health, /status,\n"
+    "                        /report and /probe here (default 127.0.0.1:9464;\n"
+    "                        \"off\": none)\n"
     "  --status-group LABEL  the status page groups targets by LABEL: a label of the\n"
     "                        probes' labels, or kind (default: name, by probe)\n"
     "  --status-refresh DUR  the status page reloads itself every DUR (default 30s;\n"
@@ -100,7 +106,12 @@ struct probe_cli {
     struct tp_config *cfg;     /* on the heap: the engine points into it */
     struct tp_engine *engine;
     struct tp_engine_opts eo;
-    struct tp_after *after;    /* the after thread: notifications (after.h) */
+    struct tp_after *after;    /* the after thread: notifications, history (after.h) */
+    char *hist_path, *hist_zone; /* the history written (NULL: none), and its zone */
+    char *hist_sig;            /* history: as started, for reloads (which keep it) */
+    struct tp_report_srv *reports; /* GET /report; NULL: no history */
+    struct tp_store_reader *reader; /* the status page's view of the history */
+    double reader_retry;       /* unix seconds: when to try to open it again */
     tw_server *srv;
     tw_io sig_io;
     tw_timer stop_timer;       /* --duration, then the drain check */
@@ -224,6 +235,19 @@ static int reload_blackbox(struct probe_cli *p)
     return n;
 }
 
+/* history: as one string, to tell whether a reload changed it. */
+static char *history_sig(const struct tp_history *h)
+{
+    char *sig = NULL;
+
+    if (asprintf(&sig, "%s|%s|%llu|%llu|%llu|%llu", h->path ? h->path : "",
+                 h->timezone ? h->timezone : "", (unsigned long long)h->retention_s,
+                 (unsigned long long)h->minutes_s, (unsigned long long)h->hours_s,
+                 (unsigned long long)h->sync_s) < 0)
+        return NULL;
+    return sig;
+}
+
 /* Both files; 0 if both loaded (or were not given). */
 static int reload(struct probe_cli *p)
 {
@@ -247,6 +271,11 @@ static int reload(struct probe_cli *p)
     reload_said(p, 0, p->path, n, ok);
     if (n != 0)
         return 1; /* the running config stays */
+    char *sig = history_sig(&cfg->history);
+    if (sig && p->hist_sig && strcmp(sig, p->hist_sig) != 0)
+        fprintf(stderr, "twkit probe: warning: %s: history: changed; it goes on as it was "
+                        "when the prober started, until a restart\n", p->path);
+    free(sig);
     tp_engine_adopt(e, p->engine);
     tp_engine_free(p->engine);
     config_free(p->cfg);
@@ -385,12 +414,15 @@ static void reload_metrics(struct probe_cli *p, FILE *f)
 
 /* GET /: the status page (statuspage.c), or with /probe alone the
  * endpoints; gzip-compressed when asked (a page of 20,000 targets is a
- * few MB of repetitive markup). No history store yet: NULL. */
+ * few MB of repetitive markup). The 90-day bars come from the history when
+ * there is one (a reader opened at the first page, tried again at most
+ * every 5 s while it cannot be: a new history has no file yet). */
 static void status_page(struct probe_cli *p, tw_sconn *c, const struct tw_http_req *req)
 {
     struct tp_status_view v = {.group_label = p->status_group,
                                .refresh_s = p->status_refresh_s, .now = unix_now(),
                                .blackbox = p->bb != NULL};
+    struct tp_status_history hist;
     struct tp_status_row *rows = NULL;
     char *buf = NULL;
     size_t len = 0;
@@ -400,6 +432,15 @@ static void status_page(struct probe_cli *p, tw_sconn *c, const struct tw_http_r
     if (f && !p->path)
         tp_status_endpoints(p->bb != NULL, f);
     else if (f && (err = tp_status_rows(p->engine, p->status_group, &rows, &v.nrows)) == 0) {
+        char why[512];
+        if (p->hist_path && !p->reader && v.now >= p->reader_retry) {
+            p->reader_retry = v.now + 5;
+            tp_store_reader_open(p->hist_path, p->hist_zone, &p->reader, why, sizeof(why));
+        }
+        if (p->reader) {
+            tp_store_reader_history(p->reader, &hist);
+            v.history = &hist;
+        }
         v.rows = rows;
         err = tp_status_render(&v, f);
     }
@@ -447,6 +488,14 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         status_page(p, c, req);
         return;
     }
+    if (PATH_IS("/report")) {
+        static const char none[] = "no history: the config has no history: section\n";
+        if (p->reports)
+            tp_report_srv_handle(p->reports, c, req);
+        else
+            tw_sconn_respond(c, 404, "text/plain", NULL, none, sizeof(none) - 1);
+        return;
+    }
     if (!PATH_IS("/metrics") && !PATH_IS("/status")) {
         tw_sconn_respond(c, 404, "text/plain", NULL, "not found\n", 10);
         return;
@@ -492,6 +541,7 @@ static void on_conn_close(tw_sconn *c, void *data)
 
     if (p->bb)
         tp_bbsrv_conn_closed(p->bb, c);
+    tp_report_srv_conn_closed(p->reports, c);
 }
 
 /* Every target may have a probe in flight, and a graceful one a closing
@@ -508,6 +558,40 @@ static void raise_nofile(size_t targets, size_t adhoc)
                 "requests at a time may need %llu; probes beyond it fail with EMFILE (counted "
                 "as local errors). Raise it with ulimit -n.\n",
                 have, targets, adhoc, need);
+}
+
+/* history: the store, written by the after thread (store_sink.c). One that
+ * cannot be opened is said here and tried again by the thread, which
+ * raises TwkitProbeStoreFailing meanwhile: the probes run either way. */
+static int history_sink(struct probe_cli *p)
+{
+    const struct tp_history *h = &p->cfg->history;
+    struct tp_store_opts o = {.minutes_s = h->minutes_s, .hours_s = h->hours_s,
+                              .retention_s = h->retention_s, .timezone = h->timezone,
+                              .sync_s = (double)h->sync_s};
+    struct tp_after_sink sink;
+    struct tp_store *st = NULL;
+    char err[512];
+    int n;
+
+    if (!h->path)
+        return 0;
+    tp_tz_use(h->timezone); /* before any other thread: tz.h */
+    if (tp_store_open(h->path, &o, &st, err, sizeof(err)) < 0)
+        fprintf(stderr, "twkit probe: history: %s (probing without it; tried again every "
+                        "30 s)\n", err);
+    if ((n = tp_store_sink(p->after, h->path, &o, st, &sink)) < 0) {
+        if (st)
+            tp_store_close(st, unix_now(), err, sizeof(err));
+        return n;
+    }
+    if ((n = tp_after_add_sink(p->after, &sink)) < 0) {
+        sink.fini(sink.data); /* closes st */
+        return n;
+    }
+    if (!(p->hist_path = strdup(h->path)) || (h->timezone && !(p->hist_zone = strdup(h->timezone))))
+        return -ENOMEM;
+    return 0;
 }
 
 static void print_summary(struct tp_engine *e, double wall)
@@ -681,6 +765,7 @@ int cmd_probe(int argc, char **argv)
         tp_bb_free(&bb);
         return 0;
     }
+    p.hist_sig = history_sig(&p.cfg->history);
     p.eo.log = stdout;
     if (log_path && !(p.eo.log = fopen(log_path, "ae"))) {
         fprintf(stderr, "twkit probe: --log %s: %s\n", log_path, strerror(errno));
@@ -707,15 +792,12 @@ int cmd_probe(int argc, char **argv)
     }
     tw_io_init(&p.sig_io, sfd, on_signal, &p);
     tw_io_start(p.loop, &p.sig_io, TW_IO_READ);
-    if (p.cfg->history.path) /* the store is in; the after thread does not feed it yet */
-        fprintf(stderr, "twkit probe: warning: %s: history: is checked, but this version does "
-                        "not write it yet (twkit probe report reads what is there; "
-                        "docs/PROBE.md, History)\n", p.path);
     if (!p.eo.once) { /* a reload may bring channels: the thread is there anyway */
         struct tp_after_opts ao = {.log = p.eo.log};
         struct tp_after_sink sink;
         if ((n = tp_after_new(&ao, &p.after)) < 0 || (n = tp_notify_sink(p.after, &sink)) < 0 ||
-            (n = tp_after_add_sink(p.after, &sink)) < 0 || (n = tp_after_start(p.after)) < 0) {
+            (n = tp_after_add_sink(p.after, &sink)) < 0 || (n = history_sink(&p)) < 0 ||
+            (n = tp_after_start(p.after)) < 0) {
             fprintf(stderr, "twkit probe: the after thread: %s\n", tw_strerror(n));
             rc = 2;
             goto out;
@@ -751,6 +833,12 @@ int cmd_probe(int argc, char **argv)
             rc = 2;
             goto out;
         }
+        if (p.hist_path && (n = tp_report_srv_new(p.loop, p.hist_path, p.hist_zone,
+                                                  &p.reports)) < 0) {
+            fprintf(stderr, "twkit probe: GET /report: %s\n", tw_strerror(n));
+            rc = 2;
+            goto out;
+        }
     }
     p.rs[0].ok = p.rs[1].ok = true;
     p.rs[0].success_time = p.rs[1].success_time = unix_now();
@@ -777,8 +865,13 @@ out:
     if (p.srv)
         tw_server_free(p.srv);
     tp_bbsrv_free(p.bb);
+    tp_report_srv_free(p.reports);
+    tp_store_reader_close(p.reader);
     tp_bb_free(&bb);
     free(p.sigs);
+    free(p.hist_path);
+    free(p.hist_zone);
+    free(p.hist_sig);
     tp_engine_free(p.engine);
     tp_after_free(p.after);
     tw_io_close(&p.sig_io);

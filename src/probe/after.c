@@ -207,6 +207,7 @@ static struct tp_after_gen *gen_build(const struct tp_config *cfg,
         if (!(id->name = arena_str(&ar, def->name)) || !(id->target = arena_str(&ar, t->shown)))
             goto fail;
         id->kind = def->kind->name; /* static: the kinds' table */
+        id->interval_ms = def->interval_ms;
         id->labels = dlabels;
         id->nlabels = ndl;
         if (def->tlabels && ti < def->ntargets && def->tlabels[ti].n &&

@@ -3,8 +3,8 @@
  * sending and the store, and how results reach it).
  *
  * One thread of its own, the after thread, owns every consumer of results
- * ("sinks"): the notifier (notify.c) now, the history store later. Nothing
- * it does can delay a probe, because the engine never waits for it:
+ * ("sinks"): the notifier (notify.c) and the history store (store_sink.c).
+ * Nothing it does can delay a probe, because the engine never waits for it:
  *
  *  - Results reach it through a single-producer single-consumer ring of
  *    fixed-size events (C11 atomics: the producer publishes head with a
@@ -71,6 +71,7 @@ struct tp_after_id {
     const unsigned *chans;            /* its notify channels: indexes into
                                          gen->notify->chans */
     size_t nchans;
+    uint64_t interval_ms;             /* the probe's */
     uint64_t hash;                    /* of name, kind and target */
 };
 

@@ -133,12 +133,18 @@ static bool compress_gzip(const void *body, size_t len, unsigned char **out, siz
 int tp_respond_maybe_gzip(tw_sconn *c, const struct tw_http_req *req, int status,
                           const char *ctype, const void *body, size_t len)
 {
+    return tp_respond_gzip_if(c, tp_accepts_gzip(req), status, ctype, body, len);
+}
+
+int tp_respond_gzip_if(tw_sconn *c, bool gzip, int status, const char *ctype, const void *body,
+                       size_t len)
+{
     unsigned char *z;
     size_t zlen;
     int rc;
 
     /* uInt counts the input: past 4 GiB it goes out as it is */
-    if (len < (size_t)UINT32_MAX && tp_accepts_gzip(req) && compress_gzip(body, len, &z, &zlen)) {
+    if (len < (size_t)UINT32_MAX && gzip && compress_gzip(body, len, &z, &zlen)) {
         rc = tw_sconn_respond(c, status, ctype, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
                               z, zlen);
         free(z);

@@ -21,5 +21,9 @@ bool tp_accepts_gzip(const struct tw_http_req *req);
  * Returns what tw_sconn_respond returns. */
 int tp_respond_maybe_gzip(tw_sconn *c, const struct tw_http_req *req, int status,
                           const char *ctype, const void *body, size_t len);
+/* The same for a deferred answer, whose request is gone: gzip is what
+ * tp_accepts_gzip said of it. */
+int tp_respond_gzip_if(tw_sconn *c, bool gzip, int status, const char *ctype, const void *body,
+                       size_t len);
 
 #endif

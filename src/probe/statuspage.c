@@ -286,7 +286,7 @@ static void bar(struct page *pg, const struct tp_status_row *r)
     for (int i = 0; i < TP_STATUS_DAYS; i++)
         d[i] = -1;
     if (h && h->daily_uptime &&
-        (err = h->daily_uptime(h->arg, r->probe, r->key ? r->key : r->target, pg->day0,
+        (err = h->daily_uptime(h->arg, r->probe, r->target, pg->day0,
                                TP_STATUS_DAYS, d)) < 0) {
         if (!pg->hist_err)
             pg->hist_err = err;
@@ -364,7 +364,7 @@ static void spark(struct page *pg, const struct tp_status_row *r)
 
     if (h && h->latency_series) {
         time_t to = (time_t)pg->v->now;
-        if ((err = h->latency_series(h->arg, r->probe, r->key ? r->key : r->target, to - 86400,
+        if ((err = h->latency_series(h->arg, r->probe, r->target, to - 86400,
                                      to, TP_STATUS_SERIES, v)) < 0) {
             if (!pg->hist_err)
                 pg->hist_err = err;

@@ -35,15 +35,17 @@
 #define TP_STATUS_SERIES 96     /* a history's sparkline: points over 24 h */
 
 /* The past of a target, from a store (optional; NULL: none). Targets are
- * named by the probe's name and the target as written in the config (the
- * engine's identity of a target: a reload keeps it). Days are UTC days:
+ * named by the probe's name and the target as shown (a URL's password as
+ * xxxxx: the history never holds a secret). Days are UTC days:
  * day0 is the unix time of 00:00 UTC of the first. Called on the prober's
  * main thread while the page is built, only for the rows drawn in full
  * (TP_STATUS_FULL_MAX at most a page): they must not block for long.
  *
- * daily_uptime: for each of ndays days from day0, the share of the
- *   target's results that day that succeeded, 0..1, or -1 where the store
- *   knows nothing; into out[0..ndays-1]. Local errors count neither way.
+ * daily_uptime: for each of ndays days from day0, the target's uptime
+ *   that day, 0..1 (the history's: up time over up and down time), or -1
+ *   where the store knows nothing; into out[0..ndays-1]. Local errors count
+ *   neither way. Today, when the store knows nothing of it yet, is the
+ *   engine's: the share of today's results that succeeded.
  * latency_series: NULL, or the mean duration (seconds) of the successful
  *   results in each of npoints equal spans of [from, to), or -1 for a span
  *   without one; into out[0..npoints-1]. With it the sparkline shows the
@@ -65,8 +67,6 @@ struct tp_status_row {
     const char *probe;         /* the probe's name */
     const char *kind;          /* "tcp", "http"... */
     const char *target;        /* shown (a URL's password as xxxxx) */
-    const char *key;           /* as written in the config: the history's name
-                                  of it (never shown); NULL: target */
     const char *group;         /* the value of the grouping label; NULL: the
                                   target has none */
     enum tp_state state;

@@ -51,7 +51,6 @@ int tp_status_rows(const struct tp_engine *e, const char *group_label,
             r->probe = def->name;
             r->kind = def->kind->name;
             r->target = t->shown;
-            r->key = t->target;
             r->group = group_of(def, i, group_label);
             r->state = t->state;
             r->since = t->since;

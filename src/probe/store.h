@@ -145,6 +145,29 @@ void tp_store_stats(const struct tp_store *st, struct tp_store_stats *s);
  * /metrics; any thread. */
 void tp_store_metrics(const struct tp_store *st, FILE *out);
 
+/* The store as a sink of the after thread (store_sink.c): it takes every
+ * result and state change, flushes every 250 ms, raises
+ * TwkitProbeStoreFailing while writes fail, and closes st at the thread's
+ * end (st is the sink's from then on). st NULL (the open at path with o
+ * failed): it is tried again at once and every 30 s, the alert firing
+ * until it opens. 0 or -ENOMEM. */
+struct tp_after;
+struct tp_after_sink;
+int tp_store_sink(struct tp_after *a, const char *path, const struct tp_store_opts *o,
+                  struct tp_store *st, struct tp_after_sink *out);
+
+/* The history read back for the status page's 90-day bars (store_read.c):
+ * its own read-only connection; tp_store_reader_history fills h with
+ * daily_uptime (uptime as the report counts it, up / (up + down), per UTC
+ * day) and no latency_series (the sparklines show the engine's samples).
+ * Open: 0, or -errno with err (no history yet: -ENOENT). */
+struct tp_store_reader;
+struct tp_status_history;
+int tp_store_reader_open(const char *path, const char *zone, struct tp_store_reader **out,
+                         char *err, size_t errlen);
+void tp_store_reader_history(struct tp_store_reader *r, struct tp_status_history *h);
+void tp_store_reader_close(struct tp_store_reader *r);
+
 /* ---- the report (report.c, report_out.c) ---- */
 
 enum tp_report_format { TP_REPORT_TEXT, TP_REPORT_JSON, TP_REPORT_HTML };

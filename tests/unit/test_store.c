@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "probe/probe.h"
+#include "probe/statuspage.h"
 #include "probe/store.h"
 #include "probe/store_hist.h"
 #include "probe/tz.h"
@@ -553,4 +555,42 @@ Test(store, periods_take_days_and_weeks)
     cr_assert_eq(tp_parse_period("1d ", &s), -EINVAL);
     cr_assert_eq(tp_parse_period("", &s), -EINVAL);
     cr_assert_eq(tp_parse_period("99999w", &s), -ERANGE);
+}
+
+/* The status page's reader (store_read.c): days rolled up, then today from
+ * the hour and minute rows, per UTC day; a target it does not know. */
+Test(store, the_status_pages_reader_gives_each_days_uptime_from_the_rows)
+{
+    double now = (double)time(NULL), today = floor(now / 86400) * 86400;
+    double t0 = today - 86400, t;
+    struct tp_store_opts o = {.now = t0};
+    struct tp_store *st = su_open("h.db", &o);
+    struct tp_store_key k = su_key("db", "10.0.0.1:5432", 60000);
+    struct tp_store_reader *r = NULL;
+    struct tp_status_history h;
+    float d[TP_STATUS_DAYS];
+    char err[512];
+    int n = (int)((now - 90 - t0) / 60);
+
+    /* a result a minute since yesterday's 00:00 UTC, down for its first
+     * 6 hours: yesterday 75 %, today 100 % */
+    t = su_feed(st, &k, t0, n, 60, 0, 360, 0.002);
+    su_close(st, t);
+    cr_assert_eq(tp_store_reader_open("h.db", NULL, &r, err, sizeof(err)), 0, "%s", err);
+    tp_store_reader_history(r, &h);
+    cr_assert_null(h.latency_series);
+    cr_assert_eq(h.daily_uptime(h.arg, "db", "10.0.0.1:5432", (time_t)today - 89 * 86400,
+                                TP_STATUS_DAYS, d), 0);
+    for (int i = 0; i < TP_STATUS_DAYS - 2; i++)
+        cr_expect_eq(d[i], -1, "day %d: nothing known, got %f", i, d[i]);
+    cr_expect(fabs(d[TP_STATUS_DAYS - 2] - 0.75) < 0.001, "yesterday %f", d[TP_STATUS_DAYS - 2]);
+    if (n > 360 + 1440) /* past 00:06 UTC: today has rows */
+        cr_expect(fabs(d[TP_STATUS_DAYS - 1] - 1) < 1e-6, "today %f", d[TP_STATUS_DAYS - 1]);
+    cr_assert_eq(su_q("h.db", "SELECT count(*) FROM day"), 1, "yesterday was rolled up");
+    cr_assert_eq(h.daily_uptime(h.arg, "db", "10.0.0.2:5432", (time_t)today - 89 * 86400,
+                                TP_STATUS_DAYS, d), 0);
+    for (int i = 0; i < TP_STATUS_DAYS; i++)
+        cr_expect_eq(d[i], -1);
+    tp_store_reader_close(r);
+    cr_assert_eq(tp_store_reader_open("missing.db", NULL, &r, err, sizeof(err)), -ENOENT);
 }
