@@ -23,13 +23,28 @@ struct tw_stat_group {
     uint32_t total;             /* all states */
     uint32_t tw_recent;         /* TIME_WAIT born in the last 10 s */
     uint32_t exp_min, exp_max;  /* TIME_WAIT ms left (valid when n[TW]) */
+    uint32_t tw_by_sec[60];     /* TIME_WAIT by whole seconds left: [i] has
+                                   i to i+1 s left (when each frees its port) */
     /* client side only: pressure on the port range */
     uint32_t usable;            /* ports usable towards this destination */
     bool reuse;                 /* tcp_tw_reuse can act for it */
     double max_rate;            /* new connections/s sustainable */
-    double rate;                /* observed: tw_recent / 10 s */
-    double secs_left;           /* until exhaustion at rate; < 0: never */
+    double rate;                /* observed: TIME_WAIT born in the last W s / W,
+                                   W = 3 s, or the age of the oldest when younger */
+    double secs_left;           /* until exhaustion at rate (tw_stat_forecast);
+                                   < 0: never */
 };
+
+/* When the ports towards g run out if new connections keep coming at rate
+ * a second (each holding its port, then 60 s of TIME_WAIT): the ports
+ * not in use now, less those new ones, plus those the TIME_WAIT already
+ * held gives back as it ends (tw_by_sec). Nothing held now outlives 60 s
+ * and what is made from now on is given back at the rate it is made after
+ * 60 s, so the ports run out within 60 s or never. With reuse (tcp_tw_reuse
+ * acting: a TIME_WAIT older than reuse_delay_s gives its port to a new
+ * connect()), only the sockets younger than that hold one. Seconds, 0 when
+ * none is left now, or -1: never at this rate. */
+double tw_stat_forecast(const struct tw_stat_group *g, double rate, double reuse_delay_s);
 
 /* TcpExt counters, by name, in this order. */
 enum {
@@ -57,8 +72,6 @@ struct tw_advice {
     const char *reason;
 };
 
-#define TW_STAT_MAX_ADVICE 32
-
 struct tw_stat {
     uint64_t at_ms;
     struct tw_tcp_states states;
@@ -68,13 +81,18 @@ struct tw_stat {
     size_t ngroups;
     int64_t sysctl[TW_SY_NSYSCTLS];
     uint32_t reserved_in_range;          /* ip_local_reserved_ports inside the range */
+    uint32_t listening_in_range;         /* listening ports inside the range:
+                                            connect() never picks a bound port */
     uint64_t counter[TW_SC_NCOUNTERS];
     bool have_counter[TW_SC_NCOUNTERS];
     double counter_rate[TW_SC_NCOUNTERS]; /* per second, with a previous run */
     bool have_rates;
     int64_t sockstat_tw, sockstat_inuse;  /* -1: not found */
-    struct tw_advice advice[TW_STAT_MAX_ADVICE];
-    size_t nadvice;
+    struct tw_advice *advice;             /* every finding, most severe first
+                                             (no cap: tw_stat_free frees it) */
+    size_t nadvice, advice_cap;
+    bool advice_lost;                     /* out of memory for a finding: it
+                                             counts as critical (tw_stat_worst) */
     char problems[512];                   /* what could not be read */
 };
 
@@ -87,7 +105,8 @@ void tw_stat_free(struct tw_stat *st);
 /* The advice rules (docs/STAT.md), run by tw_stat_collect. */
 void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev);
 
-/* The worst severity present, or -1 with no advice. */
+/* The worst severity present, or -1 with no advice (critical when a
+ * finding could not be kept). */
 int tw_stat_worst(const struct tw_stat *st);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -17,14 +18,17 @@
 #include "util/json.h"
 
 static const char stat_usage[] =
-    "usage: twkit stat [--json] [--top N] [--watch SECONDS [--count N]] [--netns NAME]\n"
-    "                  [--who SECONDS]\n"
+    "usage: twkit stat [--json] [--all] [--top N] [--watch SECONDS [--count N]]\n"
+    "                  [--netns NAME] [--who SECONDS] [--fail-on warning|critical]\n"
     "\n"
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
     "to running out of local ports, which sysctls are wrong and why.\n"
     "\n"
     "  --json            one JSON object (schema twkit-stat/1, docs/STAT.md); with\n"
     "                    --watch, one object per line\n"
+    "  --all             the text report shows every counter (default: those not 0)\n"
+    "  --fail-on SEV     exit 1 when a finding is at least SEV: warning or critical\n"
+    "                    (default critical)\n"
     "  --top N           show the N busiest groups of each side (default 10; 0: all)\n"
     "  --watch SECONDS   refresh every SECONDS (2, 2s, 500ms) and show counter rates\n"
     "  --count N         with --watch: stop after N reports\n"
@@ -44,16 +48,20 @@ static const char stat_usage[] =
     "  TW                TIME_WAIT sockets; EST established; ALL every state\n"
     "  PORTS             local ports in use towards the destination / usable ports\n"
     "                    (ip_local_port_range minus ip_local_reserved_ports)\n"
-    "  NEW/S             new connections/s, from TIME_WAIT born in the last 10 s\n"
+    "  NEW/S             new connections/s, from TIME_WAIT born in the last 3 s\n"
     "  MAX/S             the rate this destination sustains: usable ports / 60 s,\n"
     "                    or / tcp_tw_reuse_delay when tcp_tw_reuse can act for it\n"
-    "  LEFT              time until the ports run out at NEW/S (\"-\": never)\n"
+    "  LEFT              time until the ports run out at NEW/S, counting the ports\n"
+    "                    each TIME_WAIT gives back when it ends: within 60 s, or\n"
+    "                    \"-\": never\n"
     "  EXPIRES           min..max seconds left on the group's TIME_WAIT timers\n"
-    "  counters          TcpExt counters from /proc/net/netstat (per second with\n"
-    "                    --watch) and tw from /proc/net/sockstat\n"
+    "  counters          TcpExt counters of the namespace from /proc/net/netstat\n"
+    "                    (per second with --watch; not 0 unless --all) and tw from\n"
+    "                    /proc/net/sockstat\n"
     "  advice            findings with an id, a severity, the numbers and the reason\n"
     "\n"
-    "Exit status: 0, 1 if any advice is critical, 2 on bad usage.\n";
+    "Exit status: 0; 1 a finding at or above --fail-on; 2 bad usage; 3 --who could\n"
+    "not record (no permission, no tracepoint), when no finding made it 1.\n";
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -158,9 +166,12 @@ static void json_who(const struct who_run *wr, size_t top)
 static void print_json(const struct tw_stat *st, const char *ns, size_t top,
                        const struct who_run *wr)
 {
+    int64_t now = tu_wall_ns();
     const char *sep;
+    char when[40];
 
-    printf("{\"schema\":\"twkit-stat/1\",\"netns\":");
+    printf("{\"schema\":\"twkit-stat/1\",\"time\":\"%s\",\"time_unix\":%.3f,\"netns\":",
+           tu_rfc3339(when, sizeof(when), now), (double)(now / 1000000) / 1e3);
     tu_json_str(stdout, ns ? ns : "");
     printf(",\"states\":");
     jstates(st->states.n);
@@ -199,9 +210,10 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
             }
         printf("}");
     }
-    printf(",\"sysctls\":{\"ip_local_port_range\":[%lld,%lld],\"reserved_in_range\":%u",
+    printf(",\"sysctls\":{\"ip_local_port_range\":[%lld,%lld],\"reserved_in_range\":%u,"
+           "\"listening_in_range\":%u",
            (long long)st->sysctl[TW_SY_PORT_LO], (long long)st->sysctl[TW_SY_PORT_HI],
-           st->reserved_in_range);
+           st->reserved_in_range, st->listening_in_range);
     for (int i = TW_SY_TW_REUSE; i < TW_SY_NSYSCTLS; i++)
         if (st->sysctl[i] != -1 || i != TW_SY_EHASH_ENTRIES)
             printf(",\"%s\":%lld", tw_stat_sysctl_names[i], (long long)st->sysctl[i]);
@@ -269,10 +281,11 @@ static void text_who(const struct who_run *wr, size_t top)
 }
 
 static void print_text(const struct tw_stat *st, const char *ns, size_t top,
-                       const struct who_run *wr)
+                       const struct who_run *wr, bool all)
 {
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN], dest[2 * TW_ADDRSTRLEN + 8], left[16], ports[32];
     size_t shown;
+    int zero = 0;
 
     printf("twkit stat: %s%s\n", ns ? "network namespace " : "this host's network namespace",
            ns ? ns : "");
@@ -284,6 +297,16 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
            "tcp_max_tw_buckets %lld)\n",
            st->tw_client, st->tw_server, (long long)st->sockstat_tw,
            (long long)st->sysctl[TW_SY_MAX_TW_BUCKETS]);
+
+    /* the findings first, most severe first (advice.c sorts them) */
+    printf("\nadvice\n");
+    if (!st->nadvice)
+        printf("  nothing to fix\n");
+    for (size_t i = 0; i < st->nadvice; i++) {
+        const struct tw_advice *ad = &st->advice[i];
+        printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
+               ad->evidence, ad->reason);
+    }
 
     printf("\nclient side, by destination\n");
     printf("  %-44s %7s %6s %6s %13s %7s %7s %5s %9s\n", "SOURCE -> DESTINATION", "TW", "EST",
@@ -320,10 +343,17 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
     if (!shown)
         printf("  (none)\n");
 
-    printf("\ncounters (TcpExt%s)\n", st->have_rates ? ", per second" : ", since boot");
+    /* TcpExt is per network namespace: since it was made (boot, for the
+     * host's) */
+    printf("\ncounters (TcpExt of this namespace%s)\n",
+           st->have_rates ? ", per second" : ", since it was made");
     for (int i = 0; i < TW_SC_NCOUNTERS; i++) {
         if (!st->have_counter[i])
             continue;
+        if (!all && !st->counter[i]) {
+            zero++;
+            continue;
+        }
         if (st->have_rates)
             printf("  %-22s %14llu %10.1f/s\n", tw_stat_counter_names[i],
                    (unsigned long long)st->counter[i], st->counter_rate[i]);
@@ -332,9 +362,12 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
                    (unsigned long long)st->counter[i]);
     }
 
-    printf("\nsysctls\n  ip_local_port_range    %lld %lld (%u reserved inside)\n",
-           (long long)st->sysctl[TW_SY_PORT_LO], (long long)st->sysctl[TW_SY_PORT_HI],
-           st->reserved_in_range);
+    if (zero)
+        printf("  (%d more at 0: --all shows them)\n", zero);
+
+    printf("\nsysctls\n  ip_local_port_range    %lld %lld (%u reserved inside, %u listening "
+           "inside)\n", (long long)st->sysctl[TW_SY_PORT_LO], (long long)st->sysctl[TW_SY_PORT_HI],
+           st->reserved_in_range, st->listening_in_range);
     for (int i = TW_SY_TW_REUSE; i < TW_SY_NSYSCTLS; i++) {
         if (st->sysctl[i] == -1)
             printf("  %-22s (not available)\n", tw_stat_sysctl_names[i]);
@@ -342,14 +375,6 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
             printf("  %-22s %lld\n", tw_stat_sysctl_names[i], (long long)st->sysctl[i]);
     }
 
-    printf("\nadvice\n");
-    if (!st->nadvice)
-        printf("  nothing to fix\n");
-    for (size_t i = 0; i < st->nadvice; i++) {
-        const struct tw_advice *ad = &st->advice[i];
-        printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
-               ad->evidence, ad->reason);
-    }
     if (wr->asked)
         text_who(wr, top);
     if (st->problems[0])
@@ -361,6 +386,8 @@ int cmd_stat(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {"fail-on", required_argument, NULL, 'F'},
         {"top", required_argument, NULL, 't'},
         {"watch", required_argument, NULL, 'w'},
         {"count", required_argument, NULL, 'c'},
@@ -373,15 +400,27 @@ int cmd_stat(int argc, char **argv)
     unsigned long top = 10, count = 0;
     uint64_t watch_ms = 0, who_ms = 0;
     struct who_run wr = {0};
-    bool json = false, top_set = false;
+    bool json = false, top_set = false, all = false;
     struct tw_stat cur, prev;
     bool have_prev = false;
-    int ch, worst = -1;
+    int ch, worst = -1, fail_on = TW_SEV_CRITICAL, who_err = 0;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
+        case 'a': all = true; break;
+        case 'F':
+            if (!strcmp(optarg, "warning"))
+                fail_on = TW_SEV_WARNING;
+            else if (!strcmp(optarg, "critical"))
+                fail_on = TW_SEV_CRITICAL;
+            else {
+                fprintf(stderr, "twkit stat: --fail-on %s: expected warning or critical\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 't':
             if (cli_parse_uint("twkit stat", "--top", optarg, 1000000, &top) < 0)
                 return 2;
@@ -430,8 +469,8 @@ int cmd_stat(int argc, char **argv)
     if (wr.asked) {
         fprintf(stderr, "twkit stat: recording active closes for %.1f s (Ctrl-C to stop early)\n",
                 who_ms / 1000.0);
-        if (tw_who_record(&wr.w, who_ms, getenv("TWKIT_TRACEFS"), &stop, wr.err,
-                          sizeof(wr.err)) < 0)
+        if ((who_err = tw_who_record(&wr.w, who_ms, getenv("TWKIT_TRACEFS"), &stop, wr.err,
+                                     sizeof(wr.err))) < 0)
             fprintf(stderr, "twkit stat: --who: %s\n", wr.err);
         stop = 0; /* Ctrl-C ended the recording, not the report */
     }
@@ -446,7 +485,8 @@ int cmd_stat(int argc, char **argv)
         if (json)
             print_json(&cur, ns, top, &wr);
         else
-            print_text(&cur, ns, top, &wr);
+            print_text(&cur, ns, top, &wr, all);
+        fflush(stdout); /* --watch into a pipe: each report as it is made */
         if (tw_stat_worst(&cur) > worst)
             worst = tw_stat_worst(&cur);
         if (have_prev)
@@ -464,5 +504,5 @@ int cmd_stat(int argc, char **argv)
     if (have_prev)
         tw_stat_free(&prev);
     tw_who_free(&wr.w);
-    return worst == TW_SEV_CRITICAL ? 1 : 0;
+    return worst >= fail_on ? 1 : who_err < 0 ? 3 : 0;
 }

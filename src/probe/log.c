@@ -11,14 +11,10 @@
 
 void tp_log_begin(FILE *f, const char *event)
 {
-    struct timespec ts;
-    struct tm tm;
-    char buf[32];
+    char buf[40];
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(f, "{\"time\":\"%s.%03ldZ\",\"event\":\"%s\"", buf, ts.tv_nsec / 1000000, event);
+    fprintf(f, "{\"time\":\"%s\",\"event\":\"%s\"", tu_rfc3339(buf, sizeof(buf), tu_wall_ns()),
+            event);
 }
 
 static const char *const state_names[] = {"unknown", "up", "down"};

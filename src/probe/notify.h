@@ -165,8 +165,6 @@ extern const struct tp_chan_kind *const tp_chan_kinds[];
 extern const size_t tp_nchan_kinds;
 const struct tp_chan_kind *tp_chan_kind_find(const char *name);
 
-/* RFC 3339 UTC with milliseconds ("2026-11-21T18:43:29.651Z"). */
-char *tp_rfc3339(char *buf, size_t len, int64_t ns);
 /* The idempotency key of a state change or alert: stable for the same
  * (target or alert, state, time), whatever channel or attempt. */
 void tp_note_key(struct tp_note *n, uint64_t hash);

@@ -25,20 +25,9 @@
 #include <jansson.h>
 
 #include "probe/notify.h"
+#include "util/json.h"
 
 /* ---- words ---- */
-
-char *tp_rfc3339(char *buf, size_t len, int64_t ns)
-{
-    time_t s = (time_t)(ns / 1000000000);
-    struct tm tm;
-    char b[32];
-
-    gmtime_r(&s, &tm);
-    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", b, (int)(ns % 1000000000 / 1000000));
-    return buf;
-}
 
 void tp_note_key(struct tp_note *n, uint64_t hash)
 {
@@ -53,7 +42,7 @@ static void say(const struct tp_note *n, const char *channel, char *buf, size_t 
 {
     char t[40];
 
-    tp_rfc3339(t, sizeof(t), n->time_ns);
+    tu_rfc3339(t, sizeof(t), n->time_ns);
     if (n->type == TP_NOTE_TEST) {
         snprintf(buf, len, "twkit probe: a test message on channel %s, at %s", channel, t);
     } else if (n->type == TP_NOTE_ALERT) {
@@ -148,7 +137,7 @@ static int build_webhook(const struct tp_chan *ch, const struct tp_note *n, stru
     json_object_set_new(o, "version", json_integer(1));
     set_str(o, "type", types[n->type]);
     set_str(o, "key", n->key);
-    set_str(o, "time", tp_rfc3339(t, sizeof(t), n->time_ns));
+    set_str(o, "time", tu_rfc3339(t, sizeof(t), n->time_ns));
     set_str(o, "channel", ch->name);
     if (n->type == TP_NOTE_STATE) {
         set_str(o, "probe", n->probe);
@@ -171,7 +160,7 @@ static int build_webhook(const struct tp_chan *ch, const struct tp_note *n, stru
     }
     if (n->since_ns) {
         set_str(o, n->type == TP_NOTE_STATE ? "down_since" : "since",
-                tp_rfc3339(t, sizeof(t), n->since_ns));
+                tu_rfc3339(t, sizeof(t), n->since_ns));
         json_object_set_new(o, n->type == TP_NOTE_STATE ? "outage_s" : "duration_s",
                             json_real((double)(n->time_ns - n->since_ns) / 1e9));
     }
@@ -269,7 +258,7 @@ static int build_email(const struct tp_chan *ch, const struct tp_note *n, struct
         for (size_t i = 0; i < n->nlabels; i++)
             fprintf(f, "label %s: %s\r\n", n->labels[i].key, n->labels[i].value);
     }
-    fprintf(f, "time: %s\r\nkey: %s\r\n", tp_rfc3339(t, sizeof(t), n->time_ns), n->key);
+    fprintf(f, "time: %s\r\nkey: %s\r\n", tu_rfc3339(t, sizeof(t), n->time_ns), n->key);
     if (fclose(f) != 0)
         return -ENOMEM;
     m->smtp = true;
@@ -313,10 +302,10 @@ char *tp_am_alert(const struct tp_chan *ch, const struct tp_note *n)
     set_str(ann, "idempotency_key", n->key);
     json_object_set_new(o, "labels", labels);
     json_object_set_new(o, "annotations", ann);
-    set_str(o, "startsAt", tp_rfc3339(t, sizeof(t), resolved && n->since_ns ? n->since_ns
+    set_str(o, "startsAt", tu_rfc3339(t, sizeof(t), resolved && n->since_ns ? n->since_ns
                                                                              : n->time_ns));
     if (resolved || test) /* a test alert resolves itself a minute later */
-        set_str(o, "endsAt", tp_rfc3339(t, sizeof(t), n->time_ns + (test ? 60000000000 : 0)));
+        set_str(o, "endsAt", tu_rfc3339(t, sizeof(t), n->time_ns + (test ? 60000000000 : 0)));
     s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);
     return s;

@@ -16,38 +16,20 @@
 #include <time.h>
 
 #include "probe/statuspage.h"
+#include "util/utf8.h"
 #include "twkit/error.h"
 
 static const char *const state_word[3] = {"unknown", "up", "down"};
 
 /* ---- escaping and formatting ---- */
 
-/* The length of the UTF-8 sequence at s, 0 when it is not one (overlong,
- * a surrogate, past U+10FFFF, cut short), and 0 as well for the C1
- * controls (U+0080 to U+009F), which HTML does not allow. */
+/* The length of the UTF-8 sequence at s, 0 when it is not one, and 0 as
+ * well for the C1 controls (U+0080 to U+009F), which HTML does not allow. */
 static size_t utf8_len(const unsigned char *s)
 {
-    unsigned char c = s[0];
+    size_t n = tu_utf8_len(s);
 
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 && !(c == 0xc2 && s[1] < 0xa0) ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-            return 0;
-        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-            return 0;
-        if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-            return 0;
-        return 4;
-    }
-    return 0;
+    return n == 2 && s[0] == 0xc2 && s[1] < 0xa0 ? 0 : n;
 }
 
 void tp_html_esc(FILE *f, const char *s)

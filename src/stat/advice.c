@@ -2,17 +2,30 @@
  * under its id, and tested in tests/lab/test_stat.c. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "twkit/stat.h"
 
+/* Every finding is kept: one destination under pressure per destination,
+ * however many there are, and a finding that comes late (tw-near-limit)
+ * is never crowded out. */
 static void add(struct tw_stat *st, const char *id, enum tw_severity sev, const char *reason,
                 const char *fmt, ...)
 {
     struct tw_advice *a;
     va_list ap;
 
-    if (st->nadvice == TW_STAT_MAX_ADVICE)
-        return;
+    if (st->nadvice == st->advice_cap) {
+        size_t cap = st->advice_cap ? 2 * st->advice_cap : 16;
+        struct tw_advice *n = realloc(st->advice, cap * sizeof(*n));
+        if (!n) {
+            st->advice_lost = true;
+            return;
+        }
+        st->advice = n;
+        st->advice_cap = cap;
+    }
     a = &st->advice[st->nadvice++];
     a->id = id;
     a->severity = sev;
@@ -29,6 +42,7 @@ void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev)
     char a[TW_ADDRSTRLEN], b[TW_ADDRSTRLEN];
 
     st->nadvice = 0;
+    st->advice_lost = false;
 
     if (st->have_counter[TW_SC_OVERFLOW] && st->counter[TW_SC_OVERFLOW]) {
         bool growing = prev && st->counter[TW_SC_OVERFLOW] > prev->counter[TW_SC_OVERFLOW];
@@ -69,26 +83,33 @@ void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev)
 
     for (size_t i = 0; i < st->ngroups; i++) {
         const struct tw_stat_group *g = &st->groups[i];
-        if (g->server || !g->usable || g->total * 2 <= g->usable)
+        char left[48] = "";
+        /* the forecast says when: within 60 s at this rate, or never */
+        bool running_out = g->secs_left >= 0;
+        if (g->server || !g->usable || (g->total * 2 <= g->usable && !running_out))
             continue;
+        if (running_out)
+            snprintf(left, sizeof(left), "; out of ports in %.0f s at this rate", g->secs_left);
         add(st, "destination-pressure",
-            g->total * 10 >= g->usable * 9 ? TW_SEV_CRITICAL : TW_SEV_WARNING,
+            g->total * 10 >= g->usable * 9 || running_out ? TW_SEV_CRITICAL : TW_SEV_WARNING,
             "Every connection to one destination needs its own local port until its "
             "TIME_WAIT ends; past the usable ports connect() fails with EADDRNOTAVAIL. Pool "
             "connections, end them with BYE/abort, or let the server close first.",
             "%s -> %s: %u of %u usable ports in use (%.0f%%), %u TIME_WAIT; "
-            "%.0f new/s observed, %.0f/s sustainable",
+            "%.0f new/s observed, %.0f/s sustainable%s",
             tw_addr_host(&g->local, a, sizeof(a)), tw_addr_format(&g->remote, b, sizeof(b)),
             g->total, g->usable, 100.0 * g->total / g->usable, g->n[TW_TCP_TIME_WAIT], g->rate,
-            g->max_rate);
+            g->max_rate, left);
     }
 
     if (st->tw_server && st->sock_client)
         add(st, "server-side-time-wait", TW_SEV_WARNING,
-            "This host accepts connections and also makes outbound ones, and its server side "
-            "closes first: its TIME_WAIT sits on the same host whose outbound connections "
-            "need ports. A server should ask the client to close (protocol-level) and close "
-            "only after the client's FIN.",
+            "This host's server side closes first, so the TIME_WAIT of the connections it "
+            "accepted is held here. That uses no local port of this host's range (its local "
+            "port is the listening port), but it takes memory and the slots of "
+            "tcp_max_tw_buckets that this host's outbound connections' TIME_WAIT needs too. A "
+            "server should ask the client to close (protocol-level) and close only after the "
+            "client's FIN.",
             "%u TIME_WAIT on the server side, %u client-side sockets", st->tw_server,
             st->sock_client);
 
@@ -116,4 +137,13 @@ void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev)
             "TIME_WAIT protection.",
             "%lld TIME_WAIT of tcp_max_tw_buckets %lld", (long long)st->sockstat_tw,
             (long long)sy[TW_SY_MAX_TW_BUCKETS]);
+
+    /* most severe first, in the order found within a severity */
+    for (size_t i = 1; i < st->nadvice; i++) {
+        struct tw_advice x = st->advice[i];
+        size_t j = i;
+        for (; j > 0 && st->advice[j - 1].severity < x.severity; j--)
+            st->advice[j] = st->advice[j - 1];
+        st->advice[j] = x;
+    }
 }

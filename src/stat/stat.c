@@ -10,6 +10,7 @@
 
 #define TW_LEN_MS 60000u   /* TCP_TIMEWAIT_LEN: fixed */
 #define RECENT_MS 10000u   /* "born recently": expires within 10 s of 60 s */
+#define RATE_S 3           /* the observed rate: TIME_WAIT born in the last 3 s */
 #define TCP_LISTEN 10
 
 const char *const tw_stat_counter_names[TW_SC_NCOUNTERS] = {
@@ -294,15 +295,49 @@ static struct tw_stat_group *group_for(struct collect *c, const struct key *k,
     return g;
 }
 
+static bool v4_mapped(const tw_addr *a)
+{
+    return a->u.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr);
+}
+
+/* ::ffff:a.b.c.d as a.b.c.d, same port. */
+static void unmap(tw_addr *a)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = a->u.in6.sin6_port};
+
+    memcpy(&in.sin_addr, &a->u.in6.sin6_addr.s6_addr[12], 4);
+    memset(a, 0, sizeof(*a));
+    a->u.in = in;
+    a->len = sizeof(in);
+}
+
 static int on_sock(const struct tw_diag_sock *s, void *arg)
 {
     struct collect *c = arg;
     struct tw_stat *st = c->st;
-    uint16_t lport = tw_addr_port(&s->local);
+    struct tw_diag_sock s4;
     struct key k = {0};
     struct tw_stat_group *g;
+    uint16_t lport;
 
-    k.server = (c->listening[lport / 8] >> (lport % 8)) & 1;
+    /* An IPv4 connection of a dual-stack socket comes as ::ffff:a.b.c.d: it
+     * takes its local port from the same pool as plain IPv4 ones to the same
+     * destination, so it is grouped with them. */
+    if (v4_mapped(&s->local) && v4_mapped(&s->remote)) {
+        s4 = *s;
+        unmap(&s4.local);
+        unmap(&s4.remote);
+        s = &s4;
+    }
+    lport = tw_addr_port(&s->local);
+
+    /* Server side: a listening port, or a port below ip_local_port_range,
+     * which connect() would not have picked: the TIME_WAIT of a listener
+     * closed since is still the server's, not 50 client destinations.
+     * (Above the range is left alone: narrowing the range from the top
+     * leaves clients' sockets there.) */
+    k.server = ((c->listening[lport / 8] >> (lport % 8)) & 1) ||
+               lport < st->sysctl[TW_SY_PORT_LO];
     k.family = (uint8_t)s->local.u.sa.sa_family;
     addr_bytes(&s->local, k.local);
     if (k.server) {
@@ -331,6 +366,7 @@ static int on_sock(const struct tw_diag_sock *s, void *arg)
             g->exp_max = s->expires_ms;
         if (s->expires_ms + RECENT_MS >= TW_LEN_MS)
             g->tw_recent++;
+        g->tw_by_sec[s->expires_ms >= TW_LEN_MS ? 59 : s->expires_ms / 1000]++;
     }
     return 0;
 }
@@ -353,12 +389,67 @@ static bool is_loopback(const tw_addr *a)
     return false;
 }
 
+/* TIME_WAIT born in the last W seconds over W: W is RATE_S, short enough
+ * to follow a step in the rate within it, or the age of the oldest
+ * TIME_WAIT of the group when that is younger (a churn that began 2 s ago
+ * is 2 s of sockets, not 3). */
+static double observed_rate(const struct tw_stat_group *g)
+{
+    double w = RATE_S, oldest;
+    uint32_t n = 0;
+
+    if (!g->n[TW_TCP_TIME_WAIT])
+        return 0;
+    oldest = (TW_LEN_MS - (double)g->exp_min) / 1000.0; /* its age, s */
+    if (oldest < w)
+        w = oldest < 1 ? 1 : oldest;
+    for (int b = 59; b >= 0 && b >= 60 - (int)w; b--)
+        n += g->tw_by_sec[b];
+    return (double)n / w;
+}
+
+double tw_stat_forecast(const struct tw_stat_group *g, double rate, double reuse_delay_s)
+{
+    double held = g->total, free0, freed = 0;
+
+    if (!g->usable)
+        return -1;
+    if (reuse_delay_s > 0) { /* only the TIME_WAIT younger than the delay holds a port */
+        uint32_t young = 0;
+        for (int b = 59; b >= 0 && b >= 60 - (int)(reuse_delay_s + 0.5); b--)
+            young += g->tw_by_sec[b];
+        held = (double)g->total - g->n[TW_TCP_TIME_WAIT] + young;
+        if (held >= g->usable)
+            return 0;
+        /* steady: the last reuse_delay_s of connections hold theirs */
+        if (rate * reuse_delay_s + (held - young) < g->usable)
+            return -1;
+        return ((double)g->usable - held) / rate;
+    }
+    if (held >= g->usable)
+        return 0;
+    if (!(rate > 0))
+        return -1;
+    free0 = (double)g->usable - held;
+    /* second k: the bucket of k s left frees its ports along it */
+    for (int k = 0; k < 60; k++) {
+        double slope = rate - g->tw_by_sec[k]; /* ports taken a second, net */
+        double at_k = free0 - rate * k + freed;
+        if (slope > 0 && at_k - slope <= 0)
+            return k + at_k / slope;
+        freed += g->tw_by_sec[k];
+    }
+    return -1; /* after 60 s what is made is given back as fast */
+}
+
 /* Ports, rates and time left for each client-side destination. */
 static void pressure(struct tw_stat *st)
 {
     int64_t lo = st->sysctl[TW_SY_PORT_LO], hi = st->sysctl[TW_SY_PORT_HI];
     int64_t reuse = st->sysctl[TW_SY_TW_REUSE], delay = st->sysctl[TW_SY_TW_REUSE_DELAY];
-    uint32_t usable = lo >= 0 && hi >= lo ? (uint32_t)(hi - lo + 1) - st->reserved_in_range : 0;
+    int64_t range = lo >= 0 && hi >= lo ? hi - lo + 1 : 0;
+    int64_t left = range - st->reserved_in_range - st->listening_in_range;
+    uint32_t usable = left > 0 ? (uint32_t)left : 0;
 
     for (size_t i = 0; i < st->ngroups; i++) {
         struct tw_stat_group *g = &st->groups[i];
@@ -368,14 +459,11 @@ static void pressure(struct tw_stat *st)
         /* reuse: outbound only, needs timestamps; 2 = loopback only */
         g->reuse = st->sysctl[TW_SY_TIMESTAMPS] > 0 &&
                    (reuse == 1 || (reuse == 2 && is_loopback(&g->remote)));
-        g->max_rate = (double)usable * 1000.0 /
-                      (g->reuse ? (double)(delay > 0 ? delay : 1000) : (double)TW_LEN_MS);
-        g->rate = (double)g->tw_recent * 1000.0 / RECENT_MS;
-        g->secs_left = -1;
-        if (g->rate > g->max_rate && usable > g->total)
-            g->secs_left = (double)(usable - g->total) / (g->rate - g->max_rate);
-        else if (usable && g->total >= usable)
-            g->secs_left = 0;
+        double hold_s = g->reuse ? (delay > 0 ? (double)delay : 1000.0) / 1000.0
+                                 : TW_LEN_MS / 1000.0;
+        g->max_rate = (double)usable / hold_s;
+        g->rate = observed_rate(g);
+        g->secs_left = tw_stat_forecast(g, g->rate, g->reuse ? hold_s : 0);
     }
 }
 
@@ -392,6 +480,8 @@ int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev)
         return -ENOMEM;
     c->st = st;
     err = tw_diag_dump(1u << TCP_LISTEN, on_listener, c);
+    for (int64_t p = st->sysctl[TW_SY_PORT_LO]; p >= 0 && p <= st->sysctl[TW_SY_PORT_HI]; p++)
+        st->listening_in_range += (c->listening[p / 8] >> (p % 8)) & 1;
     if (err == 0)
         err = tw_diag_dump(~(1u << TCP_LISTEN), on_sock, c);
     free(c->slot);
@@ -424,11 +514,14 @@ void tw_stat_free(struct tw_stat *st)
     free(st->groups);
     st->groups = NULL;
     st->ngroups = 0;
+    free(st->advice);
+    st->advice = NULL;
+    st->nadvice = st->advice_cap = 0;
 }
 
 int tw_stat_worst(const struct tw_stat *st)
 {
-    int w = -1;
+    int w = st->advice_lost ? TW_SEV_CRITICAL : -1;
     for (size_t i = 0; i < st->nadvice; i++)
         if ((int)st->advice[i].severity > w)
             w = (int)st->advice[i].severity;

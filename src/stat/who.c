@@ -57,11 +57,21 @@ static int fail(char *err, size_t len, int r, const char *fmt, const char *a, co
 
 /* ---- tracefs ----------------------------------------------------------- */
 
-static bool has_event(const char *dir)
+/* 0 when dir has the tracepoint, -ENOENT when it has not, or the error
+ * that kept us from reading it (-EACCES...). */
+static int has_event(const char *dir)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/" EVENT "/id", dir);
-    return access(path, R_OK) == 0;
+    return access(path, R_OK) == 0 ? 0 : errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+}
+
+/* The tracepoint could not be read for want of rights. */
+static int denied(char *err, size_t len, int r, const char *dir)
+{
+    return fail(err, len, r,
+                "cannot read the tracepoint sock:inet_sock_set_state under %s: %s (--who needs "
+                "root, or CAP_PERFMON and read access to tracefs)", dir, tw_strerror(r));
 }
 
 /* Find (or mount) tracefs; *mounted says whether to unmount it after. */
@@ -72,18 +82,22 @@ static int find_tracefs(const char *want, char *dir, size_t len, bool *mounted, 
 
     *mounted = false;
     if (want) {
+        int r;
         snprintf(dir, len, "%s", want);
-        if (!has_event(dir))
+        if ((r = has_event(dir)) == -ENOENT)
             return fail(err, errlen, -ENOENT,
                         "no tracepoint sock:inet_sock_set_state under %s (%s missing: is it "
                         "tracefs?)", dir, EVENT "/id");
-        return 0;
+        return r < 0 ? denied(err, errlen, r, dir) : 0;
     }
-    for (size_t i = 0; i < 2; i++)
-        if (has_event(known[i])) {
-            snprintf(dir, len, "%s", known[i]);
+    for (size_t i = 0; i < 2; i++) {
+        int r = has_event(known[i]);
+        snprintf(dir, len, "%s", known[i]);
+        if (r == 0)
             return 0;
-        }
+        if (r != -ENOENT)
+            return denied(err, errlen, r, dir);
+    }
     snprintf(dir, len, "%s", known[0]);
     if (mount("nodev", dir, "tracefs", 0, NULL) < 0) {
         int r = -errno;
@@ -93,7 +107,7 @@ static int find_tracefs(const char *want, char *dir, size_t len, bool *mounted, 
                     dir, tw_strerror(r));
     }
     *mounted = true;
-    if (!has_event(dir))
+    if (has_event(dir) < 0)
         return fail(err, errlen, -ENOENT,
                     "this kernel has no tracepoint sock:inet_sock_set_state (%s/%s missing; "
                     "Linux 4.16 or later has it)", dir, EVENT "/id");

@@ -1,16 +1,47 @@
 /* JSON output helpers (util/json.h). */
+#include <time.h>
+
 #include "util/json.h"
+#include "util/utf8.h"
+
+char *tu_rfc3339(char *buf, size_t len, int64_t ns)
+{
+    time_t s = (time_t)(ns / 1000000000);
+    struct tm tm;
+    char b[32];
+
+    gmtime_r(&s, &tm);
+    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", b, (int)(ns % 1000000000 / 1000000));
+    return buf;
+}
+
+int64_t tu_wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 void tu_json_str(FILE *f, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
+
     fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
+    while (*p) {
+        size_t n;
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p++);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p++);
+        else if (!(n = tu_utf8_len(p))) {
+            fputs("\\ufffd", f); /* not UTF-8: U+FFFD, one per bad byte */
+            p++;
+        } else {
+            fwrite(p, 1, n, f);
+            p += n;
+        }
     }
     fputc('"', f);
 }

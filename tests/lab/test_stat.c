@@ -2,6 +2,8 @@
  * every advice rule made to fire. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,6 +15,7 @@
 #include "twkit/error.h"
 #include "twkit/lab.h"
 #include "twkit/stat.h"
+#include "twkit/time.h"
 
 static struct tw_lab lab;
 
@@ -228,10 +231,20 @@ Test(stat, a_crowded_destination_a_small_range_and_reuse_without_timestamps)
     cr_assert_not_null(g);
     cr_assert_eq(g->usable, 40);
     cr_assert_eq(g->total, 25);
+    /* 25 in the last second: at that rate the 15 left go within a second */
     cr_assert_not_null(a = advice(&st, "destination-pressure"));
-    cr_assert_eq(a->severity, TW_SEV_WARNING);
+    cr_assert_eq(a->severity, TW_SEV_CRITICAL, "%s", a->evidence);
+    cr_assert_not_null(strstr(a->evidence, "out of ports in 1 s at this rate"), "%s",
+                       a->evidence);
+    tw_stat_free(&st);
+    /* once they are older than the rate's 3 s: no new ones, 62 % held */
+    sleep(4);
+    collect(TW_LAB_CLIENT, &st);
+    cr_assert_not_null(a = advice(&st, "destination-pressure"));
+    cr_assert_eq(a->severity, TW_SEV_WARNING, "%s", a->evidence);
     cr_assert_not_null(strstr(a->evidence, "25 of 40 usable ports in use (62%)"), "%s",
                        a->evidence);
+    cr_assert_null(strstr(a->evidence, "out of ports"), "%s", a->evidence);
     cr_assert_not_null(advice(&st, "port-range-small"));
     cr_assert_null(advice(&st, "port-range-parity"), "40000-40039: different parity");
     cr_assert_null(advice(&st, "reuse-without-timestamps"));
@@ -362,7 +375,7 @@ Test(stat, no_tracefs_and_a_missing_sysctl_still_give_a_report)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(cmd, sizeof(cmd), "TWKIT_TRACEFS=%s %s stat --who 200ms 2>&1", dir, TWKIT_BIN);
     out = run(cmd, &status);
-    cr_assert_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_assert_eq(WEXITSTATUS(status), 3, "--who could not record: exit 3: %s", out);
     cr_assert_not_null(strstr(out, "who closed first: not recorded: no tracepoint "
                                    "sock:inet_sock_set_state under /tmp/twkit-stat-"), "%s", out);
     cr_assert_not_null(strstr(out, "\nadvice\n"), "the report is still printed: %s", out);
@@ -380,4 +393,291 @@ Test(stat, no_tracefs_and_a_missing_sysctl_still_give_a_report)
     cr_assert_not_null(strstr(out, "\"advice\":["), "%s", out);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* --json --watch into a pipe: each report arrives as it is made, not when
+ * stdio's buffer fills; the text report starts with the findings. */
+Test(stat, json_watch_into_a_pipe_gives_each_report_at_once)
+{
+    char cmd[512], line[65536];
+    FILE *p;
+    uint64_t t0;
+
+    snprintf(cmd, sizeof(cmd), "timeout 20 %s stat --json --watch 10 --count 2", TWKIT_BIN);
+    cr_assert_not_null(p = popen(cmd, "r"));
+    t0 = tw_now_ms();
+    cr_assert_not_null(fgets(line, sizeof(line), p), "no report");
+    cr_expect_lt(tw_now_ms() - t0, 5000, "the first report took %llu ms: held in a buffer?",
+                 (unsigned long long)(tw_now_ms() - t0));
+    cr_expect_eq(strncmp(line, "{", 1), 0, "%s", line);
+    pclose(p);
+
+    snprintf(cmd, sizeof(cmd), "%s stat", TWKIT_BIN);
+    cr_assert_not_null(p = popen(cmd, "r"));
+    {
+        size_t n = fread(line, 1, sizeof(line) - 1, p);
+        const char *adv, *client;
+        line[n] = 0;
+        adv = strstr(line, "\nadvice\n");
+        client = strstr(line, "\nclient side, by destination\n");
+        cr_expect(adv && client && adv < client, "findings first: %s", line);
+    }
+    pclose(p);
+}
+
+/* --who without the rights: said as a permission problem, exit 3;
+ * --fail-on warning makes a warning exit 1. */
+Test(stat, exit_codes_for_a_denied_who_and_for_fail_on)
+{
+    char cmd[1024];
+    const char *out;
+    int status;
+
+    NEED_ROOT();
+    snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups "
+                               "--inh-caps=-all %s stat --who 200ms 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 3, "%s", out);
+    cr_expect(strstr(out, "Permission denied") || strstr(out, "Operation not permitted"),
+              "a permission problem, said so: %s", out);
+    cr_expect_null(strstr(out, "is it tracefs?"), "%s", out);
+
+    snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'sysctl -qw net.ipv4.ip_local_port_range=\"40000 "
+                               "40999\" && %s stat --fail-on warning' 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "a warning (port-range-small) at --fail-on warning: %s",
+                 out);
+    cr_expect_not_null(strstr(out, "[warning] port-range-small"), "%s", out);
+    snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'sysctl -qw net.ipv4.ip_local_port_range=\"40000 "
+                               "40999\" && %s stat' >/dev/null 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 0, "the default threshold is critical");
+    snprintf(cmd, sizeof(cmd), "%s stat --fail-on sometimes 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 2, "%s", out);
+}
+
+/* IPv4 connections of a dual-stack socket (::ffff:a.b.c.d) take their
+ * ports from the same pool as plain IPv4 ones: one group. */
+Test(stat, ipv4_mapped_ipv6_sockets_are_grouped_with_ipv4_ones)
+{
+    int l, n = 0;
+    struct tw_stat st;
+    struct sockaddr_in6 d6 = {.sin6_family = AF_INET6, .sin6_port = htons(6010)};
+    const struct tw_stat_group *g;
+    char c;
+
+    NEED_ROOT();
+    l = listen_on(TW_LAB_SERVER, 6010);
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6010, 3, TW_LAB_CLIENT);
+    d6.sin6_addr.s6_addr[10] = d6.sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&d6.sin6_addr.s6_addr[12], &lab.addr4[TW_LAB_SERVER].u.in.sin_addr, 4);
+    for (int i = 0; i < 4; i++) {
+        int cfd, sfd = -1;
+        cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+        cfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        tw_lab_leave(&lab);
+        cr_assert_eq(connect(cfd, (struct sockaddr *)&d6, sizeof(d6)), 0, "connect: %s",
+                     strerror(errno));
+        for (int k = 0; k < 200 && sfd < 0; k++)
+            if ((sfd = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0)
+                usleep(1000);
+        cr_assert_geq(sfd, 0);
+        close(cfd); /* the client closes first: its TIME_WAIT */
+        cr_assert_eq(read(sfd, &c, 1), 0);
+        close(sfd);
+    }
+    collect(TW_LAB_CLIENT, &st);
+    for (size_t i = 0; i < st.ngroups; i++)
+        if (!st.groups[i].server && tw_addr_port(&st.groups[i].remote) == 6010)
+            n++;
+    cr_expect_eq(n, 1, "one group towards 10.201.0.2:6010, not one per family");
+    g = group_to(&st, false, 6010);
+    cr_assert_not_null(g);
+    cr_expect_eq(g->n[TW_TCP_TIME_WAIT], 7);
+    cr_expect_eq(g->remote.u.sa.sa_family, AF_INET);
+    tw_stat_free(&st);
+    close(l);
+}
+
+/* ---- the forecast against the real first EADDRNOTAVAIL ---- */
+
+struct acceptor { int lfd; volatile int stop; };
+
+/* Accept, wait for the client's FIN, close: the client keeps the TIME_WAIT. */
+static void *accept_loop(void *arg)
+{
+    struct acceptor *a = arg;
+    char c;
+
+    while (!a->stop) {
+        struct pollfd p = {.fd = a->lfd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct pollfd q = {.fd = fd, .events = POLLIN};
+        if (poll(&q, 1, 1000) > 0)
+            (void)!read(fd, &c, 1);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* In the client namespace: connect and close first at rate1 a second for
+ * step_s, then at rate2, until connect() fails; writes the start and the
+ * first EADDRNOTAVAIL (tw_now_ms) to fd, then exits. */
+static void churn_child(int fd, uint16_t port, double rate1, double step_s, double rate2)
+{
+    tw_addr dst = lab.addr4[TW_LAB_SERVER];
+    uint64_t t0, at[2];
+    double next = 0;
+
+    tw_addr_set_port(&dst, port);
+    if (tw_lab_enter(&lab, TW_LAB_CLIENT) != 0)
+        _exit(2);
+    t0 = at[0] = tw_now_ms();
+    (void)!write(fd, &at[0], sizeof(at[0]));
+    for (;;) {
+        double t = (double)(tw_now_ms() - t0) / 1000.0;
+        if (t > 60)
+            _exit(3);
+        if (t < next) {
+            usleep((useconds_t)((next - t) * 1e6));
+            continue;
+        }
+        next += 1.0 / (next < step_s ? rate1 : rate2);
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(s, &dst.u.sa, dst.len) < 0) {
+            int e = errno;
+            close(s);
+            if (e == EADDRNOTAVAIL) {
+                at[1] = tw_now_ms();
+                (void)!write(fd, &at[1], sizeof(at[1]));
+                _exit(0);
+            }
+            continue;
+        }
+        close(s);
+    }
+}
+
+/* The predicted time of exhaustion (ms, tw_now_ms) at each sample time,
+ * and the real one. */
+static void forecast_run(uint16_t port, double rate1, double step_s, double rate2,
+                         const double *at_s, int n, double *pred_s, double *real_s)
+{
+    struct acceptor a = {.lfd = listen_on(TW_LAB_SERVER, port)};
+    pthread_t th;
+    int pfd[2], status;
+    uint64_t t0, t1;
+    pid_t pid;
+
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40999");
+    cr_assert_eq(pthread_create(&th, NULL, accept_loop, &a), 0);
+    cr_assert_eq(pipe(pfd), 0);
+    if ((pid = fork()) == 0) {
+        close(pfd[0]);
+        churn_child(pfd[1], port, rate1, step_s, rate2);
+    }
+    close(pfd[1]);
+    cr_assert_eq(read(pfd[0], &t0, sizeof(t0)), (ssize_t)sizeof(t0));
+    for (int i = 0; i < n; i++) {
+        struct tw_stat st;
+        const struct tw_stat_group *g;
+        while (tw_now_ms() < t0 + (uint64_t)(at_s[i] * 1000))
+            usleep(2000);
+        cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+        int r = tw_stat_collect(&st, NULL);
+        uint64_t now = tw_now_ms();
+        tw_lab_leave(&lab);
+        cr_assert_eq(r, 0);
+        g = group_to(&st, false, port);
+        cr_assert_not_null(g, "no group at %.0f s", at_s[i]);
+        cr_assert_eq(g->usable, 1000);
+        pred_s[i] = g->secs_left < 0 ? 1e9 : (double)(now - t0) / 1000.0 + g->secs_left;
+        tw_stat_free(&st);
+    }
+    cr_assert_eq(read(pfd[0], &t1, sizeof(t1)), (ssize_t)sizeof(t1), "no EADDRNOTAVAIL");
+    *real_s = (double)(t1 - t0) / 1000.0;
+    waitpid(pid, &status, 0);
+    close(pfd[0]);
+    a.stop = 1;
+    pthread_join(th, NULL);
+    close(a.lfd);
+}
+
+static void expect_close(const double *at_s, const double *pred, int n, double real)
+{
+    for (int i = 0; i < n; i++) {
+        double left = real - at_s[i], err = pred[i] - real;
+        double tol = 0.2 * left > 1 ? 0.2 * left : 1;
+        cr_log_info("at %.0f s: predicted %.2f s, real %.2f s: off by %+.2f s (%+.0f %% of %.1f s "
+                    "left)", at_s[i], pred[i], real, err, 100 * err / left, left);
+        cr_expect(err >= -tol && err <= tol,
+                  "at %.0f s: predicted exhaustion at %.2f s, it came at %.2f s (off by %.2f s, "
+                  "%.0f %% of the %.1f s left; allowed %.2f s)",
+                  at_s[i], pred[i], real, err, 100 * err / left, left, tol);
+    }
+}
+
+/* 1,000 ports at a steady 50/s run out at 20 s: from the fifth second on,
+ * the forecast is within 20 % (or 1 s) of the time left. */
+Test(stat, the_forecast_of_a_steady_churn_is_within_20_percent_of_the_real_exhaustion)
+{
+    static const double at[] = {5, 8, 11, 14, 17};
+    double pred[5], real;
+
+    NEED_ROOT();
+    forecast_run(6020, 50, 1e9, 50, at, 5, pred, &real);
+    cr_expect(real > 18 && real < 22, "1,000 ports at 50/s lasted %.2f s", real);
+    expect_close(at, pred, 5, real);
+}
+
+/* 25/s for 10 s, then 75/s: 250 held, 750 left, out at 20 s; the forecast
+ * follows the step within its 3 s window. */
+Test(stat, the_forecast_follows_a_step_in_the_rate)
+{
+    static const double at[] = {5, 13, 15, 17};
+    double pred[4], real;
+
+    NEED_ROOT();
+    forecast_run(6021, 25, 10, 75, at, 4, pred, &real);
+    cr_expect(real > 18 && real < 22, "lasted %.2f s", real);
+    cr_expect(pred[0] > 40 - 8 && pred[0] < 40 + 8,
+              "at 5 s, 25/s for 1,000 ports says 40 s: %.2f", pred[0]);
+    expect_close(at + 1, pred + 1, 3, real);
+}
+
+/* A listener inside the range takes a port from every destination; the
+ * TIME_WAIT of a listener closed since stays on the server side. */
+Test(stat, a_listener_in_the_range_is_not_usable_and_a_closed_ones_time_wait_is_server_side)
+{
+    int l = listen_on(TW_LAB_SERVER, 6031), inside, l2;
+    struct tw_stat st;
+    const struct tw_stat_group *g;
+
+    NEED_ROOT();
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40039");
+    inside = listen_on(TW_LAB_CLIENT, 40005);
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6031, 3, TW_LAB_CLIENT);
+    collect(TW_LAB_CLIENT, &st);
+    cr_expect_eq(st.listening_in_range, 1);
+    cr_assert_not_null(g = group_to(&st, false, 6031));
+    cr_expect_eq(g->usable, 39, "40 ports less the one listening");
+    tw_stat_free(&st);
+    close(inside);
+    close(l);
+
+    /* the server closes first, then its listener goes */
+    l2 = listen_on(TW_LAB_SERVER, 6032);
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l2, 6032, 5, TW_LAB_SERVER);
+    close(l2);
+    collect(TW_LAB_SERVER, &st);
+    cr_expect_eq(st.tw_server, 5, "server-side TIME_WAIT of a closed listener");
+    cr_expect_eq(st.tw_client, 0);
+    cr_assert_not_null(g = group_to(&st, true, 6032));
+    cr_expect_eq(g->n[TW_TCP_TIME_WAIT], 5);
+    tw_stat_free(&st);
 }

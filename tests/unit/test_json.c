@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "util/json.h"
 
 static char *out;
@@ -24,6 +26,34 @@ Test(json, strings_escape_quote_backslash_and_control_characters)
     cr_assert_eq(fclose(f), 0);
     cr_assert_str_eq(out, "\"a\\\"b\\\\c\\u000ad\\u0009e\\u0001 \xc3\xa9\"");
     free(out);
+}
+
+/* A process name or a peer's answer need not be UTF-8: the output stays
+ * valid JSON (jansson, strict about UTF-8, must parse it back). */
+Test(json, bytes_that_are_not_utf8_become_u_fffd_and_valid_utf8_passes)
+{
+    static const struct { const char *in, *want; } cases[] = {
+        {"caf\xe9", "\"caf\\ufffd\""},                       /* Latin-1 */
+        {"\xff\xfe", "\"\\ufffd\\ufffd\""},                 /* one each */
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                 /* overlong '/' */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},     /* a surrogate */
+        {"\xe2\x82", "\"\\ufffd\\ufffd\""},                 /* cut short */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* past U+10FFFF */
+        {"\xe2\x82\xac \xf0\x9f\x98\x80", "\"\xe2\x82\xac \xf0\x9f\x98\x80\""}, /* kept */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FILE *f = open_out();
+        json_error_t e;
+        json_t *j;
+        tu_json_str(f, cases[i].in);
+        cr_assert_eq(fclose(f), 0);
+        cr_expect_str_eq(out, cases[i].want, "case %zu", i);
+        j = json_loads(out, JSON_DECODE_ANY, &e);
+        cr_expect_not_null(j, "case %zu: %s", i, e.text);
+        json_decref(j);
+        free(out);
+    }
 }
 
 Test(json, a_number_or_null)
