@@ -9,7 +9,9 @@
 
 /* Kernel TCP states are 1..12 (TCP_ESTABLISHED .. TCP_NEW_SYN_RECV). */
 #define TW_TCP_NSTATES 13
+#define TW_TCP_ESTABLISHED 1
 #define TW_TCP_TIME_WAIT 6
+#define TW_TCP_LISTEN 10
 
 struct tw_tcp_states {
     uint32_t n[TW_TCP_NSTATES]; /* indexed by kernel state */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stat_export.h"
 #include "twkit/error.h"
 #include "twkit/stat.h"
 #include "twkit/time.h"
@@ -20,6 +21,7 @@
 static const char stat_usage[] =
     "usage: twkit stat [--json] [--all] [--top N] [--watch SECONDS [--count N]]\n"
     "                  [--netns NAME] [--who SECONDS] [--fail-on warning|critical]\n"
+    "       twkit stat --listen ADDR[:PORT] [--netns NAME | --all-netns] [--top N] [--who]\n"
     "\n"
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
     "to running out of local ports, which sysctls are wrong and why.\n"
@@ -39,6 +41,18 @@ static const char stat_usage[] =
     "                    each such close leaves a TIME_WAIT on this host. The\n"
     "                    tracepoint sees every namespace. TWKIT_TRACEFS=DIR: use\n"
     "                    that tracefs instead of finding or mounting one\n"
+    "\n"
+    "Exporter (Prometheus):\n"
+    "  --listen ADDR[:PORT]  serve GET /metrics until SIGTERM (:PORT: every\n"
+    "                    address; default port 9467). Every scrape reads the\n"
+    "                    sockets afresh (docs/STAT.md lists the metrics;\n"
+    "                    contrib/prometheus has alert rules and a dashboard)\n"
+    "  --all-netns       also every namespace in /run/netns, with a netns label\n"
+    "  --netns NAME      only that namespace, with a netns label\n"
+    "  --top N           destinations and listeners with series of their own\n"
+    "                    (default 20; the rest are summed as \"other\"; 0: all)\n"
+    "  --who             keep the tracepoint open while serving and export active\n"
+    "                    closes per process name and cgroup as counters\n"
     "\n"
     "The report, field by field:\n"
     "  client side       sockets whose local port is not a listening port: this host\n"
@@ -393,9 +407,13 @@ int cmd_stat(int argc, char **argv)
         {"count", required_argument, NULL, 'c'},
         {"netns", required_argument, NULL, 'n'},
         {"who", required_argument, NULL, 'W'},
+        {"listen", required_argument, NULL, 'L'},
+        {"all-netns", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
+    struct option xopts[sizeof(opts) / sizeof(opts[0])];
+    struct stat_export_opts xo = {.top = 20};
     const char *ns = NULL;
     unsigned long top = 10, count = 0;
     uint64_t watch_ms = 0, who_ms = 0;
@@ -405,8 +423,15 @@ int cmd_stat(int argc, char **argv)
     bool have_prev = false;
     int ch, worst = -1, fail_on = TW_SEV_CRITICAL, who_err = 0;
 
+    /* the exporter's --who records for its whole life: no duration */
+    memcpy(xopts, opts, sizeof(opts));
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--listen") || !strncmp(argv[i], "--listen=", 9))
+            for (size_t k = 0; xopts[k].name; k++)
+                if (xopts[k].val == 'W')
+                    xopts[k].has_arg = no_argument;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", xopts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
         case 'a': all = true; break;
@@ -439,7 +464,13 @@ int cmd_stat(int argc, char **argv)
                 return 2;
             break;
         case 'n': ns = optarg; break;
+        case 'L': xo.listen = optarg; break;
+        case 'A': xo.all_netns = true; break;
         case 'W':
+            if (!optarg) { /* with --listen */
+                xo.who = true;
+                break;
+            }
             if (cli_parse_dur("twkit stat", "--who", optarg, &who_ms) < 0)
                 return 2;
             if (!who_ms) {
@@ -455,6 +486,26 @@ int cmd_stat(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "twkit stat: unexpected argument '%s'\n", argv[optind]);
         return 2;
+    }
+    if (xo.listen || xo.all_netns) {
+        if (!xo.listen) {
+            fprintf(stderr, "twkit stat: --all-netns is for the exporter: add --listen\n");
+            return 2;
+        }
+        if (json || watch_ms || count || all || fail_on != TW_SEV_CRITICAL) {
+            fprintf(stderr, "twkit stat: --listen serves /metrics: --json, --watch, --count, "
+                            "--all and --fail-on are for the report\n");
+            return 2;
+        }
+        if (ns && xo.all_netns) {
+            fprintf(stderr, "twkit stat: --netns and --all-netns cannot be combined\n");
+            return 2;
+        }
+        xo.netns = ns;
+        if (top_set)
+            xo.top = top;
+        xo.tracefs = getenv("TWKIT_TRACEFS");
+        return stat_export_run(&xo);
     }
     if (wr.asked && watch_ms) {
         fprintf(stderr, "twkit stat: --who and --watch cannot be combined\n");

@@ -2,8 +2,6 @@
  * every advice rule made to fire. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include "need_root.h"
+#include "stat_churn.h"
 #include "twkit/error.h"
 #include "twkit/lab.h"
 #include "twkit/stat.h"
@@ -502,87 +501,20 @@ Test(stat, ipv4_mapped_ipv6_sockets_are_grouped_with_ipv4_ones)
 
 /* ---- the forecast against the real first EADDRNOTAVAIL ---- */
 
-struct acceptor { int lfd; volatile int stop; };
-
-/* Accept, wait for the client's FIN, close: the client keeps the TIME_WAIT. */
-static void *accept_loop(void *arg)
-{
-    struct acceptor *a = arg;
-    char c;
-
-    while (!a->stop) {
-        struct pollfd p = {.fd = a->lfd, .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        struct pollfd q = {.fd = fd, .events = POLLIN};
-        if (poll(&q, 1, 1000) > 0)
-            (void)!read(fd, &c, 1);
-        close(fd);
-    }
-    return NULL;
-}
-
-/* In the client namespace: connect and close first at rate1 a second for
- * step_s, then at rate2, until connect() fails; writes the start and the
- * first EADDRNOTAVAIL (tw_now_ms) to fd, then exits. */
-static void churn_child(int fd, uint16_t port, double rate1, double step_s, double rate2)
-{
-    tw_addr dst = lab.addr4[TW_LAB_SERVER];
-    uint64_t t0, at[2];
-    double next = 0;
-
-    tw_addr_set_port(&dst, port);
-    if (tw_lab_enter(&lab, TW_LAB_CLIENT) != 0)
-        _exit(2);
-    t0 = at[0] = tw_now_ms();
-    (void)!write(fd, &at[0], sizeof(at[0]));
-    for (;;) {
-        double t = (double)(tw_now_ms() - t0) / 1000.0;
-        if (t > 60)
-            _exit(3);
-        if (t < next) {
-            usleep((useconds_t)((next - t) * 1e6));
-            continue;
-        }
-        next += 1.0 / (next < step_s ? rate1 : rate2);
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (connect(s, &dst.u.sa, dst.len) < 0) {
-            int e = errno;
-            close(s);
-            if (e == EADDRNOTAVAIL) {
-                at[1] = tw_now_ms();
-                (void)!write(fd, &at[1], sizeof(at[1]));
-                _exit(0);
-            }
-            continue;
-        }
-        close(s);
-    }
-}
-
 /* The predicted time of exhaustion (ms, tw_now_ms) at each sample time,
  * and the real one. */
 static void forecast_run(uint16_t port, double rate1, double step_s, double rate2,
                          const double *at_s, int n, double *pred_s, double *real_s)
 {
-    struct acceptor a = {.lfd = listen_on(TW_LAB_SERVER, port)};
-    pthread_t th;
-    int pfd[2], status;
+    struct sc_acceptor a;
+    int rfd, status;
     uint64_t t0, t1;
     pid_t pid;
 
     sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40999");
-    cr_assert_eq(pthread_create(&th, NULL, accept_loop, &a), 0);
-    cr_assert_eq(pipe(pfd), 0);
-    if ((pid = fork()) == 0) {
-        close(pfd[0]);
-        churn_child(pfd[1], port, rate1, step_s, rate2);
-    }
-    close(pfd[1]);
-    cr_assert_eq(read(pfd[0], &t0, sizeof(t0)), (ssize_t)sizeof(t0));
+    cr_assert_eq(sc_acceptor_start(&a, listen_on(TW_LAB_SERVER, port)), 0);
+    cr_assert_gt(pid = sc_churn_start(&lab, port, rate1, step_s, rate2, &rfd), 0);
+    cr_assert_eq(read(rfd, &t0, sizeof(t0)), (ssize_t)sizeof(t0));
     for (int i = 0; i < n; i++) {
         struct tw_stat st;
         const struct tw_stat_group *g;
@@ -599,13 +531,11 @@ static void forecast_run(uint16_t port, double rate1, double step_s, double rate
         pred_s[i] = g->secs_left < 0 ? 1e9 : (double)(now - t0) / 1000.0 + g->secs_left;
         tw_stat_free(&st);
     }
-    cr_assert_eq(read(pfd[0], &t1, sizeof(t1)), (ssize_t)sizeof(t1), "no EADDRNOTAVAIL");
+    cr_assert_eq(read(rfd, &t1, sizeof(t1)), (ssize_t)sizeof(t1), "no EADDRNOTAVAIL");
     *real_s = (double)(t1 - t0) / 1000.0;
     waitpid(pid, &status, 0);
-    close(pfd[0]);
-    a.stop = 1;
-    pthread_join(th, NULL);
-    close(a.lfd);
+    close(rfd);
+    sc_acceptor_stop(&a);
 }
 
 static void expect_close(const double *at_s, const double *pred, int n, double real)
