@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,17 +25,34 @@ TestSuite(stat_export, .init = pl_setup, .fini = pl_teardown, .timeout = 150);
 
 #define EXPORTER "127.0.0.1:9467"
 
-static int listen_server(uint16_t port)
+static int listen_in(enum tw_lab_side side, uint16_t port)
 {
-    tw_addr a = lab.addr4[TW_LAB_SERVER];
+    tw_addr a = lab.addr4[side];
     int fd;
 
     tw_addr_set_port(&a, port);
-    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_SERVER), 0);
+    cr_assert_eq(tw_lab_enter(&lab, side), 0);
     fd = tw_sock_listen(&a, &(struct tw_listen_opts){.backlog = 128});
     tw_lab_leave(&lab);
     cr_assert_geq(fd, 0, "listen: %s", tw_errname(fd));
     return fd;
+}
+
+static int listen_server(uint16_t port) { return listen_in(TW_LAB_SERVER, port); }
+
+/* A listener in the client namespace with one connection accepted: the
+ * server side of the namespace the exporter reads (fds[0..2], to close). */
+static void client_side_listener(uint16_t port, int fds[3])
+{
+    tw_addr a = lab.addr4[TW_LAB_CLIENT];
+
+    tw_addr_set_port(&a, port);
+    fds[0] = listen_in(TW_LAB_CLIENT, port);
+    cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
+    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    tw_lab_leave(&lab);
+    cr_assert_eq(connect(fds[1], &a.u.sa, a.len), 0, "connect: %s", strerror(errno));
+    cr_assert_geq(fds[2] = accept4(fds[0], NULL, NULL, SOCK_CLOEXEC), 0);
 }
 
 /* The shipped rules with every `for:` cut to a fifteenth (1 s at least):
@@ -153,10 +171,11 @@ Test(stat_export, prometheus_fires_the_rate_alert_before_the_first_eaddrnotavail
     char st[32] = "", m[256], p[256];
     const char *metrics, *alerts = NULL;
     uint64_t t0, t_fail, t_fire = 0, end;
-    int rfd, status, panels;
+    int rfd, status, panels, own[3];
     pid_t churn, exporter;
 
     NEED_ROOT();
+    client_side_listener(6043, own);
     cr_assert_eq(tw_lab_sysctl_set(&lab, TW_LAB_CLIENT, "net.ipv4.ip_local_port_range",
                                    "40000 40999"), 0);
     exporter = spawn(TW_LAB_SERVER, "%s stat --listen " EXPORTER " --netns %s --top 5 "
@@ -227,6 +246,8 @@ Test(stat_export, prometheus_fires_the_rate_alert_before_the_first_eaddrnotavail
     cr_expect_geq(panels, 8, "the dashboard asked only %d expressions", panels);
     sc_acceptor_stop(&acc);
     stop(exporter, SIGTERM, 5000);
+    for (int i = 0; i < 3; i++)
+        close(own[i]);
 }
 
 /* --all-netns: each lab namespace once, labelled; the exporter's own
