@@ -17,6 +17,10 @@
 #include "twkit/loop.h"
 #include "twkit/sock.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tw_client tw_client;
 
 enum tw_client_end {
@@ -45,6 +49,7 @@ struct tw_client_opts {
      * still open and can send. Frames sent from here go out in one write. */
     void (*on_drained)(tw_client *c);
     void *data;
+    uint64_t reserved_[6]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 /* Start connecting; HELLO is sent as soon as the connection is up, and
@@ -65,5 +70,9 @@ void tw_client_abort(tw_client *c);
 void *tw_client_data(const tw_client *c);
 /* Time the TCP connect took, in ns (0 until connected). */
 uint64_t tw_client_connect_ns(const tw_client *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 
 #include "twkit/sock.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Kernel TCP states are 1..12 (TCP_ESTABLISHED .. TCP_NEW_SYN_RECV). */
 #define TW_TCP_NSTATES 13
 #define TW_TCP_ESTABLISHED 1
@@ -47,5 +51,9 @@ int tw_diag_count(struct tw_tcp_states *out);
  * -EPROTO if its value is not a number, or -errno if the file cannot be
  * read. */
 int tw_proc_counter(const char *section, const char *name, uint64_t *val);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

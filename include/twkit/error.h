@@ -8,6 +8,10 @@
 #ifndef TWKIT_ERROR_H
 #define TWKIT_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum tw_errclass {
     TW_ECLASS_NONE = 0,   /* not an error (0) */
     TW_ECLASS_LOCAL,      /* this host could not: out of ports, fds, memory or
@@ -33,5 +37,9 @@ enum tw_errclass tw_errclass(int err);
 
 /* "local", "refused", "reset", "timeout", "unreachable", "other", "none". */
 const char *tw_errclass_name(enum tw_errclass c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -35,6 +35,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TW_HTTP_MAX_HEADERS 100 /* the most max_headers can be */
 
 struct tw_http_limits {
@@ -43,6 +47,7 @@ struct tw_http_limits {
     uint32_t max_headers; /* 0: 64; at most TW_HTTP_MAX_HEADERS */
     uint32_t max_body;    /* decoded body, 0: 1 MiB; chunked framing may add
                              as much again plus 4 KiB before -EFBIG */
+    uint32_t reserved_[4]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 struct tw_http_header {
@@ -136,5 +141,9 @@ struct tw_http_resp {
  * -EBADMSG / -EMSGSIZE (head past max_head, 0: 16384). */
 ssize_t tw_http_parse_response(const char *buf, size_t len, uint32_t max_head,
                                struct tw_http_resp *resp);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,8 +3,16 @@
 #ifndef TWKIT_LIST_H
 #define TWKIT_LIST_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct tw_list {
     struct tw_list *prev, *next;
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include "twkit/list.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tw_loop tw_loop;
 typedef struct tw_io tw_io;
 typedef struct tw_timer tw_timer;
@@ -129,5 +133,9 @@ static inline bool tw_timer_active(const tw_timer *t) { return t->active; }
 void tw_defer_init(tw_defer *d, tw_defer_cb cb, void *data);
 void tw_defer_post(tw_loop *loop, tw_defer *d);
 void tw_defer_cancel(tw_defer *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 #include "twkit/loop.h"
 #include "twkit/sock.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tw_pool tw_pool;
 
 /* Exponential backoff with "equal jitter": attempt n waits a random time
@@ -46,8 +50,11 @@ struct tw_pool_opts {
     uint64_t connect_timeout_ms; /* 0: 5 s */
     uint64_t backoff_min_ms, backoff_max_ms; /* 0: 100 ms, 10 s */
     uint32_t max_frame;          /* 0: 1 MiB */
+    uint64_t reserved_[4]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
+/* Library-owned, read through tw_pool_stats(): fields are only ever
+ * appended. */
 struct tw_pool_stats {
     uint64_t requests;       /* accepted by tw_pool_request */
     uint64_t replies;        /* answered */
@@ -87,5 +94,9 @@ void tw_pool_free(tw_pool *p);
 
 unsigned tw_pool_conns(const tw_pool *p);
 const struct tw_pool_stats *tw_pool_stats(const tw_pool *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -40,11 +40,16 @@
 #define TWKIT_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "twkit/http.h"
 #include "twkit/loop.h"
 #include "twkit/sock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct tw_server tw_server;
 typedef struct tw_sconn tw_sconn;
@@ -115,6 +120,7 @@ struct tw_server_opts {
                                    one within this of the accept (slowloris,
                                    silent connections), else abort */
     void *data;
+    uint64_t reserved_[8]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 /* Every server counter, once: the struct below, twkit serve's exit
@@ -162,6 +168,9 @@ struct tw_server_opts {
     X(conn_buf_peak, GAUGE, "connection_buffer_peak_bytes",                              \
       "The most buffer bytes one connection held.")
 
+/* Library-owned, read through tw_server_stats(): counters are only ever
+ * appended to the list above, so a program built against an older list
+ * reads the ones it knows. */
 struct tw_server_stats {
 #define TW__STAT_FIELD(name, kind, prom, help) uint64_t name;
     TW_SERVER_STATS(TW__STAT_FIELD)
@@ -184,8 +193,11 @@ void tw_server_free(tw_server *s);
 /* The counters, for the loop's own thread (a handler, after the loop ended). */
 const struct tw_server_stats *tw_server_stats(const tw_server *s);
 /* A copy of them that any thread may take while the server runs (each
- * field a relaxed atomic load: every one is exact, the set not a snapshot). */
-void tw_server_stats_load(const tw_server *s, struct tw_server_stats *out);
+ * field a relaxed atomic load: every one is exact, the set not a snapshot).
+ * The macro passes the caller's sizeof, so a program built against fewer
+ * counters gets those it knows (new counters are only ever appended). */
+void tw_server_stats_load_sized(const tw_server *s, struct tw_server_stats *out, size_t size);
+#define tw_server_stats_load(s, out) tw_server_stats_load_sized((s), (out), sizeof(*(out)))
 bool tw_server_shutting_down(const tw_server *s);
 tw_server *tw_sconn_server(const tw_sconn *c);
 unsigned tw_server_conns(const tw_server *s);
@@ -253,6 +265,7 @@ struct tw_server_group_opts {
     /* optional: called first on each thread, before its loop runs */
     void (*on_start)(void *arg);
     void *arg;
+    uint64_t reserved_[4]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 /* Make the loops and servers. 0, or -errno (and nothing is left). */
@@ -274,5 +287,9 @@ unsigned tw_server_group_size(const tw_server_group *g);
 tw_server *tw_server_group_server(const tw_server_group *g, unsigned i);
 /* Free the servers and loops (after join, or when never started). */
 void tw_server_group_free(tw_server_group *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

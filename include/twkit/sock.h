@@ -24,6 +24,10 @@
 
 #include "twkit/loop.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- addresses ---- */
 
 typedef struct tw_addr {
@@ -64,6 +68,7 @@ struct tw_listen_opts {
     int backlog;    /* 0: 4096 (the kernel caps it at somaxconn) */
     bool reuseport; /* SO_REUSEPORT: one listener per thread */
     bool v6only;    /* IPV6_V6ONLY for "::" listeners */
+    uint64_t reserved_[2]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 /* A nonblocking listening socket with SO_REUSEADDR (so a restarted server
@@ -94,6 +99,7 @@ struct tw_connect_opts {
     bool keepalive;           /* SO_KEEPALIVE with tw_sock_set_keepalive's
                                  defaults */
     unsigned user_timeout_ms; /* TCP_USER_TIMEOUT; 0: kernel default */
+    uint64_t reserved_[4]; /* room to grow (docs/DESIGN.md, "ABI"): leave zero */
 };
 
 /* Start a nonblocking connect. On success *fd is set and the result is 0
@@ -218,5 +224,9 @@ int tw_close_active(tw_loop *loop, tw_closer *c, int fd, uint64_t deadline_ms,
  * callback runs). */
 int tw_close_passive(tw_loop *loop, tw_closer *c, int fd, uint64_t grace_ms,
                      tw_close_cb cb, void *data);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

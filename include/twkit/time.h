@@ -4,6 +4,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* CLOCK_MONOTONIC in milliseconds / nanoseconds. */
 uint64_t tw_now_ms(void);
 uint64_t tw_now_ns(void);
@@ -22,5 +26,9 @@ static inline int64_t tw_ms_diff(uint64_t a, uint64_t b)
  * Returns 0, or -EINVAL for anything else (empty, negative, unknown unit,
  * trailing junk), or -ERANGE past about 49 days. */
 int tw_parse_duration(const char *s, uint64_t *ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TW_TWP_VERSION 1
 #define TW_TWP_HDR 5
 #define TW_TWP_MAX_PAYLOAD (INT32_MAX - TW_TWP_HDR) /* a frame's size fits an int */
@@ -58,5 +62,9 @@ extern const uint8_t tw_twp_hello[4];
 
 /* "DATA", "DONE", ... ("?" for unknown). */
 const char *tw_twp_type_name(unsigned type);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -730,11 +730,14 @@ void tw_server_free(tw_server *s)
 
 const struct tw_server_stats *tw_server_stats(const tw_server *s) { return &s->st; }
 
-void tw_server_stats_load(const tw_server *s, struct tw_server_stats *out)
+void tw_server_stats_load_sized(const tw_server *s, struct tw_server_stats *out, size_t size)
 {
-#define LOAD(name, kind, prom, help) out->name = __atomic_load_n(&s->st.name, __ATOMIC_RELAXED);
+    struct tw_server_stats all;
+
+#define LOAD(name, kind, prom, help) all.name = __atomic_load_n(&s->st.name, __ATOMIC_RELAXED);
     TW_SERVER_STATS(LOAD)
 #undef LOAD
+    memcpy(out, &all, size < sizeof(all) ? size : sizeof(all));
 }
 unsigned tw_server_conns(const tw_server *s) { return s->nconns; }
 bool tw_server_shutting_down(const tw_server *s) { return s->shutting_down; }
