@@ -14,6 +14,10 @@
 #   make fuzz       run every fuzz harness for FUZZ_SECONDS each (default 300)
 #   make soak       the ASan twkit serve (twp, http) under hostile and good load for
 #                   SOAK_SECONDS (default 600), then back to baseline (root; docs/SOAK.md)
+#   make install    PREFIX (/usr/local) and DESTDIR as usual: the binary, libtwkit
+#                   (.so and .a), its headers, twkit.pc, the CMake package, man
+#                   pages, systemd units, bash completion
+#   make uninstall  remove what make install installed (the same PREFIX, DESTDIR)
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -28,6 +32,23 @@ CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo
 endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TWKIT = $(BUILD)/twkit
+
+PREFIX ?= /usr/local
+
+.PHONY: install uninstall
+# the prefix is written into twkit.pc and the units: configure with it
+install: configure
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "make uninstall: nothing installed from $(BUILD)"; exit 1; }
+	@sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f
+	@for d in include/twkit lib/cmake/twkit etc/twkit; do \
+		rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
+	@echo "make uninstall: removed $$(wc -l < $(BUILD)/install_manifest.txt) files"
+	@rm -f $(BUILD)/install_manifest.txt
 
 .PHONY: all deps configure test demo bench bench-http bench-probe bench-store fuzz soak clean
 
