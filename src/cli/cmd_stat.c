@@ -24,7 +24,7 @@ static const char stat_usage[] =
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
     "to running out of local ports, which sysctls are wrong and why.\n"
     "\n"
-    "  --json            one JSON object (schema twkit-stat/1, docs/STAT.md); with\n"
+    "  --json            one JSON object (schema twkit-stat/2, docs/STAT.md); with\n"
     "                    --watch, one object per line\n"
     "  --all             the text report shows every counter (default: those not 0)\n"
     "  --fail-on SEV     exit 1 when a finding is at least SEV: warning or critical\n"
@@ -170,7 +170,7 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
     const char *sep;
     char when[40];
 
-    printf("{\"schema\":\"twkit-stat/1\",\"time\":\"%s\",\"time_unix\":%.3f,\"netns\":",
+    printf("{\"schema\":\"twkit-stat/2\",\"time\":\"%s\",\"time_unix\":%.3f,\"netns\":",
            tu_rfc3339(when, sizeof(when), now), (double)(now / 1000000) / 1e3);
     tu_json_str(stdout, ns ? ns : "");
     printf(",\"states\":");
@@ -225,6 +225,8 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
         tu_json_str(stdout, a->evidence);
         printf(",\"reason\":");
         tu_json_str(stdout, a->reason);
+        printf(",\"fix\":");
+        tu_json_str(stdout, a->fix);
         printf("}");
     }
     printf("]");
@@ -280,6 +282,24 @@ static void text_who(const struct who_run *wr, size_t top)
     }
 }
 
+/* The fix under the reason, its lines lined up after "fix: ". */
+static void text_fix(const char *fix)
+{
+    const char *p = fix;
+
+    if (!*p)
+        return;
+    printf("      fix: ");
+    for (;;) {
+        size_t n = strcspn(p, "\n");
+        printf("%.*s\n", (int)n, p);
+        p += n;
+        if (!*p++ || !*p)
+            break;
+        printf("           ");
+    }
+}
+
 static void print_text(const struct tw_stat *st, const char *ns, size_t top,
                        const struct who_run *wr, bool all)
 {
@@ -306,6 +326,7 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
         const struct tw_advice *ad = &st->advice[i];
         printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
                ad->evidence, ad->reason);
+        text_fix(ad->fix);
     }
 
     printf("\nclient side, by destination\n");
