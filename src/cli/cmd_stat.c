@@ -18,7 +18,7 @@
 #include "util/json.h"
 
 static const char stat_usage[] =
-    "usage: twkit stat [--json] [--all] [--top N] [--watch SECONDS [--count N]]\n"
+    "usage: twkit stat [--json | --brief] [--all] [--top N] [--watch SECONDS [--count N]]\n"
     "                  [--netns NAME] [--who SECONDS] [--fail-on warning|critical]\n"
     "\n"
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
@@ -26,6 +26,9 @@ static const char stat_usage[] =
     "\n"
     "  --json            one JSON object (schema twkit-stat/2, docs/STAT.md); with\n"
     "                    --watch, one object per line\n"
+    "  --brief           one line for scripts: the worst severity, the findings,\n"
+    "                    TIME_WAIT per side (\"twkit stat: ok: no findings | TIME_WAIT\n"
+    "                    client 0 server 0\"); with --watch, one line per report\n"
     "  --all             the text report shows every counter (default: those not 0)\n"
     "  --fail-on SEV     exit 1 when a finding is at least SEV: warning or critical\n"
     "                    (default critical)\n"
@@ -237,6 +240,33 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
     printf("}\n");
 }
 
+/* ---- one line ---- */
+
+/* For scripts and logs: the worst severity, every finding by id (and its
+ * few words), TIME_WAIT per side; the exit status is the same as ever. */
+static void print_brief(const struct tw_stat *st, const struct who_run *wr)
+{
+    int worst = tw_stat_worst(st);
+
+    printf("twkit stat: %s: ", worst < 0 ? "ok" : tw_severity_name(worst));
+    if (!st->nadvice && !st->advice_lost)
+        printf("no findings");
+    else
+        printf("%zu finding%s (", st->nadvice, st->nadvice == 1 ? "" : "s");
+    for (size_t i = 0; i < st->nadvice; i++) {
+        const struct tw_advice *a = &st->advice[i];
+        printf("%s%s%s%s", i ? "; " : "", a->id, a->brief[0] ? " " : "", a->brief);
+    }
+    if (st->advice_lost)
+        printf("%sand more not kept (out of memory)", st->nadvice ? "; " : "");
+    if (st->nadvice || st->advice_lost)
+        printf(")");
+    printf(" | TIME_WAIT client %u server %u", st->tw_client, st->tw_server);
+    if (wr->asked && wr->err[0])
+        printf(" | who: not recorded");
+    printf("\n");
+}
+
 /* ---- text ---- */
 
 static void fmt_left(double s, char *buf, size_t cap)
@@ -407,6 +437,7 @@ int cmd_stat(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"brief", no_argument, NULL, 'b'},
         {"all", no_argument, NULL, 'a'},
         {"fail-on", required_argument, NULL, 'F'},
         {"top", required_argument, NULL, 't'},
@@ -421,7 +452,7 @@ int cmd_stat(int argc, char **argv)
     unsigned long top = 10, count = 0;
     uint64_t watch_ms = 0, who_ms = 0;
     struct who_run wr = {0};
-    bool json = false, top_set = false, all = false;
+    bool json = false, brief = false, top_set = false, all = false;
     struct tw_stat cur, prev;
     bool have_prev = false;
     int ch, worst = -1, fail_on = TW_SEV_CRITICAL, who_err = 0;
@@ -430,6 +461,7 @@ int cmd_stat(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
+        case 'b': brief = true; break;
         case 'a': all = true; break;
         case 'F':
             if (!strcmp(optarg, "warning"))
@@ -477,6 +509,10 @@ int cmd_stat(int argc, char **argv)
         fprintf(stderr, "twkit stat: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (json && brief) {
+        fprintf(stderr, "twkit stat: --json and --brief cannot be combined\n");
+        return 2;
+    }
     if (wr.asked && watch_ms) {
         fprintf(stderr, "twkit stat: --who and --watch cannot be combined\n");
         return 2;
@@ -501,9 +537,11 @@ int cmd_stat(int argc, char **argv)
         if (err < 0)
             fprintf(stderr, "twkit stat: reading sockets: %s (%s)\n", tw_errname(err),
                     tw_strerror(err));
-        if (watch_ms && !json && isatty(STDOUT_FILENO))
+        if (watch_ms && !json && !brief && isatty(STDOUT_FILENO))
             printf("\033[H\033[2J");
-        if (json)
+        if (brief)
+            print_brief(&cur, &wr);
+        else if (json)
             print_json(&cur, ns, top, &wr);
         else
             print_text(&cur, ns, top, &wr, all);

@@ -681,3 +681,65 @@ Test(stat, a_listener_in_the_range_is_not_usable_and_a_closed_ones_time_wait_is_
     cr_expect_eq(g->n[TW_TCP_TIME_WAIT], 5);
     tw_stat_free(&st);
 }
+
+/* --brief: one line for scripts, the worst severity first, each finding's
+ * few words, TIME_WAIT per side; exit codes as without it. */
+Test(stat, brief_is_one_line_with_the_worst_finding_and_the_exit_code_unchanged)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001), status;
+    char cmd[512], want[256];
+    const char *out;
+
+    NEED_ROOT();
+    snprintf(cmd, sizeof(cmd), "unshare -n %s stat --brief", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_expect_str_eq(out, "twkit stat: ok: no findings | TIME_WAIT client 0 server 0\n");
+
+    snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'sysctl -qw net.ipv4.ip_local_port_range=\"40000 "
+                               "40999\" && %s stat --brief --fail-on warning'", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "%s", out);
+    cr_expect_str_eq(out, "twkit stat: warning: 1 finding (port-range-small) | TIME_WAIT "
+                          "client 0 server 0\n");
+
+    /* 25 of 40 ports in the last second: out of ports within a second */
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40039");
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6001, 25, TW_LAB_CLIENT);
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --netns %s", TWKIT_BIN, lab.ns[TW_LAB_CLIENT]);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "critical: exit 1: %s", out);
+    cr_expect_eq(strncmp(out, "twkit stat: critical: ", 22), 0, "%s", out);
+    cr_expect_not_null(strstr(out, "(destination-pressure 10.201.0.2:6001: out of ports in "),
+                       "%s", out);
+    cr_expect_not_null(strstr(out, "; port-range-small"), "%s", out);
+    snprintf(want, sizeof(want), " | TIME_WAIT client 25 server 0\n");
+    cr_expect_not_null(strstr(out, want), "%s", out);
+    cr_expect_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line: %s", out);
+
+    /* with --watch: a line per report, each as it is made */
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --watch 200ms --count 3 --netns %s", TWKIT_BIN,
+             lab.ns[TW_LAB_CLIENT]);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "%s", out);
+    int lines = 0;
+    for (const char *p = out; (p = strstr(p, "twkit stat: ")); p++)
+        lines++;
+    cr_expect_eq(lines, 3, "%s", out);
+    {
+        char line[4096];
+        uint64_t t0 = tw_now_ms();
+        FILE *p;
+        snprintf(cmd, sizeof(cmd), "timeout 20 %s stat --brief --watch 4 --count 2", TWKIT_BIN);
+        cr_assert_not_null(p = popen(cmd, "r"));
+        cr_expect_not_null(fgets(line, sizeof(line), p));
+        cr_expect_lt(tw_now_ms() - t0, 3000, "the first line held in a buffer?");
+        pclose(p);
+    }
+
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --json 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 2, "%s", out);
+    cr_expect_not_null(strstr(out, "--json and --brief cannot be combined"), "%s", out);
+    close(l);
+}
