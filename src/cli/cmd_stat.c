@@ -38,8 +38,9 @@ static const char stat_usage[] =
     "  --netns NAME      look inside a named network namespace (/run/netns/NAME)\n"
     "  --who SECONDS     first record active closes for SECONDS (tracepoint\n"
     "                    sock:inet_sock_set_state, root), then report which\n"
-    "                    processes sent the first FIN towards which destination:\n"
-    "                    each such close leaves a TIME_WAIT on this host. The\n"
+    "                    processes (pid, name, cgroup) sent the first FIN, in\n"
+    "                    all and towards which destination: each such close\n"
+    "                    leaves a TIME_WAIT on this host. The\n"
     "                    tracepoint sees every namespace. TWKIT_TRACEFS=DIR: use\n"
     "                    that tracefs instead of finding or mounting one\n"
     "\n"
@@ -61,7 +62,8 @@ static const char stat_usage[] =
     "  counters          TcpExt counters of the namespace from /proc/net/netstat\n"
     "                    (per second with --watch; not 0 unless --all) and tw from\n"
     "                    /proc/net/sockstat\n"
-    "  advice            findings with an id, a severity, the numbers and the reason\n"
+    "  advice            findings with an id, a severity, the numbers, the reason\n"
+    "                    and the fix (the commands, or the change to the application)\n"
     "\n"
     "Exit status: 0; 1 a finding at or above --fail-on; 2 bad usage; 3 --who could\n"
     "not record (no permission, no tracepoint), when no finding made it 1.\n";
@@ -159,9 +161,21 @@ static void json_who(const struct who_run *wr, size_t top)
         const struct tw_who_row *r = &wr->w.rows[i];
         printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", r->pid);
         tu_json_str(stdout, r->comm);
+        printf(",\"cgroup\":");
+        tu_json_str(stdout, r->cgroup);
         printf(",\"remote\":");
         tu_json_str(stdout, tw_addr_format(&r->dst, a, sizeof(a)));
         printf(",\"active_closes\":%llu}", (unsigned long long)r->active_closes);
+    }
+    printf("],\"processes\":[");
+    for (size_t i = 0; i < wr->w.nprocs && (!top || i < top); i++) {
+        const struct tw_who_pid *p = &wr->w.procs[i];
+        printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", p->pid);
+        tu_json_str(stdout, p->comm);
+        printf(",\"cgroup\":");
+        tu_json_str(stdout, p->cgroup);
+        printf(",\"active_closes\":%llu,\"destinations\":%u}",
+               (unsigned long long)p->active_closes, p->destinations);
     }
     printf("]}");
 }
@@ -264,6 +278,11 @@ static void print_brief(const struct tw_stat *st, const struct who_run *wr)
     printf(" | TIME_WAIT client %u server %u", st->tw_client, st->tw_server);
     if (wr->asked && wr->err[0])
         printf(" | who: not recorded");
+    else if (wr->asked && wr->w.nprocs)
+        printf(" | closes first: %s[%d] %llu", wr->w.procs[0].comm, wr->w.procs[0].pid,
+               (unsigned long long)wr->w.procs[0].active_closes);
+    else if (wr->asked)
+        printf(" | closes first: nobody");
     printf("\n");
 }
 
@@ -304,10 +323,19 @@ static void text_who(const struct who_run *wr, size_t top)
         printf("  (none)\n");
         return;
     }
-    printf("  %8s %-16s %-44s %8s\n", "PID", "COMMAND", "DESTINATION", "CLOSES");
+    /* the process to fix first, then where its closes went */
+    printf("  by process\n  %8s %-16s %-30s %8s %12s\n", "PID", "COMMAND", "CGROUP", "CLOSES",
+           "DESTINATIONS");
+    for (size_t i = 0; i < wr->w.nprocs && (!top || i < top); i++) {
+        const struct tw_who_pid *p = &wr->w.procs[i];
+        printf("  %8d %-16s %-30s %8llu %12u\n", p->pid, p->comm, p->cgroup,
+               (unsigned long long)p->active_closes, p->destinations);
+    }
+    printf("  by process and destination\n  %8s %-16s %-30s %-44s %8s\n", "PID", "COMMAND",
+           "CGROUP", "DESTINATION", "CLOSES");
     for (size_t i = 0; i < wr->w.nrows && (!top || i < top); i++) {
         const struct tw_who_row *r = &wr->w.rows[i];
-        printf("  %8d %-16s %-44s %8llu\n", r->pid, r->comm,
+        printf("  %8d %-16s %-30s %-44s %8llu\n", r->pid, r->comm, r->cgroup,
                tw_addr_format(&r->dst, a, sizeof(a)), (unsigned long long)r->active_closes);
     }
 }
