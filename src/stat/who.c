@@ -218,8 +218,7 @@ static int read_proc(int pid, const char *file, char *buf, size_t cap)
     return n;
 }
 
-/* The cgroup v2 path: the "0::/path" line; "-" on a host without one. */
-static void cgroup_of(const char *text, char *out, size_t cap)
+void tw__who_cgroup_of(const char *text, char *out, size_t cap)
 {
     const char *p = text;
 
@@ -243,7 +242,7 @@ static bool from_proc(int pid, struct pidinfo *pi)
     pi->comm[strcspn(pi->comm, "\n")] = 0;
     if (read_proc(pid, "cgroup", buf, sizeof(buf)) <= 0)
         return false;
-    cgroup_of(buf, pi->cgroup, sizeof(pi->cgroup));
+    tw__who_cgroup_of(buf, pi->cgroup, sizeof(pi->cgroup));
     pi->pid = pid;
     return true;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stat/internal.h"
 #include "twkit/stat.h"
 
 static void base(struct tw_stat *st)
@@ -376,4 +377,21 @@ Test(stat_advice, pressure_is_critical_by_the_time_left)
     cr_assert_not_null(a = find(&st, "destination-pressure"));
     cr_expect_eq(a->severity, TW_SEV_CRITICAL);
     done(&st);
+}
+
+/* --who's cgroup column: the v2 line of /proc/PID/cgroup. */
+Test(stat_who, the_cgroup_is_the_v2_line_wherever_it_is)
+{
+    char cg[16];
+
+    tw__who_cgroup_of("0::/system.slice/x.service\n", cg, sizeof(cg));
+    cr_expect_str_eq(cg, "/system.slice/x", "cut to the buffer");
+    tw__who_cgroup_of("4:memory:/a\n1:cpu:/\n0::/b\n", cg, sizeof(cg));
+    cr_expect_str_eq(cg, "/b", "a hybrid host: after the v1 lines");
+    tw__who_cgroup_of("12:pids:/\n1:name=systemd:/user\n", cg, sizeof(cg));
+    cr_expect_str_eq(cg, "-", "v1 only");
+    tw__who_cgroup_of("1:x:/0::/not\n0::/", cg, sizeof(cg));
+    cr_expect_str_eq(cg, "/", "only at a line's start; the last line without a newline");
+    tw__who_cgroup_of("", cg, sizeof(cg));
+    cr_expect_str_eq(cg, "-");
 }
