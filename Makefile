@@ -33,23 +33,6 @@ endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TWKIT = $(BUILD)/twkit
 
-PREFIX ?= /usr/local
-
-.PHONY: install uninstall
-# the prefix is written into twkit.pc and the units: configure with it
-install: configure
-	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
-	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
-
-uninstall:
-	@test -f $(BUILD)/install_manifest.txt || { echo "make uninstall: nothing installed from $(BUILD)"; exit 1; }
-	@sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f
-	@for d in include/twkit lib/cmake/twkit etc/twkit; do \
-		rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
-	@echo "make uninstall: removed $$(wc -l < $(BUILD)/install_manifest.txt) files"
-	@rm -f $(BUILD)/install_manifest.txt
-
 .PHONY: all deps configure test demo bench bench-http bench-probe bench-store fuzz soak clean
 
 all: configure
@@ -99,3 +82,20 @@ soak:
 
 clean:
 	rm -rf build build-san build-*
+
+PREFIX ?= /usr/local
+
+.PHONY: install uninstall
+# the prefix is written into twkit.pc and the units: configure with it
+install: configure
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "make uninstall: nothing installed from $(BUILD)"; exit 1; }
+	@sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f
+	@for d in include/twkit lib/cmake/twkit etc/twkit; do \
+		rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
+	@echo "make uninstall: removed $$(wc -l < $(BUILD)/install_manifest.txt) files"
+	@rm -f $(BUILD)/install_manifest.txt

@@ -70,6 +70,12 @@ struct tw_advice {
     enum tw_severity severity;
     char evidence[256];
     const char *reason;
+    char fix[512];              /* what to do: the exact commands or config
+                                   lines, or the application change; lines
+                                   separated by '\n' */
+    char brief[96];             /* a few words for one-line output
+                                   (--brief): "10.0.0.2:80: out of ports in
+                                   12 s", or empty: the id says it */
 };
 
 struct tw_stat {

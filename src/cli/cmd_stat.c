@@ -19,15 +19,18 @@
 #include "util/json.h"
 
 static const char stat_usage[] =
-    "usage: twkit stat [--json] [--all] [--top N] [--watch SECONDS [--count N]]\n"
+    "usage: twkit stat [--json | --brief] [--all] [--top N] [--watch SECONDS [--count N]]\n"
     "                  [--netns NAME] [--who SECONDS] [--fail-on warning|critical]\n"
     "       twkit stat --listen ADDR[:PORT] [--netns NAME | --all-netns] [--top N] [--who]\n"
     "\n"
     "Who holds TIME_WAIT, towards which destination, how close each destination is\n"
     "to running out of local ports, which sysctls are wrong and why.\n"
     "\n"
-    "  --json            one JSON object (schema twkit-stat/1, docs/STAT.md); with\n"
+    "  --json            one JSON object (schema twkit-stat/2, docs/STAT.md); with\n"
     "                    --watch, one object per line\n"
+    "  --brief           one line for scripts: the worst severity, the findings,\n"
+    "                    TIME_WAIT per side (\"twkit stat: ok: no findings | TIME_WAIT\n"
+    "                    client 0 server 0\"); with --watch, one line per report\n"
     "  --all             the text report shows every counter (default: those not 0)\n"
     "  --fail-on SEV     exit 1 when a finding is at least SEV: warning or critical\n"
     "                    (default critical)\n"
@@ -37,8 +40,9 @@ static const char stat_usage[] =
     "  --netns NAME      look inside a named network namespace (/run/netns/NAME)\n"
     "  --who SECONDS     first record active closes for SECONDS (tracepoint\n"
     "                    sock:inet_sock_set_state, root), then report which\n"
-    "                    processes sent the first FIN towards which destination:\n"
-    "                    each such close leaves a TIME_WAIT on this host. The\n"
+    "                    processes (pid, name, cgroup) sent the first FIN, in\n"
+    "                    all and towards which destination: each such close\n"
+    "                    leaves a TIME_WAIT on this host. The\n"
     "                    tracepoint sees every namespace. TWKIT_TRACEFS=DIR: use\n"
     "                    that tracefs instead of finding or mounting one\n"
     "\n"
@@ -72,7 +76,8 @@ static const char stat_usage[] =
     "  counters          TcpExt counters of the namespace from /proc/net/netstat\n"
     "                    (per second with --watch; not 0 unless --all) and tw from\n"
     "                    /proc/net/sockstat\n"
-    "  advice            findings with an id, a severity, the numbers and the reason\n"
+    "  advice            findings with an id, a severity, the numbers, the reason\n"
+    "                    and the fix (the commands, or the change to the application)\n"
     "\n"
     "Exit status: 0; 1 a finding at or above --fail-on; 2 bad usage; 3 --who could\n"
     "not record (no permission, no tracepoint), when no finding made it 1.\n";
@@ -170,9 +175,21 @@ static void json_who(const struct who_run *wr, size_t top)
         const struct tw_who_row *r = &wr->w.rows[i];
         printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", r->pid);
         tu_json_str(stdout, r->comm);
+        printf(",\"cgroup\":");
+        tu_json_str(stdout, r->cgroup);
         printf(",\"remote\":");
         tu_json_str(stdout, tw_addr_format(&r->dst, a, sizeof(a)));
         printf(",\"active_closes\":%llu}", (unsigned long long)r->active_closes);
+    }
+    printf("],\"processes\":[");
+    for (size_t i = 0; i < wr->w.nprocs && (!top || i < top); i++) {
+        const struct tw_who_pid *p = &wr->w.procs[i];
+        printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", p->pid);
+        tu_json_str(stdout, p->comm);
+        printf(",\"cgroup\":");
+        tu_json_str(stdout, p->cgroup);
+        printf(",\"active_closes\":%llu,\"destinations\":%u}",
+               (unsigned long long)p->active_closes, p->destinations);
     }
     printf("]}");
 }
@@ -184,7 +201,7 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
     const char *sep;
     char when[40];
 
-    printf("{\"schema\":\"twkit-stat/1\",\"time\":\"%s\",\"time_unix\":%.3f,\"netns\":",
+    printf("{\"schema\":\"twkit-stat/2\",\"time\":\"%s\",\"time_unix\":%.3f,\"netns\":",
            tu_rfc3339(when, sizeof(when), now), (double)(now / 1000000) / 1e3);
     tu_json_str(stdout, ns ? ns : "");
     printf(",\"states\":");
@@ -239,6 +256,8 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
         tu_json_str(stdout, a->evidence);
         printf(",\"reason\":");
         tu_json_str(stdout, a->reason);
+        printf(",\"fix\":");
+        tu_json_str(stdout, a->fix);
         printf("}");
     }
     printf("]");
@@ -247,6 +266,38 @@ static void print_json(const struct tw_stat *st, const char *ns, size_t top,
     printf(",\"problems\":");
     tu_json_str(stdout, st->problems);
     printf("}\n");
+}
+
+/* ---- one line ---- */
+
+/* For scripts and logs: the worst severity, every finding by id (and its
+ * few words), TIME_WAIT per side; the exit status is the same as ever. */
+static void print_brief(const struct tw_stat *st, const struct who_run *wr)
+{
+    int worst = tw_stat_worst(st);
+
+    printf("twkit stat: %s: ", worst < 0 ? "ok" : tw_severity_name(worst));
+    if (!st->nadvice && !st->advice_lost)
+        printf("no findings");
+    else
+        printf("%zu finding%s (", st->nadvice, st->nadvice == 1 ? "" : "s");
+    for (size_t i = 0; i < st->nadvice; i++) {
+        const struct tw_advice *a = &st->advice[i];
+        printf("%s%s%s%s", i ? "; " : "", a->id, a->brief[0] ? " " : "", a->brief);
+    }
+    if (st->advice_lost)
+        printf("%sand more not kept (out of memory)", st->nadvice ? "; " : "");
+    if (st->nadvice || st->advice_lost)
+        printf(")");
+    printf(" | TIME_WAIT client %u server %u", st->tw_client, st->tw_server);
+    if (wr->asked && wr->err[0])
+        printf(" | who: not recorded");
+    else if (wr->asked && wr->w.nprocs)
+        printf(" | closes first: %s[%d] %llu", wr->w.procs[0].comm, wr->w.procs[0].pid,
+               (unsigned long long)wr->w.procs[0].active_closes);
+    else if (wr->asked)
+        printf(" | closes first: nobody");
+    printf("\n");
 }
 
 /* ---- text ---- */
@@ -286,11 +337,38 @@ static void text_who(const struct who_run *wr, size_t top)
         printf("  (none)\n");
         return;
     }
-    printf("  %8s %-16s %-44s %8s\n", "PID", "COMMAND", "DESTINATION", "CLOSES");
+    /* the process to fix first, then where its closes went */
+    printf("  by process\n  %8s %-16s %-30s %8s %12s\n", "PID", "COMMAND", "CGROUP", "CLOSES",
+           "DESTINATIONS");
+    for (size_t i = 0; i < wr->w.nprocs && (!top || i < top); i++) {
+        const struct tw_who_pid *p = &wr->w.procs[i];
+        printf("  %8d %-16s %-30s %8llu %12u\n", p->pid, p->comm, p->cgroup,
+               (unsigned long long)p->active_closes, p->destinations);
+    }
+    printf("  by process and destination\n  %8s %-16s %-30s %-44s %8s\n", "PID", "COMMAND",
+           "CGROUP", "DESTINATION", "CLOSES");
     for (size_t i = 0; i < wr->w.nrows && (!top || i < top); i++) {
         const struct tw_who_row *r = &wr->w.rows[i];
-        printf("  %8d %-16s %-44s %8llu\n", r->pid, r->comm,
+        printf("  %8d %-16s %-30s %-44s %8llu\n", r->pid, r->comm, r->cgroup,
                tw_addr_format(&r->dst, a, sizeof(a)), (unsigned long long)r->active_closes);
+    }
+}
+
+/* The fix under the reason, its lines lined up after "fix: ". */
+static void text_fix(const char *fix)
+{
+    const char *p = fix;
+
+    if (!*p)
+        return;
+    printf("      fix: ");
+    for (;;) {
+        size_t n = strcspn(p, "\n");
+        printf("%.*s\n", (int)n, p);
+        p += n;
+        if (!*p++ || !*p)
+            break;
+        printf("           ");
     }
 }
 
@@ -320,6 +398,7 @@ static void print_text(const struct tw_stat *st, const char *ns, size_t top,
         const struct tw_advice *ad = &st->advice[i];
         printf("  [%s] %s: %s\n      %s\n", tw_severity_name(ad->severity), ad->id,
                ad->evidence, ad->reason);
+        text_fix(ad->fix);
     }
 
     printf("\nclient side, by destination\n");
@@ -400,6 +479,7 @@ int cmd_stat(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"brief", no_argument, NULL, 'b'},
         {"all", no_argument, NULL, 'a'},
         {"fail-on", required_argument, NULL, 'F'},
         {"top", required_argument, NULL, 't'},
@@ -418,7 +498,7 @@ int cmd_stat(int argc, char **argv)
     unsigned long top = 10, count = 0;
     uint64_t watch_ms = 0, who_ms = 0;
     struct who_run wr = {0};
-    bool json = false, top_set = false, all = false;
+    bool json = false, brief = false, top_set = false, all = false;
     struct tw_stat cur, prev;
     bool have_prev = false;
     int ch, worst = -1, fail_on = TW_SEV_CRITICAL, who_err = 0;
@@ -434,6 +514,7 @@ int cmd_stat(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", xopts, NULL)) != -1) {
         switch (ch) {
         case 'j': json = true; break;
+        case 'b': brief = true; break;
         case 'a': all = true; break;
         case 'F':
             if (!strcmp(optarg, "warning"))
@@ -492,9 +573,9 @@ int cmd_stat(int argc, char **argv)
             fprintf(stderr, "twkit stat: --all-netns is for the exporter: add --listen\n");
             return 2;
         }
-        if (json || watch_ms || count || all || fail_on != TW_SEV_CRITICAL) {
-            fprintf(stderr, "twkit stat: --listen serves /metrics: --json, --watch, --count, "
-                            "--all and --fail-on are for the report\n");
+        if (json || brief || watch_ms || count || all || fail_on != TW_SEV_CRITICAL) {
+            fprintf(stderr, "twkit stat: --listen serves /metrics: --json, --brief, --watch, "
+                            "--count, --all and --fail-on are for the report\n");
             return 2;
         }
         if (ns && xo.all_netns) {
@@ -506,6 +587,10 @@ int cmd_stat(int argc, char **argv)
             xo.top = top;
         xo.tracefs = getenv("TWKIT_TRACEFS");
         return stat_export_run(&xo);
+    }
+    if (json && brief) {
+        fprintf(stderr, "twkit stat: --json and --brief cannot be combined\n");
+        return 2;
     }
     if (wr.asked && watch_ms) {
         fprintf(stderr, "twkit stat: --who and --watch cannot be combined\n");
@@ -531,9 +616,11 @@ int cmd_stat(int argc, char **argv)
         if (err < 0)
             fprintf(stderr, "twkit stat: reading sockets: %s (%s)\n", tw_errname(err),
                     tw_strerror(err));
-        if (watch_ms && !json && isatty(STDOUT_FILENO))
+        if (watch_ms && !json && !brief && isatty(STDOUT_FILENO))
             printf("\033[H\033[2J");
-        if (json)
+        if (brief)
+            print_brief(&cur, &wr);
+        else if (json)
             print_json(&cur, ns, top, &wr);
         else
             print_text(&cur, ns, top, &wr, all);

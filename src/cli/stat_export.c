@@ -35,16 +35,6 @@
 #include "twkit/who.h"
 #include "util/prom.h"
 
-#ifndef TW_WHO_LIVE_MAX /* TEMPORARY */
-struct tw_who_proc { char comm[16]; char cgroup[128]; uint64_t active_closes; };
-struct tw_who_live;
-int tw_who_live_start(struct tw_who_live **out, const char *tracefs, char *err, size_t errlen);
-int tw_who_live_drain(struct tw_who_live *l);
-const struct tw_who_proc *tw_who_live_procs(const struct tw_who_live *l, size_t *n);
-uint64_t tw_who_live_lost(const struct tw_who_live *l);
-void tw_who_live_stop(struct tw_who_live *l);
-#endif
-
 #define MAX_NS 256         /* namespaces read in one scrape */
 #define WHO_DRAIN_MS 250   /* --who: read the rings at least this often */
 
@@ -661,21 +651,3 @@ out:
     return rc;
 }
 
-#ifndef TW_WHO_LIVE_MAX /* TEMPORARY until the live recording lands in who.c */
-struct tw_who_live { int unused; };
-int tw_who_live_start(struct tw_who_live **out, const char *tracefs, char *err, size_t errlen)
-{
-    (void)out; (void)tracefs;
-    snprintf(err, errlen, "not built yet");
-    return -ENOSYS;
-}
-int tw_who_live_drain(struct tw_who_live *l) { (void)l; return 0; }
-const struct tw_who_proc *tw_who_live_procs(const struct tw_who_live *l, size_t *n)
-{
-    (void)l;
-    *n = 0;
-    return NULL;
-}
-uint64_t tw_who_live_lost(const struct tw_who_live *l) { (void)l; return 0; }
-void tw_who_live_stop(struct tw_who_live *l) { (void)l; }
-#endif

@@ -40,4 +40,8 @@ int tw__who_parse_format(const char *fmt, struct tw__field *f, int nf);
 int tw__who_close_dst(const struct tw__field *f, const uint8_t *raw, uint32_t rawlen,
                       tw_addr *dst);
 
+/* The cgroup v2 path in the text of /proc/PID/cgroup (its "0::/path" line,
+ * wherever it is among v1 ones), cut to cap - 1 bytes; "-" without one. */
+void tw__who_cgroup_of(const char *text, char *out, size_t cap);
+
 #endif

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include "twkit/lab.h"
 #include "twkit/stat.h"
 #include "twkit/time.h"
+#include "twkit/who.h"
 
 static struct tw_lab lab;
 
@@ -299,17 +303,55 @@ Test(stat, an_unknown_namespace_is_a_clear_error)
                        out);
 }
 
+/* This process's cgroup v2 path, as /proc/self/cgroup's "0::" line says. */
+static void my_cgroup(char *out, size_t cap)
+{
+    char buf[4096];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    const char *p;
+
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    p = !strncmp(buf, "0::", 3) ? buf : strstr(buf, "\n0::");
+    p = p ? p + (*p == '\n') + 3 : "-";
+    snprintf(out, cap, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+/* Where cgroup2 is mounted (/sys/fs/cgroup, or .../unified on a hybrid
+ * host): false if it is not. */
+static bool cgroup2_mount(char *dir, size_t cap)
+{
+    char line[1024], mnt[512], fs[64];
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    bool found = false;
+
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        const char *dash = strstr(line, " - ");
+        found = dash && sscanf(dash, " - %63s", fs) == 1 && !strcmp(fs, "cgroup2") &&
+                sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1;
+    }
+    if (f)
+        fclose(f);
+    if (found)
+        snprintf(dir, cap, "%s", mnt);
+    return found;
+}
+
 /* The active closes of a process named "twkit-whotest": 40 towards the lab
- * server, and nothing else. */
-static void whotest_closes(int l, const tw_addr *dst)
+ * server, and nothing else. It moves into a cgroup of its own if it can,
+ * and says which it is in on cgfd. */
+/* In a child: n connections from the lab client to the listener l, each
+ * closed first by the client (an active close, a TIME_WAIT) and then by
+ * the server (passive: not counted). _exit on failure. */
+static void active_closes(int l, const tw_addr *dst, int n)
 {
     char c;
 
-    prctl(PR_SET_NAME, "twkit-whotest");
-    usleep(800 * 1000); /* let the recording start */
     if (tw_lab_enter(&lab, TW_LAB_CLIENT) < 0)
         _exit(1);
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < n; i++) {
         int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sfd = -1;
         if (connect(cfd, &dst->u.sa, dst->len) < 0)
             _exit(2);
@@ -321,29 +363,58 @@ static void whotest_closes(int l, const tw_addr *dst)
         close(cfd);                         /* the active close */
         if (read(sfd, &c, 1) != 0)
             _exit(4);
-        close(sfd);                         /* passive: not counted */
+        close(sfd);                         /* passive */
     }
+    tw_lab_leave(&lab);
 }
 
-/* --who names the process and pid that closed first. The process is a
- * grandchild that exits (and is reaped by init) right after its closes: its
- * name comes from /proc if it is still there when the ring is read, else
- * from its sched_process_exit event. */
+static void whotest_closes(int l, const tw_addr *dst, const char *dir, int cgfd)
+{
+    char cg[256], procs[640];
+
+    prctl(PR_SET_NAME, "twkit-whotest");
+    if (dir[0] && mkdir(dir, 0755) == 0) {
+        FILE *f;
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+        if ((f = fopen(procs, "w"))) {
+            fprintf(f, "0\n");
+            fclose(f);
+        }
+    }
+    my_cgroup(cg, sizeof(cg));
+    if (write(cgfd, cg, strlen(cg) + 1) < 0)
+        _exit(5);
+    usleep(800 * 1000); /* let the recording start */
+    active_closes(l, dst, 40);
+    /* /proc still there when the ring is next read (every 100 ms): the
+     * cgroup is known only from there */
+    usleep(500 * 1000);
+}
+
+/* --who names the process, pid and cgroup that closed first, and its
+ * totals. The process is a grandchild that exits (and is reaped by init)
+ * half a second after its closes, before the recording ends. */
 Test(stat, who_attributes_active_closes_to_the_process_that_made_them)
 {
-    int l = listen_on(TW_LAB_SERVER, 6001), status, pfd[2];
+    int l = listen_on(TW_LAB_SERVER, 6001), status, pfd[2], cgp[2];
     tw_addr dst = lab.addr4[TW_LAB_SERVER];
-    char cmd[256], want[200];
+    char cmd[256], want[600], cg[256] = "", mnt[512], dir[600] = "", name[64];
     const char *out;
     pid_t child, gchild = 0;
 
     NEED_ROOT();
     tw_addr_set_port(&dst, 6001);
     cr_assert_eq(pipe(pfd), 0);
+    cr_assert_eq(pipe(cgp), 0);
+    /* a cgroup of its own, when cgroup2 is mounted: not the "/" every
+     * process may share */
+    snprintf(name, sizeof(name), "/twkit-whotest-%d", (int)getpid());
+    if (cgroup2_mount(mnt, sizeof(mnt)))
+        snprintf(dir, sizeof(dir), "%s%s", mnt, name);
     if ((child = fork()) == 0) {
         pid_t g = fork();
         if (g == 0) {
-            whotest_closes(l, &dst);
+            whotest_closes(l, &dst, dir, cgp[1]);
             _exit(0);
         }
         _exit(write(pfd[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);
@@ -355,10 +426,25 @@ Test(stat, who_attributes_active_closes_to_the_process_that_made_them)
     snprintf(cmd, sizeof(cmd), "%s stat --who 3 --json 2>/dev/null", TWKIT_BIN);
     out = run(cmd, &status);
     cr_assert_eq(kill(gchild, 0), -1, "the grandchild is gone");
+    cr_assert_gt(read(cgp[0], cg, sizeof(cg) - 1), 1, "the grandchild's cgroup");
+    close(cgp[0]);
+    close(cgp[1]);
+    cr_assert_eq(cg[0], '/', "%s", cg);
+    if (dir[0]) {
+        cr_expect_str_eq(cg, name, "in a cgroup of its own");
+        for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++)
+            usleep(20000); /* empty once init has reaped it */
+    }
     snprintf(want, sizeof(want),
-             "{\"pid\":%d,\"comm\":\"twkit-whotest\",\"remote\":\"10.201.0.2:6001\","
-             "\"active_closes\":40}", (int)gchild);
+             "{\"pid\":%d,\"comm\":\"twkit-whotest\",\"cgroup\":\"%s\","
+             "\"remote\":\"10.201.0.2:6001\",\"active_closes\":40}", (int)gchild, cg);
     cr_assert_not_null(strstr(out, want), "want %s in %s", want, out);
+    /* its totals: 40 closes, one destination */
+    snprintf(want, sizeof(want),
+             "{\"pid\":%d,\"comm\":\"twkit-whotest\",\"cgroup\":\"%s\","
+             "\"active_closes\":40,\"destinations\":1}", (int)gchild, cg);
+    cr_assert_not_null(strstr(strstr(out, "\"processes\":["), want), "want %s in %s", want,
+                       out);
     cr_assert_null(strstr(out, "\"error\""), "%s", out);
     close(l);
 }
@@ -610,4 +696,146 @@ Test(stat, a_listener_in_the_range_is_not_usable_and_a_closed_ones_time_wait_is_
     cr_assert_not_null(g = group_to(&st, true, 6032));
     cr_expect_eq(g->n[TW_TCP_TIME_WAIT], 5);
     tw_stat_free(&st);
+}
+
+/* --brief: one line for scripts, the worst severity first, each finding's
+ * few words, TIME_WAIT per side; exit codes as without it. */
+Test(stat, brief_is_one_line_with_the_worst_finding_and_the_exit_code_unchanged)
+{
+    int l = listen_on(TW_LAB_SERVER, 6001), status;
+    char cmd[512], want[256];
+    const char *out;
+
+    NEED_ROOT();
+    snprintf(cmd, sizeof(cmd), "unshare -n %s stat --brief", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
+    cr_expect_str_eq(out, "twkit stat: ok: no findings | TIME_WAIT client 0 server 0\n");
+
+    snprintf(cmd, sizeof(cmd), "unshare -n sh -c 'sysctl -qw net.ipv4.ip_local_port_range=\"40000 "
+                               "40999\" && %s stat --brief --fail-on warning'", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "%s", out);
+    cr_expect_str_eq(out, "twkit stat: warning: 1 finding (port-range-small) | TIME_WAIT "
+                          "client 0 server 0\n");
+
+    /* 25 of 40 ports in the last second: out of ports within a second */
+    sysctl(TW_LAB_CLIENT, "net.ipv4.ip_local_port_range", "40000 40039");
+    churn(TW_LAB_CLIENT, TW_LAB_SERVER, l, 6001, 25, TW_LAB_CLIENT);
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --netns %s", TWKIT_BIN, lab.ns[TW_LAB_CLIENT]);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "critical: exit 1: %s", out);
+    cr_expect_eq(strncmp(out, "twkit stat: critical: ", 22), 0, "%s", out);
+    cr_expect_not_null(strstr(out, "(destination-pressure 10.201.0.2:6001: out of ports in "),
+                       "%s", out);
+    cr_expect_not_null(strstr(out, "; port-range-small"), "%s", out);
+    snprintf(want, sizeof(want), " | TIME_WAIT client 25 server 0\n");
+    cr_expect_not_null(strstr(out, want), "%s", out);
+    cr_expect_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line: %s", out);
+
+    /* with --watch: a line per report, each as it is made */
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --watch 200ms --count 3 --netns %s", TWKIT_BIN,
+             lab.ns[TW_LAB_CLIENT]);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 1, "%s", out);
+    int lines = 0;
+    for (const char *p = out; (p = strstr(p, "twkit stat: ")); p++)
+        lines++;
+    cr_expect_eq(lines, 3, "%s", out);
+    {
+        char line[4096];
+        uint64_t t0 = tw_now_ms();
+        FILE *p;
+        snprintf(cmd, sizeof(cmd), "timeout 20 %s stat --brief --watch 4 --count 2", TWKIT_BIN);
+        cr_assert_not_null(p = popen(cmd, "r"));
+        cr_expect_not_null(fgets(line, sizeof(line), p));
+        cr_expect_lt(tw_now_ms() - t0, 3000, "the first line held in a buffer?");
+        pclose(p);
+    }
+
+    snprintf(cmd, sizeof(cmd), "%s stat --brief --json 2>&1", TWKIT_BIN);
+    out = run(cmd, &status);
+    cr_expect_eq(WEXITSTATUS(status), 2, "%s", out);
+    cr_expect_not_null(strstr(out, "--json and --brief cannot be combined"), "%s", out);
+    close(l);
+}
+
+/* tracefs mounts this process sees. */
+static int tracefs_mounts(void)
+{
+    char line[1024];
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    int n = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, " - tracefs ") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The live recorder an exporter keeps open: a child's active closes are
+ * counted under its (comm, cgroup) at the next drain. In a mount namespace
+ * of this test's own without tracefs, start mounts it and nothing is left
+ * mounted after stop, twice. */
+Test(stat, who_live_counts_a_childs_closes_by_comm_and_cgroup_and_leaves_no_mount)
+{
+    int l = listen_on(TW_LAB_SERVER, 6002), up[2], down[2], status;
+    tw_addr dst = lab.addr4[TW_LAB_SERVER];
+    struct tw_who_live *live;
+    char err[400], cg[256] = "", c = 0;
+    const struct tw_who_proc *procs;
+    uint64_t found = 0;
+    size_t n;
+    pid_t pid;
+
+    NEED_ROOT();
+    tw_addr_set_port(&dst, 6002);
+    /* criterion runs each test in a process of its own: the namespace
+     * goes with it */
+    cr_assert_eq(unshare(CLONE_NEWNS), 0, "%s", strerror(errno));
+    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    umount2("/sys/kernel/tracing", MNT_DETACH);
+    umount2("/sys/kernel/debug", MNT_DETACH);
+    cr_assert_eq(tracefs_mounts(), 0);
+
+    cr_assert_eq(tw_who_live_start(&live, NULL, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    if ((pid = fork()) == 0) {
+        prctl(PR_SET_NAME, "twkit-livetest");
+        my_cgroup(cg, sizeof(cg));
+        active_closes(l, &dst, 30);
+        /* closed: say so with the cgroup, then stay until told (a live
+         * process: its /proc is there when the ring is read) */
+        if (write(up[1], cg, sizeof(cg)) != (ssize_t)sizeof(cg) || read(down[0], &c, 1) != 1)
+            _exit(6);
+        _exit(0);
+    }
+    cr_assert_eq(read(up[0], cg, sizeof(cg)), (ssize_t)sizeof(cg));
+    for (int i = 0; i < 20 && found < 30; i++) {
+        cr_assert_eq(tw_who_live_drain(live), 0);
+        procs = tw_who_live_procs(live, &n);
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(procs[k].comm, "twkit-livetest") && !strcmp(procs[k].cgroup, cg))
+                found = procs[k].active_closes;
+        if (found < 30)
+            usleep(50 * 1000);
+    }
+    cr_expect_geq(found, 30, "twkit-livetest in %s: %llu closes", cg, (unsigned long long)found);
+    cr_expect_geq(tw_who_live_events(live), 30);
+    cr_expect_eq(tw_who_live_lost(live), 0);
+    cr_expect_leq(n, TW_WHO_LIVE_MAX);
+    cr_assert_eq(write(down[1], "x", 1), 1);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect_eq(WEXITSTATUS(status), 0, "the child failed at step %d", WEXITSTATUS(status));
+    tw_who_live_stop(live);
+    cr_expect_eq(tracefs_mounts(), 0, "tracefs left mounted after the first stop");
+
+    /* again: it mounts afresh, and leaves nothing */
+    cr_assert_eq(tw_who_live_start(&live, NULL, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(tw_who_live_drain(live), 0);
+    tw_who_live_stop(live);
+    cr_expect_eq(tracefs_mounts(), 0, "tracefs left mounted after the second stop");
+    close(l);
 }
