@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "twkit/error.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "twkit/time.h"
 
 #define WANT 200000

@@ -33,11 +33,11 @@ LAYERS = {
     "server": {"core", "event", "net", "http", "twp"},
     "client": {"core", "event", "net", "twp"},
     "util": {"core"},
-    "bench": {"core", "util"},
+    "bench": {"core", "util", "lab"},
     "probe": {"core", "util"},
     "cli": None,  # the front door: anything
 }
-CORE_PUBLIC = {"twkit/error.h", "twkit/time.h", "twkit/list.h"}
+CORE_PUBLIC = {"twkit/error.h", "twkit/time.h", "twkit/list.h", "twkit/version.h"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #include "bench/strategy.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "twkit/sock.h"
 #include "util/errcount.h"
 #include "util/hist.h"

@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "lab/facts.h"
 #include "twkit/error.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "twkit/time.h"
 #include "util/json.h"
 

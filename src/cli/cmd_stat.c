@@ -13,9 +13,9 @@
 #include "cli/cli.h"
 #include "cli/stat_export.h"
 #include "twkit/error.h"
-#include "twkit/stat.h"
+#include "stat/stat.h"
 #include "twkit/time.h"
-#include "twkit/who.h"
+#include "stat/who.h"
 #include "util/json.h"
 
 static const char stat_usage[] =

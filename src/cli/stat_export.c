@@ -30,9 +30,9 @@
 #include "twkit/error.h"
 #include "twkit/loop.h"
 #include "twkit/server.h"
-#include "twkit/stat.h"
+#include "stat/stat.h"
 #include "twkit/time.h"
-#include "twkit/who.h"
+#include "stat/who.h"
 #include "util/prom.h"
 
 #define MAX_NS 256         /* namespaces read in one scrape */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "twkit/time.h"
 
 #define IO_WAIT_MS 2000

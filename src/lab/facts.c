@@ -9,7 +9,7 @@
 
 #include "lab/facts.h"
 #include "twkit/error.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 
 #define PORTS 1000
 

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "twkit/lab.h"
+#include "lab/lab.h"
 
 #define NETNS_DIR "/run/netns"
 #define PREFIX "twlab-"

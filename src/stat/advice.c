@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "twkit/stat.h"
+#include "stat/stat.h"
 
 /* Every finding is kept: one destination under pressure per destination,
  * however many there are, and a finding that comes late (tw-near-limit)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "stat/internal.h"
-#include "twkit/stat.h"
+#include "stat/stat.h"
 #include "twkit/time.h"
 
 #define TW_LEN_MS 60000u   /* TCP_TIMEWAIT_LEN: fixed */

@@ -1,5 +1,5 @@
 /* twkit stat --who: active closes by process and destination, from the
- * tracepoint sock:inet_sock_set_state (include/twkit/who.h).
+ * tracepoint sock:inet_sock_set_state (include/stat/who.h).
  *
  * The event's field offsets are read from its tracefs format file, never
  * assumed; the kernel filters the events down to ESTABLISHED -> FIN_WAIT1
@@ -22,7 +22,7 @@
 #include "stat/internal.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
-#include "twkit/who.h"
+#include "stat/who.h"
 
 #define EVENT "events/sock/inet_sock_set_state"
 #define EXIT_EVENT "events/sched/sched_process_exit"

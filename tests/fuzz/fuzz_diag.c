@@ -44,7 +44,7 @@
 
 #include "diag/internal.h"
 #include "stat/internal.h"
-#include "twkit/stat.h"
+#include "stat/stat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

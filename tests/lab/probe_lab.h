@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #include "need_root.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 
 /* spawn/run's side for the test's own network namespace (no lab). */
 #define PL_HERE ((enum tw_lab_side)2)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "twkit/lab.h"
+#include "lab/lab.h"
 
 /* Accepts on lfd, waits for each client's FIN, then closes: the client
  * keeps the TIME_WAIT. */

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "need_root.h"
 
 static bool ns_exists(const char *name)

@@ -15,10 +15,10 @@
 #include "need_root.h"
 #include "stat_churn.h"
 #include "twkit/error.h"
-#include "twkit/lab.h"
-#include "twkit/stat.h"
+#include "lab/lab.h"
+#include "stat/stat.h"
 #include "twkit/time.h"
-#include "twkit/who.h"
+#include "stat/who.h"
 
 static struct tw_lab lab;
 

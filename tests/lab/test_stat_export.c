@@ -178,7 +178,7 @@ Test(stat_export, prometheus_fires_the_rate_alert_before_the_first_eaddrnotavail
     client_side_listener(6043, own);
     cr_assert_eq(tw_lab_sysctl_set(&lab, TW_LAB_CLIENT, "net.ipv4.ip_local_port_range",
                                    "40000 40999"), 0);
-    exporter = spawn(TW_LAB_SERVER, "%s stat --listen " EXPORTER " --netns %s --top 5 "
+    exporter = spawn(TW_LAB_SERVER, "%s stat --listen " EXPORTER " --netns %s --top 5 --who "
                                     "2>%s/exporter.err",
                      TWKIT_BIN, lab.ns[TW_LAB_CLIENT], tmpdir);
     wait_listening(TW_LAB_SERVER, 9467, "twkit stat --listen");
@@ -239,6 +239,15 @@ Test(stat_export, prometheus_fires_the_rate_alert_before_the_first_eaddrnotavail
     cr_assert(t_fire && t_fire < t_fail,
               "TwkitStatConnectionRateNearLimit was \"%s\" when connect() failed at %.1f s:\n%s",
               st, (double)(t_fail - t0) / 1e3, alerts ? alerts : "(no answer)");
+
+    /* --who: the churn's ~1,000 active closes, by the forked test's name */
+    metrics = fetch_from(TW_LAB_SERVER, "http://" EXPORTER "/metrics", "", "metrics2.txt");
+    {
+        const char *w = strstr(metrics, "twkit_stat_who_active_closes_total{comm=\"test_lab\"");
+        cr_assert_not_null(w, "no active closes of test_lab in:\n%s", metrics);
+        w = strchr(w, '}');
+        cr_expect(w && atof(w + 1) >= 900, "test_lab's active closes: %s", w ? w + 1 : "?");
+    }
 
     /* the TIME_WAIT is still there: the dashboard has data for each panel */
     usleep(1500000);

@@ -11,7 +11,7 @@
 #include "need_root.h"
 #include "twkit/client.h"
 #include "twkit/error.h"
-#include "twkit/lab.h"
+#include "lab/lab.h"
 #include "twkit/server.h"
 #include "twkit/time.h"
 #include "twkit/twp.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "stat/internal.h"
-#include "twkit/stat.h"
+#include "stat/stat.h"
 
 static void base(struct tw_stat *st)
 {
