@@ -25,12 +25,14 @@ set -eu
 # prometheus-alertmanager, python3-aiosmtpd: the notification tests' real
 # Alertmanager (its API must show an alert firing, then resolved) and SMTP
 # receiver (tests/lab/notify_receiver.py, run with Debian's /usr/bin/python3)
+# mandoc: ctest man_pages lints the man pages (man/) with mandoc -Tlint
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
       libbrotli-dev libjansson-dev libsqlite3-dev openssl nftables prometheus
       prometheus-blackbox-exporter
       dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping
-      chromium python3-html5lib fonts-dejavu-core prometheus-alertmanager python3-aiosmtpd"
+      chromium python3-html5lib fonts-dejavu-core prometheus-alertmanager python3-aiosmtpd
+      mandoc"
 
 missing=""
 for p in $PKGS; do
