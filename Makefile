@@ -18,6 +18,8 @@
 #                   (.so and .a), its headers, twkit.pc, the CMake package, man
 #                   pages, systemd units, bash completion
 #   make uninstall  remove what make install installed (the same PREFIX, DESTDIR)
+#   make abi-baseline  write abi/<SONAME>.abi after a new SONAME or a compatible
+#                   ABI change (make test compares the library with it)
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -85,7 +87,11 @@ clean:
 
 PREFIX ?= /usr/local
 
-.PHONY: install uninstall
+.PHONY: install uninstall abi-baseline
+# the ABI baseline of the library's SONAME (tests/install/abi.sh, docs/DESIGN.md)
+abi-baseline: all
+	@tests/install/abi.sh $(BUILD) . --write
+
 # the prefix is written into twkit.pc and the units: configure with it
 install: configure
 	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null

@@ -26,13 +26,16 @@ set -eu
 # Alertmanager (its API must show an alert firing, then resolved) and SMTP
 # receiver (tests/lab/notify_receiver.py, run with Debian's /usr/bin/python3)
 # mandoc: ctest man_pages lints the man pages (man/) with mandoc -Tlint
+# abigail-tools, g++, systemd: ctest abi compares libtwkit with its baseline
+# (abidiff), ctest install builds a C++ program on the installed headers and
+# runs systemd-analyze verify on the units
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
       libbrotli-dev libjansson-dev libsqlite3-dev openssl nftables prometheus
       prometheus-blackbox-exporter
       dnsmasq-base nghttp2-server wget apache2-utils nghttp2-client python3 iputils-ping
       chromium python3-html5lib fonts-dejavu-core prometheus-alertmanager python3-aiosmtpd
-      mandoc"
+      mandoc abigail-tools g++ systemd"
 
 missing=""
 for p in $PKGS; do

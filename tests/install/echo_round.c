@@ -21,6 +21,8 @@ static void on_data(tw_client *c, const uint8_t *p, uint32_t len)
 
 static void on_close(tw_client *c, enum tw_client_end how, int err)
 {
+    (void)c;
+    (void)err;
     ended = (int)how;
     tw_server_shutdown(srv); /* the loop ends with the last connection */
 }

@@ -52,7 +52,7 @@ int main()
         return 1;
     }
     tw_loop_run(loop);
-    tw_server_stats st;
+    struct tw_server_stats st{}; // "struct": a function has the same name
     tw_server_stats_load(r.srv, &st);
     std::printf("C++: libtwkit %s: echo '%s', client ended %s, server bye_goodbye %llu\n",
                 tw_version(), r.reply.c_str(),
