@@ -74,6 +74,20 @@ $CXX -std=c++17 -Wall -Wextra -Werror "$src/tests/install/echo_round.cpp" -o "$d
     $(pkg-config --cflags --libs twkit)
 run cxx
 
+# the README's program, as the README builds it
+sed -n '/^```c hello.c$/,/^```$/p' "$src/README.md" | sed '1d;$d' > "$d/readme-hello.c"
+cmp -s "$d/readme-hello.c" "$src/examples/hello.c" || fail "README's hello.c is not examples/hello.c"
+$CC "$src/examples/hello.c" $(pkg-config --cflags --libs twkit) -o "$d/hello"
+LD_LIBRARY_PATH="$root$libdir" "$d/hello" 127.0.0.1:18089 & hp=$!
+body=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    body=$(curl -s http://127.0.0.1:18089/ 2>/dev/null) && [ -n "$body" ] && break
+    sleep 0.1
+done
+kill $hp; wait $hp 2>/dev/null || true
+[ "$body" = hello ] || fail "the README's hello server answered '$body'"
+echo "ok: the README's hello.c: built with pkg-config, answered curl"
+
 mkdir -p "$d/cm"
 cat > "$d/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.20)
