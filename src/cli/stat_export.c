@@ -40,8 +40,8 @@
 
 /* One namespace of one scrape. */
 struct nsview {
-    char name[128];  /* "" : the exporter's own */
-    char labels[160]; /* netns="name", or "" */
+    char name[256];  /* "" : the exporter's own */
+    char labels[600]; /* netns="name" (escaped), or "" */
     int fd;          /* to setns into; -1: the own one */
     int err;         /* 0: st was read (and must be freed) */
     int dump_err;    /* the socket dump's own error: up 0 */

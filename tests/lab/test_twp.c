@@ -314,7 +314,7 @@ static void *slow_reader(void *arg)
     /* 300 frames of 1..8192 bytes, then BYE, all written at once. */
     fcntl(slow.fd, F_SETFL, 0); /* blocking */
     tw_twp_put(frame, TW_TWP_HELLO, tw_twp_hello, 4);
-    write(slow.fd, frame, 9);
+    (void)!write(slow.fd, frame, 9); /* a failure shows in what is read back */
     for (int i = 0; i < 300; i++) {
         uint32_t n = 1 + (uint32_t)(rand_r(&seed) % 8192);
         for (uint32_t k = 0; k < n; k++) {
@@ -326,7 +326,7 @@ static void *slow_reader(void *arg)
             break;
         slow.sent_bytes += n;
     }
-    write(slow.fd, "\0\0\0\0\x07", 5); /* BYE */
+    (void)!write(slow.fd, "\0\0\0\0\x07", 5); /* BYE */
     /* Read 1 KiB every 2 ms: far slower than the server's grace period. */
     for (;;) {
         ssize_t n;

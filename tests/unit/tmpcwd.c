@@ -28,7 +28,7 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 void ut_cwd_leave(void)
 {
     if (chdir(oldcwd) != 0)
-        (void)chdir("/");
+        (void)!chdir("/");
     nftw(ut_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
