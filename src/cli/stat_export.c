@@ -159,17 +159,15 @@ static void views_free(struct exporter *e, struct nsview *v, size_t n)
 
 /* ---- the top N ---- */
 
-static const struct tw_stat_group *sort_groups; /* qsort has no context */
-
 static double pressure(const struct tw_stat_group *g)
 {
     return g->usable ? (double)g->total / g->usable : 1;
 }
 
-static int by_pressure(const void *a, const void *b)
+static int by_pressure(const void *a, const void *b, void *groups)
 {
-    const struct tw_stat_group *x = &sort_groups[*(const size_t *)a],
-                               *y = &sort_groups[*(const size_t *)b];
+    const struct tw_stat_group *g = groups, *x = &g[*(const size_t *)a],
+                               *y = &g[*(const size_t *)b];
     double px = pressure(x), py = pressure(y);
 
     if (px != py)
@@ -179,10 +177,10 @@ static int by_pressure(const void *a, const void *b)
     return (x->total < y->total) - (x->total > y->total);
 }
 
-static int by_tw(const void *a, const void *b)
+static int by_tw(const void *a, const void *b, void *groups)
 {
-    const struct tw_stat_group *x = &sort_groups[*(const size_t *)a],
-                               *y = &sort_groups[*(const size_t *)b];
+    const struct tw_stat_group *g = groups, *x = &g[*(const size_t *)a],
+                               *y = &g[*(const size_t *)b];
     uint32_t tx = x->n[TW_TCP_TIME_WAIT], ty = y->n[TW_TCP_TIME_WAIT];
 
     return (tx < ty) - (tx > ty);
@@ -210,9 +208,8 @@ static int view_read(struct exporter *e, struct nsview *v)
         else
             v->order[v->nclient++] = i;
     }
-    sort_groups = v->st.groups;
-    qsort(v->order, v->nclient, sizeof(size_t), by_pressure);
-    qsort(v->lorder, v->nserver, sizeof(size_t), by_tw);
+    qsort_r(v->order, v->nclient, sizeof(size_t), by_pressure, v->st.groups);
+    qsort_r(v->lorder, v->nserver, sizeof(size_t), by_tw, v->st.groups);
     return r;
 }
 
