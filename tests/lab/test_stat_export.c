@@ -224,7 +224,7 @@ Test(stat_export, prometheus_fires_the_rate_alert_before_the_first_eaddrnotavail
     expect_sample(metrics, series, 16.6, 16.7);
     snprintf(series, sizeof(series), "twkit_stat_destination_new_connections_per_second" DST,
              lab.ns[TW_LAB_CLIENT]);
-    expect_sample(metrics, series, 35, 65);
+    expect_sample(metrics, series, 25, 75); /* 50/s asked; a loaded or ASan host lags */
     snprintf(series, sizeof(series), "twkit_stat_destination_seconds_until_exhaustion" DST,
              lab.ns[TW_LAB_CLIENT]);
     expect_sample(metrics, series, 0, 20);
