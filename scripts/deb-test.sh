@@ -82,7 +82,7 @@ mkdir -p "$CACHE/apt/lists" "$CACHE/apt/archives"
 exec 9>"$CACHE/lock"
 flock 9 # one run at a time makes and uses the cache
 if [ ! -f "$tarball" ] || [ "${DEB_TEST_REFRESH:-0}" = 1 ]; then
-    say "no $tarball: debootstrap --variant=minbase $SUITE (once; a few minutes)"
+    say "no $tarball: debootstrap --variant=minbase $SUITE (once; about a minute)"
     t0=$(date +%s)
     mkdir "$tmp/boot"
     debootstrap --variant=minbase "$SUITE" "$tmp/boot" "$MIRROR" > "$tmp/debootstrap.log" 2>&1 ||
