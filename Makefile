@@ -20,6 +20,13 @@
 #   make uninstall  remove what make install installed (the same PREFIX, DESTDIR)
 #   make abi-baseline  write abi/<SONAME>.abi after a new SONAME or a compatible
 #                   ABI change (make test compares the library with it)
+#   make deb        the Debian packages twkit, libtwkit0, libtwkit-dev (debian/),
+#                   version from project(twkit VERSION) here, into DEB_DIR
+#                   (build/deb); not part of make test
+#   make deb-lint   lintian on them
+#   make deb-test   install them into a fresh Debian 12 chroot and check the
+#                   binary and the library there (root; scripts/deb-test.sh)
+#   make deb-changelog  write debian/changelog, for a direct dpkg-buildpackage
 #   make clean      remove build directories
 
 SAN ?= 0
@@ -105,3 +112,24 @@ uninstall:
 		rmdir $(DESTDIR)$(PREFIX)/$$d 2>/dev/null || true; done
 	@echo "make uninstall: removed $$(wc -l < $(BUILD)/install_manifest.txt) files"
 	@rm -f $(BUILD)/install_manifest.txt
+
+# Debian packages (debian/; scripts/deb.sh, scripts/deb-test.sh). The tree is
+# copied to $(DEB_DIR)/src and built there: dpkg-buildpackage writes into
+# the parent directory, and debian/changelog is generated from
+# project(twkit VERSION) in CMakeLists.txt, never checked in.
+DEB_DIR ?= build/deb
+
+.PHONY: deb deb-lint deb-test deb-changelog
+deb:
+	@JOBS=$(JOBS) scripts/deb.sh build $(DEB_DIR)
+
+deb-lint:
+	@ls $(DEB_DIR)/*.changes >/dev/null 2>&1 || $(MAKE) deb
+	lintian --info --display-info $(DEB_DIR)/*.changes
+
+deb-test:
+	@ls $(DEB_DIR)/*.deb >/dev/null 2>&1 || $(MAKE) deb
+	@scripts/deb-test.sh $(DEB_DIR)
+
+deb-changelog:
+	@scripts/deb.sh changelog
