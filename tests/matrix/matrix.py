@@ -61,7 +61,11 @@ CELLS = [
     ("wget-noka",     "lo-fast",      4, "1",  "0",   30),
     ("urllib",        "lo-fast",      4, "1",  "0",   30),
     ("httpclient-ka", "lo-fast",      4, "1",  "0",   30),
-    ("ab",            "lo-fast",      4, "0",  "20",  60),
+    # ab closes as soon as it has Content-Length bytes: on two CPUs its FIN
+    # can cross the server's (a simultaneous close, TIME_WAIT on both
+    # sides), so the client's count may be 1 or 2; the server's 20 says it
+    # closed every connection first, as HTTP/1.0 requires
+    ("ab",            "lo-fast",      4, "0+", "20",  60),
     ("ab-k",          "lo-fast",      4, "2",  "0",   60),
     ("h2load",        "lo-fast",      4, "2",  "0",   60),
     ("halfclose",     "lo-fast",      4, "1",  "0",   30),
