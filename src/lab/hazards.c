@@ -54,8 +54,9 @@ const struct tw_hazard tw_hazards[] = {
      "an RST is never retransmitted, so when it is lost the peer's socket lingers",
      "the RST arriving; dropped by nft in the second run",
      "an RST ending is safe when losing it costs only time: after --after-fin rst a lost RST "
-     "leaves the client's port held in FIN_WAIT2 for tcp_fin_timeout; after BYE/GOODBYE the "
-     "server's next segment meets the client kernel's fresh RST",
+     "holds the client's port until its FIN retransmission meets a fresh RST (FIN_WAIT2 for "
+     "tcp_fin_timeout had its FIN been acknowledged); after BYE/GOODBYE the server's next "
+     "segment meets one",
      hz_run_lost_rst},
 };
 const size_t tw_nhazards = sizeof(tw_hazards) / sizeof(tw_hazards[0]);
