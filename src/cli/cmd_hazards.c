@@ -117,10 +117,10 @@ static void print_text(const struct tw_hazard *h, const struct tw_hazard_result 
 
 static void summary(const bool *ran, const struct tw_hazard_result *res)
 {
-    printf("%-14s %-40s %s\n", "hazard", "protection in place", "protection removed");
+    printf("%-14s %-42s %s\n", "hazard", "protection in place", "protection removed");
     for (size_t i = 0; i < tw_nhazards; i++)
         if (ran[i])
-            printf("%-14s %-40s %s%s\n", tw_hazards[i].name, res[i].run[0].brief,
+            printf("%-14s %-42s %s%s\n", tw_hazards[i].name, res[i].run[0].brief,
                    res[i].run[1].brief, tw_hazard_held(&res[i]) ? "" : "  [differs]");
 }
 
