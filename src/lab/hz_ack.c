@@ -16,9 +16,12 @@
 
 #define TCP_LAST_ACK_STATE 9
 
+/* Only the ACK of the server's FIN (its ack number is the FIN's seq + 1):
+ * the new connection's ACKs must pass. */
 #define DROP_LAST_ACK                                                                        \
     "add table inet hz; add chain inet hz in { type filter hook input priority 0; }; "       \
-    "add rule inet hz in ip saddr 10.201.0.1 tcp sport 40001 tcp flags == ack counter drop"
+    "add rule inet hz in ip saddr 10.201.0.1 tcp sport 40001 tcp flags == ack tcp ackseq %u " \
+    "counter drop"
 
 /* What the capture shows of the second connect. */
 struct second {
@@ -68,7 +71,8 @@ static int first_connection(struct hz *h, int lfd, uint32_t *isn1)
     int c = hz_connect(h, HZ_CLIENT_PORT, HZ_SERVER_PORT, 2000, NULL), s, err;
     struct hz_tcp t;
     size_t i = 0;
-    char b[8];
+    uint32_t fin_seq = 0;
+    char b[8], rule[300];
 
     if (c < 0)
         return c;
@@ -83,16 +87,28 @@ static int first_connection(struct hz *h, int lfd, uint32_t *isn1)
     }
     close(c);                       /* the first FIN: the client's */
     hz_read(s, b, 1, 2000, &err);   /* its EOF */
-    if ((err = hz_nft(h, TW_LAB_SERVER, DROP_LAST_ACK)) < 0) {
+    hz_sleep_ms(5);
+    while (hz_next_tcp(h, &i, &t, NULL)) {
+        if (t.flags == TH_SYN)
+            *isn1 = t.seq;
+        if (t.sport == HZ_SERVER_PORT)
+            fin_seq = t.seq + (uint32_t)t.datalen + ((t.flags & (TH_SYN | TH_FIN)) != 0);
+    }
+    snprintf(rule, sizeof(rule), DROP_LAST_ACK, fin_seq + 1);
+    if ((err = hz_nft(h, TW_LAB_SERVER, rule)) < 0) {
         close(s);
         return err;
     }
     close(s);                       /* FIN; the ACK that answers it is lost */
-    hz_sleep_ms(5);
-    while (hz_next_tcp(h, &i, &t, NULL))
-        if (t.flags == TH_SYN)
-            *isn1 = t.seq;
+    hz_sleep_ms(2);
     return 0;
+}
+
+/* Sockets in a state now, unsettled: this cannot wait. */
+static int count_now(struct hz *h, enum tw_lab_side side, int state)
+{
+    struct tw_tcp_states st;
+    return tw_lab_count(&h->lab, side, &st) < 0 ? -1 : (int)st.n[state];
 }
 
 /* How long the server's LAST_ACK lasts from now (polled), in ms. */
@@ -133,10 +149,11 @@ static void lost_ack(struct hz *h, bool tw_kept)
                 tw_errname(lfd < 0 ? lfd : err));
         goto out;
     }
-    last_ack = hz_count_state(h, TW_LAB_SERVER, TCP_LAST_ACK_STATE);
-    tw = hz_count_state(h, TW_LAB_CLIENT, TW_TCP_TIME_WAIT);
-    hz_nft(h, TW_LAB_SERVER, "delete table inet hz"); /* the next ACKs may pass */
+    /* at once, before the server's FIN comes again (RTO, at least 200 ms) */
+    last_ack = count_now(h, TW_LAB_SERVER, TCP_LAST_ACK_STATE);
+    tw = count_now(h, TW_LAB_CLIENT, TW_TCP_TIME_WAIT);
     fd = hz_connect(h, HZ_CLIENT_PORT, HZ_SERVER_PORT, 3000, &ms);
+    hz_nft(h, TW_LAB_SERVER, "delete table inet hz"); /* the next final ACK may pass */
     gone = last_ack_gone_ms(h, 2000);
     hz_sleep_ms(20);
     read_capture(h, isn1, &s);
