@@ -11,7 +11,8 @@
 # Every option, per command ("probe report" is the subcommand).
 declare -gA _twkit_opts=(
     [facts]="--json --only --help"
-    [demo]="--json --svg --seconds --ports --concurrency --quiet --help"
+    [demo]="--json --svg --seconds --ports --concurrency --quiet --all --help"
+    [hazards]="--json --only --pcap --help"
     [bench]="--close --lab --local --target --proto --duration --concurrency --threads
              --rate --size --port-range --tw-reuse --ipv6 --json --csv --svg --quiet --help"
     [serve]="--proto --listen --threads --idle-timeout --stall-timeout --min-progress
@@ -29,6 +30,7 @@ declare -gA _twkit_opts=(
 # The options that take a value (the next word), per command.
 declare -gA _twkit_args=(
     [facts]="--only"
+    [hazards]="--only --pcap"
     [demo]="--svg --seconds --ports --concurrency"
     [bench]="--close --target --proto --duration --concurrency --threads --rate --size
              --port-range --tw-reuse --csv --svg"
@@ -42,7 +44,7 @@ declare -gA _twkit_args=(
     [stat]="--fail-on --top --watch --count --netns --who --listen"
 )
 
-_twkit_commands="facts demo bench serve probe stat version help"
+_twkit_commands="facts demo hazards bench serve probe stat version help"
 
 # Print a command's options (tests/man/check.sh reads them this way).
 _twkit_options()
@@ -125,6 +127,14 @@ _twkit()
             stat:--netns) COMPREPLY=($(compgen -W "$(_twkit_netns)" -- "$cur")) ;;
             serve:--proto | bench:--proto) COMPREPLY=($(compgen -W "twp http" -- "$cur")) ;;
             serve:--after-fin) COMPREPLY=($(compgen -W "fin rst" -- "$cur")) ;;
+            hazards:--only)
+                # a comma-separated list: complete the name after the last comma
+                local done=${cur%"${cur##*,}"}
+                COMPREPLY=($(compgen -P "$done" -W "lost-ack duplicate assassination overflow
+                                                    abort lost-rst" -- "${cur##*,}")) ;;
+            hazards:--pcap)
+                compopt -o filenames 2>/dev/null
+                COMPREPLY=($(compgen -d -- "$cur")) ;;
             bench:--close)
                 COMPREPLY=($(compgen -W "raw raw-request client-close server-close handshake
                                          bye abort pool" -- "$cur")) ;;

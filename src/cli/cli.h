@@ -7,6 +7,7 @@
 
 int cmd_facts(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_hazards(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 int cmd_stat(int argc, char **argv);

@@ -18,7 +18,7 @@ static bool in_demo(const struct tb_strategy *s) { return s->demo.shows != NULL;
 /* n: how many the demo runs */
 static void usage(FILE *f, unsigned n)
 {
-    fputs("usage: twkit demo [--json] [--svg FILE] [--seconds DUR] [--ports N]\n"
+    fputs("usage: twkit demo [--json] [--svg FILE] [--seconds DUR] [--ports N] [--all]\n"
           "\n"
           "Runs ", f);
     tb_strategy_list(f, in_demo, ", ", " and ");
@@ -35,7 +35,10 @@ static void usage(FILE *f, unsigned n)
         "  --seconds DUR   per strategy (default 4s)\n"
         "  --ports N       client ports in the lab (default 2000)\n"
         "  --concurrency N sessions in flight (default 50)\n"
-        "  --quiet         no progress\n", n);
+        "  --quiet         no progress\n"
+        "  --all           then twkit hazards: what TIME_WAIT protects against, with and\n"
+        "                  without it (root); with --json one object {\"demo\":...,\"hazards\":...}\n",
+        n);
 }
 
 /* What a run shows, from its own numbers, and the rule it illustrates. */
@@ -48,12 +51,37 @@ static void explain(const struct tb_result *r, const struct tb_say *ctx)
     printf("\n%-13s rule: %s\n", "", st->demo.rule);
 }
 
+/* --all: the other half, what TIME_WAIT protects against. Returns the
+ * worse of the two exit statuses. */
+static int also_hazards(bool json, bool lab, int rc)
+{
+    char *hv[] = {"hazards", json ? "--json" : NULL, NULL};
+    int hrc = 0;
+
+    fflush(stdout);
+    if (json)
+        printf(",\"hazards\":");
+    if (lab) {
+        if (!json)
+            printf("\n");
+        hrc = cmd_hazards(json ? 2 : 1, hv);
+    } else {
+        fprintf(stderr, "twkit demo: --all: twkit hazards needs root; not run\n");
+        if (json)
+            printf("null");
+    }
+    if (json)
+        printf("}\n");
+    return rc > hrc ? rc : hrc;
+}
+
 int cmd_demo(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},          {"svg", required_argument, NULL, 'S'},
         {"seconds", required_argument, NULL, 'd'}, {"ports", required_argument, NULL, 'p'},
         {"concurrency", required_argument, NULL, 'n'}, {"quiet", no_argument, NULL, 'q'},
+        {"all", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},          {0},
     };
     const char *cmd = "twkit demo", *svg = "twkit-demo.svg";
@@ -63,7 +91,7 @@ int cmd_demo(int argc, char **argv)
     struct tb_say say = {0};
     unsigned long ports = 2000, v;
     char range[32], err[300];
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, all = false;
     size_t done = 0, nruns = 0;
     int ch, rc = 0, k;
 
@@ -84,6 +112,7 @@ int cmd_demo(int argc, char **argv)
             o.concurrency = (unsigned)v;
             break;
         case 'q': quiet = true; break;
+        case 'a': all = true; break;
         case 'h': usage(stdout, (unsigned)nruns); return 0;
         default: usage(stderr, (unsigned)nruns); return 2;
         }
@@ -134,6 +163,8 @@ int cmd_demo(int argc, char **argv)
         done++;
     }
     if (json) {
+        if (all)
+            printf("{\"demo\":");
         printf("{\"schema\":\"twkit-demo/1\",\"where\":\"%s\",\"ports\":%lu,\"runs\":[",
                o.lab ? "lab" : "loopback", o.lab ? ports : 0);
         for (size_t i = 0; i < done; i++) {
@@ -173,5 +204,7 @@ int cmd_demo(int argc, char **argv)
     for (size_t i = 0; i < done; i++)
         tb_result_free(&runs[i]);
     free(runs);
+    if (all)
+        rc = also_hazards(json, o.lab, rc);
     return rc;
 }

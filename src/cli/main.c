@@ -15,6 +15,7 @@ static const char usage[] =
     "commands:\n"
     "  facts     prove the TCP facts twkit is built on, on this kernel (root)\n"
     "  demo      every way to end a connection, side by side, in a minute (root)\n"
+    "  hazards   what TIME_WAIT protects against, with and without it, measured (root)\n"
     "  bench     connection churn by close strategy: rate, latency, TIME_WAIT\n"
     "  serve     a twp or HTTP/1.1 server that closes first only where HTTP says so\n"
     "  probe     TCP/HTTP(S)/TLS health prober without TIME_WAIT, /metrics\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"facts", cmd_facts},
         {"demo", cmd_demo},
+        {"hazards", cmd_hazards},
         {"serve", cmd_serve},
         {"stat", cmd_stat},
         {"bench", cmd_bench},

@@ -61,6 +61,7 @@ COMPLETION = os.path.join(ROOT, "completion", "twkit.bash")
 COMMANDS = {
     "facts": "twkit-facts.1",
     "demo": "twkit-demo.1",
+    "hazards": "twkit-hazards.1",
     "bench": "twkit-bench.1",
     "serve": "twkit-serve.1",
     "probe": "twkit-probe.1",
