@@ -89,11 +89,12 @@ static void wrap(const char *lead, const char *text)
 
 static void print_run(const char *lead, const struct tw_hazard_run *run)
 {
-    char buf[1200];
+    /* the label is a short constant ("tcp_rfc1337=1") */
+    char buf[sizeof(run->text) + sizeof(run->counters) + sizeof(run->pcap) + 128];
 
     if (!run->ran)
         return;
-    snprintf(buf, sizeof(buf), "[%s] %s counters: %s.%s%s", run->label ? run->label : "",
+    snprintf(buf, sizeof(buf), "[%.100s] %s counters: %s.%s%s", run->label ? run->label : "",
              run->text, run->counters, run->pcap[0] ? " pcap: " : "", run->pcap);
     wrap(lead, buf);
 }
