@@ -19,7 +19,19 @@
 
 #include "probe_lab.h"
 
-TestSuite(history, .init = pl_setup, .fini = pl_teardown, .timeout = 330);
+/* the parsed reports: json_decref'd in teardown (free() of keep() would
+ * leave their members behind) */
+static json_t *loaded[4];
+static size_t nloaded;
+
+static void teardown(void)
+{
+    while (nloaded)
+        json_decref(loaded[--nloaded]);
+    pl_teardown();
+}
+
+TestSuite(history, .init = pl_setup, .fini = teardown, .timeout = 330);
 
 static double now_s(void)
 {
@@ -42,6 +54,9 @@ static json_t *jload(const char *text)
 {
     json_error_t e;
     json_t *j = json_loads(text, 0, &e);
+
+    if (j && nloaded < sizeof(loaded) / sizeof(loaded[0]))
+        loaded[nloaded++] = j;
 
     cr_assert_not_null(j, "not JSON (%s): %.2000s", e.text, text);
     return j;
@@ -108,7 +123,7 @@ Test(history, a_30_percent_outage_over_200_s_with_a_kill_9_in_it_reports_70_perc
 
     snprintf(url, sizeof(url), "http://127.0.0.1:9464/report?since=@%.3f&until=@%.3f", ts,
              ts + 200);
-    rep2 = keep(jload(fetch(url, "report.json")));
+    rep2 = jload(fetch(url, "report.json"));
     page = fetch("http://127.0.0.1:9464/", "page.html");
     cr_assert_eq(stop(prober, SIGTERM, 5000), 0, "%s", slurp("h.log.err"));
     stop(server, SIGTERM, 2000);
@@ -116,7 +131,7 @@ Test(history, a_30_percent_outage_over_200_s_with_a_kill_9_in_it_reports_70_perc
     rc = run(TW_LAB_CLIENT, 20000, "%s probe report --json --since @%.3f --until @%.3f %s > %s",
              TWKIT_BIN, ts, ts + 200, cfg, tpath(out, sizeof(out), "report-cli.json"));
     cr_assert_eq(rc, 0, "twkit probe report: exit %d: %s", rc, slurp("report-cli.json"));
-    rep = keep(jload(slurp("report-cli.json")));
+    rep = jload(slurp("report-cli.json"));
     s = summary(rep);
     up = num(s, "up_s");
     down = num(s, "downtime_s");
