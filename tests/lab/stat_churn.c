@@ -4,8 +4,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+
 #include "stat_churn.h"
+#include "twkit/error.h"
 #include "twkit/time.h"
+
+int sc_listen(struct tw_lab *lab, enum tw_lab_side side, uint16_t port)
+{
+    tw_addr a = lab->addr4[side];
+    int fd;
+
+    tw_addr_set_port(&a, port);
+    cr_assert_eq(tw_lab_enter(lab, side), 0);
+    fd = tw_sock_listen(&a, &(struct tw_listen_opts){.backlog = 128});
+    tw_lab_leave(lab);
+    cr_assert_geq(fd, 0, "listen: %s", tw_errname(fd));
+    return fd;
+}
 
 static void *accept_loop(void *arg)
 {

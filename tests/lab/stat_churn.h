@@ -11,6 +11,9 @@
 
 #include "lab/lab.h"
 
+/* A listener on side's lab address:port (asserts on failure). */
+int sc_listen(struct tw_lab *lab, enum tw_lab_side side, uint16_t port);
+
 /* Accepts on lfd, waits for each client's FIN, then closes: the client
  * keeps the TIME_WAIT. */
 struct sc_acceptor {

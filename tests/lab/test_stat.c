@@ -35,18 +35,7 @@ static void teardown(void)
 
 TestSuite(stat, .init = setup, .fini = teardown, .timeout = 120);
 
-static int listen_on(enum tw_lab_side side, uint16_t port)
-{
-    tw_addr a = lab.addr4[side];
-    int fd;
-
-    tw_addr_set_port(&a, port);
-    cr_assert_eq(tw_lab_enter(&lab, side), 0);
-    fd = tw_sock_listen(&a, &(struct tw_listen_opts){.backlog = 128});
-    tw_lab_leave(&lab);
-    cr_assert_geq(fd, 0, "listen: %s", tw_errname(fd));
-    return fd;
-}
+static int listen_on(enum tw_lab_side side, uint16_t port) { return sc_listen(&lab, side, port); }
 
 /* n connections from `from` to the listener lfd on `to`:port; the side
  * named by `first` closes first and so keeps the TIME_WAIT. */

@@ -25,18 +25,7 @@ TestSuite(stat_export, .init = pl_setup, .fini = pl_teardown, .timeout = 150);
 
 #define EXPORTER "127.0.0.1:9467"
 
-static int listen_in(enum tw_lab_side side, uint16_t port)
-{
-    tw_addr a = lab.addr4[side];
-    int fd;
-
-    tw_addr_set_port(&a, port);
-    cr_assert_eq(tw_lab_enter(&lab, side), 0);
-    fd = tw_sock_listen(&a, &(struct tw_listen_opts){.backlog = 128});
-    tw_lab_leave(&lab);
-    cr_assert_geq(fd, 0, "listen: %s", tw_errname(fd));
-    return fd;
-}
+static int listen_in(enum tw_lab_side side, uint16_t port) { return sc_listen(&lab, side, port); }
 
 static int listen_server(uint16_t port) { return listen_in(TW_LAB_SERVER, port); }
 
