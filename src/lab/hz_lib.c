@@ -202,7 +202,7 @@ static void write_pcap(struct hz *h)
     int err;
 
     snprintf(path, sizeof(path), "%s/%s-%s.pcap", h->o->pcap_dir, h->name,
-             h->which == TW_HZ_KEPT ? "kept" : "removed");
+             tw_hazard_run_name(h->which));
     if ((err = hz_cap_write_pcap(&h->cap, path)) < 0)
         hz_fail(h, "--pcap %s: %s", path, tw_strerror(err));
     else

@@ -31,7 +31,7 @@ struct hz {
     struct tw_hazard_result *res;
     const struct tw_hazard_opts *o;
     const char *name;             /* for the pcap file */
-    int which;                    /* TW_HZ_KEPT or TW_HZ_REMOVED */
+    int which;                    /* TW_HZ_KEPT, TW_HZ_REMOVED or TW_HZ_MIDDLE */
     bool marked;                  /* the counters are recorded */
 };
 
