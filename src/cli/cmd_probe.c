@@ -16,6 +16,7 @@
 #include "probe/after.h"
 #include "probe/bbhttp.h"
 #include "probe/blackbox.h"
+#include "probe/fleet.h"
 #include "probe/gzip.h"
 #include "probe/notify.h"
 #include "probe/probe.h"
@@ -87,6 +88,8 @@ static const char probe_usage[] =
     "  --shard I/N           probe only shard I of N of CONFIG's targets (a stable\n"
     "                        hash of probe name and target: N instances with one\n"
     "                        config split it without talking to each other)\n"
+    "  --threads N           probe on N threads, each with its share of the targets\n"
+    "                        (default: the CPUs this process may use; also --once)\n"
     "  --summary             at the end print one JSON object to stdout: results,\n"
     "                        skips, late starts, CPU, peak memory, TIME_WAIT\n"
     "  --test-notify CHANNEL send one test message on CONFIG's notify channel\n"
@@ -103,8 +106,9 @@ struct probe_cli {
     struct tp_bbsrv *bb;
     const char *listen;
     tw_loop *loop;
-    struct tp_config *cfg;     /* on the heap: the engine points into it */
-    struct tp_engine *engine;
+    struct tp_config *cfg;     /* on the heap: the engines point into it */
+    struct tp_fleet *fleet;    /* an engine per thread (--threads, fleet.h) */
+    unsigned threads;
     struct tp_engine_opts eo;
     struct tp_after *after;    /* the after thread: notifications, history (after.h) */
     char *hist_path, *hist_zone; /* the history written (NULL: none), and its zone */
@@ -186,7 +190,7 @@ static void stop_all(struct probe_cli *p)
         return;
     p->stopping = true;
     tw_timer_stop(&p->watch_timer);
-    tp_engine_stop(p->engine);
+    tp_fleet_stop(p->fleet);
     tp_after_shutdown(p->after); /* sends get their grace while we drain */
     tw_io_stop(&p->sig_io);
     if (p->srv)
@@ -251,7 +255,6 @@ static char *history_sig(const struct tp_history *h)
 /* Both files; 0 if both loaded (or were not given). */
 static int reload(struct probe_cli *p)
 {
-    struct tp_engine *e = NULL;
     int n, bad = 0;
     struct tp_config *cfg;
     char ok[40] = "";
@@ -262,7 +265,8 @@ static int reload(struct probe_cli *p)
         return bad;
     cfg = config_load(p->path, &p->shard, &n);
 
-    if (cfg && (n = tp_engine_new(p->loop, cfg, &p->eo, &e)) < 0) {
+    /* The new engines' schedules spread from now, like a start: no burst. */
+    if (cfg && (n = tp_fleet_load(p->fleet, cfg, &p->eo)) < 0) {
         fprintf(stderr, "twkit probe: reload: %s\n", tw_strerror(n));
         config_free(cfg);
     }
@@ -276,13 +280,8 @@ static int reload(struct probe_cli *p)
         fprintf(stderr, "twkit probe: warning: %s: history: changed; it goes on as it was "
                         "when the prober started, until a restart\n", p->path);
     free(sig);
-    tp_engine_adopt(e, p->engine);
-    tp_engine_free(p->engine);
     config_free(p->cfg);
     p->cfg = cfg;
-    p->engine = e;
-    /* The new schedule spreads from now, like a start: no burst. */
-    tp_engine_start(e);
     return bad;
 }
 
@@ -431,7 +430,8 @@ static void status_page(struct probe_cli *p, tw_sconn *c, const struct tw_http_r
 
     if (f && !p->path)
         tp_status_endpoints(p->bb != NULL, f);
-    else if (f && (err = tp_status_rows(p->engine, p->status_group, &rows, &v.nrows)) == 0) {
+    else if (f && (err = tp_status_rows(tp_fleet_pause(p->fleet), p->status_group, &rows,
+                                         &v.nrows)) == 0) {
         char why[512];
         if (p->hist_path && !p->reader && v.now >= p->reader_retry) {
             p->reader_retry = v.now + 5;
@@ -444,6 +444,8 @@ static void status_page(struct probe_cli *p, tw_sconn *c, const struct tw_http_r
         v.rows = rows;
         err = tp_status_render(&v, f);
     }
+    if (f && p->path)
+        tp_fleet_resume(p->fleet);
     free(rows);
     if (f && fclose(f) != 0 && !err)
         err = -ENOMEM;
@@ -504,10 +506,12 @@ static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
         tw_sconn_respond(c, 503, "text/plain", NULL, "out of memory\n", 14);
         return;
     }
-    if (PATH_IS("/status"))
-        tp_engine_status(p->engine, f);
-    else {
-        tp_engine_metrics(p->engine, f);
+    if (PATH_IS("/status")) {
+        tp_view_status(tp_fleet_pause(p->fleet), f);
+        tp_fleet_resume(p->fleet);
+    } else {
+        tp_view_metrics(tp_fleet_pause(p->fleet), f);
+        tp_fleet_resume(p->fleet);
         if (p->after)
             tp_after_metrics(p->after, f);
         if (p->bb)
@@ -544,20 +548,39 @@ static void on_conn_close(tw_sconn *c, void *data)
     tp_report_srv_conn_closed(p->reports, c);
 }
 
-/* Every target may have a probe in flight, and a graceful one a closing
- * socket besides; every /probe request its connection and its probe's
- * socket: ask for that many descriptors, say so if we cannot. */
-static void raise_nofile(size_t targets, size_t adhoc)
+/* The descriptors probes may hold at once, at worst: a target's probe
+ * holds one for at most its timeout of every interval (every probe timing
+ * out), and with close: graceful its closing socket another timeout; with
+ * --once, max_inflight probes at a time. Every /probe request holds its
+ * connection and its probe's socket; each thread a few of its own (epoll,
+ * its mailbox, the resolver's). Ask for that many, say so if we cannot. */
+static void raise_nofile(const struct tp_config *cfg, const struct tp_engine_opts *eo,
+                         unsigned threads, size_t adhoc)
 {
-    unsigned long long need = (unsigned long long)(targets + adhoc) * 2 + 256;
+    double flight = 0;
+    bool graceful = false;
+
+    for (size_t d = 0; d < cfg->ndefs; d++) {
+        const struct tp_def *def = &cfg->defs[d];
+        double share = def->interval_ms ? (double)def->timeout_ms / (double)def->interval_ms : 1;
+        flight += (double)def->ntargets * (share < 1 ? share : 1) * (def->graceful ? 2 : 1);
+        graceful |= def->graceful && def->ntargets;
+    }
+    if (eo->once) {
+        unsigned max = eo->max_inflight ? eo->max_inflight : 1000;
+        flight = (double)(cfg->ntargets < max ? cfg->ntargets : max) * (graceful ? 2 : 1);
+    }
+    unsigned long long probes = (unsigned long long)(flight + 0.999);
+    unsigned long long need = probes + (unsigned long long)adhoc * 2 + 16ull * threads + 256;
     unsigned long long have = tu_raise_nofile(need);
 
     if (have < need)
         fprintf(stderr,
-                "twkit probe: warning: RLIMIT_NOFILE is %llu, %zu targets and %zu /probe "
-                "requests at a time may need %llu; probes beyond it fail with EMFILE (counted "
-                "as local errors). Raise it with ulimit -n.\n",
-                have, targets, adhoc, need);
+                "twkit probe: warning: RLIMIT_NOFILE is %llu; %llu probes may be in flight at "
+                "once (each target's for up to its timeout of every interval%s) and %zu /probe "
+                "requests, needing %llu descriptors; probes beyond the limit fail with EMFILE "
+                "(counted as local errors). Raise it with ulimit -n, or lower the timeouts.\n",
+                have, probes, eo->once ? "; --once: --max-inflight" : "", adhoc, need);
 }
 
 /* history: the store, written by the after thread (store_sink.c). One that
@@ -594,17 +617,16 @@ static int history_sink(struct probe_cli *p)
     return 0;
 }
 
-static void print_summary(struct tp_engine *e, double wall)
+static void print_summary(const struct tp_summary *sp, double wall)
 {
-    struct tp_summary s;
+    const struct tp_summary s = *sp;
     struct rusage ru;
 
-    tp_engine_summary(e, &s);
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"event\":\"summary\",\"targets\":%llu,\"success\":%llu,\"failure\":%llu,"
            "\"local_error\":%llu,\"skipped\":%llu,\"late_start_us\":{\"n\":%llu,"
            "\"p50\":%llu,\"p99\":%llu,\"max\":%llu},\"cpu_user_s\":%.3f,\"cpu_system_s\":%.3f,"
-           "\"max_rss_kib\":%ld,\"time_wait\":%d,\"wall_s\":%.3f}\n",
+           "\"max_rss_kib\":%ld,\"time_wait\":%d,\"wall_s\":%.3f,\"thread_targets\":[",
            (unsigned long long)s.targets, (unsigned long long)s.results[TP_SUCCESS],
            (unsigned long long)s.results[TP_FAILURE], (unsigned long long)s.results[TP_LOCAL],
            (unsigned long long)s.skipped, (unsigned long long)s.late_n,
@@ -613,6 +635,9 @@ static void print_summary(struct tp_engine *e, double wall)
            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss,
            s.time_wait, wall);
+    for (unsigned i = 0; i < s.threads; i++)
+        printf("%s%u", i ? "," : "", s.thread_targets[i]);
+    printf("]}\n");
     fflush(stdout);
 }
 
@@ -633,6 +658,7 @@ int cmd_probe(int argc, char **argv)
         {"status-refresh", required_argument, NULL, 'R'},
         {"status-samples", required_argument, NULL, 'N'},
         {"test-notify", required_argument, NULL, 'T'},
+        {"threads", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464", .status_refresh_s = TP_STATUS_REFRESH_S};
@@ -698,6 +724,14 @@ int cmd_probe(int argc, char **argv)
                 return 2;
             break;
         case 'T': test_notify = optarg; break;
+        case 'j':
+            if (cli_parse_uint("probe", "--threads", optarg, TP_FLEET_MAX_LANES, &ul) < 0 || !ul) {
+                if (!ul)
+                    fprintf(stderr, "probe: --threads: must be at least 1\n");
+                return 2;
+            }
+            p.threads = (unsigned)ul;
+            break;
         case 'M':
             if (cli_parse_uint("probe", "--max-probes", optarg, 1000000, &ul) < 0 || !ul) {
                 if (!ul)
@@ -732,6 +766,8 @@ int cmd_probe(int argc, char **argv)
         return 2;
     }
     p.path = optind < argc ? argv[optind] : NULL;
+    if (!p.threads)
+        p.threads = tp_fleet_cpus();
     if (p.bb_path && (n = tp_bb_load(p.bb_path, &bb, stderr)) != 0) {
         if (n > 0)
             fprintf(stderr, "twkit probe: %s: %d error%s\n", p.bb_path, n, n == 1 ? "" : "s");
@@ -776,7 +812,7 @@ int cmd_probe(int argc, char **argv)
     /* the sparklines' memory, only where a page can show it */
     p.eo.recent = !p.eo.once && strcmp(p.listen, "off") != 0 ? (unsigned)samples : 0;
     /* a /probe request holds its connection and its probe's socket */
-    raise_nofile(p.cfg->ntargets, p.bb_path ? bo.max_inflight : 0);
+    raise_nofile(p.cfg, &p.eo, p.threads, p.bb_path ? bo.max_inflight : 0);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -793,7 +829,7 @@ int cmd_probe(int argc, char **argv)
     tw_io_init(&p.sig_io, sfd, on_signal, &p);
     tw_io_start(p.loop, &p.sig_io, TW_IO_READ);
     if (!p.eo.once) { /* a reload may bring channels: the thread is there anyway */
-        struct tp_after_opts ao = {.log = p.eo.log};
+        struct tp_after_opts ao = {.log = p.eo.log, .rings = p.threads};
         struct tp_after_sink sink;
         if ((n = tp_after_new(&ao, &p.after)) < 0 || (n = tp_notify_sink(p.after, &sink)) < 0 ||
             (n = tp_after_add_sink(p.after, &sink)) < 0 || (n = history_sink(&p)) < 0 ||
@@ -804,8 +840,8 @@ int cmd_probe(int argc, char **argv)
         }
         p.eo.after = p.after;
     }
-    if ((n = tp_engine_new(p.loop, p.cfg, &p.eo, &p.engine)) < 0) {
-        fprintf(stderr, "twkit probe: %s\n", tw_strerror(n));
+    if ((n = tp_fleet_new(p.loop, p.threads, &p.fleet)) < 0) {
+        fprintf(stderr, "twkit probe: --threads %u: %s\n", p.threads, tw_strerror(n));
         rc = 2;
         goto out;
     }
@@ -851,15 +887,22 @@ int cmd_probe(int argc, char **argv)
     if (duration && !p.eo.once)
         tw_timer_start(p.loop, &p.stop_timer, duration);
     t0 = tw_now_ns();
-    tp_engine_start(p.engine);
+    if ((n = tp_fleet_load(p.fleet, p.cfg, &p.eo)) < 0) {
+        fprintf(stderr, "twkit probe: %s\n", tw_strerror(n));
+        rc = 2;
+        goto out;
+    }
     tw_loop_run(p.loop);
+    tp_fleet_wait(p.fleet); /* --once: every lane's targets */
     tp_after_stop(p.after); /* what is queued is sent, within the grace */
-    if (summary && p.engine)
-        print_summary(p.engine, (double)(tw_now_ns() - t0) / 1e9);
-    if (p.eo.once && p.engine) {
+    if (summary || p.eo.once) {
         struct tp_summary s;
-        tp_engine_summary(p.engine, &s);
-        rc = s.results[TP_SUCCESS] == s.targets ? 0 : 1;
+        tp_view_summary(tp_fleet_pause(p.fleet), &s);
+        tp_fleet_resume(p.fleet);
+        if (summary)
+            print_summary(&s, (double)(tw_now_ns() - t0) / 1e9);
+        if (p.eo.once)
+            rc = s.results[TP_SUCCESS] == s.targets ? 0 : 1;
     }
 out:
     if (p.srv)
@@ -872,7 +915,7 @@ out:
     free(p.hist_path);
     free(p.hist_zone);
     free(p.hist_sig);
-    tp_engine_free(p.engine);
+    tp_fleet_free(p.fleet); /* before the after thread: it pushes there */
     tp_after_free(p.after);
     tw_io_close(&p.sig_io);
     if (p.loop)

@@ -32,16 +32,29 @@ struct alert_slot {
     atomic_bool firing;
 };
 
-struct tp_after {
-    /* the ring: head written by the producer, tail by the consumer, each on
-     * its own cache line so the two threads do not share one */
+/* One producer's ring (after.h): head written by the producer, tail by
+ * the consumer, each on its own cache line so the two threads do not share
+ * one. */
+struct after_ring {
     _Alignas(64) atomic_uint_fast64_t head;
     _Alignas(64) atomic_uint_fast64_t tail;
     _Alignas(64) uint64_t tail_seen;  /* the producer's last look at tail */
-    uint64_t gen_counter;             /* the producer's */
-    struct tp_after_gen *pending;     /* a CONFIG the full ring did not take */
+    struct tp_after_gen *pending;     /* the producer's: a CONFIG the full
+                                         ring did not take */
+    struct tp_after_ev *ev;
+    _Alignas(64) struct tp_after_gen *wait; /* the consumer's: the CONFIG it
+                                         stopped at, waiting for the others */
+};
+
+struct tp_after {
+    struct after_ring *rings;
+    size_t nrings;
     atomic_uint_fast64_t dropped, stale, events;
-    struct tp_after_ev *ring;
+    /* every generation made and not yet superseded (gen_new on the main
+     * thread, freed by the after thread when it moves past them) */
+    pthread_mutex_t gens_lock;
+    struct tp_after_gen *gens;        /* newest first, by ->older */
+    uint64_t gen_counter;             /* the main thread's */
 
     /* the after thread's */
     struct tp_after_opts opts;
@@ -171,7 +184,7 @@ static struct tp_kv *merge_labels(struct arena **ar, const struct tp_def *def,
 }
 
 static struct tp_after_gen *gen_build(const struct tp_config *cfg,
-                                      const struct tp_target *targets, size_t n)
+                                      const struct tp_target *const *targets, size_t n)
 {
     struct tp_after_gen *g = calloc(1, sizeof(*g));
     struct arena *ar = NULL;
@@ -188,7 +201,7 @@ static struct tp_after_gen *gen_build(const struct tp_config *cfg,
     if (!(g->slots = calloc(g->nslots, sizeof(*g->slots))))
         goto fail;
     for (size_t k = 0; k < n; k++) {
-        const struct tp_target *t = &targets[k];
+        const struct tp_target *t = targets[k];
         struct tp_after_id *id = &g->ids[k];
 
         if (t->def != def) { /* the engine lists targets definition by definition */
@@ -232,70 +245,101 @@ fail:
     return NULL;
 }
 
-/* ---- the ring: producer ---- */
+/* ---- the rings: producers ---- */
 
-static bool ring_put(struct tp_after *a, const struct tp_after_ev *ev, size_t reserve)
+static bool ring_put(struct after_ring *r, const struct tp_after_ev *ev, size_t reserve)
 {
-    uint64_t h = atomic_load_explicit(&a->head, memory_order_relaxed);
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
 
-    if (h - a->tail_seen >= TP_AFTER_RING - reserve) {
+    if (h - r->tail_seen >= TP_AFTER_RING - reserve) {
         /* acquire: the consumer is done with the slots it released */
-        a->tail_seen = atomic_load_explicit(&a->tail, memory_order_acquire);
-        if (h - a->tail_seen >= TP_AFTER_RING - reserve)
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (h - r->tail_seen >= TP_AFTER_RING - reserve)
             return false;
     }
-    a->ring[h & (TP_AFTER_RING - 1)] = *ev;
+    r->ev[h & (TP_AFTER_RING - 1)] = *ev;
     /* release: the event's bytes are visible before the new head */
-    atomic_store_explicit(&a->head, h + 1, memory_order_release);
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
     return true;
 }
 
-static bool put_pending(struct tp_after *a)
+static bool put_pending(struct after_ring *r)
 {
     struct tp_after_ev ev = {.type = TP_AEV_CONFIG};
 
-    if (!a->pending)
+    if (!r->pending)
         return true;
-    ev.gen = a->pending->no;
-    ev.config = a->pending;
-    if (!ring_put(a, &ev, 0))
+    ev.gen = r->pending->no;
+    ev.config = r->pending;
+    if (!ring_put(r, &ev, 0))
         return false;
-    a->pending = NULL;
+    r->pending = NULL;
     return true;
 }
 
 /* Results of a generation wait behind its CONFIG: while that is pending,
  * they are dropped (counted) rather than sent ahead of it. */
-static bool push(struct tp_after *a, const struct tp_after_ev *ev)
+static bool push(struct tp_after *a, struct after_ring *r, const struct tp_after_ev *ev)
 {
-    if (put_pending(a) && ring_put(a, ev, CONFIG_RESERVE))
+    if (put_pending(r) && ring_put(r, ev, CONFIG_RESERVE))
         return true;
     atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
     return false;
 }
 
-void tp_after_config(struct tp_after *a, const struct tp_config *cfg,
-                     const struct tp_target *targets, size_t n, uint64_t *gen_no)
+size_t tp_after_rings(const struct tp_after *a) { return a->nrings; }
+
+struct tp_after_gen *tp_after_gen_new(struct tp_after *a, const struct tp_config *cfg,
+                                      const struct tp_target *const *targets, size_t n,
+                                      uint64_t *gen_no)
 {
     struct tp_after_gen *g = gen_build(cfg, targets, n);
 
     *gen_no = ++a->gen_counter;
     if (!g) { /* no memory: this generation's events are dropped as stale */
         atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
-        return;
+        return NULL;
     }
     g->no = *gen_no;
-    if (!put_pending(a)) { /* superseded before the thread ever saw it */
-        gen_free(a->pending);
-        a->pending = NULL;
-    }
-    a->pending = g;
-    put_pending(a); /* else the next push tries again */
+    pthread_mutex_lock(&a->gens_lock); /* a reload's, never a probe's */
+    g->older = a->gens;
+    a->gens = g;
+    pthread_mutex_unlock(&a->gens_lock);
+    return g;
 }
 
-void tp_after_result(struct tp_after *a, uint64_t gen_no, uint32_t index,
+void tp_after_push_config(struct tp_after *a, size_t ring, struct tp_after_gen *g)
+{
+    struct after_ring *r = &a->rings[ring];
+
+    if (!g)
+        return;
+    /* A CONFIG still pending is superseded: the after thread never needs
+     * it, and it is freed with the generations it moves past. */
+    r->pending = g;
+    put_pending(r); /* else the next push tries again */
+}
+
+void tp_after_config(struct tp_after *a, const struct tp_config *cfg,
+                     const struct tp_target *targets, size_t n, uint64_t *gen_no)
+{
+    const struct tp_target **p = malloc((n ? n : 1) * sizeof(*p));
+
+    for (size_t k = 0; p && k < n; k++)
+        p[k] = &targets[k];
+    if (!p) {
+        *gen_no = ++a->gen_counter;
+        atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    tp_after_push_config(a, 0, tp_after_gen_new(a, cfg, p, n, gen_no));
+    free(p);
+}
+
+void tp_after_result(struct tp_after *a, size_t ring, uint64_t gen_no, uint32_t index,
                      const struct tp_target *t, const struct tp_result *r, enum tp_state from)
 {
+    struct after_ring *rg = &a->rings[ring];
     struct timespec ts;
     struct tp_after_ev ev = {
         .type = TP_AEV_RESULT, .outcome = (uint8_t)r->outcome, .state = (uint8_t)t->state,
@@ -307,11 +351,11 @@ void tp_after_result(struct tp_after *a, uint64_t gen_no, uint32_t index,
     clock_gettime(CLOCK_REALTIME, &ts); /* the vDSO: no system call */
     ev.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     atomic_fetch_add_explicit(&a->events, 1, memory_order_relaxed);
-    if (!push(a, &ev) || t->state == from)
+    if (!push(a, rg, &ev) || t->state == from)
         return;
     ev.type = TP_AEV_STATE;
     ev.detail = r->detail[0] ? strdup(r->detail) : NULL; /* rare: a state change */
-    if (!push(a, &ev))
+    if (!push(a, rg, &ev))
         free(ev.detail);
 }
 
@@ -429,38 +473,94 @@ static void storm_config(struct tp_after *a, const struct tp_after_gen *g)
 
 /* ---- the ring: consumer ---- */
 
-static void drain(struct tp_after *a)
+/* Move to generation g: the sinks get it, then every older generation is
+ * freed (the one just left among them). */
+static void gen_switch(struct tp_after *a, struct tp_after_gen *g)
 {
-    uint64_t t = atomic_load_explicit(&a->tail, memory_order_relaxed);
-    uint64_t h = atomic_load_explicit(&a->head, memory_order_acquire);
+    struct tp_after_gen **pp, *old = NULL;
 
-    for (; t != h; t++) {
-        struct tp_after_ev *ev = &a->ring[t & (TP_AFTER_RING - 1)];
+    a->gen = g;
+    storm_config(a, a->gen);
+    for (size_t i = 0; i < a->nsinks; i++)
+        if (a->sinks[i].config)
+            a->sinks[i].config(a->sinks[i].data, a->gen);
+    pthread_mutex_lock(&a->gens_lock);
+    for (pp = &a->gens; *pp && *pp != g; pp = &(*pp)->older)
+        ;
+    if (*pp) { /* newest first: everything after g is older */
+        old = g->older;
+        g->older = NULL;
+    }
+    pthread_mutex_unlock(&a->gens_lock);
+    while (old) {
+        struct tp_after_gen *n = old->older;
+        gen_free(old);
+        old = n;
+    }
+}
+
+static void event(struct tp_after *a, struct tp_after_ev *ev)
+{
+    if (!a->gen || ev->gen != a->gen->no || ev->index >= a->gen->nids) {
+        atomic_fetch_add_explicit(&a->stale, 1, memory_order_relaxed);
+    } else {
+        if (ev->type == TP_AEV_RESULT && ev->outcome == TP_LOCAL && a->nbuckets) {
+            a->buckets[a->bucket_sec % a->nbuckets]++;
+            a->storm_sum++;
+            a->last_local_err = ev->err;
+        }
+        for (size_t i = 0; i < a->nsinks; i++)
+            if (a->sinks[i].event)
+                a->sinks[i].event(a->sinks[i].data, a->gen, ev);
+    }
+    if (ev->type == TP_AEV_STATE)
+        free(ev->detail);
+}
+
+/* One ring's events up to its next CONFIG of a generation newer than the
+ * current one, where it stops (r->wait) until every ring got there. */
+static void drain_ring(struct tp_after *a, struct after_ring *r)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+
+    for (; t != h && !r->wait; t++) {
+        struct tp_after_ev *ev = &r->ev[t & (TP_AFTER_RING - 1)];
 
         if (ev->type == TP_AEV_CONFIG) {
-            struct tp_after_gen *old = a->gen;
-            a->gen = ev->config;
-            storm_config(a, a->gen);
-            for (size_t i = 0; i < a->nsinks; i++)
-                if (a->sinks[i].config)
-                    a->sinks[i].config(a->sinks[i].data, a->gen);
-            gen_free(old);
-        } else if (!a->gen || ev->gen != a->gen->no || ev->index >= a->gen->nids) {
-            atomic_fetch_add_explicit(&a->stale, 1, memory_order_relaxed);
+            if (!a->gen || ev->config->no > a->gen->no)
+                r->wait = ev->config;
         } else {
-            if (ev->type == TP_AEV_RESULT && ev->outcome == TP_LOCAL && a->nbuckets) {
-                a->buckets[a->bucket_sec % a->nbuckets]++;
-                a->storm_sum++;
-                a->last_local_err = ev->err;
-            }
-            for (size_t i = 0; i < a->nsinks; i++)
-                if (a->sinks[i].event)
-                    a->sinks[i].event(a->sinks[i].data, a->gen, ev);
+            event(a, ev);
         }
-        if (ev->type == TP_AEV_STATE)
-            free(ev->detail);
         /* release: the slot is free for the producer once we are done */
-        atomic_store_explicit(&a->tail, t + 1, memory_order_release);
+        atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    }
+}
+
+/* Every ring in turn. A new generation begins when every ring has reached
+ * its CONFIG: on each ring the old generation's events all came before it,
+ * so none of them is taken for the new one's, whichever ring it came by.
+ * The oldest waited for goes first (a ring whose producer superseded it
+ * waits at a newer one, which counts as past it). */
+static void drain(struct tp_after *a)
+{
+    for (;;) {
+        struct tp_after_gen *next = NULL;
+        bool all = true;
+
+        for (size_t i = 0; i < a->nrings; i++) {
+            drain_ring(a, &a->rings[i]);
+            all &= a->rings[i].wait != NULL;
+            if (a->rings[i].wait && (!next || a->rings[i].wait->no < next->no))
+                next = a->rings[i].wait;
+        }
+        if (!all)
+            return;
+        gen_switch(a, next);
+        for (size_t i = 0; i < a->nrings; i++)
+            if (a->rings[i].wait == next)
+                a->rings[i].wait = NULL;
     }
 }
 
@@ -579,9 +679,17 @@ int tp_after_new(const struct tp_after_opts *opts, struct tp_after **out)
     if (opts)
         a->opts = *opts;
     a->xfers.next = a->xfers.prev = &a->xfers;
-    a->ring = calloc(TP_AFTER_RING, sizeof(*a->ring));
+    pthread_mutex_init(&a->gens_lock, NULL);
+    a->nrings = a->opts.rings ? a->opts.rings : 1;
+    if ((a->rings = aligned_alloc(64, a->nrings * sizeof(*a->rings))))
+        memset(a->rings, 0, a->nrings * sizeof(*a->rings));
+    for (size_t i = 0; a->rings && i < a->nrings; i++)
+        if (!(a->rings[i].ev = calloc(TP_AFTER_RING, sizeof(*a->rings[i].ev)))) {
+            tp_after_free(a);
+            return -ENOMEM;
+        }
     a->multi = curl_multi_init();
-    if (!a->ring || !a->multi) {
+    if (!a->rings || !a->multi) {
         tp_after_free(a);
         return -ENOMEM;
     }
@@ -631,22 +739,26 @@ void tp_after_free(struct tp_after *a)
     for (size_t i = 0; i < a->nsinks; i++) /* never started */
         if (a->sinks[i].fini)
             a->sinks[i].fini(a->sinks[i].data);
-    if (a->ring) { /* what the thread never took */
-        uint64_t h = atomic_load(&a->head);
-        for (uint64_t t = atomic_load(&a->tail); t != h; t++) {
-            struct tp_after_ev *ev = &a->ring[t & (TP_AFTER_RING - 1)];
-            if (ev->type == TP_AEV_CONFIG)
-                gen_free(ev->config);
-            else if (ev->type == TP_AEV_STATE)
+    for (size_t i = 0; a->rings && i < a->nrings; i++) { /* what the thread never took */
+        struct after_ring *r = &a->rings[i];
+        uint64_t h = atomic_load(&r->head);
+        for (uint64_t t = atomic_load(&r->tail); r->ev && t != h; t++) {
+            struct tp_after_ev *ev = &r->ev[t & (TP_AFTER_RING - 1)];
+            if (ev->type == TP_AEV_STATE)
                 free(ev->detail);
         }
+        free(r->ev);
     }
-    gen_free(a->pending);
-    gen_free(a->gen);
+    while (a->gens) { /* every generation, the current one too */
+        struct tp_after_gen *n = a->gens->older;
+        gen_free(a->gens);
+        a->gens = n;
+    }
+    pthread_mutex_destroy(&a->gens_lock);
     if (a->multi)
         curl_multi_cleanup(a->multi);
     free(a->buckets);
-    free(a->ring);
+    free(a->rings);
     free(a);
 }
 
@@ -666,8 +778,10 @@ void tp_after_metrics(struct tp_after *a, FILE *f)
     tu_prom_sample(&p, NULL, "%llu", (unsigned long long)atomic_load(&a->dropped));
     tu_prom_family(&p, "twkit_probe_after_ring_pending", TU_PROM_GAUGE,
                    "Events in the ring, not yet taken by the after thread");
-    tu_prom_sample(&p, NULL, "%llu",
-                   (unsigned long long)(atomic_load(&a->head) - atomic_load(&a->tail)));
+    uint64_t pending = 0;
+    for (size_t i = 0; i < a->nrings; i++)
+        pending += atomic_load(&a->rings[i].head) - atomic_load(&a->rings[i].tail);
+    tu_prom_sample(&p, NULL, "%llu", (unsigned long long)pending);
     tu_prom_family(&p, "twkit_probe_health_alert", TU_PROM_GAUGE,
                    "1 while a health alert of the prober's own is firing");
     for (size_t i = 0; i < n; i++) {

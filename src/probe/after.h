@@ -19,21 +19,23 @@
  *    to drain the ring (no eventfd write per event), and runs libcurl's
  *    multi interface for all sending: curl_multi_poll with that timeout;
  *    curl_multi_wakeup only from tp_after_stop.
- *  - When probes run on several threads (a later issue), each producing
- *    engine thread gets a ring of its own (one producer per ring keeps the
- *    push lock-free); the after thread drains them in turn. Events carry
- *    their generation, so a consumer can tell which identity table an
- *    event's target index refers to whichever ring it came by.
+ *  - When probes run on several threads (--threads, fleet.c), each engine
+ *    thread has a ring of its own (one producer per ring keeps the push
+ *    lock-free); the after thread drains them in turn. Events carry their
+ *    generation, so a consumer can tell which identity table an event's
+ *    target index refers to whichever ring it came by.
  *
- * Target identity across reloads: a reload makes a new engine. Each engine
- * builds, when it starts, an immutable identity table for its config
- * generation (name, kind, shown target, labels, notify channels per target)
- * and pushes it as a CONFIG event before any result of that engine; result
- * events carry (generation, target index). The table holds its own copies
- * and a reference on the config's notify section, so the config may be
- * freed on the main thread at any time. The after thread hands the new
- * table to every sink and frees the one it supersedes (on one ring the
- * order is total: every event of the old generation came before). A
+ * Target identity across reloads: a reload makes new engines. The main
+ * thread builds an immutable identity table for the config generation
+ * (name, kind, shown target, labels, notify channels per target, over the
+ * whole config: tp_after_gen_new) and every engine, when it starts, pushes
+ * it as a CONFIG event into its ring before any result of its own; result
+ * events carry (generation, target index in the whole config). The table
+ * holds its own copies and a reference on the config's notify section, so
+ * the config may be freed on the main thread at any time. The after thread
+ * moves to the new table once every ring has reached its CONFIG (on each
+ * ring the order is total: every event of the old generation came before),
+ * hands it to every sink and frees the ones it supersedes. A
  * target's stable identity is (name, kind, target), hashed in id->hash;
  * sinks that keep per-target state across generations match on it
  * (tp_after_gen_find).
@@ -81,10 +83,12 @@ struct tp_after_gen {
     struct tp_after_id *ids;
     size_t nids;
     const struct tp_notify_cfg *notify; /* a reference (NULL: none) */
-    /* private: the index of tp_after_gen_find, what the ids point into */
+    /* private: the index of tp_after_gen_find, what the ids point into,
+     * the list of generations not yet freed */
     uint32_t *slots;
     size_t nslots;
     void *mem;
+    struct tp_after_gen *older;
 };
 
 /* The index of the target (name, kind, target) in gen, or -1. */
@@ -157,6 +161,7 @@ struct tp_after_sink {
 struct tp_after_opts {
     FILE *log;                    /* JSON lines (shared with the engine:
                                      written whole under flockfile); NULL */
+    unsigned rings;               /* producers, one ring each (0: 1) */
 };
 
 /* Set up (no thread yet). 0 or -errno. */
@@ -174,15 +179,25 @@ void tp_after_shutdown(struct tp_after *a);
 void tp_after_stop(struct tp_after *a);
 void tp_after_free(struct tp_after *a);
 
-/* ---- the producer's side (the engine's thread) ---- */
+/* ---- the producers' side ---- */
 
-/* Build the identity table of cfg's targets (an engine's, n of them) and
- * push it; *gen_no gets its number for the events that follow. */
+/* The rings (tp_after_opts.rings). */
+size_t tp_after_rings(const struct tp_after *a);
+/* The main thread: build the identity table of cfg's targets (n of them,
+ * in the config's order) and number it (*gen_no, for the events that
+ * follow); NULL when there is no memory (its events are then dropped as
+ * stale). The after thread owns and frees it. */
+struct tp_after_gen *tp_after_gen_new(struct tp_after *a, const struct tp_config *cfg,
+                                      const struct tp_target *const *targets, size_t n,
+                                      uint64_t *gen_no);
+/* Ring ring's producer: its next events are of generation g (NULL: none). */
+void tp_after_push_config(struct tp_after *a, size_t ring, struct tp_after_gen *g);
+/* Both, for one producer on ring 0 with an array of targets. */
 void tp_after_config(struct tp_after *a, const struct tp_config *cfg,
                      const struct tp_target *targets, size_t n, uint64_t *gen_no);
-/* The result r of target index of generation gen_no, its state having been
- * from before (t->state is after). */
-void tp_after_result(struct tp_after *a, uint64_t gen_no, uint32_t index,
+/* Ring ring's producer: the result r of target index of generation gen_no,
+ * its state having been from before (t->state is after). */
+void tp_after_result(struct tp_after *a, size_t ring, uint64_t gen_no, uint32_t index,
                      const struct tp_target *t, const struct tp_result *r, enum tp_state from);
 
 /* ---- for sinks (the after thread) ---- */

@@ -22,6 +22,7 @@
 #include "probe/ipproto.h"
 #include "probe/probe.h"
 #include "probe/resolve.h"
+#include "probe/shard.h"
 #include "probe/timewait.h"
 #include "twkit/error.h"
 #include "twkit/time.h"
@@ -366,12 +367,14 @@ static void finish(struct tp_engine *e, struct tp_target *t, struct tp_result *r
         tp_log_line(e, t, r, from);
     /* to the after thread: notifications, the store (a copy, no wait) */
     if (e->opts.after)
-        tp_after_result(e->opts.after, e->after_gen, (uint32_t)(t - e->targets), t, r, from);
+        tp_after_result(e->opts.after, e->opts.lane, e->opts.after_gen_no, t->index, t, r, from);
     if (r->outcome == TP_LOCAL)
         tp_result_release(r); /* not kept */
     if (e->opts.once) {
-        if (--e->once_left == 0)
+        if (--e->once_left == 0) {
+            tp_log_flush(e); /* before anyone prints a summary */
             tw_loop_stop(e->loop);
+        }
         else
             once_pump(e);
     }
@@ -432,9 +435,9 @@ int tp_engine_start(struct tp_engine *e)
         once_pump(e);
         return 0;
     }
-    /* Our targets' identities before any of their results (after.h). */
+    /* The config's identities before any of our results (after.h). */
     if (e->opts.after)
-        tp_after_config(e->opts.after, e->cfg, e->targets, e->ntargets, &e->after_gen);
+        tp_after_push_config(e->opts.after, e->opts.lane, e->opts.after_gen);
     /* Spread over all targets: target k of n starts k/n of its interval in. */
     for (size_t k = 0; k < e->ntargets; k++) {
         struct tp_target *t = &e->targets[k];
@@ -580,6 +583,12 @@ void tp_adhoc_cancel(struct tp_adhoc *a)
 
 /* ---- setup ---- */
 
+/* Whether target i of def is this engine's (--threads: its lane's). */
+static bool mine(const struct tp_engine *e, const struct tp_def *def, size_t i)
+{
+    return e->opts.lanes <= 1 || tp_lane_of(def->name, def->targets[i], e->opts.lanes) == e->opts.lane;
+}
+
 int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_engine_opts *opts,
                   struct tp_engine **out)
 {
@@ -597,9 +606,11 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     tw__list_init(&e->graceful);
     tw__list_init(&e->adhoc);
     tw_defer_init(&e->reap, reap, e);
-    if (tp_tw_new(&e->tw) < 0)
+    if (tp_log_open(e) < 0 || tp_tw_new(&e->tw) < 0)
         goto fail;
-    e->ntargets = cfg->ntargets;
+    for (size_t d = 0; d < cfg->ndefs; d++)
+        for (size_t i = 0; i < cfg->defs[d].ntargets; i++)
+            e->ntargets += mine(e, &cfg->defs[d], i);
     e->targets = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->targets));
     e->labels = calloc(cfg->ntargets ? cfg->ntargets : 1, sizeof(*e->labels));
     e->defstat = calloc(cfg->ndefs ? cfg->ndefs : 1, sizeof(*e->defstat));
@@ -614,12 +625,17 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
     if (!e->targets || !e->labels || !e->defstat || !e->kind_data || !e->kind_ready)
         goto fail;
     double now = unix_now();
+    uint32_t index = 0;
     for (size_t d = 0; d < cfg->ndefs; d++) {
         const struct tp_def *def = &cfg->defs[d];
-        for (size_t i = 0; i < def->ntargets; i++, k++) {
-            struct tp_target *t = &e->targets[k];
+        for (size_t i = 0; i < def->ntargets; i++, index++) {
+            if (!mine(e, def, i))
+                continue;
+            struct tp_target *t = &e->targets[k++];
             const char *why;
             t->def = def;
+            t->index = index;
+            t->def_index = (uint32_t)i;
             t->timeout_ms = def->timeout_ms;
             t->target = t->shown = def->targets[i];
             t->engine = e;
@@ -632,7 +648,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             t->last.verify = -1;
             t->since = now;
             if (e->recent_lat) {
-                t->recent.lat = e->recent_lat + k * e->opts.recent;
+                t->recent.lat = e->recent_lat + (k - 1) * e->opts.recent;
                 t->recent.cap = (uint16_t)e->opts.recent;
             }
             if (tp_target_parse(def->kind, t->target, &t->ep, &why) < 0) {
@@ -643,7 +659,7 @@ int tp_engine_new(tw_loop *loop, const struct tp_config *cfg, const struct tp_en
             need_dns |= !t->literal && !def->no_resolve;
             tw_timer_init(&t->sched, on_sched, t);
             tw_timer_init(&t->deadline, on_deadline, t);
-            if (!(e->labels[k] = tp_metrics_labels(def, t->shown, def->tlabels ? &def->tlabels[i] : NULL)))
+            if (!(e->labels[k - 1] = tp_metrics_labels(def, t->shown, def->tlabels ? &def->tlabels[i] : NULL)))
                 goto fail;
         }
     }
@@ -674,6 +690,7 @@ void tp_engine_free(struct tp_engine *e)
     if (e->targets)
         tp_engine_stop(e);
     tw_defer_cancel(&e->reap);
+    tp_log_close(e);
     while (!tw__list_empty(&e->adhoc))
         adhoc_free(tw__container_of(e->adhoc.next, struct tp_adhoc, link));
     for (size_t k = 0; e->kind_ready && k < tp_nkinds; k++)
@@ -696,6 +713,39 @@ void tp_engine_free(struct tp_engine *e)
     free(e->kind_ready);
     tp_tw_free(e->tw);
     free(e);
+}
+
+/* ---- views over several engines ---- */
+
+int tp_view_make(struct tp_engine *const *e, size_t ne, struct tp_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!ne)
+        return 0;
+    v->cfg = e[0]->cfg;
+    v->e = e;
+    v->ne = ne;
+    v->n = v->cfg->ntargets;
+    v->t = calloc(v->n ? v->n : 1, sizeof(*v->t));
+    v->labels = calloc(v->n ? v->n : 1, sizeof(*v->labels));
+    if (!v->t || !v->labels) {
+        tp_view_free(v);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < ne; i++)
+        for (size_t k = 0; k < e[i]->ntargets; k++) {
+            struct tp_target *t = &e[i]->targets[k];
+            v->t[t->index] = t;
+            v->labels[t->index] = e[i]->labels[k];
+        }
+    return 0;
+}
+
+void tp_view_free(struct tp_view *v)
+{
+    free(v->t);
+    free(v->labels);
+    memset(v, 0, sizeof(*v));
 }
 
 /* ---- reload: carry state over ---- */

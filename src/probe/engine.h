@@ -46,10 +46,19 @@ struct tp_engine {
     uint64_t late_buckets[TP_NLATE + 1];
     uint64_t late_sum_us;
     uint64_t local_errs[TU_NERRNO];
-    uint64_t after_gen;        /* our identity table's number (after.h) */
+    /* the JSON log's lines, written whole with one write(2) per batch of
+     * the loop (log.c): no lock shared with the other engines */
+    FILE *logbuf;              /* a memory stream over logmem */
+    char *logmem;
+    size_t loglen;
+    tw_defer logflush;
 };
 
-/* log.c: a JSON line for the result r of t, whose state was from before. */
+/* log.c: a JSON line for the result r of t, whose state was from before;
+ * the buffer's setup, flush (once the loop's batch is done) and end. */
+int tp_log_open(struct tp_engine *e);
+void tp_log_flush(struct tp_engine *e);
+void tp_log_close(struct tp_engine *e);
 void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
                  enum tp_state from);
 

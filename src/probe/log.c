@@ -1,8 +1,13 @@
 /* twkit probe: the JSON log (a line per state change or result) and
  * /status (every target's state and last result), docs/PROBE.md, "Output".
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "probe/engine.h"
 #include "probe/probe.h"
@@ -75,23 +80,83 @@ static void line(FILE *f, const struct tp_target *t, const struct tp_result *r,
     fputs("}\n", f);
 }
 
+/* Lines of one write(2) stay whole between writers: a pipe's up to
+ * PIPE_BUF, a file's whatever the length (the kernel serialises writes
+ * that share a file offset). The engines of --threads each buffer their
+ * own and write whole lines, at most this much at a time. */
+#define LOG_CHUNK 4096
+
+static void on_logflush(tw_defer *d)
+{
+    tp_log_flush(d->data);
+}
+
+int tp_log_open(struct tp_engine *e)
+{
+    tw_defer_init(&e->logflush, on_logflush, e);
+    if (!e->opts.log)
+        return 0;
+    if (!(e->logbuf = open_memstream(&e->logmem, &e->loglen)))
+        return -ENOMEM;
+    __fsetlocking(e->logbuf, FSETLOCKING_BYCALLER); /* ours alone */
+    return 0;
+}
+
+void tp_log_flush(struct tp_engine *e)
+{
+    int fd = e->opts.log ? fileno(e->opts.log) : -1;
+    size_t off = 0;
+
+    if (!e->logbuf || fflush(e->logbuf) != 0 || !e->loglen)
+        return;
+    while (off < e->loglen) {
+        size_t n = e->loglen - off;
+        if (n > LOG_CHUNK) { /* whole lines; a longer line goes alone */
+            const char *nl = memrchr(e->logmem + off, '\n', LOG_CHUNK);
+            n = nl ? (size_t)(nl - (e->logmem + off)) + 1 : n;
+            if (!nl && (nl = memchr(e->logmem + off, '\n', e->loglen - off)))
+                n = (size_t)(nl - (e->logmem + off)) + 1;
+        }
+        ssize_t w = write(fd, e->logmem + off, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* a log that cannot be written loses lines, not probes */
+        off += (size_t)w;
+    }
+    rewind(e->logbuf);
+}
+
+void tp_log_close(struct tp_engine *e)
+{
+    tw_defer_cancel(&e->logflush);
+    tp_log_flush(e);
+    if (e->logbuf)
+        fclose(e->logbuf);
+    free(e->logmem);
+    e->logbuf = NULL;
+    e->logmem = NULL;
+}
+
 /* A result line for every result (--log-results, --once), and a state line
  * when the state changed (not with --once): a reader of result lines sees
- * every result, a reader of state lines every change. */
+ * every result, a reader of state lines every change. They go out once the
+ * loop's batch is done (sooner when many are waiting). */
 void tp_log_line(struct tp_engine *e, const struct tp_target *t, const struct tp_result *r,
                  enum tp_state from)
 {
-    FILE *f = e->opts.log;
+    FILE *f = e->logbuf;
 
-    /* The after thread writes lines of its own to f (after.h): a line
-     * goes out whole, under f's lock. */
-    flockfile(f);
+    if (!f)
+        return;
     if (e->opts.log_results || e->opts.once)
         line(f, t, r, from, false);
     if (from != t->state && !e->opts.once)
         line(f, t, r, from, true);
-    fflush(f);
-    funlockfile(f);
+    if (ftell(f) >= LOG_CHUNK)
+        tp_log_flush(e);
+    else
+        tw_defer_post(e->loop, &e->logflush);
 }
 
 void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
@@ -112,11 +177,11 @@ void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
     funlockfile(f);
 }
 
-void tp_engine_status(struct tp_engine *e, FILE *f)
+void tp_view_status(const struct tp_view *v, FILE *f)
 {
     fprintf(f, "{\"targets\":[");
-    for (size_t k = 0; k < e->ntargets; k++) {
-        const struct tp_target *t = &e->targets[k];
+    for (size_t k = 0; k < v->n; k++) {
+        const struct tp_target *t = v->t[k];
         fputs(k ? ",\n{" : "\n{", f);
         json_target(f, t);
         fprintf(f, ",\"state\":\"%s\",\"seq\":%llu,\"running\":%s,\"consecutive_ok\":%u,"

@@ -66,22 +66,70 @@ char *tp_metrics_labels(const struct tp_def *def, const char *target,
     return buf;
 }
 
-void tp_engine_summary(struct tp_engine *e, struct tp_summary *s)
+/* The prober's own counters, summed over the engines of v. */
+struct totals {
+    struct tu_hist late;
+    uint64_t late_buckets[TP_NLATE + 1], late_sum_us, local_errs[TU_NERRNO];
+    unsigned inflight;
+};
+
+static void totals(const struct tp_view *v, struct totals *to)
 {
-    memset(s, 0, sizeof(*s));
-    s->targets = e->ntargets;
-    for (size_t d = 0; d < e->cfg->ndefs; d++) {
-        for (int o = 0; o < 3; o++)
-            s->results[o] += e->defstat[d].results[o];
-        s->skipped += e->defstat[d].skipped;
+    memset(to, 0, sizeof(*to));
+    for (size_t i = 0; i < v->ne; i++) {
+        const struct tp_engine *e = v->e[i];
+        tu_hist_merge(&to->late, &e->late);
+        for (size_t b = 0; b <= TP_NLATE; b++)
+            to->late_buckets[b] += e->late_buckets[b];
+        to->late_sum_us += e->late_sum_us;
+        for (size_t x = 0; x < TU_NERRNO; x++)
+            to->local_errs[x] += e->local_errs[x];
+        to->inflight += e->inflight;
     }
-    s->late_n = e->late.n;
-    s->late_p50_us = tu_hist_quantile(&e->late, 0.5);
-    s->late_p99_us = tu_hist_quantile(&e->late, 0.99);
-    s->late_max_us = e->late.max;
-    s->time_wait = tp_tw_count(e->tw, tw_loop_now(e->loop), &s->netns_time_wait);
-    if (s->time_wait < 0)
-        s->time_wait = -1;
+}
+
+/* Definition d's counters, over the engines. */
+static struct tp_defstat defstat(const struct tp_view *v, size_t d)
+{
+    struct tp_defstat ds = {0};
+
+    for (size_t i = 0; i < v->ne; i++) {
+        for (int o = 0; o < 3; o++)
+            ds.results[o] += v->e[i]->defstat[d].results[o];
+        ds.skipped += v->e[i]->defstat[d].skipped;
+    }
+    return ds;
+}
+
+void tp_view_summary(const struct tp_view *v, struct tp_summary *s)
+{
+    struct totals to;
+
+    memset(s, 0, sizeof(*s));
+    s->time_wait = s->netns_time_wait = -1;
+    if (!v->ne)
+        return;
+    totals(v, &to);
+    s->targets = v->n;
+    for (size_t d = 0; d < v->cfg->ndefs; d++) {
+        struct tp_defstat ds = defstat(v, d);
+        for (int o = 0; o < 3; o++)
+            s->results[o] += ds.results[o];
+        s->skipped += ds.skipped;
+    }
+    s->late_n = to.late.n;
+    s->late_p50_us = tu_hist_quantile(&to.late, 0.5);
+    s->late_p99_us = tu_hist_quantile(&to.late, 0.99);
+    s->late_max_us = to.late.max;
+    for (size_t i = 0; i < v->ne && i < sizeof(s->thread_targets) / sizeof(s->thread_targets[0]);
+         i++)
+        s->thread_targets[s->threads++] = (uint32_t)v->e[i]->ntargets;
+    s->time_wait = 0;
+    for (size_t i = 0; i < v->ne && s->time_wait >= 0; i++) {
+        int netns, n = tp_tw_count(v->e[i]->tw, tw_loop_now(v->e[i]->loop), &netns);
+        s->time_wait = n < 0 ? -1 : s->time_wait + n;
+        s->netns_time_wait = netns; /* one netns: anyone's, counted once */
+    }
 }
 
 typedef void (*metric_fn)(const struct tp_target *t, struct tu_prom *p, const char *labels);
@@ -163,12 +211,12 @@ static const struct common_metric {
 
 /* One gauge family, a sample per target that has one; the writer puts the
  * head before the first sample, so a family no target has stays out. */
-static void per_target(struct tp_engine *e, struct tu_prom *p, const char *name,
+static void per_target(const struct tp_view *v, struct tu_prom *p, const char *name,
                        const char *help, metric_fn fn)
 {
     tu_prom_family(p, name, TU_PROM_GAUGE, help);
-    for (size_t k = 0; k < e->ntargets; k++)
-        fn(&e->targets[k], p, e->labels[k]);
+    for (size_t k = 0; k < v->n; k++)
+        fn(v->t[k], p, v->labels[k]);
 }
 
 static const struct tp_metric *row_named(const struct tp_kind *kind, const char *name)
@@ -182,7 +230,7 @@ static const struct tp_metric *row_named(const struct tp_kind *kind, const char 
 /* The kinds' own families. Several kinds may have a row of one name (the
  * TLS rows of cert.c): that is one family, declared where the first kind
  * lists it, with the samples of every kind's targets. */
-static void kind_families(struct tp_engine *e, struct tu_prom *p)
+static void kind_families(const struct tp_view *v, struct tu_prom *p)
 {
     const struct tp_metric *rows[16]; /* per kind: its row of the family */
 
@@ -199,10 +247,10 @@ static void kind_families(struct tp_engine *e, struct tu_prom *p)
             if (earlier)
                 continue;
             tu_prom_family(p, m->name, TU_PROM_GAUGE, m->help);
-            for (size_t t = 0; t < e->ntargets; t++) {
-                const struct tp_metric *own = rows[tp_kind_index(e->targets[t].def->kind)];
+            for (size_t t = 0; t < v->n; t++) {
+                const struct tp_metric *own = rows[tp_kind_index(v->t[t]->def->kind)];
                 if (own)
-                    own->sample(&e->targets[t], p, e->labels[t]);
+                    own->sample(v->t[t], p, v->labels[t]);
             }
         }
 }
@@ -236,53 +284,57 @@ static void def_labels(struct tu_prom *p, const struct tp_def *def)
     tu_prom_label(p, "kind", def->kind->name);
 }
 
-void tp_engine_metrics(struct tp_engine *e, FILE *f)
+void tp_view_metrics(const struct tp_view *v, FILE *f)
 {
     struct tp_summary s;
+    struct totals to;
     struct tu_prom p;
     uint64_t cum = 0;
     char le[32];
 
     tu_prom_init(&p, f);
     for (size_t i = 0; i < NCOMMON; i++) {
-        per_target(e, &p, common[i].name, common[i].help, common[i].sample);
+        per_target(v, &p, common[i].name, common[i].help, common[i].sample);
         if (i != KIND_AFTER)
             continue;
         /* the address's, then the kinds' own, after the DNS time */
         for (size_t j = 0; j < TP_NIP_METRICS; j++)
-            per_target(e, &p, tp_ip_metrics[j].name, tp_ip_metrics[j].help,
+            per_target(v, &p, tp_ip_metrics[j].name, tp_ip_metrics[j].help,
                        tp_ip_metrics[j].sample);
-        kind_families(e, &p);
+        kind_families(v, &p);
     }
-    per_target(e, &p, "twkit_probe_up",
+    per_target(v, &p, "twkit_probe_up",
                "State after the success/failure thresholds: 1 up, 0 down", m_up);
-    per_target(e, &p, "twkit_probe_local_error",
+    per_target(v, &p, "twkit_probe_local_error",
                "1 if the last attempt failed for a reason of this host, not the target",
                m_local);
-    per_target(e, &p, "twkit_probe_failure_info",
+    per_target(v, &p, "twkit_probe_failure_info",
                "Why the last probe failed (reason as in the JSON log); absent after a success",
                m_failure);
 
     tu_prom_family(&p, "twkit_probes_total", TU_PROM_COUNTER, "Probe results by definition");
-    for (size_t d = 0; d < e->cfg->ndefs; d++)
+    for (size_t d = 0; v->ne && d < v->cfg->ndefs; d++) {
+        struct tp_defstat ds = defstat(v, d);
         for (int o = 0; o < 3; o++) {
             tu_prom_begin(&p, NULL);
-            def_labels(&p, &e->cfg->defs[d]);
+            def_labels(&p, &v->cfg->defs[d]);
             tu_prom_label(&p, "result", tp_outcome_names[o]);
-            tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].results[o]);
+            tu_prom_value(&p, "%llu", (unsigned long long)ds.results[o]);
         }
+    }
     tu_prom_family(&p, "twkit_probes_skipped_total", TU_PROM_COUNTER,
                    "Starts skipped: the previous probe of the target was still running, or the "
                    "prober was late by an interval or by a tenth of the timeout (overload)");
-    for (size_t d = 0; d < e->cfg->ndefs; d++) {
+    for (size_t d = 0; v->ne && d < v->cfg->ndefs; d++) {
         tu_prom_begin(&p, NULL);
-        def_labels(&p, &e->cfg->defs[d]);
-        tu_prom_value(&p, "%llu", (unsigned long long)e->defstat[d].skipped);
+        def_labels(&p, &v->cfg->defs[d]);
+        tu_prom_value(&p, "%llu", (unsigned long long)defstat(v, d).skipped);
     }
+    totals(v, &to);
     tu_prom_family(&p, "twkit_probe_late_start_seconds", TU_PROM_HISTOGRAM,
                    "How late probes started against their schedule");
     for (size_t i = 0; i <= TP_NLATE; i++) {
-        cum += e->late_buckets[i];
+        cum += to.late_buckets[i];
         if (i < TP_NLATE)
             snprintf(le, sizeof(le), "%g", (double)tp_late_bounds_us[i] / 1e6);
         tu_prom_begin(&p, "_bucket");
@@ -290,20 +342,27 @@ void tp_engine_metrics(struct tp_engine *e, FILE *f)
         tu_prom_value(&p, "%llu", (unsigned long long)cum);
     }
     tu_prom_begin(&p, "_sum");
-    tu_prom_value(&p, "%.6f", (double)e->late_sum_us / 1e6);
+    tu_prom_value(&p, "%.6f", (double)to.late_sum_us / 1e6);
     tu_prom_begin(&p, "_count");
     tu_prom_value(&p, "%llu", (unsigned long long)cum);
     tu_prom_family(&p, "twkit_probe_local_errors_total", TU_PROM_COUNTER,
                    "Probes this host could not make, by errno");
     for (int i = 1; i < TU_NERRNO; i++)
-        if (e->local_errs[i])
+        if (to.local_errs[i])
             tu_prom_sample_label(&p, "errno", tw_errname(i), "%llu",
-                                 (unsigned long long)e->local_errs[i]);
-    tp_engine_summary(e, &s);
+                                 (unsigned long long)to.local_errs[i]);
+    tp_view_summary(v, &s);
     tu_prom_family(&p, "twkit_probe_targets", TU_PROM_GAUGE, "Targets configured");
-    tu_prom_sample(&p, NULL, "%zu", e->ntargets);
+    tu_prom_sample(&p, NULL, "%zu", v->n);
+    tu_prom_family(&p, "twkit_probe_thread_targets", TU_PROM_GAUGE,
+                   "Targets each thread probes (--threads)");
+    for (unsigned i = 0; i < s.threads; i++) {
+        char th[12];
+        snprintf(th, sizeof(th), "%u", i);
+        tu_prom_sample_label(&p, "thread", th, "%u", s.thread_targets[i]);
+    }
     tu_prom_family(&p, "twkit_probe_in_flight", TU_PROM_GAUGE, "Probes running now");
-    tu_prom_sample(&p, NULL, "%u", e->inflight);
+    tu_prom_sample(&p, NULL, "%u", to.inflight);
     if (s.time_wait >= 0) {
         tu_prom_family(&p, "twkit_probe_time_wait_sockets", TU_PROM_GAUGE,
                        "TIME_WAIT sockets the prober's own graceful closes left (close: graceful)");

@@ -214,6 +214,7 @@ void tp_result_release(struct tp_result *r);
 struct tp_engine;
 struct tp_resolve_req;
 struct tp_after;
+struct tp_after_gen;
 
 enum tp_state { TP_UNKNOWN, TP_UP, TP_DOWN };
 
@@ -230,6 +231,8 @@ struct tp_recent {
 
 struct tp_target {
     const struct tp_def *def;
+    uint32_t index;           /* in the whole config (every lane's), in order */
+    uint32_t def_index;       /* in def->targets */
     const char *target;       /* the string from the config */
     const char *shown;        /* it for labels, logs and /status: a URL's
                                  password replaced by xxxxx */
@@ -348,6 +351,13 @@ struct tp_engine_opts {
                                (struct tp_recent; at most 65535); 0: none */
     struct tp_after *after; /* results and state changes go there (after.h):
                                notifications, the store; NULL: nowhere */
+    /* --threads (fleet.h): this engine runs the targets of lane `lane` of
+     * `lanes` (tp_lane_of), on its own thread; lanes 0 or 1: every target */
+    unsigned lane, lanes;
+    struct tp_after_gen *after_gen; /* the whole config's identity table
+                               (tp_after_gen_new), pushed into after ring
+                               `lane` when the engine starts */
+    uint64_t after_gen_no;
 };
 
 /* Targets from cfg (which must outlive the engine). Returns 0 or -errno. */
@@ -377,11 +387,27 @@ int tp_adhoc_start(struct tp_engine *e, const struct tp_def *def, const char *ta
 /* Abort it (RST); done is not called. */
 void tp_adhoc_cancel(struct tp_adhoc *a);
 
+/* Every target of a config across the engines that run them (one per
+ * lane of --threads, fleet.h), in the config's order: what /metrics,
+ * /status, the status page and the summary read. Read only while no
+ * engine runs (tp_fleet_pause, or the engines' own thread). */
+struct tp_view {
+    const struct tp_config *cfg;
+    struct tp_target **t;     /* cfg->ntargets of them, by index */
+    char **labels;            /* their label sets, rendered */
+    size_t n;
+    struct tp_engine *const *e;
+    size_t ne;
+};
+/* A view of engines e[0..ne) of one config. Returns 0 or -ENOMEM. */
+int tp_view_make(struct tp_engine *const *e, size_t ne, struct tp_view *v);
+void tp_view_free(struct tp_view *v);
+
 /* Prometheus text exposition of every target and of the prober itself
  * (metrics.c). */
-void tp_engine_metrics(struct tp_engine *e, FILE *out);
+void tp_view_metrics(const struct tp_view *v, FILE *out);
 /* Every target's state and last result, as one JSON object (log.c). */
-void tp_engine_status(struct tp_engine *e, FILE *out);
+void tp_view_status(const struct tp_view *v, FILE *out);
 /* A JSON line for an ad-hoc probe's result (event "probe"; f NULL: none). */
 void tp_log_probe(FILE *f, const char *module, const struct tp_target *t,
                   const struct tp_result *r);
@@ -395,8 +421,10 @@ struct tp_summary {
     int time_wait;          /* TIME_WAIT sockets of the prober's own (its
                                graceful closes, timewait.c); -1: unknown */
     int netns_time_wait;    /* TIME_WAIT sockets in its netns, anyone's; -1 */
+    unsigned threads;       /* engines (--threads), and each one's targets */
+    uint32_t thread_targets[256];
 };
-void tp_engine_summary(struct tp_engine *e, struct tp_summary *s); /* metrics.c */
+void tp_view_summary(const struct tp_view *v, struct tp_summary *s); /* metrics.c */
 /* The Prometheus text of one result, label-free, families sorted by name,
  * as blackbox_exporter's /probe answers (metrics.c). */
 void tp_metrics_one(const struct tp_target *t, FILE *out);

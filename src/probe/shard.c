@@ -2,8 +2,8 @@
  * with no coordination. A target belongs to shard 1 + (h >> 32) % N, where
  * h is the 64-bit FNV-1a hash of the probe's name, a NUL byte and the
  * target as written in the config (the same on every host and every run).
- * The high 32 bits are taken so that a split of the low bits (threads of
- * one instance, say) stays independent of the shard's.
+ * The high 32 bits are taken so that the split of the low bits among the
+ * threads of one instance (tp_lane_of) stays independent of the shard's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +30,22 @@ uint64_t tp_shard_hash(const char *name, const char *target)
 unsigned tp_shard_of(const char *name, const char *target, unsigned count)
 {
     return count ? 1 + (unsigned)((tp_shard_hash(name, target) >> 32) % count) : 1;
+}
+
+unsigned tp_lane_of(const char *name, const char *target, unsigned lanes)
+{
+    uint32_t x = (uint32_t)tp_shard_hash(name, target);
+
+    if (lanes <= 1)
+        return 0;
+    /* a 32-bit finalizer (as MurmurHash3's): every input bit reaches
+     * every output bit */
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x % lanes;
 }
 
 int tp_shard_parse(const char *s, struct tp_shard *out)

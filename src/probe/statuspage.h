@@ -95,12 +95,12 @@ struct tp_status_view {
 /* The page. Returns 0, or -ENOMEM (f then holds part of it). */
 int tp_status_render(const struct tp_status_view *v, FILE *f);
 
-/* The engine's targets as rows (statuspage_engine.c): every target of e,
+/* The targets of a view as rows (statuspage_engine.c), in the config's order,
  * grouped by label (NULL or "name": the probe; "kind": the kind; any
  * other: that label of the target, its targets-file line's over its
- * probe's). Returns 0 and *rows (malloc'd, *n of them; they point into e,
- * valid until e changes), or -ENOMEM. */
-int tp_status_rows(const struct tp_engine *e, const char *group_label,
+ * probe's). Returns 0 and *rows (malloc'd, *n of them; they point into
+ * v's targets, valid until they change), or -ENOMEM. */
+int tp_status_rows(const struct tp_view *v, const char *group_label,
                    struct tp_status_row **rows, size_t *n);
 
 /* The page for /probe alone (no CONFIG): the endpoints. */

@@ -1,6 +1,6 @@
 /* twkit probe: the status page's rows from the engine (statuspage.h).
- * Read on the loop's thread, as /metrics is: the rows point into the
- * engine's targets and are used before the loop runs again. Nothing here
+ * Read while the engines are paused, as /metrics is: the rows point into
+ * the engines' targets and are used before they run again. Nothing here
  * calls into the engine; it reads what the engine keeps.
  */
 #include <errno.h>
@@ -34,38 +34,34 @@ static const char *group_of(const struct tp_def *def, size_t i, const char *labe
     return v ? v : kv_get(def->labels, def->nlabels, label);
 }
 
-int tp_status_rows(const struct tp_engine *e, const char *group_label,
+int tp_status_rows(const struct tp_view *v, const char *group_label,
                    struct tp_status_row **rows, size_t *n)
 {
-    struct tp_status_row *out = calloc(e->ntargets ? e->ntargets : 1, sizeof(*out));
-    size_t k = 0;
+    struct tp_status_row *out = calloc(v->n ? v->n : 1, sizeof(*out));
 
     if (!out)
         return -ENOMEM;
-    /* the engine made its targets definition by definition, in order */
-    for (size_t d = 0; d < e->cfg->ndefs; d++) {
-        const struct tp_def *def = &e->cfg->defs[d];
-        for (size_t i = 0; i < def->ntargets && k < e->ntargets; i++, k++) {
-            const struct tp_target *t = &e->targets[k];
-            struct tp_status_row *r = &out[k];
-            r->probe = def->name;
-            r->kind = def->kind->name;
-            r->target = t->shown;
-            r->group = group_of(def, i, group_label);
-            r->state = t->state;
-            r->since = t->since;
-            r->have_last = t->have_last;
-            if (t->have_last) {
-                r->outcome = t->last.outcome;
-                r->reason = t->last.reason;
-                r->detail = t->last.detail;
-                r->duration = t->last.duration;
-            }
-            r->local_err = t->last_local ? t->last_local_err : 0;
-            r->recent = &t->recent;
+    for (size_t k = 0; k < v->n; k++) {
+        const struct tp_target *t = v->t[k];
+        const struct tp_def *def = t->def;
+        struct tp_status_row *r = &out[k];
+        r->probe = def->name;
+        r->kind = def->kind->name;
+        r->target = t->shown;
+        r->group = group_of(def, t->def_index, group_label);
+        r->state = t->state;
+        r->since = t->since;
+        r->have_last = t->have_last;
+        if (t->have_last) {
+            r->outcome = t->last.outcome;
+            r->reason = t->last.reason;
+            r->detail = t->last.detail;
+            r->duration = t->last.duration;
         }
+        r->local_err = t->last_local ? t->last_local_err : 0;
+        r->recent = &t->recent;
     }
     *rows = out;
-    *n = k;
+    *n = v->n;
     return 0;
 }

@@ -788,7 +788,7 @@ Test(probe, check_reports_each_config_error_at_its_file_line_and_column)
 
 /* --shard: two instances of one 10,000-target config probe disjoint sets
  * whose union is the whole (every target refuses at once: a loopback port
- * nothing listens on). */
+ * nothing listens on), each on two threads whose lines never interleave. */
 Test(probe, two_shards_of_one_config_probe_disjoint_halves_of_it)
 {
     static char seen[10000]; /* 1 + the shard that probed target i */
@@ -806,9 +806,19 @@ Test(probe, two_shards_of_one_config_probe_disjoint_halves_of_it)
     memset(seen, 0, sizeof(seen));
     for (int k = 0; k < 2; k++) {
         char **lines;
-        run(TW_LAB_CLIENT, 60000, "%s probe --once --shard %d/2 %s >%s 2>&1", TWKIT_BIN, k + 1,
-            tpath(cfg, sizeof(cfg), "shard.yaml"), tpath(out, sizeof(out), "shard.out"));
+        unsigned th[2];
+        /* and each shard spreads over both threads: the thread's half of
+         * the hash is not the shard's */
+        run(TW_LAB_CLIENT, 60000, "%s probe --once --threads 2 --summary --shard %d/2 %s >%s 2>&1",
+            TWKIT_BIN, k + 1, tpath(cfg, sizeof(cfg), "shard.yaml"),
+            tpath(out, sizeof(out), "shard.out"));
         lines = split_lines(slurp("shard.out"), &n[k]);
+        cr_assert_gt(n[k], 1);
+        const char *sum = lines[--n[k]];
+        const char *tt = strstr(sum, "\"thread_targets\":[");
+        cr_assert(tt && sscanf(tt, "\"thread_targets\":[%u,%u]", &th[0], &th[1]) == 2, "%s", sum);
+        cr_assert_eq(th[0] + th[1], n[k], "%s", sum);
+        cr_assert(th[0] > n[k] * 4 / 10 && th[1] > n[k] * 4 / 10, "uneven threads: %s", sum);
         for (size_t i = 0; i < n[k]; i++) {
             char t[64];
             int a, b, idx;

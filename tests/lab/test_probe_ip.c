@@ -225,10 +225,13 @@ Test(probe_ip, names_take_the_preferred_family_and_fall_back_as_blackbox_does)
 
     /* cached per name and family asked: the probes that may fall back share
      * one A + AAAA lookup of dual.test, dual6only asks its AAAA alone, and
-     * the second round of probes asks nothing (TTL 300 s) */
+     * the second round of probes asks nothing (TTL 300 s). Each thread
+     * (--threads, 2 on this machine) keeps a cache of its own: at most one
+     * lookup per thread (without the cache, two rounds ask twice as many) */
     dns = slurp("servers.log");
-    cr_assert_eq(count_of(dns, "dns dual.test A\n"), 1, "%s", dns);
-    cr_assert_eq(count_of(dns, "dns dual.test AAAA\n"), 2, "%s", dns);
+    int a = count_of(dns, "dns dual.test A\n"), aaaa = count_of(dns, "dns dual.test AAAA\n");
+    cr_assert(a >= 1 && a <= 2, "%d A lookups:\n%s", a, dns);
+    cr_assert(aaaa >= 2 && aaaa <= 4, "%d AAAA lookups:\n%s", aaaa, dns);
 }
 
 /* ---- 2. literals ---- */

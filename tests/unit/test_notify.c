@@ -298,7 +298,7 @@ Test(notify_unit, the_ring_hands_over_every_event_in_order_config_first)
         enum tp_state from = t.state;
         t.seq = (uint64_t)i;
         t.state = i == 150000 ? TP_DOWN : t.state; /* one state change */
-        tp_after_result(a, gen, 0, &t, &r, from);
+        tp_after_result(a, 0, gen, 0, &t, &r, from);
         if (i % 20000 == 0)
             usleep(30000); /* the thread drains every 25 ms: no drop expected */
     }
@@ -329,7 +329,7 @@ Test(notify_unit, a_full_ring_drops_and_counts_but_never_blocks_and_keeps_the_co
     tp_after_config(a, &cfg, &t, 1, &gen);
     for (int i = 1; i <= 70000; i++) {
         t.seq = (uint64_t)i;
-        tp_after_result(a, gen, 0, &t, &r, t.state);
+        tp_after_result(a, 0, gen, 0, &t, &r, t.state);
     }
     f = open_memstream(&text, &len);
     tp_after_metrics(a, f);

@@ -654,7 +654,8 @@ Test(statuspage, engine_rows_carry_names_labels_state_and_memory)
     struct tp_engine_opts eo = {.recent = 5};
     struct tp_status_row *rows;
     struct tp_config cfg;
-    struct tp_engine *e;
+    struct tp_engine *e[2];
+    struct tp_view v;
     tw_loop *loop;
     size_t n;
     FILE *tf;
@@ -666,11 +667,18 @@ Test(statuspage, engine_rows_carry_names_labels_state_and_memory)
     fclose(tf);
     cr_assert_eq(tp_config_load_mem("x.yaml", yaml, sizeof(yaml) - 1, &cfg, stderr), 0);
     cr_assert_eq(tw_loop_new(&loop), 0);
-    cr_assert_eq(tp_engine_new(loop, &cfg, &eo, &e), 0);
-    e->targets[1].state = TP_DOWN;
-    e->targets[1].since = 12345;
+    /* two lanes (--threads 2): the rows come in the config's order
+     * whichever engine has a target */
+    eo.lanes = 2;
+    cr_assert_eq(tp_engine_new(loop, &cfg, &eo, &e[0]), 0);
+    eo.lane = 1;
+    cr_assert_eq(tp_engine_new(loop, &cfg, &eo, &e[1]), 0);
+    cr_assert_eq(e[0]->ntargets + e[1]->ntargets, 3);
+    cr_assert_eq(tp_view_make(e, 2, &v), 0);
+    v.t[1]->state = TP_DOWN;
+    v.t[1]->since = 12345;
 
-    cr_assert_eq(tp_status_rows(e, "team", &rows, &n), 0);
+    cr_assert_eq(tp_status_rows(&v, "team", &rows, &n), 0);
     cr_assert_eq(n, 3);
     cr_expect_str_eq(rows[0].probe, "db");
     cr_expect_str_eq(rows[0].kind, "tcp");
@@ -680,21 +688,23 @@ Test(statuspage, engine_rows_carry_names_labels_state_and_memory)
     cr_expect_eq(rows[1].since, 12345);
     cr_expect_gt(rows[0].since, NOW - 5 * 365 * 86400.0, "unknown since the engine was made");
     cr_expect_str_eq(rows[2].target, "http://user:xxxxx@127.0.0.1:8080/");
-    cr_expect_eq(rows[2].recent, &e->targets[2].recent);
+    cr_expect_eq(rows[2].recent, &v.t[2]->recent);
     cr_expect_eq(rows[2].recent->cap, 5);
     free(rows);
-    cr_assert_eq(tp_status_rows(e, "kind", &rows, &n), 0);
+    cr_assert_eq(tp_status_rows(&v, "kind", &rows, &n), 0);
     cr_expect_str_eq(rows[2].group, "http");
     free(rows);
-    cr_assert_eq(tp_status_rows(e, "env", &rows, &n), 0);
+    cr_assert_eq(tp_status_rows(&v, "env", &rows, &n), 0);
     cr_expect_str_eq(rows[0].group, "prod");
     cr_expect_null(rows[2].group);
     free(rows);
-    cr_assert_eq(tp_status_rows(e, NULL, &rows, &n), 0);
+    cr_assert_eq(tp_status_rows(&v, NULL, &rows, &n), 0);
     cr_expect_str_eq(rows[2].group, "web");
     free(rows);
 
-    tp_engine_free(e);
+    tp_view_free(&v);
+    tp_engine_free(e[0]);
+    tp_engine_free(e[1]);
     tp_config_free(&cfg);
     tw_loop_free(loop);
     ut_cwd_leave();
