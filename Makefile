@@ -8,6 +8,7 @@
 #   make bench      build and run the benchmarks
 #   make bench-http twkit serve --proto http against nginx, with wrk (root)
 #   make bench-probe twkit probe against prometheus-blackbox-exporter (root),
+#                   its scale (--threads, 20,000 targets against a bare C loop),
 #                   then bench-store
 #   make bench-store the uptime history's cost at 20,000 results/s and its disk
 #                   per 1,000 targets (twkit-bench-store; about a minute)
@@ -74,6 +75,7 @@ bench-http: all
 
 bench-probe: all
 	@bench/probe_vs_blackbox.sh $(TWKIT)
+	@bench/probe_scale.sh $(TWKIT) $(BUILD)/bench/twkit-bench-bare-probe
 	@$(BUILD)/bench/twkit-bench-store
 
 bench-store: all

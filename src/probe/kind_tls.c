@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe/config.h"
@@ -32,7 +33,47 @@ struct tls_run {
     int fd;             /* ours once connected; -1 while connecting */
     SSL *ssl;
     uint64_t connect_ns, tls_start_ns;
+    bool offered;       /* a session was offered for resumption */
+    bool ticket_wait;   /* TLS 1.3: done, waiting for the session ticket */
+    tw_timer ticket_timer;
+    struct tp_result done; /* the result, while waiting for the ticket */
 };
+
+/* tls_resumption: what a target keeps between probes. The session comes
+ * from a full handshake that was verified and trusted, and so do the
+ * certificate fields a resumed probe reports (a resumed handshake sends no
+ * certificate: there is nothing new to check). */
+struct tp_tls_keep {
+    SSL_SESSION *sess;     /* NULL: the next handshake is a full one */
+    uint64_t full_due_ms;  /* loop ms: a full handshake from then on */
+    struct tp_result certs; /* tls, expiries, verify, version, leaf_info */
+};
+
+/* kind_val slot of a result: which handshake it did (log and metrics) */
+enum { HS_NONE, HS_FULL, HS_RESUMED, HS_REFUSED };
+static const char *const hs_names[] = {"", "full", "resumed", "full_after_refused_resumption"};
+#define KV_HANDSHAKE 0
+/* a TLS 1.3 server sends its tickets after the handshake: wait this long */
+#define TICKET_WAIT_MS 250
+
+void tp_tls_keep_free(struct tp_target *t)
+{
+    struct tp_tls_keep *k = t->tls_keep;
+
+    if (!k)
+        return;
+    SSL_SESSION_free(k->sess);
+    tp_result_release(&k->certs);
+    free(k);
+    t->tls_keep = NULL;
+}
+
+/* Forget the session: the next probe does a full handshake. */
+static void keep_drop(struct tp_tls_keep *k)
+{
+    SSL_SESSION_free(k->sess);
+    k->sess = NULL;
+}
 
 /* ---- init / fini ---- */
 
@@ -73,6 +114,8 @@ static void run_free(struct tls_run *run, bool handshook)
 {
     struct tp_target *t = run->t;
 
+    tw_timer_stop(&run->ticket_timer);
+    tp_result_release(&run->done);
     tp_tls_end(run->ssl, t->def, handshook);
     free(run);
     t->run = NULL;
@@ -108,18 +151,120 @@ static void fail_errno(struct tls_run *run, int err)
     run_end(run, &r, false);
 }
 
+/* Keep the session of a trusted full handshake, if it can be resumed. */
+static bool keep_session(struct tls_run *run)
+{
+    struct tp_tls_keep *k = run->t->tls_keep;
+    SSL_SESSION *sess = SSL_get1_session(run->ssl);
+
+    if (!sess || !SSL_SESSION_is_resumable(sess)) {
+        SSL_SESSION_free(sess);
+        return false;
+    }
+    keep_drop(k);
+    k->sess = sess;
+    return true;
+}
+
+static void ticket_done(struct tls_run *run)
+{
+    struct tp_result r = run->done;
+
+    memset(&run->done, 0, sizeof(run->done)); /* r owns leaf_info now */
+    run_end(run, &r, true);
+}
+
+static void on_ticket_timeout(tw_timer *tm)
+{
+    ticket_done(tm->data); /* no ticket: the next probe is full again */
+}
+
+/* The handshake is done, and r judged: with tls_resumption, what a resumed
+ * one reports is what its session's full one found; a full one that was
+ * trusted leaves its session (TLS 1.2: now; TLS 1.3: once the ticket that
+ * follows the handshake is read, for at most TICKET_WAIT_MS). Returns
+ * true when the probe is over, false when it waits for the ticket. */
+static bool resumption_done(struct tls_run *run, struct tp_result *r)
+{
+    const struct tp_tls_opts *o = run->t->def->opts;
+    struct tp_tls_keep *k = run->t->tls_keep;
+    uint64_t now = tw_loop_now(tp_engine_loop(run->e));
+
+    if (!o->resumption || !k)
+        return true;
+    if (SSL_session_reused(run->ssl)) {
+        double tls = r->phase[TP_PH_TLS], conn = r->phase[TP_PH_CONNECT];
+        tp_result_release(r);
+        *r = k->certs;
+        r->leaf_info = tp_leaf_dup(k->certs.leaf_info);
+        r->phase[TP_PH_CONNECT] = conn;
+        r->phase[TP_PH_TLS] = tls;
+        r->kind_val[KV_HANDSHAKE] = HS_RESUMED;
+        return true;
+    }
+    r->kind_val[KV_HANDSHAKE] = run->offered ? HS_REFUSED : HS_FULL;
+    keep_drop(k);
+    if (r->outcome != TP_SUCCESS)
+        return true; /* nothing trusted to resume */
+    tp_result_release(&k->certs);
+    k->certs = *r;
+    k->certs.leaf_info = tp_leaf_dup(r->leaf_info);
+    memset(k->certs.phase, 0, sizeof(k->certs.phase));
+    k->full_due_ms = now + o->full_every_ms;
+    if (keep_session(run) || SSL_version(run->ssl) < TLS1_3_VERSION)
+        return true;
+    run->done = *r;
+    memset(r, 0, sizeof(*r));
+    run->ticket_wait = true;
+    /* never so long that the probe's own deadline takes its success */
+    uint64_t spent = (tw_now_ns() - run->t->started_ns) / 1000000, wait = TICKET_WAIT_MS;
+    if (spent + 2 * wait > run->t->timeout_ms)
+        wait = run->t->timeout_ms > spent ? (run->t->timeout_ms - spent) / 2 : 0;
+    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer, wait);
+    return false;
+}
+
+/* TLS 1.3, after the handshake: read what follows (the tickets). */
+static void ticket_step(struct tls_run *run)
+{
+    char buf[256];
+    int n = SSL_read(run->ssl, buf, sizeof(buf));
+
+    if (keep_session(run) || n > 0 ||
+        (SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_READ &&
+         SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_WRITE)) {
+        ERR_clear_error();
+        ticket_done(run);
+    }
+}
+
 static void step(struct tls_run *run)
 {
     struct tp_result r = {.verify = -1};
     unsigned want = 0;
     int rc, err;
 
+    if (run->ticket_wait) {
+        ticket_step(run);
+        return;
+    }
     rc = tp_tls_handshake(run->ssl, &want, &r);
     if (rc != 0) {
         r.phase[TP_PH_CONNECT] = secs(run->connect_ns);
         r.phase[TP_PH_TLS] = secs(tw_now_ns() - run->tls_start_ns);
         if (rc > 0 && tp_tls_judge(run->ssl, run->t->def, &r, true))
             r.outcome = TP_SUCCESS;
+        if (rc > 0 && !resumption_done(run, &r)) {
+            if ((err = tw_io_start(tp_engine_loop(run->e), &run->io, TW_IO_READ)) < 0)
+                ticket_done(run);
+            run->want = TW_IO_READ;
+            return;
+        }
+        if (rc < 0 && run->offered && run->t->tls_keep) {
+            /* a failed handshake that offered a session: the next is full */
+            keep_drop(run->t->tls_keep);
+            r.kind_val[KV_HANDSHAKE] = HS_REFUSED;
+        }
         run_end(run, &r, rc > 0);
         return;
     }
@@ -167,6 +312,16 @@ static void on_connect(tw_connect *req, int fd_or_err)
         fail_errno(run, err);
         return;
     }
+    if (((const struct tp_tls_opts *)run->t->def->opts)->resumption) {
+        struct tp_tls_keep *k = run->t->tls_keep;
+        if (!k && (k = run->t->tls_keep = calloc(1, sizeof(*k))))
+            k->certs.verify = -1;
+        /* a full handshake (chain verified) when one is due */
+        if (k && k->sess && tw_ms_diff(tw_loop_now(tp_engine_loop(run->e)), k->full_due_ms) >= 0)
+            keep_drop(k);
+        if (k && k->sess)
+            run->offered = SSL_set_session(run->ssl, k->sess) == 1;
+    }
     /* Claim the registration tw_connect handed over now (one MOD), even if
      * the handshake might finish without waiting: left unclaimed it would
      * cost the next socket with this number a failed MOD. The answer to the
@@ -190,6 +345,7 @@ static int tls_start(struct tp_engine *e, struct tp_target *t)
     run->e = e;
     run->t = t;
     run->fd = -1;
+    tw_timer_init(&run->ticket_timer, on_ticket_timeout, run);
     /* No timeout here: the engine's deadline cancels us. */
     err = tw_connect_start(tp_engine_loop(e), &run->conn, &t->addr, tp_source_opts(t->def, &co),
                            0, on_connect, run);
@@ -258,10 +414,52 @@ static void free_server_name(struct tp_def *def)
     o->server_name = NULL;
 }
 
+static bool set_resumption(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    ((struct tp_tls_opts *)def->opts)->resumption = a->b;
+    return true;
+}
+
+static bool set_full_every(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    ((struct tp_tls_opts *)def->opts)->full_every_ms = a->ms;
+    return true;
+}
+
+static bool default_full_every(struct tp_cfgctx *c, struct tp_def *def)
+{
+    ((struct tp_tls_opts *)def->opts)->full_every_ms = 60000;
+    return true;
+}
+
 static const struct tp_key tls_keys[] = {
     {.name = "server_name", .type = TP_T_STR, .what = "a DNS name",
      .validate = check_server_name, .apply = set_server_name, .free = free_server_name},
+    {.name = "tls_resumption", .type = TP_T_BOOL, .apply = set_resumption},
+    {.name = "tls_full_handshake_every", .type = TP_T_DURATION, .lo = 1,
+     .apply = set_full_every, .absent = default_full_every},
 };
+
+/* Which handshake the last probe did, with tls_resumption. */
+static void m_handshake(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    long hs = t->have_last && t->last.tls ? t->last.kind_val[KV_HANDSHAKE] : HS_NONE;
+
+    if (hs <= HS_NONE || hs > HS_REFUSED)
+        return;
+    tu_prom_begin(p, NULL);
+    tu_prom_labels(p, l);
+    tu_prom_label(p, "handshake", hs_names[hs]);
+    tu_prom_value(p, "1");
+}
+
+static void tls_json(FILE *f, const struct tp_result *r)
+{
+    long hs = r->kind_val[KV_HANDSHAKE];
+
+    if (hs > HS_NONE && hs <= HS_REFUSED)
+        fprintf(f, ",\"handshake\":\"%s\"", hs_names[hs]);
+}
 
 /* blackbox_exporter's rows for a handshake; a certificate that does not
  * verify still has them here (this kind reports expiries whatever the
@@ -271,6 +469,9 @@ static const struct tp_metric tls_metrics[] = {
     TP_METRIC_SSL_LAST_CHAIN_EXPIRY,
     TP_METRIC_SSL_LAST_CHAIN_INFO,
     TP_METRIC_TLS_VERSION,
+    {"twkit_probe_tls_handshake_info",
+     "tls_resumption: the last probe's handshake (full, resumed, "
+     "full_after_refused_resumption), always 1", m_handshake},
 };
 
 /* "host" or "host:port", port 443 by default. */
@@ -292,4 +493,5 @@ const struct tp_kind tp_kind_tls = {
     .cancel = tls_cancel,
     .metrics = tls_metrics,
     .nmetrics = sizeof(tls_metrics) / sizeof(tls_metrics[0]),
+    .json = tls_json,
 };

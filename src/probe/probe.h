@@ -265,7 +265,12 @@ struct tp_target {
     uint64_t seq;             /* results so far (local errors included) */
     struct tp_adhoc *adhoc;   /* an ad-hoc probe's (/probe), not the
                                  schedule's: its result goes to its caller */
+    struct tp_tls_keep *tls_keep; /* tls_resumption (kind_tls.c): the session
+                                 to resume and what its full handshake
+                                 found; NULL: none */
 };
+/* Free t->tls_keep (kind_tls.c; the engine, when it frees t). */
+void tp_tls_keep_free(struct tp_target *t);
 
 /* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
 

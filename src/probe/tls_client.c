@@ -420,6 +420,11 @@ void tp_tls_end(SSL *ssl, const struct tp_def *def, bool handshook)
         return;
     if (handshook && def->graceful)
         SSL_shutdown(ssl); /* one close_notify, no waiting for the peer's */
+    else if (handshook)
+        /* An RST ends it, not a close_notify: without this flag OpenSSL
+         * takes the session for a broken one and marks it not resumable
+         * (tls_resumption keeps it). */
+        SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN);
     ERR_clear_error();
     SSL_free(ssl);
 }

@@ -219,6 +219,88 @@ Test(probe, once_gives_every_probe_its_whole_timeout)
                                "a healthy target within a 50 ms timeout failed: %s", lines[i]);
 }
 
+/* tls_resumption: most probes resume the session (TLS 1.3 tickets from
+ * openssl s_server; TLS 1.2 with -no_tls1_3), a full handshake with the
+ * chain verified comes every tls_full_handshake_every (1 s here) all the
+ * same, and when the server is replaced (new ticket keys, an expired
+ * certificate) the refused resumption falls back to a full handshake,
+ * whose verification fails at once. */
+Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_back)
+{
+    char cfg[256], log[256];
+    char **lines;
+    size_t n;
+    pid_t srv13, prober;
+
+    NEED_ROOT();
+    make_cert("valid.pem", "valid.key", -3600, 30L * 86400);
+    make_cert("expired.pem", "expired.key", -30L * 86400, -86400);
+    srv13 = start_tls_server(8443, "valid.pem", "valid.key");
+    spawn(TW_LAB_SERVER, "openssl s_server -quiet -www -no_tls1_3 -accept 8446 -cert %s -key %s "
+                         ">/dev/null 2>&1", tpath(cfg, sizeof(cfg), "valid.pem"),
+          tpath(log, sizeof(log), "valid.key"));
+    wait_listening(TW_LAB_SERVER, 8446, "openssl s_server -no_tls1_3");
+    write_file("resume.yaml",
+               "defaults: {interval: 100ms, timeout: 90ms, ca_file: valid.pem}\n"
+               "probes:\n"
+               "  - {name: tls13, kind: tls, target: '10.201.0.2:8443',\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: tls12, kind: tls, target: '10.201.0.2:8446',\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n");
+    prober = spawn(TW_LAB_CLIENT, "%s probe --listen off --duration 4s --log-results --log %s %s",
+                   TWKIT_BIN, tpath(log, sizeof(log), "resume.log"),
+                   tpath(cfg, sizeof(cfg), "resume.yaml"));
+    usleep(2500 * 1000);
+    /* a new server: its tickets' keys are new, its certificate expired */
+    stop(srv13, SIGKILL, 2000);
+    start_tls_server(8443, "expired.pem", "expired.key");
+    cr_assert_eq(stop(prober, 0, 8000), 0, "twkit probe did not end");
+    lines = split_lines(slurp("resume.log"), &n);
+    for (int v = 0; v < 2; v++) {
+        const char *name = v ? "\"tls12\"" : "\"tls13\"";
+        int full = 0, resumed = 0, refused = 0, after = 0, early_fail = 0;
+        for (size_t i = 0; i < n; i++) {
+            char hs[64] = "";
+            double ts;
+            if (!strstr(lines[i], name) || !strstr(lines[i], "\"event\":\"result\""))
+                continue;
+            jstr(lines[i], "handshake", hs, sizeof(hs));
+            cr_assert(jnum(lines[i], "cert_expiry", &ts) || strstr(lines[i], "\"failure\""),
+                      "a successful probe without its certificate's expiry: %s", lines[i]);
+            if (refused || after) { /* after the swap: no resumption, every one fails */
+                after++;
+                cr_assert(strcmp(hs, "resumed") != 0, "resumed after the swap: %s", lines[i]);
+                expect_str(lines[i], "result", "failure");
+                continue;
+            }
+            if (!strcmp(hs, "full_after_refused_resumption")) {
+                refused++;
+                expect_str(lines[i], "reason", "verify");
+                continue;
+            }
+            if (!strstr(lines[i], "\"success\"")) {
+                early_fail++; /* the swap itself (connection refused), at most a few */
+                continue;
+            }
+            full += !strcmp(hs, "full");
+            resumed += !strcmp(hs, "resumed");
+        }
+        cr_log_info("%s: %d full, %d resumed, %d refused, %d after, %d during the swap", name,
+                    full, resumed, refused, after, early_fail);
+        cr_assert(resumed >= 10, "%s: only %d resumed handshakes (%d full)", name, resumed, full);
+        /* 2.5 s before the swap at one full handshake a second */
+        cr_assert(full >= 2 && full <= 5, "%s: %d full handshakes for %d resumed", name, full,
+                  resumed);
+        if (v == 0) {
+            cr_assert_eq(refused, 1, "tls13: the refused resumption fell back %d times", refused);
+            cr_assert_geq(after, 3, "tls13: %d probes after the swap", after);
+            cr_assert_leq(early_fail, 3, "tls13: %d failures around the swap", early_fail);
+        } else {
+            cr_assert_eq(refused + after + early_fail, 0, "tls12's server never changed");
+        }
+    }
+}
+
 /* ---- 2. thresholds ---- */
 
 Test(probe, state_changes_exactly_at_the_success_and_failure_thresholds)
