@@ -21,7 +21,7 @@ declare -gA _twkit_opts=(
              --json --help"
     [probe]="--check --once --max-inflight --listen --status-group --status-refresh
              --status-samples --blackbox-config --max-probes --timeout-offset --watch --log
-             --log-results --duration --shard --summary --test-notify --help"
+             --log-results --duration --shard --threads --summary --test-notify --help"
     ["probe report"]="--since --until --json --html --probe --timezone --history --help"
     [stat]="--json --brief --all --fail-on --top --watch --count --netns --who --listen
             --all-netns --help"
@@ -38,7 +38,7 @@ declare -gA _twkit_args=(
              --close-wait --shutdown-timeout --max-conns --max-requests --max-frame
              --body-size --request-timeout --max-header --max-body --after-fin"
     [probe]="--max-inflight --listen --status-group --status-refresh --status-samples
-             --blackbox-config --max-probes --timeout-offset --log --duration --shard
+             --blackbox-config --max-probes --timeout-offset --log --duration --shard --threads
              --test-notify"
     ["probe report"]="--since --until --probe --timezone --history"
     [stat]="--fail-on --top --watch --count --netns --who --listen"

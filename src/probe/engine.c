@@ -270,7 +270,8 @@ static void adhoc_free(struct tp_adhoc *a)
 {
     tw__list_del(&a->link);
     tp_result_release(&a->t.last);
-    tp_tls_keep_free(&a->t);
+    if (a->t.def->kind->forget)
+        a->t.def->kind->forget(&a->t);
     if (a->t.shown != a->t.target)
         free((char *)a->t.shown);
     free(a->target);
@@ -705,7 +706,8 @@ void tp_engine_free(struct tp_engine *e)
         if (e->targets[k].shown != e->targets[k].target)
             free((char *)e->targets[k].shown);
         tp_result_release(&e->targets[k].last);
-        tp_tls_keep_free(&e->targets[k]);
+        if (e->targets[k].def && e->targets[k].def->kind->forget)
+            e->targets[k].def->kind->forget(&e->targets[k]);
     }
     free(e->labels);
     free(e->recent_lat);

@@ -56,7 +56,7 @@ static const char *const hs_names[] = {"", "full", "resumed", "full_after_refuse
 /* a TLS 1.3 server sends its tickets after the handshake: wait this long */
 #define TICKET_WAIT_MS 250
 
-void tp_tls_keep_free(struct tp_target *t)
+static void tls_forget(struct tp_target *t)
 {
     struct tp_tls_keep *k = t->tls_keep;
 
@@ -491,6 +491,7 @@ const struct tp_kind tp_kind_tls = {
     .fini = tls_fini,
     .start = tls_start,
     .cancel = tls_cancel,
+    .forget = tls_forget,
     .metrics = tls_metrics,
     .nmetrics = sizeof(tls_metrics) / sizeof(tls_metrics[0]),
     .json = tls_json,

@@ -267,10 +267,9 @@ struct tp_target {
                                  schedule's: its result goes to its caller */
     struct tp_tls_keep *tls_keep; /* tls_resumption (kind_tls.c): the session
                                  to resume and what its full handshake
-                                 found; NULL: none */
+                                 found; NULL: none (freed by the kind's
+                                 forget) */
 };
-/* Free t->tls_keep (kind_tls.c; the engine, when it frees t). */
-void tp_tls_keep_free(struct tp_target *t);
 
 /* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
 
@@ -308,7 +307,7 @@ struct tp_metric {
  * reports later with tp_probe_done (never from inside start), or returns
  * -errno at once with nothing left running (the engine reports it).
  * cancel: the deadline passed: stop at once (RST, free t->run), fill r with
- * what was measured so far; no report follows. init/fini: once per engine,
+ * what was measured so far; no report follows. forget: t is freed. init/fini: once per engine,
  * for the kind's shared state (tp_engine_kind_data; NULL if none).
  *
  * Output: metrics are the families only its targets have (after the
@@ -325,6 +324,8 @@ struct tp_kind {
     void (*fini)(struct tp_engine *e);
     int (*start)(struct tp_engine *e, struct tp_target *t);
     void (*cancel)(struct tp_engine *e, struct tp_target *t, struct tp_result *r);
+    void (*forget)(struct tp_target *t); /* free what the kind keeps in t
+                                            between probes; NULL: nothing */
     const struct tp_metric *metrics;
     size_t nmetrics;
     bool regex_gauge;       /* /probe writes probe_failed_due_to_regex for
