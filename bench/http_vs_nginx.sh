@@ -151,7 +151,7 @@ http {
     }
 }
 EOF
-# h2o: one worker thread (num-threads 1; its main thread only waits), the
+# h2o: one event-loop thread (num-threads 1: the main thread serves, a second one sleeps), the
 # body as a static file, no access log, as root (user root: else it would
 # switch to nobody, who cannot read $TMP)
 mkdir -p "$TMP/h2o"
@@ -223,7 +223,7 @@ start_server() {
             ss_pid=${TRACEE_PID:-$SERVER_PID}
             SERVER_KIDS=$(pgrep -P "$ss_pid" | tr '\n' ' ')
             if [ "$ss_key" = h2o ]; then
-                # num-threads 1: the main thread (it waits) and one worker
+                # num-threads 1: the main thread serves, one more sleeps
                 ss_threads=$(ls "/proc/$ss_pid/task" | wc -l)
                 [ "$ss_threads" -le 2 ] || die "h2o runs $ss_threads threads, not 1 worker"
             fi
