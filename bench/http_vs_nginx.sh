@@ -3,7 +3,8 @@
 # (make bench-http). Each measurement gets a fresh network namespace with
 # only loopback in it, so no run inherits another's TIME_WAIT sockets and
 # the host's own sockets and sysctls are not touched; the server (one
-# thread / one worker / h2o num-threads 1) runs on CPU 0 and the load generator on CPU 1.
+# thread / one worker / h2o num-threads 1) runs on CPU 0 and the load
+# generator on CPU 1.
 #
 #   bench/http_vs_nginx.sh [TWKIT_BINARY]
 #   DURATION=4 CONNS=50 BODY=13 bench/http_vs_nginx.sh build/twkit
@@ -151,9 +152,9 @@ http {
     }
 }
 EOF
-# h2o: one event-loop thread (num-threads 1: the main thread serves, a second one sleeps), the
-# body as a static file, no access log, as root (user root: else it would
-# switch to nobody, who cannot read $TMP)
+# h2o: one event-loop thread (num-threads 1: the main thread serves, a
+# second one sleeps), the body as a static file, no access log, as root
+# (user root: else it would switch to nobody, who cannot read $TMP)
 mkdir -p "$TMP/h2o"
 printf '%s' "$body" | tr -d '\n' > "$TMP/h2o/body"
 echo >> "$TMP/h2o/body"
