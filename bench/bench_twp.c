@@ -1,5 +1,9 @@
 /* make bench: twp on loopback, one server thread and one client thread.
- *   pool:   a tw_pool of 50 connections, 50 requests in flight (req/s)
+ *   pool:   a tw_pool of 50 connections, 50 requests in flight (req/s),
+ *           against twkit's server and, in turn in the same run, against
+ *           a minimal epoll echo loop (echo_epoll.c: one read and one write
+ *           per request, no library code): ROUNDS rounds (argv[1], default
+ *           5), medians, and the ratio with its target
  *   bye:    50 concurrent short sessions: connect, DATA, BYE/GOODBYE, abort
  *   idle:   server-side user-space memory per idle connection (10,000) */
 #include <errno.h>
@@ -8,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "echo_epoll.h"
 
 #include "twkit/client.h"
 #include "twkit/error.h"
@@ -20,8 +27,12 @@
 #define CONC 50
 #define RUN_MS 3000
 #define IDLE 10000
+#define ROUNDS 5
+#define MAX_ROUNDS 99
+#define ECHO_PORT 7080
+#define TARGET 1.3 /* issue 26: pooled twp echo / epoll echo loop */
 
-static tw_addr dst;
+static tw_addr dst, echo_dst;
 static tw_loop *sloop;
 static tw_server *srv;
 static volatile int stop_server;
@@ -85,7 +96,7 @@ static void session(void)
     tw_client_bye(c);
 }
 
-static double run(bool use_pool)
+static double run(bool use_pool, const tw_addr *to)
 {
     uint64_t t0;
 
@@ -94,7 +105,7 @@ static double run(bool use_pool)
     deadline = tw_loop_now(loop) + RUN_MS;
     t0 = tw_now_ns();
     if (use_pool) {
-        pool = tw_pool_new(loop, &(struct tw_pool_opts){.dst = dst, .max_conns = CONC});
+        pool = tw_pool_new(loop, &(struct tw_pool_opts){.dst = *to, .max_conns = CONC});
         running = true;
     }
     for (int i = 0; i < CONC; i++)
@@ -138,23 +149,91 @@ static void idle_memory(void)
         tw_sock_abort(fds[i]);
 }
 
-int main(void)
+static double thread_cpu_s(pthread_t th)
 {
-    pthread_t th;
-    struct tw_server_opts so = {.max_conns = IDLE * 2};
-    int err;
+    clockid_t id;
+    struct timespec ts;
 
+    if (pthread_getcpuclockid(th, &id) != 0 || clock_gettime(id, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One pool run against the server at *to, which runs in thread th: the
+ * requests/s, and the server thread's CPU per request in *us. */
+static double pool_run(const tw_addr *to, pthread_t th, double *us)
+{
+    double cpu0 = thread_cpu_s(th), rate = run(true, to);
+
+    *us = count ? (thread_cpu_s(th) - cpu0) * 1e6 / (double)count : 0;
+    return rate;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n), sorted in place; the spread in *lo, *hi. */
+static double median(double *v, int n, double *lo, double *hi)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    *lo = v[0];
+    *hi = v[n - 1];
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+    pthread_t th, eth;
+    struct tw_server_opts so = {.max_conns = IDLE * 2};
+    struct tw_bench_echo echo;
+    double rate[2][MAX_ROUNDS], us[2][MAX_ROUNDS], med[2], cpu[2], lo, hi;
+    const char *name[2] = {"pool", "epoll echo"};
+    int err, rounds = argc > 1 ? atoi(argv[1]) : ROUNDS;
+
+    if (rounds < 1 || rounds > MAX_ROUNDS) {
+        fprintf(stderr, "bench_twp: ROUNDS (argv[1]) from 1 to %d\n", MAX_ROUNDS);
+        return 2;
+    }
     tw_addr_parse(&dst, "127.0.0.1:7079", 0);
+    tw_addr_parse(&echo_dst, "127.0.0.1:7080", 0);
     so.listen = dst;
     if ((err = tw_loop_new(&sloop)) < 0 || (err = tw_server_start(sloop, &so, &srv)) < 0 ||
-        (err = tw_loop_new(&loop)) < 0) {
+        (err = tw_loop_new(&loop)) < 0 || (err = tw_bench_echo_start(&echo, ECHO_PORT)) < 0) {
         fprintf(stderr, "bench_twp: %s\n", tw_errname(err));
         return 1;
     }
     pthread_create(&th, NULL, server_main, NULL);
+    pthread_create(&eth, NULL, tw_bench_echo_main, &echo);
     printf("twkit twp benchmarks (loopback, 1 server thread, 1 client thread)\n");
-    printf("pool        %d pooled connections     %9.0f requests/s\n", CONC, run(true));
-    printf("bye         %d concurrent sessions    %9.0f sessions/s\n", CONC, run(false));
+    /* in turn, the order swapped every round, so drift hits both alike */
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < 2; k++) {
+            int which = (k + r) % 2;
+            rate[which][r] = pool_run(which ? &echo_dst : &dst, which ? eth : th, &us[which][r]);
+        }
+        printf("round %d     pool %9.0f requests/s (server %.2f us/req), epoll echo %9.0f "
+               "requests/s (server %.2f us/req)\n", r + 1, rate[0][r], us[0][r], rate[1][r],
+               us[1][r]);
+    }
+    for (int k = 0; k < 2; k++) {
+        med[k] = median(rate[k], rounds, &lo, &hi);
+        printf("%-11s %d pooled connections     %9.0f requests/s (%.0f–%.0f), ", name[k], CONC,
+               med[k], lo, hi);
+        cpu[k] = median(us[k], rounds, &lo, &hi);
+        printf("server %.2f us/req (%.2f–%.2f); median of %d\n", cpu[k], lo, hi, rounds);
+    }
+    printf("pooled twp echo / epoll echo loop: %.2f× requests/s   target ≥ %.1f×: %s\n",
+           med[1] > 0 ? med[0] / med[1] : 0, TARGET,
+           med[1] > 0 && med[0] / med[1] >= TARGET ? "met" : "NOT met");
+    printf("  server CPU per request, pooled twp echo / epoll echo loop: %.2f×\n",
+           cpu[1] > 0 ? cpu[0] / cpu[1] : 0);
+    echo.stop = 1;
+    pthread_join(eth, NULL);
+    tw_bench_echo_stop(&echo);
+    printf("bye         %d concurrent sessions    %9.0f sessions/s\n", CONC, run(false, &dst));
     idle_memory();
     stop_server = 1;
     pthread_join(th, NULL);

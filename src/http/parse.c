@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "twkit/http.h"
 
@@ -42,19 +41,20 @@ enum {
 
 #define MAX_CHUNK_EXT 256
 
-static bool is_tchar(unsigned char c)
-{
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-        return true;
-    if (c >= '0' && c <= '9')
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    }
-    return false;
-}
+/* Byte classes, one lookup per byte on the hot path: TC, RFC 9110 tchar
+ * (ALPHA, DIGIT and !#$%&'*+-.^_`|~); RN, RFC 3986 reg-name bytes without
+ * pct-encoded (unreserved -._~ and sub-delims !$&'()*+,;=). */
+#define TC 1
+#define RN 2
+static const unsigned char byte_class[256] = {
+    ['0' ... '9'] = TC | RN, ['A' ... 'Z'] = TC | RN, ['a' ... 'z'] = TC | RN,
+    ['!'] = TC | RN, ['#'] = TC, ['$'] = TC | RN, ['%'] = TC, ['&'] = TC | RN,
+    ['\''] = TC | RN, ['*'] = TC | RN, ['+'] = TC | RN, ['-'] = TC | RN, ['.'] = TC | RN,
+    ['^'] = TC, ['_'] = TC | RN, ['`'] = TC, ['|'] = TC, ['~'] = TC | RN,
+    ['('] = RN, [')'] = RN, [','] = RN, [';'] = RN, ['='] = RN,
+};
+
+static inline bool is_tchar(unsigned char c) { return byte_class[c] & TC; }
 
 /* field-value bytes: VCHAR, obs-text, SP, HTAB */
 static bool is_vchar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
@@ -67,26 +67,28 @@ static int hexval(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static bool eq_nocase(const char *s, size_t n, const char *lit)
+static inline unsigned char lower_ascii(unsigned char c)
 {
-    return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
+/* s[0..n) and lit[0..n) equal but for ASCII case, as HTTP compares (and
+ * strncasecmp in the C locale), without the library call per field. */
+static inline bool same_nocase(const char *s, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower_ascii((unsigned char)s[i]) != lower_ascii((unsigned char)lit[i]))
+            return false;
+    return true;
+}
+
+static inline bool eq_nocase(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && same_nocase(s, lit, n);
 }
 
 /* RFC 3986 unreserved and sub-delims (reg-name without pct-encoded) */
-static bool is_regname_char(unsigned char c)
-{
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
-        return true;
-    if (c >= '0' && c <= '9')
-        return true;
-    switch (c) {
-    case '-': case '.': case '_': case '~': /* unreserved */
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',':
-    case ';': case '=': /* sub-delims */
-        return true;
-    }
-    return false;
-}
+static inline bool is_regname_char(unsigned char c) { return byte_class[c] & RN; }
 
 /* RFC 3986 IP-literal without its brackets: IPv6address or IPvFuture
  * ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )). */
@@ -188,9 +190,9 @@ static int parse_target(struct tw_http_req *req)
     }
     if (req->target_len == 1 && t[0] == '*')
         return method_is(req, "OPTIONS") ? 0 : -EBADMSG;
-    if (req->target_len >= 7 && strncasecmp(t, "http://", 7) == 0)
+    if (req->target_len >= 7 && same_nocase(t, "http://", 7))
         skip = 7;
-    else if (req->target_len >= 8 && strncasecmp(t, "https://", 8) == 0)
+    else if (req->target_len >= 8 && same_nocase(t, "https://", 8))
         skip = 8;
     if (!skip)
         return -EBADMSG;

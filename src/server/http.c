@@ -36,8 +36,40 @@ static const char *date_now(tw_server *s)
     if (!s->date[0] || now - s->date_ms >= 1000) {
         tw_http_date(s->date);
         s->date_ms = now;
+        s->date_gen++;
     }
     return s->date;
+}
+
+/* The head tw_http_write_head would write, from the cache when the last
+ * head had the same fields (a server answers most requests alike), else
+ * written and kept. Returns its length, or a negative errno. */
+static ssize_t write_head(tw_server *s, char *out, size_t cap, int status, const char *ctype,
+                          int64_t body_len, enum tw_http_conn conn, const char *extra)
+{
+    const char *date = date_now(s);
+    __typeof__(s->head_cache) *hc = &s->head_cache;
+    ssize_t n;
+
+    if (!extra && ctype && hc->date_gen == s->date_gen && hc->status == status &&
+        hc->body_len == body_len && hc->conn == conn && strcmp(hc->ctype, ctype) == 0) {
+        if (hc->len > cap)
+            return -ENOSPC;
+        memcpy(out, hc->head, hc->len);
+        return (ssize_t)hc->len;
+    }
+    n = tw_http_write_head(out, cap, status, date, ctype, body_len, conn, extra);
+    if (n > 0 && !extra && ctype && strlen(ctype) < sizeof(hc->ctype) &&
+        (size_t)n <= sizeof(hc->head)) {
+        memcpy(hc->head, out, (size_t)n);
+        hc->len = (uint32_t)n;
+        strcpy(hc->ctype, ctype);
+        hc->status = status;
+        hc->body_len = body_len;
+        hc->conn = conn;
+        hc->date_gen = s->date_gen;
+    }
+    return n;
 }
 
 /* Queue a response head and body[0..len) (body_len, the Content-Length;
@@ -57,8 +89,7 @@ static int put_response(tw_sconn *c, int status, const char *ctype, const char *
            : c->keep_alive_10 ? TW_HTTP_CONN_KEEP_ALIVE : TW_HTTP_CONN_DEFAULT;
     if (!(w = tw__buf_reserve(&c->out, room)))
         return -ENOMEM;
-    n = tw_http_write_head((char *)w, room - len, status, date_now(s), ctype, body_len, conn,
-                           extra);
+    n = write_head(s, (char *)w, room - len, status, ctype, body_len, conn, extra);
     if (n < 0)
         return (int)n;
     if (len)

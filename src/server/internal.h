@@ -80,6 +80,19 @@ struct tw_server {
     struct tw_server_stats st;
     char date[30];          /* HTTP Date, refreshed once a second */
     uint64_t date_ms;
+    uint64_t date_gen;      /* how many times date was refreshed */
+    /* The last response head without extra headers, as tw_http_write_head
+     * wrote it: the next one with the same status, content type, length,
+     * Connection and Date is a copy of it (http.c, put_response). */
+    struct {
+        uint64_t date_gen; /* 0: empty */
+        int64_t body_len;
+        int status;
+        enum tw_http_conn conn;
+        uint32_t len;
+        char ctype[64];
+        char head[192];
+    } head_cache;
     struct tw_http_req req; /* the request being handled (one at a time) */
     uint8_t scratch[SCRATCH];
 };
