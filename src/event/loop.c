@@ -296,9 +296,12 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms)
 
     if (!loop)
         return -EINVAL;
+    loop->running = true;
     n = loop->ops->poll(loop, next_timeout(loop, timeout_ms));
-    if (n < 0)
+    if (n < 0) {
+        loop->running = false;
         return n;
+    }
     ran = n;
     /* Timers that fell due while the I/O callbacks ran fire now, not one
      * wait later: a busy loop (a prober starting 20 probes a millisecond)
@@ -307,6 +310,7 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms)
         loop->now = tw_now_ms();
     ran += (int)tw__wheel_advance(&loop->wheel, loop->now);
     ran += run_defers(loop);
+    loop->running = false;
     return ran;
 }
 

@@ -38,6 +38,7 @@ struct tw_loop {
     const struct tw__loop_ops *ops;
     void *be; /* the backend's state */
     bool stop;
+    bool running; /* inside tw_loop_run_once: the next wait comes soon */
     uint64_t now;
     uint32_t next_gen;
     unsigned nio, ndefer;

@@ -23,7 +23,8 @@
  *  - A poll request holds a reference to the file: close() does not end it
  *    and the socket is not released (no FIN, no RST) while it is armed. So
  *    tw_io_forget, tw_io_hand_over and tw_io_stop all queue a POLL_REMOVE;
- *    it goes to the kernel with the next wait, the same iteration.
+ *    inside an iteration it goes to the kernel with the wait that ends it,
+ *    outside one (a server freed after its loop returned) at once.
  *  - The kernel always reports POLLERR, POLLHUP and POLLRDHUP. A
  *    level-triggered watcher that did not ask for RDHUP (an error-only or a
  *    write-only watcher of a half-closed socket) would have its single-shot
@@ -172,9 +173,18 @@ static int ur_start(tw_loop *loop, tw_io *io, struct fdslot *slot, bool fresh, u
 
 static void ur_drop(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop_how how)
 {
+    struct ur *ur = loop->be;
+
     (void)how; /* all three: the request must go, or it holds the file */
-    if (slot)
-        disarm(loop->be, slot, io->fd);
+    if (!slot || !slot->arm)
+        return;
+    disarm(ur, slot, io->fd);
+    /* Outside the loop's iteration no wait may come soon: submit now, so
+     * that a close() after this releases the socket at once (a listener's
+     * port can be bound again, the peer sees the FIN). Inside, the wait
+     * that ends the iteration submits it with the rest. */
+    if (!loop->running)
+        io_uring_submit(&ur->ring);
 }
 
 /* Wait for at least one completion at most timeout_ms, submitting what the
