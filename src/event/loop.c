@@ -311,6 +311,8 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms)
     ran += (int)tw__wheel_advance(&loop->wheel, loop->now);
     ran += run_defers(loop);
     loop->running = false;
+    if (loop->ops->end)
+        loop->ops->end(loop);
     return ran;
 }
 

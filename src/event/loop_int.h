@@ -32,6 +32,8 @@ struct tw__loop_ops {
     /* Wait at most timeout_ms (-1: forever), update loop->now, run the I/O
      * callbacks; returns how many ran, or -errno. */
     int (*poll)(tw_loop *loop, int timeout_ms);
+    /* At the end of an iteration (NULL: nothing to do). */
+    void (*end)(tw_loop *loop);
 };
 
 struct tw_loop {

@@ -23,8 +23,9 @@
  *  - A poll request holds a reference to the file: close() does not end it
  *    and the socket is not released (no FIN, no RST) while it is armed. So
  *    tw_io_forget, tw_io_hand_over and tw_io_stop all queue a POLL_REMOVE;
- *    inside an iteration it goes to the kernel with the wait that ends it,
- *    outside one (a server freed after its loop returned) at once.
+ *    they are submitted when the iteration ends (one io_uring_enter for all
+ *    the closes of a batch: the caller may not run the loop again), or at
+ *    once outside an iteration (a server freed after its loop returned).
  *  - The kernel always reports POLLERR, POLLHUP and POLLRDHUP. A
  *    level-triggered watcher that did not ask for RDHUP (an error-only or a
  *    write-only watcher of a half-closed socket) would have its single-shot
@@ -54,6 +55,7 @@ int tw__loop_uring_fail;
 struct ur {
     struct io_uring ring;
     uint32_t next_arm;
+    unsigned removes; /* POLL_REMOVEs queued since the last submission */
     struct io_uring_cqe cqes[BATCH];
 };
 
@@ -136,6 +138,7 @@ static void disarm(struct ur *ur, struct fdslot *s, int fd)
     if ((sqe = get_sqe(ur))) {
         io_uring_prep_poll_remove(sqe, (uint64_t)s->arm << 32 | (uint32_t)fd);
         io_uring_sqe_set_data64(sqe, 0);
+        ur->removes++;
     }
     s->arm = 0;
 }
@@ -183,8 +186,10 @@ static void ur_drop(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop
      * that a close() after this releases the socket at once (a listener's
      * port can be bound again, the peer sees the FIN). Inside, the wait
      * that ends the iteration submits it with the rest. */
-    if (!loop->running)
+    if (!loop->running) {
         io_uring_submit(&ur->ring);
+        ur->removes = 0;
+    }
 }
 
 /* Wait for at least one completion at most timeout_ms, submitting what the
@@ -213,6 +218,7 @@ static int ur_poll(tw_loop *loop, int timeout_ms)
     unsigned head, n = 0;
     int ran = 0, r;
 
+    ur->removes = 0; /* the wait submits them */
     if ((r = wait_cqes(ur, timeout_ms)) < 0)
         return r;
     loop->now = tw_now_ms();
@@ -275,6 +281,20 @@ static int ur_poll(tw_loop *loop, int timeout_ms)
     return ran;
 }
 
+/* An iteration that dropped watchers (closed sockets) submits the removals
+ * before it returns: the caller may not run the loop again (tw_loop_run
+ * returns when nothing is left), and the sockets must be released now.
+ * Re-arms wait for the next wait. */
+static void ur_end(tw_loop *loop)
+{
+    struct ur *ur = loop->be;
+
+    if (ur->removes) {
+        io_uring_submit(&ur->ring);
+        ur->removes = 0;
+    }
+}
+
 const struct tw__loop_ops tw__loop_uring = {
     .name = "io_uring",
     .init = ur_init,
@@ -282,4 +302,5 @@ const struct tw__loop_ops tw__loop_uring = {
     .start = ur_start,
     .drop = ur_drop,
     .poll = ur_poll,
+    .end = ur_end,
 };
