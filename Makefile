@@ -4,6 +4,9 @@
 #   make            build libtwkit (static + shared), the twkit binary, tests, examples
 #   make test       build and run the whole test suite through ctest
 #   make test SAN=1 the same with AddressSanitizer + UBSan
+#   make test LOOP=io_uring  the whole suite with TWKIT_LOOP=io_uring exported:
+#                   every loop made with tw_loop_new() runs on io_uring
+#                   (LOOP=epoll or unset: the default, epoll)
 #   make demo       build and run the demo
 #   make bench      build and run the benchmarks
 #   make bench-http twkit serve --proto http against nginx, with wrk (root)
@@ -31,6 +34,10 @@
 #   make clean      remove build directories
 
 SAN ?= 0
+LOOP ?=
+ifneq ($(LOOP),)
+export TWKIT_LOOP := $(LOOP)
+endif
 MAKEFLAGS += --no-print-directory
 CC ?= cc
 ifeq ($(SAN),1)
@@ -57,7 +64,8 @@ configure: deps
 		cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) $(CMAKE_FLAGS); fi
 
 test: all
-	@cd $(BUILD) && ctest --output-on-failure --timeout 600; rc=$$?; \
+	@$(if $(LOOP),echo "make test: TWKIT_LOOP=$(LOOP)";) \
+		cd $(BUILD) && ctest --output-on-failure --timeout 600; rc=$$?; \
 		grep -h 'Synthesis:' Testing/Temporary/LastTest.log; \
 		exit $$rc
 

@@ -4,6 +4,7 @@
 #   scripts/deps.sh --check  exit 0 if everything is installed, 1 otherwise
 set -eu
 
+# liburing-dev: the loop's io_uring backend (src/event/loop_uring.c)
 # curl: the HTTP lab tests use it as a real client
 # libyaml, PCRE2, libcurl (OpenSSL), c-ares, OpenSSL, zlib (gzip for /metrics,
 # and compression), brotli, jansson: twkit probe; nghttp2-server (nghttpd):
@@ -30,6 +31,7 @@ set -eu
 # (abidiff), ctest install builds a C++ program on the installed headers and
 # runs systemd-analyze verify on the units
 PKGS="build-essential cmake pkg-config clang iproute2 curl libcriterion-dev libmnl-dev
+      liburing-dev
       libyaml-dev libpcre2-dev libcurl4-openssl-dev libc-ares-dev libssl-dev zlib1g-dev
       libbrotli-dev libjansson-dev libsqlite3-dev openssl nftables prometheus
       prometheus-blackbox-exporter

@@ -1,4 +1,4 @@
-/* The twkit event loop: epoll, one loop per thread.
+/* The twkit event loop: one loop per thread, on epoll or io_uring.
  *
  * Three kinds of handle, all embedded in the caller's own structs (the loop
  * allocates nothing per handle):
@@ -12,7 +12,16 @@
  * callback returns, and an event that epoll reported in the same batch for a
  * descriptor that has been stopped since is dropped, also when the descriptor
  * number has been reused by a new watcher in the meantime (every start gets
- * a new generation, carried in epoll_data next to the fd).
+ * a new generation, and what the kernel reports carries its tag).
+ *
+ * Backends: epoll (the default), or io_uring (poll requests, every change
+ * of an iteration submitted with the wait in one io_uring_enter), chosen
+ * when the loop is made: tw_loop_new_backend(), or for tw_loop_new() the
+ * environment variable TWKIT_LOOP=epoll|io_uring. Where io_uring cannot be
+ * had (an old kernel, seccomp, kernel.io_uring_disabled) the loop is epoll,
+ * as tw_loop_backend() says. The semantics are the same but for one thing:
+ * on io_uring, tw_io_start cannot see a bad descriptor (EBADF) or one the
+ * kernel cannot poll: the callback gets TW_IO_ERROR for it once instead.
  *
  * A loop is not thread-safe: use it from the thread that runs it.
  */
@@ -73,14 +82,25 @@ struct tw_defer {
     void *data;
 };
 
-/* Create and free a loop. tw_loop_new returns 0 or -errno. Freeing a loop
- * with started handles leaves the handles' descriptors open (they are the
- * caller's). */
+typedef enum tw_loop_kind {
+    TW_LOOP_DEFAULT = 0,  /* TWKIT_LOOP, else epoll */
+    TW_LOOP_EPOLL = 1,
+    TW_LOOP_IO_URING = 2, /* epoll where io_uring cannot be had */
+} tw_loop_kind;
+
+/* Create and free a loop. tw_loop_new is tw_loop_new_backend(out,
+ * TW_LOOP_DEFAULT); both return 0 or -errno (-EINVAL for an unknown kind).
+ * Freeing a loop with started handles leaves the handles' descriptors open
+ * (they are the caller's). */
 int tw_loop_new(tw_loop **out);
+int tw_loop_new_backend(tw_loop **out, tw_loop_kind kind);
 void tw_loop_free(tw_loop *loop);
 
+/* "epoll" or "io_uring": the backend the loop runs on. */
+const char *tw_loop_backend(const tw_loop *loop);
+
 /* Run until tw_loop_stop() or until nothing is started (no io, timer or
- * defer). Returns 0, or -errno if epoll_wait fails. */
+ * defer). Returns 0, or -errno if the wait fails. */
 int tw_loop_run(tw_loop *loop);
 
 /* One iteration: wait at most timeout_ms (-1: as long as the next timer
@@ -91,7 +111,7 @@ int tw_loop_run_once(tw_loop *loop, int timeout_ms);
 /* Make tw_loop_run return after the current iteration. */
 void tw_loop_stop(tw_loop *loop);
 
-/* The loop's cached time (CLOCK_MONOTONIC ms), updated after epoll_wait,
+/* The loop's cached time (CLOCK_MONOTONIC ms), updated after each wait,
  * again before the timers run when there was I/O, and by
  * tw_loop_update_time(). */
 uint64_t tw_loop_now(const tw_loop *loop);
@@ -107,11 +127,13 @@ unsigned tw_loop_active(const tw_loop *loop);
  * RST must still be heard); returns 0 or -errno (-EBADF, -EINVAL,
  * -ENOMEM, ...). tw_io_stop deregisters (no-op if stopped). tw_io_forget
  * stops without a syscall, for a descriptor the caller closes (or has just
- * closed) and never dup'ed: close() removes it from epoll. tw_io_close
+ * closed) and never dup'ed: close() removes it from epoll (io_uring: its
+ * poll request is removed with the next wait). tw_io_close
  * forgets and closes the descriptor, leaving io->fd = -1. tw_io_hand_over
  * stops without deregistering, for a descriptor that another watcher will
  * start next: that start takes the registration with one EPOLL_CTL_MOD
- * instead of DEL + ADD (unclaimed, it is removed at its first event). */
+ * instead of DEL + ADD (unclaimed, it is removed at its first event; on
+ * io_uring both are requests in the next submission anyway). */
 void tw_io_init(tw_io *io, int fd, tw_io_cb cb, void *data);
 int tw_io_start(tw_loop *loop, tw_io *io, unsigned events);
 void tw_io_stop(tw_io *io);

@@ -1,64 +1,61 @@
-/* The epoll loop.
+/* The loop's backend-independent part: the fd table and its generations,
+ * timers, deferred callbacks, running; the kernel side is a backend behind
+ * struct tw__loop_ops (loop_int.h): loop_epoll.c or loop_uring.c, chosen
+ * when the loop is made (tw_loop_new_backend, TWKIT_LOOP).
  *
- * epoll's traps, and what this file does about them:
- *  - epoll reports events for the registration, not the descriptor: a fd
- *    closed in one callback of a batch may be reopened (same number) by the
- *    next callback before the old event for it is dispatched. Each
- *    registration gets a 32-bit generation, stored in epoll_data beside the
- *    fd and in the loop's fd table; an event whose generation does not match
- *    the table is stale and dropped.
- *  - close() removes a fd from the epoll set only when no dup of it remains;
- *    tw_io_stop does EPOLL_CTL_DEL. tw_io_forget skips that syscall for a
- *    descriptor that is closed (or about to be) and never dup'ed, which is
- *    every socket twkit makes (all CLOEXEC).
- *  - EPOLLERR and EPOLLHUP are reported whatever was asked for; they reach
- *    the callback as TW_IO_ERROR together with the read/write bits it asked
- *    for, so the next read or write returns the error.
+ * Every registration gets a 32-bit generation, kept in the fd table; a
+ * backend tags what it asks the kernel with it (epoll: in epoll_data) or
+ * with a tag of its own it keeps beside it (io_uring), and drops an event
+ * whose tag is not the slot's: the descriptor was stopped, or closed and
+ * its number reused by a new watcher, since the kernel reported it.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "core/list.h"
+#include "event/loop_int.h"
 #include "event/wheel.h"
 #include "twkit/loop.h"
 #include "twkit/time.h"
 
-#define MAX_EVENTS 256
+/* TWKIT_LOOP=epoll|io_uring picks the backend of TW_LOOP_DEFAULT; unset,
+ * empty or anything else: epoll. */
+static tw_loop_kind default_kind(void)
+{
+    const char *e = getenv("TWKIT_LOOP");
 
-struct fdslot {
-    tw_io *io;
-    uint32_t gen;
-    bool kept; /* registered in epoll, owned by no watcher (tw_io_hand_over) */
-};
+    if (e && (!strcmp(e, "io_uring") || !strcmp(e, "uring")))
+        return TW_LOOP_IO_URING;
+    return TW_LOOP_EPOLL;
+}
 
-struct tw_loop {
-    int epfd;
-    bool stop;
-    uint64_t now;
-    uint32_t next_gen;
-    unsigned nio, ndefer;
-    struct fdslot *fds;
-    unsigned nfds;
-    struct tw_list defers;
-    struct tw__wheel wheel;
-    struct epoll_event events[MAX_EVENTS];
-};
-
-int tw_loop_new(tw_loop **out)
+int tw_loop_new_backend(tw_loop **out, tw_loop_kind kind)
 {
     tw_loop *loop;
+    int err;
 
-    if (!out)
+    if (!out || (unsigned)kind > TW_LOOP_IO_URING)
         return -EINVAL;
+    if (kind == TW_LOOP_DEFAULT)
+        kind = default_kind();
     loop = calloc(1, sizeof(*loop));
     if (!loop)
         return -ENOMEM;
-    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (loop->epfd < 0) {
-        int err = -errno;
+    /* io_uring refused (ENOSYS, EPERM under seccomp or io_uring_disabled,
+     * too old a kernel, no memory for the rings): epoll, as
+     * tw_loop_backend() then says. */
+    err = -ENOSYS;
+    if (kind == TW_LOOP_IO_URING) {
+        loop->ops = &tw__loop_uring;
+        err = loop->ops->init(loop);
+    }
+    if (err < 0) {
+        loop->ops = &tw__loop_epoll;
+        err = loop->ops->init(loop);
+    }
+    if (err < 0) {
         free(loop);
         return err;
     }
@@ -69,11 +66,15 @@ int tw_loop_new(tw_loop **out)
     return 0;
 }
 
+int tw_loop_new(tw_loop **out) { return tw_loop_new_backend(out, TW_LOOP_DEFAULT); }
+
+const char *tw_loop_backend(const tw_loop *loop) { return loop ? loop->ops->name : NULL; }
+
 void tw_loop_free(tw_loop *loop)
 {
     if (!loop)
         return;
-    close(loop->epfd);
+    loop->ops->fini(loop);
     free(loop->fds);
     free(loop);
 }
@@ -115,26 +116,11 @@ static int grow_fds(tw_loop *loop, int fd)
     return 0;
 }
 
-static uint32_t to_epoll(unsigned ev)
-{
-    uint32_t e = 0;
-
-    if (ev & TW_IO_READ)
-        e |= EPOLLIN;
-    if (ev & TW_IO_WRITE)
-        e |= EPOLLOUT;
-    if (ev & TW_IO_RDHUP)
-        e |= EPOLLRDHUP;
-    if (ev & TW_IO_EDGE)
-        e |= EPOLLET;
-    return e;
-}
-
 int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
 {
-    struct epoll_event ev;
     struct fdslot *slot;
-    int op, err;
+    bool fresh;
+    int err;
 
     if (!loop || !io || io->fd < 0 || !io->cb ||
         !(events & (TW_IO_READ | TW_IO_WRITE | TW_IO_RDHUP | TW_IO_ERROR)))
@@ -144,31 +130,16 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
     if ((unsigned)io->fd >= loop->nfds && (err = grow_fds(loop, io->fd)) < 0)
         return err;
     slot = &loop->fds[io->fd];
-
-    bool fresh = !io->events;
+    fresh = !io->events;
     if (fresh) {
-        if (++loop->next_gen == 0)
-            loop->next_gen = 1;
-        io->gen = loop->next_gen;
+        uint32_t gen = loop->next_gen + 1;
+        if (gen == 0)
+            gen = 1;
+        loop->next_gen = gen;
+        io->gen = gen;
     }
-    /* A registration handed over by the previous watcher is taken with MOD. */
-    op = !fresh || slot->kept ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    slot->kept = false;
-    ev.events = to_epoll(events);
-    ev.data.u64 = (uint64_t)io->gen << 32 | (uint32_t)io->fd;
-    if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0) {
-        /* EEXIST: the previous owner of this number closed it without
-         * stopping its watcher, and a dup kept the old registration.
-         * ENOENT: a handed-over fd was closed and the number reused. */
-        if (errno == EEXIST)
-            op = EPOLL_CTL_MOD;
-        else if (errno == ENOENT && fresh)
-            op = EPOLL_CTL_ADD;
-        else
-            return -errno;
-        if (epoll_ctl(loop->epfd, op, io->fd, &ev) < 0)
-            return -errno;
-    }
+    if ((err = loop->ops->start(loop, io, slot, fresh, events)) < 0)
+        return err;
     if (fresh) {
         if (slot->io && slot->io != io)
             loop->nio--; /* the stale owner is forgotten */
@@ -181,30 +152,44 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
     return 0;
 }
 
-enum drop_how { DROP_DEL, DROP_FORGET, DROP_KEEP };
-
-static void drop(tw_io *io, enum drop_how how)
+static void drop(tw_io *io, enum tw__drop_how how)
 {
+    struct fdslot *slot = NULL;
     tw_loop *loop;
 
     if (!io || !io->events)
         return;
     loop = io->loop;
-    if (how == DROP_DEL)
-        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-    if ((unsigned)io->fd < loop->nfds && loop->fds[io->fd].io == io) {
-        loop->fds[io->fd].io = NULL;
-        loop->fds[io->fd].gen = 0;
-        loop->fds[io->fd].kept = how == DROP_KEEP;
+    if ((unsigned)io->fd < loop->nfds && loop->fds[io->fd].io == io)
+        slot = &loop->fds[io->fd];
+    loop->ops->drop(loop, io, slot, how);
+    if (slot) {
+        slot->io = NULL;
+        slot->gen = 0;
         loop->nio--;
     }
     io->events = 0;
     io->loop = NULL;
 }
 
-void tw_io_stop(tw_io *io) { drop(io, DROP_DEL); }
-void tw_io_forget(tw_io *io) { drop(io, DROP_FORGET); }
-void tw_io_hand_over(tw_io *io) { drop(io, DROP_KEEP); }
+unsigned tw__loop_events(const tw_io *io, uint32_t e)
+{
+    unsigned ev = 0;
+
+    if (e & 0x001) /* EPOLLIN, POLLIN */
+        ev |= TW_IO_READ;
+    if (e & 0x004) /* EPOLLOUT, POLLOUT */
+        ev |= TW_IO_WRITE;
+    if (e & 0x2000) /* EPOLLRDHUP, POLLRDHUP */
+        ev |= TW_IO_RDHUP | (io->events & TW_IO_READ);
+    if (e & (0x008 | 0x010)) /* EPOLLERR | EPOLLHUP */
+        ev |= TW_IO_ERROR | (io->events & (TW_IO_READ | TW_IO_WRITE));
+    return ev;
+}
+
+void tw_io_stop(tw_io *io) { drop(io, TW__DROP_DEL); }
+void tw_io_forget(tw_io *io) { drop(io, TW__DROP_FORGET); }
+void tw_io_hand_over(tw_io *io) { drop(io, TW__DROP_KEEP); }
 
 void tw_io_close(tw_io *io)
 {
@@ -307,51 +292,27 @@ static int next_timeout(tw_loop *loop, int timeout_ms)
 
 int tw_loop_run_once(tw_loop *loop, int timeout_ms)
 {
-    int n, ran = 0;
+    int n, ran;
 
     if (!loop)
         return -EINVAL;
-    n = epoll_wait(loop->epfd, loop->events, MAX_EVENTS, next_timeout(loop, timeout_ms));
+    loop->running = true;
+    n = loop->ops->poll(loop, next_timeout(loop, timeout_ms));
     if (n < 0) {
-        if (errno != EINTR)
-            return -errno;
-        n = 0;
+        loop->running = false;
+        return n;
     }
-    loop->now = tw_now_ms();
-
-    for (int i = 0; i < n; i++) {
-        uint64_t u = loop->events[i].data.u64;
-        uint32_t e = loop->events[i].events, gen = (uint32_t)(u >> 32);
-        unsigned fd = (uint32_t)u, ev = 0;
-        tw_io *io;
-
-        if (fd >= loop->nfds || !(io = loop->fds[fd].io) || loop->fds[fd].gen != gen) {
-            /* stale: stopped (and maybe reused) since epoll_wait; or handed
-             * over and not taken: remove that registration now */
-            if (fd < loop->nfds && loop->fds[fd].kept && !loop->fds[fd].io) {
-                epoll_ctl(loop->epfd, EPOLL_CTL_DEL, (int)fd, NULL);
-                loop->fds[fd].kept = false;
-            }
-            continue;
-        }
-        if (e & EPOLLIN)
-            ev |= TW_IO_READ;
-        if (e & EPOLLOUT)
-            ev |= TW_IO_WRITE;
-        if (e & EPOLLRDHUP)
-            ev |= TW_IO_RDHUP | (io->events & TW_IO_READ);
-        if (e & (EPOLLERR | EPOLLHUP))
-            ev |= TW_IO_ERROR | (io->events & (TW_IO_READ | TW_IO_WRITE));
-        io->cb(io, ev);
-        ran++;
-    }
+    ran = n;
     /* Timers that fell due while the I/O callbacks ran fire now, not one
-     * epoll_wait later: a busy loop (a prober starting 20 probes a
-     * millisecond) would otherwise start them an iteration late. */
+     * wait later: a busy loop (a prober starting 20 probes a millisecond)
+     * would otherwise start them an iteration late. */
     if (n > 0)
         loop->now = tw_now_ms();
     ran += (int)tw__wheel_advance(&loop->wheel, loop->now);
     ran += run_defers(loop);
+    loop->running = false;
+    if (loop->ops->end)
+        loop->ops->end(loop);
     return ran;
 }
 

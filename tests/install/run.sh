@@ -97,7 +97,7 @@ add_executable(cmake-shared $src/tests/install/echo_round.c)
 target_link_options(cmake-shared PRIVATE $san)
 target_link_libraries(cmake-shared twkit::twkit)
 CM
-# (libmnl is found on this system: no sysroot for it)
+# (libmnl and liburing are found on this system: no sysroot for it)
 env -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_LIBDIR cmake -S "$d/cm" -B "$d/cm/b" -DCMAKE_PREFIX_PATH="$root$prefix" >"$d/cm.log" 2>&1 &&
     cmake --build "$d/cm/b" >>"$d/cm.log" 2>&1 || { cat "$d/cm.log"; fail "find_package(twkit) build"; }
 cp "$d/cm/b/cmake-shared" "$d/"

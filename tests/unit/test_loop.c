@@ -6,15 +6,42 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "event/loop_int.h"
 #include "twkit/loop.h"
 #include "twkit/time.h"
 
+/* Every case runs twice: suite loop on epoll, suite loop_uring on io_uring
+ * (skipped, saying so, where the kernel refuses io_uring). */
 static tw_loop *loop;
 
-static void setup(void) { cr_assert_eq(tw_loop_new(&loop), 0); }
+static void setup(void)
+{
+    cr_assert_eq(tw_loop_new_backend(&loop, TW_LOOP_EPOLL), 0);
+    cr_assert_str_eq(tw_loop_backend(loop), "epoll");
+}
+static void setup_uring(void)
+{
+    cr_assert_eq(tw_loop_new_backend(&loop, TW_LOOP_IO_URING), 0);
+    if (strcmp(tw_loop_backend(loop), "io_uring"))
+        cr_skip_test("io_uring is not available here: the loop fell back to %s",
+                     tw_loop_backend(loop));
+}
 static void teardown(void) { tw_loop_free(loop); }
 
 TestSuite(loop, .init = setup, .fini = teardown, .timeout = 20);
+TestSuite(loop_uring, .init = setup_uring, .fini = teardown, .timeout = 20);
+
+#define LOOP_TEST(name)                                                                        \
+    static void name##_body(void);                                                             \
+    Test(loop, name) { name##_body(); }                                                        \
+    Test(loop_uring, name) { name##_body(); }                                                  \
+    static void name##_body(void)
+
+static bool on_uring(void) { return !strcmp(tw_loop_backend(loop), "io_uring"); }
 
 /* ---- stale events: fd closed and reused within one epoll batch ---- */
 
@@ -51,7 +78,7 @@ static void on_b(tw_io *io, unsigned ev)
         close_other(io, &io_a);
 }
 
-Test(loop, stale_event_never_reaches_new_owner_of_fd)
+LOOP_TEST(stale_event_never_reaches_new_owner_of_fd)
 {
     int pa[2], pb[2];
 
@@ -97,7 +124,7 @@ static void conn_read(tw_io *io, unsigned ev)
     free(c);
 }
 
-Test(loop, close_and_free_inside_own_callback)
+LOOP_TEST(close_and_free_inside_own_callback)
 {
     int closed = 0, peers[8];
 
@@ -130,7 +157,7 @@ static void on_timer(tw_timer *t)
     nfired++;
 }
 
-Test(loop, timers_fire_in_order_not_early)
+LOOP_TEST(timers_fire_in_order_not_early)
 {
     tw_timer t[3];
     static const uint64_t after[3] = {30, 10, 20};
@@ -150,7 +177,7 @@ Test(loop, timers_fire_in_order_not_early)
     cr_assert_lt(fired_at[2], fired_at[0]);
 }
 
-Test(loop, timer_restart_and_stop)
+LOOP_TEST(timer_restart_and_stop)
 {
     tw_timer t;
 
@@ -179,7 +206,7 @@ static void on_d1(tw_defer *d)
     tw_defer_post(loop, &d2); /* runs in the next iteration */
 }
 
-Test(loop, defers_run_once_after_the_batch)
+LOOP_TEST(defers_run_once_after_the_batch)
 {
     tw_defer_init(&d1, on_d1, NULL);
     tw_defer_init(&d2, on_d2, NULL);
@@ -195,14 +222,34 @@ Test(loop, defers_run_once_after_the_batch)
     cr_assert_eq(tw_loop_active(loop), 0);
 }
 
-Test(loop, bad_arguments)
+static unsigned err_seen;
+static void on_bad(tw_io *io, unsigned ev)
+{
+    calls_new++;
+    err_seen = ev;
+}
+
+LOOP_TEST(bad_arguments)
 {
     tw_io io;
 
     tw_io_init(&io, -1, on_new, NULL);
     cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), -EINVAL);
     tw_io_init(&io, 12345, on_new, NULL);
-    cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), -EBADF);
+    if (!on_uring()) {
+        cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), -EBADF);
+    } else { /* io_uring: the failed poll reaches the callback once */
+        calls_new = 0;
+        err_seen = 0;
+        io.cb = on_bad;
+        cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), 0);
+        tw_loop_run_once(loop, 100);
+        cr_assert_eq(calls_new, 1);
+        cr_assert_eq(err_seen, TW_IO_ERROR | TW_IO_READ);
+        tw_loop_run_once(loop, 20); /* and not again */
+        cr_assert_eq(calls_new, 1);
+        tw_io_stop(&io);
+    }
     tw_io_init(&io, 0, on_new, NULL);
     cr_assert_eq(tw_io_start(loop, &io, 0), -EINVAL);
     cr_assert_eq(tw_loop_new(NULL), -EINVAL);
@@ -215,7 +262,7 @@ Test(loop, bad_arguments)
 static int calls_old;
 static void on_old(tw_io *io, unsigned ev) { calls_old++; }
 
-Test(loop, a_handed_over_fd_is_taken_by_the_next_watcher)
+LOOP_TEST(a_handed_over_fd_is_taken_by_the_next_watcher)
 {
     int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
     tw_io a, b;
@@ -232,7 +279,7 @@ Test(loop, a_handed_over_fd_is_taken_by_the_next_watcher)
     tw_io_close(&b);
 }
 
-Test(loop, an_unclaimed_handed_over_fd_is_removed_at_its_first_event)
+LOOP_TEST(an_unclaimed_handed_over_fd_is_removed_at_its_first_event)
 {
     int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC); /* always readable */
     tw_io a;
@@ -250,7 +297,7 @@ Test(loop, an_unclaimed_handed_over_fd_is_removed_at_its_first_event)
     close(efd);
 }
 
-Test(loop, a_forgotten_and_closed_number_can_be_watched_again)
+LOOP_TEST(a_forgotten_and_closed_number_can_be_watched_again)
 {
     int efd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC), again;
     tw_io a, b;
@@ -279,7 +326,7 @@ static void on_err(tw_io *io, unsigned ev)
     err_events |= ev;
 }
 
-Test(loop, an_error_only_watcher_hears_a_reset_and_nothing_else)
+LOOP_TEST(an_error_only_watcher_hears_a_reset_and_nothing_else)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
@@ -308,4 +355,140 @@ Test(loop, an_error_only_watcher_hears_a_reset_and_nothing_else)
     cr_assert(err_events & TW_IO_ERROR, "events %#x", err_events);
     tw_io_close(&io);
     close(l);
+}
+
+/* ---- level and edge ---- */
+
+static int lvl_calls;
+static void on_lvl(tw_io *io, unsigned ev) { lvl_calls++; }
+
+/* Data left unread is reported again in every iteration (level), once
+ * until more arrives with TW_IO_EDGE. */
+LOOP_TEST(level_reports_again_edge_once)
+{
+    int sv[2];
+    tw_io lv, ed;
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    cr_assert_eq(write(sv[1], "ab", 2), 2);
+    lvl_calls = 0;
+    tw_io_init(&lv, sv[0], on_lvl, NULL);
+    cr_assert_eq(tw_io_start(loop, &lv, TW_IO_READ), 0);
+    for (int i = 0; i < 3; i++)
+        tw_loop_run_once(loop, 100);
+    cr_assert_eq(lvl_calls, 3);
+    tw_io_stop(&lv);
+
+    lvl_calls = 0;
+    tw_io_init(&ed, sv[0], on_lvl, NULL);
+    cr_assert_eq(tw_io_start(loop, &ed, TW_IO_READ | TW_IO_EDGE), 0);
+    for (int i = 0; i < 3; i++)
+        tw_loop_run_once(loop, 20);
+    cr_assert_eq(lvl_calls, 1);
+    cr_assert_eq(write(sv[1], "c", 1), 1);
+    tw_loop_run_once(loop, 100);
+    cr_assert_eq(lvl_calls, 2);
+    /* a change of events takes effect: now writable, level */
+    cr_assert_eq(tw_io_start(loop, &ed, TW_IO_WRITE), 0);
+    lvl_calls = 0;
+    tw_loop_run_once(loop, 100);
+    tw_loop_run_once(loop, 100);
+    cr_assert_eq(lvl_calls, 2);
+    tw_io_close(&ed);
+    close(sv[1]);
+    cr_assert_eq(tw_loop_active(loop), 0);
+}
+
+/* A forgotten watcher's descriptor, closed, is really closed: the peer
+ * sees EOF (io_uring's poll request holds the file until it is removed). */
+LOOP_TEST(a_forgotten_closed_socket_reaches_its_peer)
+{
+    int sv[2];
+    char c;
+    tw_io io;
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    tw_io_init(&io, sv[0], on_lvl, NULL);
+    cr_assert_eq(tw_io_start(loop, &io, TW_IO_READ), 0);
+    tw_loop_run_once(loop, 0);
+    tw_io_close(&io); /* outside an iteration: no loop runs after it */
+    cr_assert_eq(read(sv[1], &c, 1), 0, "the peer did not see the close");
+    close(sv[1]);
+}
+
+/* ---- choosing the backend ---- */
+
+Test(loop_backend, an_unknown_kind_is_refused)
+{
+    tw_loop *l = NULL;
+
+    cr_assert_eq(tw_loop_new_backend(&l, (tw_loop_kind)7), -EINVAL);
+    cr_assert_eq(tw_loop_new_backend(NULL, TW_LOOP_EPOLL), -EINVAL);
+    cr_assert_null(tw_loop_backend(NULL));
+}
+
+Test(loop_backend, twkit_loop_picks_the_default)
+{
+    const char *old = getenv("TWKIT_LOOP");
+    char *saved = old ? strdup(old) : NULL;
+    tw_loop *l;
+
+    setenv("TWKIT_LOOP", "epoll", 1);
+    cr_assert_eq(tw_loop_new(&l), 0);
+    cr_assert_str_eq(tw_loop_backend(l), "epoll");
+    tw_loop_free(l);
+    setenv("TWKIT_LOOP", "io_uring", 1);
+    cr_assert_eq(tw_loop_new(&l), 0);
+    cr_assert(!strcmp(tw_loop_backend(l), "io_uring") || !strcmp(tw_loop_backend(l), "epoll"));
+    tw_loop_free(l);
+    unsetenv("TWKIT_LOOP");
+    cr_assert_eq(tw_loop_new(&l), 0);
+    cr_assert_str_eq(tw_loop_backend(l), "epoll", "the default is epoll");
+    tw_loop_free(l);
+    if (saved)
+        setenv("TWKIT_LOOP", saved, 1);
+    free(saved);
+}
+
+/* io_uring_queue_init failing (the hook stands for ENOSYS and EPERM):
+ * the loop is epoll, and works. */
+Test(loop_backend, a_refused_io_uring_falls_back_to_epoll)
+{
+    static const int errs[] = {-ENOSYS, -EPERM, -ENOMEM};
+    tw_loop *l;
+
+    for (unsigned i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        tw__loop_uring_fail = errs[i];
+        cr_assert_eq(tw_loop_new_backend(&l, TW_LOOP_IO_URING), 0);
+        tw__loop_uring_fail = 0;
+        cr_assert_str_eq(tw_loop_backend(l), "epoll");
+        tw_loop_free(l);
+    }
+}
+
+/* The real refusal, as root: kernel.io_uring_disabled=2 for a moment. */
+Test(loop_backend, io_uring_disabled_by_sysctl_falls_back_to_epoll)
+{
+    const char *path = "/proc/sys/kernel/io_uring_disabled";
+    char old[16] = "";
+    tw_loop *l;
+    FILE *f;
+    int fd;
+
+    if (geteuid() != 0 || (fd = open(path, O_RDWR)) < 0)
+        cr_skip_test("needs root and %s", path);
+    cr_assert_gt(read(fd, old, sizeof(old) - 1), 0);
+    if (pwrite(fd, "2", 1, 0) != 1) { /* at 0: sysctls ignore later offsets */
+        close(fd);
+        cr_skip_test("%s cannot be written here", path);
+    }
+    close(fd);
+    int r = tw_loop_new_backend(&l, TW_LOOP_IO_URING);
+    f = fopen(path, "w"); /* restore before any assertion can fail */
+    cr_assert_not_null(f);
+    fputs(old, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(r, 0);
+    cr_assert_str_eq(tw_loop_backend(l), "epoll");
+    tw_loop_free(l);
 }

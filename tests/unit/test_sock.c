@@ -384,6 +384,10 @@ Test(sock, a_closer_that_cannot_start_still_closes_its_fd)
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     cr_assert_geq(fd, 0);
+    if (strcmp(tw_loop_backend(loop), "epoll")) {
+        close(fd); /* io_uring polls a character device: nothing refuses */
+        cr_skip_test("epoll's refusal; the loop is %s", tw_loop_backend(loop));
+    }
     cr_assert_lt(tw_close_passive(loop, &cl, fd, 1000, NULL, NULL), 0);
     cr_assert_eq(fcntl(fd, F_GETFD), -1, "fd %d still open", fd);
     cr_assert_eq(errno, EBADF);

@@ -1,0 +1,63 @@
+/* The loop's inside, shared by the backend-independent part (loop.c: fd
+ * table, generations, timers, defers, running) and the backends behind a
+ * small ops table: loop_epoll.c and loop_uring.c. */
+#ifndef TW_EVENT_LOOP_INT_H
+#define TW_EVENT_LOOP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event/wheel.h"
+#include "twkit/loop.h"
+
+struct fdslot {
+    tw_io *io;
+    uint32_t gen;
+    bool kept;     /* epoll: registered, owned by no watcher (tw_io_hand_over) */
+    bool multi;    /* io_uring: the armed poll is multishot */
+    uint32_t arm;  /* io_uring: tag of the armed poll request, 0 if none */
+};
+
+enum tw__drop_how { TW__DROP_DEL, TW__DROP_FORGET, TW__DROP_KEEP };
+
+struct tw__loop_ops {
+    const char *name;
+    int (*init)(tw_loop *loop);
+    void (*fini)(tw_loop *loop);
+    /* Register (fresh) or change a watcher; slot is loop->fds[io->fd], still
+     * holding the previous owner; io->events holds the old events. */
+    int (*start)(tw_loop *loop, tw_io *io, struct fdslot *slot, bool fresh, unsigned events);
+    /* Before the slot is cleared; slot is NULL when io no longer owns it. */
+    void (*drop)(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop_how how);
+    /* Wait at most timeout_ms (-1: forever), update loop->now, run the I/O
+     * callbacks; returns how many ran, or -errno. */
+    int (*poll)(tw_loop *loop, int timeout_ms);
+    /* At the end of an iteration (NULL: nothing to do). */
+    void (*end)(tw_loop *loop);
+};
+
+struct tw_loop {
+    const struct tw__loop_ops *ops;
+    void *be; /* the backend's state */
+    bool stop;
+    bool running; /* inside tw_loop_run_once: the next wait comes soon */
+    uint64_t now;
+    uint32_t next_gen;
+    unsigned nio, ndefer;
+    struct fdslot *fds;
+    unsigned nfds;
+    struct tw_list defers;
+    struct tw__wheel wheel;
+};
+
+extern const struct tw__loop_ops tw__loop_epoll;
+extern const struct tw__loop_ops tw__loop_uring; /* its init fails without io_uring */
+
+/* Test hook: when set, the io_uring backend's init fails with this -errno
+ * as io_uring_queue_init would (ENOSYS, EPERM), so the fallback is tested. */
+extern int tw__loop_uring_fail;
+
+/* TW_IO_* bits for a watcher from an epoll/poll mask (the values agree). */
+unsigned tw__loop_events(const tw_io *io, uint32_t mask);
+
+#endif

@@ -1,0 +1,306 @@
+/* The io_uring backend: readiness by IORING_OP_POLL_ADD, every request of
+ * an iteration submitted together by the io_uring_enter that waits.
+ *
+ * What it does, and why:
+ *  - Level-triggered watchers (the default) use single-shot polls, re-armed
+ *    after their callback: io_uring's multishot poll is edge-triggered (it
+ *    posts on wakeups, not while the descriptor stays ready, and refuses
+ *    IORING_POLL_ADD_LEVEL), and twkit's callbacks read and accept with
+ *    budgets, counting on being called again while data is left. A
+ *    single-shot poll checks readiness when it is armed, so a descriptor
+ *    still ready completes again in the next batch: level triggering at the
+ *    price of one SQE per event, never one syscall.
+ *  - TW_IO_EDGE watchers use one multishot poll (IORING_POLL_ADD_MULTI),
+ *    re-armed when a completion comes without IORING_CQE_F_MORE or with
+ *    -ECANCELED (the kernel ends multishot requests when it must).
+ *  - Every poll request carries a tag, (arm << 32 | fd), arm a fresh 32-bit
+ *    number per request; the fd table holds the tag of the request armed
+ *    for its watcher. A completion whose tag is not there is stale (stopped,
+ *    changed, reused number) and dropped. A change of events is a
+ *    POLL_REMOVE of the old tag and a POLL_ADD with a new one (POLL_UPDATE
+ *    would keep the tag, and its completion racing the old request's would
+ *    be ambiguous).
+ *  - A poll request holds a reference to the file: close() does not end it
+ *    and the socket is not released (no FIN, no RST) while it is armed. So
+ *    tw_io_forget, tw_io_hand_over and tw_io_stop all queue a POLL_REMOVE;
+ *    they are submitted when the iteration ends (one io_uring_enter for all
+ *    the closes of a batch: the caller may not run the loop again), or at
+ *    once outside an iteration (a server freed after its loop returned).
+ *  - The kernel always reports POLLERR, POLLHUP and POLLRDHUP. A
+ *    level-triggered watcher that did not ask for RDHUP (an error-only or a
+ *    write-only watcher of a half-closed socket) would have its single-shot
+ *    poll complete again and again with nothing to report: such a poll is
+ *    re-armed multishot ("parked", woken only by changes) and goes back to
+ *    single-shot once it reports something.
+ *  - Errors of tw_io_start that epoll returns at once (EBADF, EPERM for a
+ *    regular file...) arrive as a failed completion: the callback gets
+ *    TW_IO_ERROR with the bits it asked for once, and the poll is not
+ *    re-armed until the next tw_io_start.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/loop_int.h"
+#include "twkit/time.h"
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 4096
+#define BATCH 256
+
+int tw__loop_uring_fail;
+
+struct ur {
+    struct io_uring ring;
+    uint32_t next_arm;
+    unsigned removes; /* POLL_REMOVEs queued since the last submission */
+    struct io_uring_cqe cqes[BATCH];
+};
+
+static int ur_init(tw_loop *loop)
+{
+    struct io_uring_params p;
+    struct ur *ur;
+    int err;
+
+    if (tw__loop_uring_fail)
+        return tw__loop_uring_fail;
+    if (!(ur = calloc(1, sizeof(*ur))))
+        return -ENOMEM;
+    /* SUBMIT_ALL: one bad request does not stall the rest of the batch;
+     * COOP_TASKRUN: completions wait for our next entry, no IPI. Both are
+     * 5.18/5.19; older kernels get the ring without them. */
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+    p.cq_entries = CQ_ENTRIES;
+    err = io_uring_queue_init_params(SQ_ENTRIES, &ur->ring, &p);
+    if (err == -EINVAL) {
+        memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = CQ_ENTRIES;
+        err = io_uring_queue_init_params(SQ_ENTRIES, &ur->ring, &p);
+    }
+    if (err < 0) {
+        free(ur);
+        return err;
+    }
+    /* waits with a timeout in one io_uring_enter (5.11), completions never
+     * dropped (5.5), multishot poll (5.13, which has both) */
+    if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) {
+        io_uring_queue_exit(&ur->ring);
+        free(ur);
+        return -ENOSYS;
+    }
+    loop->be = ur;
+    return 0;
+}
+
+static void ur_fini(tw_loop *loop)
+{
+    struct ur *ur = loop->be;
+
+    io_uring_queue_exit(&ur->ring); /* ends every request still armed */
+    free(ur);
+}
+
+static struct io_uring_sqe *get_sqe(struct ur *ur)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
+
+    if (!sqe) { /* the ring is full: submit what is queued, then go on */
+        io_uring_submit(&ur->ring);
+        sqe = io_uring_get_sqe(&ur->ring);
+    }
+    return sqe;
+}
+
+static unsigned to_poll(unsigned ev)
+{
+    unsigned m = 0;
+
+    if (ev & TW_IO_READ)
+        m |= POLLIN;
+    if (ev & TW_IO_WRITE)
+        m |= POLLOUT;
+    if (ev & TW_IO_RDHUP)
+        m |= POLLRDHUP;
+    return m;
+}
+
+static void disarm(struct ur *ur, struct fdslot *s, int fd)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!s->arm)
+        return;
+    if ((sqe = get_sqe(ur))) {
+        io_uring_prep_poll_remove(sqe, (uint64_t)s->arm << 32 | (uint32_t)fd);
+        io_uring_sqe_set_data64(sqe, 0);
+        ur->removes++;
+    }
+    s->arm = 0;
+}
+
+static int arm(struct ur *ur, struct fdslot *s, int fd, unsigned events, bool multi)
+{
+    struct io_uring_sqe *sqe = get_sqe(ur);
+    uint32_t a;
+
+    if (!sqe)
+        return -ENOMEM;
+    if ((a = ++ur->next_arm) == 0)
+        a = ur->next_arm = 1;
+    if (multi)
+        io_uring_prep_poll_multishot(sqe, fd, to_poll(events));
+    else
+        io_uring_prep_poll_add(sqe, fd, to_poll(events));
+    io_uring_sqe_set_data64(sqe, (uint64_t)a << 32 | (uint32_t)fd);
+    s->arm = a;
+    s->multi = multi;
+    return 0;
+}
+
+static int ur_start(tw_loop *loop, tw_io *io, struct fdslot *slot, bool fresh, unsigned events)
+{
+    struct ur *ur = loop->be;
+
+    if (!fresh && events == io->events && slot->arm)
+        return 0; /* armed already for just that */
+    /* the old request: this watcher's, or a stale owner's that closed the
+     * number without stopping (its request holds the old file) */
+    disarm(ur, slot, io->fd);
+    return arm(ur, slot, io->fd, events, events & TW_IO_EDGE);
+}
+
+static void ur_drop(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop_how how)
+{
+    struct ur *ur = loop->be;
+
+    (void)how; /* all three: the request must go, or it holds the file */
+    if (!slot || !slot->arm)
+        return;
+    disarm(ur, slot, io->fd);
+    /* Outside the loop's iteration no wait may come soon: submit now, so
+     * that a close() after this releases the socket at once (a listener's
+     * port can be bound again, the peer sees the FIN). Inside, the wait
+     * that ends the iteration submits it with the rest. */
+    if (!loop->running) {
+        io_uring_submit(&ur->ring);
+        ur->removes = 0;
+    }
+}
+
+/* Wait for at least one completion at most timeout_ms, submitting what the
+ * last iteration queued in the same io_uring_enter. */
+static int wait_cqes(struct ur *ur, int timeout_ms)
+{
+    struct io_uring_cqe *cqe;
+    int r;
+
+    if (timeout_ms < 0) {
+        r = io_uring_submit_and_wait(&ur->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+                                       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+        r = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
+    }
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        return r;
+    return 0;
+}
+
+static int ur_poll(tw_loop *loop, int timeout_ms)
+{
+    struct ur *ur = loop->be;
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    int ran = 0, r;
+
+    ur->removes = 0; /* the wait submits them */
+    if ((r = wait_cqes(ur, timeout_ms)) < 0)
+        return r;
+    loop->now = tw_now_ms();
+    /* copy the batch out: the callbacks may make the kernel post more */
+    io_uring_for_each_cqe(&ur->ring, head, cqe) {
+        ur->cqes[n++] = *cqe;
+        if (n == BATCH)
+            break;
+    }
+    io_uring_cq_advance(&ur->ring, n);
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct io_uring_cqe *c = &ur->cqes[i];
+        uint32_t a = (uint32_t)(c->user_data >> 32), gen;
+        unsigned fd = (uint32_t)c->user_data, ev = 0;
+        struct fdslot *s;
+        bool multi, failed = false;
+        tw_io *io;
+
+        if (!a || fd >= loop->nfds)
+            continue; /* a POLL_REMOVE's own completion, or stale */
+        s = &loop->fds[fd];
+        if (!(io = s->io) || s->arm != a)
+            continue; /* stale: stopped, changed or reused since */
+        multi = s->multi;
+        if (!(c->flags & IORING_CQE_F_MORE))
+            s->arm = 0; /* the request is over */
+        if (c->res >= 0) {
+            uint32_t m = (uint32_t)c->res;
+            if (!(io->events & TW_IO_RDHUP))
+                m &= ~(uint32_t)POLLRDHUP; /* reported unasked */
+            m &= to_poll(io->events) | POLLERR | POLLHUP;
+            ev = tw__loop_events(io, m);
+        } else if (c->res != -ECANCELED) {
+            ev = TW_IO_ERROR | (io->events & (TW_IO_READ | TW_IO_WRITE));
+            failed = true;
+        }
+        gen = s->gen;
+        if (ev) {
+            io->cb(io, ev);
+            ran++;
+            s = &loop->fds[fd]; /* the callback may have grown the table */
+            if (s->io != io || s->gen != gen)
+                continue; /* stopped (maybe freed) or replaced */
+        }
+        if (failed || !io->events)
+            continue;
+        if (io->events & TW_IO_EDGE) {
+            if (!s->arm)
+                arm(ur, s, (int)fd, io->events, true);
+        } else if (multi && ev && s->arm) {
+            /* parked and reporting again: back to single-shot */
+            disarm(ur, s, (int)fd);
+            arm(ur, s, (int)fd, io->events, false);
+        } else if (!s->arm) {
+            /* level: ask again; park when it had nothing to report */
+            arm(ur, s, (int)fd, io->events, !ev && c->res >= 0);
+        }
+    }
+    return ran;
+}
+
+/* An iteration that dropped watchers (closed sockets) submits the removals
+ * before it returns: the caller may not run the loop again (tw_loop_run
+ * returns when nothing is left), and the sockets must be released now.
+ * Re-arms wait for the next wait. */
+static void ur_end(tw_loop *loop)
+{
+    struct ur *ur = loop->be;
+
+    if (ur->removes) {
+        io_uring_submit(&ur->ring);
+        ur->removes = 0;
+    }
+}
+
+const struct tw__loop_ops tw__loop_uring = {
+    .name = "io_uring",
+    .init = ur_init,
+    .fini = ur_fini,
+    .start = ur_start,
+    .drop = ur_drop,
+    .poll = ur_poll,
+    .end = ur_end,
+};
