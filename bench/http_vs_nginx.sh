@@ -59,9 +59,9 @@ fi
 seen=""
 for s in $SERVERS; do
     case $s in
-    nginx | h2o | twkit | twkit-fin) ;;
+    nginx | h2o | twkit | twkit-fin | twkit-rst) ;;
     twkit-b) [ -n "$TWKIT_B" ] || die "SERVERS has twkit-b but TWKIT_B is not set" ;;
-    *) die "SERVERS: unknown server $s (nginx h2o twkit twkit-fin twkit-b)" ;;
+    *) die "SERVERS: unknown server $s (nginx h2o twkit twkit-fin twkit-rst twkit-b)" ;;
     esac
     ! in_list "$s" "$seen" || die "SERVERS: $s twice"
     seen="$seen $s"
@@ -181,6 +181,7 @@ server_label() {
     h2o) echo h2o ;;
     twkit) echo "$LABEL_A" ;;
     twkit-fin) echo "$LABEL_A-fin" ;;
+    twkit-rst) echo "$LABEL_A-rst" ;;
     twkit-b) echo "$LABEL_B" ;;
     esac
 }
@@ -208,6 +209,8 @@ start_server() {
     twkit) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" ;;
     twkit-fin) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" \
                    --after-fin fin ;;
+    twkit-rst) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" \
+                   --after-fin rst ;;
     twkit-b) set -- "$TWKIT_B" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" ;;
     esac
     [ -z "$ss_trace" ] || set -- strace -c -f -o "$ss_trace" "$@"
@@ -258,32 +261,49 @@ server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 # server's own account: this counts it wherever it ran, and everything
 # else the host ran too.
 host_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+# The same, robust to whatever else a busy host runs: the server's, the
+# load generator's (client) and the kernel's softirq threads' CPU time.
+# On loopback the softirq work of a segment runs in the sender's context
+# (the server or the client), or in ksoftirqd when it is deferred.
+KSOFTIRQD_STATS=$(for p in $(pgrep '^ksoftirqd/'); do echo "/proc/$p/stat"; done)
+# shellcheck disable=SC2086 # one path per ksoftirqd thread
+ksoftirqd_ticks() { awk '{s += $14 + $15} END {print s + 0}' $KSOFTIRQD_STATS; }
+
+# client CMD...: CMD in the namespace on the load generator's CPU, its
+# output as it is; the CPU time it used, in clock ticks, into
+# $TMP/client-ticks (the cutime and cstime of the sh that waited for it)
+client() {
+    nsx $PIN_CLIENT sh -c '"$@"; r=$?; awk "{print \$16 + \$17}" /proc/$$/stat > "$0"; exit $r' \
+        "$TMP/client-ticks" "$@"
+}
 
 # run_wrk TEST SECONDS: wrk's report on stdout
 run_wrk() {
     case $1 in
-    wrk-ka)    nsx $PIN_CLIENT wrk -t1 -c"$CONNS" -d"${2}s" http://127.0.0.1:$PORT/ ;;
-    wrk-close) nsx $PIN_CLIENT wrk -t1 -c"$CONNS" -d"${2}s" -H "Connection: close" http://127.0.0.1:$PORT/ ;;
+    wrk-ka)    client wrk -t1 -c"$CONNS" -d"${2}s" http://127.0.0.1:$PORT/ ;;
+    wrk-close) client wrk -t1 -c"$CONNS" -d"${2}s" -H "Connection: close" http://127.0.0.1:$PORT/ ;;
     esac
 }
 wrk_errors() { awk '/Socket errors|Non-2xx/ {e = e $0 "; "} END {print e}' "$1"; }
 
-# measure SERVER TEST: sets RATE, CPU, HCPU (the host's), TW (server
-# side), CTW (client side) and ERRS. Not in a $(...) subshell: the EXIT
-# trap would run there.
+# measure SERVER TEST: sets RATE, CPU, HCPU (the host's), PCPU (server,
+# client and ksoftirqd), TW (server side), CTW (client side) and ERRS. Not
+# in a $(...) subshell: the EXIT trap would run there.
 measure() {
     start_server "$1"
     out=$TMP/out
-    ticks0=$(server_ticks) hticks0=$(host_ticks)
+    ticks0=$(server_ticks) hticks0=$(host_ticks) kticks0=$(ksoftirqd_ticks)
     case $2 in
     wrk-*) run_wrk "$2" "$DURATION" > "$out" ;;
-    *)     nsx $PIN_CLIENT "$TWKIT" bench --proto http --target 127.0.0.1:$PORT --close "$2" \
+    *)     client "$TWKIT" bench --proto http --target 127.0.0.1:$PORT --close "$2" \
                --duration "${DURATION}s" --concurrency "$CONNS" --json --quiet > "$out" \
                2>"$TMP/err" || die "twkit bench: $(cat "$TMP/err")" ;;
     esac
     hticks=$(( $(host_ticks) - hticks0 ))
+    kticks=$(( $(ksoftirqd_ticks) - kticks0 ))
     tw=$(server_tw) ctw=$(client_tw)
     ticks=$(( $(server_ticks) - ticks0 ))
+    cticks=$(cat "$TMP/client-ticks")
     stop_server
     case $2 in
     wrk-*) rate=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
@@ -293,9 +313,11 @@ measure() {
            [ "$errs" = 0 ] && errs="" ;;
     esac
     RATE=${rate:-0} TW=$tw CTW=$ctw ERRS=$errs
-    # server CPU and host CPU per request, in microseconds
+    # server CPU, host CPU, and server + client + ksoftirqd CPU per
+    # request, in microseconds
     CPU=$(per_request "$ticks")
     HCPU=$(per_request "$hticks")
+    PCPU=$(per_request "$((ticks + cticks + kticks))")
 }
 # per_request TICKS: TICKS of CPU time per request of the run, in microseconds
 per_request() {
@@ -341,8 +363,8 @@ while [ "$round" -le "$ROUNDS" ]; do
     for t in $TESTS; do
         for s in $SERVERS; do
             measure "$s" "$t"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$s" "$round" "$RATE" "$CPU" "$TW" \
-                "$CTW" "$HCPU" >> "$TMP/results"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$s" "$round" "$RATE" "$CPU" "$TW" \
+                "$CTW" "$HCPU" "$PCPU" >> "$TMP/results"
             if [ "$ROUNDS" = 1 ]; then note "$s" "$t" ""; else note "$s" "$t" ", round $round"; fi
         done
     done
@@ -374,7 +396,7 @@ function lpad(s, w) { while (dw(s) < w) s = " " s; return s }
 function rpad(s, w) { while (dw(s) < w) s = s " "; return s }
 function max(a, b) { return a > b ? a : b }
 function num(f, x) {
-    if (f == 2 || f == 5) return sprintf("%.1f", x)
+    if (f == 2 || f >= 5) return sprintf("%.1f", x)
     if (f == 1 || x == int(x)) return sprintf("%.0f", x)
     return sprintf("%.1f", x)
 }
@@ -390,9 +412,9 @@ function stats(k,    i, j, m, v, a) {
 }
 FILENAME == ARGV[1] { ns++; key[ns] = $1; lab[ns] = $2; if ($1 == "nginx") ng = ns; next }
 FILENAME == ARGV[2] { nt++; tk[nt] = $1; tl[nt] = $2; tu[nt] = $3; next }
-{   # test server round rate cpu tw ctw hcpu; figures 1 rate, 2 cpu, 3 tw,
-    # 4 ctw, 5 hcpu
-    for (f = 1; f <= 5; f++) {
+{   # test server round rate cpu tw ctw hcpu pcpu; figures 1 rate, 2 cpu,
+    # 3 tw, 4 ctw, 5 hcpu, 6 pcpu
+    for (f = 1; f <= 6; f++) {
         v = $(3 + f)
         if (v !~ /^[0-9.]+$/) continue
         k = $1 SUBSEP $2 SUBSEP f
@@ -400,13 +422,13 @@ FILENAME == ARGV[2] { nt++; tk[nt] = $1; tl[nt] = $2; tu[nt] = $3; next }
     }
 }
 END {
-    order[1] = 1; order[2] = 3; order[3] = 4; order[4] = 2; order[5] = 5
+    order[1] = 1; order[2] = 3; order[3] = 4; order[4] = 2; order[5] = 5; order[6] = 6
     fname[1] = ""; fname[2] = "srv us/r"; fname[3] = "srv TW"; fname[4] = "cli TW"
-    fname[5] = "host us/r"
-    w0 = 0; w1 = 9
+    fname[5] = "host us/r"; fname[6] = "s+c+si us/r"
+    w0 = 0; w1 = 11
     for (i = 1; i <= nt; i++) { w0 = max(w0, dw(tl[i])); w1 = max(w1, dw(tu[i])) }
     for (s = 1; s <= ns; s++) { wi[s] = wl[s] = dw(lab[s]); rh[s] = lab[s] "/ng"; rw[s] = max(8, dw(rh[s])) }
-    for (i = 1; i <= nt; i++) for (f = 1; f <= 5; f++) {
+    for (i = 1; i <= nt; i++) for (f = 1; f <= 6; f++) {
         for (s = 1; s <= ns; s++) {
             c = i SUBSEP f SUBSEP s
             if (stats(tk[i] SUBSEP key[s] SUBSEP f)) {
@@ -416,7 +438,7 @@ END {
             wl[s] = max(wl[s], max(dw(med[c]), dw(spr[c])))
             wi[s] = max(wi[s], dw(spr[c] == "" ? med[c] : med[c] " " spr[c]))
         }
-        if (!ng || (f != 1 && f != 2 && f != 5)) continue
+        if (!ng || (f != 1 && f != 2 && f < 5)) continue
         for (s = 1; s <= ns; s++) {
             if (s == ng) continue
             c = i SUBSEP f SUBSEP s; n = i SUBSEP f SUBSEP ng
@@ -433,14 +455,14 @@ END {
     for (s = 1; s <= ns; s++) line = line " " lpad(lab[s], w[s])
     if (ng) for (s = 1; s <= ns; s++) if (s != ng) line = line " " lpad(rh[s], rw[s])
     print ""; print line
-    for (i = 1; i <= nt; i++) for (j = 1; j <= 5; j++) {
+    for (i = 1; i <= nt; i++) for (j = 1; j <= 6; j++) {
         f = order[j]
         line = rpad(f == 1 ? tl[i] : "", w0) " " lpad(f == 1 ? tu[i] : fname[f], w1)
         for (s = 1; s <= ns; s++) {
             c = i SUBSEP f SUBSEP s
             line = line " " lpad(inline && spr[c] != "" ? med[c] " " spr[c] : med[c], w[s])
         }
-        if (ng && (f == 1 || f == 2 || f == 5))
+        if (ng && (f == 1 || f == 2 || f >= 5))
             for (s = 1; s <= ns; s++) if (s != ng) line = line " " lpad(rat[i SUBSEP f SUBSEP s], rw[s])
         sub(/ +$/, "", line); print line
         if (inline) continue
@@ -538,9 +560,10 @@ function ratio(t, f, o, lim, what,    k, ko, r) {
     printf "  %-44s %s/%s %5.2f   target ≤ %.1f: %s\n", what, a, o, r, lim, r <= lim ? "met" : "NOT met"
     any = 1
 }
-{   # test server round rate cpu tw ctw hcpu
+{   # test server round rate cpu tw ctw hcpu pcpu
     if ($5 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "cpu"; val[k, ++cnt[k]] = $5 }
     if ($8 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "hcpu"; val[k, ++cnt[k]] = $8 }
+    if ($9 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "pcpu"; val[k, ++cnt[k]] = $9 }
     if ($1 == "wrk-close" && $2 == "twkit") { tw_n++; if ($6 + 0 > tw_max) tw_max = $6 + 0 }
 }
 END {
@@ -549,6 +572,7 @@ END {
     ratio("wrk-ka", "cpu", "nginx", 0.8, "wrk keep-alive, server CPU per request")
     ratio("wrk-ka", "cpu", "h2o", 1.0, "wrk keep-alive, server CPU per request")
     ratio("wrk-close", "hcpu", "nginx", 1.0, "wrk Connection: close, host CPU per conn")
+    ratio("wrk-close", "pcpu", "nginx", 1.0, "  the same, server + client + ksoftirqd")
     if (tw_n) {
         printf "  %-44s %s, most of any round: %d   target 0: %s\n", "wrk Connection: close, server TIME_WAIT", a,
                tw_max, tw_max == 0 ? "met" : "NOT met"
@@ -577,6 +601,9 @@ echo "  own cost."
 echo "host us/r: the whole host's CPU (/proc/stat: user, nice, system, irq, softirq, steal; every"
 echo "  process, the load generator's and the kernel's TIME_WAIT work included) per request or"
 echo "  connection, in microseconds; whatever else the host ran meanwhile is in it too."
+echo "s+c+si us/r: the server's, the load generator's and the ksoftirqd threads' CPU per request"
+echo "  or connection, in microseconds: the host's figure without the rest of a busy host (on"
+echo "  loopback a segment's softirq work runs in its sender's context, or in ksoftirqd)."
 echo "Columns, by the flags each server ran with, FLAGS standing for"
 echo "  $flags:"
 if in_list nginx "$SERVERS"; then
@@ -592,6 +619,10 @@ fi
 if in_list twkit-fin "$SERVERS"; then
     echo "  $LABEL_A-fin: $TWKIT FLAGS --after-fin fin: the client's FIN is answered"
     echo "    with FIN, a classic passive close: the client holds TIME_WAIT."
+fi
+if in_list twkit-rst "$SERVERS"; then
+    echo "  $LABEL_A-rst: $TWKIT FLAGS --after-fin rst (opt-in): a client that closed after it had"
+    echo "    everything gets an RST for its FIN; nobody holds TIME_WAIT."
 fi
 if in_list twkit-b "$SERVERS"; then
     echo "  $LABEL_B: $TWKIT_B FLAGS, the flags of $LABEL_A."
