@@ -252,8 +252,10 @@ int tw_sconn_respond_end(tw_sconn *c);
  * the network namespace the caller is in when it calls
  * tw_server_group_new (so do the sockets they accept).
  * Life: new (listening, no thread yet), start, shutdown (each server's
- * tw_server_shutdown, on its own thread), join, free. shutdown may be
- * called from any thread, once. */
+ * tw_server_shutdown, on its own thread), join, free; or new, run (on the
+ * caller's thread, until a shutdown from a signal handler or another
+ * thread), free. shutdown may be called from any thread or a signal
+ * handler; only the first call counts. */
 #define TW_SERVER_GROUP_MAX 64
 
 typedef struct tw_server_group tw_server_group;
@@ -274,18 +276,27 @@ int tw_server_group_new(const struct tw_server_group_opts *o, tw_server_group **
  * that did run until shutdown). */
 int tw_server_group_start(tw_server_group *g);
 /* Tell every server to shut down, through an eventfd its loop reads.
- * 0, or -errno when one could not be told. */
+ * 0, or -errno when one could not be told. Async-signal-safe; a second
+ * call does nothing. */
 int tw_server_group_shutdown(tw_server_group *g);
 /* Wait for the threads: each ends when its server has no connection left. */
 void tw_server_group_join(tw_server_group *g);
+/* Instead of start and join: the first server's loop runs on the calling
+ * thread (its on_start too), the others on threads of their own, and this
+ * returns once all have ended. A group of one then makes no thread: a
+ * process that has no other runs single-threaded, and libc's system call
+ * wrappers skip the cancellation bookkeeping they do in a threaded one.
+ * Shut it down from a signal handler or another thread. 0, or -errno when
+ * a thread could not start (those that did run until shutdown). */
+int tw_server_group_run(tw_server_group *g);
 /* The threads' CPU time in seconds (getrusage RUSAGE_THREAD at their end),
- * after join. */
+ * after join (or run). */
 void tw_server_group_cpu(const tw_server_group *g, double *user, double *sys);
 /* The servers, for their counters (tw_server_stats_load from other
  * threads while they run). */
 unsigned tw_server_group_size(const tw_server_group *g);
 tw_server *tw_server_group_server(const tw_server_group *g, unsigned i);
-/* Free the servers and loops (after join, or when never started). */
+/* Free the servers and loops (after join or run, or when never started). */
 void tw_server_group_free(tw_server_group *g);
 
 #ifdef __cplusplus

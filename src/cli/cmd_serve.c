@@ -195,6 +195,37 @@ static void metrics(struct serve *sv, FILE *f)
     metric(&p, "twkit_server_threads", TU_PROM_GAUGE, "Server threads.", sv->nthreads);
 }
 
+/* One thread (--threads 1): the server runs on the main thread, so the
+ * process has no other and libc's system call wrappers take their
+ * single-threaded path. SIGINT and SIGTERM, blocked until its loop runs,
+ * then come to this handler, which says so (write: async-signal-safe) and
+ * asks for the shutdown (tw_server_group_shutdown is too). */
+static tw_server_group *signal_group;
+static volatile sig_atomic_t signal_got;
+
+static void on_signal(int sig)
+{
+    static const char term[] = "twkit serve: SIGTERM: shutting down\n",
+                      intr[] = "twkit serve: SIGINT: shutting down\n";
+    int saved = errno;
+
+    if (!signal_got) {
+        signal_got = sig;
+        if (write(STDERR_FILENO, sig == SIGTERM ? term : intr,
+                  sig == SIGTERM ? sizeof(term) - 1 : sizeof(intr) - 1) < 0) {
+            /* nothing to do about it here */
+        }
+        tw_server_group_shutdown(signal_group);
+    }
+    errno = saved;
+}
+
+/* on_start of the one server: on the main thread, as its loop begins */
+static void unblock_signals(void *arg)
+{
+    pthread_sigmask(SIG_UNBLOCK, arg, NULL);
+}
+
 static void on_http(tw_sconn *c, const struct tw_http_req *req, void *data)
 {
     static const char allow[] = "Allow: GET, HEAD\r\n", bad_method[] = "method not allowed\n",
@@ -351,7 +382,8 @@ int cmd_serve(int argc, char **argv)
         so.data = &sv;
     }
 
-    /* Signals go to this thread only, through sigwait. */
+    /* Signals go to this thread only: through sigwait with server threads,
+     * else to on_signal once the loop runs here. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
@@ -359,6 +391,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct tw_server_group_opts go = {.threads = (unsigned)threads, .server = so};
+    if (threads == 1)
+        go.on_start = unblock_signals, go.arg = &sigs;
     if ((err = tw_server_group_new(&go, &sv.group)) < 0) {
         fprintf(stderr, "twkit serve: cannot listen on %s: %s (%s)\n",
                 tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err), tw_strerror(err));
@@ -370,14 +404,24 @@ int cmd_serve(int argc, char **argv)
             so.naive_close ? ", NAIVE CLOSE (the server closes first)"
             : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
                                                : ", FIN after the client's FIN");
-    if ((err = tw_server_group_start(sv.group)) < 0)
-        fprintf(stderr, "twkit serve: a thread did not start: %s\n", tw_strerror(err));
-
-    sigwait(&sigs, &sig);
-    fprintf(stderr, "twkit serve: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    if ((err = tw_server_group_shutdown(sv.group)) < 0)
-        fprintf(stderr, "twkit serve: shutdown: %s\n", tw_strerror(err));
-    tw_server_group_join(sv.group); /* all of them: /metrics reads every server */
+    if (threads == 1) {
+        struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+        sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, SIGINT);
+        sigaddset(&sa.sa_mask, SIGTERM);
+        signal_group = sv.group;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        tw_server_group_run(sv.group); /* until on_signal */
+    } else {
+        if ((err = tw_server_group_start(sv.group)) < 0)
+            fprintf(stderr, "twkit serve: a thread did not start: %s\n", tw_strerror(err));
+        sigwait(&sigs, &sig);
+        fprintf(stderr, "twkit serve: %s: shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if ((err = tw_server_group_shutdown(sv.group)) < 0)
+            fprintf(stderr, "twkit serve: shutdown: %s\n", tw_strerror(err));
+        tw_server_group_join(sv.group); /* all of them: /metrics reads every server */
+    }
     for (unsigned i = 0; i < tw_server_group_size(sv.group); i++) {
         const struct tw_server_stats *st = tw_server_stats(tw_server_group_server(sv.group, i));
 #define ADD(name, kind, prom, help) total.name += st->name;

@@ -1,6 +1,7 @@
 /* A group of servers, a loop and a thread each (tw_server_group in
  * twkit/server.h): twkit serve --threads and twkit bench use it. The
- * threads inherit the caller's signal mask. */
+ * threads inherit the caller's signal mask; tw_server_group_run runs the
+ * first server on the caller's own thread. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct member {
 
 struct tw_server_group {
     unsigned n;
+    int stopping;       /* shutdown was asked (atomic: a signal handler may ask) */
     void (*on_start)(void *arg);
     void *arg;
     struct member m[TW_SERVER_GROUP_MAX];
@@ -103,16 +105,42 @@ int tw_server_group_start(tw_server_group *g)
     return r;
 }
 
+/* Async-signal-safe: an atomic exchange and write()s, errno kept. Only
+ * the first call writes: on_stop closes each eventfd once it is read. */
 int tw_server_group_shutdown(tw_server_group *g)
 {
-    int r = 0;
+    int r = 0, saved = errno;
 
+    if (__atomic_exchange_n(&g->stopping, 1, __ATOMIC_ACQ_REL))
+        return 0;
     for (unsigned i = 0; i < g->n; i++) {
         uint64_t one = 1;
         /* an eventfd write fails only on counter overflow */
         if (g->m[i].started && write(g->m[i].stop_io.fd, &one, sizeof(one)) < 0)
             r = -errno;
     }
+    errno = saved;
+    return r;
+}
+
+int tw_server_group_run(tw_server_group *g)
+{
+    int r = 0;
+
+    for (unsigned i = 1; i < g->n; i++) {
+        int e = pthread_create(&g->m[i].tid, NULL, member_main, &g->m[i]);
+        if (e)
+            r = -e;
+        g->m[i].started = e == 0;
+    }
+    g->m[0].started = true; /* before on_start: shutdown may come from then on */
+    member_main(&g->m[0]);
+    g->m[0].started = false;
+    for (unsigned i = 1; i < g->n; i++)
+        if (g->m[i].started) {
+            pthread_join(g->m[i].tid, NULL);
+            g->m[i].started = false;
+        }
     return r;
 }
 

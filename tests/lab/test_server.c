@@ -259,3 +259,42 @@ Test(server, twkit_serve_on_sigterm_says_done_to_everyone_and_loses_nothing)
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0);
     cr_assert_eq(time_wait(TW_LAB_CLIENT), NCLIENTS);
 }
+
+/* ---- tw_server_group_run: a group of one on the caller's thread ---- */
+
+static tw_server_group *run_group;
+static int tasks_at_start;
+
+static int tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert_not_null(d);
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void run_started(void *arg) { tasks_at_start = tasks(); }
+static void run_alarm(int sig) { tw_server_group_shutdown(run_group); }
+
+Test(server, a_group_of_one_runs_on_the_callers_thread_until_a_shutdown_from_a_signal_handler)
+{
+    struct tw_server_group_opts o = {.threads = 1, .on_start = run_started};
+    struct sigaction sa = {.sa_handler = run_alarm}, old;
+    int before = tasks();
+
+    tw_addr_parse(&o.server.listen, "127.0.0.1:0", 0);
+    cr_assert_eq(tw_server_group_new(&o, &run_group), 0);
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
+    ualarm(200000, 0);
+    cr_assert_eq(tw_server_group_run(run_group), 0);
+    sigaction(SIGALRM, &old, NULL);
+    cr_assert_eq(tasks_at_start, before, "the group made a thread");
+    cr_assert_eq(tw_server_group_shutdown(run_group), 0, "a second shutdown does nothing");
+    tw_server_group_free(run_group);
+}
