@@ -4,6 +4,7 @@
 #
 #   bench/probe_scale.sh [TWKIT_BINARY [BARE_PROBE_BINARY]]
 #   ROUNDS=5 SCALE_TCP=20000 SCALE_SECONDS=30 ONCE_TARGETS=40000 bench/probe_scale.sh
+#   ROWS="once scale tls" TLS_TARGETS=100 TLS_SECONDS=10 (ROWS: which rows run)
 #
 # Rows, every one ROUNDS times (default 3; the --once row at least 5), the
 # configurations of a row in turn within each round, medians:
@@ -18,6 +19,17 @@
 #      the prober's process over the whole run / probes), twkit over bare,
 #      target <= 1.2x; and twkit's late-start p99 (from --summary), target
 #      <= 2 ms.
+#   3. tls_resumption against nginx (one worker, ECDSA P-256, tickets on):
+#      TLS_TARGETS (100) tls targets at 250 ms for TLS_SECONDS (10) s, TLS 1.3
+#      (nginx's default psk_dhe_ke: a key exchange still) and TLS 1.2, full
+#      handshakes against tls_resumption: true; the prober's CPU per probe,
+#      resumed over full, targets <= 0.5x (1.3) and <= 0.2x (1.2), and
+#      nginx's own CPU per probe beside it. A resumption run's first probe of
+#      each target is full (1 in 40 here): the row is the run's whole mix,
+#      with its share of resumed handshakes printed.
+#   4. https (the http kind, full handshakes: nginx with sessions off) with
+#      --threads 2 against --threads 1, unpinned: CPU per probe, target
+#      <= 1.1x.
 # The prober runs on CPU 0, the server on CPU 1 (when there are 2). A fresh
 # namespace with only lo in it holds everything, and is deleted at the end.
 set -eu
@@ -29,6 +41,8 @@ SCALE_TCP=${SCALE_TCP:-20000}
 SCALE_SECONDS=${SCALE_SECONDS:-30}
 ONCE_TARGETS=${ONCE_TARGETS:-40000}
 ONCE_ROUNDS=$(( ROUNDS < 5 ? 5 : ROUNDS ))
+ROWS=${ROWS:-once scale tls}
+want() { case " $ROWS " in *" $1 "*) return 0;; esac; return 1; }
 NS=twps-$$
 TMP=$(mktemp -d /tmp/twkit-probe-scale.XXXXXX)
 SRV=""
@@ -68,6 +82,7 @@ verdict() { # VALUE OP TARGET
 echo "twkit probe at scale, $(nproc) CPUs, $(uname -r); rounds in turn, medians (spread)"
 
 # ---- 1. --threads 2 against --threads 1, --once over refusing ports ----
+if want once; then
 targets "$ONCE_TARGETS" 9 "$TMP/once.txt"
 printf 'probes:\n  - {name: refused, kind: tcp, targets_file: %s, timeout: 2s}\n' "$TMP/once.txt" >"$TMP/once.yaml"
 : >"$TMP/once1" ; : >"$TMP/once2"
@@ -84,11 +99,13 @@ sp=$(awk -v a="$w1" -v b="$w2" 'BEGIN { printf "%.2f", a / b }')
 printf '\n--once, %d refusing tcp targets (%d rounds):\n' "$ONCE_TARGETS" "$ONCE_ROUNDS"
 printf '  --threads 1  %6.3f s (%s)\n  --threads 2  %6.3f s (%s)\n' "$w1" "$(spread <"$TMP/once1")" "$w2" "$(spread <"$TMP/once2")"
 printf '  speed-up 2 threads / 1   %sx   target >= 1.6x: %s\n' "$sp" "$(verdict "$sp" '>=' 1.6)"
+fi
 
 # ---- 2. 20,000 targets at 1 s on one thread, against the bare loop ----
+if want scale; then
 targets "$SCALE_TCP" 7070 "$TMP/scale.txt"
 printf 'probes:\n  - {name: scale, kind: tcp, targets_file: %s, interval: 1s, timeout: 1s}\n' "$TMP/scale.txt" >"$TMP/scale.yaml"
-nsx $CPU1 "$TWKIT" serve --proto twp --listen 0.0.0.0:7070 >"$TMP/serve.log" 2>&1 &
+ip netns exec "$NS" $CPU1 "$TWKIT" serve --proto twp --listen 0.0.0.0:7070 >"$TMP/serve.log" 2>&1 &
 SRV=$!
 for _ in $(seq 50); do nsx ss -Htln 'sport = :7070' | grep -q . && break; sleep 0.1; done
 : >"$TMP/twk" ; : >"$TMP/bare" ; : >"$TMP/late"
@@ -108,3 +125,103 @@ printf '\n%d tcp targets at 1 s, one thread, %d s (%d rounds):\n' "$SCALE_TCP" "
 printf '  twkit probe  %6.2f us CPU per probe (%s)\n  bare C loop  %6.2f us CPU per probe (%s)\n' "$kt" "$(spread <"$TMP/twk")" "$kb" "$(spread <"$TMP/bare")"
 printf '  CPU per probe twkit / bare   %sx   target <= 1.2x: %s\n' "$ra" "$(verdict "$ra" '<=' 1.2)"
 printf '  late-start p99  %s ms (%s)   target <= 2 ms: %s\n' "$lp" "$(spread <"$TMP/late")" "$(verdict "$lp" '<=' 2)"
+fi
+
+# ---- 3. and 4. TLS against nginx (ECDSA P-256): resumption, and threads ----
+if want tls; then
+command -v nginx >/dev/null || die "nginx: not installed (apt-get install nginx-light; make bench-probe's first part installs it)"
+mkdir -p "$TMP/nginx/tmp"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TMP/nginx/key.pem" -out "$TMP/nginx/cert.pem" -days 2 \
+    -subj /CN=bench.twkit -addext subjectAltName=DNS:bench.twkit >/dev/null 2>"$TMP/nginx/openssl.err" ||
+    die "openssl: $(cat "$TMP/nginx/openssl.err")"
+# one worker; 8443 TLS 1.3 only, 8444 TLS 1.2 only, both with tickets (a
+# resumption needs them; nginx's default ssl_session_tickets on); 8445 https
+# with sessions off, for the --threads row's full handshakes
+cat >"$TMP/nginx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+master_process off;
+worker_rlimit_nofile 16384;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/tmp;
+    proxy_temp_path $TMP/nginx/tmp;
+    fastcgi_temp_path $TMP/nginx/tmp;
+    uwsgi_temp_path $TMP/nginx/tmp;
+    scgi_temp_path $TMP/nginx/tmp;
+    ssl_certificate $TMP/nginx/cert.pem;
+    ssl_certificate_key $TMP/nginx/key.pem;
+    ssl_session_cache shared:twkit:4m;
+    server { listen 0.0.0.0:8443 ssl backlog=4096; ssl_protocols TLSv1.3; return 200 "ok\n"; }
+    server { listen 0.0.0.0:8444 ssl backlog=4096; ssl_protocols TLSv1.2; return 200 "ok\n"; }
+    server { listen 0.0.0.0:8445 ssl backlog=4096; ssl_protocols TLSv1.2 TLSv1.3;
+             ssl_session_tickets off; return 200 "ok\n"; }
+}
+NGX
+kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true
+ip netns exec "$NS" $CPU1 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" </dev/null >/dev/null 2>&1 &
+SRV=$!
+for _ in $(seq 50); do nsx ss -Htln 'sport = :8445' | grep -q . && break; sleep 0.1; done
+nsx ss -Htln 'sport = :8445' | grep -q . || die "nginx did not listen: $(cat "$TMP/nginx/error.log")"
+proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # ticks
+HZ=$(getconf CLK_TCK)
+TLS_TARGETS=${TLS_TARGETS:-100}
+TLS_SECONDS=${TLS_SECONDS:-10}
+
+# run NAME CONFIG THREADS PIN: prober's and nginx's CPU per probe (us) into
+# $TMP/NAME.c and $TMP/NAME.s, the share of resumed handshakes into NAME.r
+tls_run() {
+    local n0 n1 n cpu res
+    n0=$(proc_cpu "$SRV")
+    nsx $4 "$TWKIT" probe --threads "$3" --listen off --log-results --log "$TMP/t.log" \
+        --duration "${TLS_SECONDS}s" --summary "$2" >"$TMP/t.json" 2>"$TMP/t.err" || true
+    n1=$(proc_cpu "$SRV")
+    n=$(jnum success "$TMP/t.json")
+    [ "${n:-0}" -gt 0 ] && [ "$(jnum failure "$TMP/t.json")" = 0 ] ||
+        die "$1: $(jnum failure "$TMP/t.json") failures, ${n:-0} successes: $(grep -m1 '"failure"' "$TMP/t.log") $(cat "$TMP/t.err")"
+    cpu=$(awk -v u="$(jnum cpu_user_s "$TMP/t.json")" -v s="$(jnum cpu_system_s "$TMP/t.json")" 'BEGIN { print u + s }')
+    awk -v c="$cpu" -v n="$n" 'BEGIN { printf "%.1f\n", c / n * 1e6 }' >>"$TMP/$1.c"
+    awk -v d=$((n1 - n0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f\n", d / hz / n * 1e6 }' >>"$TMP/$1.s"
+    res=$(grep -c '"handshake":"resumed"' "$TMP/t.log" || true)
+    awk -v r="$res" -v n="$n" 'BEGIN { printf "%.1f\n", 100 * r / n }' >>"$TMP/$1.r"
+    rm -f "$TMP/t.log"
+}
+tls_yaml() { # FILE PORT KIND-LINE
+    awk -v n="$TLS_TARGETS" -v p="$2" 'BEGIN { for (i = 0; i < n; i++)
+        printf "127.0.%d.%d:%d\n", 1 + int(i / 250), 1 + i % 250, p }' >"$1.targets"
+    printf 'defaults: {interval: 250ms, timeout: 200ms}\nprobes:\n  - {name: t, targets_file: %s, %s}\n' "$1.targets" "$3" >"$1"
+}
+TLSO="kind: tls, server_name: bench.twkit, ca_file: $TMP/nginx/cert.pem"
+tls_yaml "$TMP/t13f.yaml" 8443 "$TLSO"
+tls_yaml "$TMP/t13r.yaml" 8443 "$TLSO, tls_resumption: true"
+tls_yaml "$TMP/t12f.yaml" 8444 "$TLSO"
+tls_yaml "$TMP/t12r.yaml" 8444 "$TLSO, tls_resumption: true"
+awk -v n="$TLS_TARGETS" 'BEGIN { for (i = 0; i < n; i++)
+    printf "https://127.0.%d.%d:8445/\n", 1 + int(i / 250), 1 + i % 250 }' >"$TMP/https.targets"
+printf 'defaults: {interval: 250ms, timeout: 200ms}\nprobes:\n  - {name: h, kind: http, targets_file: %s, ca_file: %s, tls_config: {server_name: bench.twkit}}\n' \
+    "$TMP/https.targets" "$TMP/nginx/cert.pem" >"$TMP/https.yaml"
+for r in $(seq "$ROUNDS"); do
+    for c in t13f t13r t12f t12r; do tls_run "$c" "$TMP/$c.yaml" 1 "$CPU0"; done
+    for t in 1 2; do tls_run "https$t" "$TMP/https.yaml" "$t" ""; done
+done
+printf '\ntls probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
+printf '  %-26s %12s %12s %9s\n' "" "prober us/p" "nginx us/p" "resumed %"
+for c in t13f t13r t12f t12r; do
+    case $c in t13f) l="TLS 1.3 full";; t13r) l="TLS 1.3 tls_resumption";; t12f) l="TLS 1.2 full";; t12r) l="TLS 1.2 tls_resumption";; esac
+    printf '  %-26s %12s %12s %9s\n' "$l" "$(median <"$TMP/$c.c")" "$(median <"$TMP/$c.s")" "$(median <"$TMP/$c.r")"
+done
+for v in 13 12; do
+    ra=$(awk -v a="$(median <"$TMP/t${v}r.c")" -v b="$(median <"$TMP/t${v}f.c")" 'BEGIN { printf "%.2f", a / b }')
+    rs=$(awk -v a="$(median <"$TMP/t${v}r.s")" -v b="$(median <"$TMP/t${v}f.s")" 'BEGIN { printf "%.2f", a / b }')
+    tg=$([ "$v" = 13 ] && echo 0.5 || echo 0.2)
+    printf '  TLS 1.%s CPU per probe resumed / full   %sx   target <= %sx: %s   (nginx %sx)\n' "${v#1}" "$ra" "$tg" "$(verdict "$ra" '<=' "$tg")" "$rs"
+done
+h1=$(median <"$TMP/https1.c"); h2=$(median <"$TMP/https2.c")
+rh=$(awk -v a="$h2" -v b="$h1" 'BEGIN { printf "%.2f", a / b }')
+printf '  https (full handshakes) --threads 1  %s us/probe (%s), --threads 2  %s us/probe (%s)\n' "$h1" "$(spread <"$TMP/https1.c")" "$h2" "$(spread <"$TMP/https2.c")"
+printf '  https CPU per probe 2 threads / 1   %sx   target <= 1.1x: %s\n' "$rh" "$(verdict "$rh" '<=' 1.1)"
+fi
