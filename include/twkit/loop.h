@@ -14,8 +14,9 @@
  * number has been reused by a new watcher in the meantime (every start gets
  * a new generation, and what the kernel reports carries its tag).
  *
- * Backends: epoll (the default), or io_uring (poll requests, every change
- * of an iteration submitted with the wait in one io_uring_enter), chosen
+ * Backends: epoll (the default), or io_uring (poll requests and multishot
+ * accepts, every change of an iteration submitted with the wait in one
+ * io_uring_enter), chosen
  * when the loop is made: tw_loop_new_backend(), or for tw_loop_new() the
  * environment variable TWKIT_LOOP=epoll|io_uring. Where io_uring cannot be
  * had (an old kernel, seccomp, kernel.io_uring_disabled) the loop is epoll,
@@ -142,6 +143,37 @@ void tw_io_hand_over(tw_io *io);
 void tw_io_close(tw_io *io);
 static inline bool tw_io_active(const tw_io *io) { return io->events != 0; }
 
+/* Acceptors: a listening socket's new connections, each handed to the
+ * callback as a non-blocking, close-on-exec descriptor it then owns.
+ * On epoll: readiness, then accept4() (at most 64 a wakeup); on io_uring:
+ * one multishot IORING_OP_ACCEPT (Linux 5.19; single-shot accepts before),
+ * the kernel accepting as connections come, with no system call each.
+ *
+ * cb(a, fd): fd >= 0, a new connection; fd < 0, an -errno that is not the
+ * client's (a client gone before its accept is skipped): -EMFILE, -ENFILE,
+ * -ENOBUFS, -ENOMEM..., after which the callback should pause, else it is
+ * called again at the next wakeup.
+ * tw_accept_start starts or resumes (0 or -errno); tw_accept_pause asks for
+ * no more. On io_uring the kernel may have accepted a few connections
+ * before the pause reached it: they still come to the callback, so the
+ * acceptor must stay valid until tw_accept_close. tw_accept_close stops
+ * for good and closes the listening descriptor; a connection the kernel
+ * accepted after it is reset by the loop (SO_LINGER 0, as the kernel resets
+ * what waits in a closed listener's queue), and the acceptor may be freed
+ * at once. Since TWKIT_0.3. */
+typedef struct tw_accept tw_accept;
+typedef void (*tw_accept_cb)(tw_accept *a, int fd);
+struct tw_accept {
+    tw_io io;       /* the listener's watcher (internal) */
+    tw_loop *loop;  /* set by tw_accept_start */
+    tw_accept_cb cb;
+    void *data;
+};
+void tw_accept_init(tw_accept *a, int lfd, tw_accept_cb cb, void *data);
+int tw_accept_start(tw_loop *loop, tw_accept *a);
+void tw_accept_pause(tw_accept *a);
+void tw_accept_close(tw_accept *a);
+static inline bool tw_accept_active(const tw_accept *a) { return a->io.events != 0; }
 /* Timers: one-shot; start on an active timer re-arms it. after_ms is
  * relative to tw_loop_now(). Returns 0 or -EINVAL. */
 void tw_timer_init(tw_timer *t, tw_timer_cb cb, void *data);

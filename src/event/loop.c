@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -145,6 +146,7 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
             loop->nio--; /* the stale owner is forgotten */
         slot->io = io;
         slot->gen = io->gen;
+        slot->acc = NULL; /* tw_accept_start sets its own */
         io->loop = loop;
         loop->nio++;
     }
@@ -199,6 +201,94 @@ void tw_io_close(tw_io *io)
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;
+}
+
+/* ---- acceptors ---- */
+
+#define ACCEPTS_PER_WAKEUP 64
+
+bool tw__accept_transient(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EINTR: case EPROTO: case EPERM: case ENETDOWN:
+    case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+    case EOPNOTSUPP: case ENETUNREACH: case ETIMEDOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void tw__accept_reject(int fd)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    close(fd);
+}
+
+/* epoll (and io_uring without accepts of its own): the listener is
+ * readable, accept what waits, within a budget. */
+static void accept_ready(tw_io *io, unsigned events)
+{
+    tw_accept *a = io->data;
+    tw_loop *loop = io->loop;
+    int lfd = io->fd;
+    uint32_t gen = io->gen;
+
+    (void)events;
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), err = errno;
+        if (fd < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+            return;
+        if (fd < 0 && tw__accept_transient(err))
+            continue;
+        a->cb(a, fd < 0 ? -err : fd);
+        /* an error: the callback pauses or hears of it next wakeup; and it
+         * may have paused, closed or freed the acceptor */
+        if (fd < 0 || (unsigned)lfd >= loop->nfds || loop->fds[lfd].io != io ||
+            loop->fds[lfd].gen != gen)
+            return;
+    }
+}
+
+void tw_accept_init(tw_accept *a, int lfd, tw_accept_cb cb, void *data)
+{
+    tw_io_init(&a->io, lfd, accept_ready, a);
+    a->loop = NULL;
+    a->cb = cb;
+    a->data = data;
+}
+
+int tw_accept_start(tw_loop *loop, tw_accept *a)
+{
+    int err;
+
+    if (!loop || !a || !a->cb || (a->loop && a->loop != loop))
+        return -EINVAL;
+    if (tw_accept_active(a))
+        return 0;
+    if ((err = tw_io_start(loop, &a->io, TW_IO_READ | TW__IO_ACCEPT)) < 0)
+        return err;
+    a->loop = loop;
+    loop->fds[a->io.fd].acc = a;
+    return 0;
+}
+
+void tw_accept_pause(tw_accept *a)
+{
+    if (a)
+        tw_io_stop(&a->io); /* the slot keeps a: late accepts still reach it */
+}
+
+void tw_accept_close(tw_accept *a)
+{
+    if (!a)
+        return;
+    if (a->loop && a->io.fd >= 0 && (unsigned)a->io.fd < a->loop->nfds &&
+        a->loop->fds[a->io.fd].acc == a)
+        a->loop->fds[a->io.fd].acc = NULL;
+    tw_io_close(&a->io);
 }
 
 /* ---- timers ---- */

@@ -16,7 +16,12 @@ struct fdslot {
     bool kept;     /* epoll: registered, owned by no watcher (tw_io_hand_over) */
     bool multi;    /* io_uring: the armed poll is multishot */
     uint32_t arm;  /* io_uring: tag of the armed poll request, 0 if none */
+    tw_accept *acc; /* the acceptor of this listener, also while paused */
 };
+
+/* io->events of an acceptor's watcher (never a caller's bit): the backend
+ * accepts rather than polls (io_uring), or polls for accept_ready (epoll) */
+#define TW__IO_ACCEPT (1u << 15)
 
 enum tw__drop_how { TW__DROP_DEL, TW__DROP_FORGET, TW__DROP_KEEP };
 
@@ -56,6 +61,12 @@ extern const struct tw__loop_ops tw__loop_uring; /* its init fails without io_ur
 /* Test hook: when set, the io_uring backend's init fails with this -errno
  * as io_uring_queue_init would (ENOSYS, EPERM), so the fallback is tested. */
 extern int tw__loop_uring_fail;
+
+/* accept4's errors that are the client's (gone before its accept, a
+ * network error of its own): skipped, as accept(2) says to. */
+bool tw__accept_transient(int err);
+/* A connection accepted for no acceptor: reset, not closed with a FIN. */
+void tw__accept_reject(int fd);
 
 /* TW_IO_* bits for a watcher from an epoll/poll mask (the values agree). */
 unsigned tw__loop_events(const tw_io *io, uint32_t mask);

@@ -32,6 +32,14 @@
  *    poll complete again and again with nothing to report: such a poll is
  *    re-armed multishot ("parked", woken only by changes) and goes back to
  *    single-shot once it reports something.
+ *  - An acceptor (tw_accept) is one multishot IORING_OP_ACCEPT (5.19):
+ *    each completion is a new connection, with no accept4 and no poll.
+ *    Its tags have the top bit set, so a completion that is late (the
+ *    acceptor paused, resumed with a new request, closed) is still known
+ *    for an accept: its connection goes to the slot's acceptor if the
+ *    listener still has one, else it is reset. A kernel that refuses
+ *    multishot accepts (EINVAL) gets single-shot ones, re-armed after
+ *    each. Stopping one is an ASYNC_CANCEL of its tag.
  *  - Errors of tw_io_start that epoll returns at once (EBADF, EPERM for a
  *    regular file...) arrive as a failed completion: the callback gets
  *    TW_IO_ERROR with the bits it asked for once, and the poll is not
@@ -42,6 +50,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "event/loop_int.h"
 #include "twkit/time.h"
@@ -49,6 +58,7 @@
 #define SQ_ENTRIES 256
 #define CQ_ENTRIES 4096
 #define BATCH 256
+#define ARM_ACCEPT 0x80000000u /* the tag's bit of an accept request */
 
 int tw__loop_uring_fail;
 
@@ -56,6 +66,7 @@ struct ur {
     struct io_uring ring;
     uint32_t next_arm;
     unsigned removes; /* POLL_REMOVEs queued since the last submission */
+    bool single_accept; /* the kernel refused a multishot accept */
     struct io_uring_cqe cqes[BATCH];
 };
 
@@ -136,11 +147,42 @@ static void disarm(struct ur *ur, struct fdslot *s, int fd)
     if (!s->arm)
         return;
     if ((sqe = get_sqe(ur))) {
-        io_uring_prep_poll_remove(sqe, (uint64_t)s->arm << 32 | (uint32_t)fd);
+        uint64_t tag = (uint64_t)s->arm << 32 | (uint32_t)fd;
+        if (s->arm & ARM_ACCEPT)
+            io_uring_prep_cancel64(sqe, tag, 0);
+        else
+            io_uring_prep_poll_remove(sqe, tag);
         io_uring_sqe_set_data64(sqe, 0);
         ur->removes++;
     }
     s->arm = 0;
+}
+
+static uint32_t new_arm(struct ur *ur)
+{
+    uint32_t a = ++ur->next_arm & ~ARM_ACCEPT;
+
+    if (a == 0)
+        a = ur->next_arm = 1;
+    return a;
+}
+
+static int arm_accept(struct ur *ur, struct fdslot *s, int fd)
+{
+    struct io_uring_sqe *sqe = get_sqe(ur);
+    uint32_t a;
+
+    if (!sqe)
+        return -ENOMEM;
+    a = new_arm(ur) | ARM_ACCEPT;
+    if (ur->single_accept)
+        io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, (uint64_t)a << 32 | (uint32_t)fd);
+    s->arm = a;
+    s->multi = !ur->single_accept;
+    return 0;
 }
 
 static int arm(struct ur *ur, struct fdslot *s, int fd, unsigned events, bool multi)
@@ -150,8 +192,7 @@ static int arm(struct ur *ur, struct fdslot *s, int fd, unsigned events, bool mu
 
     if (!sqe)
         return -ENOMEM;
-    if ((a = ++ur->next_arm) == 0)
-        a = ur->next_arm = 1;
+    a = new_arm(ur);
     if (multi)
         io_uring_prep_poll_multishot(sqe, fd, to_poll(events));
     else
@@ -171,6 +212,8 @@ static int ur_start(tw_loop *loop, tw_io *io, struct fdslot *slot, bool fresh, u
     /* the old request: this watcher's, or a stale owner's that closed the
      * number without stopping (its request holds the old file) */
     disarm(ur, slot, io->fd);
+    if (events & TW__IO_ACCEPT)
+        return arm_accept(ur, slot, io->fd);
     return arm(ur, slot, io->fd, events, events & TW_IO_EDGE);
 }
 
@@ -211,6 +254,44 @@ static int wait_cqes(struct ur *ur, int timeout_ms)
     return 0;
 }
 
+/* An accept's completion: a connection for the listener's acceptor (or
+ * reset, if it has none now), or the request's end. Returns 1 if a
+ * callback ran. */
+static int accept_done(tw_loop *loop, struct ur *ur, const struct io_uring_cqe *c)
+{
+    uint32_t a = (uint32_t)(c->user_data >> 32);
+    unsigned fd = (uint32_t)c->user_data;
+    struct fdslot *s = fd < loop->nfds ? &loop->fds[fd] : NULL;
+    tw_accept *acc = s ? s->acc : NULL;
+    bool current = s && s->arm == a;
+    int res = c->res, ran = 0;
+
+    if (current && !(c->flags & IORING_CQE_F_MORE))
+        s->arm = 0; /* the request is over */
+    if (res >= 0) {
+        if (acc) {
+            acc->cb(acc, res);
+            ran = 1;
+        } else {
+            tw__accept_reject(res);
+        }
+    } else if (!current) {
+        return 0; /* an old request's end */
+    } else if (res == -EINVAL && !ur->single_accept) {
+        ur->single_accept = true; /* before 5.19: one accept a request */
+    } else if (res != -ECANCELED && !tw__accept_transient(-res) && acc) {
+        acc->cb(acc, res); /* EMFILE...: the callback pauses */
+        ran = 1;
+    }
+    /* the listener's acceptor still accepts and has no request: ask again
+     * (the callback may have paused, closed or freed it, and grown the
+     * table) */
+    s = fd < loop->nfds ? &loop->fds[fd] : NULL;
+    if (s && s->acc && s->io == &s->acc->io && s->acc->io.events && !s->arm)
+        arm_accept(ur, s, (int)fd);
+    return ran;
+}
+
 static int ur_poll(tw_loop *loop, int timeout_ms)
 {
     struct ur *ur = loop->be;
@@ -238,8 +319,14 @@ static int ur_poll(tw_loop *loop, int timeout_ms)
         bool multi, failed = false;
         tw_io *io;
 
-        if (!a || fd >= loop->nfds)
-            continue; /* a POLL_REMOVE's own completion, or stale */
+        if (!a)
+            continue; /* a POLL_REMOVE's or a cancel's own completion */
+        if (a & ARM_ACCEPT) {
+            ran += accept_done(loop, ur, c);
+            continue;
+        }
+        if (fd >= loop->nfds)
+            continue; /* stale */
         s = &loop->fds[fd];
         if (!(io = s->io) || s->arm != a)
             continue; /* stale: stopped, changed or reused since */

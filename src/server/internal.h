@@ -71,7 +71,7 @@ struct tw_server {
     tw_loop *loop;
     const struct tw__proto *proto;
     struct tw_server_opts o;
-    tw_io lio;
+    tw_accept acc;
     tw_timer accept_timer;
     tw_timer shutdown_timer;
     bool shutting_down, paused_full;

@@ -37,7 +37,6 @@
 #include "twkit/twp.h"
 
 #define READS_PER_WAKEUP 8
-#define ACCEPTS_PER_WAKEUP 64
 #define ACCEPT_PAUSE_MS 100
 #define POLL_FIRST_MS 5   /* ending states look for the last ACK this soon, */
 #define POLL_MAX_MS 250   /* then less and less often, up to this */
@@ -55,7 +54,7 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 /* Accept again; if epoll cannot take the listener now, try later. */
 static void listen_resume(tw_server *s)
 {
-    if (tw_io_start(s->loop, &s->lio, TW_IO_READ) < 0)
+    if (tw_accept_start(s->loop, &s->acc) < 0)
         tw_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
 }
 
@@ -565,8 +564,6 @@ static tw_sconn *idle_victim(tw_server *s)
     return NULL;
 }
 
-static void on_accept(tw_io *io, unsigned events);
-
 static void resume_accept(tw_timer *t)
 {
     tw_server *s = t->data;
@@ -574,58 +571,58 @@ static void resume_accept(tw_timer *t)
         listen_resume(s);
 }
 
-static void on_accept(tw_io *io, unsigned events)
+/* A new connection, or accept's error. The table's limit is checked after
+ * each connection is taken, so that while it is full (and no idle one can
+ * make room) the next clients wait in the listen queue, not reset; only on
+ * io_uring, whose kernel accepts ahead, may the few it took before the pause
+ * go past max_conns. */
+static void on_accept(tw_accept *a, int fd)
 {
-    tw_server *s = io->data;
+    tw_server *s = a->data;
+    tw_sconn *c;
 
-    for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-        tw_sconn *c, *victim = NULL;
-        int fd;
-
-        if (s->nconns >= s->o.max_conns && !(victim = idle_victim(s))) {
-            s->paused_full = true;
-            tw__stat_inc(&s->st.accept_paused);
-            tw_io_stop(&s->lio);
-            return;
-        }
-        fd = tw_sock_accept(io->fd, NULL);
-        if (fd == -EAGAIN)
-            return; /* nobody waits: the idle one stays */
-        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-            /* Out of descriptors: the pending connection stays queued and
-             * epoll would report it again at once. Pause instead of spin. */
-            tw__stat_inc(&s->st.accept_paused);
-            tw_io_stop(&s->lio);
-            tw_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
-            return;
-        }
-        if (fd < 0)
-            continue; /* ECONNABORTED and friends: that client is gone */
+    if (fd < 0) {
+        /* Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM...): the
+         * pending connection stays queued and would be reported again at
+         * once. Pause instead of spin. */
+        tw__stat_inc(&s->st.accept_paused);
+        tw_accept_pause(&s->acc);
+        tw_timer_start(s->loop, &s->accept_timer, ACCEPT_PAUSE_MS);
+        return;
+    }
+    if (s->nconns >= s->o.max_conns) {
+        tw_sconn *victim = idle_victim(s);
         if (victim)
             tw__sconn_abort(victim, &s->st.reaped_idle);
-        if (!(c = calloc(1, sizeof(*c)))) {
-            tw_sock_abort(fd);
-            continue;
-        }
-        c->srv = s;
-        c->state = s->proto->first;
-        c->reading = true; /* TCP_NODELAY: inherited from the listener */
-        c->since_ms = c->active_ms = tw_loop_now(s->loop);
-        tw_io_init(&c->io, fd, on_io, c);
-        tw_timer_init(&c->timer, on_timer, c);
-        if (tw_io_start(s->loop, &c->io, CONN_READ) < 0) {
-            tw_sock_abort(fd);
-            free(c);
-            continue;
-        }
-        /* HELLO, or the first request's head, within request_timeout */
-        tw__sconn_arm(c, c->since_ms + s->o.request_timeout_ms);
-        tw__list_add_tail(&s->conns, &c->link);
-        s->nconns++;
-        tw__stat_inc(&s->st.accepted);
-        tw__stat_inc(&s->st.active);
-        if (s->o.on_open)
-            s->o.on_open(c, s->o.data);
+    }
+    if (!(c = calloc(1, sizeof(*c)))) {
+        tw_sock_abort(fd);
+        return;
+    }
+    c->srv = s;
+    c->state = s->proto->first;
+    c->reading = true; /* TCP_NODELAY: inherited from the listener */
+    c->since_ms = c->active_ms = tw_loop_now(s->loop);
+    tw_io_init(&c->io, fd, on_io, c);
+    tw_timer_init(&c->timer, on_timer, c);
+    if (tw_io_start(s->loop, &c->io, CONN_READ) < 0) {
+        tw_sock_abort(fd);
+        free(c);
+        return;
+    }
+    /* HELLO, or the first request's head, within request_timeout */
+    tw__sconn_arm(c, c->since_ms + s->o.request_timeout_ms);
+    tw__list_add_tail(&s->conns, &c->link);
+    s->nconns++;
+    tw__stat_inc(&s->st.accepted);
+    tw__stat_inc(&s->st.active);
+    if (s->o.on_open)
+        s->o.on_open(c, s->o.data);
+    /* full, and none idle to make room for the next: wait for a close */
+    if (s->nconns >= s->o.max_conns && tw_accept_active(&s->acc) && !idle_victim(s)) {
+        s->paused_full = true;
+        tw__stat_inc(&s->st.accept_paused);
+        tw_accept_pause(&s->acc);
     }
 }
 
@@ -684,10 +681,10 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
         return fd;
     }
     tw_sock_set_nodelay(fd, true); /* Linux: accepted sockets inherit it */
-    tw_io_init(&s->lio, fd, on_accept, s);
+    tw_accept_init(&s->acc, fd, on_accept, s);
     tw_timer_init(&s->accept_timer, resume_accept, s);
     tw_timer_init(&s->shutdown_timer, shutdown_over, s);
-    if ((err = tw_io_start(loop, &s->lio, TW_IO_READ)) < 0) {
+    if ((err = tw_accept_start(loop, &s->acc)) < 0) {
         close(fd);
         free(s);
         return err;
@@ -698,7 +695,7 @@ int tw_server_start(tw_loop *loop, const struct tw_server_opts *opts, tw_server 
 
 int tw_server_local(const tw_server *s, tw_addr *out)
 {
-    return s->lio.fd >= 0 ? tw_sock_local(s->lio.fd, out) : -EBADF;
+    return s->acc.io.fd >= 0 ? tw_sock_local(s->acc.io.fd, out) : -EBADF;
 }
 
 void tw_server_shutdown(tw_server *s)
@@ -707,7 +704,7 @@ void tw_server_shutdown(tw_server *s)
         return;
     s->shutting_down = true;
     tw_timer_stop(&s->accept_timer);
-    tw_io_close(&s->lio);
+    tw_accept_close(&s->acc);
     if (!tw__list_empty(&s->conns))
         tw_timer_start(s->loop, &s->shutdown_timer, s->o.shutdown_timeout_ms);
     for (struct tw_list *p = s->conns.next, *next; p != &s->conns; p = next) {
@@ -723,8 +720,8 @@ void tw_server_free(tw_server *s)
         return;
     tw_timer_stop(&s->accept_timer);
     tw_timer_stop(&s->shutdown_timer);
-    if (s->lio.fd >= 0)
-        tw_io_close(&s->lio);
+    if (s->acc.io.fd >= 0)
+        tw_accept_close(&s->acc);
     while (!tw__list_empty(&s->conns))
         tw__sconn_abort(tw__container_of(s->conns.next, tw_sconn, link), &s->st.aborted_shutdown);
     free(s);

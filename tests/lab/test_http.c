@@ -831,6 +831,39 @@ Test(http, a_full_table_reaps_the_oldest_idle_keep_alive_connection)
     close(a), close(b), close(c);
 }
 
+/* Full with none idle (none has asked anything yet): the next client waits
+ * in the listen queue, neither accepted nor reset, and is served once a
+ * connection ends. (io_uring's multishot accept takes clients ahead of the
+ * server; the pause when the table fills must reach the kernel before the
+ * next one comes.) */
+Test(http, a_full_table_with_none_idle_keeps_the_next_client_waiting_not_reset)
+{
+    char buf[2048];
+    int a, b, c, err;
+    size_t n;
+
+    NEED_ROOT();
+    start_http((struct tw_server_opts){.max_conns = 2});
+    a = client_conn();
+    b = client_conn();
+    read_while_serving(a, buf, sizeof(buf), NULL, 200, &err);
+    cr_assert_eq(tw_server_stats(srv)->accepted, 2);
+    c = client_conn();
+    send_all(c, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    n = read_while_serving(c, buf, sizeof(buf), NULL, 300, &err);
+    cr_assert_eq(n, 0, "a client past max_conns was answered: %s", buf);
+    cr_assert_eq(err, 0, "a client past max_conns saw %s", strerror(err));
+    cr_assert_eq(tw_server_stats(srv)->accepted, 2, "a client past max_conns was accepted");
+    send_all(a, "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    cr_assert(one_response(buf, read_while_serving(a, buf, sizeof(buf), one_response, 2000, &err)));
+    close(a); /* its end makes room */
+    n = read_while_serving(c, buf, sizeof(buf), one_response, 2000, &err);
+    cr_assert(one_response(buf, n), "the waiting client was not served: %s (%s)", buf,
+              strerror(err));
+    cr_assert_not_null(strstr(buf, "/c"));
+    close(b), close(c);
+}
+
 /* RFC 9110 15.2: no 1xx response to an HTTP/1.0 client; and an
  * absolute-form target is served (RFC 9112 3.2.2). */
 Test(http, no_100_continue_for_http_1_0_and_absolute_form_is_served)

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -414,6 +416,162 @@ LOOP_TEST(a_forgotten_closed_socket_reaches_its_peer)
     tw_io_close(&io); /* outside an iteration: no loop runs after it */
     cr_assert_eq(read(sv[1], &c, 1), 0, "the peer did not see the close");
     close(sv[1]);
+}
+
+/* ---- acceptors ---- */
+
+struct acc_log {
+    int fds[16];
+    int n, errs, last_err;
+    int pause_at; /* pause from the callback at this count (0: never) */
+};
+
+static void on_acc(tw_accept *a, int fd)
+{
+    struct acc_log *l = a->data;
+
+    if (fd < 0) {
+        l->errs++;
+        l->last_err = fd;
+        tw_accept_pause(a);
+        return;
+    }
+    cr_assert_lt(l->n, 16);
+    l->fds[l->n++] = fd;
+    if (l->pause_at && l->n == l->pause_at)
+        tw_accept_pause(a);
+}
+
+static int acc_listener(struct sockaddr_in *sin)
+{
+    socklen_t len = sizeof(*sin);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(lfd, 0);
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+    cr_assert_eq(listen(lfd, 64), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)sin, &len), 0);
+    return lfd;
+}
+
+/* a connected client (loopback: the handshake is done when connect returns) */
+static int acc_client(const struct sockaddr_in *sin)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (const struct sockaddr *)sin, sizeof(*sin)), 0);
+    return fd;
+}
+
+static void acc_run_until(const struct acc_log *l, int n, int errs)
+{
+    uint64_t end = tw_now_ms() + 3000;
+
+    while ((l->n < n || l->errs < errs) && tw_now_ms() < end)
+        tw_loop_run_once(loop, 50);
+}
+
+/* Every connection reaches the callback as a non-blocking, close-on-exec
+ * descriptor; a pause leaves later clients in the listen queue (none is
+ * accepted, none reset) and a start takes them; a close closes the
+ * listener, and its port can be bound again at once (io_uring's request
+ * released the file). */
+LOOP_TEST(an_acceptor_hands_over_connections_pauses_and_closes)
+{
+    struct acc_log l = {.pause_at = 3};
+    struct sockaddr_in sin;
+    tw_accept a;
+    int lfd = acc_listener(&sin), cl[6], flags;
+
+    tw_accept_init(&a, lfd, on_acc, &l);
+    cr_assert_eq(tw_accept_start(loop, &a), 0);
+    cr_assert(tw_accept_active(&a));
+    for (int i = 0; i < 3; i++)
+        cl[i] = acc_client(&sin);
+    acc_run_until(&l, 3, 0);
+    cr_assert_eq(l.n, 3, "%d of 3 connections accepted", l.n);
+    cr_assert_not(tw_accept_active(&a), "the callback paused it");
+    for (int i = 0; i < 3; i++) {
+        cr_assert_geq(l.fds[i], 0);
+        flags = fcntl(l.fds[i], F_GETFL);
+        cr_assert(flags & O_NONBLOCK, "an accepted descriptor is blocking");
+        cr_assert(fcntl(l.fds[i], F_GETFD) & FD_CLOEXEC, "an accepted descriptor lacks FD_CLOEXEC");
+    }
+    /* paused: the next clients wait in the queue */
+    for (int i = 3; i < 6; i++)
+        cl[i] = acc_client(&sin);
+    for (int i = 0; i < 5; i++)
+        tw_loop_run_once(loop, 20);
+    cr_assert_eq(l.n, 3, "a paused acceptor took %d connections", l.n - 3);
+    cr_assert_eq(tw_loop_active(loop), 0, "a paused acceptor keeps the loop running");
+    l.pause_at = 0;
+    cr_assert_eq(tw_accept_start(loop, &a), 0);
+    acc_run_until(&l, 6, 0);
+    cr_assert_eq(l.n, 6, "resumed, %d of the 3 waiting were accepted", l.n - 3);
+    /* every accepted one is the other end of a client: data goes through */
+    for (int i = 0; i < 6; i++) {
+        char c = 0;
+        cr_assert_eq(write(cl[i], "k", 1), 1);
+        for (int t = 0; t < 100 && read(l.fds[i], &c, 1) != 1; t++)
+            usleep(1000);
+        cr_assert_eq(c, 'k');
+    }
+    tw_accept_close(&a);
+    cr_assert_eq(a.io.fd, -1);
+    cr_assert_eq(tw_loop_active(loop), 0);
+    for (int i = 0; i < 6; i++) {
+        close(cl[i]);
+        close(l.fds[i]);
+    }
+    /* no loop ran since the close: the listener is released all the same
+     * (its connections' TIME_WAIT is what SO_REUSEADDR lets a bind share) */
+    {
+        int again = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        setsockopt(again, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        cr_assert_eq(bind(again, (struct sockaddr *)&sin, sizeof(sin)), 0, "bind: %s",
+                     strerror(errno));
+        cr_assert_eq(listen(again, 1), 0, "the closed listener's port is still held: %s",
+                     strerror(errno));
+        close(again);
+    }
+}
+
+/* Out of descriptors: the callback hears -EMFILE (and pauses), the client
+ * stays queued, and is accepted once descriptors are free again. */
+LOOP_TEST(an_acceptor_reports_emfile_and_the_client_waits)
+{
+    struct acc_log l = {0};
+    struct sockaddr_in sin;
+    struct rlimit old, low;
+    tw_accept a;
+    int lfd = acc_listener(&sin), cl, next;
+
+    tw_accept_init(&a, lfd, on_acc, &l);
+    cl = acc_client(&sin);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    next = dup(0); /* the lowest free number: none below it */
+    cr_assert_geq(next, 0);
+    close(next);
+    low = old;
+    low.rlim_cur = (rlim_t)next;
+    cr_assert_eq(tw_accept_start(loop, &a), 0); /* io_uring: arms before the limit */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    acc_run_until(&l, 0, 1);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    cr_assert_eq(l.errs, 1, "%d errors", l.errs);
+    cr_assert_eq(l.last_err, -EMFILE, "got %d", l.last_err);
+    cr_assert_eq(l.n, 0);
+    cr_assert_not(tw_accept_active(&a));
+    cr_assert_eq(tw_accept_start(loop, &a), 0);
+    acc_run_until(&l, 1, 1);
+    cr_assert_eq(l.n, 1, "the client that waited was not accepted");
+    tw_accept_close(&a);
+    close(l.fds[0]);
+    close(cl);
 }
 
 /* ---- choosing the backend ---- */
