@@ -106,8 +106,13 @@ int main(int argc, char **argv)
             due[next] += interval;
             next = (next + 1) % n;
         }
-        int64_t wait = (int64_t)(due[next] - now_us()) / 1000;
-        int k = epoll_wait(ep, evs, 256, wait < 0 ? 0 : wait > 100 ? 100 : (int)wait);
+        /* sleep until the next start is due, rounded up to epoll's
+         * millisecond (rounded down, a start 0.9 ms away would be a wait of
+         * 0: a busy loop); the starts of that millisecond go as one batch,
+         * as the prober's 1 ms timer wheel has them */
+        int64_t d = (int64_t)(due[next] - now_us());
+        int64_t wait = d <= 0 ? 0 : (d + 999) / 1000;
+        int k = epoll_wait(ep, evs, 256, wait > 100 ? 100 : (int)wait);
         for (int i = 0; i < k; i++) {
             int fd = evs[i].data.fd, err = 0;
             socklen_t len = sizeof(err);

@@ -4,15 +4,22 @@
 #include "util/json.h"
 #include "util/utf8.h"
 
+/* The seconds' part is the same for every line of one second: kept per
+ * thread, so gmtime_r (whose glibc takes a process-wide lock, contended
+ * between the prober's threads) runs once a second, not once a line. */
 char *tu_rfc3339(char *buf, size_t len, int64_t ns)
 {
+    static __thread time_t last = -1;
+    static __thread char secs[32];
     time_t s = (time_t)(ns / 1000000000);
-    struct tm tm;
-    char b[32];
 
-    gmtime_r(&s, &tm);
-    strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03dZ", b, (int)(ns % 1000000000 / 1000000));
+    if (s != last) {
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
+        last = s;
+    }
+    snprintf(buf, len, "%s.%03dZ", secs, (int)(ns % 1000000000 / 1000000));
     return buf;
 }
 
