@@ -612,7 +612,7 @@ int cmd_stat(int argc, char **argv)
     }
 
     for (unsigned long n = 1;; n++) {
-        int err = tw_stat_collect(&cur, have_prev ? &prev : NULL);
+        int err = tw_stat_collect(&cur, have_prev ? &prev : NULL, ns);
         if (err < 0)
             fprintf(stderr, "twkit stat: reading sockets: %s (%s)\n", tw_errname(err),
                     tw_strerror(err));

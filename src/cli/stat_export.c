@@ -190,7 +190,7 @@ static int view_read(struct exporter *e, struct nsview *v)
 {
     if (v->fd >= 0 && setns(v->fd, CLONE_NEWNET) < 0)
         return v->err = -errno;
-    int r = v->dump_err = tw_stat_collect(&v->st, NULL);
+    int r = v->dump_err = tw_stat_collect(&v->st, NULL, NULL);
     if (v->fd >= 0 && setns(e->own_ns, CLONE_NEWNET) < 0) {
         /* never serve the next scrape from the wrong namespace */
         fprintf(stderr, "twkit stat: cannot return to the exporter's namespace: %s\n",

@@ -57,11 +57,20 @@ static void fix(struct tw_advice *a, const char *fmt, ...)
 
 /* A sysctl's fix: set now, and kept at boot (sysctl.d is read by
  * systemd-sysctl and procps alike). Values with a blank are quoted for the
- * shell. */
-static void fix_sysctl(struct tw_advice *a, const char *name, const char *value)
+ * shell. In a named namespace (--netns) the command runs there, and
+ * sysctl.d, read for the host's namespace at boot, keeps nothing: the
+ * setting belongs wherever the namespace is made. */
+static void fix_sysctl(const struct tw_stat *st, struct tw_advice *a, const char *name,
+                       const char *value)
 {
     const char *q = strchr(value, ' ') ? "\"" : "";
 
+    if (st->netns) {
+        fix(a, "ip netns exec %s sysctl -w net.ipv4.%s=%s%s%s", st->netns, name, q, value, q);
+        fix(a, "and to keep it, in what creates the namespace %s (/etc/sysctl.d is the "
+               "host's namespace's only): the same command", st->netns);
+        return;
+    }
     fix(a, "sysctl -w net.ipv4.%s=%s%s%s", name, q, value, q);
     fix(a, "and to keep it at boot, in /etc/sysctl.d/90-twkit.conf: net.ipv4.%s = %s", name,
         value);
@@ -115,7 +124,7 @@ static void port_range(struct tw_stat *st)
                 (lo & 1) ? "odd" : "even");
         snprintf(v, sizeof(v), "%lld %lld", (long long)(hi < 65535 ? lo : lo + 1),
                  (long long)(hi < 65535 ? hi + 1 : hi));
-        fix_sysctl(a, "ip_local_port_range", v);
+        fix_sysctl(st, a, "ip_local_port_range", v);
     }
     if (ports < 10000) {
         a = add(st, "port-range-small", TW_SEV_WARNING,
@@ -127,7 +136,7 @@ static void port_range(struct tw_stat *st)
         /* 65535 is odd: an even low end */
         int64_t nlo = lo < 1024 ? lo : 1024;
         snprintf(v, sizeof(v), "%lld 65535", (long long)(nlo + (nlo & 1)));
-        fix_sysctl(a, "ip_local_port_range", v);
+        fix_sysctl(st, a, "ip_local_port_range", v);
         fix(a, "and reserve the ports this host's own services listen on inside it: "
                "net.ipv4.ip_local_reserved_ports (e.g. 8080,9000-9010), the same two ways");
     }
@@ -214,7 +223,7 @@ static void reuse_off(struct tw_stat *st)
              first->total, first->usable, more);
     if (ad)
         snprintf(ad->brief, sizeof(ad->brief), "%s", b);
-    fix_sysctl(ad, "tcp_tw_reuse", "1");
+    fix_sysctl(st, ad, "tcp_tw_reuse", "1");
 }
 
 static void server_side(struct tw_stat *st)
@@ -258,7 +267,7 @@ static void limits(struct tw_stat *st)
             "tcp_max_tw_buckets %lld, default here %lld (tcp_ehash_entries / 2)",
             (long long)sy[TW_SY_MAX_TW_BUCKETS], (long long)def);
     snprintf(v, sizeof(v), "%lld", (long long)def);
-    fix_sysctl(a, "tcp_max_tw_buckets", v);
+    fix_sysctl(st, a, "tcp_max_tw_buckets", v);
 }
 
 static void settings(struct tw_stat *st)
@@ -272,7 +281,7 @@ static void settings(struct tw_stat *st)
                 "connection is newer; with tcp_timestamps=0 it can never act. Turn timestamps "
                 "back on.",
                 "tcp_timestamps=0, tcp_tw_reuse=%lld", (long long)sy[TW_SY_TW_REUSE]);
-        fix_sysctl(a, "tcp_timestamps", "1");
+        fix_sysctl(st, a, "tcp_timestamps", "1");
     }
     if (sy[TW_SY_TW_REUSE] == 1 && st->sock_server > st->sock_client) {
         a = add(st, "reuse-on-inbound-host", TW_SEV_INFO,
@@ -291,7 +300,7 @@ static void settings(struct tw_stat *st)
                 "fixed at 60 s in Linux (TCP_TIMEWAIT_LEN); lowered, it only cuts off peers "
                 "that are slow to close.",
                 "tcp_fin_timeout=%lld (default 60)", (long long)sy[TW_SY_FIN_TIMEOUT]);
-        fix_sysctl(a, "tcp_fin_timeout", "60");
+        fix_sysctl(st, a, "tcp_fin_timeout", "60");
         fix(a, "for the TIME_WAIT itself, change who closes first: twkit stat --who 10");
     }
 }
@@ -325,8 +334,9 @@ static void sort(struct tw_stat *st)
     }
 }
 
-void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev)
+void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev, const char *netns)
 {
+    st->netns = netns;
     st->nadvice = 0;
     st->advice_lost = false;
     overflow(st, prev);

@@ -467,7 +467,7 @@ static void pressure(struct tw_stat *st)
     }
 }
 
-int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev)
+int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev, const char *netns)
 {
     struct collect *c;
     int err;
@@ -505,7 +505,7 @@ int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev)
                                       ? (double)(st->counter[i] - prev->counter[i]) / secs
                                       : 0;
     }
-    tw_stat_advise(st, prev);
+    tw_stat_advise(st, prev, netns);
     return err;
 }
 

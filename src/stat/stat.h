@@ -100,16 +100,20 @@ struct tw_stat {
     bool advice_lost;                     /* out of memory for a finding: it
                                              counts as critical (tw_stat_worst) */
     char problems[512];                   /* what could not be read */
+    const char *netns;                    /* the named namespace read (the
+                                             fixes run there), or NULL */
 };
 
 /* Read everything and give advice; prev (optional, same namespace, earlier)
- * turns counters into rates. Returns 0, or -errno when the socket dump
- * itself failed (the rest is still filled in, problems says what). */
-int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev);
+ * turns counters into rates; netns (optional) names the namespace read, for
+ * the fixes (run in it: ip netns exec NAME ...). Returns 0, or -errno when
+ * the socket dump itself failed (the rest is still filled in, problems
+ * says what). */
+int tw_stat_collect(struct tw_stat *st, const struct tw_stat *prev, const char *netns);
 void tw_stat_free(struct tw_stat *st);
 
 /* The advice rules (docs/STAT.md), run by tw_stat_collect. */
-void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev);
+void tw_stat_advise(struct tw_stat *st, const struct tw_stat *prev, const char *netns);
 
 /* The worst severity present, or -1 with no advice (critical when a
  * finding could not be kept). */

@@ -70,7 +70,7 @@ static void collect(enum tw_lab_side side, struct tw_stat *st)
 
     cr_assert_eq(tw_lab_count_settled(&lab, side, &settled), 0);
     cr_assert_eq(tw_lab_enter(&lab, side), 0);
-    int r = tw_stat_collect(st, NULL);
+    int r = tw_stat_collect(st, NULL, NULL);
     tw_lab_leave(&lab);
     cr_assert_eq(r, 0, "collect: %s (%s)", tw_errname(r), st->problems);
 }
@@ -599,7 +599,7 @@ static void forecast_run(uint16_t port, double rate1, double step_s, double rate
         while (tw_now_ms() < t0 + (uint64_t)(at_s[i] * 1000))
             usleep(2000);
         cr_assert_eq(tw_lab_enter(&lab, TW_LAB_CLIENT), 0);
-        int r = tw_stat_collect(&st, NULL);
+        int r = tw_stat_collect(&st, NULL, NULL);
         uint64_t now = tw_now_ms();
         tw_lab_leave(&lab);
         cr_assert_eq(r, 0);

@@ -53,7 +53,7 @@ Test(stat_advice, forty_destinations_under_pressure_keep_every_finding_most_seve
     st.sysctl[TW_SY_PORT_HI] = 32768 + 999; /* small, different parity: a warning */
     st.sysctl[TW_SY_MAX_TW_BUCKETS] = 262144;
     st.sockstat_tw = 250000; /* found last: it must not be crowded out */
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_eq(count_id(&st, "destination-pressure"), 40);
     cr_expect_eq(count_id(&st, "tw-near-limit"), 1);
     cr_expect_eq(count_id(&st, "port-range-small"), 1);
@@ -65,7 +65,7 @@ Test(stat_advice, forty_destinations_under_pressure_keep_every_finding_most_seve
         cr_expect_geq(st.advice[i - 1].severity, st.advice[i].severity, "finding %zu", i);
     cr_expect_str_eq(st.advice[st.nadvice - 1].id, "tw-reuse-off-busy-client");
     /* advised again: the same, not twice as many */
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_eq(st.nadvice, 43);
     st.groups = NULL; /* ours, on the stack */
     st.ngroups = 0;
@@ -78,7 +78,7 @@ Test(stat_advice, nothing_wrong_is_no_finding)
     struct tw_stat st;
 
     base(&st);
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_eq(st.nadvice, 0);
     cr_expect_eq(tw_stat_worst(&st), -1);
     tw_stat_free(&st);
@@ -194,7 +194,7 @@ Test(stat_advice, every_rule_says_what_to_do)
     st.sock_client = 10;
     prev = st;
     prev.counter[TW_SC_OVERFLOW] = 1;
-    tw_stat_advise(&st, &prev);
+    tw_stat_advise(&st, &prev, NULL);
     static const char *const ids[] = {
         "tw-overflow", "reuse-without-timestamps", "port-range-parity", "port-range-small",
         "destination-pressure", "server-side-time-wait", "max-tw-buckets-lowered",
@@ -225,13 +225,22 @@ Test(stat_advice, every_rule_says_what_to_do)
     cr_expect_not_null(strstr(find(&st, "server-side-time-wait")->fix, "let the client close"));
     /* timestamps off: reuse cannot be the advice */
     cr_expect_null(find(&st, "tw-reuse-off-busy-client"));
+    /* read in a named namespace (--netns): the commands run there, and no
+     * sysctl.d line (the host's namespace's at boot, not this one's) */
+    tw_stat_advise(&st, &prev, "blue");
+    a = find(&st, "reuse-without-timestamps");
+    cr_assert_not_null(a);
+    cr_expect_not_null(strstr(a->fix, "ip netns exec blue sysctl -w net.ipv4.tcp_timestamps=1"),
+                       "%s", a->fix);
+    cr_expect_null(strstr(a->fix, "90-twkit.conf"), "%s", a->fix);
+    cr_expect_not_null(strstr(a->fix, "what creates the namespace blue"), "%s", a->fix);
     done(&st);
 
     /* at 65535 the low end moves, the other way round */
     base(&st);
     st.sysctl[TW_SY_PORT_LO] = 1025;
     st.sysctl[TW_SY_PORT_HI] = 65535;
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     expect_sysctl_fix(find(&st, "port-range-parity"),
                       "sysctl -w net.ipv4.ip_local_port_range=\"1026 65535\"",
                       "net.ipv4.ip_local_port_range = 1026 65535");
@@ -245,7 +254,7 @@ Test(stat_advice, a_lowered_fin_timeout_is_not_a_shorter_time_wait)
 
     base(&st);
     st.sysctl[TW_SY_FIN_TIMEOUT] = 10;
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_assert_not_null(a = find(&st, "fin-timeout-lowered"));
     cr_expect_eq(a->severity, TW_SEV_INFO);
     cr_expect_str_eq(a->evidence, "tcp_fin_timeout=10 (default 60)");
@@ -257,10 +266,10 @@ Test(stat_advice, a_lowered_fin_timeout_is_not_a_shorter_time_wait)
     done(&st);
 
     st.sysctl[TW_SY_FIN_TIMEOUT] = 60; /* the default */
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_null(find(&st, "fin-timeout-lowered"));
     st.sysctl[TW_SY_FIN_TIMEOUT] = -1; /* not readable */
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_null(find(&st, "fin-timeout-lowered"));
     done(&st);
 }
@@ -275,7 +284,7 @@ static const struct tw_advice *reuse_case(struct tw_stat *st, struct tw_stat_gro
     st->sysctl[TW_SY_TW_REUSE] = reuse;
     st->sysctl[TW_SY_TIMESTAMPS] = ts;
     g->reuse = g_reuse;
-    tw_stat_advise(st, NULL);
+    tw_stat_advise(st, NULL, NULL);
     return find(st, "tw-reuse-off-busy-client");
 }
 
@@ -332,7 +341,7 @@ Test(stat_advice, a_busy_client_without_reuse_is_told_to_turn_it_on)
     st.groups = g;
     st.ngroups = 3;
     st.sysctl[TW_SY_TW_REUSE] = 0;
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_expect_eq(count_id(&st, "tw-reuse-off-busy-client"), 1);
     cr_assert_not_null(a = find(&st, "tw-reuse-off-busy-client"));
     cr_expect_not_null(strstr(a->evidence, "10.0.0.2:80"), "%s", a->evidence);
@@ -362,7 +371,7 @@ Test(stat_advice, pressure_is_critical_by_the_time_left)
         st.groups = &g;
         st.ngroups = 1;
         st.sysctl[TW_SY_TW_REUSE] = 1;
-        tw_stat_advise(&st, NULL);
+        tw_stat_advise(&st, NULL, NULL);
         cr_assert_not_null(a = find(&st, "destination-pressure"), "left %.0f", cases[i].left);
         cr_expect_eq(a->severity, cases[i].sev, "left %.0f s", cases[i].left);
         cr_expect_str_eq(a->brief, cases[i].brief);
@@ -373,7 +382,7 @@ Test(stat_advice, pressure_is_critical_by_the_time_left)
     group(&g, "10.0.0.2:80", 1000, 950, 0, 1000);
     st.groups = &g;
     st.ngroups = 1;
-    tw_stat_advise(&st, NULL);
+    tw_stat_advise(&st, NULL, NULL);
     cr_assert_not_null(a = find(&st, "destination-pressure"));
     cr_expect_eq(a->severity, TW_SEV_CRITICAL);
     done(&st);
