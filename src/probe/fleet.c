@@ -170,6 +170,33 @@ struct make_args {
     int err;
 };
 
+/* fn(&m[i]) on every lane i at once (lane 0: here), all waited for: the
+ * lanes make (and swap in) their engines side by side, not one after the
+ * other. With --once an engine starts probing as it is made, so a lane made
+ * later would start later and finish later. */
+static void call_all(struct tp_fleet *fl, lane_fn fn, struct make_args *m)
+{
+    pthread_mutex_lock(&fl->mu);
+    for (unsigned i = 0; i < fl->n; i++)
+        if (fl->lanes[i].started) {
+            fl->lanes[i].fn = fn;
+            fl->lanes[i].arg = &m[i];
+            fl->lanes[i].done = false;
+        }
+    pthread_mutex_unlock(&fl->mu);
+    for (unsigned i = 0; i < fl->n; i++)
+        if (fl->lanes[i].started)
+            poke(&fl->lanes[i]);
+    for (unsigned i = 0; i < fl->n; i++)
+        if (!fl->lanes[i].started)
+            fn(&m[i]);
+    pthread_mutex_lock(&fl->mu);
+    for (unsigned i = 0; i < fl->n; i++)
+        while (fl->lanes[i].started && !fl->lanes[i].done)
+            pthread_cond_wait(&fl->cv, &fl->mu);
+    pthread_mutex_unlock(&fl->mu);
+}
+
 static void do_make(void *arg)
 {
     struct make_args *m = arg;
@@ -264,14 +291,15 @@ int tp_fleet_load(struct tp_fleet *fl, const struct tp_config *cfg,
         free(all);
         free(tmp);
     }
-    for (unsigned i = 0; i < fl->n && !err; i++) {
+    for (unsigned i = 0; i < fl->n; i++) {
         m[i].l = &fl->lanes[i];
         m[i].cfg = cfg;
         m[i].eo = o;
         m[i].eo.lane = i;
-        call(fl, m[i].l, do_make, &m[i]);
-        err = m[i].err;
     }
+    call_all(fl, do_make, m);
+    for (unsigned i = 0; i < fl->n && !err; i++)
+        err = m[i].err;
     if (!err) {
         struct tp_engine **e = calloc(fl->n, sizeof(*e));
         for (unsigned i = 0; e && i < fl->n; i++)
@@ -280,8 +308,7 @@ int tp_fleet_load(struct tp_fleet *fl, const struct tp_config *cfg,
             free(e);
             err = -ENOMEM;
         } else {
-            for (unsigned i = 0; i < fl->n; i++)
-                call(fl, m[i].l, do_swap, &m[i]);
+            call_all(fl, do_swap, m);
             tp_view_free(&fl->view);
             free(fl->engines);
             fl->engines = e;
