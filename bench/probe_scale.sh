@@ -33,6 +33,7 @@
 # The prober runs on CPU 0, the server on CPU 1 (when there are 2). A fresh
 # namespace with only lo in it holds everything, and is deleted at the end.
 set -eu
+. "$(dirname "$0")/nginx_tls.sh"
 
 TWKIT=${1:-build/twkit}
 BARE=${2:-build/bench/twkit-bench-bare-probe}
@@ -130,38 +131,14 @@ fi
 # ---- 3. and 4. TLS against nginx (ECDSA P-256): resumption, and threads ----
 if want tls; then
 command -v nginx >/dev/null || die "nginx: not installed (apt-get install nginx-light; make bench-probe's first part installs it)"
-mkdir -p "$TMP/nginx/tmp"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$TMP/nginx/key.pem" -out "$TMP/nginx/cert.pem" -days 2 \
-    -subj /CN=bench.twkit -addext subjectAltName=DNS:bench.twkit >/dev/null 2>"$TMP/nginx/openssl.err" ||
-    die "openssl: $(cat "$TMP/nginx/openssl.err")"
 # one worker; 8443 TLS 1.3 only, 8444 TLS 1.2 only, both with tickets (a
 # resumption needs them; nginx's default ssl_session_tickets on); 8445 https
 # with sessions off, for the --threads row's full handshakes
-cat >"$TMP/nginx/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-master_process off;
-worker_rlimit_nofile 16384;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp;
-    proxy_temp_path $TMP/nginx/tmp;
-    fastcgi_temp_path $TMP/nginx/tmp;
-    uwsgi_temp_path $TMP/nginx/tmp;
-    scgi_temp_path $TMP/nginx/tmp;
-    ssl_certificate $TMP/nginx/cert.pem;
-    ssl_certificate_key $TMP/nginx/key.pem;
-    ssl_session_cache shared:twkit:4m;
+nginx_tls_conf "$TMP/nginx" bench.twkit 16384 8192 '    ssl_session_cache shared:twkit:4m;
     server { listen 0.0.0.0:8443 ssl backlog=4096; ssl_protocols TLSv1.3; return 200 "ok\n"; }
     server { listen 0.0.0.0:8444 ssl backlog=4096; ssl_protocols TLSv1.2; return 200 "ok\n"; }
     server { listen 0.0.0.0:8445 ssl backlog=4096; ssl_protocols TLSv1.2 TLSv1.3;
-             ssl_session_tickets off; return 200 "ok\n"; }
-}
-NGX
+             ssl_session_tickets off; return 200 "ok\n"; }'
 kill "$SRV" 2>/dev/null || true; wait "$SRV" 2>/dev/null || true
 ip netns exec "$NS" $CPU1 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" </dev/null >/dev/null 2>&1 &
 SRV=$!

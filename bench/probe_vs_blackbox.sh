@@ -64,6 +64,7 @@
 # Output: progress on stderr, one table on stdout. With --json (or JSON=1)
 # the table goes to stderr too and stdout holds one JSON document.
 set -eu
+. "$(dirname "$0")/nginx_tls.sh"
 
 JSON=${JSON:-0}
 if [ "${1:-}" = --json ]; then JSON=1; shift; fi
@@ -262,37 +263,14 @@ start_servers() {
 
 # nginx for https: one process (master_process off), full handshakes only
 nginx_setup() {
-    mkdir -p "$TMP/nginx"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$TMP/nginx/key.pem" -out "$TMP/nginx/cert.pem" -days 2 \
-        -subj /CN=twkit-probe-bench 2>"$TMP/nginx/openssl.err" >/dev/null ||
-        die "openssl: $(cat "$TMP/nginx/openssl.err")"
-    cat > "$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process off;
-worker_rlimit_nofile $(( $(ulimit -n) > 40000 ? 40000 : $(ulimit -n) ));
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp;
-    proxy_temp_path $TMP/nginx/tmp;
-    fastcgi_temp_path $TMP/nginx/tmp;
-    uwsgi_temp_path $TMP/nginx/tmp;
-    scgi_temp_path $TMP/nginx/tmp;
-    ssl_certificate $TMP/nginx/cert.pem;
-    ssl_certificate_key $TMP/nginx/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
+    nginx_tls_conf "$TMP/nginx" twkit-probe-bench \
+        $(( $(ulimit -n) > 40000 ? 40000 : $(ulimit -n) )) 16384 '    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache off;
     ssl_session_tickets off;
     server {
         listen 0.0.0.0:8443 ssl backlog=4096;
         location / { default_type text/plain; return 200 "ok\n"; }
-    }
-}
-EOF
+    }'
 }
 
 bb_setup() {
