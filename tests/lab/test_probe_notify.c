@@ -514,17 +514,27 @@ Test(notify, a_dead_or_slow_receiver_delays_no_probe_and_its_message_comes_later
     late_p99 = expect_num(jfind(s, "late_start_us"), "p99");
     /* Over 5 ms, it may be this machine's own jitter and not the channels:
      * the same targets without channels, run next, tell; the receivers fail
-     * the test only if they make starts later than 1.5 times that. */
+     * the test only if they make starts later than 1.5 times that. The
+     * jitter is the worse of two such runs: one alone varied from 2.6 to
+     * 6.1 ms between consecutive runs on a 2-core VM. */
     if (late_p99 >= 5000) {
-        const char *b;
-        double base_p99;
+        const char *b = NULL;
+        double base_p99 = 0;
         write_file("base.yaml", "defaults: {interval: 1s, timeout: 1s}\n"
                                 "probes:\n  - {name: many, kind: tcp, targets_file: t1000.txt}\n");
-        run(TW_LAB_CLIENT, 20000, "%s probe --listen off --duration 8s --summary --log /dev/null "
-            "%s >%s 2>&1", TWKIT_BIN, tpath(cfg, sizeof(cfg), "base.yaml"),
-            tpath(out, sizeof(out), "base.out"));
-        b = summary_line(slurp("base.out"));
-        base_p99 = expect_num(jfind(b, "late_start_us"), "p99");
+        for (int k = 0; k < 2; k++) {
+            const char *bk;
+            double p99k;
+            run(TW_LAB_CLIENT, 20000, "%s probe --listen off --duration 8s --summary --log "
+                "/dev/null %s >%s 2>&1", TWKIT_BIN, tpath(cfg, sizeof(cfg), "base.yaml"),
+                tpath(out, sizeof(out), "base.out"));
+            bk = summary_line(slurp("base.out"));
+            p99k = expect_num(jfind(bk, "late_start_us"), "p99");
+            if (!b || p99k > base_p99) {
+                b = bk;
+                base_p99 = p99k;
+            }
+        }
         cr_log_warn("late starts p99 %.0f us with a dead and a slow receiver, %.0f us without "
                     "channels", late_p99, base_p99);
         cr_assert_leq(late_p99, 1.5 * base_p99,
