@@ -26,7 +26,9 @@
 #      resumed over full, targets <= 0.5x (1.3) and <= 0.2x (1.2), and
 #      nginx's own CPU per probe beside it. A resumption run's first probe of
 #      each target is full (1 in 40 here): the row is the run's whole mix,
-#      with its share of resumed handshakes printed.
+#      with its share of resumed handshakes printed. The same for https (the
+#      http kind, GET / through curl, whose session cache keeps the
+#      sessions), with the same targets.
 #   4. https (the http kind, full handshakes: nginx with sessions off) with
 #      --threads 2 against --threads 1, unpinned: CPU per probe, target
 #      <= 1.1x.
@@ -177,25 +179,37 @@ tls_yaml "$TMP/t13f.yaml" 8443 "$TLSO"
 tls_yaml "$TMP/t13r.yaml" 8443 "$TLSO, tls_resumption: true"
 tls_yaml "$TMP/t12f.yaml" 8444 "$TLSO"
 tls_yaml "$TMP/t12r.yaml" 8444 "$TLSO, tls_resumption: true"
-awk -v n="$TLS_TARGETS" 'BEGIN { for (i = 0; i < n; i++)
-    printf "https://127.0.%d.%d:8445/\n", 1 + int(i / 250), 1 + i % 250 }' >"$TMP/https.targets"
-printf 'defaults: {interval: 250ms, timeout: 200ms}\nprobes:\n  - {name: h, kind: http, targets_file: %s, ca_file: %s, tls_config: {server_name: bench.twkit}}\n' \
-    "$TMP/https.targets" "$TMP/nginx/cert.pem" >"$TMP/https.yaml"
+https_yaml() { # FILE PORT EXTRA-KEYS: the http kind, GET https://.../ (nginx's 200)
+    awk -v n="$TLS_TARGETS" -v p="$2" 'BEGIN { for (i = 0; i < n; i++)
+        printf "https://127.0.%d.%d:%d/\n", 1 + int(i / 250), 1 + i % 250, p }' >"$1.targets"
+    printf 'defaults: {interval: 250ms, timeout: 200ms}\nprobes:\n  - {name: h, kind: http, targets_file: %s, ca_file: %s, tls_config: {server_name: bench.twkit}%s}\n' \
+        "$1.targets" "$TMP/nginx/cert.pem" "$3" >"$1"
+}
+https_yaml "$TMP/https.yaml" 8445 ""
+https_yaml "$TMP/h13f.yaml" 8443 ""
+https_yaml "$TMP/h13r.yaml" 8443 ", tls_resumption: true"
+https_yaml "$TMP/h12f.yaml" 8444 ""
+https_yaml "$TMP/h12r.yaml" 8444 ", tls_resumption: true"
+RES_ROWS="t13f t13r t12f t12r h13f h13r h12f h12r"
 for r in $(seq "$ROUNDS"); do
-    for c in t13f t13r t12f t12r; do tls_run "$c" "$TMP/$c.yaml" 1 "$CPU0"; done
+    for c in $RES_ROWS; do tls_run "$c" "$TMP/$c.yaml" 1 "$CPU0"; done
     for t in 1 2; do tls_run "https$t" "$TMP/https.yaml" "$t" ""; done
 done
-printf '\ntls probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
-printf '  %-26s %12s %12s %9s\n' "" "prober us/p" "nginx us/p" "resumed %"
-for c in t13f t13r t12f t12r; do
-    case $c in t13f) l="TLS 1.3 full";; t13r) l="TLS 1.3 tls_resumption";; t12f) l="TLS 1.2 full";; t12r) l="TLS 1.2 tls_resumption";; esac
-    printf '  %-26s %12s %12s %9s\n' "$l" "$(median <"$TMP/$c.c")" "$(median <"$TMP/$c.s")" "$(median <"$TMP/$c.r")"
+printf '\ntls and https probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
+printf '  %-32s %12s %12s %9s\n' "" "prober us/p" "nginx us/p" "resumed %"
+for c in $RES_ROWS; do
+    case $c in t*) k="tls  ";; h*) k="https";; esac
+    case $c in ?13f) l="TLS 1.3 full";; ?13r) l="TLS 1.3 tls_resumption";; ?12f) l="TLS 1.2 full";; ?12r) l="TLS 1.2 tls_resumption";; esac
+    printf '  %-32s %12s %12s %9s\n' "$k $l" "$(median <"$TMP/$c.c")" "$(median <"$TMP/$c.s")" "$(median <"$TMP/$c.r")"
 done
-for v in 13 12; do
-    ra=$(awk -v a="$(median <"$TMP/t${v}r.c")" -v b="$(median <"$TMP/t${v}f.c")" 'BEGIN { printf "%.2f", a / b }')
-    rs=$(awk -v a="$(median <"$TMP/t${v}r.s")" -v b="$(median <"$TMP/t${v}f.s")" 'BEGIN { printf "%.2f", a / b }')
-    tg=$([ "$v" = 13 ] && echo 0.5 || echo 0.2)
-    printf '  TLS 1.%s CPU per probe resumed / full   %sx   target <= %sx: %s   (nginx %sx)\n' "${v#1}" "$ra" "$tg" "$(verdict "$ra" '<=' "$tg")" "$rs"
+for k in t h; do
+    for v in 13 12; do
+        ra=$(awk -v a="$(median <"$TMP/$k${v}r.c")" -v b="$(median <"$TMP/$k${v}f.c")" 'BEGIN { printf "%.2f", a / b }')
+        rs=$(awk -v a="$(median <"$TMP/$k${v}r.s")" -v b="$(median <"$TMP/$k${v}f.s")" 'BEGIN { printf "%.2f", a / b }')
+        tg=$([ "$v" = 13 ] && echo 0.5 || echo 0.2)
+        printf '  %s TLS 1.%s CPU per probe resumed / full   %sx   target <= %sx: %s   (nginx %sx)\n' \
+            "$([ $k = t ] && echo "tls  " || echo https)" "${v#1}" "$ra" "$tg" "$(verdict "$ra" '<=' "$tg")" "$rs"
+    done
 done
 h1=$(median <"$TMP/https1.c"); h2=$(median <"$TMP/https2.c")
 rh=$(awk -v a="$h2" -v b="$h1" 'BEGIN { printf "%.2f", a / b }')

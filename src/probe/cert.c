@@ -350,6 +350,18 @@ void tp_tls_certs(struct ssl_st *ssl, bool verified, struct tp_result *r)
     r->leaf_info = leaf_info(SSL_get0_peer_certificate(ssl));
 }
 
+void tp_tls_report_copy(struct tp_result *to, const struct tp_result *from)
+{
+    free(to->leaf_info);
+    to->tls = from->tls;
+    to->cert_expiry = from->cert_expiry;
+    to->leaf_expiry = from->leaf_expiry;
+    to->verify = from->verify;
+    to->last_chain_expiry = from->last_chain_expiry;
+    to->tls_version = from->tls_version;
+    to->leaf_info = tp_leaf_dup(from->leaf_info);
+}
+
 void tp_tls_forget(struct tp_result *r)
 {
     r->tls = false;
@@ -394,5 +406,20 @@ void tp_m_tls_version(const struct tp_target *t, struct tu_prom *p, const char *
     tu_prom_begin(p, NULL);
     tu_prom_labels(p, l);
     tu_prom_label(p, "version", t->last.tls_version);
+    tu_prom_value(p, "1");
+}
+
+const char *const tp_handshake_names[TP_NHS] = {"", "full", "resumed",
+                                                "full_after_refused_resumption"};
+
+void tp_m_tls_handshake(const struct tp_target *t, struct tu_prom *p, const char *l)
+{
+    enum tp_handshake hs = t->have_last && t->last.tls ? t->last.handshake : TP_HS_NONE;
+
+    if (hs <= TP_HS_NONE || hs >= TP_NHS)
+        return;
+    tu_prom_begin(p, NULL);
+    tu_prom_labels(p, l);
+    tu_prom_label(p, "handshake", tp_handshake_names[hs]);
     tu_prom_value(p, "1");
 }

@@ -53,12 +53,20 @@ struct hrun {
     bool stopped;             /* on_body ended the transfer: it had enough */
     bool custom_host;         /* headers has a Host */
     const void *ssl_seen;     /* the SSL* of this hop's connection already read */
+    char *hop_host;           /* a redirect's "host:port"; NULL: host0's */
+    bool offered;             /* tls_resumption: sessions were there to offer */
     double acc[TP_NPHASE];    /* phases of the hops done */
     struct tp_result r;       /* TLS fields filled while the connection lives */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static bool is_redirect(long s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+
+/* The "host:port" of this hop's URL. */
+static const char *hop_host(const struct hrun *run)
+{
+    return run->hop_host ? run->hop_host : run->host0;
+}
 
 /* ---- per-transfer callbacks ---- */
 
@@ -94,13 +102,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *clientp)
         tp_http_resp_reset(&run->resp, http_opts(run->t->def));
         run->resp.status = sp ? strtol(sp + 1, &end, 10) : 0;
         run->r.tls = false;
+        run->r.handshake = TP_HS_NONE;
         if (!run->hop_tls)
             return len;
         /* the certificates are only reachable while the connection lives */
         if (curl_easy_getinfo(run->cr.easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
             ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals) {
             if (ti->internals != run->ssl_seen)
-                tp_tls_certs(ti->internals, run->t->def->tls_verify, &run->r);
+                tp_http_hop_certs(run->t, ti->internals, hop_host(run), run->offered, &run->r);
             run->ssl_seen = ti->internals;
             run->r.tls = true;
         }
@@ -185,6 +194,7 @@ static void release(struct hrun *run, bool abort)
     tp_http_resp_free(&run->resp);
     free(run->url);
     free(run->host0);
+    free(run->hop_host);
     if (run->password) {
         explicit_bzero(run->password, strlen(run->password));
         free(run->password);
@@ -437,7 +447,12 @@ static CURLcode setup(struct hrun *run)
     /* every probe measures a whole connection and leaves nothing behind */
     SET(CURLOPT_FRESH_CONNECT, 1L);
     SET(CURLOPT_FORBID_REUSE, 1L);
-    SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    if (tp_http_keep_share(run->t)) {
+        SET(CURLOPT_SHARE, tp_http_keep_share(run->t));
+        SET(CURLOPT_SSL_SESSIONID_CACHE, 1L);
+    } else {
+        SET(CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    }
     /* the proxy blackbox's client would take, or none: never one curl
      * finds in the environment by its own rules */
     if ((rc = tp_http_proxy_hop(&run->px, c, run->t, run->url, true)) != CURLE_OK)
@@ -548,6 +563,7 @@ static int next_hop(struct hrun *run, const char *url, long status)
     run->ssl_seen = NULL;
     run->stopped = false;
     run->r.tls = false;
+    run->r.handshake = TP_HS_NONE;
     run->errbuf[0] = '\0';
     tp_http_resp_reset(&run->resp, o);
     /* Go's client: 301, 302 and 303 turn anything but GET and HEAD into a
@@ -569,7 +585,8 @@ static int next_hop(struct hrun *run, const char *url, long status)
     /* a Host header is kept while the redirects stay on its host */
     if (!err && run->custom_host && !(host && run->host0 && !strcasecmp(host, run->host0)))
         err = build_headers(run, false, NULL);
-    free(host);
+    free(run->hop_host);
+    run->hop_host = host;
     return err ? err : tp_curl_add(run->cr.cm, &run->cr);
 }
 
@@ -611,9 +628,18 @@ static void report(struct hrun *run, struct tp_result *in)
     struct tp_engine *e = run->t->engine;
     struct tp_target *t = run->t;
     struct tp_result r = *in;
+    /* the last hop's host, kept past the handle: curl lets go of the
+     * session cache only once the handle is cleaned up */
+    char *host = run->hop_host ? run->hop_host : run->host0;
 
+    if (host == run->hop_host)
+        run->hop_host = NULL;
+    else
+        run->host0 = NULL;
     release(run, run->cr.doomed);
     t->run = NULL;
+    tp_http_keep_end(t, host, &r);
+    free(host);
     tp_probe_done(e, t, &r);
 }
 
@@ -662,6 +688,10 @@ static void finish(struct tp_curl_run *cr, CURLcode code)
         tp_http_judge(o, &run->resp, (int)r->kind_val[HTTP_VERSION], r->tls, r);
     } else {
         tp_http_judge_failed(run->cr.easy, code, run->errbuf, run->hop_tls, r);
+        /* a handshake that failed after a session was offered was full */
+        if (run->offered && run->hop_tls && !r->tls &&
+            (tp_http_tls_code(code) || tp_http_verify_code(code)))
+            r->handshake = TP_HS_REFUSED;
     }
     report(run, r);
 }
@@ -731,7 +761,8 @@ static int http_start(struct tp_engine *e, struct tp_target *t)
      * target's: a local error, with its errno. */
     if (o->password_file && (err = read_secret(o->password_file, &run->password)) < 0)
         goto fail;
-    if ((err = tp_http_proxy_start(&run->px, t)) < 0)
+    if ((err = tp_http_proxy_start(&run->px, t)) < 0 ||
+        (err = tp_http_keep_start(t, &run->offered)) < 0)
         goto fail;
     if ((err = first_url(run, host_line, sizeof(host_line))) < 0 ||
         !(run->host0 = url_host(run->url)) ||
@@ -781,8 +812,10 @@ static void http_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resu
     r->last_chain_expiry = run->r.last_chain_expiry;
     r->tls_version = run->r.tls_version;
     r->verify = run->r.verify;
+    r->handshake = run->r.handshake;
     release(run, true);
     t->run = NULL;
+    tp_http_keep_reset(t); /* a probe that timed out leaves nothing to resume */
 }
 
 const struct tp_kind tp_kind_http = {
@@ -796,6 +829,7 @@ const struct tp_kind tp_kind_http = {
     .fini = http_fini,
     .start = http_start,
     .cancel = http_cancel,
+    .forget = tp_http_forget,
     .metrics = tp_http_metrics,
     .nmetrics = TP_HTTP_NMETRICS,
     .json = tp_http_json,

@@ -1,5 +1,6 @@
 /* The http kind's parts (kind_http.c runs the transfers, kind_http_keys.c
- * reads the config, kind_http_checks.c judges the answer): what they share.
+ * reads the config, kind_http_checks.c judges the answer,
+ * kind_http_resume.c keeps tls_resumption's sessions): what they share.
  */
 #ifndef TW_PROBE_KIND_HTTP_H
 #define TW_PROBE_KIND_HTTP_H
@@ -17,10 +18,10 @@
 
 extern const struct tp_kind tp_kind_http;
 
-#define TP_HTTP_NKEYS 29
+#define TP_HTTP_NKEYS 31
 extern const struct tp_key tp_http_keys[TP_HTTP_NKEYS];
 
-#define TP_HTTP_NMETRICS 12
+#define TP_HTTP_NMETRICS 13
 extern const struct tp_metric tp_http_metrics[TP_HTTP_NMETRICS]; /* kind_http_metrics.c */
 /* A result's http fields for the JSON log. */
 void tp_http_json(FILE *f, const struct tp_result *r);
@@ -81,6 +82,27 @@ int tp_http_proxy_pin(struct tp_http_proxy_run *px, const char *name, uint16_t p
 CURLcode tp_http_proxy_hop(struct tp_http_proxy_run *px, CURL *c, const struct tp_target *t,
                            const char *url, bool first);
 void tp_http_proxy_free(struct tp_http_proxy_run *px);
+
+/* tls_resumption (kind_http_resume.c): the sessions and certificates a
+ * target keeps between probes, in t->keep. */
+/* Before a probe: *offered, whether sessions of a trusted probe are there
+ * to offer; the cache is emptied first when a full handshake is due. */
+int tp_http_keep_start(struct tp_target *t, bool *offered);
+/* The session cache for the probe's handle, NULL without tls_resumption. */
+CURLSH *tp_http_keep_share(const struct tp_target *t);
+/* A hop's handshake is done: its certificates into r, read from the
+ * connection or, when it resumed a session of host's trusted full
+ * handshake, that handshake's; r->handshake says which it was. */
+void tp_http_hop_certs(struct tp_target *t, struct ssl_st *ssl, const char *host, bool offered,
+                       struct tp_result *r);
+/* The probe is over, r its result, host its last hop's: a full handshake
+ * that completed leaves its sessions and certificates; a failed handshake
+ * or verification empties the cache. */
+void tp_http_keep_end(struct tp_target *t, const char *host, const struct tp_result *r);
+/* Empty the cache: the next probe is full. */
+void tp_http_keep_reset(struct tp_target *t);
+/* The kind's forget: what tls_resumption keeps, freed. */
+void tp_http_forget(struct tp_target *t);
 
 /* Redirects followed when nothing says otherwise, as blackbox_exporter
  * (Go's client) follows them. */

@@ -108,6 +108,7 @@ const struct tp_metric tp_http_metrics[TP_HTTP_NMETRICS] = {
     TP_METRIC_SSL_LAST_CHAIN_EXPIRY,
     TP_METRIC_SSL_LAST_CHAIN_INFO,
     TP_METRIC_TLS_VERSION,
+    TP_METRIC_TLS_HANDSHAKE,
 };
 
 void tp_http_json(FILE *f, const struct tp_result *r)

@@ -49,23 +49,19 @@ struct tp_tls_keep {
     struct tp_result certs; /* tls, expiries, verify, version, leaf_info */
 };
 
-/* kind_val slot of a result: which handshake it did (log and metrics) */
-enum { HS_NONE, HS_FULL, HS_RESUMED, HS_REFUSED };
-static const char *const hs_names[] = {"", "full", "resumed", "full_after_refused_resumption"};
-#define KV_HANDSHAKE 0
 /* a TLS 1.3 server sends its tickets after the handshake: wait this long */
 #define TICKET_WAIT_MS 250
 
 static void tls_forget(struct tp_target *t)
 {
-    struct tp_tls_keep *k = t->tls_keep;
+    struct tp_tls_keep *k = t->keep;
 
     if (!k)
         return;
     SSL_SESSION_free(k->sess);
     tp_result_release(&k->certs);
     free(k);
-    t->tls_keep = NULL;
+    t->keep = NULL;
 }
 
 /* Forget the session: the next probe does a full handshake. */
@@ -154,7 +150,7 @@ static void fail_errno(struct tls_run *run, int err)
 /* Keep the session of a trusted full handshake, if it can be resumed. */
 static bool keep_session(struct tls_run *run)
 {
-    struct tp_tls_keep *k = run->t->tls_keep;
+    struct tp_tls_keep *k = run->t->keep;
     SSL_SESSION *sess = SSL_get1_session(run->ssl);
 
     if (!sess || !SSL_SESSION_is_resumable(sess)) {
@@ -187,7 +183,7 @@ static void on_ticket_timeout(tw_timer *tm)
 static bool resumption_done(struct tls_run *run, struct tp_result *r)
 {
     const struct tp_tls_opts *o = run->t->def->opts;
-    struct tp_tls_keep *k = run->t->tls_keep;
+    struct tp_tls_keep *k = run->t->keep;
     uint64_t now = tw_loop_now(tp_engine_loop(run->e));
 
     if (!o->resumption || !k)
@@ -199,10 +195,10 @@ static bool resumption_done(struct tls_run *run, struct tp_result *r)
         r->leaf_info = tp_leaf_dup(k->certs.leaf_info);
         r->phase[TP_PH_CONNECT] = conn;
         r->phase[TP_PH_TLS] = tls;
-        r->kind_val[KV_HANDSHAKE] = HS_RESUMED;
+        r->handshake = TP_HS_RESUMED;
         return true;
     }
-    r->kind_val[KV_HANDSHAKE] = run->offered ? HS_REFUSED : HS_FULL;
+    r->handshake = run->offered ? TP_HS_REFUSED : TP_HS_FULL;
     keep_drop(k);
     if (r->outcome != TP_SUCCESS)
         return true; /* nothing trusted to resume */
@@ -264,10 +260,10 @@ static void step(struct tls_run *run)
             run->want = TW_IO_READ;
             return;
         }
-        if (rc < 0 && run->offered && run->t->tls_keep) {
+        if (rc < 0 && run->offered && run->t->keep) {
             /* a failed handshake that offered a session: the next is full */
-            keep_drop(run->t->tls_keep);
-            r.kind_val[KV_HANDSHAKE] = HS_REFUSED;
+            keep_drop(run->t->keep);
+            r.handshake = TP_HS_REFUSED;
         }
         run_end(run, &r, rc > 0);
         return;
@@ -317,8 +313,8 @@ static void on_connect(tw_connect *req, int fd_or_err)
         return;
     }
     if (((const struct tp_tls_opts *)run->t->def->opts)->resumption) {
-        struct tp_tls_keep *k = run->t->tls_keep;
-        if (!k && (k = run->t->tls_keep = calloc(1, sizeof(*k))))
+        struct tp_tls_keep *k = run->t->keep;
+        if (!k && (k = run->t->keep = calloc(1, sizeof(*k))))
             k->certs.verify = -1;
         /* a full handshake (chain verified) when one is due */
         if (k && k->sess && tw_ms_diff(tw_loop_now(tp_engine_loop(run->e)), k->full_due_ms) >= 0)
@@ -444,27 +440,6 @@ static const struct tp_key tls_keys[] = {
      .apply = set_full_every, .absent = default_full_every},
 };
 
-/* Which handshake the last probe did, with tls_resumption. */
-static void m_handshake(const struct tp_target *t, struct tu_prom *p, const char *l)
-{
-    long hs = t->have_last && t->last.tls ? t->last.kind_val[KV_HANDSHAKE] : HS_NONE;
-
-    if (hs <= HS_NONE || hs > HS_REFUSED)
-        return;
-    tu_prom_begin(p, NULL);
-    tu_prom_labels(p, l);
-    tu_prom_label(p, "handshake", hs_names[hs]);
-    tu_prom_value(p, "1");
-}
-
-static void tls_json(FILE *f, const struct tp_result *r)
-{
-    long hs = r->kind_val[KV_HANDSHAKE];
-
-    if (hs > HS_NONE && hs <= HS_REFUSED)
-        fprintf(f, ",\"handshake\":\"%s\"", hs_names[hs]);
-}
-
 /* blackbox_exporter's rows for a handshake; a certificate that does not
  * verify still has them here (this kind reports expiries whatever the
  * verdict), where blackbox's tcp prober would report none. */
@@ -473,9 +448,7 @@ static const struct tp_metric tls_metrics[] = {
     TP_METRIC_SSL_LAST_CHAIN_EXPIRY,
     TP_METRIC_SSL_LAST_CHAIN_INFO,
     TP_METRIC_TLS_VERSION,
-    {"twkit_probe_tls_handshake_info",
-     "tls_resumption: the last probe's handshake (full, resumed, "
-     "full_after_refused_resumption), always 1", m_handshake},
+    TP_METRIC_TLS_HANDSHAKE,
 };
 
 /* "host" or "host:port", port 443 by default. */
@@ -498,5 +471,4 @@ const struct tp_kind tp_kind_tls = {
     .forget = tls_forget,
     .metrics = tls_metrics,
     .nmetrics = sizeof(tls_metrics) / sizeof(tls_metrics[0]),
-    .json = tls_json,
 };

@@ -117,6 +117,9 @@ struct tp_http_opts {
     bool basic_auth;
     char *bearer, *bearer_file;
     bool http2;               /* enable_http2 (default true) */
+    bool resumption;          /* tls_resumption: resume the sessions of the
+                                 last trusted full probe */
+    uint64_t full_every_ms;   /* tls_full_handshake_every (default 60 s) */
     unsigned written;         /* HTTPW_*: which spellings were written */
 };
 struct tp_tls_opts {

@@ -55,6 +55,8 @@ static void json_result(FILE *f, const struct tp_kind *kind, const struct tp_res
     if (r->tls)
         fprintf(f, ",\"cert_expiry\":%.0f,\"leaf_expiry\":%.0f,\"verify\":%ld",
                 r->cert_expiry, r->leaf_expiry, r->verify);
+    if (r->handshake > TP_HS_NONE && r->handshake < TP_NHS)
+        fprintf(f, ",\"handshake\":\"%s\"", tp_handshake_names[r->handshake]);
 }
 
 static void json_target(FILE *f, const struct tp_target *t)

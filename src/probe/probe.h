@@ -164,6 +164,17 @@ extern const char *const tp_phase_names[TP_NPHASE];
 
 #define TP_KIND_VALS 8
 
+/* With tls_resumption, which handshake a probe did (tp_handshake_names). */
+enum tp_handshake {
+    TP_HS_NONE,     /* no resumption asked for, or no handshake */
+    TP_HS_FULL,     /* the chain sent, verified and read */
+    TP_HS_RESUMED,  /* a session resumed: no certificate exchanged */
+    TP_HS_REFUSED,  /* a session offered, the server made a full handshake */
+    TP_NHS
+};
+extern const char *const tp_handshake_names[TP_NHS]; /* "full", "resumed",
+                                    "full_after_refused_resumption" */
+
 struct tp_result {
     enum tp_outcome outcome;
     int err;              /* errno (> 0) behind a failure or local error */
@@ -185,6 +196,8 @@ struct tp_result {
                                  earliest notAfter (blackbox's
                                  probe_ssl_last_chain_expiry_timestamp_seconds) */
     const char *tls_version; /* "TLS 1.3" as blackbox names it; NULL */
+    enum tp_handshake handshake; /* tls_resumption: the handshake the last
+                             TLS connection did; TP_HS_NONE without it */
     char *leaf_info;      /* the leaf certificate as blackbox's
                              probe_ssl_last_chain_info labels it
                              (tp_leaf_info), malloc'd, or NULL. A result
@@ -265,10 +278,10 @@ struct tp_target {
     uint64_t seq;             /* results so far (local errors included) */
     struct tp_adhoc *adhoc;   /* an ad-hoc probe's (/probe), not the
                                  schedule's: its result goes to its caller */
-    struct tp_tls_keep *tls_keep; /* tls_resumption (kind_tls.c): the session
-                                 to resume and what its full handshake
-                                 found; NULL: none (freed by the kind's
-                                 forget) */
+    void *keep;               /* tls_resumption (kind_tls.c, kind_http.c):
+                                 the sessions to resume and what their full
+                                 handshake found; NULL: none (freed by the
+                                 kind's forget) */
 };
 
 /* ---- probe kinds: one kind_*.c each, listed in kinds.c ---- */
@@ -467,6 +480,10 @@ void tp_tls_forget(struct tp_result *r);
 const char *tp_leaf_info(const struct tp_result *r, unsigned i);
 /* A copy of a leaf_info (NULL: none, or no memory). */
 char *tp_leaf_dup(const char *info);
+/* to's TLS fields (tls, expiries, verify, version, leaf_info) become a
+ * copy of from's: what a resumed handshake reports of its session's full
+ * one (a resumed handshake carries no certificate). */
+void tp_tls_report_copy(struct tp_result *to, const struct tp_result *from);
 
 /* The metric rows of a TLS handshake, with blackbox_exporter's names and
  * HELP (0.23): each writes its sample when t->last.tls. A kind puts the
@@ -488,5 +505,12 @@ void tp_m_tls_version(const struct tp_target *t, struct tu_prom *p, const char *
 #define TP_METRIC_TLS_VERSION                                                                  \
     {"probe_tls_version_info", "Returns the TLS version used or NaN when unknown",             \
      tp_m_tls_version}
+/* twkit's own: which handshake the last probe did, with tls_resumption. */
+void tp_m_tls_handshake(const struct tp_target *t, struct tu_prom *p, const char *labels);
+#define TP_METRIC_TLS_HANDSHAKE                                                                \
+    {"twkit_probe_tls_handshake_info",                                                         \
+     "tls_resumption: the last probe's handshake (full, resumed, "                             \
+     "full_after_refused_resumption), always 1",                                               \
+     tp_m_tls_handshake}
 
 #endif

@@ -219,10 +219,11 @@ Test(probe, once_gives_every_probe_its_whole_timeout)
                                "a healthy target within a 50 ms timeout failed: %s", lines[i]);
 }
 
-/* tls_resumption: most probes resume the session (TLS 1.3 tickets from
- * openssl s_server; TLS 1.2 with -no_tls1_3), a full handshake with the
- * chain verified comes every tls_full_handshake_every (1 s here) all the
- * same, and when the server is replaced (new ticket keys, an expired
+/* tls_resumption, of the tls kind and of https (the http kind, through
+ * curl's session cache): most probes resume the session (TLS 1.3 tickets
+ * from openssl s_server; TLS 1.2 with -no_tls1_3), a full handshake with
+ * the chain verified comes every tls_full_handshake_every (1 s here) all
+ * the same, and when the server is replaced (new ticket keys, an expired
  * certificate) the refused resumption falls back to a full handshake,
  * whose verification fails at once. */
 Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_back)
@@ -246,6 +247,10 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
                "  - {name: tls13, kind: tls, target: '10.201.0.2:8443',\n"
                "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
                "  - {name: tls12, kind: tls, target: '10.201.0.2:8446',\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: https13, kind: http, target: 'https://10.201.0.2:8443/',\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: https12, kind: http, target: 'https://10.201.0.2:8446/',\n"
                "     tls_resumption: true, tls_full_handshake_every: 1s}\n");
     prober = spawn(TW_LAB_CLIENT, "%s probe --listen off --duration 4s --log-results --log %s %s",
                    TWKIT_BIN, tpath(log, sizeof(log), "resume.log"),
@@ -256,8 +261,10 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
     start_tls_server(8443, "expired.pem", "expired.key");
     cr_assert_eq(stop(prober, 0, 8000), 0, "twkit probe did not end");
     lines = split_lines(slurp("resume.log"), &n);
-    for (int v = 0; v < 2; v++) {
-        const char *name = v ? "\"tls12\"" : "\"tls13\"";
+    static const char *const names[] = {"\"tls13\"", "\"tls12\"", "\"https13\"",
+                                        "\"https12\""};
+    for (int v = 0; v < 4; v++) {
+        const char *name = names[v];
         int full = 0, resumed = 0, refused = 0, after = 0, early_fail = 0;
         for (size_t i = 0; i < n; i++) {
             char hs[64] = "";
@@ -280,6 +287,7 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
             }
             if (!strstr(lines[i], "\"success\"")) {
                 early_fail++; /* the swap itself (connection refused), at most a few */
+                cr_log_info("%s", lines[i]);
                 continue;
             }
             full += !strcmp(hs, "full");
@@ -291,12 +299,13 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
         /* 2.5 s before the swap at one full handshake a second */
         cr_assert(full >= 2 && full <= 5, "%s: %d full handshakes for %d resumed", name, full,
                   resumed);
-        if (v == 0) {
-            cr_assert_eq(refused, 1, "tls13: the refused resumption fell back %d times", refused);
-            cr_assert_geq(after, 3, "tls13: %d probes after the swap", after);
-            cr_assert_leq(early_fail, 3, "tls13: %d failures around the swap", early_fail);
+        if (v % 2 == 0) {
+            cr_assert_eq(refused, 1, "%s: the refused resumption fell back %d times", name,
+                         refused);
+            cr_assert_geq(after, 3, "%s: %d probes after the swap", name, after);
+            cr_assert_leq(early_fail, 3, "%s: %d failures around the swap", name, early_fail);
         } else {
-            cr_assert_eq(refused + after + early_fail, 0, "tls12's server never changed");
+            cr_assert_eq(refused + after + early_fail, 0, "%s: its server never changed", name);
         }
     }
 }
