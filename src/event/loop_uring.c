@@ -50,11 +50,13 @@
  *    and re-arms it then while the receiver is on: after -ENOBUFS (the
  *    ring ran dry: by then this batch's buffers are back, and one re-arm a
  *    fd an iteration is the bound), after -ECANCELED if it was resumed,
- *    after the kernel ended it. A pause is an ASYNC_CANCEL of the tag, and
- *    keeps the tag: what the kernel received before the cancel reached it
- *    still goes to the receiver (nothing is lost), and a resume before the
- *    cancelled request's end waits for that end to arm the next, so data
- *    never comes from two requests out of order. A stop cancels the same
+ *    after the kernel ended it. A pause is an ASYNC_CANCEL of the tag,
+ *    submitted at once, and keeps the tag: what the kernel received before
+ *    the cancel reached it still goes to the receiver (nothing is lost; at
+ *    most the ring's worth, the buffers not given back yet), and a resume
+ *    before the cancelled request's end waits for that end to arm the
+ *    next, so data never comes from two requests out of order. A stop
+ *    cancels the same
  *    way (the request holds the file, as a poll does; submitted with the
  *    iteration's removals) and clears the slot's receiver: late data for
  *    it is dropped, and a new receiver on a reused number has a request,
@@ -393,11 +395,16 @@ static void ur_rstop(tw_loop *loop, tw_recv *r, struct fdslot *slot, enum tw__dr
 {
     struct ur *ur = loop->be;
 
-    (void)how; /* pause or stop: the request goes (stop also drops its data) */
     if (!slot->rarm || slot->rcancel)
         return;
     cancel_recv(ur, slot, r->fd);
-    if (!loop->running) { /* as ur_drop: close() after this releases the socket */
+    /* A stop goes with the iteration's removals (or at once outside one,
+     * as ur_drop: close() after it releases the socket). A pause goes at
+     * once: the late data is then what was posted before it, at most the
+     * ring's worth (the buffers not given back yet); waiting for the next
+     * wait would let the kernel refill them at every syscall's return
+     * (task work) till then. Pauses are rare (backpressure). */
+    if (!loop->running || how == TW__DROP_KEEP) {
         io_uring_submit(&ur->ring);
         ur->removes = 0;
     }

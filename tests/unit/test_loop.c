@@ -603,6 +603,7 @@ struct rlog {
     unsigned char *buf;
     size_t len, cap;
     int calls, eofs, errs, last_err, late, fins;
+    size_t late_bytes;
     size_t pause_at; /* pause from the callback once this much is in (0: never) */
 };
 
@@ -620,8 +621,10 @@ static void on_rcv(tw_recv *r, void *buf, ssize_t n)
         return;
     }
     cr_assert_not_null(buf);
-    if (!tw_recv_active(r))
-        l->late++; /* after a pause: the kernel had it */
+    if (!tw_recv_active(r)) { /* after a pause: the kernel had it */
+        l->late++;
+        l->late_bytes += (size_t)n;
+    }
     if (r->fin)
         l->fins++;
     if (l->len + (size_t)n > l->cap) {
@@ -829,6 +832,8 @@ RECV_TEST(a_pause_from_the_callback_loses_nothing)
     cr_assert_eq(l.len, paused_len, "data came long after the pause");
     if (!on_uring() || tw__loop_uring_norecv)
         cr_assert_eq(l.late, 0);
+    /* the pause is submitted at once: no more than the ring's 2 MiB */
+    cr_assert_leq(l.late_bytes, 2u << 20, "%zu bytes came after the pause", l.late_bytes);
     cr_assert_eq(tw_recv_start(loop, &r), 0);
     for (uint64_t end = tw_now_ms() + 10000; l.len < total && tw_now_ms() < end;) {
         write_some(cl, data, total, &sent);
