@@ -114,7 +114,7 @@ static int ep_start(tw_loop *loop, tw_io *io, struct fdslot *slot, bool fresh, u
      * receiver's, is taken with MOD. */
     int op = !fresh || slot->kept || rcv ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
-    slot->kept = false;
+    slot->kept = slot->rleft = false; /* rleft: ADD, and MOD if it is there */
     return ctl(loop->be, op, io->fd, io->gen, to_epoll(events) | (rcv ? RCV_MASK : 0), fresh);
 }
 
@@ -123,19 +123,25 @@ static int ep_rstart(tw_loop *loop, tw_recv *r, struct fdslot *slot, bool fresh)
     int op = slot->io || slot->kept ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
     (void)fresh;
-    slot->kept = false;
+    slot->kept = slot->rleft = false;
     return ctl(loop->be, op, r->fd, slot->gen,
                RCV_MASK | (slot->io ? to_epoll(slot->io->events) : 0), true);
 }
 
 /* No syscall: the mask is corrected at the first event nobody wants (or
- * close() removes it). A registration no watcher owns is kept, for its
- * removal then or for the next start to take. */
+ * close() removes it). A registration no watcher owns is removed at its
+ * first event; a paused receiver's is kept for the resume to take with
+ * MOD; a stopped or ended one's fd is most likely closed (a server closes
+ * it at the EOF), so the next start on the number tries ADD first. */
 static void ep_rstop(tw_loop *loop, tw_recv *r, struct fdslot *slot, enum tw__drop_how how)
 {
-    (void)loop, (void)r, (void)how;
-    if (!slot->io)
+    (void)loop, (void)r;
+    if (slot->io)
+        return;
+    if (how == TW__DROP_KEEP)
         slot->kept = true;
+    else
+        slot->rleft = true;
 }
 
 static void ep_drop(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop_how how)
@@ -191,9 +197,9 @@ static int ep_poll(tw_loop *loop, int timeout_ms)
         if (!s || s->gen != gen || (!s->io && !tw__rcv_on(s))) {
             /* stale: stopped (and maybe reused) since epoll_wait; or handed
              * over and not taken: remove that registration now */
-            if (s && s->kept && !s->io) {
+            if (s && (s->kept || s->rleft) && !s->io) {
                 epoll_ctl(ep->epfd, EPOLL_CTL_DEL, (int)fd, NULL);
-                s->kept = false;
+                s->kept = s->rleft = false;
             }
             continue;
         }

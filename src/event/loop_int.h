@@ -26,6 +26,10 @@ struct fdslot {
                        cancelled and not ended yet), 0 if none */
     uint32_t rfin;  /* io_uring: the batch that holds rarm's EOF */
     bool rcancel;   /* io_uring: rarm's request has been cancelled */
+    bool rleft;     /* epoll: registered by a receiver that stopped or ended
+                       with no watcher beside it: the fd is most likely
+                       closed (which removed it), else its first event
+                       removes it */
 };
 
 /* The fd's receiver is started (not paused, not ended). */
