@@ -701,6 +701,35 @@ RECV_TEST(a_receiver_delivers_data_then_eof)
     free(l.buf);
 }
 
+/* After the EOF the socket stays open, readable for ever (level) with no
+ * receiver and no watcher: the loop waits, it does not spin on it; a new
+ * receiver on it hears the EOF again. */
+RECV_TEST(an_ended_receiver_on_an_open_socket_does_not_spin)
+{
+    struct rlog l = {0};
+    tw_recv r;
+    int srv, cl = rcv_pair(&srv);
+    uint64_t t0;
+
+    tw_recv_init(&r, srv, on_rcv, &l);
+    cr_assert_eq(tw_recv_start(loop, &r), 0);
+    cr_assert_eq(shutdown(cl, SHUT_WR), 0);
+    rcv_run_until(&l, 0, 1);
+    cr_assert_eq(l.eofs, 1);
+    tw_loop_run_once(loop, 0); /* epoll: its one event removes the registration */
+    t0 = tw_now_ms();
+    for (int i = 0; i < 5; i++)
+        tw_loop_run_once(loop, 20);
+    cr_assert_geq(tw_now_ms() - t0, 90, "5 waits of 20 ms took %llu ms: a spin",
+                  (unsigned long long)(tw_now_ms() - t0));
+    cr_assert_eq(l.eofs, 1);
+    cr_assert_eq(tw_recv_start(loop, &r), 0);
+    rcv_run_until(&l, 0, 2);
+    cr_assert_eq(l.eofs, 2);
+    tw_recv_close(&r);
+    close(cl);
+}
+
 /* The peer's RST: -ECONNRESET, once. */
 RECV_TEST(a_receiver_reports_a_reset)
 {
