@@ -430,14 +430,16 @@ static int recv_done(tw_loop *loop, struct ur *ur, const struct io_uring_cqe *c)
         /* readiness: recv() what is there; paused, it waits in the socket */
         if (r && r->on && res != -ECANCELED)
             ran = tw__recv_ready(loop, r, res > 0 && (res & (POLLRDHUP | POLLHUP)));
-    } else if (res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
+    } else if (res > 0) {
+        /* (always a buffer with IOSQE_BUFFER_SELECT: never n > 0 at NULL) */
         unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
-        if (r) {
+        if (r && (c->flags & IORING_CQE_F_BUFFER)) {
             r->fin = s->rfin == ur->batch;
             r->cb(r, ur->bufs + (size_t)bid * ur->bufsz, res);
             ran = 1;
         }
-        give_back(ur, bid); /* late data of a stopped receiver: dropped */
+        if (c->flags & IORING_CQE_F_BUFFER)
+            give_back(ur, bid); /* late data of a stopped receiver: dropped */
     } else if (res == -ENOBUFS) {
         tw__loop_uring_enobufs++; /* re-armed below, with this batch's buffers back */
     } else if (res == -EINVAL && current && !ur->recv_poll) {
