@@ -14,8 +14,11 @@
  * number has been reused by a new watcher in the meantime (every start gets
  * a new generation, and what the kernel reports carries its tag).
  *
- * Backends: epoll (the default), or io_uring (poll requests and multishot
- * accepts, every change of an iteration submitted with the wait in one
+ * Two more, tw_accept and tw_recv, take a listener's connections and a
+ * socket's bytes with one multishot request each on io_uring.
+ *
+ * Backends: epoll (the default), or io_uring (poll requests, multishot
+ * accepts and receives, every change of an iteration submitted with the wait in one
  * io_uring_enter), chosen
  * when the loop is made: tw_loop_new_backend(), or for tw_loop_new() the
  * environment variable TWKIT_LOOP=epoll|io_uring. Where io_uring cannot be
@@ -31,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "twkit/list.h"
 
@@ -174,6 +178,55 @@ int tw_accept_start(tw_loop *loop, tw_accept *a);
 void tw_accept_pause(tw_accept *a);
 void tw_accept_close(tw_accept *a);
 static inline bool tw_accept_active(const tw_accept *a) { return a->io.events != 0; }
+
+/* Receivers: a connected socket's incoming bytes, handed to the callback
+ * in a buffer the loop owns. On epoll: readiness, then recv() into the
+ * loop's 64 KiB buffer, at most 8 a wakeup (level-triggered: data left
+ * comes at the next wakeup); on io_uring: one multishot IORING_OP_RECV
+ * from a ring of provided buffers (Linux 6.0), the kernel receiving as
+ * data comes, with no system call each (readiness and recv() where the
+ * kernel refuses buffer rings or multishot receives).
+ *
+ * cb(r, buf, n): n > 0, n bytes at buf, the callback's to read (and
+ * change) until it returns, when the buffer goes back to the loop; n == 0,
+ * the peer's FIN (every byte before it was delivered); n < 0, an -errno
+ * (-ECONNRESET...). After n <= 0 the receiver is stopped: it delivers
+ * nothing more. r->fin is true in a callback with data when the peer's FIN
+ * is known to follow it (the EOF comes next, in the same batch).
+ * tw_recv_start starts or resumes (0 or -errno: -EINVAL, -ENOMEM...;
+ * -EINVAL too for a descriptor with a TW_IO_EDGE watcher: the receiver
+ * shares epoll's registration, and is level-triggered). tw_recv_pause
+ * asks for no more; on io_uring the kernel may have received data before
+ * the pause reached it: it still comes to the callback (nothing is lost;
+ * at most the provided buffers' worth), so the receiver must stay valid
+ * and the caller must take data after pausing. tw_recv_stop stops for
+ * good, for a descriptor the caller closes (or has just closed): what the
+ * kernel received after it is dropped, and the receiver may be freed at
+ * once; like tw_io_forget it costs no syscall on epoll, and on io_uring
+ * the request (which holds the file, like a poll) is cancelled with the
+ * next wait, or at once outside the loop's iteration, so close() then
+ * releases the socket. tw_recv_close stops and closes the descriptor,
+ * leaving r->fd = -1. A descriptor may have a receiver and a tw_io watcher
+ * (TW_IO_WRITE, TW_IO_ERROR) at once; stop both before closing it.
+ * Since TWKIT_0.4. */
+typedef struct tw_recv tw_recv;
+typedef void (*tw_recv_cb)(tw_recv *r, void *buf, ssize_t n);
+struct tw_recv {
+    int fd;
+    bool on;        /* started and not paused */
+    bool fin;       /* in the callback: the peer's FIN follows this data */
+    uint32_t gen;   /* internal */
+    tw_loop *loop;  /* set by tw_recv_start */
+    tw_recv_cb cb;
+    void *data;
+};
+void tw_recv_init(tw_recv *r, int fd, tw_recv_cb cb, void *data);
+int tw_recv_start(tw_loop *loop, tw_recv *r);
+void tw_recv_pause(tw_recv *r);
+void tw_recv_stop(tw_recv *r);
+void tw_recv_close(tw_recv *r);
+static inline bool tw_recv_active(const tw_recv *r) { return r->on; }
+
 /* Timers: one-shot; start on an active timer re-arms it. after_ms is
  * relative to tw_loop_now(). Returns 0 or -EINVAL. */
 void tw_timer_init(tw_timer *t, tw_timer_cb cb, void *data);

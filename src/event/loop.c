@@ -76,6 +76,7 @@ void tw_loop_free(tw_loop *loop)
     if (!loop)
         return;
     loop->ops->fini(loop);
+    free(loop->rbuf);
     free(loop->fds);
     free(loop);
 }
@@ -117,6 +118,15 @@ static int grow_fds(tw_loop *loop, int fd)
     return 0;
 }
 
+static uint32_t new_gen(tw_loop *loop)
+{
+    uint32_t gen = loop->next_gen + 1;
+
+    if (gen == 0)
+        gen = 1;
+    return loop->next_gen = gen;
+}
+
 int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
 {
     struct fdslot *slot;
@@ -131,14 +141,12 @@ int tw_io_start(tw_loop *loop, tw_io *io, unsigned events)
     if ((unsigned)io->fd >= loop->nfds && (err = grow_fds(loop, io->fd)) < 0)
         return err;
     slot = &loop->fds[io->fd];
+    /* a receiver shares epoll's registration, which is level-triggered */
+    if ((events & TW_IO_EDGE) && tw__rcv_on(slot))
+        return -EINVAL;
     fresh = !io->events;
-    if (fresh) {
-        uint32_t gen = loop->next_gen + 1;
-        if (gen == 0)
-            gen = 1;
-        loop->next_gen = gen;
-        io->gen = gen;
-    }
+    if (fresh) /* beside a started receiver: its registration's generation */
+        io->gen = tw__rcv_on(slot) ? slot->gen : new_gen(loop);
     if ((err = loop->ops->start(loop, io, slot, fresh, events)) < 0)
         return err;
     if (fresh) {
@@ -167,7 +175,8 @@ static void drop(tw_io *io, enum tw__drop_how how)
     loop->ops->drop(loop, io, slot, how);
     if (slot) {
         slot->io = NULL;
-        slot->gen = 0;
+        if (!tw__rcv_on(slot))
+            slot->gen = 0; /* else the receiver's registration goes on */
         loop->nio--;
     }
     io->events = 0;
@@ -289,6 +298,151 @@ void tw_accept_close(tw_accept *a)
         a->loop->fds[a->io.fd].acc == a)
         a->loop->fds[a->io.fd].acc = NULL;
     tw_io_close(&a->io);
+}
+
+/* ---- receivers ---- */
+
+#define RECVS_PER_WAKEUP 8
+#define RECV_BUF (64 * 1024)
+
+void tw_recv_init(tw_recv *r, int fd, tw_recv_cb cb, void *data)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = fd;
+    r->cb = cb;
+    r->data = data;
+}
+
+int tw_recv_start(tw_loop *loop, tw_recv *r)
+{
+    struct fdslot *slot;
+    bool fresh;
+    int err;
+
+    if (!loop || !r || r->fd < 0 || !r->cb || (r->loop && r->loop != loop))
+        return -EINVAL;
+    if (r->on)
+        return 0;
+    if ((unsigned)r->fd >= loop->nfds && (err = grow_fds(loop, r->fd)) < 0)
+        return err;
+    if (!loop->rbuf && !(loop->rbuf = malloc(RECV_BUF)))
+        return -ENOMEM; /* here, not at a wakeup that could not read */
+    slot = &loop->fds[r->fd];
+    if (slot->io && (slot->io->events & TW_IO_EDGE))
+        return -EINVAL;
+    /* a paused receiver keeps its slot (and generation): a resume */
+    fresh = slot->rcv != r || slot->rgen != r->gen || !r->gen;
+    if (fresh)
+        r->gen = new_gen(loop);
+    slot->rcv = r;
+    slot->rgen = r->gen;
+    if (!slot->io)
+        slot->gen = r->gen; /* else the watcher's registration is shared */
+    r->loop = loop;
+    r->on = true;
+    if ((err = loop->ops->rstart(loop, r, slot, fresh)) < 0) {
+        r->on = false;
+        if (fresh) {
+            slot->rcv = NULL;
+            slot->rgen = 0;
+            r->loop = NULL;
+        }
+        if (!slot->io)
+            slot->gen = 0;
+        return err;
+    }
+    loop->nio++;
+    return 0;
+}
+
+void tw_recv_pause(tw_recv *r)
+{
+    struct fdslot *slot;
+    tw_loop *loop;
+
+    if (!r || !r->on)
+        return;
+    loop = r->loop;
+    slot = &loop->fds[r->fd]; /* a started receiver owns its slot */
+    r->on = false;
+    loop->nio--;
+    loop->ops->rstop(loop, r, slot, TW__DROP_KEEP); /* slot->rcv stays: late data */
+    if (!slot->io)
+        slot->gen = 0;
+}
+
+/* Detach r from its slot for good (a stop, or its EOF or error). */
+static void recv_detach(tw_loop *loop, tw_recv *r)
+{
+    struct fdslot *slot;
+
+    if (r->fd >= 0 && (unsigned)r->fd < loop->nfds && (slot = &loop->fds[r->fd])->rcv == r &&
+        slot->rgen == r->gen) {
+        if (r->on) {
+            r->on = false;
+            loop->nio--;
+        }
+        loop->ops->rstop(loop, r, slot, TW__DROP_FORGET);
+        slot->rcv = NULL;
+        slot->rgen = 0;
+        if (!slot->io)
+            slot->gen = 0;
+    }
+    r->on = false;
+    r->loop = NULL;
+}
+
+void tw_recv_stop(tw_recv *r)
+{
+    if (r && r->loop)
+        recv_detach(r->loop, r);
+}
+
+void tw_recv_close(tw_recv *r)
+{
+    if (!r)
+        return;
+    tw_recv_stop(r);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+void tw__recv_end(tw_loop *loop, tw_recv *r) { recv_detach(loop, r); }
+
+int tw__recv_ready(tw_loop *loop, tw_recv *r, bool fin)
+{
+    int fd = r->fd, ran = 0;
+    uint32_t gen = r->gen;
+
+    for (int i = 0; i < RECVS_PER_WAKEUP; i++) {
+        /* recv, not read: the same on a socket, without the VFS layer
+         * (fsnotify, file position) that read() goes through first */
+        ssize_t n = recv(fd, loop->rbuf, RECV_BUF, 0);
+        struct fdslot *s;
+
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) { /* the EOF or an error: the last this receiver says */
+            int res = n < 0 ? -errno : 0;
+            tw__recv_end(loop, r);
+            r->fin = false;
+            r->cb(r, NULL, res);
+            return 1;
+        }
+        r->fin = fin;
+        r->cb(r, loop->rbuf, n);
+        ran = 1;
+        /* the callback may have paused, stopped or freed r, grown the table */
+        s = &loop->fds[fd];
+        if (s->rcv != r || s->rgen != gen || !r->on)
+            break;
+        if (n < RECV_BUF && !fin)
+            break; /* drained; with the FIN in, go on to the EOF */
+    }
+    return ran;
 }
 
 /* ---- timers ---- */

@@ -40,6 +40,33 @@
  *    listener still has one, else it is reset. A kernel that refuses
  *    multishot accepts (EINVAL) gets single-shot ones, re-armed after
  *    each. Stopping one is an ASYNC_CANCEL of its tag.
+ *  - A receiver (tw_recv) is one multishot IORING_OP_RECV (6.0) with
+ *    IOSQE_BUFFER_SELECT from the loop's ring of provided buffers
+ *    (registered when the first receiver starts): each completion is a
+ *    buffer of data, handed to the callback and given back to the ring as
+ *    it returns; no recv() and no poll. Its tags have the second top bit
+ *    (ARM_RECV), and one fd has one recv request at most: the fd table
+ *    holds its tag (rarm) until its last completion (no IORING_CQE_F_MORE),
+ *    and re-arms it then while the receiver is on: after -ENOBUFS (the
+ *    ring ran dry: by then this batch's buffers are back, and one re-arm a
+ *    fd an iteration is the bound), after -ECANCELED if it was resumed,
+ *    after the kernel ended it. A pause is an ASYNC_CANCEL of the tag,
+ *    submitted at once, and keeps the tag: what the kernel received before
+ *    the cancel reached it still goes to the receiver (nothing is lost; at
+ *    most the ring's worth, the buffers not given back yet), and a resume
+ *    before the cancelled request's end waits for that end to arm the
+ *    next, so data never comes from two requests out of order. A stop
+ *    cancels the same
+ *    way (the request holds the file, as a poll does; submitted with the
+ *    iteration's removals) and clears the slot's receiver: late data for
+ *    it is dropped, and a new receiver on a reused number has a request,
+ *    a tag, of its own. EOF (0) and errors end the receiver after the
+ *    callback hears them; an EOF already in the batch marks the data
+ *    before it (r->fin). A kernel that refuses buffer rings, or multishot
+ *    receives (EINVAL), gets readiness receiving: a single-shot poll
+ *    (ARM_RPOLL, both top bits) and recv() with budgets, as on epoll.
+ *    The receiver's requests are apart from the fd's watcher's poll, so a
+ *    descriptor can have both.
  *  - Errors of tw_io_start that epoll returns at once (EBADF, EPERM for a
  *    regular file...) arrive as a failed completion: the callback gets
  *    TW_IO_ERROR with the bits it asked for once, and the poll is not
@@ -50,6 +77,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "event/loop_int.h"
@@ -59,14 +87,31 @@
 #define CQ_ENTRIES 4096
 #define BATCH 256
 #define ARM_ACCEPT 0x80000000u /* the tag's bit of an accept request */
+#define ARM_RECV 0x40000000u   /* ... of a receiver's multishot recv */
+#define ARM_RPOLL 0xc0000000u  /* ... of a receiver's readiness poll */
+#define ARM_KIND 0xc0000000u
+#define RBUFS 128              /* the provided buffers: a power of 2, */
+#define RBUF_SIZE (16 * 1024)  /* each this big (2 MiB a loop that receives) */
+#define RBUF_GROUP 0
 
 int tw__loop_uring_fail;
+int tw__loop_uring_norecv;
+unsigned tw__loop_uring_rbufs, tw__loop_uring_rbuf_size;
+unsigned long tw__loop_uring_enobufs;
 
 struct ur {
     struct io_uring ring;
     uint32_t next_arm;
     unsigned removes; /* POLL_REMOVEs queued since the last submission */
     bool single_accept; /* the kernel refused a multishot accept */
+    bool recv_poll;     /* receivers by readiness: no buffer ring, or the
+                           kernel refused a multishot recv */
+    bool rbufs_tried;   /* the buffer ring was set up (or refused) */
+    uint32_t batch;     /* iterations, for slot->rfin */
+    struct io_uring_buf_ring *br;
+    size_t br_len;
+    unsigned char *bufs;
+    unsigned nbufs, bufsz;
     struct io_uring_cqe cqes[BATCH];
 };
 
@@ -113,6 +158,9 @@ static void ur_fini(tw_loop *loop)
     struct ur *ur = loop->be;
 
     io_uring_queue_exit(&ur->ring); /* ends every request still armed */
+    if (ur->br)
+        munmap(ur->br, ur->br_len);
+    free(ur->bufs);
     free(ur);
 }
 
@@ -160,7 +208,7 @@ static void disarm(struct ur *ur, struct fdslot *s, int fd)
 
 static uint32_t new_arm(struct ur *ur)
 {
-    uint32_t a = ++ur->next_arm & ~ARM_ACCEPT;
+    uint32_t a = ++ur->next_arm & ~ARM_KIND;
 
     if (a == 0)
         a = ur->next_arm = 1;
@@ -235,6 +283,182 @@ static void ur_drop(tw_loop *loop, tw_io *io, struct fdslot *slot, enum tw__drop
     }
 }
 
+/* ---- receivers ---- */
+
+/* The ring of provided buffers, made and registered when the first
+ * receiver starts; every buffer is the kernel's to fill. */
+static int setup_rbufs(struct ur *ur)
+{
+    unsigned n = tw__loop_uring_rbufs ? tw__loop_uring_rbufs : RBUFS;
+    unsigned sz = tw__loop_uring_rbuf_size ? tw__loop_uring_rbuf_size : RBUF_SIZE;
+    struct io_uring_buf_reg reg;
+    size_t len = (size_t)n * sizeof(struct io_uring_buf);
+    void *mem;
+    int err;
+
+    ur->rbufs_tried = true;
+    if (tw__loop_uring_norecv)
+        return -EINVAL;
+    if (n & (n - 1) || n > 32768)
+        return -EINVAL;
+    mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED)
+        return -ENOMEM;
+    if (!(ur->bufs = malloc((size_t)n * sz))) {
+        munmap(mem, len);
+        return -ENOMEM;
+    }
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (uintptr_t)mem;
+    reg.ring_entries = n;
+    reg.bgid = RBUF_GROUP;
+    if ((err = io_uring_register_buf_ring(&ur->ring, &reg, 0)) < 0) { /* before 5.19 */
+        munmap(mem, len);
+        free(ur->bufs);
+        ur->bufs = NULL;
+        return err;
+    }
+    ur->br = mem;
+    ur->br_len = len;
+    ur->nbufs = n;
+    ur->bufsz = sz;
+    io_uring_buf_ring_init(ur->br);
+    for (unsigned i = 0; i < n; i++)
+        io_uring_buf_ring_add(ur->br, ur->bufs + (size_t)i * sz, sz, (unsigned short)i,
+                              io_uring_buf_ring_mask(n), (int)i);
+    io_uring_buf_ring_advance(ur->br, (int)n);
+    return 0;
+}
+
+static void give_back(struct ur *ur, unsigned bid)
+{
+    io_uring_buf_ring_add(ur->br, ur->bufs + (size_t)bid * ur->bufsz, ur->bufsz,
+                          (unsigned short)bid, io_uring_buf_ring_mask(ur->nbufs), 0);
+    io_uring_buf_ring_advance(ur->br, 1);
+}
+
+static int arm_recv(struct ur *ur, struct fdslot *s, int fd)
+{
+    struct io_uring_sqe *sqe = get_sqe(ur);
+    uint32_t a;
+
+    if (!sqe)
+        return -ENOMEM;
+    a = new_arm(ur);
+    if (ur->recv_poll) {
+        io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
+        a |= ARM_RPOLL;
+    } else {
+        io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = RBUF_GROUP;
+        a |= ARM_RECV;
+    }
+    io_uring_sqe_set_data64(sqe, (uint64_t)a << 32 | (uint32_t)fd);
+    s->rarm = a;
+    s->rcancel = false;
+    s->rfin = ur->batch - 1;
+    return 0;
+}
+
+/* Ask the kernel to end fd's recv request; its tag stays until its last
+ * completion, so what it posts before that is still known. */
+static void cancel_recv(struct ur *ur, struct fdslot *s, int fd)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!s->rarm || s->rcancel)
+        return;
+    if ((sqe = get_sqe(ur))) {
+        io_uring_prep_cancel64(sqe, (uint64_t)s->rarm << 32 | (uint32_t)fd, 0);
+        io_uring_sqe_set_data64(sqe, 0);
+        ur->removes++;
+    }
+    s->rcancel = true;
+}
+
+static int ur_rstart(tw_loop *loop, tw_recv *r, struct fdslot *slot, bool fresh)
+{
+    struct ur *ur = loop->be;
+
+    if (!ur->rbufs_tried && setup_rbufs(ur) < 0)
+        ur->recv_poll = true;
+    if (!fresh && slot->rarm)
+        return 0; /* resumed before the paused request ended: its end re-arms */
+    /* fresh: a request still there is an old receiver's (cancelled, or
+     * never stopped: cancel it); its late data is dropped, the tag moves on */
+    cancel_recv(ur, slot, r->fd);
+    return arm_recv(ur, slot, r->fd);
+}
+
+static void ur_rstop(tw_loop *loop, tw_recv *r, struct fdslot *slot, enum tw__drop_how how)
+{
+    struct ur *ur = loop->be;
+
+    if (!slot->rarm || slot->rcancel)
+        return;
+    cancel_recv(ur, slot, r->fd);
+    /* A stop goes with the iteration's removals (or at once outside one,
+     * as ur_drop: close() after it releases the socket). A pause goes at
+     * once: the late data is then what was posted before it, at most the
+     * ring's worth (the buffers not given back yet); waiting for the next
+     * wait would let the kernel refill them at every syscall's return
+     * (task work) till then. Pauses are rare (backpressure). */
+    if (!loop->running || how == TW__DROP_KEEP) {
+        io_uring_submit(&ur->ring);
+        ur->removes = 0;
+    }
+}
+
+/* A receiver's completion: data for the fd's receiver (also paused; none
+ * if it was stopped), its EOF or error, or its request's end. Returns 1 if
+ * a callback ran. */
+static int recv_done(tw_loop *loop, struct ur *ur, const struct io_uring_cqe *c)
+{
+    uint32_t a = (uint32_t)(c->user_data >> 32);
+    unsigned fd = (uint32_t)c->user_data;
+    struct fdslot *s = fd < loop->nfds ? &loop->fds[fd] : NULL;
+    bool current = s && s->rarm == a;
+    tw_recv *r = current ? s->rcv : NULL;
+    int res = c->res, ran = 0;
+
+    if (current && !(c->flags & IORING_CQE_F_MORE)) {
+        s->rarm = 0; /* the request is over */
+        s->rcancel = false;
+    }
+    if ((a & ARM_KIND) == ARM_RPOLL) {
+        /* readiness: recv() what is there; paused, it waits in the socket */
+        if (r && r->on && res != -ECANCELED)
+            ran = tw__recv_ready(loop, r, res > 0 && (res & (POLLRDHUP | POLLHUP)));
+    } else if (res > 0) {
+        /* (always a buffer with IOSQE_BUFFER_SELECT: never n > 0 at NULL) */
+        unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (r && (c->flags & IORING_CQE_F_BUFFER)) {
+            r->fin = s->rfin == ur->batch;
+            r->cb(r, ur->bufs + (size_t)bid * ur->bufsz, res);
+            ran = 1;
+        }
+        if (c->flags & IORING_CQE_F_BUFFER)
+            give_back(ur, bid); /* late data of a stopped receiver: dropped */
+    } else if (res == -ENOBUFS) {
+        tw__loop_uring_enobufs++; /* re-armed below, with this batch's buffers back */
+    } else if (res == -EINVAL && current && !ur->recv_poll) {
+        ur->recv_poll = true; /* no multishot recv (before 6.0): readiness */
+    } else if (res != -ECANCELED && r) {
+        /* the EOF or an error: the last this receiver says */
+        tw__recv_end(loop, r);
+        r->fin = false;
+        r->cb(r, NULL, res);
+        ran = 1;
+    }
+    /* the receiver is on and its request is over: ask again (the callback
+     * may have paused, stopped or freed it, and grown the table) */
+    s = fd < loop->nfds ? &loop->fds[fd] : NULL;
+    if (s && tw__rcv_on(s) && !s->rarm)
+        arm_recv(ur, s, (int)fd);
+    return ran;
+}
+
 /* Wait for at least one completion at most timeout_ms, submitting what the
  * last iteration queued in the same io_uring_enter. */
 static int wait_cqes(struct ur *ur, int timeout_ms)
@@ -303,9 +527,16 @@ static int ur_poll(tw_loop *loop, int timeout_ms)
     if ((r = wait_cqes(ur, timeout_ms)) < 0)
         return r;
     loop->now = tw_now_ms();
+    ur->batch++;
     /* copy the batch out: the callbacks may make the kernel post more */
     io_uring_for_each_cqe(&ur->ring, head, cqe) {
+        uint32_t a = (uint32_t)(cqe->user_data >> 32);
+        unsigned fd = (uint32_t)cqe->user_data;
         ur->cqes[n++] = *cqe;
+        /* a receiver's EOF in the batch: the data before it has r->fin */
+        if ((a & ARM_KIND) == ARM_RECV && cqe->res == 0 && fd < loop->nfds &&
+            loop->fds[fd].rarm == a)
+            loop->fds[fd].rfin = ur->batch;
         if (n == BATCH)
             break;
     }
@@ -321,8 +552,12 @@ static int ur_poll(tw_loop *loop, int timeout_ms)
 
         if (!a)
             continue; /* a POLL_REMOVE's or a cancel's own completion */
-        if (a & ARM_ACCEPT) {
+        if ((a & ARM_KIND) == ARM_ACCEPT) {
             ran += accept_done(loop, ur, c);
+            continue;
+        }
+        if (a & ARM_KIND) {
+            ran += recv_done(loop, ur, c);
             continue;
         }
         if (fd >= loop->nfds)
@@ -390,4 +625,6 @@ const struct tw__loop_ops tw__loop_uring = {
     .drop = ur_drop,
     .poll = ur_poll,
     .end = ur_end,
+    .rstart = ur_rstart,
+    .rstop = ur_rstop,
 };

@@ -1,6 +1,6 @@
 /* HTTP/1.1 on the server's connection life cycle (server.c).
  *
- * Requests are parsed where they lie: in the read scratch buffer, and only
+ * Requests are parsed where they lie: in the receiver's buffer, and only
  * an incomplete request is copied into the connection's input buffer. Each
  * is handed to the handler, which answers before it returns, so pipelined
  * requests are answered in order and their responses leave in one write;

@@ -9,7 +9,7 @@
 #include "twkit/http.h"
 #include "twkit/server.h"
 
-#define SCRATCH (64 * 1024)
+#define SCRATCH (64 * 1024) /* a held request stops reading past this much input */
 
 /* Named after the protocols' words; the HTTP connection uses OPEN,
  * DONE_SENT (a response said Connection: close), FIN_SENT (the protocol
@@ -19,7 +19,9 @@ enum sc_state { SC_HELLO, SC_OPEN, SC_DONE_SENT, SC_GOODBYE_SENT, SC_FIN_SENT, S
                 SC_ERROR_SENT };
 
 struct tw_sconn {
-    tw_io io;
+    tw_io io;               /* TW_IO_WRITE while output waits; not reading
+                               and not writing, errors only; else stopped */
+    tw_recv rcv;            /* the read path, on while reading */
     tw_timer timer;
     struct tw_list link;    /* in srv->conns, least recently active first */
     tw_server *srv;
@@ -42,7 +44,12 @@ struct tw_sconn {
     uint32_t requests;
     uint8_t state;
     bool in_read;           /* inside the read handler: flush at its end */
-    bool reading;           /* want READ events (off under backpressure) */
+    bool reading;           /* the receiver is on (off under backpressure);
+                               data that comes after it is paused (io_uring
+                               had it) waits in c->in */
+    bool fin_in;            /* the receiver delivered the client's FIN */
+    bool fin_pending;       /* ... while not reading, behind input that waits:
+                               handled when reading resumes */
     bool parse_later;       /* input waits to be parsed: come back when
                                writable (tw__sconn_flush's round limit) */
     bool owed_at_fin;       /* the client's FIN was in when a request was
@@ -94,7 +101,6 @@ struct tw_server {
         char head[192];
     } head_cache;
     struct tw_http_req req; /* the request being handled (one at a time) */
-    uint8_t scratch[SCRATCH];
 };
 
 /* Whether the connection is still there after a call that may end it. */

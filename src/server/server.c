@@ -36,15 +36,11 @@
 #include "twkit/time.h"
 #include "twkit/twp.h"
 
-#define READS_PER_WAKEUP 8
 #define ACCEPT_PAUSE_MS 100
 #define POLL_FIRST_MS 5   /* ending states look for the last ACK this soon, */
 #define POLL_MAX_MS 250   /* then less and less often, up to this */
 #define FLUSH_ROUNDS 16   /* parse-write rounds per flush under backpressure */
 #define REAP_SCAN 64      /* connections looked at for an idle one to reap */
-/* RDHUP: a wakeup says whether the client's FIN is already in, so the read
- * loop goes on to the EOF in the same wakeup (see owed_at_fin). */
-#define CONN_READ (TW_IO_READ | TW_IO_RDHUP)
 
 static inline uint64_t now_ms(const tw_sconn *c) { return tw_loop_now(c->srv->loop); }
 static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -63,7 +59,8 @@ static void conn_free(tw_sconn *c)
     tw_server *s = c->srv;
 
     tw_timer_stop(&c->timer);
-    tw_io_forget(&c->io); /* the fd is closed already */
+    tw_recv_stop(&c->rcv); /* the fd is closed already */
+    tw_io_forget(&c->io);
     tw__list_del(&c->link);
     tw__buf_free(&c->in);
     tw__buf_free(&c->out);
@@ -370,23 +367,40 @@ static void on_timer(tw_timer *t)
 
 /* ---- output ---- */
 
-/* Ask epoll for what the connection needs now. Neither reading nor
- * writing (a held response, a client past its last request): errors only,
- * so the client's RST still ends it at once. A failure (the kernel out of
- * memory) would leave it deaf: it is aborted instead. */
+static sc_live on_peer_fin(tw_sconn *c);
+
+/* Ask the loop for what the connection needs now: the receiver while
+ * reading, the watcher for TW_IO_WRITE while output waits. Neither reading
+ * nor writing (a held response, a client past its last request): errors
+ * only, so the client's RST still ends it at once (reading, the receiver
+ * hears it). A failure (the kernel out of memory) would leave it deaf: it
+ * is aborted instead. */
 static sc_live update_events(tw_sconn *c)
 {
-    unsigned want = (c->reading ? CONN_READ : 0) | (c->out.len || c->parse_later ? TW_IO_WRITE : 0);
+    tw_loop *loop = c->srv->loop;
+    bool reading = c->reading && !c->fin_in;
+    unsigned want = c->out.len || c->parse_later ? TW_IO_WRITE : reading ? 0 : TW_IO_ERROR;
 
-    if (!want)
-        want = TW_IO_ERROR;
+    if (c->reading && c->fin_pending) { /* the FIN that came paused: now its turn */
+        c->fin_pending = false;
+        return on_peer_fin(c);
+    }
+    if (reading != tw_recv_active(&c->rcv)) {
+        if (!reading)
+            tw_recv_pause(&c->rcv); /* what comes after waits in c->in */
+        else if (tw_recv_start(loop, &c->rcv) < 0)
+            goto fail;
+    }
     if (want == c->io.events)
         return SC_ALIVE;
-    if (tw_io_start(c->srv->loop, &c->io, want) < 0) {
-        tw__sconn_abort(c, &c->srv->st.aborted_nomem);
-        return SC_FREED;
-    }
+    if (!want)
+        tw_io_stop(&c->io);
+    else if (tw_io_start(loop, &c->io, want) < 0)
+        goto fail;
     return SC_ALIVE;
+fail:
+    tw__sconn_abort(c, &c->srv->st.aborted_nomem);
+    return SC_FREED;
 }
 
 /* Write what is queued; under backpressure, parse the requests that wait
@@ -461,22 +475,23 @@ void tw_sconn_finish(tw_sconn *c)
         c->srv->proto->finish(c);
 }
 
-static void on_peer_fin(tw_sconn *c)
+static sc_live on_peer_fin(tw_sconn *c)
 {
     tw_server *s = c->srv;
 
     if (c->state == SC_FIN_SENT) { /* our required FIN went first */
         close_gone(c, c->end_counter);
-        return;
+        return SC_FREED;
     }
     /* Past OPEN, end_counter was set when we asked the client to end. */
     if (c->state <= SC_OPEN)
         c->end_counter = &s->st.closed_by_peer;
     c->state = SC_PEER_FIN;
     c->reading = false;
-    tw__sconn_flush(c); /* closes passively once everything is written */
+    return tw__sconn_flush(c); /* closes passively once everything is written */
 }
 
+/* The watcher: writable (flush), or an error. */
 static void on_io(tw_io *io, unsigned events)
 {
     tw_sconn *c = io->data;
@@ -488,7 +503,10 @@ static void on_io(tw_io *io, unsigned events)
         close_gone(c, &s->st.bye_goodbye);
         return;
     }
-    if (io->events == TW_IO_ERROR) { /* watched for this alone: the client went */
+    /* Watched for this alone: the client went. Or beside the receiver
+     * (output waits), whose own completion of the same error may come
+     * after this one on io_uring: the same ending either way. */
+    if (io->events == TW_IO_ERROR || ((events & TW_IO_ERROR) && tw_recv_active(&c->rcv))) {
         int err = 0;
         socklen_t len = sizeof(err);
         getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -498,51 +516,72 @@ static void on_io(tw_io *io, unsigned events)
             tw__sconn_abort(c, reset_counter(c));
         return;
     }
-    if (events & TW_IO_WRITE && !(events & TW_IO_READ)) {
+    tw__sconn_flush(c);
+}
+
+/* Data that came after the receiver was paused (io_uring: the kernel had
+ * received it before the pause reached the request; at most the loop's
+ * provided buffers' worth, 2 MiB): it waits in c->in, unparsed, like the rest of a backpressured
+ * input, until reading resumes. Past OPEN nothing is processed. */
+static void late_input(tw_sconn *c, const void *buf, uint32_t n, bool fin)
+{
+    if (c->state > SC_OPEN)
+        return;
+    if (tw__buf_append(&c->in, buf, n, NULL, 0) < 0) {
+        tw__sconn_abort(c, &c->srv->st.aborted_nomem);
+        return;
+    }
+    if (fin) /* requests the FIN came behind, not answered yet */
+        c->owed_at_fin = true;
+}
+
+/* The receiver: the client's bytes (each piece parsed where it lies, in
+ * the loop's buffer), its FIN, or an error. */
+static void on_data(tw_recv *r, void *buf, ssize_t n)
+{
+    tw_sconn *c = r->data;
+    tw_server *s = c->srv;
+
+    if (n > 0) {
+        uint32_t requests_before = c->requests;
+        c->active_ms = tw_loop_now(s->loop);
+        tw__list_del(&c->link); /* least recently active first: the reaping order */
+        tw__list_add_tail(&s->conns, &c->link);
+        if (!c->reading) {
+            late_input(c, buf, (uint32_t)n, r->fin);
+            return;
+        }
+        c->in_read = true;
+        if (c->state <= SC_GOODBYE_SENT &&
+            s->proto->input(c, buf, (uint32_t)n) == SC_FREED)
+            return; /* FIN_SENT, PEER_FIN: discarded; ERROR_SENT: not read */
+        /* The FIN is in behind this data (a long upload may have kept the
+         * EOF for a later wakeup): was a request read, or output owed? */
+        if (r->fin)
+            c->owed_at_fin |= c->out.len || c->requests != requests_before;
+        c->in_read = false;
+        if (c->state <= SC_OPEN) /* the timer only moves earlier: no churn */
+            tw__sconn_arm(c, c->active_ms + (c->closing ? s->o.grace_ms : s->o.idle_timeout_ms));
         tw__sconn_flush(c);
         return;
     }
-    uint32_t requests_before = c->requests;
-    c->in_read = true;
-    for (int i = 0; i < READS_PER_WAKEUP && c->reading; i++) {
-        /* recv, not read: the same on a socket, without the VFS layer
-         * (fsnotify, file position) that read() goes through first */
-        ssize_t n = recv(io->fd, s->scratch, SCRATCH, 0);
-        if (n > 0) {
-            c->active_ms = tw_loop_now(s->loop);
-            if (i == 0) { /* least recently active first: the reaping order */
-                tw__list_del(&c->link);
-                tw__list_add_tail(&s->conns, &c->link);
-            }
-            if (c->state <= SC_GOODBYE_SENT &&
-                s->proto->input(c, s->scratch, (uint32_t)n) == SC_FREED)
-                return; /* FIN_SENT, PEER_FIN: discarded; ERROR_SENT: not read */
-            if (n < SCRATCH && !(events & TW_IO_RDHUP))
-                break;
-            continue;
-        }
-        if (n == 0) {
-            c->in_read = false;
-            c->owed_at_fin |= c->out.len || c->held || c->requests != requests_before;
-            on_peer_fin(c);
+    if (n == 0) {
+        c->fin_in = true;
+        c->owed_at_fin |= c->out.len || c->held;
+        if (!c->reading && c->state <= SC_OPEN) {
+            /* paused (backpressure): the requests waiting in c->in are
+             * answered first, the FIN is handled when reading resumes */
+            c->owed_at_fin |= c->in.len != 0;
+            c->fin_pending = true;
             return;
         }
-        if (errno == EAGAIN || errno == EINTR)
-            break;
-        uint64_t *counter = reset_counter(c);
-        if (errno == ECONNRESET)
-            close_gone(c, counter);
-        else
-            tw__sconn_abort(c, counter);
+        on_peer_fin(c);
         return;
     }
-    /* The FIN is in but a long upload kept the EOF for a later wakeup. */
-    if (events & TW_IO_RDHUP)
-        c->owed_at_fin |= c->out.len || c->requests != requests_before;
-    c->in_read = false;
-    if (c->state <= SC_OPEN) /* the timer only moves earlier: no churn */
-        tw__sconn_arm(c, c->active_ms + (c->closing ? s->o.grace_ms : s->o.idle_timeout_ms));
-    tw__sconn_flush(c);
+    if (n == -ECONNRESET)
+        close_gone(c, reset_counter(c));
+    else
+        tw__sconn_abort(c, reset_counter(c));
 }
 
 /* ---- accepting ---- */
@@ -604,8 +643,9 @@ static void on_accept(tw_accept *a, int fd)
     c->reading = true; /* TCP_NODELAY: inherited from the listener */
     c->since_ms = c->active_ms = tw_loop_now(s->loop);
     tw_io_init(&c->io, fd, on_io, c);
+    tw_recv_init(&c->rcv, fd, on_data, c);
     tw_timer_init(&c->timer, on_timer, c);
-    if (tw_io_start(s->loop, &c->io, CONN_READ) < 0) {
+    if (tw_recv_start(s->loop, &c->rcv) < 0) {
         tw_sock_abort(fd);
         free(c);
         return;
