@@ -1,9 +1,11 @@
 /* make bench: twp on loopback, one server thread and one client thread.
  *   pool:   a tw_pool of 50 connections, 50 requests in flight (req/s),
- *           against twkit's server and, in turn in the same run, against
- *           a minimal epoll echo loop (echo_epoll.c: one read and one write
- *           per request, no library code): ROUNDS rounds (argv[1], default
- *           5), medians, and the ratio with its target
+ *           against twkit's server on its epoll loop, the same server on
+ *           its io_uring loop, and a minimal epoll echo loop (echo_epoll.c:
+ *           one read and one write per request, no library code), in turn
+ *           in the same run: ROUNDS rounds (argv[1], default 5), medians,
+ *           and the ratios with their target. The client is the same
+ *           tw_pool (tw_loop_new: TWKIT_LOOP's backend) for all three
  *   bye:    50 concurrent short sessions: connect, DATA, BYE/GOODBYE, abort
  *   idle:   server-side user-space memory per idle connection (10,000) */
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,15 +35,19 @@
 #define ECHO_PORT 7080
 #define TARGET 1.3 /* issue 26: pooled twp echo / epoll echo loop */
 
-static tw_addr dst, echo_dst;
-static tw_loop *sloop;
-static tw_server *srv;
+#define NSRV 3 /* twkit on epoll, twkit on io_uring, the epoll echo loop */
+
+static tw_addr dst, echo_dst, uring_dst;
+static tw_loop *sloop, *uloop;
+static tw_server *srv, *usrv;
 static volatile int stop_server;
 
 static void *server_main(void *arg)
 {
+    tw_loop *l = arg;
+
     while (!stop_server)
-        tw_loop_run_once(sloop, 50);
+        tw_loop_run_once(l, 50);
     return NULL;
 }
 
@@ -186,11 +193,13 @@ static double median(double *v, int n, double *lo, double *hi)
 
 int main(int argc, char **argv)
 {
-    pthread_t th, eth;
-    struct tw_server_opts so = {.max_conns = IDLE * 2};
+    pthread_t th[NSRV];
+    struct tw_server_opts so = {.max_conns = IDLE * 2}, uo = {.max_conns = 1000};
     struct tw_bench_echo echo;
-    double rate[2][MAX_ROUNDS], us[2][MAX_ROUNDS], med[2], cpu[2], lo, hi;
-    const char *name[2] = {"pool", "epoll echo"};
+    double rate[NSRV][MAX_ROUNDS], us[NSRV][MAX_ROUNDS], med[NSRV], cpu[NSRV], lo, hi;
+    const char *name[NSRV] = {"pool", "pool uring", "epoll echo"};
+    const char *label[NSRV] = {"twkit epoll", "twkit io_uring", "epoll echo"};
+    const tw_addr *to[NSRV] = {&dst, &uring_dst, &echo_dst};
     int err, rounds = argc > 1 ? atoi(argv[1]) : ROUNDS;
 
     if (rounds < 1 || rounds > MAX_ROUNDS) {
@@ -199,46 +208,63 @@ int main(int argc, char **argv)
     }
     tw_addr_parse(&dst, "127.0.0.1:7079", 0);
     tw_addr_parse(&echo_dst, "127.0.0.1:7080", 0);
+    tw_addr_parse(&uring_dst, "127.0.0.1:7081", 0);
     so.listen = dst;
-    if ((err = tw_loop_new(&sloop)) < 0 || (err = tw_server_start(sloop, &so, &srv)) < 0 ||
-        (err = tw_loop_new(&loop)) < 0 || (err = tw_bench_echo_start(&echo, ECHO_PORT)) < 0) {
+    uo.listen = uring_dst;
+    if ((err = tw_loop_new_backend(&sloop, TW_LOOP_EPOLL)) < 0 ||
+        (err = tw_server_start(sloop, &so, &srv)) < 0 ||
+        (err = tw_loop_new_backend(&uloop, TW_LOOP_IO_URING)) < 0 ||
+        (err = tw_server_start(uloop, &uo, &usrv)) < 0 || (err = tw_loop_new(&loop)) < 0 ||
+        (err = tw_bench_echo_start(&echo, ECHO_PORT)) < 0) {
         fprintf(stderr, "bench_twp: %s\n", tw_errname(err));
         return 1;
     }
-    pthread_create(&th, NULL, server_main, NULL);
-    pthread_create(&eth, NULL, tw_bench_echo_main, &echo);
-    printf("twkit twp benchmarks (loopback, 1 server thread, 1 client thread)\n");
-    /* in turn, the order swapped every round, so drift hits both alike */
+    pthread_create(&th[0], NULL, server_main, sloop);
+    pthread_create(&th[1], NULL, server_main, uloop);
+    pthread_create(&th[2], NULL, tw_bench_echo_main, &echo);
+    printf("twkit twp benchmarks (loopback, 1 server thread, 1 client thread on %s)\n",
+           tw_loop_backend(loop));
+    if (strcmp(tw_loop_backend(uloop), "io_uring") != 0)
+        printf("  (io_uring cannot be had here: the io_uring row runs on %s)\n",
+               tw_loop_backend(uloop));
+    /* in turn, the order rotated every round, so drift hits all alike */
     for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < 2; k++) {
-            int which = (k + r) % 2;
-            rate[which][r] = pool_run(which ? &echo_dst : &dst, which ? eth : th, &us[which][r]);
+        for (int k = 0; k < NSRV; k++) {
+            int which = (k + r) % NSRV;
+            rate[which][r] = pool_run(to[which], th[which], &us[which][r]);
         }
-        printf("round %d     pool %9.0f requests/s (server %.2f us/req), epoll echo %9.0f "
-               "requests/s (server %.2f us/req)\n", r + 1, rate[0][r], us[0][r], rate[1][r],
-               us[1][r]);
+        printf("round %d    ", r + 1);
+        for (int k = 0; k < NSRV; k++)
+            printf(" %s %.0f req/s (server %.2f us/req)%s", label[k], rate[k][r], us[k][r],
+                   k + 1 < NSRV ? "," : "\n");
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NSRV; k++) {
         med[k] = median(rate[k], rounds, &lo, &hi);
         printf("%-11s %d pooled connections     %9.0f requests/s (%.0f–%.0f), ", name[k], CONC,
                med[k], lo, hi);
         cpu[k] = median(us[k], rounds, &lo, &hi);
         printf("server %.2f us/req (%.2f–%.2f); median of %d\n", cpu[k], lo, hi, rounds);
     }
-    printf("pooled twp echo / epoll echo loop: %.2f× requests/s   target ≥ %.1f×: %s\n",
-           med[1] > 0 ? med[0] / med[1] : 0, TARGET,
-           med[1] > 0 && med[0] / med[1] >= TARGET ? "met" : "NOT met");
-    printf("  server CPU per request, pooled twp echo / epoll echo loop: %.2f×\n",
-           cpu[1] > 0 ? cpu[0] / cpu[1] : 0);
+    for (int k = 0; k < 2; k++) {
+        double x = med[2] > 0 ? med[k] / med[2] : 0;
+
+        printf("pooled twp echo (%s) / epoll echo loop: %.2f× requests/s   target ≥ %.1f×: %s\n",
+               label[k], x, TARGET, x >= TARGET ? "met" : "NOT met");
+        printf("  server CPU per request, %s / epoll echo loop: %.2f×\n", label[k],
+               cpu[2] > 0 ? cpu[k] / cpu[2] : 0);
+    }
     echo.stop = 1;
-    pthread_join(eth, NULL);
+    pthread_join(th[2], NULL);
     tw_bench_echo_stop(&echo);
     printf("bye         %d concurrent sessions    %9.0f sessions/s\n", CONC, run(false, &dst));
     idle_memory();
     stop_server = 1;
-    pthread_join(th, NULL);
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
     tw_server_free(srv);
+    tw_server_free(usrv);
     tw_loop_free(sloop);
+    tw_loop_free(uloop);
     tw_loop_free(loop);
     return 0;
 }

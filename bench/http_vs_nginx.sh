@@ -17,7 +17,8 @@
 # of the run, the server's CPU per request, and the whole host's CPU per
 # request (every process, softirq included, from /proc/stat). Columns
 # (SERVERS): nginx (return 200), h2o (num-threads 1, a static file of the
-# same body), twkit serve (LABEL_A), twkit serve --after-fin fin, and a
+# same body), twkit serve (LABEL_A), twkit serve --after-fin fin, twkit
+# serve on its io_uring loop (TWKIT_LOOP=io_uring: twkit-uring), and a
 # second twkit binary TWKIT_B (LABEL_B) with the flags of the first; and
 # the ratios to nginx. Every cell runs ROUNDS times (default 7),
 # interleaved, and the table shows the median and the spread (min-max).
@@ -38,7 +39,7 @@ LABEL_A=${LABEL_A:-twkit}
 LABEL_B=${LABEL_B:-twkit-B}
 ALL_TESTS="wrk-ka wrk-close pool abort client-close"
 TESTS=${TESTS:-$ALL_TESTS}
-SERVERS=${SERVERS:-nginx h2o twkit twkit-fin${TWKIT_B:+ twkit-b}}
+SERVERS=${SERVERS:-nginx h2o twkit twkit-uring twkit-fin${TWKIT_B:+ twkit-b}}
 PORT=8080
 NS=twkit-httpbench-$$
 TMP=""
@@ -59,9 +60,9 @@ fi
 seen=""
 for s in $SERVERS; do
     case $s in
-    nginx | h2o | twkit | twkit-fin | twkit-rst) ;;
+    nginx | h2o | twkit | twkit-uring | twkit-fin | twkit-rst) ;;
     twkit-b) [ -n "$TWKIT_B" ] || die "SERVERS has twkit-b but TWKIT_B is not set" ;;
-    *) die "SERVERS: unknown server $s (nginx h2o twkit twkit-fin twkit-rst twkit-b)" ;;
+    *) die "SERVERS: unknown server $s (nginx h2o twkit twkit-uring twkit-fin twkit-rst twkit-b)" ;;
     esac
     ! in_list "$s" "$seen" || die "SERVERS: $s twice"
     seen="$seen $s"
@@ -180,6 +181,7 @@ server_label() {
     nginx) echo nginx ;;
     h2o) echo h2o ;;
     twkit) echo "$LABEL_A" ;;
+    twkit-uring) echo "$LABEL_A-uring" ;;
     twkit-fin) echo "$LABEL_A-fin" ;;
     twkit-rst) echo "$LABEL_A-rst" ;;
     twkit-b) echo "$LABEL_B" ;;
@@ -207,6 +209,8 @@ start_server() {
     nginx) set -- nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" ;;
     h2o) set -- h2o -c "$TMP/h2o/h2o.conf" ;;
     twkit) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" ;;
+    twkit-uring) set -- env TWKIT_LOOP=io_uring "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT \
+                     --body-size "$BODY" ;;
     twkit-fin) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" \
                    --after-fin fin ;;
     twkit-rst) set -- "$TWKIT" serve --proto http --listen 127.0.0.1:$PORT --body-size "$BODY" \
@@ -552,27 +556,31 @@ function med(k,    i, j, m, v, x) {
     for (i = 2; i <= m; i++) { v = x[i]; for (j = i - 1; j >= 1 && x[j] > v; j--) x[j + 1] = x[j]; x[j + 1] = v }
     return (m % 2) ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
 }
-# ratio TEST FIELD OTHER MAX WHAT: twkit over OTHER, the target at most MAX
-function ratio(t, f, o, lim, what,    k, ko, r) {
-    k = t SUBSEP "twkit" SUBSEP f; ko = t SUBSEP o SUBSEP f
+# ratio SERVER LABEL TEST FIELD OTHER MAX WHAT: SERVER (a twkit column) over
+# OTHER, the target at most MAX
+function ratio(sv, sl, t, f, o, lim, what,    k, ko, r) {
+    k = t SUBSEP sv SUBSEP f; ko = t SUBSEP o SUBSEP f
     if (!cnt[k] || !cnt[ko] || med(ko) <= 0) return
     r = med(k) / med(ko)
-    printf "  %-44s %s/%s %5.2f   target ≤ %.1f: %s\n", what, a, o, r, lim, r <= lim ? "met" : "NOT met"
+    printf "  %-44s %s/%s %5.2f   target ≤ %.1f: %s\n", what, sl, o, r, lim, r <= lim ? "met" : "NOT met"
     any = 1
 }
 {   # test server round rate cpu tw ctw hcpu pcpu
     if ($5 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "cpu"; val[k, ++cnt[k]] = $5 }
     if ($8 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "hcpu"; val[k, ++cnt[k]] = $8 }
     if ($9 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "pcpu"; val[k, ++cnt[k]] = $9 }
-    if ($1 == "wrk-close" && $2 == "twkit") { tw_n++; if ($6 + 0 > tw_max) tw_max = $6 + 0 }
+    if ($1 == "wrk-close" && $2 ~ /^twkit(-uring)?$/) { tw_n++; if ($6 + 0 > tw_max) tw_max = $6 + 0 }
 }
 END {
     print ""
     print "targets (issue 26; ratios of the medians above):"
-    ratio("wrk-ka", "cpu", "nginx", 0.8, "wrk keep-alive, server CPU per request")
-    ratio("wrk-ka", "cpu", "h2o", 1.0, "wrk keep-alive, server CPU per request")
-    ratio("wrk-close", "hcpu", "nginx", 1.0, "wrk Connection: close, host CPU per conn")
-    ratio("wrk-close", "pcpu", "nginx", 1.0, "  the same, server + client + ksoftirqd")
+    for (i = 1; i <= 2; i++) {
+        sv = i == 1 ? "twkit" : "twkit-uring"; sl = i == 1 ? a : a "-uring"
+        ratio(sv, sl, "wrk-ka", "cpu", "nginx", 0.8, "wrk keep-alive, server CPU per request")
+        ratio(sv, sl, "wrk-ka", "cpu", "h2o", 1.0, "wrk keep-alive, server CPU per request")
+        ratio(sv, sl, "wrk-close", "hcpu", "nginx", 1.0, "wrk Connection: close, host CPU per conn")
+        ratio(sv, sl, "wrk-close", "pcpu", "nginx", 1.0, "  the same, server + client + ksoftirqd")
+    }
     if (tw_n) {
         printf "  %-44s %s, most of any round: %d   target 0: %s\n", "wrk Connection: close, server TIME_WAIT", a,
                tw_max, tw_max == 0 ? "met" : "NOT met"
@@ -615,6 +623,10 @@ if in_list h2o "$SERVERS"; then
 fi
 if in_list twkit "$SERVERS"; then
     echo "  $LABEL_A: $TWKIT FLAGS, no --after-fin (the binary's default)."
+fi
+if in_list twkit-uring "$SERVERS"; then
+    echo "  $LABEL_A-uring: TWKIT_LOOP=io_uring $TWKIT FLAGS: the same server on the io_uring loop"
+    echo "    (multishot accept and receive into provided buffers)."
 fi
 if in_list twkit-fin "$SERVERS"; then
     echo "  $LABEL_A-fin: $TWKIT FLAGS --after-fin fin: the client's FIN is answered"
