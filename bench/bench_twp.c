@@ -197,7 +197,6 @@ int main(int argc, char **argv)
     struct tw_server_opts so = {.max_conns = IDLE * 2}, uo = {.max_conns = 1000};
     struct tw_bench_echo echo;
     double rate[NSRV][MAX_ROUNDS], us[NSRV][MAX_ROUNDS], med[NSRV], cpu[NSRV], lo, hi;
-    const char *name[NSRV] = {"pool", "pool uring", "epoll echo"};
     const char *label[NSRV] = {"twkit epoll", "twkit io_uring", "epoll echo"};
     const tw_addr *to[NSRV] = {&dst, &uring_dst, &echo_dst};
     int err, rounds = argc > 1 ? atoi(argv[1]) : ROUNDS;
@@ -240,7 +239,7 @@ int main(int argc, char **argv)
     }
     for (int k = 0; k < NSRV; k++) {
         med[k] = median(rate[k], rounds, &lo, &hi);
-        printf("%-11s %d pooled connections     %9.0f requests/s (%.0f–%.0f), ", name[k], CONC,
+        printf("%-14s %d pooled connections  %9.0f requests/s (%.0f–%.0f), ", label[k], CONC,
                med[k], lo, hi);
         cpu[k] = median(us[k], rounds, &lo, &hi);
         printf("server %.2f us/req (%.2f–%.2f); median of %d\n", cpu[k], lo, hi, rounds);

@@ -569,7 +569,7 @@ function ratio(sv, sl, t, f, o, lim, what,    k, ko, r) {
     if ($5 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "cpu"; val[k, ++cnt[k]] = $5 }
     if ($8 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "hcpu"; val[k, ++cnt[k]] = $8 }
     if ($9 ~ /^[0-9.]+$/) { k = $1 SUBSEP $2 SUBSEP "pcpu"; val[k, ++cnt[k]] = $9 }
-    if ($1 == "wrk-close" && $2 ~ /^twkit(-uring)?$/) { tw_n++; if ($6 + 0 > tw_max) tw_max = $6 + 0 }
+    if ($1 == "wrk-close" && $2 ~ /^twkit(-uring)?$/) { tw_on[$2] = 1; if ($6 + 0 > tw_max) tw_max = $6 + 0 }
 }
 END {
     print ""
@@ -581,8 +581,10 @@ END {
         ratio(sv, sl, "wrk-close", "hcpu", "nginx", 1.0, "wrk Connection: close, host CPU per conn")
         ratio(sv, sl, "wrk-close", "pcpu", "nginx", 1.0, "  the same, server + client + ksoftirqd")
     }
-    if (tw_n) {
-        printf "  %-44s %s, most of any round: %d   target 0: %s\n", "wrk Connection: close, server TIME_WAIT", a,
+    tw_lab = ("twkit" in tw_on ? a : "") ("twkit" in tw_on && "twkit-uring" in tw_on ? ", " : "") \
+             ("twkit-uring" in tw_on ? a "-uring" : "")
+    if (tw_lab != "") {
+        printf "  %-44s %s, most of any round: %d   target 0: %s\n", "wrk Connection: close, server TIME_WAIT", tw_lab,
                tw_max, tw_max == 0 ? "met" : "NOT met"
         any = 1
     }
