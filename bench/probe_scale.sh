@@ -28,7 +28,11 @@
 #      each target is full (1 in 40 here): the row is the run's whole mix,
 #      with its share of resumed handshakes printed. The same for https (the
 #      http kind, GET / through curl, whose session cache keeps the
-#      sessions), with the same targets.
+#      sessions), with the same targets. Beside them, openssl s_time -new
+#      and -reuse with TLS 1.2 on the same CPU against the same nginx
+#      (STIME_SECONDS, 3): what OpenSSL's own client saves by resuming, a
+#      floor for the TLS 1.2 ratio (its TLS 1.3 -reuse does not resume: it
+#      takes the session before the tickets come).
 #   4. https (the http kind, full handshakes: nginx with sessions off) with
 #      --threads 2 against --threads 1, unpinned: CPU per probe, target
 #      <= 1.1x.
@@ -190,9 +194,25 @@ https_yaml "$TMP/h13f.yaml" 8443 ""
 https_yaml "$TMP/h13r.yaml" 8443 ", tls_resumption: true"
 https_yaml "$TMP/h12f.yaml" 8444 ""
 https_yaml "$TMP/h12r.yaml" 8444 ", tls_resumption: true"
+# stime_run NAME PORT MODE: OpenSSL's own client, openssl s_time -new (full
+# handshakes) or -reuse (every connection resumes the first one's session),
+# on the same CPU against the same nginx: its CPU per connection (us) into
+# $TMP/NAME.c, the reference for what resumption can save with this OpenSSL
+# on this kernel (s_time verifies no chain and sends no request)
+stime_run() {
+    local t n
+    t=$( { TIMEFORMAT='%U %S'; time nsx $CPU0 openssl s_time -connect "127.0.0.1:$2" "$3" \
+        -time "$STIME_SECONDS" -CAfile "$TMP/nginx/cert.pem" >"$TMP/s.out" 2>&1; } 2>&1 ) ||
+        die "openssl s_time $3 :$2: $(tail -2 "$TMP/s.out")"
+    n=$(awk '/connections in .* real seconds/ { print $1; exit }' "$TMP/s.out")
+    [ "${n:-0}" -gt 0 ] || die "openssl s_time $3 :$2: no connections: $(tail -2 "$TMP/s.out")"
+    awk -v t="$t" -v n="$n" 'BEGIN { split(t, a, " "); printf "%.1f\n", (a[1] + a[2]) / n * 1e6 }' >>"$TMP/$1.c"
+}
+STIME_SECONDS=${STIME_SECONDS:-3}
 RES_ROWS="t13f t13r t12f t12r h13f h13r h12f h12r"
 for r in $(seq "$ROUNDS"); do
     for c in $RES_ROWS; do tls_run "$c" "$TMP/$c.yaml" 1 "$CPU0"; done
+    stime_run s12f 8444 -new; stime_run s12r 8444 -reuse
     for t in 1 2; do tls_run "https$t" "$TMP/https.yaml" "$t" ""; done
 done
 printf '\ntls and https probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
@@ -211,6 +231,9 @@ for k in t h; do
             "$([ $k = t ] && echo "tls  " || echo https)" "${v#1}" "$ra" "$tg" "$(verdict "$ra" '<=' "$tg")" "$rs"
     done
 done
+printf '  openssl s_time TLS 1.2: -new %s us/conn, -reuse %s us/conn, reuse / new %sx (OpenSSL itself: a floor for the tls ratio)\n' \
+    "$(median <"$TMP/s12f.c")" "$(median <"$TMP/s12r.c")" \
+    "$(awk -v a="$(median <"$TMP/s12r.c")" -v b="$(median <"$TMP/s12f.c")" 'BEGIN { printf "%.2f", a / b }')"
 h1=$(median <"$TMP/https1.c"); h2=$(median <"$TMP/https2.c")
 rh=$(awk -v a="$h2" -v b="$h1" 'BEGIN { printf "%.2f", a / b }')
 printf '  https (full handshakes) --threads 1  %s us/probe (%s), --threads 2  %s us/probe (%s)\n' "$h1" "$(spread <"$TMP/https1.c")" "$h2" "$(spread <"$TMP/https2.c")"

@@ -293,6 +293,20 @@ static const char *peer_name(const struct tp_target *t)
     return t->def->tls_server_name ? t->def->tls_server_name : t->ep.host;
 }
 
+/* Resuming a session below TLS 1.3: offer no newer version. A ClientHello
+ * that offers TLS 1.3 carries a key share, one key generated per probe
+ * (an eighth of a resumed TLS 1.2 probe's CPU) for a server that answered
+ * TLS 1.2 last time. The full handshake due at its period offers every
+ * version again (a refused resumption's stays at TLS 1.2), so a server
+ * that moved to TLS 1.3 is seen then. */
+static void offer_no_newer(SSL *ssl, const SSL_SESSION *sess)
+{
+    int v = SSL_SESSION_get_protocol_version(sess);
+
+    if (v > 0 && v < TLS1_3_VERSION)
+        SSL_set_max_proto_version(ssl, v);
+}
+
 static void on_connect(tw_connect *req, int fd_or_err)
 {
     struct tls_run *run = req->data;
@@ -319,8 +333,8 @@ static void on_connect(tw_connect *req, int fd_or_err)
         /* a full handshake (chain verified) when one is due */
         if (k && k->sess && tw_ms_diff(tw_loop_now(tp_engine_loop(run->e)), k->full_due_ms) >= 0)
             keep_drop(k);
-        if (k && k->sess)
-            run->offered = SSL_set_session(run->ssl, k->sess) == 1;
+        if (k && k->sess && (run->offered = SSL_set_session(run->ssl, k->sess) == 1))
+            offer_no_newer(run->ssl, k->sess);
     }
     /* Claim the registration tw_connect handed over now (one MOD), even if
      * the handshake might finish without waiting: left unclaimed it would
