@@ -32,7 +32,12 @@
 #      and -reuse with TLS 1.2 on the same CPU against the same nginx
 #      (STIME_SECONDS, 3): what OpenSSL's own client saves by resuming, a
 #      floor for the TLS 1.2 ratio (its TLS 1.3 -reuse does not resume: it
-#      takes the session before the tickets come).
+#      takes the session before the tickets come). And the bare TLS loop
+#      (bench/bare_tls.c: OpenSSL and a socket, one connection at a time,
+#      the chain verified in a full handshake, the TLS 1.3 tickets awaited
+#      as the prober does) full and resumed on the same CPU against the same
+#      nginx, TLS 1.3 and 1.2: OpenSSL's own ratio, the floor for both
+#      targets, and twkit's CPU per probe over the loop's.
 #   4. https (the http kind, full handshakes: nginx with sessions off) with
 #      --threads 2 against --threads 1, unpinned: CPU per probe, target
 #      <= 1.1x.
@@ -43,6 +48,7 @@ set -eu
 
 TWKIT=${1:-build/twkit}
 BARE=${2:-build/bench/twkit-bench-bare-probe}
+BARE_TLS=${BARE_TLS:-$(dirname "$BARE")/twkit-bench-bare-tls}
 ROUNDS=${ROUNDS:-3}
 SCALE_TCP=${SCALE_TCP:-20000}
 SCALE_SECONDS=${SCALE_SECONDS:-30}
@@ -58,6 +64,7 @@ die() { echo "probe_scale: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (a network namespace)"
 [ -x "$TWKIT" ] || die "$TWKIT: not built (make)"
 [ -x "$BARE" ] || die "$BARE: not built (make)"
+[ -x "$BARE_TLS" ] || die "$BARE_TLS: not built (make)"
 
 cleanup() {
     [ -z "$SRV" ] || kill "$SRV" 2>/dev/null || true
@@ -209,10 +216,17 @@ stime_run() {
     awk -v t="$t" -v n="$n" 'BEGIN { split(t, a, " "); printf "%.1f\n", (a[1] + a[2]) / n * 1e6 }' >>"$TMP/$1.c"
 }
 STIME_SECONDS=${STIME_SECONDS:-3}
+# bare_run NAME PORT MODE: the bare TLS loop's CPU per connection (us)
+bare_run() {
+    nsx $CPU0 "$BARE_TLS" "127.0.0.1:$2" bench.twkit "$TMP/nginx/cert.pem" "$STIME_SECONDS" "$3" \
+        >"$TMP/bt.json" 2>"$TMP/bt.err" || die "bare TLS loop $3 :$2: $(cat "$TMP/bt.json" "$TMP/bt.err")"
+    jnum us_per_conn "$TMP/bt.json" >>"$TMP/$1.c"
+}
 RES_ROWS="t13f t13r t12f t12r h13f h13r h12f h12r"
 for r in $(seq "$ROUNDS"); do
     for c in $RES_ROWS; do tls_run "$c" "$TMP/$c.yaml" 1 "$CPU0"; done
     stime_run s12f 8444 -new; stime_run s12r 8444 -reuse
+    bare_run b13f 8443 full; bare_run b13r 8443 resume; bare_run b12f 8444 full; bare_run b12r 8444 resume
     for t in 1 2; do tls_run "https$t" "$TMP/https.yaml" "$t" ""; done
 done
 printf '\ntls and https probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
@@ -234,6 +248,13 @@ done
 printf '  openssl s_time TLS 1.2: -new %s us/conn, -reuse %s us/conn, reuse / new %sx (OpenSSL itself: a floor for the tls ratio)\n' \
     "$(median <"$TMP/s12f.c")" "$(median <"$TMP/s12r.c")" \
     "$(awk -v a="$(median <"$TMP/s12r.c")" -v b="$(median <"$TMP/s12f.c")" 'BEGIN { printf "%.2f", a / b }')"
+for v in 13 12; do
+    bf=$(median <"$TMP/b${v}f.c"); br=$(median <"$TMP/b${v}r.c")
+    printf '  bare TLS loop TLS 1.%s: full %s us/conn, resumed %s us/conn, resumed / full %sx (OpenSSL'"'"'s floor); tls kind / bare: full %sx, resumed %sx\n' \
+        "${v#1}" "$bf" "$br" "$(awk -v a="$br" -v b="$bf" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$(median <"$TMP/t${v}f.c")" -v b="$bf" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$(median <"$TMP/t${v}r.c")" -v b="$br" 'BEGIN { printf "%.2f", a / b }')"
+done
 h1=$(median <"$TMP/https1.c"); h2=$(median <"$TMP/https2.c")
 rh=$(awk -v a="$h2" -v b="$h1" 'BEGIN { printf "%.2f", a / b }')
 printf '  https (full handshakes) --threads 1  %s us/probe (%s), --threads 2  %s us/probe (%s)\n' "$h1" "$(spread <"$TMP/https1.c")" "$h2" "$(spread <"$TMP/https2.c")"
