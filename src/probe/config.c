@@ -497,6 +497,7 @@ static void load_root(struct ctx *c, const yaml_node_t *root, struct tp_config *
     d.def.timeout_ms = 2000;
     d.def.success_threshold = d.def.failure_threshold = 1;
     d.def.tls_verify = true;
+    d.def.tls_full_every_ms = 60000;
     if (dv)
         load_defaults(c, dv, &d);
     if (!pk)

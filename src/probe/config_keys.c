@@ -239,6 +239,18 @@ static void free_tls_config(struct tp_def *def)
     def->tls_min_version = 0;
 }
 
+static bool set_resumption(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->tls_resumption = a->b;
+    return true;
+}
+
+static bool set_full_every(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
+{
+    def->tls_full_every_ms = a->ms;
+    return true;
+}
+
 static void free_ca_file(struct tp_def *def)
 {
     free(def->ca_file);
@@ -281,6 +293,12 @@ const struct tp_key tp_common_keys[TP_NCOMMON] = {
     /* the channels of notify: its state changes go to (notify_cfg.c) */
     [TP_K_NOTIFY] = {"notify", TP_T_VALUE, .in_defaults = true, .apply = tp_notify_key_apply,
                      .free = tp_notify_sel_free},
+    /* resuming TLS sessions (kind_tls.c, kind_http_resume.c) */
+    [TP_K_TLS_RESUMPTION] = {"tls_resumption", TP_T_BOOL, .in_defaults = true,
+                             .group = TP_KEYS_RESUME, .apply = set_resumption},
+    [TP_K_TLS_FULL_EVERY] = {"tls_full_handshake_every", TP_T_DURATION, .lo = 1,
+                             .in_defaults = true, .group = TP_KEYS_RESUME,
+                             .apply = set_full_every},
 };
 
 bool tp_kind_takes(const struct tp_kind *kind, const struct tp_key *key)
@@ -415,6 +433,8 @@ bool tp_def_inherit(struct tp_cfgctx *c, struct tp_def *def, const struct tp_def
         if (!tp_set_kv(c, &def->labels, &def->nlabels, d->labels[i].key, d->labels[i].value))
             return false;
     def->tls_min_version = d->tls_min_version;
+    def->tls_resumption = d->tls_resumption;
+    def->tls_full_every_ms = d->tls_full_every_ms;
     if (d->ca_file && !(def->ca_file = tp_cfg_dup(c, d->ca_file)))
         return false;
     if (d->cert_file && !(def->cert_file = tp_cfg_dup(c, d->cert_file)))

@@ -18,7 +18,7 @@
 
 extern const struct tp_kind tp_kind_http;
 
-#define TP_HTTP_NKEYS 31
+#define TP_HTTP_NKEYS 29
 extern const struct tp_key tp_http_keys[TP_HTTP_NKEYS];
 
 #define TP_HTTP_NMETRICS 13

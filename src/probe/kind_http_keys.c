@@ -713,24 +713,6 @@ static void free_bearer(struct tp_def *def)
     drop(&opts(def)->bearer_file);
 }
 
-static bool set_resumption(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    opts(def)->resumption = a->b;
-    return true;
-}
-
-static bool set_full_every(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    opts(def)->full_every_ms = a->ms;
-    return true;
-}
-
-static bool default_full_every(struct tp_cfgctx *c, struct tp_def *def)
-{
-    opts(def)->full_every_ms = 60000;
-    return true;
-}
-
 /* ---- the table ---- */
 
 #define BB .blackbox = true
@@ -793,9 +775,6 @@ const struct tp_key tp_http_keys[TP_HTTP_NKEYS] = {
      .free = free_bearer},
     {.name = "bearer_token_file", .type = TP_T_PATH, BB, .apply = set_bearer_file},
     {.name = "authorization", .type = TP_T_VALUE, BB, .apply = set_authz},
-    {.name = "tls_resumption", .type = TP_T_BOOL, .apply = set_resumption},
-    {.name = "tls_full_handshake_every", .type = TP_T_DURATION, .lo = 1,
-     .apply = set_full_every, .absent = default_full_every},
 };
 
 /* An http:// or https:// URL; the port defaults to 80 or 443. */

@@ -29,7 +29,7 @@ struct http_keep {
 
 static bool resumption(const struct tp_target *t)
 {
-    return ((const struct tp_http_opts *)t->def->opts)->resumption;
+    return t->def->tls_resumption;
 }
 
 void tp_http_keep_reset(struct tp_target *t)
@@ -129,6 +129,5 @@ void tp_http_keep_end(struct tp_target *t, const char *host, const struct tp_res
     free(k->host);
     k->host = host ? strdup(host) : NULL;
     k->trusted = k->host != NULL;
-    k->full_due_ms = tw_loop_now(tp_engine_loop(t->engine)) +
-                     ((const struct tp_http_opts *)t->def->opts)->full_every_ms;
+    k->full_due_ms = tw_loop_now(tp_engine_loop(t->engine)) + t->def->tls_full_every_ms;
 }

@@ -182,11 +182,11 @@ static void on_ticket_timeout(tw_timer *tm)
  * true when the probe is over, false when it waits for the ticket. */
 static bool resumption_done(struct tls_run *run, struct tp_result *r)
 {
-    const struct tp_tls_opts *o = run->t->def->opts;
+    const struct tp_def *def = run->t->def;
     struct tp_tls_keep *k = run->t->keep;
     uint64_t now = tw_loop_now(tp_engine_loop(run->e));
 
-    if (!o->resumption || !k)
+    if (!def->tls_resumption || !k)
         return true;
     if (SSL_session_reused(run->ssl)) {
         double tls = r->phase[TP_PH_TLS], conn = r->phase[TP_PH_CONNECT];
@@ -206,7 +206,7 @@ static bool resumption_done(struct tls_run *run, struct tp_result *r)
     k->certs = *r;
     k->certs.leaf_info = tp_leaf_dup(r->leaf_info);
     memset(k->certs.phase, 0, sizeof(k->certs.phase));
-    k->full_due_ms = now + o->full_every_ms;
+    k->full_due_ms = now + def->tls_full_every_ms;
     if (keep_session(run) || SSL_version(run->ssl) < TLS1_3_VERSION)
         return true;
     run->done = *r;
@@ -326,7 +326,7 @@ static void on_connect(tw_connect *req, int fd_or_err)
         fail_errno(run, err);
         return;
     }
-    if (((const struct tp_tls_opts *)run->t->def->opts)->resumption) {
+    if (run->t->def->tls_resumption) {
         struct tp_tls_keep *k = run->t->keep;
         if (!k && (k = run->t->keep = calloc(1, sizeof(*k))))
             k->certs.verify = -1;
@@ -428,30 +428,9 @@ static void free_server_name(struct tp_def *def)
     o->server_name = NULL;
 }
 
-static bool set_resumption(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    ((struct tp_tls_opts *)def->opts)->resumption = a->b;
-    return true;
-}
-
-static bool set_full_every(struct tp_cfgctx *c, struct tp_def *def, const struct tp_arg *a)
-{
-    ((struct tp_tls_opts *)def->opts)->full_every_ms = a->ms;
-    return true;
-}
-
-static bool default_full_every(struct tp_cfgctx *c, struct tp_def *def)
-{
-    ((struct tp_tls_opts *)def->opts)->full_every_ms = 60000;
-    return true;
-}
-
 static const struct tp_key tls_keys[] = {
     {.name = "server_name", .type = TP_T_STR, .what = "a DNS name",
      .validate = check_server_name, .apply = set_server_name, .free = free_server_name},
-    {.name = "tls_resumption", .type = TP_T_BOOL, .apply = set_resumption},
-    {.name = "tls_full_handshake_every", .type = TP_T_DURATION, .lo = 1,
-     .apply = set_full_every, .absent = default_full_every},
 };
 
 /* blackbox_exporter's rows for a handshake; a certificate that does not
@@ -475,7 +454,7 @@ const struct tp_kind tp_kind_tls = {
     .name = "tls",
     .keys = tls_keys,
     .nkeys = sizeof(tls_keys) / sizeof(tls_keys[0]),
-    .common = TP_KEYS_TLS | TP_KEYS_CONN,
+    .common = TP_KEYS_TLS | TP_KEYS_CONN | TP_KEYS_RESUME,
     .opts_size = sizeof(struct tp_tls_opts),
     .parse_target = tls_parse_target,
     .init = tls_init,

@@ -117,17 +117,10 @@ struct tp_http_opts {
     bool basic_auth;
     char *bearer, *bearer_file;
     bool http2;               /* enable_http2 (default true) */
-    bool resumption;          /* tls_resumption: resume the sessions of the
-                                 last trusted full probe */
-    uint64_t full_every_ms;   /* tls_full_handshake_every (default 60 s) */
     unsigned written;         /* HTTPW_*: which spellings were written */
 };
 struct tp_tls_opts {
     char *server_name;        /* SNI and name to verify; NULL: the host */
-    bool resumption;          /* tls_resumption: resume the last session */
-    uint64_t full_every_ms;   /* tls_full_handshake_every: a full handshake
-                                 (chain verified) at least this often;
-                                 default 60 s */
 };
 
 /* The icmp kind's: blackbox_exporter's icmp options. */

@@ -81,6 +81,12 @@ struct tp_def {
     char *tls_server_name;    /* SNI and the name verified; NULL: the
                                  target's host */
     int tls_min_version;      /* TLS1_x_VERSION (OpenSSL); 0: OpenSSL's */
+    /* tls_resumption, for the kinds with TP_KEYS_RESUME */
+    bool tls_resumption;      /* resume the sessions of the last trusted
+                                 full handshake */
+    uint64_t tls_full_every_ms; /* tls_full_handshake_every: a full
+                                 handshake (chain verified) at least this
+                                 often; default 60 s */
     unsigned tls_written;     /* TP_TLSW_*: which spelling set what in this
                                  probe (or in defaults), so that two
                                  spellings of one setting are refused */
@@ -292,6 +298,8 @@ struct tp_target {
                                settings of struct tp_def) */
 #define TP_KEYS_CONN 2u     /* close: the kinds that make a connection
                                (icmp sends datagrams: nothing to close) */
+#define TP_KEYS_RESUME 4u   /* tls_resumption, tls_full_handshake_every:
+                               the kinds that resume TLS sessions */
 /* bits of tp_def.tls_written */
 #define TP_TLSW_VERIFY 1u     /* tls_verify */
 #define TP_TLSW_CA 2u         /* ca_file */

@@ -240,6 +240,51 @@ Test(probe_config, builtin_defaults_without_defaults_section)
     tp_config_free(&cfg);
 }
 
+/* tls_resumption is one setting of the kinds that resume sessions: in a
+ * probe or in defaults, off and 60 s by default, refused on other kinds */
+Test(probe_config, tls_resumption_from_defaults_and_per_probe)
+{
+    struct tp_config cfg;
+
+    ut_put("x.yaml", "defaults: {tls_resumption: true, tls_full_handshake_every: 5s}\n"
+                     "probes:\n"
+                     "  - {name: a, kind: tls, target: h}\n"
+                     "  - {name: b, kind: http, target: 'https://h/', tls_resumption: false}\n"
+                     "  - {name: c, kind: icmp, target: h}\n"
+                     "  - {name: d, kind: http, target: 'https://h/', tls_full_handshake_every: 2m}\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert(cfg.defs[0].tls_resumption);
+    cr_assert_eq(cfg.defs[0].tls_full_every_ms, 5000);
+    cr_assert_not(cfg.defs[1].tls_resumption, "the probe's own key wins");
+    cr_assert(cfg.defs[3].tls_resumption);
+    cr_assert_eq(cfg.defs[3].tls_full_every_ms, 120000);
+    tp_config_free(&cfg);
+    put_probe("x.yaml", "name: a\n"
+                        "    kind: http\n"
+                        "    target: https://h/\n");
+    load_ok("x.yaml", &cfg);
+    cr_assert_not(cfg.defs[0].tls_resumption);
+    cr_assert_eq(cfg.defs[0].tls_full_every_ms, 60000);
+    tp_config_free(&cfg);
+    ut_put("x.yaml", "probes:\n"
+                     "  - {name: a, kind: tcp, target: 'h:1', tls_resumption: true}\n"
+                     "  - {name: b, kind: tls, target: h, tls_full_handshake_every: 0s}\n");
+    load_fails("x.yaml", "x.yaml:2:41: tls_resumption applies to http and tls probes only\n"
+                         "x.yaml:3:63: bad tls_full_handshake_every \"0s\": must be more than 0\n");
+}
+
+/* A kind's table declared with a count (tp_http_keys[TP_HTTP_NKEYS]) pads
+ * with empty rows when a key is taken out and the count is not. */
+Test(probe_config, every_key_of_every_kind_has_a_name)
+{
+    for (size_t i = 0; i < TP_NCOMMON; i++)
+        cr_assert(tp_common_keys[i].name, "common key %zu has no name", i);
+    for (size_t j = 0; j < tp_nkinds; j++)
+        for (size_t i = 0; i < tp_kinds[j]->nkeys; i++)
+            cr_assert(tp_kinds[j]->keys[i].name, "%s key %zu of %zu has no name",
+                      tp_kinds[j]->name, i, tp_kinds[j]->nkeys);
+}
+
 Test(probe_config, free_is_safe_on_zero)
 {
     struct tp_config cfg = {0};
@@ -1032,7 +1077,8 @@ Test(probe_config, error_unknown_keys)
                "x.yaml:2:3: unknown key \"intervall\" in defaults (did you mean interval?)\n"
                "x.yaml:3:3: method cannot be set in defaults (only interval, timeout, "
                "success_threshold, failure_threshold, labels, close, tls_verify, ca_file, "
-               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address, tls_config, notify)\n"
+               "preferred_ip_protocol, ip_protocol_fallback, source_ip_address, tls_config, notify, "
+               "tls_resumption, tls_full_handshake_every)\n"
                "x.yaml:4:3: unknown key \"bogus\" in defaults\n"
                "x.yaml:8:5: unknown key \"tagret\" in probe (did you mean target?)\n"
                "x.yaml:9:5: unknown key \"frobnicate\" in probe\n"
