@@ -17,11 +17,11 @@ declare -gA _twkit_opts=(
              --rate --size --port-range --tw-reuse --ipv6 --json --csv --svg --quiet --help"
     [serve]="--proto --listen --threads --idle-timeout --stall-timeout --min-progress
              --grace --close-wait --shutdown-timeout --max-conns --max-requests --max-frame
-             --body-size --request-timeout --max-header --max-body --after-fin --naive-close
-             --json --help"
+             --body-size --request-timeout --max-header --max-body --after-fin --loop
+             --naive-close --json --help"
     [probe]="--check --once --max-inflight --listen --status-group --status-refresh
              --status-samples --blackbox-config --max-probes --timeout-offset --watch --log
-             --log-results --duration --shard --threads --summary --test-notify --help"
+             --log-results --duration --shard --threads --loop --summary --test-notify --help"
     ["probe report"]="--since --until --json --html --probe --timezone --history --help"
     [stat]="--json --brief --all --fail-on --top --watch --count --netns --who --listen
             --all-netns --help"
@@ -36,10 +36,10 @@ declare -gA _twkit_args=(
              --port-range --tw-reuse --csv --svg"
     [serve]="--proto --listen --threads --idle-timeout --stall-timeout --min-progress --grace
              --close-wait --shutdown-timeout --max-conns --max-requests --max-frame
-             --body-size --request-timeout --max-header --max-body --after-fin"
+             --body-size --request-timeout --max-header --max-body --after-fin --loop"
     [probe]="--max-inflight --listen --status-group --status-refresh --status-samples
              --blackbox-config --max-probes --timeout-offset --log --duration --shard --threads
-             --test-notify"
+             --loop --test-notify"
     ["probe report"]="--since --until --probe --timezone --history"
     [stat]="--fail-on --top --watch --count --netns --who --listen"
 )
@@ -127,6 +127,7 @@ _twkit()
             stat:--netns) COMPREPLY=($(compgen -W "$(_twkit_netns)" -- "$cur")) ;;
             serve:--proto | bench:--proto) COMPREPLY=($(compgen -W "twp http" -- "$cur")) ;;
             serve:--after-fin) COMPREPLY=($(compgen -W "fin rst" -- "$cur")) ;;
+            serve:--loop | probe:--loop) COMPREPLY=($(compgen -W "epoll io_uring" -- "$cur")) ;;
             hazards:--only)
                 # a comma-separated list: complete the name after the last comma
                 local done=${cur%"${cur##*,}"}

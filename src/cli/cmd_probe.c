@@ -92,7 +92,10 @@ static const char probe_usage[] =
     "  --threads N           probe on N threads, each with its share of the targets\n"
     "                        (default: the CPUs this process may use; also --once)\n"
     "  --summary             at the end print one JSON object to stdout: results,\n"
-    "                        skips, late starts, CPU, peak memory, TIME_WAIT\n"
+    "                        skips, late starts, CPU, peak memory, TIME_WAIT,\n"
+    "                        the loop's backend\n"
+    "  --loop epoll|io_uring the event loops' backend (default epoll, or\n"
+    "                        TWKIT_LOOP; epoll where io_uring cannot be had)\n"
     "  --test-notify CHANNEL send one test message on CONFIG's notify channel\n"
     "                        CHANNEL, wait for the answer, print it; exit 0 if it\n"
     "                        was delivered, 1 if not\n"
@@ -601,6 +604,7 @@ int cmd_probe(int argc, char **argv)
         {"status-samples", required_argument, NULL, 'N'},
         {"test-notify", required_argument, NULL, 'T'},
         {"threads", required_argument, NULL, 'j'},
+        {"loop", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
     struct probe_cli p = {.listen = "127.0.0.1:9464", .status_refresh_s = TP_STATUS_REFRESH_S};
@@ -638,6 +642,10 @@ int cmd_probe(int argc, char **argv)
                 return 2;
             break;
         case 's': summary = true; break;
+        case 'E':
+            if (cli_set_loop("probe", optarg) < 0)
+                return 2;
+            break;
         case 'b': p.bb_path = optarg; break;
         case 'w': p.watch = true; break;
         case 'S':
@@ -770,6 +778,7 @@ int cmd_probe(int argc, char **argv)
     }
     tw_io_init(&p.sig_io, sfd, on_signal, &p);
     tw_io_start(p.loop, &p.sig_io, TW_IO_READ);
+    cli_loop_backend("twkit probe", p.loop); /* its warnings */
     if (!p.eo.once) { /* a reload may bring channels: the thread is there anyway */
         struct tp_after_opts ao = {.log = p.eo.log, .rings = p.threads};
         struct tp_after_sink sink;
@@ -842,7 +851,7 @@ int cmd_probe(int argc, char **argv)
         tp_view_summary(tp_fleet_pause(p.fleet), &s);
         tp_fleet_resume(p.fleet);
         if (summary)
-            probe_print_summary(&s, (double)(tw_now_ns() - t0) / 1e9);
+            probe_print_summary(&s, (double)(tw_now_ns() - t0) / 1e9, tw_loop_backend(p.loop));
         if (p.eo.once)
             rc = s.results[TP_SUCCESS] == s.targets ? 0 : 1;
     }

@@ -76,6 +76,9 @@ static const char serve_usage[] =
     "                         acknowledged it, so nobody holds TIME_WAIT; a\n"
     "                         client that half-closes and reads to EOF may then\n"
     "                         see ECONNRESET after the whole response\n"
+    "  --loop epoll|io_uring  the event loop's backend (default epoll, or\n"
+    "                         TWKIT_LOOP); io_uring: multishot accepts and\n"
+    "                         receives, epoll where io_uring cannot be had\n"
     "  --naive-close          WRONG ON PURPOSE: close first after every reply\n"
     "                         (http: every response says Connection: close),\n"
     "                         so TIME_WAIT piles up here (benchmarks, demo)\n"
@@ -287,6 +290,7 @@ int cmd_serve(int argc, char **argv)
         {"min-progress", required_argument, NULL, 'P'},
         {"close-wait", required_argument, NULL, 'W'},
         {"shutdown-timeout", required_argument, NULL, 'T'},
+        {"loop", required_argument, NULL, 'L'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -294,7 +298,7 @@ int cmd_serve(int argc, char **argv)
     struct tw_server_opts so = {0};
     struct tw_server_stats total = {0};
     static struct serve sv;
-    const char *listen = NULL;
+    const char *listen = NULL, *backend;
     unsigned long threads = 1, v, body_size = 13;
     bool json = false;
     sigset_t sigs;
@@ -345,6 +349,7 @@ int cmd_serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'L': if (cli_set_loop("twkit serve", optarg) < 0) return 2; break;
         case 'j': json = true; break;
         case 'h': print_usage(stdout); return 0;
         default: print_usage(stderr); return 2;
@@ -390,6 +395,10 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!(backend = cli_loop_backend("twkit serve", NULL))) {
+        fprintf(stderr, "twkit serve: cannot make an event loop\n");
+        return 1;
+    }
     struct tw_server_group_opts go = {.threads = (unsigned)threads, .server = so};
     if (threads == 1)
         go.on_start = unblock_signals, go.arg = &sigs;
@@ -398,12 +407,13 @@ int cmd_serve(int argc, char **argv)
                 tw_addr_format(&so.listen, buf, sizeof(buf)), tw_errname(err), tw_strerror(err));
         return 1;
     }
-    fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s\n",
+    fprintf(stderr, "twkit serve: %s on %s, %lu thread%s%s, loop %s\n",
             so.proto == TW_PROTO_HTTP ? "http" : "twp",
             tw_addr_format(&so.listen, buf, sizeof(buf)), threads, threads > 1 ? "s" : "",
             so.naive_close ? ", NAIVE CLOSE (the server closes first)"
             : so.after_fin == TW_AFTER_FIN_RST ? ", RST after the client's FIN"
-                                               : ", FIN after the client's FIN");
+                                               : ", FIN after the client's FIN",
+            backend);
     if (threads == 1) {
         struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
         sigemptyset(&sa.sa_mask);

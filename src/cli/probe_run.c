@@ -41,7 +41,7 @@ void probe_raise_nofile(const struct tp_config *cfg, const struct tp_engine_opts
                 have, probes, eo->once ? "; --once: --max-inflight" : "", adhoc, need);
 }
 
-void probe_print_summary(const struct tp_summary *sp, double wall)
+void probe_print_summary(const struct tp_summary *sp, double wall, const char *loop)
 {
     const struct tp_summary s = *sp;
     struct rusage ru;
@@ -50,7 +50,8 @@ void probe_print_summary(const struct tp_summary *sp, double wall)
     printf("{\"event\":\"summary\",\"targets\":%llu,\"success\":%llu,\"failure\":%llu,"
            "\"local_error\":%llu,\"skipped\":%llu,\"late_start_us\":{\"n\":%llu,"
            "\"p50\":%llu,\"p99\":%llu,\"max\":%llu},\"cpu_user_s\":%.3f,\"cpu_system_s\":%.3f,"
-           "\"max_rss_kib\":%ld,\"time_wait\":%d,\"wall_s\":%.3f,\"thread_targets\":[",
+           "\"max_rss_kib\":%ld,\"time_wait\":%d,\"wall_s\":%.3f,\"loop\":\"%s\","
+           "\"thread_targets\":[",
            (unsigned long long)s.targets, (unsigned long long)s.results[TP_SUCCESS],
            (unsigned long long)s.results[TP_FAILURE], (unsigned long long)s.results[TP_LOCAL],
            (unsigned long long)s.skipped, (unsigned long long)s.late_n,
@@ -58,7 +59,7 @@ void probe_print_summary(const struct tp_summary *sp, double wall)
            (unsigned long long)s.late_max_us,
            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss,
-           s.time_wait, wall);
+           s.time_wait, wall, loop);
     for (unsigned i = 0; i < s.threads; i++)
         printf("%s%u", i ? "," : "", s.thread_targets[i]);
     printf("]}\n");

@@ -12,6 +12,6 @@
 void probe_raise_nofile(const struct tp_config *cfg, const struct tp_engine_opts *eo,
                         unsigned threads, size_t adhoc);
 /* --summary's JSON line on stdout. */
-void probe_print_summary(const struct tp_summary *s, double wall);
+void probe_print_summary(const struct tp_summary *s, double wall, const char *loop);
 
 #endif

@@ -927,3 +927,38 @@ Test(probe, two_shards_of_one_config_probe_disjoint_halves_of_it)
         cr_assert_neq(seen[i], 0, "127.1.%d.%d:9 probed by no shard", i / 250, i % 250 + 1);
     cr_assert(n[0] > 4700 && n[1] > 4700, "uneven: %zu and %zu", n[0], n[1]);
 }
+
+/* --loop picks the loops' backend, which --summary names; a name that is
+ * none is refused before anything runs. */
+Test(probe, loop_option_picks_the_backend_and_refuses_others)
+{
+    static const char *const backends[] = {"epoll", "io_uring"};
+    char cfg[256], out[256], want[64];
+
+    NEED_ROOT();
+    write_file("loop.yaml", "probes:\n"
+                            "  - {name: r, kind: tcp, target: '127.0.0.1:9', timeout: 1s}\n");
+    tpath(cfg, sizeof(cfg), "loop.yaml");
+    tpath(out, sizeof(out), "loop.out");
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(run(TW_LAB_CLIENT, 20000, "%s probe --once --summary --threads 2 --loop %s %s >%s 2>&1",
+                         TWKIT_BIN, backends[i], cfg, out),
+                     1, "one failure is exit 1: %s", slurp("loop.out"));
+        snprintf(want, sizeof(want), "\"loop\":\"%s\"", backends[i]);
+        cr_assert_eq(count_of(slurp("loop.out"), want), 1, "%s", slurp("loop.out"));
+        cr_assert_eq(count_of(slurp("loop.out"), "\"reason\":\"refused\""), 1, "%s",
+                     slurp("loop.out"));
+    }
+    cr_assert_eq(run(TW_LAB_CLIENT, 20000, "%s probe --once --loop kqueue %s >%s 2>&1", TWKIT_BIN,
+                     cfg, out),
+                 2);
+    cr_assert_eq(count_of(slurp("loop.out"), "probe: --loop kqueue: not epoll or io_uring"), 1,
+                 "%s", slurp("loop.out"));
+    cr_assert_eq(run(TW_LAB_CLIENT, 20000, "env TWKIT_LOOP=kqueue %s probe --once --summary %s >%s 2>&1",
+                     TWKIT_BIN, cfg, out),
+                 1);
+    cr_assert_eq(count_of(slurp("loop.out"), "TWKIT_LOOP=kqueue is not epoll or io_uring: the "
+                                             "loop is epoll"),
+                 1, "%s", slurp("loop.out"));
+    cr_assert_eq(count_of(slurp("loop.out"), "\"loop\":\"epoll\""), 1, "%s", slurp("loop.out"));
+}

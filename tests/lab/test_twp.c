@@ -116,6 +116,42 @@ Test(twp, after_fin_rst_is_refused_for_twp)
     cr_assert_not_null(strstr(out, "--after-fin maybe: not fin or rst"), "%s", out);
 }
 
+/* twkit serve --loop: the start line names the backend in use; a name that
+ * is none is refused, a TWKIT_LOOP that is none is warned about. */
+Test(twp, serve_loop_option_names_its_backend)
+{
+    static const char *const cases[][2] = {
+        {"--loop io_uring", "loop io_uring\n"},
+        {"--loop epoll", "loop epoll\n"},
+        {"", "TWKIT_LOOP=kqueue is not epoll or io_uring: the loop is epoll"},
+    };
+    char cmd[1024], out[1024];
+    FILE *p;
+    int status;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* the start line, then SIGTERM: a bounded wait for the line */
+        snprintf(cmd, sizeof(cmd),
+                 "f=$(mktemp); %s " TWKIT_BIN " serve --listen 127.0.0.1:0 %s 2>$f & p=$!; "
+                 "for i in $(seq 100); do grep -q 'loop ' $f && break; sleep 0.05; done; "
+                 "kill -TERM $p; wait $p; cat $f; rm -f $f",
+                 *cases[i][0] ? "" : "TWKIT_LOOP=kqueue", cases[i][0]);
+        cr_assert_not_null(p = popen(cmd, "r"));
+        memset(out, 0, sizeof(out));
+        cr_assert_gt(fread(out, 1, sizeof(out) - 1, p), 0);
+        status = pclose(p);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d: %s", status, out);
+        cr_assert_not_null(strstr(out, cases[i][1]), "%s: %s", cases[i][0], out);
+        cr_assert_not_null(strstr(out, "twp on 127.0.0.1:0, 1 thread"), "%s", out);
+    }
+    cr_assert_not_null(p = popen(TWKIT_BIN " serve --loop kqueue 2>&1", "r"));
+    memset(out, 0, sizeof(out));
+    cr_assert_gt(fread(out, 1, sizeof(out) - 1, p), 0);
+    status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%d: %s", status, out);
+    cr_assert_not_null(strstr(out, "twkit serve: --loop kqueue: not epoll or io_uring"), "%s", out);
+}
+
 Test(twp, bye_goodbye_ending_leaves_no_time_wait_anywhere)
 {
     NEED_ROOT();
