@@ -414,7 +414,7 @@ const char *const tp_handshake_names[TP_NHS] = {"", "full", "resumed",
 
 void tp_m_tls_handshake(const struct tp_target *t, struct tu_prom *p, const char *l)
 {
-    enum tp_handshake hs = t->have_last && t->last.tls ? t->last.handshake : TP_HS_NONE;
+    enum tp_handshake hs = t->have_last ? t->last.handshake : TP_HS_NONE;
 
     if (hs <= TP_HS_NONE || hs >= TP_NHS)
         return;

@@ -63,6 +63,8 @@ struct dns_run {
     int fd;                 /* -1 while a TCP connect is under way */
     SSL *ssl;
     bool handshook, tcp;
+    bool offered;           /* tls_resumption: a session was offered */
+    enum tp_handshake handshake; /* which one it was, for the result */
     uint16_t id;
     uint64_t mark_ns;       /* when the phase under way began */
     double connect_s, request_s;
@@ -142,6 +144,8 @@ static uint16_t next_id(struct dns_shared *s)
 
 static void run_free(struct dns_run *run)
 {
+    if (run->handshook && run->ssl)
+        tp_resume_take(run->t, run->ssl); /* the ticket, read before the answer */
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     free(run->in);
     run->t->run = NULL;
@@ -165,6 +169,8 @@ static void drop_fd(struct dns_run *run)
         tw_io_hand_over(&run->io);
     else
         tw_io_forget(&run->io);
+    if (run->handshook)
+        tp_resume_take(run->t, run->ssl);
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     run->ssl = NULL;
     tp_close(run->e, run->t->def, fd);
@@ -175,6 +181,8 @@ static void fill(const struct dns_run *run, struct tp_result *r)
     r->phase[TP_PH_CONNECT] = run->connect_s;
     r->kind_val[DNS_REQUEST_NS] = (long)(run->request_s * 1e9);
     r->kind_val[DNS_TCP] = run->tcp;
+    if (run->handshake)
+        r->handshake = run->handshake;
 }
 
 static void run_end(struct dns_run *run, struct tp_result *r)
@@ -447,6 +455,7 @@ static void handshake(struct dns_run *run)
     int rc = tp_tls_handshake(run->ssl, &want, &r);
 
     if (rc < 0) {
+        tp_resume_failed(run->t, run->offered, &r);
         run->connect_s += secs(tw_now_ns() - run->mark_ns);
         run_end(run, &r);
         return;
@@ -456,11 +465,20 @@ static void handshake(struct dns_run *run)
         return;
     }
     run->handshook = true;
-    if (!tp_tls_judge(run->ssl, run->t->def, &r, false)) {
-        run->connect_s += secs(tw_now_ns() - run->mark_ns);
-        run_end(run, &r);
-        return;
+    /* blackbox's dns prober reports no certificate fields: only the verdict
+     * counts, and a resumed session was verified by its full handshake */
+    if (!(run->offered && tp_resume_resumed(run->t, run->ssl, &r))) {
+        bool trusted = tp_tls_judge(run->ssl, run->t->def, &r, false);
+        tp_resume_full(run->t, run->ssl, run->offered, trusted, &r,
+                       tw_loop_now(tp_engine_loop(run->e)));
+        if (!trusted) {
+            run->connect_s += secs(tw_now_ns() - run->mark_ns);
+            run_end(run, &r);
+            return;
+        }
     }
+    run->handshake = r.handshake;
+    tp_result_release(&r);
     tcp_connected(run);
 }
 
@@ -541,6 +559,7 @@ static void on_connect(tw_connect *req, int fd_or_err)
         fail_errno(run, sh->tls_ready ? -err : EINVAL);
         return;
     }
+    run->offered = tp_resume_offer(run->t, run->ssl, tw_loop_now(tp_engine_loop(run->e)));
     run->phase = D_HANDSHAKE;
     handshake(run);
 }
@@ -725,6 +744,7 @@ static const struct tp_metric dns_metrics[] = {
     {"probe_dns_query_succeeded", "Displays whether or not the query was executed successfully",
      m_succeeded},
     {"probe_dns_serial", "Returns the serial number of the zone", m_serial},
+    TP_METRIC_TLS_HANDSHAKE,
 };
 
 static void dns_json(FILE *f, const struct tp_result *r)
@@ -763,13 +783,14 @@ const struct tp_kind tp_kind_dns = {
     .name = "dns",
     .keys = tp_dns_keys,
     .nkeys = TP_DNS_NKEYS,
-    .common = TP_KEYS_TLS | TP_KEYS_CONN,
+    .common = TP_KEYS_TLS | TP_KEYS_CONN | TP_KEYS_RESUME,
     .opts_size = sizeof(struct tp_dns_opts),
     .parse_target = dns_parse_target,
     .init = dns_init,
     .fini = dns_fini,
     .start = dns_start,
     .cancel = dns_cancel,
+    .forget = tp_resume_forget,
     .metrics = dns_metrics,
     .nmetrics = sizeof(dns_metrics) / sizeof(dns_metrics[0]),
     .json = dns_json,

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe/config.h"
@@ -43,7 +44,7 @@ extern const struct tp_kind tp_kind_tcp;
 #define LINE_FIRST 4096          /* the buffer starts this big, as Go's */
 #define SEND_MAX (1u << 20)      /* a send after expansion */
 
-enum tcp_phase { CONNECTING, HANDSHAKE, TALKING };
+enum tcp_phase { CONNECTING, HANDSHAKE, TALKING, TICKET };
 enum step_part { P_EXPECT, P_SEND, P_STARTTLS };
 
 /* A step as run: a query_response item, or a half of the short form. */
@@ -65,6 +66,8 @@ struct tcp_run {
     double connect_s, tls_s;
     SSL *ssl;                 /* once a handshake started */
     bool handshook;
+    bool offered;             /* tls_resumption: a session was offered */
+    tw_timer ticket_timer;    /* TICKET: the wait for a TLS 1.3 ticket */
     size_t step;              /* the step under way */
     enum step_part part;
     /* what was read and not consumed: buf[start, end) */
@@ -120,6 +123,9 @@ static bool talks(const struct tp_tcp_opts *o)
 
 static void run_free(struct tcp_run *run)
 {
+    tw_timer_stop(&run->ticket_timer);
+    if (run->handshook)
+        tp_resume_take(run->t, run->ssl); /* a ticket read on the way */
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     tp_result_release(&run->tlsr);
     if (run->out_owned)
@@ -136,6 +142,8 @@ static void fill(struct tcp_run *run, struct tp_result *r)
 {
     r->phase[TP_PH_CONNECT] = run->connect_s;
     r->phase[TP_PH_TLS] = run->tls_s;
+    if (run->tlsr.handshake)
+        r->handshake = run->tlsr.handshake;
     if (run->tlsr.tls) {
         r->tls = true;
         r->cert_expiry = run->tlsr.cert_expiry;
@@ -175,6 +183,43 @@ static void tcp_succeed(struct tcp_run *run)
     struct tp_result r = {.outcome = TP_SUCCESS, .verify = -1};
 
     tcp_end(run, &r);
+}
+
+static bool wait_for(struct tcp_run *run, unsigned want);
+
+static void on_ticket_timeout(tw_timer *tm)
+{
+    tcp_succeed(tm->data); /* no ticket: the next probe is full again */
+}
+
+/* The conversation is over. With tls_resumption after a full TLS 1.3
+ * handshake whose ticket has not been read (the server sends it after the
+ * handshake: a probe that reads nothing after it has not seen it), read on
+ * for it a while first. */
+static void tcp_done(struct tcp_run *run)
+{
+    if (!run->handshook || tp_resume_take(run->t, run->ssl)) {
+        tcp_succeed(run);
+        return;
+    }
+    if (!wait_for(run, TW_IO_READ))
+        return; /* ended */
+    run->phase = TICKET;
+    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer,
+                   tp_resume_ticket_wait_ms(run->t));
+}
+
+static void ticket_read(struct tcp_run *run)
+{
+    char buf[256];
+    int n = SSL_read(run->ssl, buf, sizeof(buf));
+    int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(run->ssl, n);
+
+    if (tp_resume_take(run->t, run->ssl) || (err != SSL_ERROR_WANT_READ &&
+                                             err != SSL_ERROR_WANT_WRITE)) {
+        ERR_clear_error();
+        tcp_succeed(run);
+    }
 }
 
 __attribute__((format(printf, 4, 5))) static void tcp_fail(struct tcp_run *run,
@@ -552,7 +597,7 @@ static void talk(struct tcp_run *run)
             run->lines = 0;
         }
     }
-    tcp_succeed(run);
+    tcp_done(run);
 }
 
 /* ---- TLS ---- */
@@ -569,15 +614,22 @@ static void handshake_turn(struct tcp_run *run)
     }
     run->tls_s += (double)(tw_now_ns() - run->tls_start_ns) / 1e9;
     if (rc < 0) {
+        tp_resume_failed(run->t, run->offered, &r);
         tcp_fail_with(run, &r);
         return;
     }
     run->handshook = true;
-    /* A certificate that does not verify fails the probe with no TLS
-     * fields, as blackbox's failed dial or handshake has no TLS series. */
-    if (!tp_tls_judge(run->ssl, run->t->def, &r, false)) {
-        tcp_fail_with(run, &r);
-        return;
+    /* A resumed handshake reports its session's full one (tls_resume.c). A
+     * certificate that does not verify fails the probe with no TLS fields,
+     * as blackbox's failed dial or handshake has no TLS series. */
+    if (!(run->offered && tp_resume_resumed(run->t, run->ssl, &r))) {
+        bool trusted = tp_tls_judge(run->ssl, run->t->def, &r, false);
+        tp_resume_full(run->t, run->ssl, run->offered, trusted, &r,
+                       tw_loop_now(tp_engine_loop(run->e)));
+        if (!trusted) {
+            tcp_fail_with(run, &r);
+            return;
+        }
     }
     tp_result_release(&run->tlsr);
     run->tlsr = r;
@@ -608,6 +660,7 @@ static void handshake(struct tcp_run *run)
         tcp_fail_errno(run, tc ? err : EINVAL);
         return;
     }
+    run->offered = tp_resume_offer(run->t, run->ssl, tw_loop_now(tp_engine_loop(run->e)));
     handshake_turn(run);
 }
 
@@ -644,6 +697,9 @@ static void tcp_io(tw_io *io, unsigned events)
     case TALKING:
         talk(run);
         return;
+    case TICKET:
+        ticket_read(run);
+        return;
     }
 }
 
@@ -660,6 +716,7 @@ static int tcp_start(struct tp_engine *e, struct tp_target *t)
     run->t = t;
     run->t0_ns = tw_now_ns();
     run->tlsr.verify = -1;
+    tw_timer_init(&run->ticket_timer, on_ticket_timeout, run);
     err = tw_sock_connect(&t->addr, tp_source_opts(t->def, &co), &fd);
     if (err < 0 && err != -EINPROGRESS) {
         free(run);
@@ -769,19 +826,21 @@ static const struct tp_metric tcp_metrics[] = {
     TP_METRIC_SSL_LAST_CHAIN_EXPIRY,
     TP_METRIC_SSL_LAST_CHAIN_INFO,
     TP_METRIC_TLS_VERSION,
+    TP_METRIC_TLS_HANDSHAKE,
 };
 
 const struct tp_kind tp_kind_tcp = {
     .name = "tcp",
     .keys = tp_tcp_keys,
     .nkeys = TP_TCP_NKEYS,
-    .common = TP_KEYS_TLS | TP_KEYS_CONN,
+    .common = TP_KEYS_TLS | TP_KEYS_CONN | TP_KEYS_RESUME,
     .opts_size = sizeof(struct tp_tcp_opts),
     .parse_target = tcp_parse_target,
     .init = tcp_init,
     .fini = tcp_fini,
     .start = tcp_start,
     .cancel = tcp_cancel,
+    .forget = tp_resume_forget,
     .metrics = tcp_metrics,
     .nmetrics = sizeof(tcp_metrics) / sizeof(tcp_metrics[0]),
     .regex_gauge = true,

@@ -39,38 +39,6 @@ struct tls_run {
     struct tp_result done; /* the result, while waiting for the ticket */
 };
 
-/* tls_resumption: what a target keeps between probes. The session comes
- * from a full handshake that was verified and trusted, and so do the
- * certificate fields a resumed probe reports (a resumed handshake sends no
- * certificate: there is nothing new to check). */
-struct tp_tls_keep {
-    SSL_SESSION *sess;     /* NULL: the next handshake is a full one */
-    uint64_t full_due_ms;  /* loop ms: a full handshake from then on */
-    struct tp_result certs; /* tls, expiries, verify, version, leaf_info */
-};
-
-/* a TLS 1.3 server sends its tickets after the handshake: wait this long */
-#define TICKET_WAIT_MS 250
-
-static void tls_forget(struct tp_target *t)
-{
-    struct tp_tls_keep *k = t->keep;
-
-    if (!k)
-        return;
-    SSL_SESSION_free(k->sess);
-    tp_result_release(&k->certs);
-    free(k);
-    t->keep = NULL;
-}
-
-/* Forget the session: the next probe does a full handshake. */
-static void keep_drop(struct tp_tls_keep *k)
-{
-    SSL_SESSION_free(k->sess);
-    k->sess = NULL;
-}
-
 /* ---- init / fini ---- */
 
 static bool is_tls(const struct tp_def *def) { return def->kind == &tp_kind_tls; }
@@ -147,21 +115,6 @@ static void fail_errno(struct tls_run *run, int err)
     run_end(run, &r, false);
 }
 
-/* Keep the session of a trusted full handshake, if it can be resumed. */
-static bool keep_session(struct tls_run *run)
-{
-    struct tp_tls_keep *k = run->t->keep;
-    SSL_SESSION *sess = SSL_get1_session(run->ssl);
-
-    if (!sess || !SSL_SESSION_is_resumable(sess)) {
-        SSL_SESSION_free(sess);
-        return false;
-    }
-    keep_drop(k);
-    k->sess = sess;
-    return true;
-}
-
 static void ticket_done(struct tls_run *run)
 {
     struct tp_result r = run->done;
@@ -178,45 +131,20 @@ static void on_ticket_timeout(tw_timer *tm)
 /* The handshake is done, and r judged: with tls_resumption, what a resumed
  * one reports is what its session's full one found; a full one that was
  * trusted leaves its session (TLS 1.2: now; TLS 1.3: once the ticket that
- * follows the handshake is read, for at most TICKET_WAIT_MS). Returns
- * true when the probe is over, false when it waits for the ticket. */
+ * follows the handshake is read). Returns true when the probe is over,
+ * false when it waits for the ticket. */
 static bool resumption_done(struct tls_run *run, struct tp_result *r)
 {
-    const struct tp_def *def = run->t->def;
-    struct tp_tls_keep *k = run->t->keep;
-    uint64_t now = tw_loop_now(tp_engine_loop(run->e));
+    struct tp_target *t = run->t;
 
-    if (!def->tls_resumption || !k)
-        return true;
-    if (SSL_session_reused(run->ssl)) {
-        double tls = r->phase[TP_PH_TLS], conn = r->phase[TP_PH_CONNECT];
-        tp_result_release(r);
-        *r = k->certs;
-        r->leaf_info = tp_leaf_dup(k->certs.leaf_info);
-        r->phase[TP_PH_CONNECT] = conn;
-        r->phase[TP_PH_TLS] = tls;
-        r->handshake = TP_HS_RESUMED;
-        return true;
-    }
-    r->handshake = run->offered ? TP_HS_REFUSED : TP_HS_FULL;
-    keep_drop(k);
-    if (r->outcome != TP_SUCCESS)
-        return true; /* nothing trusted to resume */
-    tp_result_release(&k->certs);
-    k->certs = *r;
-    k->certs.leaf_info = tp_leaf_dup(r->leaf_info);
-    memset(k->certs.phase, 0, sizeof(k->certs.phase));
-    k->full_due_ms = now + def->tls_full_every_ms;
-    if (keep_session(run) || SSL_version(run->ssl) < TLS1_3_VERSION)
+    if ((run->offered && tp_resume_resumed(t, run->ssl, r)) ||
+        tp_resume_full(t, run->ssl, run->offered, r->outcome == TP_SUCCESS, r,
+                       tw_loop_now(tp_engine_loop(run->e))))
         return true;
     run->done = *r;
     memset(r, 0, sizeof(*r));
     run->ticket_wait = true;
-    /* never so long that the probe's own deadline takes its success */
-    uint64_t spent = (tw_now_ns() - run->t->started_ns) / 1000000, wait = TICKET_WAIT_MS;
-    if (spent + 2 * wait > run->t->timeout_ms)
-        wait = run->t->timeout_ms > spent ? (run->t->timeout_ms - spent) / 2 : 0;
-    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer, wait);
+    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer, tp_resume_ticket_wait_ms(t));
     return false;
 }
 
@@ -226,7 +154,7 @@ static void ticket_step(struct tls_run *run)
     char buf[256];
     int n = SSL_read(run->ssl, buf, sizeof(buf));
 
-    if (keep_session(run) || n > 0 ||
+    if (tp_resume_take(run->t, run->ssl) || n > 0 ||
         (SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_READ &&
          SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_WRITE)) {
         ERR_clear_error();
@@ -260,11 +188,8 @@ static void step(struct tls_run *run)
             run->want = TW_IO_READ;
             return;
         }
-        if (rc < 0 && run->offered && run->t->keep) {
-            /* a failed handshake that offered a session: the next is full */
-            keep_drop(run->t->keep);
-            r.handshake = TP_HS_REFUSED;
-        }
+        if (rc < 0)
+            tp_resume_failed(run->t, run->offered, &r);
         run_end(run, &r, rc > 0);
         return;
     }
@@ -293,20 +218,6 @@ static const char *peer_name(const struct tp_target *t)
     return t->def->tls_server_name ? t->def->tls_server_name : t->ep.host;
 }
 
-/* Resuming a session below TLS 1.3: offer no newer version. A ClientHello
- * that offers TLS 1.3 carries a key share, one key generated per probe
- * (an eighth of a resumed TLS 1.2 probe's CPU) for a server that answered
- * TLS 1.2 last time. The full handshake due at its period offers every
- * version again (a refused resumption's stays at TLS 1.2), so a server
- * that moved to TLS 1.3 is seen then. */
-static void offer_no_newer(SSL *ssl, const SSL_SESSION *sess)
-{
-    int v = SSL_SESSION_get_protocol_version(sess);
-
-    if (v > 0 && v < TLS1_3_VERSION)
-        SSL_set_max_proto_version(ssl, v);
-}
-
 static void on_connect(tw_connect *req, int fd_or_err)
 {
     struct tls_run *run = req->data;
@@ -326,16 +237,7 @@ static void on_connect(tw_connect *req, int fd_or_err)
         fail_errno(run, err);
         return;
     }
-    if (run->t->def->tls_resumption) {
-        struct tp_tls_keep *k = run->t->keep;
-        if (!k && (k = run->t->keep = calloc(1, sizeof(*k))))
-            k->certs.verify = -1;
-        /* a full handshake (chain verified) when one is due */
-        if (k && k->sess && tw_ms_diff(tw_loop_now(tp_engine_loop(run->e)), k->full_due_ms) >= 0)
-            keep_drop(k);
-        if (k && k->sess && (run->offered = SSL_set_session(run->ssl, k->sess) == 1))
-            offer_no_newer(run->ssl, k->sess);
-    }
+    run->offered = tp_resume_offer(run->t, run->ssl, tw_loop_now(tp_engine_loop(run->e)));
     /* Claim the registration tw_connect handed over now (one MOD), even if
      * the handshake might finish without waiting: left unclaimed it would
      * cost the next socket with this number a failed MOD. The answer to the
@@ -461,7 +363,7 @@ const struct tp_kind tp_kind_tls = {
     .fini = tls_fini,
     .start = tls_start,
     .cancel = tls_cancel,
-    .forget = tls_forget,
+    .forget = tp_resume_forget,
     .metrics = tls_metrics,
     .nmetrics = sizeof(tls_metrics) / sizeof(tls_metrics[0]),
 };

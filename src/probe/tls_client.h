@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "probe/probe.h"
@@ -73,5 +74,37 @@ ssize_t tp_tls_write(struct ssl_st *ssl, const void *buf, size_t n, unsigned *wa
 /* With close: graceful, one close_notify (no waiting for the peer's); then
  * free ssl (its BIOs do not own the socket). NULL is fine. */
 void tp_tls_end(struct ssl_st *ssl, const struct tp_def *def, bool handshook);
+
+/* ---- tls_resumption (tls_resume.c) ----
+ * With def->tls_resumption, t->keep holds the session of the target's last
+ * trusted full handshake and the certificate fields that handshake found
+ * (a resumed handshake carries no certificate: what it reports is those).
+ * A kind calls, around its handshake on ssl:
+ *   tp_resume_offer before it: offers the session unless there is none or
+ *     a full handshake is due at now_ms (tls_full_handshake_every after
+ *     the last); a TLS 1.2 session offers no newer version. True: offered.
+ *   tp_resume_resumed once it completed: true when it resumed, with r's
+ *     TLS fields (and outcome) those of the session's full handshake and
+ *     r->handshake TP_HS_RESUMED, r's phases kept; false for a full one,
+ *   tp_resume_full after judging that (trusted: tp_tls_judge's verdict):
+ *     sets r->handshake (full, or full_after_refused_resumption) and keeps a
+ *     trusted one's fields and session. False when that is a TLS 1.3
+ *     session whose ticket, sent after the handshake, is still to be read:
+ *   tp_resume_take after reading on (for at most tp_resume_ticket_wait_ms
+ *     if the probe reads nothing else): true once t has what it needs.
+ *   tp_resume_failed when the handshake failed: if it offered a session,
+ *     that is forgotten (the next handshake is full) and r says so.
+ * tp_resume_forget is the kinds' forget. Without tls_resumption each does
+ * nothing (offer and resumed return false, full and take true). */
+bool tp_resume_offer(struct tp_target *t, struct ssl_st *ssl, uint64_t now_ms);
+bool tp_resume_resumed(struct tp_target *t, struct ssl_st *ssl, struct tp_result *r);
+bool tp_resume_full(struct tp_target *t, struct ssl_st *ssl, bool offered, bool trusted,
+                    struct tp_result *r, uint64_t now_ms);
+bool tp_resume_take(struct tp_target *t, struct ssl_st *ssl);
+void tp_resume_failed(struct tp_target *t, bool offered, struct tp_result *r);
+/* How long to wait for the ticket: 250 ms, never past half of what the
+ * probe's deadline leaves. */
+uint64_t tp_resume_ticket_wait_ms(const struct tp_target *t);
+void tp_resume_forget(struct tp_target *t);
 
 #endif

@@ -219,9 +219,11 @@ Test(probe, once_gives_every_probe_its_whole_timeout)
                                "a healthy target within a 50 ms timeout failed: %s", lines[i]);
 }
 
-/* tls_resumption, of the tls kind and of https (the http kind, through
- * curl's session cache): most probes resume the session (TLS 1.3 tickets
- * from openssl s_server; TLS 1.2 with -no_tls1_3), a full handshake with
+/* tls_resumption, of the tls kind, of the tcp kind's tls: true (with a
+ * conversation, which reads the TLS 1.3 ticket on its way, and without,
+ * which waits for it) and of https (the http kind, through curl's session
+ * cache): most probes resume the session (TLS 1.3 tickets from openssl
+ * s_server; TLS 1.2 with -no_tls1_3), a full handshake with
  * the chain verified comes every tls_full_handshake_every (1 s here) all
  * the same, and when the server is replaced (new ticket keys, an expired
  * certificate) the refused resumption falls back to a full handshake,
@@ -251,7 +253,15 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
                "  - {name: https13, kind: http, target: 'https://10.201.0.2:8443/',\n"
                "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
                "  - {name: https12, kind: http, target: 'https://10.201.0.2:8446/',\n"
-               "     tls_resumption: true, tls_full_handshake_every: 1s}\n");
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: tcp13, kind: tcp, target: '10.201.0.2:8443', tls: true,\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: tcp12, kind: tcp, target: '10.201.0.2:8446', tls: true,\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s}\n"
+               "  - {name: tcp13talk, kind: tcp, target: '10.201.0.2:8443', tls: true,\n"
+               "     tls_resumption: true, tls_full_handshake_every: 1s,\n"
+               "     query_response: [{send: \"GET / HTTP/1.0\\r\\n\\r\"},\n"
+               "                      {expect: '^HTTP/1.0 200'}]}\n");
     prober = spawn(TW_LAB_CLIENT, "%s probe --listen off --duration 4s --log-results --log %s %s",
                    TWKIT_BIN, tpath(log, sizeof(log), "resume.log"),
                    tpath(cfg, sizeof(cfg), "resume.yaml"));
@@ -261,10 +271,14 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
     start_tls_server(8443, "expired.pem", "expired.key");
     cr_assert_eq(stop(prober, 0, 8000), 0, "twkit probe did not end");
     lines = split_lines(slurp("resume.log"), &n);
-    static const char *const names[] = {"\"tls13\"", "\"tls12\"", "\"https13\"",
-                                        "\"https12\""};
-    for (int v = 0; v < 4; v++) {
-        const char *name = names[v];
+    static const struct {
+        const char *name;
+        bool swapped; /* its server was replaced */
+    } probes[] = {{"\"tls13\"", true},  {"\"tls12\"", false}, {"\"https13\"", true},
+                  {"\"https12\"", false}, {"\"tcp13\"", true},  {"\"tcp12\"", false},
+                  {"\"tcp13talk\"", true}};
+    for (size_t v = 0; v < sizeof(probes) / sizeof(probes[0]); v++) {
+        const char *name = probes[v].name;
         int full = 0, resumed = 0, refused = 0, after = 0, early_fail = 0;
         for (size_t i = 0; i < n; i++) {
             char hs[64] = "";
@@ -299,7 +313,7 @@ Test(probe, tls_resumption_resumes_does_full_handshakes_at_its_period_and_falls_
         /* 2.5 s before the swap at one full handshake a second */
         cr_assert(full >= 2 && full <= 5, "%s: %d full handshakes for %d resumed", name, full,
                   resumed);
-        if (v % 2 == 0) {
+        if (probes[v].swapped) {
             cr_assert_eq(refused, 1, "%s: the refused resumption fell back %d times", name,
                          refused);
             cr_assert_geq(after, 3, "%s: %d probes after the swap", name, after);

@@ -247,6 +247,67 @@ Test(probe_dns, scheduled_probes_fill_metrics_and_leave_no_time_wait)
     cr_assert_eq(time_wait(TW_LAB_SERVER), 0, "TIME_WAIT in the server's namespace");
 }
 
+/* DNS over TLS with tls_resumption: the TLS 1.3 ticket the server (Python's
+ * ssl, OpenSSL underneath) sends after the handshake is read before the
+ * answer and kept, so most queries resume; a full handshake, its chain
+ * verified, still comes every tls_full_handshake_every (1 s here); and
+ * /metrics says which handshake the last probe did. */
+Test(probe_dns, dns_over_tls_resumes_its_sessions_and_still_verifies_at_its_period)
+{
+    char cfg[256], lg[256], p[256], hs[64];
+    int full = 0, resumed = 0, other = 0, plain = 0;
+    char **lines;
+    size_t n;
+    pid_t pr;
+
+    NEED_ROOT();
+    start_dns();
+    write_file("dot.yaml",
+               "defaults: {interval: 100ms, timeout: 90ms, tls_config: {ca_file: dot.pem}}\n"
+               "probes:\n"
+               "  - {name: dot_resume, kind: dns, target: '" SRV ":5301', query_name: web.odd,\n"
+               "     transport_protocol: tcp, dns_over_tls: true, tls_resumption: true,\n"
+               "     tls_full_handshake_every: 1s}\n"
+               "  - {name: dot_full, kind: dns, target: '" SRV ":5301', query_name: web.odd,\n"
+               "     transport_protocol: tcp, dns_over_tls: true}\n");
+    pr = spawn(TW_LAB_CLIENT, "%s probe %s --listen 127.0.0.1:%u --log-results --log %s "
+                              "--duration 3s 2>/dev/null", TWKIT_BIN,
+               tpath(cfg, sizeof(cfg), "dot.yaml"), TW_PORT, tpath(lg, sizeof(lg), "dot.log"));
+    wait_listening(TW_LAB_CLIENT, TW_PORT, "twkit probe");
+    usleep(2000000);
+    cr_assert_eq(run(TW_LAB_CLIENT, 5000, "curl -s -o %s http://127.0.0.1:%u/metrics",
+                     tpath(p, sizeof(p), "m.txt"), TW_PORT), 0);
+    cr_assert_eq(stop(pr, 0, 8000), 0, "twkit probe did not end");
+    cr_assert(strstr(slurp("m.txt"), "twkit_probe_tls_handshake_info{name=\"dot_resume\","
+                                     "kind=\"dns\",target=\"" SRV ":5301\",handshake=\""),
+              "no handshake info for dot_resume:\n%s", slurp("m.txt"));
+    cr_assert(!strstr(slurp("m.txt"), "twkit_probe_tls_handshake_info{name=\"dot_full\""),
+              "handshake info without tls_resumption:\n%s", slurp("m.txt"));
+    lines = split_lines(slurp("dot.log"), &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(lines[i], "\"event\":\"result\""))
+            continue;
+        expect_str(lines[i], "result", "success");
+        hs[0] = 0;
+        jstr(lines[i], "handshake", hs, sizeof(hs));
+        if (strstr(lines[i], "\"dot_full\"")) {
+            plain++;
+            cr_assert_str_eq(hs, "", "a handshake field without tls_resumption: %s", lines[i]);
+            continue;
+        }
+        full += !strcmp(hs, "full");
+        resumed += !strcmp(hs, "resumed");
+        other += strcmp(hs, "full") && strcmp(hs, "resumed");
+    }
+    cr_log_info("dot_resume: %d full, %d resumed, %d other; dot_full: %d", full, resumed, other,
+                plain);
+    cr_assert_geq(plain, 10, "dot_full: %d probes", plain);
+    cr_assert_geq(resumed, 10, "dot_resume: only %d resumed (%d full)", resumed, full);
+    cr_assert(full >= 2 && full <= 5, "dot_resume: %d full handshakes in 3 s at 1 s", full);
+    cr_assert_eq(other, 0, "dot_resume: %d probes neither full nor resumed", other);
+    cr_assert_eq(time_wait_off_loopback(TW_LAB_CLIENT), 0, "TIME_WAIT in the prober's namespace");
+}
+
 /* ---- side by side with blackbox_exporter ---- */
 
 /* blackbox_exporter and twkit probe on tmpdir/blackbox.yml, in the

@@ -240,8 +240,9 @@ Test(probe_config, builtin_defaults_without_defaults_section)
     tp_config_free(&cfg);
 }
 
-/* tls_resumption is one setting of the kinds that resume sessions: in a
- * probe or in defaults, off and 60 s by default, refused on other kinds */
+/* tls_resumption is one setting of the kinds that resume sessions (tls,
+ * http, tcp, dns): in a probe or in defaults, off and 60 s by default,
+ * refused on the kind that makes no TLS handshake (icmp) */
 Test(probe_config, tls_resumption_from_defaults_and_per_probe)
 {
     struct tp_config cfg;
@@ -251,8 +252,14 @@ Test(probe_config, tls_resumption_from_defaults_and_per_probe)
                      "  - {name: a, kind: tls, target: h}\n"
                      "  - {name: b, kind: http, target: 'https://h/', tls_resumption: false}\n"
                      "  - {name: c, kind: icmp, target: h}\n"
-                     "  - {name: d, kind: http, target: 'https://h/', tls_full_handshake_every: 2m}\n");
+                     "  - {name: d, kind: http, target: 'https://h/', tls_full_handshake_every: 2m}\n"
+                     "  - {name: e, kind: tcp, target: 'h:1', tls: true}\n"
+                     "  - {name: f, kind: dns, target: h, query_name: x, transport_protocol: tcp,\n"
+                     "     dns_over_tls: true, tls_full_handshake_every: 3s}\n");
     load_ok("x.yaml", &cfg);
+    cr_assert(cfg.defs[4].tls_resumption, "tcp's tls: true resumes too");
+    cr_assert(cfg.defs[5].tls_resumption, "so does DNS over TLS");
+    cr_assert_eq(cfg.defs[5].tls_full_every_ms, 3000);
     cr_assert(cfg.defs[0].tls_resumption);
     cr_assert_eq(cfg.defs[0].tls_full_every_ms, 5000);
     cr_assert_not(cfg.defs[1].tls_resumption, "the probe's own key wins");
@@ -267,9 +274,9 @@ Test(probe_config, tls_resumption_from_defaults_and_per_probe)
     cr_assert_eq(cfg.defs[0].tls_full_every_ms, 60000);
     tp_config_free(&cfg);
     ut_put("x.yaml", "probes:\n"
-                     "  - {name: a, kind: tcp, target: 'h:1', tls_resumption: true}\n"
+                     "  - {name: a, kind: icmp, target: 'h', tls_resumption: true}\n"
                      "  - {name: b, kind: tls, target: h, tls_full_handshake_every: 0s}\n");
-    load_fails("x.yaml", "x.yaml:2:41: tls_resumption applies to http and tls probes only\n"
+    load_fails("x.yaml", "x.yaml:2:40: tls_resumption applies to tcp, http, tls and dns probes only\n"
                          "x.yaml:3:63: bad tls_full_handshake_every \"0s\": must be more than 0\n");
 }
 
