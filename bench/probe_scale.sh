@@ -4,7 +4,7 @@
 #
 #   bench/probe_scale.sh [TWKIT_BINARY [BARE_PROBE_BINARY]]
 #   ROUNDS=5 SCALE_TCP=20000 SCALE_SECONDS=30 ONCE_TARGETS=40000 bench/probe_scale.sh
-#   ROWS="once scale tls" TLS_TARGETS=100 TLS_SECONDS=10 (ROWS: which rows run)
+#   ROWS="once scale tls" TLS_TARGETS=500 HTTPS_TARGETS=100 TLS_SECONDS=10 (ROWS: which rows run)
 #
 # Rows, every one ROUNDS times (default 3; the --once row at least 5), the
 # configurations of a row in turn within each round, medians:
@@ -20,7 +20,7 @@
 #      target <= 1.2x; and twkit's late-start p99 (from --summary), target
 #      <= 2 ms.
 #   3. tls_resumption against nginx (one worker, ECDSA P-256, tickets on):
-#      TLS_TARGETS (100) tls targets at 250 ms for TLS_SECONDS (10) s, TLS 1.3
+#      TLS_TARGETS (500) tls targets at 250 ms for TLS_SECONDS (10) s, TLS 1.3
 #      (nginx's default psk_dhe_ke: a key exchange still) and TLS 1.2, full
 #      handshakes against tls_resumption: true; the prober's CPU per probe,
 #      resumed over full, targets <= 0.5x (1.3) and <= 0.2x (1.2), and
@@ -28,7 +28,14 @@
 #      each target is full (1 in 40 here): the row is the run's whole mix,
 #      with its share of resumed handshakes printed. The same for https (the
 #      http kind, GET / through curl, whose session cache keeps the
-#      sessions), with the same targets. Beside them, openssl s_time -new
+#      sessions), with HTTPS_TARGETS (100): a full https probe costs twice
+#      a tls one, and 2,000 a second would take more than CPU 0. The rate
+#      matters on this VM: a CPU woken from idle costs its waker (the IPI
+#      and the exit behind it are in the waker's spin_unlock_irqrestore and
+#      finish_task_switch), about 120 us per probe at 400 probes a second,
+#      the same for a full and a resumed one, which squeezes the ratio; at
+#      2,000 a second the CPUs stay busy and a resumed tls probe costs what
+#      the bare loop's connection does. Beside them, openssl s_time -new
 #      and -reuse with TLS 1.2 on the same CPU against the same nginx
 #      (STIME_SECONDS, 3): what OpenSSL's own client saves by resuming, a
 #      floor for the TLS 1.2 ratio (its TLS 1.3 -reuse does not resume: it
@@ -159,7 +166,8 @@ for _ in $(seq 50); do nsx ss -Htln 'sport = :8445' | grep -q . && break; sleep 
 nsx ss -Htln 'sport = :8445' | grep -q . || die "nginx did not listen: $(cat "$TMP/nginx/error.log")"
 proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # ticks
 HZ=$(getconf CLK_TCK)
-TLS_TARGETS=${TLS_TARGETS:-100}
+TLS_TARGETS=${TLS_TARGETS:-500}
+HTTPS_TARGETS=${HTTPS_TARGETS:-100}
 TLS_SECONDS=${TLS_SECONDS:-10}
 
 # run NAME CONFIG THREADS PIN: prober's and nginx's CPU per probe (us) into
@@ -191,7 +199,7 @@ tls_yaml "$TMP/t13r.yaml" 8443 "$TLSO, tls_resumption: true"
 tls_yaml "$TMP/t12f.yaml" 8444 "$TLSO"
 tls_yaml "$TMP/t12r.yaml" 8444 "$TLSO, tls_resumption: true"
 https_yaml() { # FILE PORT EXTRA-KEYS: the http kind, GET https://.../ (nginx's 200)
-    awk -v n="$TLS_TARGETS" -v p="$2" 'BEGIN { for (i = 0; i < n; i++)
+    awk -v n="$HTTPS_TARGETS" -v p="$2" 'BEGIN { for (i = 0; i < n; i++)
         printf "https://127.0.%d.%d:%d/\n", 1 + int(i / 250), 1 + i % 250, p }' >"$1.targets"
     printf 'defaults: {interval: 250ms, timeout: 200ms}\nprobes:\n  - {name: h, kind: http, targets_file: %s, ca_file: %s, tls_config: {server_name: bench.twkit}%s}\n' \
         "$1.targets" "$TMP/nginx/cert.pem" "$3" >"$1"
@@ -229,7 +237,7 @@ for r in $(seq "$ROUNDS"); do
     bare_run b13f 8443 full; bare_run b13r 8443 resume; bare_run b12f 8444 full; bare_run b12r 8444 resume
     for t in 1 2; do tls_run "https$t" "$TMP/https.yaml" "$t" ""; done
 done
-printf '\ntls and https probes against nginx (ECDSA P-256, one worker), %d targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
+printf '\ntls and https probes against nginx (ECDSA P-256, one worker), %d tls and %d https targets at 250 ms, %d s (%d rounds):\n' "$TLS_TARGETS" "$HTTPS_TARGETS" "$TLS_SECONDS" "$ROUNDS"
 printf '  %-32s %12s %12s %9s\n' "" "prober us/p" "nginx us/p" "resumed %"
 for c in $RES_ROWS; do
     case $c in t*) k="tls  ";; h*) k="https";; esac
