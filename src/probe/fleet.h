@@ -15,8 +15,8 @@
  * (tp_fleet_pause) while the main thread reads every engine's targets
  * through the view (probe.h, struct tp_view) for /metrics, /status, the
  * status page and the summary. A pause holds a lane for as long as the
- * reader takes (milliseconds for 20,000 targets), at a scrape, never per
- * probe.
+ * reader takes (tens of milliseconds for 20,000 targets: docs/PROBE.md,
+ * "Threads"), at a scrape, never per probe.
  */
 #ifndef TW_PROBE_FLEET_H
 #define TW_PROBE_FLEET_H
