@@ -144,7 +144,7 @@ static uint16_t next_id(struct dns_shared *s)
 
 static void run_free(struct dns_run *run)
 {
-    if (run->handshook && run->ssl)
+    if (run->handshook)
         tp_resume_take(run->t, run->ssl); /* the ticket, read before the answer */
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     free(run->in);

@@ -212,9 +212,12 @@ static void tcp_done(struct tcp_run *run)
 static void ticket_read(struct tcp_run *run)
 {
     char buf[256];
-    int n = SSL_read(run->ssl, buf, sizeof(buf));
-    int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(run->ssl, n);
+    int n, err;
 
+    ERR_clear_error(); /* SSL_get_error reads the thread's queue */
+    n = SSL_read(run->ssl, buf, sizeof(buf));
+    err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(run->ssl, n);
+    /* data instead of a ticket, or an error: no ticket is coming */
     if (tp_resume_take(run->t, run->ssl) || (err != SSL_ERROR_WANT_READ &&
                                              err != SSL_ERROR_WANT_WRITE)) {
         ERR_clear_error();
@@ -761,6 +764,9 @@ static void tcp_cancel(struct tp_engine *e, struct tp_target *t, struct tp_resul
     }
     tw_io_forget(&run->io);
     tw_sock_abort(run->io.fd);
+    /* the socket is gone: no close_notify into its number (another lane's
+     * socket by now), and a probe that timed out keeps no session */
+    run->handshook = false;
     run_free(run);
 }
 

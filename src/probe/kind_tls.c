@@ -152,8 +152,10 @@ static bool resumption_done(struct tls_run *run, struct tp_result *r)
 static void ticket_step(struct tls_run *run)
 {
     char buf[256];
-    int n = SSL_read(run->ssl, buf, sizeof(buf));
+    int n;
 
+    ERR_clear_error(); /* SSL_get_error reads the thread's queue */
+    n = SSL_read(run->ssl, buf, sizeof(buf));
     if (tp_resume_take(run->t, run->ssl) || n > 0 ||
         (SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_READ &&
          SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_WRITE)) {
@@ -183,8 +185,10 @@ static void step(struct tls_run *run)
                        tp_tls_judge(run->ssl, run->t->def, &r, true)))
             r.outcome = TP_SUCCESS;
         if (rc > 0 && !resumption_done(run, &r)) {
-            if ((err = tw_io_start(tp_engine_loop(run->e), &run->io, TW_IO_READ)) < 0)
-                ticket_done(run);
+            if ((err = tw_io_start(tp_engine_loop(run->e), &run->io, TW_IO_READ)) < 0) {
+                ticket_done(run); /* run is freed */
+                return;
+            }
             run->want = TW_IO_READ;
             return;
         }

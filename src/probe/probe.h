@@ -284,7 +284,8 @@ struct tp_target {
     uint64_t seq;             /* results so far (local errors included) */
     struct tp_adhoc *adhoc;   /* an ad-hoc probe's (/probe), not the
                                  schedule's: its result goes to its caller */
-    void *keep;               /* tls_resumption (kind_tls.c, kind_http.c):
+    void *keep;               /* tls_resumption (tls_resume.c for the tls,
+                                 tcp and dns kinds; kind_http_resume.c):
                                  the sessions to resume and what their full
                                  handshake found; NULL: none (freed by the
                                  kind's forget) */

@@ -135,7 +135,7 @@ bool tp_resume_take(struct tp_target *t, SSL *ssl)
 {
     struct tp_tls_keep *k = t->keep;
 
-    return !k || !k->want_ticket || take(k, ssl);
+    return !k || !k->want_ticket || (ssl && take(k, ssl));
 }
 
 void tp_resume_failed(struct tp_target *t, bool offered, struct tp_result *r)
