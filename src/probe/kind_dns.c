@@ -144,8 +144,6 @@ static uint16_t next_id(struct dns_shared *s)
 
 static void run_free(struct dns_run *run)
 {
-    if (run->handshook)
-        tp_resume_take(run->t, run->ssl); /* the ticket, read before the answer */
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     free(run->in);
     run->t->run = NULL;
@@ -170,7 +168,7 @@ static void drop_fd(struct dns_run *run)
     else
         tw_io_forget(&run->io);
     if (run->handshook)
-        tp_resume_take(run->t, run->ssl);
+        tp_resume_take(run->t, run->ssl); /* the ticket, read before the answer */
     tp_tls_end(run->ssl, run->t->def, run->handshook);
     run->ssl = NULL;
     tp_close(run->e, run->t->def, fd);
