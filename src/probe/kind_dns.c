@@ -465,15 +465,11 @@ static void handshake(struct dns_run *run)
     run->handshook = true;
     /* blackbox's dns prober reports no certificate fields: only the verdict
      * counts, and a resumed session was verified by its full handshake */
-    if (!(run->offered && tp_resume_resumed(run->t, run->ssl, &r))) {
-        bool trusted = tp_tls_judge(run->ssl, run->t->def, &r, false);
-        tp_resume_full(run->t, run->ssl, run->offered, trusted, &r,
-                       tw_loop_now(tp_engine_loop(run->e)));
-        if (!trusted) {
-            run->connect_s += secs(tw_now_ns() - run->mark_ns);
-            run_end(run, &r);
-            return;
-        }
+    if (!tp_resume_verdict(run->t, run->ssl, run->offered, false, &r,
+                           tw_loop_now(tp_engine_loop(run->e)))) {
+        run->connect_s += secs(tw_now_ns() - run->mark_ns);
+        run_end(run, &r);
+        return;
     }
     run->handshake = r.handshake;
     tp_result_release(&r);

@@ -625,14 +625,10 @@ static void handshake_turn(struct tcp_run *run)
     /* A resumed handshake reports its session's full one (tls_resume.c). A
      * certificate that does not verify fails the probe with no TLS fields,
      * as blackbox's failed dial or handshake has no TLS series. */
-    if (!(run->offered && tp_resume_resumed(run->t, run->ssl, &r))) {
-        bool trusted = tp_tls_judge(run->ssl, run->t->def, &r, false);
-        tp_resume_full(run->t, run->ssl, run->offered, trusted, &r,
-                       tw_loop_now(tp_engine_loop(run->e)));
-        if (!trusted) {
-            tcp_fail_with(run, &r);
-            return;
-        }
+    if (!tp_resume_verdict(run->t, run->ssl, run->offered, false, &r,
+                           tw_loop_now(tp_engine_loop(run->e)))) {
+        tcp_fail_with(run, &r);
+        return;
     }
     tp_result_release(&run->tlsr);
     run->tlsr = r;

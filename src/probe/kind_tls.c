@@ -128,24 +128,21 @@ static void on_ticket_timeout(tw_timer *tm)
     ticket_done(tm->data); /* no ticket: the next probe is full again */
 }
 
-/* The handshake is done, and r judged: with tls_resumption, what a resumed
- * one reports is what its session's full one found; a full one that was
- * trusted leaves its session (TLS 1.2: now; TLS 1.3: once the ticket that
- * follows the handshake is read). Returns true when the probe is over,
- * false when it waits for the ticket. */
-static bool resumption_done(struct tls_run *run, struct tp_result *r)
+/* A trusted full TLS 1.3 handshake leaves its session once the ticket that
+ * follows it is read: wait for that, with r kept (ticket_done reports it). */
+static void ticket_wait(struct tls_run *run, struct tp_result *r)
 {
-    struct tp_target *t = run->t;
+    int err;
 
-    if ((run->offered && tp_resume_resumed(t, run->ssl, r)) ||
-        tp_resume_full(t, run->ssl, run->offered, r->outcome == TP_SUCCESS, r,
-                       tw_loop_now(tp_engine_loop(run->e))))
-        return true;
     run->done = *r;
     memset(r, 0, sizeof(*r));
     run->ticket_wait = true;
-    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer, tp_resume_ticket_wait_ms(t));
-    return false;
+    tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer, tp_resume_ticket_wait_ms(run->t));
+    if ((err = tw_io_start(tp_engine_loop(run->e), &run->io, TW_IO_READ)) < 0) {
+        ticket_done(run); /* run is freed */
+        return;
+    }
+    run->want = TW_IO_READ;
 }
 
 /* TLS 1.3, after the handshake: read what follows (the tickets). */
@@ -178,18 +175,12 @@ static void step(struct tls_run *run)
     if (rc != 0) {
         r.phase[TP_PH_CONNECT] = secs(run->connect_ns);
         r.phase[TP_PH_TLS] = secs(tw_now_ns() - run->tls_start_ns);
-        /* A resumed handshake carries no certificate: what it reports is
-         * its session's full handshake's (resumption_done), so reading the
-         * chain again (expiries, names, fingerprint) would be waste. */
-        if (rc > 0 && ((run->offered && SSL_session_reused(run->ssl)) ||
-                       tp_tls_judge(run->ssl, run->t->def, &r, true)))
+        /* an expired certificate's expiry is reported (keep_rejected) */
+        if (rc > 0 && tp_resume_verdict(run->t, run->ssl, run->offered, true, &r,
+                                        tw_loop_now(tp_engine_loop(run->e))))
             r.outcome = TP_SUCCESS;
-        if (rc > 0 && !resumption_done(run, &r)) {
-            if ((err = tw_io_start(tp_engine_loop(run->e), &run->io, TW_IO_READ)) < 0) {
-                ticket_done(run); /* run is freed */
-                return;
-            }
-            run->want = TW_IO_READ;
+        if (rc > 0 && !tp_resume_take(run->t, run->ssl)) {
+            ticket_wait(run, &r);
             return;
         }
         if (rc < 0)

@@ -83,23 +83,23 @@ void tp_tls_end(struct ssl_st *ssl, const struct tp_def *def, bool handshook);
  *   tp_resume_offer before it: offers the session unless there is none or
  *     a full handshake is due at now_ms (tls_full_handshake_every after
  *     the last); a TLS 1.2 session offers no newer version. True: offered.
- *   tp_resume_resumed once it completed: true when it resumed, with r's
- *     TLS fields (and outcome) those of the session's full handshake and
- *     r->handshake TP_HS_RESUMED, r's phases kept; false for a full one,
- *   tp_resume_full after judging that (trusted: tp_tls_judge's verdict):
- *     sets r->handshake (full, or full_after_refused_resumption) and keeps a
- *     trusted one's fields and session. False when that is a TLS 1.3
- *     session whose ticket, sent after the handshake, is still to be read:
- *   tp_resume_take after reading on (for at most tp_resume_ticket_wait_ms
- *     if the probe reads nothing else): true once t has what it needs.
+ *   tp_resume_verdict once it completed, in place of tp_tls_judge: a
+ *     resumed one is trusted, r's TLS fields (and outcome) those of the
+ *     session's full handshake and r->handshake TP_HS_RESUMED, r's phases
+ *     kept; a full one is judged (tp_tls_judge, keep_rejected as there),
+ *     r->handshake set (full, or full_after_refused_resumption), and a
+ *     trusted one's fields and session kept. Returns whether it is trusted.
+ *   tp_resume_take after reading on: true once t has what it needs; false
+ *     while a TLS 1.3 session's ticket, sent after the handshake, is still
+ *     to be read (a probe that reads nothing else waits for it at most
+ *     tp_resume_ticket_wait_ms).
  *   tp_resume_failed when the handshake failed: if it offered a session,
  *     that is forgotten (the next handshake is full) and r says so.
- * tp_resume_forget is the kinds' forget. Without tls_resumption each does
- * nothing (offer and resumed return false, full and take true). */
+ * tp_resume_forget is the kinds' forget. Without tls_resumption they do
+ * nothing but judge (offer returns false, take true). */
 bool tp_resume_offer(struct tp_target *t, struct ssl_st *ssl, uint64_t now_ms);
-bool tp_resume_resumed(struct tp_target *t, struct ssl_st *ssl, struct tp_result *r);
-bool tp_resume_full(struct tp_target *t, struct ssl_st *ssl, bool offered, bool trusted,
-                    struct tp_result *r, uint64_t now_ms);
+bool tp_resume_verdict(struct tp_target *t, struct ssl_st *ssl, bool offered, bool keep_rejected,
+                       struct tp_result *r, uint64_t now_ms);
 bool tp_resume_take(struct tp_target *t, struct ssl_st *ssl);
 void tp_resume_failed(struct tp_target *t, bool offered, struct tp_result *r);
 /* How long to wait for the ticket: 250 ms, never past half of what the

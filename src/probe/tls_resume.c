@@ -78,7 +78,9 @@ bool tp_resume_offer(struct tp_target *t, SSL *ssl, uint64_t now_ms)
     return true;
 }
 
-bool tp_resume_resumed(struct tp_target *t, SSL *ssl, struct tp_result *r)
+/* A completed handshake that resumed t's session: r's TLS fields (and
+ * outcome) become its full handshake's, its phases kept. */
+static bool resumed(struct tp_target *t, SSL *ssl, struct tp_result *r)
 {
     struct tp_tls_keep *k = t->keep;
     double phase[TP_NPHASE];
@@ -109,26 +111,40 @@ static bool take(struct tp_tls_keep *k, SSL *ssl)
     return true;
 }
 
-bool tp_resume_full(struct tp_target *t, SSL *ssl, bool offered, bool trusted,
-                    struct tp_result *r, uint64_t now_ms)
+/* A full handshake, judged: r says so, and a trusted one's fields and
+ * session are kept (a TLS 1.3 one's session once its ticket is read). */
+static void full(struct tp_target *t, SSL *ssl, bool offered, bool trusted, struct tp_result *r,
+                 uint64_t now_ms)
 {
     struct tp_tls_keep *k = t->keep;
 
     if (!t->def->tls_resumption || !k)
-        return true;
+        return;
     r->handshake = offered ? TP_HS_REFUSED : TP_HS_FULL;
     drop(k);
     if (!trusted)
-        return true; /* nothing trusted to resume */
+        return; /* nothing trusted to resume */
     tp_result_release(&k->certs);
     k->certs = *r;
     k->certs.leaf_info = tp_leaf_dup(r->leaf_info);
     memset(k->certs.phase, 0, sizeof(k->certs.phase));
     k->full_due_ms = now_ms + t->def->tls_full_every_ms;
-    if (take(k, ssl) || SSL_version(ssl) < TLS1_3_VERSION)
+    if (!take(k, ssl) && SSL_version(ssl) >= TLS1_3_VERSION)
+        k->want_ticket = true;
+}
+
+bool tp_resume_verdict(struct tp_target *t, SSL *ssl, bool offered, bool keep_rejected,
+                       struct tp_result *r, uint64_t now_ms)
+{
+    bool trusted;
+
+    /* A resumed handshake carries no certificate: reading the chain again
+     * (expiries, names, fingerprint) would be waste. */
+    if (offered && resumed(t, ssl, r))
         return true;
-    k->want_ticket = true;
-    return false;
+    trusted = tp_tls_judge(ssl, t->def, r, keep_rejected);
+    full(t, ssl, offered, trusted, r, now_ms);
+    return trusted;
 }
 
 bool tp_resume_take(struct tp_target *t, SSL *ssl)
