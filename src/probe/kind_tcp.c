@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe/config.h"
@@ -207,22 +206,6 @@ static void tcp_done(struct tcp_run *run)
     run->phase = TICKET;
     tw_timer_start(tp_engine_loop(run->e), &run->ticket_timer,
                    tp_resume_ticket_wait_ms(run->t));
-}
-
-static void ticket_read(struct tcp_run *run)
-{
-    char buf[256];
-    int n, err;
-
-    ERR_clear_error(); /* SSL_get_error reads the thread's queue */
-    n = SSL_read(run->ssl, buf, sizeof(buf));
-    err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(run->ssl, n);
-    /* data instead of a ticket, or an error: no ticket is coming */
-    if (tp_resume_take(run->t, run->ssl) || (err != SSL_ERROR_WANT_READ &&
-                                             err != SSL_ERROR_WANT_WRITE)) {
-        ERR_clear_error();
-        tcp_succeed(run);
-    }
 }
 
 __attribute__((format(printf, 4, 5))) static void tcp_fail(struct tcp_run *run,
@@ -697,7 +680,8 @@ static void tcp_io(tw_io *io, unsigned events)
         talk(run);
         return;
     case TICKET:
-        ticket_read(run);
+        if (tp_resume_ticket_read(run->t, run->ssl))
+            tcp_succeed(run);
         return;
     }
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe/config.h"
@@ -145,22 +144,6 @@ static void ticket_wait(struct tls_run *run, struct tp_result *r)
     run->want = TW_IO_READ;
 }
 
-/* TLS 1.3, after the handshake: read what follows (the tickets). */
-static void ticket_step(struct tls_run *run)
-{
-    char buf[256];
-    int n;
-
-    ERR_clear_error(); /* SSL_get_error reads the thread's queue */
-    n = SSL_read(run->ssl, buf, sizeof(buf));
-    if (tp_resume_take(run->t, run->ssl) || n > 0 ||
-        (SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_READ &&
-         SSL_get_error(run->ssl, n) != SSL_ERROR_WANT_WRITE)) {
-        ERR_clear_error();
-        ticket_done(run);
-    }
-}
-
 static void step(struct tls_run *run)
 {
     struct tp_result r = {.verify = -1};
@@ -168,7 +151,8 @@ static void step(struct tls_run *run)
     int rc, err;
 
     if (run->ticket_wait) {
-        ticket_step(run);
+        if (tp_resume_ticket_read(run->t, run->ssl))
+            ticket_done(run);
         return;
     }
     rc = tp_tls_handshake(run->ssl, &want, &r);

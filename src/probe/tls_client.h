@@ -101,6 +101,9 @@ bool tp_resume_offer(struct tp_target *t, struct ssl_st *ssl, uint64_t now_ms);
 bool tp_resume_verdict(struct tp_target *t, struct ssl_st *ssl, bool offered, bool keep_rejected,
                        struct tp_result *r, uint64_t now_ms);
 bool tp_resume_take(struct tp_target *t, struct ssl_st *ssl);
+/* While waiting for the ticket, ssl readable: read what came. True when
+ * the wait is over (the ticket kept, or data or an error instead). */
+bool tp_resume_ticket_read(struct tp_target *t, struct ssl_st *ssl);
 void tp_resume_failed(struct tp_target *t, bool offered, struct tp_result *r);
 /* How long to wait for the ticket: 250 ms, never past half of what the
  * probe's deadline leaves. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "probe/tls_client.h"
@@ -152,6 +153,22 @@ bool tp_resume_take(struct tp_target *t, SSL *ssl)
     struct tp_tls_keep *k = t->keep;
 
     return !k || !k->want_ticket || (ssl && take(k, ssl));
+}
+
+bool tp_resume_ticket_read(struct tp_target *t, SSL *ssl)
+{
+    char buf[256];
+    int n, err;
+
+    ERR_clear_error(); /* SSL_get_error reads the thread's queue */
+    n = SSL_read(ssl, buf, sizeof(buf));
+    err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, n);
+    /* the ticket, or data instead of it, or an error: the wait is over */
+    if (tp_resume_take(t, ssl) || (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)) {
+        ERR_clear_error();
+        return true;
+    }
+    return false;
 }
 
 void tp_resume_failed(struct tp_target *t, bool offered, struct tp_result *r)
